@@ -1,0 +1,47 @@
+//! The `Action` trait shared by every theory, and parameter errors.
+
+use lft_lattice::Lattice;
+use rayon::prelude::*;
+use thiserror::Error;
+
+/// An action parameter outside its allowed range.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("action parameter `{name}` = {value}: {reason}")]
+pub struct ActionError {
+    pub name: &'static str,
+    pub value: f64,
+    pub reason: &'static str,
+}
+
+/// A Euclidean lattice action S(φ) over real scalar fields of one lattice.
+///
+/// Fields are `[V]` slices in lexicographic site order; a batch is `[n, V]` row-major.
+pub trait Action: Send + Sync {
+    /// The lattice the field lives on.
+    fn lattice(&self) -> &Lattice;
+
+    /// S(φ).
+    fn action(&self, phi: &[f64]) -> f64;
+
+    /// `grad[x] = ∂S/∂φ_x`.
+    fn gradient(&self, phi: &[f64], grad: &mut [f64]);
+
+    /// S(φ) for every configuration of a batch `[n, V]`, in parallel over configurations.
+    fn action_batch(&self, phis: &[f64], out: &mut [f64]) {
+        let v = self.lattice().volume();
+        assert_eq!(phis.len(), out.len() * v, "batch shape mismatch");
+        out.par_iter_mut()
+            .zip(phis.par_chunks_exact(v))
+            .for_each(|(s, phi)| *s = self.action(phi));
+    }
+
+    /// ∂S/∂φ for every configuration of a batch `[n, V]`, in parallel over configurations.
+    fn gradient_batch(&self, phis: &[f64], grads: &mut [f64]) {
+        let v = self.lattice().volume();
+        assert_eq!(phis.len(), grads.len(), "batch shape mismatch");
+        grads
+            .par_chunks_exact_mut(v)
+            .zip(phis.par_chunks_exact(v))
+            .for_each(|(g, phi)| self.gradient(phi, g));
+    }
+}

@@ -1,0 +1,9 @@
+//! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`.
+
+mod action;
+pub mod free_field;
+mod phi4;
+
+pub use action::{Action, ActionError};
+pub use free_field::FreeField;
+pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};

@@ -1,0 +1,298 @@
+//! φ⁴ action: gradients against finite differences, AKS ↔ hopping equivalence, batches,
+//! and the free-field exact results against brute force.
+
+use lft_action::{Action, FreeField, HoppingParams, Phi4, Phi4Hopping, Phi4Params};
+use lft_lattice::{Lattice, gaussian_fill, stream_rng};
+
+fn random_field(lat: &Lattice, seed: u64, scale: f64) -> Vec<f64> {
+    let mut phi = vec![0.0; lat.volume()];
+    gaussian_fill(&mut stream_rng(seed, 0), &mut phi);
+    phi.iter_mut().for_each(|p| *p *= scale);
+    phi
+}
+
+/// Checks ∂S/∂φ_x against the central difference (S(φ + h e_x) − S(φ − h e_x)) / 2h at every site.
+/// The tolerance is relative to the scale of the gradient (central differences of a quartic have
+/// error h² S‴/6, far below it at h = 1e-5).
+fn assert_gradient_matches_fd(action: &dyn Action, phi: &[f64]) {
+    let mut grad = vec![0.0; phi.len()];
+    action.gradient(phi, &mut grad);
+    let scale = grad.iter().fold(1.0f64, |m, g| m.max(g.abs()));
+    let h = 1e-5;
+    let mut p = phi.to_vec();
+    for x in 0..phi.len() {
+        p[x] = phi[x] + h;
+        let up = action.action(&p);
+        p[x] = phi[x] - h;
+        let down = action.action(&p);
+        p[x] = phi[x];
+        let fd = (up - down) / (2.0 * h);
+        let rel = (fd - grad[x]).abs() / scale;
+        assert!(
+            rel < 1e-7,
+            "site {x}: analytic {} vs fd {fd} (rel {rel:e})",
+            grad[x]
+        );
+    }
+}
+
+const SHAPES: [&[usize]; 6] = [&[6], &[4, 4], &[3, 5], &[4, 3, 2], &[2, 3, 2, 3], &[8, 8]];
+
+#[test]
+fn aks_gradient_equals_finite_difference() {
+    for (i, shape) in SHAPES.iter().enumerate() {
+        let lat = Lattice::new(shape).unwrap();
+        let phi = random_field(&lat, i as u64, 1.3);
+        for params in [
+            Phi4Params {
+                m2: -4.0,
+                lambda: 8.0,
+            },
+            Phi4Params {
+                m2: 0.7,
+                lambda: 0.0,
+            },
+        ] {
+            let s = Phi4::new(lat.clone(), params).unwrap();
+            assert_gradient_matches_fd(&s, &phi);
+        }
+    }
+}
+
+#[test]
+fn hopping_gradient_equals_finite_difference() {
+    for (i, shape) in SHAPES.iter().enumerate() {
+        let lat = Lattice::new(shape).unwrap();
+        let phi = random_field(&lat, 100 + i as u64, 1.1);
+        let s = Phi4Hopping::new(
+            lat,
+            HoppingParams {
+                kappa: 0.18,
+                lambda_tilde: 0.9,
+            },
+        )
+        .unwrap();
+        assert_gradient_matches_fd(&s, &phi);
+    }
+}
+
+/// Large lattices take the parallel site path. A single-site difference of a 32k-term sum is
+/// limited by round-off, so this checks the directional derivative along a random direction η:
+/// (S(φ + hη) − S(φ − hη)) / 2h = ∇S · η.
+#[test]
+fn parallel_path_gradient_matches_directional_difference() {
+    let lat = Lattice::new(&[256, 128]).unwrap();
+    let phi = random_field(&lat, 5, 1.0);
+    let eta = random_field(&lat, 6, 1.0);
+    let s = Phi4::new(
+        lat,
+        Phi4Params {
+            m2: -4.0,
+            lambda: 8.0,
+        },
+    )
+    .unwrap();
+    let mut grad = vec![0.0; phi.len()];
+    s.gradient(&phi, &mut grad);
+    let analytic: f64 = grad.iter().zip(&eta).map(|(g, e)| g * e).sum();
+    let h = 1e-5;
+    let shifted = |sign: f64| -> Vec<f64> {
+        phi.iter()
+            .zip(&eta)
+            .map(|(p, e)| p + sign * h * e)
+            .collect()
+    };
+    let fd = (s.action(&shifted(1.0)) - s.action(&shifted(-1.0))) / (2.0 * h);
+    assert!(
+        (fd - analytic).abs() < 1e-7 * analytic.abs(),
+        "{fd} vs {analytic}"
+    );
+}
+
+/// S_AKS(√κ φ̃) − S_hop(φ̃) is the same constant (−V λ̃) for every φ̃.
+#[test]
+fn aks_and_hopping_forms_agree_up_to_a_constant() {
+    for (i, shape) in SHAPES.iter().enumerate() {
+        let lat = Lattice::new(shape).unwrap();
+        let d = lat.dim();
+        for aks in [
+            Phi4Params {
+                m2: -4.0,
+                lambda: 8.0,
+            },
+            Phi4Params {
+                m2: 1.5,
+                lambda: 0.3,
+            },
+        ] {
+            let hop = aks.to_hopping(d).unwrap();
+            let back = hop.to_aks(d);
+            assert!((back.m2 - aks.m2).abs() < 1e-12 && (back.lambda - aks.lambda).abs() < 1e-12);
+            let s_aks = Phi4::new(lat.clone(), aks).unwrap();
+            let s_hop = Phi4Hopping::new(lat.clone(), hop).unwrap();
+            let expected = -(lat.volume() as f64) * hop.lambda_tilde;
+            for k in 0..4 {
+                let phi_t = random_field(&lat, 1000 * i as u64 + k, 1.0);
+                let phi: Vec<f64> = phi_t.iter().map(|p| p * hop.kappa.sqrt()).collect();
+                let diff = s_aks.action(&phi) - s_hop.action(&phi_t);
+                let scale = s_hop.action(&phi_t).abs().max(1.0);
+                assert!(
+                    (diff - expected).abs() < 1e-12 * scale,
+                    "{diff} vs {expected}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_equals_single() {
+    let lat = Lattice::new(&[4, 6]).unwrap();
+    let s = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: -4.0,
+            lambda: 8.0,
+        },
+    )
+    .unwrap();
+    let n = 5;
+    let v = lat.volume();
+    let phis: Vec<f64> = (0..n)
+        .flat_map(|i| random_field(&lat, 50 + i, 1.0))
+        .collect();
+    let mut s_out = vec![0.0; n as usize];
+    let mut g_out = vec![0.0; phis.len()];
+    s.action_batch(&phis, &mut s_out);
+    s.gradient_batch(&phis, &mut g_out);
+    let mut g = vec![0.0; v];
+    for i in 0..n as usize {
+        let phi = &phis[i * v..(i + 1) * v];
+        assert_eq!(s_out[i], s.action(phi));
+        s.gradient(phi, &mut g);
+        assert_eq!(&g_out[i * v..(i + 1) * v], &g[..]);
+    }
+}
+
+#[test]
+fn unbounded_or_invalid_parameters_are_refused() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let e = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: -1.0,
+            lambda: 0.0,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.name, "m2");
+    let e = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: 1.0,
+            lambda: -0.1,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.name, "lambda");
+    let e = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: f64::NAN,
+            lambda: 1.0,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.name, "m2");
+    let e = Phi4Hopping::new(
+        lat,
+        HoppingParams {
+            kappa: 0.3,
+            lambda_tilde: 0.0,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.name, "kappa");
+}
+
+/// Dense (−Δ + m²) as a matrix, from the action itself: S(φ) = φᵀ A φ, so A = ½ ∂²S.
+fn dense_free_matrix(lat: &Lattice, m2: f64) -> Vec<f64> {
+    let v = lat.volume();
+    let s = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
+    let mut a = vec![0.0; v * v];
+    let mut e = vec![0.0; v];
+    let mut col = vec![0.0; v];
+    for j in 0..v {
+        e[j] = 1.0;
+        s.gradient(&e, &mut col); // ∂S/∂φ = 2Aφ
+        for i in 0..v {
+            a[i * v + j] = 0.5 * col[i];
+        }
+        e[j] = 0.0;
+    }
+    a
+}
+
+/// Cholesky factor L (A = L Lᵀ), row-major, of a symmetric positive-definite matrix.
+fn cholesky(a: &[f64], n: usize) -> Vec<f64> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                l[i * n + i] = (a[i * n + i] - s).sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    l
+}
+
+/// Exact free-field results against dense linear algebra: G = ½ A⁻¹, log Z = (V/2) log π − ½ log det A.
+#[test]
+fn free_field_exact_results_match_dense_linear_algebra() {
+    for shape in [&[8][..], &[4, 4], &[4, 3, 2]] {
+        let lat = Lattice::new(shape).unwrap();
+        let v = lat.volume();
+        let m2 = 0.5;
+        let ff = FreeField::new(lat.clone(), m2).unwrap();
+        let a = dense_free_matrix(&lat, m2);
+        let l = cholesky(&a, v);
+        let logdet: f64 = (0..v).map(|i| 2.0 * l[i * v + i].ln()).sum();
+        let log_z = 0.5 * v as f64 * std::f64::consts::PI.ln() - 0.5 * logdet;
+        assert!((ff.log_z() - log_z).abs() < 1e-10 * log_z.abs().max(1.0));
+        // Column 0 of A⁻¹ by forward/back substitution: G(x) = ½ (A⁻¹)_{x0}.
+        let mut y = vec![0.0; v];
+        for i in 0..v {
+            let rhs = if i == 0 { 1.0 } else { 0.0 };
+            y[i] = (rhs - (0..i).map(|k| l[i * v + k] * y[k]).sum::<f64>()) / l[i * v + i];
+        }
+        let mut z = vec![0.0; v];
+        for i in (0..v).rev() {
+            z[i] = (y[i] - (i + 1..v).map(|k| l[k * v + i] * z[k]).sum::<f64>()) / l[i * v + i];
+        }
+        let g = ff.propagator();
+        for x in 0..v {
+            assert!((g[x] - 0.5 * z[x]).abs() < 1e-12, "G({x})");
+        }
+        assert!((g.iter().sum::<f64>() - ff.chi2()).abs() < 1e-12);
+        assert!((ff.phi2() - g[0]).abs() < 1e-12);
+        let c = ff.correlator();
+        assert!((c.iter().sum::<f64>() - ff.chi2()).abs() < 1e-12);
+    }
+}
+
+/// The free-field correlator decays with the pole mass: C(t−1) + C(t+1) = 2 cosh(m_p) C(t) exactly
+/// for a single propagating state in 1D (the zero-spatial-momentum projection of any d).
+#[test]
+fn free_correlator_obeys_the_pole_mass_recursion() {
+    let lat = Lattice::new(&[16, 4]).unwrap();
+    let ff = FreeField::new(lat, 0.6).unwrap();
+    let c = ff.correlator();
+    let ch = ff.pole_mass().cosh();
+    for t in 1..15 {
+        let lhs = c[t - 1] + c[t + 1];
+        assert!((lhs - 2.0 * ch * c[t]).abs() < 1e-12, "t={t}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Geometry of periodic hypercubic lattices, random-number streams and momentum-space helpers.
+//!
+//! Conventions (docs/PHYSICS.md): shape `[L0, L1, ..., L_{d-1}]`, direction 0 is time, sites are
+//! numbered lexicographically with the last axis fastest.
+
+mod fft;
+mod geometry;
+mod rng;
+
+pub use fft::{LatticeFft, lattice_momentum, p_hat_squared};
+pub use geometry::{Lattice, LatticeError, MAX_DIM, Parity};
+pub use num_complex::Complex64;
+pub use rng::{Pcg64, RngState, gaussian_fill, stream_rng, uniform};

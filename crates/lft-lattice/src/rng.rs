@@ -1,0 +1,154 @@
+//! Reproducible random-number streams: one `Pcg64` per (seed, stream index), uniform and
+//! Gaussian variates, and an exact save/restore of the generator state.
+
+use rand_core::Rng;
+pub use rand_pcg::Pcg64;
+
+/// SplitMix64 finaliser: a bijective 64-bit mixing function.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The generator of stream `stream` under the run seed `seed`.
+///
+/// State and increment are both hashed from (seed, stream), so distinct streams differ in state
+/// and in PCG stream constant; the same pair always gives the same generator.
+pub fn stream_rng(seed: u64, stream: u64) -> Pcg64 {
+    let a = splitmix64(seed ^ splitmix64(stream));
+    let b = splitmix64(a ^ 0x5851_F42D_4C95_7F2D);
+    let c = splitmix64(b ^ stream.rotate_left(17));
+    let d = splitmix64(c);
+    let state = (u128::from(a) << 64) | u128::from(b);
+    let inc = (u128::from(c) << 64) | u128::from(d);
+    Pcg64::new(state, inc)
+}
+
+/// A uniform variate in [0, 1) with 53 random bits.
+#[inline]
+pub fn uniform(rng: &mut Pcg64) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Fills `out` with independent standard normal variates (Box–Muller, both outputs used).
+///
+/// Consumes exactly 2·⌈n/2⌉ uniforms, so the stream position depends only on `out.len()`.
+pub fn gaussian_fill(rng: &mut Pcg64, out: &mut [f64]) {
+    let mut chunks = out.chunks_exact_mut(2);
+    for pair in &mut chunks {
+        let (z0, z1) = box_muller(rng);
+        pair[0] = z0;
+        pair[1] = z1;
+    }
+    if let [last] = chunks.into_remainder() {
+        *last = box_muller(rng).0;
+    }
+}
+
+#[inline]
+fn box_muller(rng: &mut Pcg64) -> (f64, f64) {
+    let u1 = 1.0 - uniform(rng); // (0, 1]: log is finite
+    let u2 = uniform(rng);
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+    (r * c, r * s)
+}
+
+/// The complete state of a `Pcg64`: restoring it continues the stream bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RngState {
+    pub state: u128,
+    pub stream: u128,
+}
+
+impl RngState {
+    /// Captures the generator's state.
+    pub fn of(rng: &Pcg64) -> Self {
+        Self {
+            state: rng.state(),
+            stream: rng.stream(),
+        }
+    }
+
+    /// A generator in exactly this state.
+    pub fn restore(&self) -> Pcg64 {
+        Pcg64::from_state(self.state, self.stream)
+    }
+
+    /// Four little-endian 64-bit words: state low, state high, stream low, stream high.
+    pub fn to_words(&self) -> [u64; 4] {
+        [
+            self.state as u64,
+            (self.state >> 64) as u64,
+            self.stream as u64,
+            (self.stream >> 64) as u64,
+        ]
+    }
+
+    /// Inverse of [`RngState::to_words`].
+    pub fn from_words(w: [u64; 4]) -> Self {
+        Self {
+            state: u128::from(w[0]) | (u128::from(w[1]) << 64),
+            stream: u128::from(w[2]) | (u128::from(w[3]) << 64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_restore_continues_the_stream() {
+        let mut a = stream_rng(42, 3);
+        for _ in 0..17 {
+            a.next_u64();
+        }
+        let saved = RngState::from_words(RngState::of(&a).to_words());
+        let mut b = saved.restore();
+        for _ in 0..100 {
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn streams_differ() {
+        let mut a = stream_rng(1, 0);
+        let mut b = stream_rng(1, 1);
+        let mut c = stream_rng(2, 0);
+        let (x, y, z) = (a.next_u64(), b.next_u64(), c.next_u64());
+        assert!(x != y && x != z && y != z);
+    }
+
+    #[test]
+    fn gaussian_moments_within_errors() {
+        let mut rng = stream_rng(7, 0);
+        let n = 200_000;
+        let mut v = vec![0.0; n];
+        gaussian_fill(&mut rng, &mut v);
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let m4 = v.iter().map(|x| x.powi(4)).sum::<f64>() / n as f64;
+        // Standard errors of the mean (1/√n), variance (√(2/n)) and fourth moment (√(96/n)).
+        let nf = n as f64;
+        assert!(mean.abs() < 4.0 / nf.sqrt(), "mean {mean}");
+        assert!((var - 1.0).abs() < 4.0 * (2.0 / nf).sqrt(), "var {var}");
+        assert!((m4 - 3.0).abs() < 4.0 * (96.0 / nf).sqrt(), "m4 {m4}");
+    }
+
+    #[test]
+    fn uniform_in_unit_interval_with_right_mean() {
+        let mut rng = stream_rng(9, 9);
+        let n = 100_000;
+        let mut s = 0.0;
+        for _ in 0..n {
+            let u = uniform(&mut rng);
+            assert!((0.0..1.0).contains(&u));
+            s += u;
+        }
+        let mean = s / n as f64;
+        assert!((mean - 0.5).abs() < 4.0 * (1.0 / 12.0 / n as f64).sqrt());
+    }
+}
