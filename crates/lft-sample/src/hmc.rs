@@ -1,0 +1,166 @@
+//! Hybrid Monte Carlo: one chain's state and its trajectories.
+
+use crate::Integrator;
+use lft_action::Action;
+use lft_lattice::{Pcg64, RngState, gaussian_fill, uniform};
+
+/// How a chain's first configuration is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// φ = 0 everywhere.
+    Cold,
+    /// φ_x independent standard normal.
+    Hot,
+}
+
+/// Parameters of the molecular dynamics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HmcParams {
+    /// Step size ε.
+    pub step_size: f64,
+    /// Mean number of steps per trajectory, n = τ/ε.
+    pub n_steps: usize,
+    pub integrator: Integrator,
+    /// Relative half-width j of the trajectory-length distribution: each trajectory takes
+    /// n' = max(1, round(n·u)) steps with u uniform in [1 − j, 1 + j]. 0 gives fixed-length
+    /// trajectories, which can fail to be ergodic (docs/PHYSICS.md, "HMC pitfall").
+    pub length_jitter: f64,
+}
+
+impl HmcParams {
+    /// Mean trajectory length τ = n ε.
+    pub fn length(&self) -> f64 {
+        self.step_size * self.n_steps as f64
+    }
+}
+
+/// What one trajectory produced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HmcRecord {
+    /// S of the configuration after the accept/reject step.
+    pub action: f64,
+    /// ΔH = H(end) − H(start) of the proposal.
+    pub delta_h: f64,
+    pub accepted: bool,
+    /// Number of integrator steps this trajectory took.
+    pub n_steps: usize,
+}
+
+/// One HMC Markov chain: the current field, its generator, and reusable buffers.
+#[derive(Debug, Clone)]
+pub struct HmcChain {
+    phi: Vec<f64>,
+    rng: Pcg64,
+    params: HmcParams,
+    action_value: f64,
+    grad: Vec<f64>,
+    trial: Vec<f64>,
+    trial_grad: Vec<f64>,
+    pi: Vec<f64>,
+}
+
+impl HmcChain {
+    /// A chain starting from `start`, drawing from `rng`.
+    pub fn new(action: &dyn Action, start: Start, mut rng: Pcg64, params: HmcParams) -> Self {
+        let v = action.lattice().volume();
+        let mut phi = vec![0.0; v];
+        if start == Start::Hot {
+            gaussian_fill(&mut rng, &mut phi);
+        }
+        Self::resume(action, phi, rng, params)
+    }
+
+    /// A chain continuing from a saved field and generator state.
+    pub fn resume(action: &dyn Action, phi: Vec<f64>, rng: Pcg64, params: HmcParams) -> Self {
+        let v = phi.len();
+        assert_eq!(
+            v,
+            action.lattice().volume(),
+            "field does not fit the lattice"
+        );
+        let mut grad = vec![0.0; v];
+        action.gradient(&phi, &mut grad);
+        let action_value = action.action(&phi);
+        Self {
+            phi,
+            rng,
+            params,
+            action_value,
+            grad,
+            trial: vec![0.0; v],
+            trial_grad: vec![0.0; v],
+            pi: vec![0.0; v],
+        }
+    }
+
+    pub fn field(&self) -> &[f64] {
+        &self.phi
+    }
+
+    pub fn params(&self) -> HmcParams {
+        self.params
+    }
+
+    pub fn set_params(&mut self, params: HmcParams) {
+        self.params = params;
+    }
+
+    /// The generator's exact state (saving it lets a run continue bit for bit).
+    pub fn rng_state(&self) -> RngState {
+        RngState::of(&self.rng)
+    }
+
+    /// S of the current configuration.
+    pub fn action_value(&self) -> f64 {
+        self.action_value
+    }
+
+    /// Steps for the next trajectory: n' = max(1, round(n·u)), u uniform in [1 − j, 1 + j].
+    fn draw_steps(&mut self) -> usize {
+        let HmcParams {
+            n_steps,
+            length_jitter,
+            ..
+        } = self.params;
+        if length_jitter <= 0.0 {
+            return n_steps.max(1);
+        }
+        let u = 1.0 + length_jitter * (2.0 * uniform(&mut self.rng) - 1.0);
+        ((n_steps as f64 * u).round() as usize).max(1)
+    }
+
+    /// One trajectory: fresh Gaussian momenta, molecular dynamics, Metropolis accept/reject
+    /// with probability min(1, e^{−ΔH}).
+    pub fn trajectory(&mut self, action: &dyn Action) -> HmcRecord {
+        let n = self.draw_steps();
+        gaussian_fill(&mut self.rng, &mut self.pi);
+        let kinetic = |pi: &[f64]| 0.5 * pi.iter().map(|p| p * p).sum::<f64>();
+        let h_start = kinetic(&self.pi) + self.action_value;
+        self.trial.copy_from_slice(&self.phi);
+        self.trial_grad.copy_from_slice(&self.grad);
+        self.params.integrator.integrate(
+            action,
+            &mut self.trial,
+            &mut self.pi,
+            &mut self.trial_grad,
+            self.params.step_size,
+            n,
+        );
+        let trial_action = action.action(&self.trial);
+        let delta_h = kinetic(&self.pi) + trial_action - h_start;
+        let u = uniform(&mut self.rng);
+        // NaN ΔH (a diverged trajectory) is rejected.
+        let accepted = delta_h <= 0.0 || u < (-delta_h).exp();
+        if accepted {
+            std::mem::swap(&mut self.phi, &mut self.trial);
+            std::mem::swap(&mut self.grad, &mut self.trial_grad);
+            self.action_value = trial_action;
+        }
+        HmcRecord {
+            action: self.action_value,
+            delta_h,
+            accepted,
+            n_steps: n,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Molecular-dynamics integrators for H(φ, π) = ½ Σ_x π_x² + S(φ).
+//!
+//! Both are symmetric (hence reversible) and symplectic (hence volume preserving), so a
+//! Metropolis test on ΔH makes HMC exact for any step size.
+
+use lft_action::Action;
+
+/// Omelyan's second-order minimum-norm parameter λ (Omelyan, Mryglod, Folk 2003).
+pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
+
+/// Which integrator a trajectory uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrator {
+    /// Leapfrog: π ← π − ε/2 ∇S; φ ← φ + επ; π ← π − ε/2 ∇S. One gradient per step; ΔH = O(ε²).
+    Leapfrog,
+    /// Second-order minimum norm: π ← π − λε∇S; φ ← φ + ε/2 π; π ← π − (1−2λ)ε∇S;
+    /// φ ← φ + ε/2 π; π ← π − λε∇S. Two gradients per step, an error about 10× smaller.
+    Omelyan,
+}
+
+impl Integrator {
+    /// Gradient evaluations per step (after the first, which is shared with the previous step).
+    pub fn gradients_per_step(self) -> usize {
+        match self {
+            Integrator::Leapfrog => 1,
+            Integrator::Omelyan => 2,
+        }
+    }
+
+    /// Integrates `n_steps` steps of size `eps` in place. On entry `grad` holds ∇S(φ); on exit
+    /// it holds ∇S at the final φ.
+    pub fn integrate(
+        self,
+        action: &dyn Action,
+        phi: &mut [f64],
+        pi: &mut [f64],
+        grad: &mut [f64],
+        eps: f64,
+        n_steps: usize,
+    ) {
+        let kick = |pi: &mut [f64], grad: &[f64], h: f64| {
+            pi.iter_mut().zip(grad).for_each(|(p, g)| *p -= h * g);
+        };
+        let drift = |phi: &mut [f64], pi: &[f64], h: f64| {
+            phi.iter_mut().zip(pi).for_each(|(f, p)| *f += h * p);
+        };
+        match self {
+            Integrator::Leapfrog => {
+                kick(pi, grad, 0.5 * eps);
+                for step in 0..n_steps {
+                    drift(phi, pi, eps);
+                    action.gradient(phi, grad);
+                    let h = if step + 1 == n_steps { 0.5 * eps } else { eps };
+                    kick(pi, grad, h);
+                }
+            }
+            Integrator::Omelyan => {
+                let l = OMELYAN_LAMBDA;
+                kick(pi, grad, l * eps);
+                for step in 0..n_steps {
+                    drift(phi, pi, 0.5 * eps);
+                    action.gradient(phi, grad);
+                    kick(pi, grad, (1.0 - 2.0 * l) * eps);
+                    drift(phi, pi, 0.5 * eps);
+                    action.gradient(phi, grad);
+                    let h = if step + 1 == n_steps {
+                        l * eps
+                    } else {
+                        2.0 * l * eps
+                    };
+                    kick(pi, grad, h);
+                }
+            }
+        }
+    }
+}

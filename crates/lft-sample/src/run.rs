@@ -1,0 +1,210 @@
+//! Running several chains: thermalisation, production in parallel, records handed to a sink.
+
+use crate::{HmcChain, HmcRecord, StepSizeTuner};
+use lft_action::Action;
+use lft_lattice::RngState;
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// Consecutive trajectories of one chain, ready to be stored.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainBlock<'a> {
+    pub chain: usize,
+    /// `[k, V]`: the configuration after each trajectory.
+    pub configs: &'a [f64],
+    pub records: &'a [HmcRecord],
+    /// Generator state after each trajectory: the chain continues from (configs[i], rng_after[i]).
+    pub rng_after: &'a [RngState],
+}
+
+/// Where production records go. `write_block` may buffer; `flush` makes everything durable.
+pub trait Sink {
+    type Error;
+    fn write_block(&mut self, block: &ChainBlock<'_>) -> Result<(), Self::Error>;
+    fn flush(&mut self) -> Result<(), Self::Error>;
+}
+
+/// Told how far a run has got after each flush.
+pub trait Progress {
+    fn update(&mut self, summary: &RunSummary);
+}
+
+impl Progress for () {
+    fn update(&mut self, _: &RunSummary) {}
+}
+
+/// Acceptance and energy-violation statistics of the trajectories run so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    pub trajectories: u64,
+    pub accepted: u64,
+    pub sum_delta_h: f64,
+    pub sum_exp_minus_delta_h: f64,
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    pub fn add(&mut self, r: &HmcRecord) {
+        self.trajectories += 1;
+        self.accepted += u64::from(r.accepted);
+        self.sum_delta_h += r.delta_h;
+        self.sum_exp_minus_delta_h += (-r.delta_h).exp();
+    }
+
+    pub fn acceptance(&self) -> f64 {
+        self.accepted as f64 / self.trajectories.max(1) as f64
+    }
+
+    /// ⟨ΔH⟩.
+    pub fn mean_delta_h(&self) -> f64 {
+        self.sum_delta_h / self.trajectories.max(1) as f64
+    }
+
+    /// ⟨e^{−ΔH}⟩ (1 for an exact, area-preserving integrator).
+    pub fn mean_exp_minus_delta_h(&self) -> f64 {
+        self.sum_exp_minus_delta_h / self.trajectories.max(1) as f64
+    }
+
+    /// Wall-clock seconds per trajectory (all chains together).
+    pub fn seconds_per_trajectory(&self) -> f64 {
+        self.elapsed.as_secs_f64() / self.trajectories.max(1) as f64
+    }
+}
+
+/// Runs `n` thermalisation trajectories on every chain in parallel. With `tune = Some(α*)` the
+/// step size of each chain is adapted towards acceptance α* at fixed trajectory length and
+/// then frozen. Returns the thermalisation summary.
+pub fn thermalize_all(
+    chains: &mut [HmcChain],
+    action: &dyn Action,
+    n: usize,
+    tune: Option<f64>,
+) -> RunSummary {
+    let start = Instant::now();
+    let per_chain: Vec<RunSummary> = chains
+        .par_iter_mut()
+        .map(|chain| {
+            let mut summary = RunSummary::default();
+            let p = chain.params();
+            let mut tuner = tune.map(|target| StepSizeTuner::new(p.step_size, p.length(), target));
+            for _ in 0..n {
+                let r = chain.trajectory(action);
+                summary.add(&r);
+                if let Some(t) = tuner.as_mut() {
+                    let (step_size, n_steps) = t.update(r.delta_h);
+                    chain.set_params(crate::HmcParams {
+                        step_size,
+                        n_steps,
+                        ..chain.params()
+                    });
+                }
+            }
+            if let Some(t) = tuner {
+                let (step_size, n_steps) = t.finish();
+                chain.set_params(crate::HmcParams {
+                    step_size,
+                    n_steps,
+                    ..chain.params()
+                });
+            }
+            summary
+        })
+        .collect();
+    let mut total = RunSummary::default();
+    for s in per_chain {
+        total.trajectories += s.trajectories;
+        total.accepted += s.accepted;
+        total.sum_delta_h += s.sum_delta_h;
+        total.sum_exp_minus_delta_h += s.sum_exp_minus_delta_h;
+    }
+    total.elapsed = start.elapsed();
+    total
+}
+
+/// Runs `remaining[c]` production trajectories on chain c, all chains in parallel, handing
+/// blocks to `sink` and flushing about every `flush_every` of wall-clock time.
+///
+/// The result does not depend on `flush_every` or on the number of threads: each chain
+/// draws only from its own generator.
+pub fn run_production<S: Sink>(
+    chains: &mut [HmcChain],
+    action: &dyn Action,
+    remaining: &[usize],
+    sink: &mut S,
+    flush_every: Duration,
+    progress: &mut dyn Progress,
+) -> Result<RunSummary, S::Error> {
+    assert_eq!(chains.len(), remaining.len());
+    let start = Instant::now();
+    let mut left = remaining.to_vec();
+    let mut summary = RunSummary::default();
+    let v = action.lattice().volume();
+    while left.iter().any(|&n| n > 0) {
+        let deadline = Instant::now() + flush_every;
+        let blocks: Vec<(Vec<f64>, Vec<HmcRecord>, Vec<RngState>)> = chains
+            .par_iter_mut()
+            .zip(left.par_iter())
+            .map(|(chain, &todo)| {
+                let (mut configs, mut records, mut rngs) = (Vec::new(), Vec::new(), Vec::new());
+                while records.len() < todo && (records.is_empty() || Instant::now() < deadline) {
+                    records.push(chain.trajectory(action));
+                    configs.extend_from_slice(chain.field());
+                    rngs.push(chain.rng_state());
+                }
+                (configs, records, rngs)
+            })
+            .collect();
+        for (c, (configs, records, rngs)) in blocks.iter().enumerate() {
+            if records.is_empty() {
+                continue;
+            }
+            debug_assert_eq!(configs.len(), records.len() * v);
+            sink.write_block(&ChainBlock {
+                chain: c,
+                configs,
+                records,
+                rng_after: rngs,
+            })?;
+            left[c] -= records.len();
+            records.iter().for_each(|r| summary.add(r));
+        }
+        sink.flush()?;
+        summary.elapsed = start.elapsed();
+        progress.update(&summary);
+    }
+    Ok(summary)
+}
+
+/// A sink that keeps everything in memory (tests, small runs).
+#[derive(Debug, Clone, Default)]
+pub struct MemorySink {
+    /// Per chain: configurations `[N, V]`.
+    pub configs: Vec<Vec<f64>>,
+    pub records: Vec<Vec<HmcRecord>>,
+    pub rng_after: Vec<Vec<RngState>>,
+}
+
+impl MemorySink {
+    pub fn new(chains: usize) -> Self {
+        Self {
+            configs: vec![Vec::new(); chains],
+            records: vec![Vec::new(); chains],
+            rng_after: vec![Vec::new(); chains],
+        }
+    }
+}
+
+impl Sink for MemorySink {
+    type Error = std::convert::Infallible;
+
+    fn write_block(&mut self, b: &ChainBlock<'_>) -> Result<(), Self::Error> {
+        self.configs[b.chain].extend_from_slice(b.configs);
+        self.records[b.chain].extend_from_slice(b.records);
+        self.rng_after[b.chain].extend_from_slice(b.rng_after);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
