@@ -1,0 +1,436 @@
+//! Run configuration: TOML with `deny_unknown_fields`, command-line overrides, validation.
+//!
+//! ```toml
+//! seed = 1
+//! [lattice]
+//! shape = [8, 8]
+//! [action]
+//! kind = "phi4"
+//! m2 = -4.0          # or kappa = …, lambda_tilde = …
+//! lambda = 8.0
+//! [hmc]
+//! trajectories = 10000
+//! [output]
+//! path = "ensembles/quickstart.h5"
+//! ```
+
+use lft_action::{HoppingParams, Phi4Params};
+use lft_lattice::Lattice;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A config that cannot be used; every variant names the file or key at fault.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("override `{item}`: {message}")]
+    Override { item: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// A complete run configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seed of every random stream of the run (chain c draws from stream (seed, c)).
+    pub seed: u64,
+    pub lattice: LatticeConfig,
+    pub action: ActionConfig,
+    pub hmc: HmcConfig,
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatticeConfig {
+    /// Extents [L0, L1, …], 1 to 4 of them, each ≥ 2; direction 0 is time.
+    pub shape: Vec<usize>,
+}
+
+/// Which theory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Phi4,
+}
+
+/// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    pub kind: ActionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m2: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kappa: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_tilde: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegratorName {
+    Leapfrog,
+    Omelyan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartName {
+    Cold,
+    Hot,
+}
+
+/// Hybrid Monte Carlo settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmcConfig {
+    /// Production trajectories per chain (each one stored).
+    pub trajectories: usize,
+    /// Thermalisation trajectories per chain (not stored).
+    #[serde(default = "defaults::thermalization")]
+    pub thermalization: usize,
+    /// Mean number of integrator steps per trajectory.
+    #[serde(default = "defaults::steps")]
+    pub steps: usize,
+    /// Mean trajectory length τ; the step size is ε = length / steps.
+    #[serde(default = "defaults::length")]
+    pub length: f64,
+    #[serde(default = "defaults::integrator")]
+    pub integrator: IntegratorName,
+    /// Independent chains, run in parallel.
+    #[serde(default = "defaults::chains")]
+    pub chains: usize,
+    /// Each trajectory takes round(steps·u) steps, u uniform in [1 − j, 1 + j]; 0 = fixed length.
+    #[serde(default = "defaults::length_jitter")]
+    pub length_jitter: f64,
+    /// Adapt ε during thermalisation towards `target_acceptance` (τ stays fixed).
+    #[serde(default)]
+    pub tune_step_size: bool,
+    #[serde(default = "defaults::target_acceptance")]
+    pub target_acceptance: f64,
+    #[serde(default = "defaults::start")]
+    pub start: StartName,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The ensemble file (HDF5). Relative paths are relative to the working directory.
+    pub path: PathBuf,
+    /// Seconds between flushes of new configurations to disk (the most a crash can lose).
+    #[serde(default = "defaults::flush_seconds")]
+    pub flush_seconds: f64,
+}
+
+mod defaults {
+    use super::{IntegratorName, StartName};
+    pub fn thermalization() -> usize {
+        100
+    }
+    pub fn steps() -> usize {
+        10
+    }
+    pub fn length() -> f64 {
+        1.0
+    }
+    pub fn integrator() -> IntegratorName {
+        IntegratorName::Leapfrog
+    }
+    pub fn chains() -> usize {
+        1
+    }
+    pub fn length_jitter() -> f64 {
+        0.5
+    }
+    pub fn target_acceptance() -> f64 {
+        0.8
+    }
+    pub fn start() -> StartName {
+        StartName::Cold
+    }
+    pub fn flush_seconds() -> f64 {
+        2.0
+    }
+}
+
+/// The physics couplings of a validated action, in both forms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Couplings {
+    pub aks: Phi4Params,
+    pub hopping: HoppingParams,
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `overrides` (`section.key=value`, value in TOML syntax or a bare
+    /// string) and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_text(&text, path, overrides)
+    }
+
+    /// Parses config text (`origin` names it in errors), applies overrides, validates.
+    pub fn from_text(text: &str, origin: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        };
+        let config: Config = if overrides.is_empty() {
+            toml::from_str(text).map_err(parse_err)?
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
+            for item in overrides {
+                apply_override(&mut table, item)?;
+            }
+            let merged = toml::to_string(&table).expect("a TOML table always serialises");
+            toml::from_str(&merged).map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: origin.to_path_buf(),
+                message: format!("after --set overrides: {}", e.to_string().trim_end()),
+            })?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML, with every default written out. This is the text
+    /// stored in ensemble files: two runs with the same effective config produce the same file.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a Config always serialises")
+    }
+
+    /// The lattice of the run.
+    pub fn lattice(&self) -> Result<Lattice, ConfigError> {
+        Lattice::new(&self.lattice.shape).map_err(|e| invalid("lattice.shape", e.to_string()))
+    }
+
+    /// The couplings in both parametrisations (whichever one the config gave).
+    pub fn couplings(&self) -> Result<Couplings, ConfigError> {
+        let d = self.lattice.shape.len();
+        let a = &self.action;
+        let action_err =
+            |e: lft_action::ActionError| invalid(&format!("action.{}", e.name), e.to_string());
+        match (a.m2, a.lambda, a.kappa, a.lambda_tilde) {
+            (Some(m2), Some(lambda), None, None) => {
+                let aks = Phi4Params { m2, lambda };
+                aks.validate().map_err(action_err)?;
+                let hopping = aks.to_hopping(d).map_err(action_err)?;
+                Ok(Couplings { aks, hopping })
+            }
+            (None, None, Some(kappa), Some(lambda_tilde)) => {
+                let hopping = HoppingParams {
+                    kappa,
+                    lambda_tilde,
+                };
+                hopping.validate(d).map_err(action_err)?;
+                Ok(Couplings {
+                    aks: hopping.to_aks(d),
+                    hopping,
+                })
+            }
+            _ => Err(invalid(
+                "action",
+                "give either `m2` and `lambda` (AKS form) or `kappa` and `lambda_tilde` \
+                 (hopping form), not a mix",
+            )),
+        }
+    }
+
+    /// Checks every value for range and consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.lattice()?;
+        self.couplings()?;
+        let h = &self.hmc;
+        if h.trajectories == 0 {
+            return Err(invalid("hmc.trajectories", "must be at least 1"));
+        }
+        if h.steps == 0 {
+            return Err(invalid("hmc.steps", "must be at least 1"));
+        }
+        if !(h.length.is_finite() && h.length > 0.0) {
+            return Err(invalid(
+                "hmc.length",
+                format!("must be a finite number > 0, got {}", h.length),
+            ));
+        }
+        if h.chains == 0 {
+            return Err(invalid("hmc.chains", "must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&h.length_jitter) {
+            return Err(invalid(
+                "hmc.length_jitter",
+                format!("must be in [0, 1), got {}", h.length_jitter),
+            ));
+        }
+        if !(h.target_acceptance > 0.0 && h.target_acceptance < 1.0) {
+            return Err(invalid(
+                "hmc.target_acceptance",
+                format!("must be in (0, 1), got {}", h.target_acceptance),
+            ));
+        }
+        if h.tune_step_size && h.thermalization < 20 {
+            return Err(invalid(
+                "hmc.thermalization",
+                "tune_step_size needs at least 20 thermalisation trajectories",
+            ));
+        }
+        let o = &self.output;
+        if o.path.as_os_str().is_empty() {
+            return Err(invalid("output.path", "must not be empty"));
+        }
+        if !(o.flush_seconds.is_finite() && o.flush_seconds >= 0.0) {
+            return Err(invalid(
+                "output.flush_seconds",
+                "must be a finite number ≥ 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sets `section.key = value` in a TOML table; the value is TOML (`8`, `[8, 8]`, `true`,
+/// `"x"`) or, if it does not parse as TOML, a bare string.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let err = |message: &str| ConfigError::Override {
+        item: item.to_string(),
+        message: message.into(),
+    };
+    let (key, raw) = item
+        .split_once('=')
+        .ok_or_else(|| err("expected section.key=value"))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
+        return Err(err("empty key"));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {}", raw.trim())) {
+        Ok(mut t) => t.remove("v").expect("parsed table has v"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let parts: Vec<&str> = key.split('.').map(str::trim).collect();
+    let (last, sections) = parts.split_last().expect("non-empty key");
+    let mut node = table;
+    for s in sections {
+        let entry = node
+            .entry(s.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| err(&format!("`{s}` is not a section")))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[hmc]
+trajectories = 100
+[output]
+path = "x.h5"
+"#;
+
+    fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::from_text(text, Path::new("test.toml"), &o)
+    }
+
+    #[test]
+    fn defaults_and_round_trip() {
+        let c = load(GOOD, &[]).unwrap();
+        assert_eq!(c.hmc.steps, 10);
+        assert_eq!(c.hmc.start, StartName::Cold);
+        let again = load(&c.to_toml(), &[]).unwrap();
+        assert_eq!(c, again);
+        let k = c.couplings().unwrap();
+        assert!((k.hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn overrides_set_any_key() {
+        let c = load(
+            GOOD,
+            &[
+                "hmc.steps=20",
+                "lattice.shape=[4, 6]",
+                "output.path=out/y.h5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.hmc.steps, 20);
+        assert_eq!(c.lattice.shape, vec![4, 6]);
+        assert_eq!(c.output.path, PathBuf::from("out/y.h5"));
+        let e = load(GOOD, &["hmc.steps"]).unwrap_err();
+        assert!(e.to_string().contains("hmc.steps"), "{e}");
+    }
+
+    #[test]
+    fn hopping_form_is_accepted() {
+        let text = GOOD.replace(
+            "m2 = -4.0\nlambda = 8.0",
+            "kappa = 0.2\nlambda_tilde = 0.02",
+        );
+        let c = load(&text, &[]).unwrap();
+        let k = c.couplings().unwrap();
+        assert!((k.aks.lambda - 0.5).abs() < 1e-12);
+    }
+
+    /// Every bad input names its key.
+    #[test]
+    fn bad_inputs_name_their_key() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            (GOOD, &["hmc.stepz=3"], "stepz"),
+            (GOOD, &["lattice.shape=[8, 1]"], "lattice.shape"),
+            (GOOD, &["action.lambda=-1.0"], "action.lambda"),
+            (GOOD, &["action.lambda=0.0"], "action.m2"),
+            (GOOD, &["hmc.steps=0"], "hmc.steps"),
+            (GOOD, &["hmc.steps=\"ten\""], "steps"),
+            (GOOD, &["hmc.chains=0"], "hmc.chains"),
+            (GOOD, &["action.kappa=0.1"], "action"),
+            (GOOD, &["hmc.length=-1"], "hmc.length"),
+            (&GOOD.replace("seed = 3\n", ""), &[], "seed"),
+            (
+                &GOOD.replace("trajectories = 100\n", ""),
+                &[],
+                "trajectories",
+            ),
+            (
+                &GOOD.replace("kind = \"phi4\"", "kind = \"yukawa\""),
+                &[],
+                "yukawa",
+            ),
+        ];
+        for (text, overrides, needle) in cases {
+            let e = load(text, overrides).unwrap_err().to_string();
+            assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The ensemble file (HDF5), layout in docs/FORMAT.md.
+//!
+//! During a run the writer appends to the file in place; every append is crash-atomic, so a
+//! killed process leaves a readable file with whole configurations. A chain's usable length is
+//! that of its shortest per-trajectory dataset. When a run finishes (and when a run resumes),
+//! the file is rewritten canonically: a fresh file written in one fixed order, so its bytes
+//! depend only on its contents, not on when flushes happened or whether the run was resumed.
+
+mod attrs;
+mod canonical;
+mod layout;
+mod reader;
+mod writer;
+
+pub use canonical::rewrite_canonical;
+pub use reader::EnsembleReader;
+pub use writer::EnsembleWriter;
+
+use lft_lattice::RngState;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Value of the root attribute `format`.
+pub const FORMAT_NAME: &str = "lft-ensemble";
+/// Value of the root attribute `format_version`; bumped on any incompatible layout change.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Why an ensemble file could not be read or written; every variant names the file.
+#[derive(Debug, Error)]
+pub enum EnsembleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable HDF5 file ({message})")]
+    NotHdf5 { path: PathBuf, message: String },
+    #[error("{path}: not an lft ensemble (no root attribute format = \"{FORMAT_NAME}\")")]
+    Foreign { path: PathBuf },
+    #[error("{path}: ensemble format version {found}, but this lft reads version {FORMAT_VERSION}")]
+    Version { path: PathBuf, found: u64 },
+    #[error("{path}: damaged ensemble: {message}")]
+    Damaged { path: PathBuf, message: String },
+    #[error("{path}: HDF5 error: {message}")]
+    Hdf5 { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Usage { path: PathBuf, message: String },
+}
+
+/// File-level metadata (root attributes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnsembleMeta {
+    /// Version of lft that wrote the file.
+    pub lft_version: String,
+    /// The effective run config (TOML), every default written out.
+    pub config_text: String,
+    pub seed: u64,
+    pub shape: Vec<usize>,
+    /// "phi4".
+    pub action_kind: String,
+    pub m2: f64,
+    pub lambda: f64,
+    pub kappa: f64,
+    pub lambda_tilde: f64,
+    /// "hmc".
+    pub sampler: String,
+    pub n_chains: usize,
+}
+
+impl EnsembleMeta {
+    pub fn volume(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Per-chain metadata: the frozen sampler parameters and the state production started from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainMeta {
+    pub step_size: f64,
+    pub n_steps: u64,
+    /// "leapfrog" or "omelyan".
+    pub integrator: String,
+    pub length_jitter: f64,
+    /// The thermalised field production started from.
+    pub start_config: Vec<f64>,
+    /// The generator state production started from.
+    pub start_rng: RngState,
+}
+
+/// Where a chain stands: records stored so far and the state to continue from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainState {
+    pub n_records: usize,
+    pub field: Vec<f64>,
+    pub rng: RngState,
+}

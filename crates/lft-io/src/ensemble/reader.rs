@@ -1,0 +1,259 @@
+//! Reading ensembles: metadata, chain lengths, configurations and records.
+
+use super::attrs::Attrs;
+use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RECORD_DATASETS, RNG_STATE};
+use super::{ChainMeta, ChainState, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use lft_lattice::RngState;
+use std::path::{Path, PathBuf};
+
+/// An ensemble opened for reading. Data are fetched on demand (the file is not loaded whole).
+pub struct EnsembleReader {
+    file: hdf5_pure::File,
+    path: PathBuf,
+    meta: EnsembleMeta,
+}
+
+pub(super) fn h5_err(path: &Path) -> impl Fn(hdf5_pure::Error) -> EnsembleError + '_ {
+    move |e| EnsembleError::Hdf5 {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+impl EnsembleReader {
+    /// Opens `path`, checking that it is an lft ensemble of a format version this lft reads.
+    pub fn open(path: &Path) -> Result<Self, EnsembleError> {
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(EnsembleError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        let file = hdf5_pure::File::open_streaming(path).map_err(|e| EnsembleError::NotHdf5 {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let map = file.root().attrs().map_err(|e| EnsembleError::NotHdf5 {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let root = Attrs {
+            path,
+            object: "/",
+            map,
+        };
+        if root.string("format").ok().as_deref() != Some(FORMAT_NAME) {
+            return Err(EnsembleError::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+        let version = root.u64("format_version")?;
+        if version != FORMAT_VERSION {
+            return Err(EnsembleError::Version {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+        let meta = EnsembleMeta {
+            lft_version: root.string("lft_version")?,
+            config_text: root.string("config")?,
+            seed: root.u64("seed")?,
+            shape: root
+                .u64_array("lattice_shape")?
+                .iter()
+                .map(|&l| l as usize)
+                .collect(),
+            action_kind: root.string("action")?,
+            m2: root.f64("m2")?,
+            lambda: root.f64("lambda")?,
+            kappa: root.f64("kappa")?,
+            lambda_tilde: root.f64("lambda_tilde")?,
+            sampler: root.string("sampler")?,
+            n_chains: root.u64("n_chains")? as usize,
+        };
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+            meta,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn meta(&self) -> &EnsembleMeta {
+        &self.meta
+    }
+
+    fn damaged(&self, message: String) -> EnsembleError {
+        EnsembleError::Damaged {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn check_chain(&self, chain: usize) -> Result<(), EnsembleError> {
+        if chain >= self.meta.n_chains {
+            return Err(EnsembleError::Usage {
+                path: self.path.clone(),
+                message: format!("no chain {chain} (the file has {})", self.meta.n_chains),
+            });
+        }
+        Ok(())
+    }
+
+    fn dataset(&self, chain: usize, name: &str) -> Result<hdf5_pure::Dataset, EnsembleError> {
+        self.check_chain(chain)?;
+        let p = layout::chain_dataset(chain, name);
+        self.file
+            .dataset(&p)
+            .map_err(|e| self.damaged(format!("dataset `{p}`: {e}")))
+    }
+
+    /// Per-chain metadata (sampler parameters, starting state).
+    pub fn chain_meta(&self, chain: usize) -> Result<ChainMeta, EnsembleError> {
+        self.check_chain(chain)?;
+        let g = layout::chain_group(chain);
+        let group = self
+            .file
+            .group(&g)
+            .map_err(|e| self.damaged(format!("group `{g}`: {e}")))?;
+        let map = group.attrs().map_err(h5_err(&self.path))?;
+        let a = Attrs {
+            path: &self.path,
+            object: &g,
+            map,
+        };
+        let words = a.u64_array("start_rng_state")?;
+        let words: [u64; 4] = words
+            .try_into()
+            .map_err(|_| self.damaged(format!("`{g}` start_rng_state must have 4 entries")))?;
+        let start_config = self
+            .dataset(chain, layout::START_CONFIG)?
+            .read_f64()
+            .map_err(h5_err(&self.path))?;
+        if start_config.len() != self.meta.volume() {
+            return Err(self.damaged(format!("`{g}/start_config` has the wrong size")));
+        }
+        Ok(ChainMeta {
+            step_size: a.f64("step_size")?,
+            n_steps: a.u64("n_steps")?,
+            integrator: a.string("integrator")?,
+            length_jitter: a.f64("length_jitter")?,
+            start_config,
+            start_rng: RngState::from_words(words),
+        })
+    }
+
+    /// Rows stored in each per-trajectory dataset, in the order of `RECORD_DATASETS`.
+    pub fn dataset_lengths(&self, chain: usize) -> Result<Vec<usize>, EnsembleError> {
+        RECORD_DATASETS
+            .iter()
+            .map(|name| {
+                let shape = self
+                    .dataset(chain, name)?
+                    .shape()
+                    .map_err(h5_err(&self.path))?;
+                Ok(shape.first().copied().unwrap_or(0) as usize)
+            })
+            .collect()
+    }
+
+    /// Complete trajectories stored for a chain: the length of its shortest dataset (a crash
+    /// during an append can leave earlier datasets one block longer).
+    pub fn chain_len(&self, chain: usize) -> Result<usize, EnsembleError> {
+        Ok(self.dataset_lengths(chain)?.into_iter().min().unwrap_or(0))
+    }
+
+    /// Raw little-endian bytes of rows [start, start + count) of a per-trajectory dataset.
+    pub(super) fn raw_rows(
+        &self,
+        chain: usize,
+        name: &str,
+        start: usize,
+        count: usize,
+    ) -> Result<Vec<u8>, EnsembleError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        self.dataset(chain, name)?
+            .read_raw_rows(start as u64, count as u64)
+            .map_err(h5_err(&self.path))
+    }
+
+    /// Configurations [start, start + count) of a chain, `[count, V]` row-major.
+    pub fn read_configs(
+        &self,
+        chain: usize,
+        start: usize,
+        count: usize,
+    ) -> Result<Vec<f64>, EnsembleError> {
+        let bytes = self.raw_rows(chain, CONFIGS, start, count)?;
+        if bytes.len() != count * self.meta.volume() * 8 {
+            return Err(self.damaged(format!(
+                "chain {chain}: configuration rows have the wrong size"
+            )));
+        }
+        Ok(le_f64(&bytes))
+    }
+
+    fn read_f64_records(&self, chain: usize, name: &str) -> Result<Vec<f64>, EnsembleError> {
+        let n = self.chain_len(chain)?;
+        Ok(le_f64(&self.raw_rows(chain, name, 0, n)?))
+    }
+
+    /// S of every stored configuration of a chain.
+    pub fn read_action(&self, chain: usize) -> Result<Vec<f64>, EnsembleError> {
+        self.read_f64_records(chain, ACTION)
+    }
+
+    /// ΔH of every trajectory of a chain.
+    pub fn read_delta_h(&self, chain: usize) -> Result<Vec<f64>, EnsembleError> {
+        self.read_f64_records(chain, DELTA_H)
+    }
+
+    /// Whether each trajectory of a chain was accepted.
+    pub fn read_accepted(&self, chain: usize) -> Result<Vec<bool>, EnsembleError> {
+        let n = self.chain_len(chain)?;
+        Ok(self
+            .raw_rows(chain, ACCEPTED, 0, n)?
+            .iter()
+            .map(|&b| b != 0)
+            .collect())
+    }
+
+    /// The state a chain continues from: after its last complete record, or its start.
+    pub fn chain_state(&self, chain: usize) -> Result<ChainState, EnsembleError> {
+        let n = self.chain_len(chain)?;
+        if n == 0 {
+            let m = self.chain_meta(chain)?;
+            return Ok(ChainState {
+                n_records: 0,
+                field: m.start_config,
+                rng: m.start_rng,
+            });
+        }
+        let field = self.read_configs(chain, n - 1, 1)?;
+        let bytes = self.raw_rows(chain, RNG_STATE, n - 1, 1)?;
+        let w: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let words: [u64; 4] = w
+            .try_into()
+            .map_err(|_| self.damaged(format!("chain {chain}: bad rng_state row")))?;
+        Ok(ChainState {
+            n_records: n,
+            field,
+            rng: RngState::from_words(words),
+        })
+    }
+}
+
+fn le_f64(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}

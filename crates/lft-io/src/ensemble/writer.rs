@@ -1,0 +1,246 @@
+//! Writing ensembles: the file skeleton and in-place, crash-atomic appends.
+
+use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RECORD_DATASETS, RNG_STATE};
+use super::reader::{EnsembleReader, h5_err};
+use super::{ChainMeta, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use hdf5_pure::{
+    AttrValue, FileAccessProperties, FileBuilder, MaxExtent, SyncPolicy, make_f64_type,
+    make_u8_type, make_u64_type,
+};
+use lft_lattice::RngState;
+use lft_sample::{ChainBlock, HmcRecord, Sink};
+use std::path::{Path, PathBuf};
+
+/// An ensemble open for appending. Appends reach the operating system at once (a killed
+/// process loses nothing appended); [`EnsembleWriter::flush`] also makes them durable against
+/// power loss.
+pub struct EnsembleWriter {
+    file: hdf5_pure::File,
+    path: PathBuf,
+    volume: usize,
+    /// Per chain, the handles of `RECORD_DATASETS` in order.
+    datasets: Vec<Vec<hdf5_pure::Dataset>>,
+}
+
+/// Writes a complete file with empty per-trajectory datasets. Refuses to replace an existing
+/// file; the file appears whole or not at all (written beside it, then renamed).
+pub(super) fn write_skeleton(
+    path: &Path,
+    meta: &EnsembleMeta,
+    chains: &[ChainMeta],
+) -> Result<(), EnsembleError> {
+    assert_eq!(chains.len(), meta.n_chains);
+    let mut fb = FileBuilder::new();
+    let s = |v: &str| AttrValue::String(v.to_string());
+    fb.set_attr("format", s(FORMAT_NAME));
+    fb.set_attr("format_version", AttrValue::U64(FORMAT_VERSION));
+    fb.set_attr("lft_version", s(&meta.lft_version));
+    fb.set_attr("config", s(&meta.config_text));
+    fb.set_attr("seed", AttrValue::U64(meta.seed));
+    fb.set_attr(
+        "lattice_shape",
+        AttrValue::U64Array(meta.shape.iter().map(|&l| l as u64).collect()),
+    );
+    fb.set_attr("action", s(&meta.action_kind));
+    fb.set_attr("m2", AttrValue::F64(meta.m2));
+    fb.set_attr("lambda", AttrValue::F64(meta.lambda));
+    fb.set_attr("kappa", AttrValue::F64(meta.kappa));
+    fb.set_attr("lambda_tilde", AttrValue::F64(meta.lambda_tilde));
+    fb.set_attr("sampler", s(&meta.sampler));
+    fb.set_attr("n_chains", AttrValue::U64(meta.n_chains as u64));
+
+    let dims: Vec<u32> = meta.shape.iter().map(|&l| l as u32).collect();
+    let shape_u64: Vec<u64> = meta.shape.iter().map(|&l| l as u64).collect();
+    let volume = meta.volume();
+    let mut group = fb.create_group(layout::CHAINS_GROUP);
+    for (c, cm) in chains.iter().enumerate() {
+        let mut g = group.create_group(&c.to_string());
+        g.set_attr("step_size", AttrValue::F64(cm.step_size));
+        g.set_attr("n_steps", AttrValue::U64(cm.n_steps));
+        g.set_attr("integrator", s(&cm.integrator));
+        g.set_attr("length_jitter", AttrValue::F64(cm.length_jitter));
+        g.set_attr(
+            "start_rng_state",
+            AttrValue::U64Array(cm.start_rng.to_words().to_vec()),
+        );
+        g.create_dataset(layout::START_CONFIG)
+            .with_f64_data(&cm.start_config)
+            .with_shape(&shape_u64);
+        let unlimited = [MaxExtent::Unlimited];
+        g.create_dataset(CONFIGS)
+            .with_array_data(make_f64_type(), &dims, Vec::new(), 0)
+            .with_shape(&[0])
+            .with_maxshape(&unlimited)
+            .with_chunks(&[layout::chunk_rows(volume * 8)]);
+        for name in [ACTION, DELTA_H] {
+            g.create_dataset(name)
+                .with_f64_data(&[])
+                .with_shape(&[0])
+                .with_maxshape(&unlimited)
+                .with_chunks(&[layout::chunk_rows(8)]);
+        }
+        g.create_dataset(ACCEPTED)
+            .with_raw_data(make_u8_type(), Vec::new(), 0)
+            .with_shape(&[0])
+            .with_maxshape(&unlimited)
+            .with_chunks(&[layout::chunk_rows(1)]);
+        g.create_dataset(RNG_STATE)
+            .with_array_data(make_u64_type(), &[4], Vec::new(), 0)
+            .with_shape(&[0])
+            .with_maxshape(&unlimited)
+            .with_chunks(&[layout::chunk_rows(32)]);
+        group.add_group(g.finish());
+    }
+    fb.add_group(group.finish());
+    let bytes = fb.finish().map_err(|e| EnsembleError::Hdf5 {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_new_file(path, &bytes)
+}
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename); refuses to replace.
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), EnsembleError> {
+    use std::io::Write;
+    let io = |source| EnsembleError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.exists() {
+        return Err(EnsembleError::Usage {
+            path: path.to_path_buf(),
+            message: "already exists; refusing to overwrite it".into(),
+        });
+    }
+    let tmp = super::canonical::tmp_path(path);
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+impl EnsembleWriter {
+    /// Creates a new ensemble at `path` (which must not exist) and opens it for appending.
+    pub fn create(
+        path: &Path,
+        meta: &EnsembleMeta,
+        chains: &[ChainMeta],
+    ) -> Result<Self, EnsembleError> {
+        write_skeleton(path, meta, chains)?;
+        Self::open_append(path)
+    }
+
+    /// Opens an existing ensemble for appending (takes an exclusive lock on it).
+    pub fn open_append(path: &Path) -> Result<Self, EnsembleError> {
+        let reader = EnsembleReader::open(path)?;
+        let meta = reader.meta().clone();
+        drop(reader);
+        let fapl = FileAccessProperties::new().with_sync_policy(SyncPolicy::OnClose);
+        let file = hdf5_pure::File::open_rw_with_options(path, fapl).map_err(|e| match e {
+            hdf5_pure::Error::FileLocked { .. } => EnsembleError::Usage {
+                path: path.to_path_buf(),
+                message: "is locked by another process writing it".into(),
+            },
+            e => h5_err(path)(e),
+        })?;
+        let datasets = (0..meta.n_chains)
+            .map(|c| {
+                RECORD_DATASETS
+                    .iter()
+                    .map(|name| {
+                        file.dataset(&layout::chain_dataset(c, name))
+                            .map_err(h5_err(path))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+            volume: meta.volume(),
+            datasets,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends raw rows to one per-trajectory dataset.
+    pub(super) fn append_raw(
+        &mut self,
+        chain: usize,
+        index: usize,
+        bytes: &[u8],
+    ) -> Result<(), EnsembleError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.datasets[chain][index]
+            .append_raw(bytes)
+            .map_err(h5_err(&self.path))
+    }
+
+    /// Appends trajectories to a chain: configurations `[k, V]`, their records and the
+    /// generator state after each. Datasets are extended in the order of `RECORD_DATASETS`.
+    pub fn append(
+        &mut self,
+        chain: usize,
+        configs: &[f64],
+        records: &[HmcRecord],
+        rng_after: &[RngState],
+    ) -> Result<(), EnsembleError> {
+        let k = records.len();
+        if chain >= self.datasets.len() || configs.len() != k * self.volume || rng_after.len() != k
+        {
+            return Err(EnsembleError::Usage {
+                path: self.path.clone(),
+                message: format!("append to chain {chain}: inconsistent block"),
+            });
+        }
+        let f64_bytes = |it: &mut dyn Iterator<Item = f64>| -> Vec<u8> {
+            it.flat_map(|x| x.to_le_bytes()).collect()
+        };
+        let columns: [Vec<u8>; 5] = [
+            f64_bytes(&mut configs.iter().copied()),
+            f64_bytes(&mut records.iter().map(|r| r.action)),
+            f64_bytes(&mut records.iter().map(|r| r.delta_h)),
+            records.iter().map(|r| u8::from(r.accepted)).collect(),
+            rng_after
+                .iter()
+                .flat_map(|s| s.to_words())
+                .flat_map(|w| w.to_le_bytes())
+                .collect(),
+        ];
+        for (i, bytes) in columns.iter().enumerate() {
+            self.append_raw(chain, i, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every append so far durable (fsync).
+    pub fn flush(&mut self) -> Result<(), EnsembleError> {
+        self.file.sync().map_err(h5_err(&self.path))
+    }
+
+    /// Flushes and closes the file.
+    pub fn close(self) -> Result<(), EnsembleError> {
+        let path = self.path.clone();
+        drop(self.datasets);
+        self.file.close().map_err(h5_err(&path))
+    }
+}
+
+impl Sink for EnsembleWriter {
+    type Error = EnsembleError;
+
+    fn write_block(&mut self, b: &ChainBlock<'_>) -> Result<(), EnsembleError> {
+        self.append(b.chain, b.configs, b.records, b.rng_after)
+    }
+
+    fn flush(&mut self) -> Result<(), EnsembleError> {
+        EnsembleWriter::flush(self)
+    }
+}

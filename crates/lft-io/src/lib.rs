@@ -1,0 +1,12 @@
+//! Files of lft: run configurations (TOML) and ensembles (HDF5, docs/FORMAT.md).
+//!
+//! Every call into the HDF5 library (hdf5-pure, pinned exactly) stays inside this crate.
+
+pub mod config;
+pub mod ensemble;
+
+pub use config::{Config, ConfigError};
+pub use ensemble::{
+    ChainMeta, ChainState, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
+    FORMAT_NAME, FORMAT_VERSION, rewrite_canonical,
+};

@@ -1,0 +1,250 @@
+//! Ensemble file: round trip, documented layout, canonical rewrite, repair, refusals.
+
+use lft_io::{
+    ChainMeta, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter, rewrite_canonical,
+};
+use lft_lattice::{RngState, gaussian_fill, stream_rng};
+use lft_sample::HmcRecord;
+use std::path::Path;
+
+const SHAPE: [usize; 2] = [4, 6];
+const V: usize = 24;
+
+fn meta(chains: usize) -> EnsembleMeta {
+    EnsembleMeta {
+        lft_version: "test".into(),
+        config_text: "seed = 1\n".into(),
+        seed: 1,
+        shape: SHAPE.to_vec(),
+        action_kind: "phi4".into(),
+        m2: -4.0,
+        lambda: 8.0,
+        kappa: 0.2,
+        lambda_tilde: 0.3,
+        sampler: "hmc".into(),
+        n_chains: chains,
+    }
+}
+
+fn chain_meta(c: u64) -> ChainMeta {
+    let mut start = vec![0.0; V];
+    gaussian_fill(&mut stream_rng(100 + c, 0), &mut start);
+    ChainMeta {
+        step_size: 0.1,
+        n_steps: 10,
+        integrator: "leapfrog".into(),
+        length_jitter: 0.5,
+        start_config: start,
+        start_rng: RngState::of(&stream_rng(1, c)),
+    }
+}
+
+/// Synthetic trajectories [from, to) of chain c: deterministic contents.
+fn block(c: usize, from: usize, to: usize) -> (Vec<f64>, Vec<HmcRecord>, Vec<RngState>) {
+    let configs: Vec<f64> = (from * V..to * V)
+        .map(|i| (i as f64) * 0.5 + c as f64)
+        .collect();
+    let records = (from..to)
+        .map(|i| HmcRecord {
+            action: i as f64,
+            delta_h: -(i as f64) / 7.0,
+            accepted: i % 3 != 0,
+            n_steps: 10,
+        })
+        .collect();
+    let rngs = (from..to)
+        .map(|i| RngState {
+            state: (i as u128) << 70 | c as u128,
+            stream: 12345 + i as u128,
+        })
+        .collect();
+    (configs, records, rngs)
+}
+
+fn write_in_blocks(path: &Path, chains: usize, n: usize, block_len: usize) {
+    let metas: Vec<ChainMeta> = (0..chains as u64).map(chain_meta).collect();
+    let mut w = EnsembleWriter::create(path, &meta(chains), &metas).unwrap();
+    for start in (0..n).step_by(block_len) {
+        for c in 0..chains {
+            let (cf, r, s) = block(c, start, (start + block_len).min(n));
+            w.append(c, &cf, &r, &s).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.h5");
+    write_in_blocks(&path, 2, 300, 37);
+    let r = EnsembleReader::open(&path).unwrap();
+    assert_eq!(r.meta(), &meta(2));
+    for c in 0..2 {
+        assert_eq!(r.chain_meta(c).unwrap(), chain_meta(c as u64));
+        assert_eq!(r.chain_len(c).unwrap(), 300);
+        let (cf, rec, rng) = block(c, 0, 300);
+        assert_eq!(r.read_configs(c, 0, 300).unwrap(), cf);
+        assert_eq!(r.read_configs(c, 5, 2).unwrap(), &cf[5 * V..7 * V]);
+        assert_eq!(
+            r.read_action(c).unwrap(),
+            rec.iter().map(|x| x.action).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            r.read_delta_h(c).unwrap(),
+            rec.iter().map(|x| x.delta_h).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            r.read_accepted(c).unwrap(),
+            rec.iter().map(|x| x.accepted).collect::<Vec<_>>()
+        );
+        let st = r.chain_state(c).unwrap();
+        assert_eq!(st.n_records, 300);
+        assert_eq!(st.rng, rng[299]);
+        assert_eq!(st.field, &cf[299 * V..]);
+    }
+}
+
+/// The configurations are a rank-1 dataset of N elements whose type is an array [L0, L1] of
+/// f64: h5py reads that as an (N, L0, L1) float64 array.
+#[test]
+fn configurations_have_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.h5");
+    write_in_blocks(&path, 1, 10, 3);
+    let f = hdf5_pure::File::open(&path).unwrap();
+    let ds = f.dataset("chains/0/configs").unwrap();
+    assert_eq!(ds.shape().unwrap(), vec![10]);
+    match ds.datatype().unwrap() {
+        hdf5_pure::Datatype::Array {
+            base_type,
+            dimensions,
+        } => {
+            assert_eq!(dimensions, vec![4, 6]);
+            assert!(matches!(
+                *base_type,
+                hdf5_pure::Datatype::FloatingPoint { size: 8, .. }
+            ));
+        }
+        other => panic!("configs has datatype {other:?}"),
+    }
+    assert_eq!(
+        f.dataset("chains/0/action")
+            .unwrap()
+            .read_f64()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        f.dataset("chains/0/start_config").unwrap().shape().unwrap(),
+        vec![4, 6]
+    );
+}
+
+/// Different flush histories give different files; the canonical rewrite makes them equal.
+#[test]
+fn canonical_rewrite_depends_only_on_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.h5"), dir.path().join("b.h5"));
+    write_in_blocks(&a, 2, 500, 1);
+    write_in_blocks(&b, 2, 500, 173);
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    rewrite_canonical(&a, None).unwrap();
+    rewrite_canonical(&b, None).unwrap();
+    let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(ba, bb);
+    // Rewriting a canonical file is a fixed point, and keeps the data.
+    rewrite_canonical(&a, None).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), ba);
+    assert_eq!(
+        EnsembleReader::open(&a)
+            .unwrap()
+            .read_configs(1, 0, 500)
+            .unwrap(),
+        block(1, 0, 500).0
+    );
+    assert!(!dir.path().join("a.h5.tmp").exists());
+}
+
+/// A crash between the appends of one block leaves earlier datasets longer: the chain length
+/// is the shortest, and the repair rewrite truncates to it.
+#[test]
+fn uneven_datasets_are_cut_to_the_shortest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.h5");
+    write_in_blocks(&path, 1, 20, 5);
+    {
+        // Simulate the crash: configurations and actions of 3 more trajectories, nothing else.
+        let f = hdf5_pure::File::open_rw(&path).unwrap();
+        let (cf, rec, _) = block(0, 20, 23);
+        let bytes: Vec<u8> = cf.iter().flat_map(|x| x.to_le_bytes()).collect();
+        f.dataset("chains/0/configs")
+            .unwrap()
+            .append_raw(&bytes)
+            .unwrap();
+        let bytes: Vec<u8> = rec.iter().flat_map(|r| r.action.to_le_bytes()).collect();
+        f.dataset("chains/0/action")
+            .unwrap()
+            .append_raw(&bytes)
+            .unwrap();
+        f.close().unwrap();
+    }
+    let r = EnsembleReader::open(&path).unwrap();
+    assert_eq!(r.dataset_lengths(0).unwrap(), vec![23, 23, 20, 20, 20]);
+    assert_eq!(r.chain_len(0).unwrap(), 20);
+    assert_eq!(r.chain_state(0).unwrap().rng, block(0, 19, 20).2[0]);
+    drop(r);
+    rewrite_canonical(&path, None).unwrap();
+    let r = EnsembleReader::open(&path).unwrap();
+    assert_eq!(r.dataset_lengths(0).unwrap(), vec![20; 5]);
+    drop(r);
+    let mut clean = dir.path().join("clean.h5");
+    write_in_blocks(&clean, 1, 20, 20);
+    rewrite_canonical(&clean, None).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&clean).unwrap()
+    );
+    clean.pop();
+}
+
+#[test]
+fn foreign_and_missing_files_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not hdf5").unwrap();
+    let e = EnsembleReader::open(&text).err().unwrap();
+    assert!(matches!(e, EnsembleError::NotHdf5 { .. }), "{e}");
+    assert!(e.to_string().contains("notes.txt"));
+
+    let other = dir.path().join("other.h5");
+    let mut fb = hdf5_pure::FileBuilder::new();
+    fb.create_dataset("x").with_f64_data(&[1.0, 2.0]);
+    fb.write(&other).unwrap();
+    let e = EnsembleReader::open(&other).err().unwrap();
+    assert!(matches!(e, EnsembleError::Foreign { .. }), "{e}");
+
+    let e = EnsembleReader::open(&dir.path().join("missing.h5"))
+        .err()
+        .unwrap();
+    assert!(matches!(e, EnsembleError::Io { .. }), "{e}");
+    assert!(e.to_string().contains("missing.h5"));
+
+    // Creating over an existing file is refused and leaves it untouched.
+    let e = EnsembleWriter::create(&other, &meta(1), &[chain_meta(0)])
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("refusing to overwrite"), "{e}");
+    assert!(EnsembleReader::open(&other).is_err());
+    assert_eq!(
+        hdf5_pure::File::open(&other)
+            .unwrap()
+            .dataset("x")
+            .unwrap()
+            .read_f64()
+            .unwrap(),
+        vec![1.0, 2.0]
+    );
+}
