@@ -151,12 +151,12 @@ fn canonical_rewrite_depends_only_on_contents() {
     write_in_blocks(&a, 2, 500, 1);
     write_in_blocks(&b, 2, 500, 173);
     assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    rewrite_canonical(&a, None).unwrap();
-    rewrite_canonical(&b, None).unwrap();
+    rewrite_canonical(&a, None, None).unwrap();
+    rewrite_canonical(&b, None, None).unwrap();
     let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(ba, bb);
     // Rewriting a canonical file is a fixed point, and keeps the data.
-    rewrite_canonical(&a, None).unwrap();
+    rewrite_canonical(&a, None, None).unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), ba);
     assert_eq!(
         EnsembleReader::open(&a)
@@ -196,13 +196,13 @@ fn uneven_datasets_are_cut_to_the_shortest() {
     assert_eq!(r.chain_len(0).unwrap(), 20);
     assert_eq!(r.chain_state(0).unwrap().rng, block(0, 19, 20).2[0]);
     drop(r);
-    rewrite_canonical(&path, None).unwrap();
+    rewrite_canonical(&path, None, None).unwrap();
     let r = EnsembleReader::open(&path).unwrap();
     assert_eq!(r.dataset_lengths(0).unwrap(), vec![20; 5]);
     drop(r);
     let mut clean = dir.path().join("clean.h5");
     write_in_blocks(&clean, 1, 20, 20);
-    rewrite_canonical(&clean, None).unwrap();
+    rewrite_canonical(&clean, None, None).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
         std::fs::read(&clean).unwrap()

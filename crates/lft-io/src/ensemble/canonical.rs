@@ -15,10 +15,19 @@ pub(crate) fn tmp_path(path: &Path) -> PathBuf {
 /// Rewrites the ensemble at `path` canonically: skeleton first, then every dataset appended in
 /// fixed-size batches, then an atomic rename over the original. With `lengths`, chain c keeps
 /// only its first `lengths[c]` trajectories (repairing datasets a crash left uneven); without,
-/// each chain keeps its complete trajectories. A crash during the rewrite leaves the original.
-pub fn rewrite_canonical(path: &Path, lengths: Option<&[usize]>) -> Result<(), EnsembleError> {
+/// each chain keeps its complete trajectories. With `config_text`, the stored config is
+/// replaced (a run extended to more trajectories). A crash during the rewrite leaves the
+/// original.
+pub fn rewrite_canonical(
+    path: &Path,
+    lengths: Option<&[usize]>,
+    config_text: Option<&str>,
+) -> Result<(), EnsembleError> {
     let reader = EnsembleReader::open(path)?;
-    let meta = reader.meta().clone();
+    let mut meta = reader.meta().clone();
+    if let Some(text) = config_text {
+        meta.config_text = text.to_string();
+    }
     let chains = (0..meta.n_chains)
         .map(|c| reader.chain_meta(c))
         .collect::<Result<Vec<_>, _>>()?;

@@ -1,0 +1,44 @@
+//! `lft info`: what an ensemble file holds.
+
+use crate::cli::InfoArgs;
+use anyhow::Result;
+use lft_io::EnsembleReader;
+
+pub fn run(args: &InfoArgs) -> Result<()> {
+    let r = EnsembleReader::open(&args.file)?;
+    let m = r.meta();
+    println!("{}", args.file.display());
+    println!(
+        "  format        lft-ensemble v{} (written by lft {})",
+        lft_io::FORMAT_VERSION,
+        m.lft_version
+    );
+    println!("  lattice       {:?} (V = {})", m.shape, m.volume());
+    println!(
+        "  action        {}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6})",
+        m.action_kind, m.m2, m.lambda, m.kappa, m.lambda_tilde
+    );
+    println!("  sampler       {}, seed {}", m.sampler, m.seed);
+    println!("  chains        {}", m.n_chains);
+    for c in 0..m.n_chains {
+        let cm = r.chain_meta(c)?;
+        let n = r.chain_len(c)?;
+        let acc = r.read_accepted(c)?;
+        let rate = acc.iter().filter(|&&a| a).count() as f64 / acc.len().max(1) as f64;
+        println!(
+            "    chain {c}: {n} configurations, acceptance {rate:.4}, {} eps = {:.5} × {} steps (jitter {})",
+            cm.integrator, cm.step_size, cm.n_steps, cm.length_jitter
+        );
+        let lens = r.dataset_lengths(c)?;
+        if lens.iter().any(|&l| l != n) {
+            println!(
+                "      (uneven datasets {lens:?}: an interrupted run; `lft run` with its config resumes it)"
+            );
+        }
+    }
+    println!("  config:");
+    for line in m.config_text.lines() {
+        println!("    {line}");
+    }
+    Ok(())
+}

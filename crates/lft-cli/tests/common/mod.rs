@@ -1,0 +1,54 @@
+//! Helpers for running the `lft` binary in a scratch directory.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const SMALL: &str = r#"seed = 7
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+
+[hmc]
+trajectories = 300
+thermalization = 50
+steps = 5
+length = 1.0
+integrator = "omelyan"
+chains = 2
+
+[output]
+path = "out/ens.h5"
+flush_seconds = 0.0
+"#;
+
+/// Runs `lft ARGS` in `dir`.
+pub fn lft(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lft"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("lft runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A scratch directory holding `config.toml` with `text`.
+pub fn scratch(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), text).unwrap();
+    dir
+}

@@ -1,0 +1,105 @@
+//! Crash safety and resume: a run that dies part-way leaves a readable file of whole
+//! configurations, and running the same command again finishes it into exactly the bytes an
+//! uninterrupted run writes.
+
+mod common;
+use common::*;
+use lft_io::EnsembleReader;
+use std::time::{Duration, Instant};
+
+fn uninterrupted(text: &str) -> Vec<u8> {
+    let dir = scratch(text);
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read(dir.path().join("out/ens.h5")).unwrap()
+}
+
+#[test]
+fn aborted_run_resumes_to_identical_bytes() {
+    let reference = uninterrupted(SMALL);
+    let dir = scratch(SMALL);
+    let o = lft(dir.path(), &["run", "config.toml", "--abort-after", "150"]);
+    assert!(!o.status.success(), "the abort hook should kill the run");
+    let path = dir.path().join("out/ens.h5");
+    {
+        let r = EnsembleReader::open(&path).unwrap();
+        let lens: Vec<usize> = (0..2).map(|c| r.chain_len(c).unwrap()).collect();
+        let total: usize = lens.iter().sum();
+        assert!((150..600).contains(&total), "stored {lens:?}");
+        for (c, &n) in lens.iter().enumerate() {
+            assert_eq!(r.read_configs(c, 0, n).unwrap().len(), n * 16);
+        }
+    }
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(&path).unwrap() == reference,
+        "resumed file differs from uninterrupted run"
+    );
+    // Running a finished config again changes nothing.
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&path).unwrap() == reference);
+}
+
+/// A real SIGKILL at an arbitrary moment (possibly inside an append).
+#[cfg(unix)]
+#[test]
+fn killed_run_leaves_whole_configurations_and_resumes_to_identical_bytes() {
+    let text = SMALL
+        .replace("shape = [4, 4]", "shape = [16, 16]")
+        .replace("trajectories = 300", "trajectories = 3000");
+    let reference = uninterrupted(&text);
+    let dir = scratch(&text);
+    let path = dir.path().join("out/ens.h5");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lft"))
+        .args(["run", "config.toml"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < 400_000
+        && t0.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the run finished before it could be killed; make it longer"
+    );
+    let r = EnsembleReader::open(&path).expect("a killed run leaves a readable file");
+    let mut total = 0;
+    for c in 0..2 {
+        let n = r.chain_len(c).unwrap();
+        total += n;
+        let configs = r.read_configs(c, 0, n).unwrap();
+        assert!(configs.iter().all(|x| x.is_finite()));
+    }
+    assert!(total > 0 && total < 6000, "{total} trajectories stored");
+    drop(r);
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(&path).unwrap() == reference,
+        "resumed file differs from uninterrupted run"
+    );
+}
+
+/// Raising hmc.trajectories on a finished file extends the chains; the result is the file a
+/// run with the larger number from the start writes.
+#[test]
+fn finished_run_extends_to_more_trajectories() {
+    let longer = SMALL.replace("trajectories = 300", "trajectories = 400");
+    let reference = uninterrupted(&longer);
+    let dir = scratch(SMALL);
+    assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
+    let o = lft(
+        dir.path(),
+        &["run", "config.toml", "--set", "hmc.trajectories=400"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(dir.path().join("out/ens.h5")).unwrap() == reference);
+}
