@@ -1,0 +1,31 @@
+//! φ⁴ action and gradient on 2D L = 64 and 4D L = 16, and Gaussian momentum generation.
+//!
+//! Run: `cargo bench -p lft-action --bench action`. Results: docs/PERFORMANCE.md.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use lft_action::{Action, Phi4, Phi4Params};
+use lft_lattice::{Lattice, gaussian_fill, stream_rng};
+use std::hint::black_box;
+
+fn phi4(c: &mut Criterion) {
+    let mut group = c.benchmark_group("phi4");
+    for (name, shape) in [("2d_L64", vec![64, 64]), ("4d_L16", vec![16, 16, 16, 16])] {
+        let lat = Lattice::new(&shape).unwrap();
+        let action = Phi4::new(lat.clone(), Phi4Params { m2: -4.0, lambda: 8.0 }).unwrap();
+        let mut rng = stream_rng(1, 0);
+        let mut phi = vec![0.0; lat.volume()];
+        gaussian_fill(&mut rng, &mut phi);
+        let mut grad = vec![0.0; lat.volume()];
+        group.bench_function(format!("gradient_{name}"), |b| {
+            b.iter(|| action.gradient(black_box(&phi), &mut grad))
+        });
+        group.bench_function(format!("action_{name}"), |b| b.iter(|| action.action(black_box(&phi))));
+        group.bench_function(format!("gaussian_fill_{name}"), |b| {
+            b.iter(|| gaussian_fill(&mut rng, black_box(&mut grad)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, phi4);
+criterion_main!(benches);
