@@ -11,7 +11,14 @@ fn phi4(c: &mut Criterion) {
     let mut group = c.benchmark_group("phi4");
     for (name, shape) in [("2d_L64", vec![64, 64]), ("4d_L16", vec![16, 16, 16, 16])] {
         let lat = Lattice::new(&shape).unwrap();
-        let action = Phi4::new(lat.clone(), Phi4Params { m2: -4.0, lambda: 8.0 }).unwrap();
+        let action = Phi4::new(
+            lat.clone(),
+            Phi4Params {
+                m2: -4.0,
+                lambda: 8.0,
+            },
+        )
+        .unwrap();
         let mut rng = stream_rng(1, 0);
         let mut phi = vec![0.0; lat.volume()];
         gaussian_fill(&mut rng, &mut phi);
@@ -19,7 +26,9 @@ fn phi4(c: &mut Criterion) {
         group.bench_function(format!("gradient_{name}"), |b| {
             b.iter(|| action.gradient(black_box(&phi), &mut grad))
         });
-        group.bench_function(format!("action_{name}"), |b| b.iter(|| action.action(black_box(&phi))));
+        group.bench_function(format!("action_{name}"), |b| {
+            b.iter(|| action.action(black_box(&phi)))
+        });
         group.bench_function(format!("gaussian_fill_{name}"), |b| {
             b.iter(|| gaussian_fill(&mut rng, black_box(&mut grad)))
         });

@@ -7,20 +7,90 @@ use common::*;
 /// (description, config text, extra args, text the error must contain)
 fn config_cases() -> Vec<(&'static str, String, Vec<&'static str>, &'static str)> {
     vec![
-        ("unknown key", SMALL.replace("steps = 5", "stepz = 5"), vec![], "stepz"),
-        ("unknown key by --set", SMALL.to_string(), vec!["--set", "hmc.foo=1"], "foo"),
-        ("missing key", SMALL.replace("seed = 7\n", ""), vec![], "seed"),
-        ("missing section key", SMALL.replace("trajectories = 300\n", ""), vec![], "trajectories"),
-        ("wrong type", SMALL.replace("steps = 5", "steps = \"five\""), vec![], "steps"),
-        ("shape entry < 2", SMALL.replace("shape = [4, 4]", "shape = [4, 1]"), vec![], "lattice.shape"),
-        ("5 dimensions", SMALL.replace("shape = [4, 4]", "shape = [2, 2, 2, 2, 2]"), vec![], "lattice.shape"),
-        ("negative lambda", SMALL.replace("lambda = 1.0", "lambda = -1.0"), vec![], "action.lambda"),
-        ("lambda 0 with m2 <= 0", SMALL.replace("lambda = 1.0", "lambda = 0.0"), vec![], "action.m2"),
-        ("steps = 0", SMALL.replace("steps = 5", "steps = 0"), vec![], "hmc.steps"),
-        ("chains = 0", SMALL.to_string(), vec!["--set", "hmc.chains=0"], "hmc.chains"),
-        ("mixed parametrisations", SMALL.replace("lambda = 1.0", "lambda = 1.0\nkappa = 0.1"), vec![], "action"),
-        ("bad --set syntax", SMALL.to_string(), vec!["--set", "hmc.steps"], "hmc.steps"),
-        ("unknown action", SMALL.replace("\"phi4\"", "\"phi6\""), vec![], "phi6"),
+        (
+            "unknown key",
+            SMALL.replace("steps = 5", "stepz = 5"),
+            vec![],
+            "stepz",
+        ),
+        (
+            "unknown key by --set",
+            SMALL.to_string(),
+            vec!["--set", "hmc.foo=1"],
+            "foo",
+        ),
+        (
+            "missing key",
+            SMALL.replace("seed = 7\n", ""),
+            vec![],
+            "seed",
+        ),
+        (
+            "missing section key",
+            SMALL.replace("trajectories = 300\n", ""),
+            vec![],
+            "trajectories",
+        ),
+        (
+            "wrong type",
+            SMALL.replace("steps = 5", "steps = \"five\""),
+            vec![],
+            "steps",
+        ),
+        (
+            "shape entry < 2",
+            SMALL.replace("shape = [4, 4]", "shape = [4, 1]"),
+            vec![],
+            "lattice.shape",
+        ),
+        (
+            "5 dimensions",
+            SMALL.replace("shape = [4, 4]", "shape = [2, 2, 2, 2, 2]"),
+            vec![],
+            "lattice.shape",
+        ),
+        (
+            "negative lambda",
+            SMALL.replace("lambda = 1.0", "lambda = -1.0"),
+            vec![],
+            "action.lambda",
+        ),
+        (
+            "lambda 0 with m2 <= 0",
+            SMALL.replace("lambda = 1.0", "lambda = 0.0"),
+            vec![],
+            "action.m2",
+        ),
+        (
+            "steps = 0",
+            SMALL.replace("steps = 5", "steps = 0"),
+            vec![],
+            "hmc.steps",
+        ),
+        (
+            "chains = 0",
+            SMALL.to_string(),
+            vec!["--set", "hmc.chains=0"],
+            "hmc.chains",
+        ),
+        (
+            "mixed parametrisations",
+            SMALL.replace("lambda = 1.0", "lambda = 1.0\nkappa = 0.1"),
+            vec![],
+            "action",
+        ),
+        (
+            "bad --set syntax",
+            SMALL.to_string(),
+            vec!["--set", "hmc.steps"],
+            "hmc.steps",
+        ),
+        (
+            "unknown action",
+            SMALL.replace("\"phi4\"", "\"phi6\""),
+            vec![],
+            "phi6",
+        ),
     ]
 }
 
@@ -34,8 +104,14 @@ fn bad_configs_are_refused_by_key() {
         assert!(!o.status.success(), "{what}: should fail");
         assert_eq!(o.status.code(), Some(1), "{what}");
         let err = stderr(&o);
-        assert!(err.contains(needle), "{what}: `{err}` does not name `{needle}`");
-        assert!(!dir.path().join("out").exists(), "{what}: nothing should be written");
+        assert!(
+            err.contains(needle),
+            "{what}: `{err}` does not name `{needle}`"
+        );
+        assert!(
+            !dir.path().join("out").exists(),
+            "{what}: nothing should be written"
+        );
     }
 }
 
@@ -57,16 +133,26 @@ fn existing_outputs_are_never_clobbered() {
     std::fs::write(&out, b"precious data").unwrap();
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("ens.h5") && stderr(&o).contains("refusing to overwrite"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ens.h5") && stderr(&o).contains("refusing to overwrite"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read(&out).unwrap(), b"precious data");
 
     std::fs::remove_file(&out).unwrap();
     assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
     let before = std::fs::read(&out).unwrap();
-    let o = lft(dir.path(), &["run", "config.toml", "--set", "action.m2=-2.0"]);
+    let o = lft(
+        dir.path(),
+        &["run", "config.toml", "--set", "action.m2=-2.0"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("different config"), "{}", stderr(&o));
-    let o = lft(dir.path(), &["run", "config.toml", "--set", "hmc.trajectories=100"]);
+    let o = lft(
+        dir.path(),
+        &["run", "config.toml", "--set", "hmc.trajectories=100"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("hmc.trajectories"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).unwrap(), before);
@@ -90,9 +176,23 @@ fn measure_and_info_name_foreign_or_missing_files() {
 fn replicas_with_different_physics_are_refused() {
     let a = scratch(SMALL);
     assert!(lft(a.path(), &["run", "config.toml"]).status.success());
-    let o = lft(a.path(), &["run", "config.toml", "--set", "action.lambda=2.0", "--set", "output.path=out/b.h5"]);
+    let o = lft(
+        a.path(),
+        &[
+            "run",
+            "config.toml",
+            "--set",
+            "action.lambda=2.0",
+            "--set",
+            "output.path=out/b.h5",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = lft(a.path(), &["measure", "out/ens.h5", "out/b.h5"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("lambda") && stderr(&o).contains("b.h5"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("lambda") && stderr(&o).contains("b.h5"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -36,7 +36,10 @@ fn json_has_every_key_and_free_field_values_agree_with_exact_results() {
     assert_eq!(j["n_configs"], 8000);
     for key in ["abs_mag", "chi2", "ising_energy", "phi2", "action_density"] {
         for field in ["value", "error", "tau_int", "tau_int_error"] {
-            assert!(j["observables"][key][field].is_f64(), "observables.{key}.{field}");
+            assert!(
+                j["observables"][key][field].is_f64(),
+                "observables.{key}.{field}"
+            );
         }
     }
     assert!(j["sampler"]["acceptance"].as_f64().unwrap() > 0.5);
@@ -54,14 +57,21 @@ fn json_has_every_key_and_free_field_values_agree_with_exact_results() {
     for (key, value) in exact {
         let o = &j["observables"][key];
         let (v, e) = (o["value"].as_f64().unwrap(), o["error"].as_f64().unwrap());
-        assert!((v - value).abs() < 4.0 * e, "{key}: {v} ± {e} vs exact {value}");
+        assert!(
+            (v - value).abs() < 4.0 * e,
+            "{key}: {v} ± {e} vs exact {value}"
+        );
     }
 
     let table = lft(dir.path(), &["measure", "out/ens.h5"]);
     assert!(table.status.success());
     assert!(stdout(&table).contains("chi_2"));
     let info = lft(dir.path(), &["info", "out/ens.h5"]);
-    assert!(stdout(&info).contains("chain 1: 4000 configurations"), "{}", stdout(&info));
+    assert!(
+        stdout(&info).contains("chain 1: 4000 configurations"),
+        "{}",
+        stdout(&info)
+    );
 }
 
 /// Several files are combined as replicas: the count adds up.
@@ -69,9 +79,29 @@ fn json_has_every_key_and_free_field_values_agree_with_exact_results() {
 fn several_files_are_replicas() {
     let dir = scratch(SMALL);
     assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
-    let o = lft(dir.path(), &["run", "config.toml", "--set", "seed=8", "--set", "output.path=out/b.h5"]);
+    let o = lft(
+        dir.path(),
+        &[
+            "run",
+            "config.toml",
+            "--set",
+            "seed=8",
+            "--set",
+            "output.path=out/b.h5",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = lft(dir.path(), &["measure", "--json", "--skip", "100", "out/ens.h5", "out/b.h5"]);
+    let o = lft(
+        dir.path(),
+        &[
+            "measure",
+            "--json",
+            "--skip",
+            "100",
+            "out/ens.h5",
+            "out/b.h5",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(j["n_chains"], 4);
@@ -80,9 +110,13 @@ fn several_files_are_replicas() {
 
 #[test]
 fn h5py_reads_configurations_as_documented() {
-    let probe = std::process::Command::new("python3").args(["-c", "import h5py"]).output();
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import h5py"])
+        .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: python3 with h5py is not installed (pip install h5py to run this check)");
+        eprintln!(
+            "skipped: python3 with h5py is not installed (pip install h5py to run this check)"
+        );
         return;
     }
     let dir = scratch(SMALL.replace("shape = [4, 4]", "shape = [4, 6]").as_str());
@@ -99,6 +133,10 @@ assert f["chains/1/accepted"][:].max() == 1
 assert "seed = 7" in f.attrs["config"].decode()
 print("ok")
 "#;
-    let o = std::process::Command::new("python3").args(["-c", script]).current_dir(dir.path()).output().unwrap();
+    let o = std::process::Command::new("python3")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -47,7 +47,7 @@ mod tests {
         let n = x.len() as f64;
         let mean = x.iter().sum::<f64>() / n;
         let se = (x.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n * (n - 1.0))).sqrt();
-        let (v, e) = jackknife(&[x.clone()], |m| m[0]).unwrap();
+        let (v, e) = jackknife(std::slice::from_ref(&x), |m| m[0]).unwrap();
         assert!((v - mean).abs() < 1e-12 && (e - se).abs() < 1e-12);
     }
 
