@@ -159,7 +159,7 @@ impl Lattice {
         let s: usize = (0..self.dim())
             .map(|mu| (site / self.strides[mu]) % self.shape[mu])
             .sum();
-        if s % 2 == 0 {
+        if s.is_multiple_of(2) {
             Parity::Even
         } else {
             Parity::Odd
