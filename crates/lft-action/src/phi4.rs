@@ -7,12 +7,13 @@
 //! S_AKS(√κ φ̃) = S_hop(φ̃) − V λ̃.
 
 use crate::{Action, ActionError};
-use lft_lattice::Lattice;
+use lft_lattice::{Hop, Lattice};
 use rayon::prelude::*;
 
-/// Sites per parallel work item; fixed so that sums are bit-for-bit independent of thread count.
+/// Sites per parallel work item (rounded to whole time slices); fixed so that sums are bit for
+/// bit independent of the thread count.
 const SITE_CHUNK: usize = 4096;
-/// Lattices at least this large are split over sites with rayon.
+/// Lattices at least this large are split over slices with rayon.
 const PARALLEL_SITES: usize = 4 * SITE_CHUNK;
 
 /// φ⁴ couplings in the AKS form.
@@ -116,52 +117,60 @@ impl HoppingParams {
     }
 }
 
-/// Σ over sites of `f(x)`, split into fixed chunks (in parallel on large lattices) and summed in
-/// chunk order, so the result does not depend on the number of threads.
-fn site_sum(volume: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
-    let chunk_sum = |start: usize| {
-        (start..(start + SITE_CHUNK).min(volume))
-            .map(&f)
+/// Time slices per work item.
+fn slices_per_chunk(lattice: &Lattice) -> usize {
+    (SITE_CHUNK / lattice.slice_volume()).max(1)
+}
+
+/// Σ_x term(φ_x, n_x) with n_x = Σ_μ φ_{x+μ̂}, summed chunk by chunk in a fixed order (in
+/// parallel on large lattices).
+fn local_sum(lattice: &Lattice, phi: &[f64], term: impl Fn(f64, f64) -> f64 + Sync) -> f64 {
+    let sv = lattice.slice_volume();
+    let k = slices_per_chunk(lattice);
+    let l0 = lattice.shape()[0];
+    let chunk_sum = |first: usize| {
+        let n = k.min(l0 - first);
+        let mut hops = vec![0.0; n * sv];
+        lattice.neighbour_sum(phi, &mut hops, first, Hop::Forward);
+        let base = first * sv;
+        hops.iter()
+            .enumerate()
+            .map(|(i, &nb)| term(phi[base + i], nb))
             .sum::<f64>()
     };
-    if volume < PARALLEL_SITES {
-        return (0..volume).step_by(SITE_CHUNK).map(chunk_sum).sum();
+    let firsts: Vec<usize> = (0..l0).step_by(k).collect();
+    if phi.len() < PARALLEL_SITES {
+        return firsts.into_iter().map(chunk_sum).sum();
     }
-    let starts: Vec<usize> = (0..volume).step_by(SITE_CHUNK).collect();
-    let partial: Vec<f64> = starts.par_iter().map(|&s| chunk_sum(s)).collect();
+    let partial: Vec<f64> = firsts.par_iter().map(|&t| chunk_sum(t)).collect();
     partial.iter().sum()
 }
 
-/// Fills `out[x] = f(x)` for every site (in parallel on large lattices).
-fn site_fill(out: &mut [f64], f: impl Fn(usize) -> f64 + Sync) {
+/// out[x] = term(φ_x, n_x) with n_x = Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}) (in parallel on large lattices).
+fn local_fill(
+    lattice: &Lattice,
+    phi: &[f64],
+    out: &mut [f64],
+    term: impl Fn(f64, f64) -> f64 + Sync,
+) {
+    let sv = lattice.slice_volume();
+    let k = slices_per_chunk(lattice);
+    let fill = |c: usize, chunk: &mut [f64]| {
+        lattice.neighbour_sum(phi, chunk, c * k, Hop::Both);
+        let base = c * k * sv;
+        for (i, o) in chunk.iter_mut().enumerate() {
+            *o = term(phi[base + i], *o);
+        }
+    };
     if out.len() < PARALLEL_SITES {
-        out.iter_mut().enumerate().for_each(|(x, o)| *o = f(x));
-        return;
+        out.chunks_mut(k * sv)
+            .enumerate()
+            .for_each(|(c, chunk)| fill(c, chunk));
+    } else {
+        out.par_chunks_mut(k * sv)
+            .enumerate()
+            .for_each(|(c, chunk)| fill(c, chunk));
     }
-    out.par_chunks_mut(SITE_CHUNK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let base = c * SITE_CHUNK;
-            chunk
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, o)| *o = f(base + i));
-        });
-}
-
-/// Σ_μ φ_{x+μ̂} from a forward table row.
-#[inline]
-fn sum_fwd(phi: &[f64], fwd: &[u32]) -> f64 {
-    fwd.iter().map(|&y| phi[y as usize]).sum()
-}
-
-/// Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}).
-#[inline]
-fn sum_both(phi: &[f64], fwd: &[u32], bwd: &[u32]) -> f64 {
-    fwd.iter()
-        .zip(bwd)
-        .map(|(&u, &d)| phi[u as usize] + phi[d as usize])
-        .sum()
 }
 
 /// φ⁴ in the AKS form (see the module docs).
@@ -190,27 +199,20 @@ impl Action for Phi4 {
 
     /// S = Σ_x [ (2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂} ].
     fn action(&self, phi: &[f64]) -> f64 {
-        let d = self.lattice.dim();
-        let mass = 2.0 * d as f64 + self.params.m2;
+        let mass = 2.0 * self.lattice.dim() as f64 + self.params.m2;
         let lambda = self.params.lambda;
-        let fwd = self.lattice.fwd_table();
-        site_sum(phi.len(), |x| {
-            let p = phi[x];
+        local_sum(&self.lattice, phi, |p, hops| {
             let p2 = p * p;
-            p2 * (mass + lambda * p2) - 2.0 * p * sum_fwd(phi, &fwd[x * d..x * d + d])
+            p2 * (mass + lambda * p2) - 2.0 * p * hops
         })
     }
 
     /// ∂S/∂φ_x = 2(2d + m²) φ_x + 4λ φ_x³ − 2 Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}).
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
-        let d = self.lattice.dim();
-        let mass2 = 2.0 * (2.0 * d as f64 + self.params.m2);
+        let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
         let lambda4 = 4.0 * self.params.lambda;
-        let (fwd, bwd) = (self.lattice.fwd_table(), self.lattice.bwd_table());
-        site_fill(grad, |x| {
-            let p = phi[x];
-            p * (mass2 + lambda4 * p * p)
-                - 2.0 * sum_both(phi, &fwd[x * d..x * d + d], &bwd[x * d..x * d + d])
+        local_fill(&self.lattice, phi, grad, |p, hops| {
+            p * (mass2 + lambda4 * p * p) - 2.0 * hops
         });
     }
 }
@@ -241,32 +243,24 @@ impl Action for Phi4Hopping {
 
     /// S = Σ_x [ −2κ φ̃_x Σ_μ φ̃_{x+μ̂} + φ̃_x² + λ̃ (φ̃_x² − 1)² ].
     fn action(&self, phi: &[f64]) -> f64 {
-        let d = self.lattice.dim();
         let HoppingParams {
             kappa,
             lambda_tilde,
         } = self.params;
-        let fwd = self.lattice.fwd_table();
-        site_sum(phi.len(), |x| {
-            let p = phi[x];
+        local_sum(&self.lattice, phi, |p, hops| {
             let p2 = p * p;
-            p2 + lambda_tilde * (p2 - 1.0).powi(2)
-                - 2.0 * kappa * p * sum_fwd(phi, &fwd[x * d..x * d + d])
+            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops
         })
     }
 
     /// ∂S/∂φ̃_x = 2 φ̃_x + 4λ̃ (φ̃_x² − 1) φ̃_x − 2κ Σ_μ (φ̃_{x+μ̂} + φ̃_{x−μ̂}).
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
-        let d = self.lattice.dim();
         let HoppingParams {
             kappa,
             lambda_tilde,
         } = self.params;
-        let (fwd, bwd) = (self.lattice.fwd_table(), self.lattice.bwd_table());
-        site_fill(grad, |x| {
-            let p = phi[x];
-            2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p
-                - 2.0 * kappa * sum_both(phi, &fwd[x * d..x * d + d], &bwd[x * d..x * d + d])
+        local_fill(&self.lattice, phi, grad, |p, hops| {
+            2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops
         });
     }
 }

@@ -249,12 +249,22 @@ fn print_summary(config: &Config, s: &RunSummary, path: &Path) -> Result<()> {
         s.mean_exp_minus_delta_h()
     );
     println!(
-        "  time per trajectory      {:.3} ms (all chains, wall clock)",
-        1e3 * s.seconds_per_trajectory()
+        "  time per trajectory      {} (wall clock, {} chain(s) in parallel)",
+        human_seconds(s.seconds_per_trajectory()),
+        config.hmc.chains
     );
     println!(
         "  output                   {} ({stored} configurations)",
         path.display()
     );
     Ok(())
+}
+
+/// 3.2 µs, 41.0 ms, 2.50 s.
+fn human_seconds(t: f64) -> String {
+    match t {
+        t if t < 1e-3 => format!("{:.1} µs", t * 1e6),
+        t if t < 1.0 => format!("{:.2} ms", t * 1e3),
+        t => format!("{t:.2} s"),
+    }
 }

@@ -6,8 +6,10 @@
 mod fft;
 mod geometry;
 mod rng;
+mod stencil;
 
 pub use fft::{LatticeFft, lattice_momentum, p_hat_squared};
 pub use geometry::{Lattice, LatticeError, MAX_DIM, Parity};
 pub use num_complex::Complex64;
 pub use rng::{Pcg64, RngState, gaussian_fill, stream_rng, uniform};
+pub use stencil::Hop;

@@ -2,6 +2,7 @@
 //! Gaussian variates, and an exact save/restore of the generator state.
 
 use rand_core::Rng;
+use rand_distr::{Distribution, StandardNormal};
 pub use rand_pcg::Pcg64;
 
 /// SplitMix64 finaliser: a bijective 64-bit mixing function.
@@ -32,28 +33,11 @@ pub fn uniform(rng: &mut Pcg64) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// Fills `out` with independent standard normal variates (Box–Muller, both outputs used).
-///
-/// Consumes exactly 2·⌈n/2⌉ uniforms, so the stream position depends only on `out.len()`.
+/// Fills `out` with independent standard normal variates (Ziggurat method, rand_distr).
 pub fn gaussian_fill(rng: &mut Pcg64, out: &mut [f64]) {
-    let mut chunks = out.chunks_exact_mut(2);
-    for pair in &mut chunks {
-        let (z0, z1) = box_muller(rng);
-        pair[0] = z0;
-        pair[1] = z1;
+    for x in out.iter_mut() {
+        *x = StandardNormal.sample(rng);
     }
-    if let [last] = chunks.into_remainder() {
-        *last = box_muller(rng).0;
-    }
-}
-
-#[inline]
-fn box_muller(rng: &mut Pcg64) -> (f64, f64) {
-    let u1 = 1.0 - uniform(rng); // (0, 1]: log is finite
-    let u2 = uniform(rng);
-    let r = (-2.0 * u1.ln()).sqrt();
-    let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-    (r * c, r * s)
 }
 
 /// The complete state of a `Pcg64`: restoring it continues the stream bit for bit.

@@ -134,7 +134,7 @@ impl HmcChain {
     pub fn trajectory(&mut self, action: &dyn Action) -> HmcRecord {
         let n = self.draw_steps();
         gaussian_fill(&mut self.rng, &mut self.pi);
-        let kinetic = |pi: &[f64]| 0.5 * pi.iter().map(|p| p * p).sum::<f64>();
+        let kinetic = crate::integrator::kinetic_energy;
         let h_start = kinetic(&self.pi) + self.action_value;
         self.trial.copy_from_slice(&self.phi);
         self.trial_grad.copy_from_slice(&self.grad);

@@ -4,6 +4,16 @@
 //! Metropolis test on ΔH makes HMC exact for any step size.
 
 use lft_action::Action;
+/// y ← y + a·x.
+#[inline]
+fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
+    y.iter_mut().zip(x).for_each(|(y, x)| *y += a * x);
+}
+
+/// ½ Σ π².
+pub(crate) fn kinetic_energy(pi: &[f64]) -> f64 {
+    0.5 * pi.iter().map(|p| p * p).sum::<f64>()
+}
 
 /// Omelyan's second-order minimum-norm parameter λ (Omelyan, Mryglod, Folk 2003).
 pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
@@ -38,12 +48,8 @@ impl Integrator {
         eps: f64,
         n_steps: usize,
     ) {
-        let kick = |pi: &mut [f64], grad: &[f64], h: f64| {
-            pi.iter_mut().zip(grad).for_each(|(p, g)| *p -= h * g);
-        };
-        let drift = |phi: &mut [f64], pi: &[f64], h: f64| {
-            phi.iter_mut().zip(pi).for_each(|(f, p)| *f += h * p);
-        };
+        let kick = |pi: &mut [f64], grad: &[f64], h: f64| axpy(pi, -h, grad);
+        let drift = |phi: &mut [f64], pi: &[f64], h: f64| axpy(phi, h, pi);
         match self {
             Integrator::Leapfrog => {
                 kick(pi, grad, 0.5 * eps);
