@@ -35,7 +35,7 @@ impl Lattice {
         let sv = self.slice_volume();
         let l0 = self.shape()[0];
         assert_eq!(f.len(), self.volume(), "field does not fit the lattice");
-        assert!(out.len() % sv == 0 && first_slice * sv + out.len() <= f.len());
+        assert!(out.len().is_multiple_of(sv) && first_slice * sv + out.len() <= f.len());
         for (k, slice_out) in out.chunks_exact_mut(sv).enumerate() {
             let t = first_slice + k;
             let up = (t + 1) % l0;
