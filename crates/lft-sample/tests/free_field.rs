@@ -150,3 +150,64 @@ fn production_does_not_depend_on_flush_interval() {
     assert_eq!(a.configs[1].len(), 200 * 16);
     let _ = action.lattice();
 }
+
+/// The "HMC pitfall" of docs/PHYSICS.md, made exact. With 10 leapfrog steps of ε = 0.1, a mode
+/// of frequency ω turns by θ per step, cos θ = 1 − ε²ω²/2, and ω² = 2(p̂² + m²). At
+/// m² = 2(1 − cos(π/10))/ε² / 2 − 4 = 0.8943… the six p̂² = 4 modes of a 4×4 lattice turn by
+/// exactly π per trajectory. They only change sign and never equilibrate, so a fixed trajectory
+/// length gives a wrong ⟨φ²⟩, far outside its error bar. The default randomised length
+/// samples correctly. This shows that the free-field checks above can fail. The error analysis
+/// sees the stuck modes too: the fixed-length replicas never decorrelate, so τ_int comes out
+/// as a large fraction of the chain length.
+#[test]
+fn fixed_length_resonance_is_caught_and_jitter_cures_it() {
+    let (eps, n) = (0.1, 10);
+    let m2 = (1.0 - (std::f64::consts::PI / n as f64).cos()) / (eps * eps) - 4.0;
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let v = lat.volume();
+    let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
+    let exact = FreeField::new(lat, m2).unwrap().phi2();
+    let run = |length_jitter: f64| {
+        let params = HmcParams {
+            step_size: eps,
+            n_steps: n,
+            integrator: Integrator::Leapfrog,
+            length_jitter,
+        };
+        let mut chains: Vec<HmcChain> = (0..2)
+            .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(77, c), params))
+            .collect();
+        thermalize_all(&mut chains, &action, 200, None);
+        let mut sink = MemorySink::new(2);
+        run_production(
+            &mut chains,
+            &action,
+            &[5000, 5000],
+            &mut sink,
+            Duration::from_secs(1),
+            &mut (),
+        )
+        .unwrap();
+        let series: Vec<Vec<f64>> = sink
+            .configs
+            .iter()
+            .map(|c| {
+                c.chunks_exact(v)
+                    .map(|phi| phi.iter().map(|x| x * x).sum::<f64>() / v as f64)
+                    .collect()
+            })
+            .collect();
+        estimate_mean(&series.iter().map(|s| s.as_slice()).collect::<Vec<_>>()).unwrap()
+    };
+    let fixed = run(0.0);
+    let jittered = run(0.5);
+    let pull = (jittered.value - exact) / jittered.error;
+    assert!(
+        pull.abs() < 4.0,
+        "randomised length should be right: {jittered:?}, exact {exact}"
+    );
+    assert!(
+        (fixed.value - exact).abs() > 10.0 * jittered.error && fixed.tau_int > 100.0,
+        "fixed length should be wrong and undecorrelated: {fixed:?}, exact {exact}"
+    );
+}
