@@ -114,7 +114,7 @@ pub struct HmcConfig {
     /// Each trajectory takes round(steps·u) steps, u uniform in [1 − j, 1 + j]; 0 = fixed length.
     #[serde(default = "defaults::length_jitter")]
     pub length_jitter: f64,
-    /// Adapt ε during thermalisation towards `target_acceptance` (τ stays fixed).
+    /// Adapt ε during thermalisation towards `target_acceptance` (n = round(length/ε)).
     #[serde(default)]
     pub tune_step_size: bool,
     #[serde(default = "defaults::target_acceptance")]

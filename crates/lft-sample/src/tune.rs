@@ -1,9 +1,10 @@
 //! Step-size tuning during thermalisation (stochastic approximation on log ε).
 
-/// Adapts ε towards a target acceptance while the trajectory length τ stays fixed.
+/// Adapts ε towards a target acceptance while the trajectory length stays near τ.
 ///
 /// After each trajectory with acceptance probability α = min(1, e^{−ΔH}):
-/// log ε ← log ε + (α − α*) / (t + 10)^0.6, n = max(1, round(τ/ε)).
+/// log ε ← log ε + (α − α*) / (t + 10)^0.6, n = max(1, round(τ/ε)), so the trajectory length
+/// nε is within ε/2 of τ (for ε ≤ 2τ).
 /// The final ε is the exponential of the average log ε over the second half of the tuning
 /// trajectories, which removes most of the stochastic jitter of the last updates.
 #[derive(Debug, Clone)]
@@ -41,11 +42,11 @@ impl StepSizeTuner {
     }
 
     fn split(&self, log_eps: f64) -> (f64, usize) {
-        let n = ((self.length / log_eps.exp()).round() as usize).max(1);
-        (self.length / n as f64, n)
+        let eps = log_eps.exp();
+        (eps, ((self.length / eps).round() as usize).max(1))
     }
 
-    /// (ε, n) now, with ε = τ/n so that the trajectory length stays τ.
+    /// (ε, n) now.
     pub fn current(&self) -> (f64, usize) {
         self.split(self.log_eps)
     }

@@ -8,9 +8,9 @@ use lft_sample::{
 use std::time::Duration;
 
 /// From a step size far too large and one far too small, tuning to α* = 0.8 at fixed τ = 1
-/// gives a production acceptance within 0.05 of the target. The margin covers the rounding
-/// of n = τ/ε to an integer (up to 5% in ε at n ≈ 10) and the statistical error of the
-/// acceptance rate (≈ 0.005 here); both are printed on failure.
+/// gives a production acceptance within 0.03 of the target. The margin covers the remaining
+/// jitter of the tuned ε (its last updates move log ε by ~0.01) and the statistical error of
+/// the acceptance rate (≈ 0.005 here); both are printed on failure.
 #[test]
 fn tuned_step_size_reaches_target_acceptance() {
     let action = Phi4::new(
@@ -33,9 +33,10 @@ fn tuned_step_size_reaches_target_acceptance() {
             .collect();
         thermalize_all(&mut chains, &action, 1000, Some(0.8));
         for c in &chains {
+            let p = c.params();
             assert!(
-                (c.params().length() - 1.0).abs() < 1e-12,
-                "τ must stay fixed"
+                (p.length() - 1.0).abs() <= 0.5 * p.step_size + 1e-12,
+                "τ must stay near 1: {p:?}"
             );
         }
         let mut sink = MemorySink::new(2);
@@ -50,7 +51,7 @@ fn tuned_step_size_reaches_target_acceptance() {
         .unwrap();
         let eps: Vec<f64> = chains.iter().map(|c| c.params().step_size).collect();
         assert!(
-            (s.acceptance() - 0.8).abs() < 0.05,
+            (s.acceptance() - 0.8).abs() < 0.03,
             "start ε = {step_size}: acceptance {} with ε = {eps:?}",
             s.acceptance()
         );
