@@ -1,15 +1,25 @@
-//! Error analysis of Markov-chain time series.
+//! Error analysis of Monte Carlo data.
 //!
-//! This first version gives the integrated autocorrelation time with a self-consistent window
-//! (Madras–Sokal), the autocorrelation-corrected error of a mean over one or several replicas,
-//! binning, and a binned jackknife for derived quantities. The full Γ-method of Wolff arrives
-//! with the observables work.
+//! - [`gamma_method`]: Wolff's Γ-method (hep-lat/0306017) for primary and derived quantities
+//!   on one or several replicas, with automatic windowing, bias correction, the error of the
+//!   error and a replica Q-value.
+//! - [`jackknife`] and [`bootstrap`] over bins ([`bin_means`]), and [`binning_analysis`].
+//! - Importance-weighted samples: [`kish_ess`], [`weighted_jackknife`].
 
 mod autocorr;
+mod binning;
+mod bootstrap;
+mod gamma;
 mod jackknife;
+pub mod special;
+mod weighted;
 
-pub use autocorr::{Estimate, autocorrelation, estimate_mean, tau_int};
+pub use autocorr::{Estimate, estimate_mean};
+pub use binning::binning_analysis;
+pub use bootstrap::bootstrap;
+pub use gamma::{GammaOptions, GammaResult, Replicas, gamma_mean, gamma_method};
 pub use jackknife::{bin_means, jackknife};
+pub use weighted::{kish_ess, normalized_weights, weighted_jackknife};
 
 use thiserror::Error;
 
@@ -18,6 +28,10 @@ use thiserror::Error;
 pub enum StatsError {
     #[error("need at least {needed} samples, got {got}")]
     TooFewSamples { needed: usize, got: usize },
-    #[error("replicas are empty")]
+    #[error("no data")]
     NoData,
+    #[error("series of one replica (or of one analysis) differ in length")]
+    Shape,
+    #[error("the estimate is not a finite number")]
+    NotFinite,
 }
