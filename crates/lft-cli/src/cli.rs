@@ -53,9 +53,37 @@ pub struct MeasureArgs {
     /// Drop this many configurations at the start of every chain.
     #[arg(long, default_value_t = 0)]
     pub skip: usize,
-    /// Bin size for the jackknife of derived observables (default: ⌈4 τ_int⌉).
+    /// Bin size of the jackknife for the pole-mass fit and G_c(x) (default: ⌈4 τ_int⌉ of the
+    /// slowest observable).
     #[arg(long)]
     pub bin: Option<usize>,
+    /// Fit range of the pole mass, `T1:T2` (default: chosen from the effective-mass plateau).
+    #[arg(long, value_name = "T1:T2", value_parser = parse_range)]
+    pub fit_range: Option<(usize, usize)>,
+    /// Write SVG figures into this directory: C(t), m_eff(t) with the fit, and the Monte Carlo
+    /// histories of χ₂ and |M| with their autocorrelation functions.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Store the results in the (single) ensemble file, group /measurements; the
+    /// configurations are not touched.
+    #[arg(long)]
+    pub store: bool,
+}
+
+fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s.split_once(':').ok_or("expected T1:T2, e.g. 2:8")?;
+    let a: usize = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{a}` is not a time"))?;
+    let b: usize = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{b}` is not a time"))?;
+    if b <= a {
+        return Err(format!("T2 = {b} must be larger than T1 = {a}"));
+    }
+    Ok((a, b))
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod hmc_run;
 mod info;
 mod measure;
 mod progress;
+mod store;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -1,48 +1,100 @@
-//! `lft measure`: observables of ensembles, as a table or JSON.
+//! `lft measure`: observables of ensembles as a table or JSON, optional SVG figures, and
+//! optionally stored in the ensemble file.
 
 use crate::cli::MeasureArgs;
-use anyhow::Result;
-use lft_measure::{MeasureOptions, measure_files};
+use anyhow::{Result, bail};
+use lft_measure::{MeasureOptions, Measurement, measure_files};
 
 /// Order and labels of the table.
-const ROWS: [(&str, &str); 5] = [
+const ROWS: [(&str, &str); 8] = [
+    ("magnetization", "<M>/V"),
     ("abs_mag", "<|M|>/V"),
     ("phi2", "<phi^2>"),
     ("chi2", "chi_2"),
+    ("chi2_abs", "chi_2 (|M|)"),
     ("ising_energy", "E_Ising"),
+    ("binder", "U_4 (Binder)"),
     ("action_density", "<S>/V"),
 ];
 
 pub fn run(args: &MeasureArgs) -> Result<()> {
+    if args.store && args.files.len() != 1 {
+        bail!(
+            "--store writes into one ensemble file; give exactly one (got {})",
+            args.files.len()
+        );
+    }
     let options = MeasureOptions {
         skip: args.skip,
         bin: args.bin,
+        fit_range: args.fit_range,
     };
     let m = measure_files(&args.files, &options)?;
+    if let Some(dir) = &args.plot {
+        let files = lft_measure::plot::write_all(&m, dir)
+            .map_err(|e| anyhow::anyhow!("--plot {}: {e}", dir.display()))?;
+        tracing::info!("wrote {} figures to {}", files.len(), dir.display());
+    }
+    if args.store {
+        crate::store::store(&args.files[0], &m, &options)?;
+        tracing::info!(
+            "stored the results in {}:/measurements",
+            args.files[0].display()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&m)?);
-        return Ok(());
+    } else {
+        print_table(&m);
     }
+    Ok(())
+}
+
+fn print_table(m: &Measurement) {
     println!(
-        "{} configurations in {} chain(s); derived quantities binned by {}",
-        m.n_configs, m.n_chains, m.bin_size
+        "{} configurations in {} chain(s){}",
+        m.n_configs,
+        m.n_chains,
+        m.ess.map_or(String::new(), |e| format!(
+            ", importance-weighted (ESS {e:.3})"
+        ))
     );
     println!(
-        "{:<16} {:>14} {:>12} {:>16}",
+        "{:<14} {:>13} {:>11} {:>16}",
         "observable", "value", "error", "tau_int"
     );
     for (key, label) in ROWS {
         let o = &m.observables[key];
         println!(
-            "{:<16} {:>14.6} {:>12.6} {:>9.2} ± {:<5.2}",
+            "{:<14} {:>13.6} {:>11.6} {:>8.2} ± {:<5.2}",
             label, o.value, o.error, o.tau_int, o.tau_int_error
         );
     }
-    if let Some(s) = m.sampler {
+    println!(
+        "\n{:>4} {:>13} {:>11} {:>11} {:>11}",
+        "t", "C(t)", "error", "m_eff(t)", "error"
+    );
+    for c in &m.correlator {
+        let e = m.effective_mass.iter().find(|e| e.t == c.t);
+        let (ev, ee) = e.map_or((String::new(), String::new()), |e| {
+            (format!("{:.5}", e.value), format!("{:.5}", e.error))
+        });
         println!(
-            "sampler: acceptance {:.4}, <dH> {:.5}, <exp(-dH)> {:.5}",
-            s.acceptance, s.mean_delta_h, s.mean_exp_minus_delta_h
+            "{:>4} {:>13.6e} {:>11.3e} {:>11} {:>11}",
+            c.t, c.value, c.error, ev, ee
         );
     }
-    Ok(())
+    match &m.pole_mass {
+        Some(p) => println!(
+            "\npole mass {:.5} ± {:.5} (cosh fit over t = {}..{}, chi2/dof {:.2}; jackknife bins of {})",
+            p.value, p.error, p.fit_range[0], p.fit_range[1], p.chi2_per_dof, m.bin_size
+        ),
+        None => println!("\npole mass: no usable plateau (give one with --fit-range T1:T2)"),
+    }
+    if let Some(s) = m.sampler {
+        println!(
+            "sampler: acceptance {:.4}, <dH> {:.5}, <exp(-dH)> {:.5}, longest rejection run {}",
+            s.acceptance, s.mean_delta_h, s.mean_exp_minus_delta_h, s.longest_rejection_run
+        );
+    }
 }

@@ -140,3 +140,78 @@ print("ok")
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `--plot` writes the four figures as non-empty SVG files.
+#[test]
+fn plot_writes_svg_figures() {
+    let dir = scratch(SMALL);
+    assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
+    let o = lft(dir.path(), &["measure", "out/ens.h5", "--plot", "figs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in [
+        "correlator",
+        "effective_mass",
+        "history_chi2",
+        "history_abs_mag",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(format!("figs/{name}.svg"))).unwrap();
+        assert!(
+            text.len() > 1000 && text.trim_start().starts_with("<svg") && text.contains("</svg>"),
+            "{name}.svg"
+        );
+    }
+}
+
+/// `--store` writes /measurements into the file and leaves the configurations as they were;
+/// storing again replaces the group.
+#[test]
+fn store_writes_measurements_without_touching_configurations() {
+    let dir = scratch(SMALL);
+    assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
+    let path = dir.path().join("out/ens.h5");
+    let read_all = || {
+        let r = lft_io::EnsembleReader::open(&path).unwrap();
+        (0..2)
+            .map(|c| {
+                (
+                    r.read_configs(c, 0, 300).unwrap(),
+                    r.read_action(c).unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = read_all();
+    for _ in 0..2 {
+        let o = lft(dir.path(), &["measure", "out/ens.h5", "--store", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let chi2 = lft_io::read_measurement(&path, "chi2").unwrap();
+        assert_eq!(chi2.len(), 4);
+        assert_eq!(chi2[0], j["observables"]["chi2"]["value"].as_f64().unwrap());
+        assert_eq!(
+            lft_io::read_measurement(&path, "correlator").unwrap().len(),
+            3 * 4
+        );
+        assert_eq!(
+            lft_io::read_measurement(&path, "propagator").unwrap().len(),
+            16
+        );
+    }
+    assert_eq!(read_all(), before);
+    // The file is still a valid, complete ensemble: running the config again has nothing to
+    // do, and the stored results survive its canonical rewrite.
+    let stored = lft_io::read_measurement(&path, "correlator").unwrap();
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_all(), before);
+    assert_eq!(
+        lft_io::read_measurement(&path, "correlator").unwrap(),
+        stored
+    );
+    let o = lft(
+        dir.path(),
+        &["measure", "out/ens.h5", "out/ens.h5", "--store"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--store"));
+}

@@ -1,10 +1,12 @@
 //! Measuring ensemble files: one or several files, each with one or several chains, all
 //! treated as replicas of one ensemble.
 
-use crate::observables::config_observables;
-use crate::summary::{ChainSeries, Measurement, SamplerSummary, analyze};
-use lft_io::{EnsembleError, EnsembleReader};
-use lft_lattice::Lattice;
+use crate::observables::{config_observables, two_point};
+use crate::summary::{
+    AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze,
+};
+use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader};
+use lft_lattice::{Complex64, Lattice, LatticeFft};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -15,8 +17,8 @@ pub enum MeasureError {
     File(#[from] EnsembleError),
     #[error("{path}: {message}")]
     Incompatible { path: PathBuf, message: String },
-    #[error("not enough configurations to measure: {0}")]
-    TooFew(String),
+    #[error("cannot measure: {0}")]
+    Analysis(String),
 }
 
 /// Options of `lft measure`.
@@ -26,85 +28,204 @@ pub struct MeasureOptions {
     pub skip: usize,
     /// Bin size of the jackknife (None: automatic).
     pub bin: Option<usize>,
+    /// Pole-mass fit range [t₁, t₂] (None: automatic plateau).
+    pub fit_range: Option<(usize, usize)>,
 }
 
 /// Configurations read per batch.
 const BATCH: usize = 1024;
+/// At most this many groups of summed two-point functions are kept per chain (memory bound).
+const MAX_GROUPS: usize = 256;
 
 /// Measures the files as replicas of one ensemble: every chain of every file is one replica.
 pub fn measure_files(
     paths: &[PathBuf],
     options: &MeasureOptions,
 ) -> Result<Measurement, MeasureError> {
-    let mut chains = Vec::new();
-    let mut first: Option<(PathBuf, lft_io::EnsembleMeta)> = None;
-    let (mut accepted, mut total, mut sum_dh, mut sum_exp) = (0usize, 0usize, 0.0, 0.0);
-    for path in paths {
-        let reader = EnsembleReader::open(path)?;
-        let meta = reader.meta().clone();
-        match &first {
-            None => first = Some((path.clone(), meta.clone())),
-            Some((p0, m0)) => check_compatible(p0, m0, path, &meta)?,
-        }
-        let lattice = Lattice::new(&meta.shape).map_err(|e| MeasureError::Incompatible {
-            path: path.clone(),
-            message: format!("bad lattice_shape: {e}"),
-        })?;
-        for c in 0..meta.n_chains {
-            chains.push(read_chain(&reader, &lattice, c, options.skip)?);
-            let acc = reader.read_accepted(c)?;
-            let dh = reader.read_delta_h(c)?;
-            let keep = options.skip.min(acc.len());
-            accepted += acc[keep..].iter().filter(|&&a| a).count();
-            total += acc.len() - keep;
-            sum_dh += dh[keep..].iter().sum::<f64>();
-            sum_exp += dh[keep..].iter().map(|x| (-x).exp()).sum::<f64>();
+    let readers = paths
+        .iter()
+        .map(|p| EnsembleReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = readers
+        .first()
+        .ok_or_else(|| MeasureError::Analysis("no files given".into()))?;
+    let meta = first.meta().clone();
+    for r in &readers[1..] {
+        check_compatible(first.path(), &meta, r.path(), r.meta())?;
+    }
+    let lattice = Lattice::new(&meta.shape).map_err(|e| MeasureError::Incompatible {
+        path: first.path().to_path_buf(),
+        message: format!("bad lattice_shape: {e}"),
+    })?;
+    let mut lengths = Vec::new();
+    for r in &readers {
+        for c in 0..r.meta().n_chains {
+            lengths.push(r.chain_len(c)?.saturating_sub(options.skip));
         }
     }
-    let (_, meta) = first.ok_or_else(|| MeasureError::TooFew("no files given".into()))?;
-    let n = total.max(1) as f64;
-    let sampler = (total > 0).then(|| SamplerSummary {
-        acceptance: accepted as f64 / n,
-        mean_delta_h: sum_dh / n,
-        mean_exp_minus_delta_h: sum_exp / n,
-    });
-    analyze(&chains, meta.volume(), options.bin, sampler)
-        .map_err(|e| MeasureError::TooFew(e.to_string()))
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    let group = longest.div_ceil(MAX_GROUPS).max(1);
+    let fft = LatticeFft::new(&lattice);
+    let mut chains = Vec::new();
+    let mut sampler = SamplerTotals::default();
+    for r in &readers {
+        for c in 0..r.meta().n_chains {
+            chains.push(read_chain(r, &lattice, &fft, c, options.skip, group)?);
+            sampler.add(r, c, options.skip)?;
+        }
+    }
+    if chains.iter().all(|c| c.magnetization.len() < 2) {
+        return Err(MeasureError::Analysis(format!(
+            "fewer than 2 configurations per chain after skipping {}",
+            options.skip
+        )));
+    }
+    chains.retain(|c| c.magnetization.len() >= 2);
+    let geometry = Geometry {
+        shape: meta.shape.clone(),
+    };
+    let analysis = AnalysisOptions {
+        bin: options.bin,
+        fit_range: options.fit_range,
+    };
+    analyze(&chains, &geometry, &analysis, sampler.summary())
+        .map_err(|e| MeasureError::Analysis(e.to_string()))
 }
 
 fn read_chain(
     reader: &EnsembleReader,
     lattice: &Lattice,
+    fft: &LatticeFft,
     chain: usize,
     skip: usize,
+    group: usize,
 ) -> Result<ChainSeries, MeasureError> {
     let n = reader.chain_len(chain)?;
     let v = lattice.volume();
-    let mut s = ChainSeries {
-        action: reader.read_action(chain)?.split_off(skip.min(n)),
-        ..Default::default()
-    };
-    let mut start = skip.min(n);
-    while start < n {
-        let count = BATCH.min(n - start);
-        let configs = reader.read_configs(chain, start, count)?;
-        for phi in configs.chunks_exact(v) {
-            let o = config_observables(lattice, phi);
-            s.magnetization.push(o.magnetization);
-            s.phi2.push(o.phi2);
-            s.link.push(o.link);
+    let start = skip.min(n);
+    let actions = reader.read_action(chain)?;
+    let mut builder = SeriesBuilder::new(lattice, fft, group);
+    let mut i = start;
+    while i < n {
+        let count = BATCH.min(n - i);
+        let configs = reader.read_configs(chain, i, count)?;
+        for (k, phi) in configs.chunks_exact(v).enumerate() {
+            builder.push(phi, actions[i + k]);
         }
-        start += count;
+        i += count;
     }
-    Ok(s)
+    Ok(builder.finish())
+}
+
+/// Accumulates the per-configuration observables of one chain.
+pub struct SeriesBuilder<'a> {
+    lattice: &'a Lattice,
+    fft: &'a LatticeFft,
+    series: ChainSeries,
+    scratch: Vec<Complex64>,
+    g: Vec<f64>,
+    acc: Vec<f64>,
+    in_group: usize,
+}
+
+impl<'a> SeriesBuilder<'a> {
+    /// Two-point functions are summed over groups of `group` configurations.
+    pub fn new(lattice: &'a Lattice, fft: &'a LatticeFft, group: usize) -> Self {
+        let v = lattice.volume();
+        let series = ChainSeries {
+            slice_correlator: vec![Vec::new(); lattice.shape()[0]],
+            propagator_bin: group.max(1),
+            ..Default::default()
+        };
+        Self {
+            lattice,
+            fft,
+            series,
+            scratch: vec![Complex64::default(); v],
+            g: vec![0.0; v],
+            acc: vec![0.0; v],
+            in_group: 0,
+        }
+    }
+
+    /// Adds one configuration with its action.
+    pub fn push(&mut self, phi: &[f64], action: f64) {
+        let s = &mut self.series;
+        let o = config_observables(self.lattice, phi);
+        s.magnetization.push(o.magnetization);
+        s.phi2.push(o.phi2);
+        s.link.push(o.link);
+        s.action.push(action);
+        for (t, c) in o.slice_correlator.into_iter().enumerate() {
+            s.slice_correlator[t].push(c);
+        }
+        two_point(self.fft, phi, &mut self.scratch, &mut self.g);
+        self.acc.iter_mut().zip(&self.g).for_each(|(a, x)| *a += x);
+        self.in_group += 1;
+        if self.in_group == s.propagator_bin {
+            let v = self.acc.len();
+            s.propagator_sums
+                .push(std::mem::replace(&mut self.acc, vec![0.0; v]));
+            self.in_group = 0;
+        }
+    }
+
+    /// The series; `log_weights` marks them as importance-weighted samples.
+    pub fn finish_weighted(mut self, log_weights: Option<Vec<f64>>) -> ChainSeries {
+        self.series.log_weight = log_weights;
+        self.series
+    }
+
+    pub fn finish(self) -> ChainSeries {
+        self.finish_weighted(None)
+    }
+}
+
+/// Acceptance statistics summed over chains.
+#[derive(Default)]
+struct SamplerTotals {
+    accepted: usize,
+    total: usize,
+    sum_dh: f64,
+    sum_exp: f64,
+    longest_rejection_run: usize,
+}
+
+impl SamplerTotals {
+    fn add(&mut self, r: &EnsembleReader, c: usize, skip: usize) -> Result<(), EnsembleError> {
+        let acc = r.read_accepted(c)?;
+        let dh = r.read_delta_h(c)?;
+        let keep = skip.min(acc.len());
+        let (acc, dh) = (&acc[keep..], &dh[keep..]);
+        self.accepted += acc.iter().filter(|&&a| a).count();
+        self.total += acc.len();
+        self.sum_dh += dh.iter().sum::<f64>();
+        self.sum_exp += dh.iter().map(|x| (-x).exp()).sum::<f64>();
+        let mut run = 0;
+        for &a in acc {
+            run = if a { 0 } else { run + 1 };
+            self.longest_rejection_run = self.longest_rejection_run.max(run);
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> Option<SamplerSummary> {
+        let n = self.total as f64;
+        (self.total > 0).then(|| SamplerSummary {
+            acceptance: self.accepted as f64 / n,
+            mean_delta_h: self.sum_dh / n,
+            mean_exp_minus_delta_h: self.sum_exp / n,
+            longest_rejection_run: self.longest_rejection_run,
+        })
+    }
 }
 
 /// Replicas must be the same physics: lattice, action and couplings.
 fn check_compatible(
     p0: &Path,
-    m0: &lft_io::EnsembleMeta,
+    m0: &EnsembleMeta,
     path: &Path,
-    m: &lft_io::EnsembleMeta,
+    m: &EnsembleMeta,
 ) -> Result<(), MeasureError> {
     let differs = |what: &str, a: String, b: String| MeasureError::Incompatible {
         path: path.to_path_buf(),

@@ -1,13 +1,21 @@
-//! Observables of φ⁴ ensembles (docs/PHYSICS.md) with autocorrelation-aware errors.
+//! Observables of φ⁴ ensembles (docs/PHYSICS.md) with Γ-method errors.
 //!
-//! Per configuration: M = Σ_x φ_x, |M|, M², the site averages of φ² and of the nearest-neighbour
-//! products, and S. Over an ensemble (one or several chains, several files as replicas):
-//! ⟨|M|⟩/V, ⟨φ²⟩, χ₂ = (⟨M²⟩ − ⟨M⟩²)/V, the Ising energy (1/d) Σ_μ G_c(μ̂) and ⟨S⟩/V.
+//! Per configuration: M, M², M⁴, the site averages of φ² and of nearest-neighbour products, S,
+//! the zero-momentum slice correlator c(t) and the two-point function g(x) (FFT). Over an
+//! ensemble (several chains and files as replicas, or importance-weighted samples): ⟨M⟩/V,
+//! ⟨|M|⟩/V, ⟨φ²⟩, χ₂, the Ising energy, the Binder cumulant, ⟨S⟩/V, C(t), m_eff(t), the pole
+//! mass from a cosh fit, and G_c(x).
 
 mod ensemble;
+mod fit;
 mod observables;
+pub mod plot;
 mod summary;
 
-pub use ensemble::{MeasureError, MeasureOptions, measure_files};
-pub use observables::{ConfigObservables, config_observables};
-pub use summary::{ChainSeries, Measurement, ObservableResult, SamplerSummary, analyze};
+pub use ensemble::{MeasureError, MeasureOptions, SeriesBuilder, measure_files};
+pub use fit::{choose_plateau, cosh_fit};
+pub use observables::{ConfigObservables, config_observables, two_point};
+pub use summary::{
+    AnalysisOptions, ChainSeries, Geometry, History, Measurement, ObservableResult, PointResult,
+    PoleMass, Propagator, SamplerSummary, analyze,
+};

@@ -1,40 +1,81 @@
-//! Ensemble averages with errors.
-//!
-//! Primary observables (a mean of a per-configuration series) get the autocorrelation-corrected
-//! error √(2τ_int σ²/N) with a self-consistent window. Derived ones (χ₂, the Ising energy)
-//! get a jackknife over bins of `bin` configurations per chain, which is valid once the bins
-//! are longer than the autocorrelation time; τ_int is that of the series they depend on most.
+//! Ensemble averages with Γ-method errors (Wolff), on one or several chains (replicas), or on
+//! importance-weighted samples (weighted jackknife).
 
-use lft_stats::{Estimate, StatsError, bin_means, estimate_mean, jackknife};
+use crate::fit::{choose_plateau, cosh_fit};
+use lft_stats::{
+    GammaOptions, GammaResult, StatsError, bin_means, gamma_method, jackknife, weighted_jackknife,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One observable: value, error, τ_int and its error.
+/// One observable: value, error, τ_int and its error (plus the error of the error and the
+/// summation window of the Γ-method).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ObservableResult {
     pub value: f64,
     pub error: f64,
     pub tau_int: f64,
     pub tau_int_error: f64,
+    pub error_of_error: f64,
+    pub window: usize,
 }
 
-impl From<Estimate> for ObservableResult {
-    fn from(e: Estimate) -> Self {
+impl From<&GammaResult> for ObservableResult {
+    fn from(g: &GammaResult) -> Self {
         Self {
-            value: e.value,
-            error: e.error,
-            tau_int: e.tau_int,
-            tau_int_error: e.tau_int_error,
+            value: g.value,
+            error: g.error,
+            tau_int: g.tau_int,
+            tau_int_error: g.tau_int_error,
+            error_of_error: g.error_of_error,
+            window: g.window,
         }
     }
 }
 
-/// Acceptance statistics of an HMC ensemble.
+/// A value at time separation t.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PointResult {
+    pub t: usize,
+    pub value: f64,
+    pub error: f64,
+}
+
+/// The pole mass from a cosh fit over `fit_range` (inclusive), error from a binned jackknife.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PoleMass {
+    pub value: f64,
+    pub error: f64,
+    pub fit_range: [usize; 2],
+    pub chi2_per_dof: f64,
+}
+
+/// Sampler statistics recorded in the ensemble.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SamplerSummary {
     pub acceptance: f64,
     pub mean_delta_h: f64,
     pub mean_exp_minus_delta_h: f64,
+    /// Longest run of consecutive rejections in any chain.
+    pub longest_rejection_run: usize,
+}
+
+/// G_c(x) = (1/V) Σ_y ⟨φ_y φ_{y+x}⟩ − ⟨φ⟩² for every x (laid out like a site index).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Propagator {
+    pub shape: Vec<usize>,
+    pub value: Vec<f64>,
+    pub error: Vec<f64>,
+}
+
+/// A Monte Carlo history and its autocorrelation, for plots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Per chain, the per-configuration values.
+    pub series: Vec<Vec<f64>>,
+    /// Normalised autocorrelation ρ(t) and the chosen window.
+    pub rho: Vec<f64>,
+    pub window: usize,
 }
 
 /// Everything `lft measure` reports.
@@ -42,11 +83,21 @@ pub struct SamplerSummary {
 pub struct Measurement {
     pub n_configs: usize,
     pub n_chains: usize,
-    /// Configurations per bin of the jackknife of derived observables.
+    /// Configurations per bin of the jackknife (pole-mass fit, propagator, weighted data).
     pub bin_size: usize,
+    pub weighted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ess: Option<f64>,
     pub observables: BTreeMap<String, ObservableResult>,
+    pub correlator: Vec<PointResult>,
+    pub effective_mass: Vec<PointResult>,
+    pub pole_mass: Option<PoleMass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampler: Option<SamplerSummary>,
+    #[serde(skip)]
+    pub propagator: Option<Propagator>,
+    #[serde(skip)]
+    pub histories: BTreeMap<String, History>,
 }
 
 /// Per-chain series of the primary observables (one entry per configuration).
@@ -56,90 +107,410 @@ pub struct ChainSeries {
     pub phi2: Vec<f64>,
     pub link: Vec<f64>,
     pub action: Vec<f64>,
+    /// `slice_correlator[t][i]`: c(t) of configuration i.
+    pub slice_correlator: Vec<Vec<f64>>,
+    /// log w of each configuration, for importance-weighted samples.
+    pub log_weight: Option<Vec<f64>>,
+    /// Sums of g(x) over consecutive groups of `propagator_bin` configurations.
+    pub propagator_sums: Vec<Vec<f64>>,
+    pub propagator_bin: usize,
 }
 
-fn refs(chains: &[Vec<f64>]) -> Vec<&[f64]> {
-    chains.iter().map(|c| c.as_slice()).collect()
+/// Lattice facts the analysis needs.
+#[derive(Debug, Clone)]
+pub struct Geometry {
+    pub shape: Vec<usize>,
 }
 
-/// Jackknife over bins of f(means of the given per-chain series), the bins of all chains
-/// pooled. Returns (value, error).
-fn binned_jackknife(
-    series: &[Vec<Vec<f64>>],
-    bin: usize,
-    f: impl Fn(&[f64]) -> f64,
-) -> Result<(f64, f64), StatsError> {
-    let bins: Vec<Vec<f64>> = series
-        .iter()
-        .map(|per_chain| per_chain.iter().flat_map(|c| bin_means(c, bin)).collect())
-        .collect();
-    jackknife(&bins, f)
+impl Geometry {
+    fn volume(&self) -> f64 {
+        self.shape.iter().product::<usize>() as f64
+    }
+    fn l0(&self) -> usize {
+        self.shape[0]
+    }
 }
 
-/// Averages over chains (replicas) on a lattice of `volume` sites. `bin = None`
-/// chooses bins of ⌈4 τ_int⌉ (largest τ_int of the primary series, at least 1).
+/// Options of the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisOptions {
+    /// Jackknife bin size (None: ⌈4 τ_int⌉ of the slowest primary observable).
+    pub bin: Option<usize>,
+    /// Fit range [t₁, t₂] of the pole mass (None: automatic plateau).
+    pub fit_range: Option<(usize, usize)>,
+}
+
+/// Analyses chains (replicas) of one ensemble.
 pub fn analyze(
     chains: &[ChainSeries],
-    volume: usize,
-    bin: Option<usize>,
+    geometry: &Geometry,
+    options: &AnalysisOptions,
     sampler: Option<SamplerSummary>,
 ) -> Result<Measurement, StatsError> {
-    let v = volume as f64;
-    let col =
-        |f: &dyn Fn(&ChainSeries) -> Vec<f64>| -> Vec<Vec<f64>> { chains.iter().map(f).collect() };
-    let m = col(&|c| c.magnetization.clone());
-    let abs_m = col(&|c| c.magnetization.iter().map(|x| x.abs() / v).collect());
-    let m2 = col(&|c| c.magnetization.iter().map(|x| x * x / v).collect());
-    let phi2 = col(&|c| c.phi2.clone());
-    let link = col(&|c| c.link.clone());
-    let action = col(&|c| c.action.iter().map(|s| s / v).collect());
-    let mean_phi = col(&|c| c.magnetization.iter().map(|x| x / v).collect());
-
-    let e_abs = estimate_mean(&refs(&abs_m))?;
-    let e_m2 = estimate_mean(&refs(&m2))?;
-    let e_phi2 = estimate_mean(&refs(&phi2))?;
-    let e_link = estimate_mean(&refs(&link))?;
-    let e_action = estimate_mean(&refs(&action))?;
-    let e_m = estimate_mean(&refs(&m))?;
-    let tau_max = [&e_abs, &e_m2, &e_phi2, &e_link, &e_action, &e_m]
+    let weighted = chains.iter().any(|c| c.log_weight.is_some());
+    if weighted && chains.iter().any(|c| c.log_weight.is_none()) {
+        return Err(StatsError::Shape);
+    }
+    let est = Estimator {
+        chains,
+        weighted,
+        bin: 1,
+    };
+    let v = geometry.volume();
+    let l0 = geometry.l0();
+    let scaled = |f: fn(&ChainSeries) -> &Vec<f64>, k: fn(f64) -> f64| -> Vec<Vec<f64>> {
+        chains
+            .iter()
+            .map(|c| f(c).iter().map(|&x| k(x)).collect())
+            .collect()
+    };
+    let mag = scaled(|c| &c.magnetization, |x| x);
+    let phi_bar: Vec<Vec<f64>> = mag
         .iter()
-        .map(|e| e.tau_int)
+        .map(|s| s.iter().map(|m| m / v).collect())
+        .collect();
+    let abs_mag: Vec<Vec<f64>> = mag
+        .iter()
+        .map(|s| s.iter().map(|m| m.abs() / v).collect())
+        .collect();
+    let m2: Vec<Vec<f64>> = mag
+        .iter()
+        .map(|s| s.iter().map(|m| m * m / v).collect())
+        .collect();
+    let m4: Vec<Vec<f64>> = mag
+        .iter()
+        .map(|s| s.iter().map(|m| (m * m / v).powi(2)).collect())
+        .collect();
+    let phi2 = scaled(|c| &c.phi2, |x| x);
+    let link = scaled(|c| &c.link, |x| x);
+    let action: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| c.action.iter().map(|s| s / v).collect())
+        .collect();
+
+    // Every scalar observable: name, primary series, function of their means.
+    type Definition<'a> = (
+        &'static str,
+        Vec<&'a Vec<Vec<f64>>>,
+        Box<dyn Fn(&[f64]) -> f64 + 'a>,
+    );
+    let definitions: Vec<Definition> = vec![
+        ("abs_mag", vec![&abs_mag], Box::new(|a| a[0])),
+        ("magnetization", vec![&phi_bar], Box::new(|a| a[0])),
+        ("phi2", vec![&phi2], Box::new(|a| a[0])),
+        ("action_density", vec![&action], Box::new(|a| a[0])),
+        // χ₂ = (⟨M²⟩ − ⟨M⟩²)/V, with ⟨φ⟩ from the same ensemble.
+        (
+            "chi2",
+            vec![&m2, &phi_bar],
+            Box::new(move |a| a[0] - v * a[1] * a[1]),
+        ),
+        // (⟨M²⟩ − ⟨|M|⟩²)/V, the susceptibility of the broken phase.
+        (
+            "chi2_abs",
+            vec![&m2, &abs_mag],
+            Box::new(move |a| a[0] - v * a[1] * a[1]),
+        ),
+        // E = (1/d) Σ_μ G_c(μ̂) = ⟨link⟩ − ⟨φ⟩².
+        (
+            "ising_energy",
+            vec![&link, &phi_bar],
+            Box::new(|a| a[0] - a[1] * a[1]),
+        ),
+        // U₄ = 1 − ⟨M⁴⟩/(3⟨M²⟩²).
+        (
+            "binder",
+            vec![&m4, &m2],
+            Box::new(|a| 1.0 - a[0] / (3.0 * a[1] * a[1])),
+        ),
+    ];
+    // The unweighted Γ-method fixes the automatic bin size (and is the answer for plain chains).
+    let gammas = definitions
+        .iter()
+        .map(|(_, data, f)| est.gamma(data, f.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tau_max = gammas
+        .iter()
+        .map(|r| r.tau_int)
+        .filter(|t| t.is_finite())
         .fold(0.5, f64::max);
-    let bin = bin.unwrap_or((4.0 * tau_max).ceil() as usize).max(1);
-
-    // χ₂ = ⟨M²⟩/V − ⟨M⟩²/V (connected: ⟨φ⟩ is estimated from the same ensemble).
-    let (chi2, chi2_err) =
-        binned_jackknife(&[m2.clone(), m.clone()], bin, |a| a[0] - a[1] * a[1] / v)?;
-    // E = (1/d) Σ_μ G_c(μ̂) = ⟨link⟩ − ⟨φ⟩².
-    let (energy, energy_err) = binned_jackknife(&[link, mean_phi], bin, |a| a[0] - a[1] * a[1])?;
-
+    let bin = options
+        .bin
+        .unwrap_or((4.0 * tau_max).ceil() as usize)
+        .max(1);
+    let est = Estimator { bin, ..est };
     let mut observables = BTreeMap::new();
-    observables.insert("abs_mag".to_string(), e_abs.into());
-    observables.insert("phi2".to_string(), e_phi2.into());
-    observables.insert("action_density".to_string(), e_action.into());
-    observables.insert(
-        "chi2".to_string(),
-        ObservableResult {
-            value: chi2,
-            error: chi2_err,
-            tau_int: e_m2.tau_int,
-            tau_int_error: e_m2.tau_int_error,
-        },
-    );
-    observables.insert(
-        "ising_energy".to_string(),
-        ObservableResult {
-            value: energy,
-            error: energy_err,
-            tau_int: e_link.tau_int,
-            tau_int_error: e_link.tau_int_error,
-        },
-    );
+    for ((name, data, f), g) in definitions.iter().zip(&gammas) {
+        let result = if weighted {
+            est.weighted(data, f.as_ref())?
+        } else {
+            ObservableResult::from(g)
+        };
+        observables.insert(name.to_string(), result);
+    }
+    let gamma_of = |name: &str| {
+        &gammas[definitions
+            .iter()
+            .position(|d| d.0 == name)
+            .expect("defined")]
+    };
+
+    // C(t) and m_eff(t).
+    let slice: Vec<Vec<Vec<f64>>> = (0..l0)
+        .map(|t| {
+            chains
+                .iter()
+                .map(|c| c.slice_correlator[t].clone())
+                .collect()
+        })
+        .collect();
+    let c_scale = v / l0 as f64;
+    let mut correlator = Vec::with_capacity(l0);
+    for t in 0..l0 {
+        let r = est.any(&[&slice[t], &phi_bar], &|a| a[0] - c_scale * a[1] * a[1])?;
+        correlator.push(PointResult {
+            t,
+            value: r.value,
+            error: r.error,
+        });
+    }
+    let mut meff: Vec<Option<(f64, f64)>> = vec![None; l0];
+    let mut effective_mass = Vec::new();
+    for t in 1..l0.saturating_sub(1) {
+        let f = |a: &[f64]| {
+            let c = |k: usize| a[k] - c_scale * a[3] * a[3];
+            ((c(0) + c(2)) / (2.0 * c(1))).acosh()
+        };
+        if let Ok(r) = est.any(&[&slice[t - 1], &slice[t], &slice[t + 1], &phi_bar], &f)
+            && r.value.is_finite()
+            && r.error.is_finite()
+        {
+            meff[t] = Some((r.value, r.error));
+            effective_mass.push(PointResult {
+                t,
+                value: r.value,
+                error: r.error,
+            });
+        }
+    }
+    let c_val: Vec<f64> = correlator.iter().map(|p| p.value).collect();
+    let c_err: Vec<f64> = correlator.iter().map(|p| p.error).collect();
+    let range = options
+        .fit_range
+        .or_else(|| choose_plateau(&c_val, &c_err, &meff, l0));
+    let pole_mass = match range {
+        Some((t1, t2)) if t2 > t1 && t2 < l0 => {
+            est.pole_mass(&slice, &phi_bar, &c_val, &c_err, c_scale, l0, t1, t2)
+        }
+        _ => None,
+    };
+
+    let histories = [
+        ("chi2", &m2, gamma_of("chi2")),
+        ("abs_mag", &abs_mag, gamma_of("abs_mag")),
+    ]
+    .into_iter()
+    .map(|(k, s, r)| {
+        (
+            k.to_string(),
+            History {
+                series: s.clone(),
+                rho: r.rho.clone(),
+                window: r.window,
+            },
+        )
+    })
+    .collect();
+    let propagator = propagator(chains, geometry, &phi_bar, bin);
+    let ess = weighted.then(|| {
+        let all: Vec<f64> = chains
+            .iter()
+            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
+            .collect();
+        lft_stats::kish_ess(&all)
+    });
     Ok(Measurement {
         n_configs: chains.iter().map(|c| c.magnetization.len()).sum(),
         n_chains: chains.len(),
         bin_size: bin,
+        weighted,
+        ess,
         observables,
+        correlator,
+        effective_mass,
+        pole_mass,
         sampler,
+        propagator,
+        histories,
+    })
+}
+
+/// Chooses the estimator: Γ-method for plain chains, weighted jackknife for weighted samples.
+#[derive(Clone, Copy)]
+struct Estimator<'a> {
+    chains: &'a [ChainSeries],
+    weighted: bool,
+    bin: usize,
+}
+
+impl Estimator<'_> {
+    fn gamma(
+        &self,
+        data: &[&Vec<Vec<f64>>],
+        f: &dyn Fn(&[f64]) -> f64,
+    ) -> Result<GammaResult, StatsError> {
+        let d: Vec<Vec<&[f64]>> = data
+            .iter()
+            .map(|obs| obs.iter().map(|s| s.as_slice()).collect())
+            .collect();
+        gamma_method(&d, f, GammaOptions::default())
+    }
+
+    /// Weighted samples: all chains pooled, jackknife over blocks of `bin` samples.
+    fn weighted(
+        &self,
+        data: &[&Vec<Vec<f64>>],
+        f: &dyn Fn(&[f64]) -> f64,
+    ) -> Result<ObservableResult, StatsError> {
+        let pooled: Vec<Vec<f64>> = data
+            .iter()
+            .map(|obs| obs.iter().flatten().copied().collect())
+            .collect();
+        let lw: Vec<f64> = self
+            .chains
+            .iter()
+            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
+            .collect();
+        let refs: Vec<&[f64]> = pooled.iter().map(|s| s.as_slice()).collect();
+        let blocks = (lw.len() / self.bin).max(2);
+        let (value, error) = weighted_jackknife(&refs, &lw, blocks, f)?;
+        Ok(ObservableResult {
+            value,
+            error,
+            tau_int: 0.5,
+            tau_int_error: 0.0,
+            error_of_error: 0.0,
+            window: 0,
+        })
+    }
+
+    fn any(
+        &self,
+        data: &[&Vec<Vec<f64>>],
+        f: &dyn Fn(&[f64]) -> f64,
+    ) -> Result<ObservableResult, StatsError> {
+        if self.weighted {
+            self.weighted(data, f)
+        } else {
+            self.gamma(data, f).map(|g| ObservableResult::from(&g))
+        }
+    }
+
+    /// Cosh fit on the full means, error from the jackknife over bins (fixed fit weights).
+    #[allow(clippy::too_many_arguments)]
+    fn pole_mass(
+        &self,
+        slice: &[Vec<Vec<f64>>],
+        phi_bar: &[Vec<f64>],
+        c_val: &[f64],
+        c_err: &[f64],
+        c_scale: f64,
+        l0: usize,
+        t1: usize,
+        t2: usize,
+    ) -> Option<PoleMass> {
+        let (m, _, chi2) = cosh_fit(c_val, c_err, l0, t1, t2)?;
+        let dof = (t2 - t1 + 1).saturating_sub(2).max(1) as f64;
+        // Bins (pooled over chains) of c(t) for every t, and of φ̄ last.
+        let mut bins: Vec<Vec<f64>> = slice
+            .iter()
+            .map(|per_chain| {
+                per_chain
+                    .iter()
+                    .flat_map(|s| bin_means(s, self.bin))
+                    .collect()
+            })
+            .collect();
+        bins.push(
+            phi_bar
+                .iter()
+                .flat_map(|s| bin_means(s, self.bin))
+                .collect(),
+        );
+        let fit = |means: &[f64]| {
+            let c: Vec<f64> = (0..l0)
+                .map(|t| means[t] - c_scale * means[l0] * means[l0])
+                .collect();
+            cosh_fit(&c, c_err, l0, t1, t2).map_or(f64::NAN, |r| r.0)
+        };
+        let error = if self.weighted {
+            let mut pooled: Vec<Vec<f64>> = slice
+                .iter()
+                .map(|pc| pc.iter().flatten().copied().collect())
+                .collect();
+            pooled.push(phi_bar.iter().flatten().copied().collect());
+            let refs: Vec<&[f64]> = pooled.iter().map(|s| s.as_slice()).collect();
+            let lw: Vec<f64> = self
+                .chains
+                .iter()
+                .flat_map(|c| c.log_weight.clone().unwrap_or_default())
+                .collect();
+            let blocks = (lw.len() / self.bin).max(2);
+            weighted_jackknife(&refs, &lw, blocks, fit).map_or(f64::NAN, |r| r.1)
+        } else {
+            jackknife(&bins, fit).map_or(f64::NAN, |r| r.1)
+        };
+        Some(PoleMass {
+            value: m,
+            error,
+            fit_range: [t1, t2],
+            chi2_per_dof: chi2 / dof,
+        })
+    }
+}
+
+/// G_c(x) with a jackknife over bins of at least `bin` configurations (multiples of the
+/// groups in which the two-point function was summed while reading).
+fn propagator(
+    chains: &[ChainSeries],
+    geometry: &Geometry,
+    phi_bar: &[Vec<f64>],
+    bin: usize,
+) -> Option<Propagator> {
+    let group = chains.first()?.propagator_bin.max(1);
+    if chains
+        .iter()
+        .any(|c| c.propagator_sums.is_empty() || c.log_weight.is_some())
+    {
+        return None;
+    }
+    let per = bin.div_ceil(group); // groups per bin
+    let size = per * group;
+    let v = geometry.volume() as usize;
+    // Bin means of g(x) for every x, and of φ̄.
+    let mut g_bins: Vec<Vec<f64>> = vec![Vec::new(); v];
+    let mut p_bins = Vec::new();
+    for (c, pb) in chains.iter().zip(phi_bar) {
+        for (k, groups) in c.propagator_sums.chunks_exact(per).enumerate() {
+            for x in 0..v {
+                g_bins[x].push(groups.iter().map(|g| g[x]).sum::<f64>() / size as f64);
+            }
+            p_bins.push(pb[k * size..(k + 1) * size].iter().sum::<f64>() / size as f64);
+        }
+    }
+    if p_bins.len() < 2 {
+        return None;
+    }
+    let mut value = Vec::with_capacity(v);
+    let mut error = Vec::with_capacity(v);
+    for g in g_bins {
+        let (val, err) = jackknife(&[g, p_bins.clone()], |a| a[0] - a[1] * a[1]).ok()?;
+        value.push(val);
+        error.push(err);
+    }
+    Some(Propagator {
+        shape: geometry.shape.clone(),
+        value,
+        error,
     })
 }

@@ -15,7 +15,7 @@ pub(crate) fn tmp_path(path: &Path) -> PathBuf {
 /// Rewrites the ensemble at `path` canonically: skeleton first, then every dataset appended in
 /// fixed-size batches, then an atomic rename over the original. With `lengths`, chain c keeps
 /// only its first `lengths[c]` trajectories (repairing datasets a crash left uneven); without,
-/// each chain keeps its complete trajectories. With `config_text`, the stored config is
+/// each chain keeps its complete trajectories. Stored measurements are carried over. With `config_text`, the stored config is
 /// replaced (a run extended to more trajectories). A crash during the rewrite leaves the
 /// original.
 pub fn rewrite_canonical(
@@ -45,6 +45,7 @@ pub fn rewrite_canonical(
             });
         }
     }
+    let stored = super::measurements::load_measurements(path)?;
     let tmp = tmp_path(path);
     let io = |source| EnsembleError::Io {
         path: tmp.clone(),
@@ -75,6 +76,10 @@ pub fn rewrite_canonical(
     }
     writer.close()?;
     drop(reader);
+    if let Some((arrays, attrs)) = stored {
+        // Stored results survive (their `n_configs` attribute tells what they were made from).
+        super::store_measurements(&tmp, &arrays, &attrs)?;
+    }
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(io)?;

@@ -9,10 +9,12 @@
 mod attrs;
 mod canonical;
 mod layout;
+mod measurements;
 mod reader;
 mod writer;
 
 pub use canonical::rewrite_canonical;
+pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
 pub use reader::EnsembleReader;
 pub use writer::EnsembleWriter;
 

@@ -1,0 +1,76 @@
+//! `lft measure --store`: results into the ensemble file's /measurements group.
+
+use anyhow::Result;
+use lft_io::StoredArray;
+use lft_measure::{MeasureOptions, Measurement};
+use std::path::Path;
+
+/// Writes every result as a small dataset (see docs/FORMAT.md, "Measurements").
+pub fn store(path: &Path, m: &Measurement, options: &MeasureOptions) -> Result<()> {
+    let mut arrays = Vec::new();
+    for (name, o) in &m.observables {
+        arrays.push(StoredArray::new(
+            name,
+            vec![4],
+            vec![o.value, o.error, o.tau_int, o.tau_int_error],
+            "value, error, tau_int, tau_int_error",
+        ));
+    }
+    let rows = |points: &[lft_measure::PointResult]| -> Vec<f64> {
+        points
+            .iter()
+            .flat_map(|p| [p.t as f64, p.value, p.error])
+            .collect()
+    };
+    arrays.push(StoredArray::new(
+        "correlator",
+        vec![m.correlator.len(), 3],
+        rows(&m.correlator),
+        "t, value, error",
+    ));
+    arrays.push(StoredArray::new(
+        "effective_mass",
+        vec![m.effective_mass.len(), 3],
+        rows(&m.effective_mass),
+        "t, value, error",
+    ));
+    if let Some(p) = &m.pole_mass {
+        arrays.push(StoredArray::new(
+            "pole_mass",
+            vec![5],
+            vec![
+                p.value,
+                p.error,
+                p.fit_range[0] as f64,
+                p.fit_range[1] as f64,
+                p.chi2_per_dof,
+            ],
+            "value, error, t1, t2, chi2_per_dof",
+        ));
+    }
+    if let Some(g) = &m.propagator {
+        arrays.push(StoredArray::new(
+            "propagator",
+            g.shape.clone(),
+            g.value.clone(),
+            "G_c(x), x laid out like a site",
+        ));
+        arrays.push(StoredArray::new(
+            "propagator_error",
+            g.shape.clone(),
+            g.error.clone(),
+            "error of G_c(x)",
+        ));
+    }
+    let attrs = vec![
+        ("n_configs".to_string(), m.n_configs.to_string()),
+        ("skip".to_string(), options.skip.to_string()),
+        ("bin_size".to_string(), m.bin_size.to_string()),
+        (
+            "lft_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ];
+    lft_io::store_measurements(path, &arrays, &attrs)?;
+    Ok(())
+}
