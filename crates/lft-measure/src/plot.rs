@@ -68,6 +68,7 @@ fn correlator(points: &[PointResult], path: &Path) -> PlotResult<()> {
         .x_desc("t")
         .y_desc("C(t)")
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.1e}"))
         .draw()?;
     chart.draw_series(positive.iter().map(|p| {
         ErrorBar::new_vertical(
