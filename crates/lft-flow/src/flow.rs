@@ -1,0 +1,235 @@
+//! The flow model: a prior and a stack of coupling layers, φ = f(z), with
+//! log q(φ) = log r(z) − Σ_layers log|det J|.
+
+use crate::activation::Activation;
+use crate::affine::{AffineCoupling, CouplingCache};
+use crate::conv::KernelShifts;
+use crate::mask::checkerboard;
+use crate::net::ConvNet;
+use crate::prior::StandardNormal;
+use lft_action::Action;
+use lft_lattice::{Lattice, Parity, Pcg64, stream_rng};
+use rayon::prelude::*;
+
+/// Architecture of an affine flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowSpec {
+    /// Number of coupling layers (masks alternate between even and odd sites).
+    pub layers: usize,
+    /// Hidden channels of each conditioner, e.g. [8, 8].
+    pub hidden: Vec<usize>,
+    /// Odd kernel size of the convolutions.
+    pub kernel: usize,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Activation of the conditioner output (tanh keeps s and t bounded).
+    pub final_activation: Activation,
+}
+
+/// A normalizing flow for fields on one lattice.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    lattice: Lattice,
+    shifts: KernelShifts,
+    layers: Vec<AffineCoupling>,
+    /// Start of each layer's parameters in `params`.
+    offsets: Vec<usize>,
+    /// All parameters, layer after layer.
+    pub params: Vec<f64>,
+    prior: StandardNormal,
+}
+
+/// Configurations per fixed work chunk of a batch: gradients are summed chunk by chunk in a
+/// fixed order, so results do not depend on the number of threads.
+const CHUNK: usize = 8;
+
+/// A batch drawn from the flow.
+#[derive(Debug, Clone)]
+pub struct FlowSample {
+    /// `[n, V]`.
+    pub phi: Vec<f64>,
+    /// log q(φ) of each configuration.
+    pub log_q: Vec<f64>,
+}
+
+impl Flow {
+    /// A flow with freshly initialised parameters drawn from stream (seed, 0).
+    pub fn new(lattice: Lattice, spec: &FlowSpec, seed: u64) -> Self {
+        let shifts = KernelShifts::new(&lattice, spec.kernel);
+        let v = lattice.volume();
+        let mut channels = vec![1];
+        channels.extend_from_slice(&spec.hidden);
+        channels.push(2);
+        let mut rng = stream_rng(seed, 0);
+        let mut layers = Vec::with_capacity(spec.layers);
+        let mut offsets = Vec::with_capacity(spec.layers);
+        let mut params = Vec::new();
+        for l in 0..spec.layers {
+            let parity = if l % 2 == 0 {
+                Parity::Even
+            } else {
+                Parity::Odd
+            };
+            let net = ConvNet::new(
+                &channels,
+                spec.activation,
+                spec.final_activation,
+                &shifts,
+                v,
+            );
+            offsets.push(params.len());
+            params.extend(net.init_params(&shifts, &mut rng, 1.0));
+            layers.push(AffineCoupling::new(checkerboard(&lattice, parity), net));
+        }
+        Self {
+            lattice,
+            shifts,
+            layers,
+            offsets,
+            params,
+            prior: StandardNormal,
+        }
+    }
+
+    pub fn lattice(&self) -> &Lattice {
+        &self.lattice
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.params.len()
+    }
+
+    fn layer_params(&self, l: usize) -> &[f64] {
+        &self.params[self.offsets[l]..self.offsets[l] + self.layers[l].n_params()]
+    }
+
+    /// φ = f(z) for one configuration; returns Σ log|det J| and, if given, fills the caches.
+    fn push_forward(
+        &self,
+        z: &[f64],
+        phi: &mut [f64],
+        caches: Option<&mut Vec<CouplingCache>>,
+    ) -> f64 {
+        let mut x = z.to_vec();
+        let mut logdet = 0.0;
+        let mut local = Vec::new();
+        let caches = caches.unwrap_or(&mut local);
+        caches.resize(self.layers.len(), CouplingCache::default());
+        for (l, layer) in self.layers.iter().enumerate() {
+            logdet += layer.forward(&self.shifts, self.layer_params(l), &x, phi, &mut caches[l]);
+            x.copy_from_slice(phi);
+        }
+        phi.copy_from_slice(&x);
+        logdet
+    }
+
+    /// Draws `n` configurations with their log q, from the stream `rng`.
+    pub fn sample(&self, n: usize, rng: &mut Pcg64) -> FlowSample {
+        let v = self.lattice.volume();
+        let mut z = vec![0.0; n * v];
+        for zb in z.chunks_exact_mut(v) {
+            self.prior.sample(rng, zb);
+        }
+        let mut phi = vec![0.0; n * v];
+        let log_q: Vec<f64> = phi
+            .par_chunks_exact_mut(v)
+            .zip(z.par_chunks_exact(v))
+            .map(|(p, zb)| self.prior.log_prob(zb) - self.push_forward(zb, p, None))
+            .collect();
+        FlowSample { phi, log_q }
+    }
+
+    /// z = f⁻¹(φ) for one configuration, and log q(φ) = log r(z) − Σ log|det J|.
+    pub fn inverse(&self, phi: &[f64], z: &mut [f64]) -> f64 {
+        let mut y = phi.to_vec();
+        let mut logdet = 0.0;
+        for l in (0..self.layers.len()).rev() {
+            logdet += self.layers[l].inverse(&self.shifts, self.layer_params(l), &y, z);
+            y.copy_from_slice(z);
+        }
+        self.prior.log_prob(z) - logdet
+    }
+
+    /// log q(φ) of every configuration of a batch `[n, V]`.
+    pub fn log_q(&self, phis: &[f64]) -> Vec<f64> {
+        let v = self.lattice.volume();
+        phis.par_chunks_exact(v)
+            .map(|phi| {
+                let mut z = vec![0.0; v];
+                self.inverse(phi, &mut z)
+            })
+            .collect()
+    }
+
+    /// φ = f(z) and Σ log|det J| for a batch of latent configurations.
+    pub fn forward_batch(&self, z: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let v = self.lattice.volume();
+        let mut phi = vec![0.0; z.len()];
+        let logdet = phi
+            .par_chunks_exact_mut(v)
+            .zip(z.par_chunks_exact(v))
+            .map(|(p, zb)| self.push_forward(zb, p, None))
+            .collect();
+        (phi, logdet)
+    }
+
+    /// The reverse Kullback–Leibler loss and its gradient for the latent batch `z` `[n, V]`:
+    /// L = (1/n) Σ_b [log q(φ_b) + S(φ_b)], φ_b = f(z_b), with
+    /// ∂L/∂θ = (1/n) Σ_b [∇S(φ_b) · ∂φ_b/∂θ − ∂ log|det J_b|/∂θ]
+    /// (the prior term does not depend on θ). Returns (L, per-sample log q + S, gradient).
+    pub fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        let v = self.lattice.volume();
+        let n = z.len() / v;
+        let inv_n = 1.0 / n as f64;
+        let per_chunk: Vec<(Vec<f64>, Vec<f64>)> = z
+            .par_chunks(CHUNK * v)
+            .map(|zc| {
+                let mut grad = vec![0.0; self.params.len()];
+                let mut terms = Vec::with_capacity(zc.len() / v);
+                let mut caches = Vec::new();
+                let mut phi = vec![0.0; v];
+                let mut g = vec![0.0; v];
+                let mut dx = vec![0.0; v];
+                for zb in zc.chunks_exact(v) {
+                    let logdet = self.push_forward(zb, &mut phi, Some(&mut caches));
+                    let s = action.action(&phi);
+                    terms.push(self.prior.log_prob(zb) - logdet + s);
+                    action.gradient(&phi, &mut g);
+                    g.iter_mut().for_each(|x| *x *= inv_n);
+                    for l in (0..self.layers.len()).rev() {
+                        let range = self.offsets[l]..self.offsets[l] + self.layers[l].n_params();
+                        self.layers[l].backward(
+                            &self.shifts,
+                            &self.params[range.clone()],
+                            &caches[l],
+                            &g,
+                            -inv_n,
+                            &mut grad[range],
+                            &mut dx,
+                        );
+                        std::mem::swap(&mut g, &mut dx);
+                    }
+                }
+                (terms, grad)
+            })
+            .collect();
+        let mut grad = vec![0.0; self.params.len()];
+        let mut terms = Vec::with_capacity(n);
+        for (t, gchunk) in per_chunk {
+            terms.extend(t);
+            grad.iter_mut().zip(&gchunk).for_each(|(a, b)| *a += b);
+        }
+        let loss = terms.iter().sum::<f64>() * inv_n;
+        (loss, terms, grad)
+    }
+
+    /// Draws a latent batch `[n, V]` from the prior.
+    pub fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64> {
+        let v = self.lattice.volume();
+        let mut z = vec![0.0; n * v];
+        for zb in z.chunks_exact_mut(v) {
+            self.prior.sample(rng, zb);
+        }
+        z
+    }
+}

@@ -1,0 +1,23 @@
+//! Normalizing flows for lattice fields, with hand-derived backward passes.
+//!
+//! - [`conv`]: periodic convolutions on lattices of dimension 1–4;
+//! - [`activation`], [`net`]: activations and conditioner networks;
+//! - [`affine`]: the RealNVP affine coupling with checkerboard masks;
+//! - [`prior`]: the standard normal prior;
+//! - [`flow`]: the model φ = f(z), log q(φ), sampling and the reverse-KL gradient;
+//! - [`adam`]: the optimiser.
+//!
+//! Everything is `f64` and reproducible: batches are processed in parallel over fixed chunks.
+
+pub mod activation;
+pub mod adam;
+pub mod affine;
+pub mod conv;
+pub mod flow;
+pub mod mask;
+pub mod net;
+pub mod prior;
+
+pub use activation::Activation;
+pub use adam::{Adam, clip_grad_norm};
+pub use flow::{Flow, FlowSample, FlowSpec};

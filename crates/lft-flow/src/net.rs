@@ -1,0 +1,165 @@
+//! A stack of periodic convolutions: conv → act → conv → act … → conv → final act.
+
+use crate::activation::Activation;
+use crate::conv::{KernelShifts, PeriodicConv};
+use lft_lattice::{Pcg64, uniform};
+
+/// Convolutions with channel counts `channels` (e.g. [1, 8, 8, 2]).
+#[derive(Debug, Clone)]
+pub struct ConvNet {
+    convs: Vec<PeriodicConv>,
+    /// Start of each conv's parameters in the flat parameter vector.
+    offsets: Vec<usize>,
+    n_params: usize,
+    hidden: Activation,
+    last: Activation,
+    volume: usize,
+}
+
+/// Intermediate values of one forward pass, kept for the backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct NetCache {
+    /// Input of conv j, `[c_in_j, V]` (entry 0 is the network input).
+    inputs: Vec<Vec<f64>>,
+    /// Output of conv j before its activation.
+    pre: Vec<Vec<f64>>,
+    /// Network output, `[c_last, V]`.
+    pub output: Vec<f64>,
+}
+
+impl ConvNet {
+    pub fn new(
+        channels: &[usize],
+        hidden: Activation,
+        last: Activation,
+        shifts: &KernelShifts,
+        volume: usize,
+    ) -> Self {
+        assert!(channels.len() >= 2, "a net needs input and output channels");
+        let convs: Vec<PeriodicConv> = channels
+            .windows(2)
+            .map(|c| PeriodicConv::new(c[0], c[1], shifts))
+            .collect();
+        let mut offsets = Vec::with_capacity(convs.len());
+        let mut n_params = 0;
+        for c in &convs {
+            offsets.push(n_params);
+            n_params += c.n_params();
+        }
+        Self {
+            convs,
+            offsets,
+            n_params,
+            hidden,
+            last,
+            volume,
+        }
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.convs.last().map_or(0, |c| c.c_out)
+    }
+
+    /// PyTorch's default: weights and biases uniform in ±1/√(fan_in), fan_in = c_in·K. With
+    /// `scale` < 1 the last layer starts smaller (a flow close to the identity).
+    pub fn init_params(&self, shifts: &KernelShifts, rng: &mut Pcg64, last_scale: f64) -> Vec<f64> {
+        let mut p = Vec::with_capacity(self.n_params);
+        for (j, c) in self.convs.iter().enumerate() {
+            let bound = 1.0 / ((c.c_in * shifts.len()) as f64).sqrt();
+            let scale = if j + 1 == self.convs.len() {
+                last_scale
+            } else {
+                1.0
+            };
+            for _ in 0..c.n_params() {
+                p.push(scale * bound * (2.0 * uniform(rng) - 1.0));
+            }
+        }
+        p
+    }
+
+    /// Forward pass of one configuration; the output is `cache.output`.
+    pub fn forward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        input: &[f64],
+        cache: &mut NetCache,
+    ) {
+        let v = self.volume;
+        let n = self.convs.len();
+        cache.inputs.resize(n, Vec::new());
+        cache.pre.resize(n, Vec::new());
+        cache.inputs[0].clear();
+        cache.inputs[0].extend_from_slice(input);
+        for (j, conv) in self.convs.iter().enumerate() {
+            let p = &params[self.offsets[j]..self.offsets[j] + conv.n_params()];
+            let mut pre = std::mem::take(&mut cache.pre[j]);
+            pre.resize(conv.c_out * v, 0.0);
+            conv.forward(shifts, p, &cache.inputs[j], &mut pre);
+            let act = if j + 1 == n { self.last } else { self.hidden };
+            let out: Vec<f64> = pre.iter().map(|&x| act.apply(x)).collect();
+            cache.pre[j] = pre;
+            if j + 1 == n {
+                cache.output = out;
+            } else {
+                cache.inputs[j + 1] = out;
+            }
+        }
+    }
+
+    /// Backward pass of one configuration: g = ∂L/∂output; adds ∂L/∂params into `dparams`
+    /// and writes ∂L/∂input into `d_input` when given.
+    pub fn backward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        cache: &NetCache,
+        g_out: &[f64],
+        dparams: &mut [f64],
+        d_input: Option<&mut [f64]>,
+    ) {
+        let n = self.convs.len();
+        // g = ∂L/∂(pre-activation of the last conv).
+        let mut g: Vec<f64> = g_out
+            .iter()
+            .zip(&cache.pre[n - 1])
+            .zip(&cache.output)
+            .map(|((g, &x), &y)| g * self.last.derivative(x, y))
+            .collect();
+        let mut d_input = d_input;
+        for j in (0..n).rev() {
+            let conv = &self.convs[j];
+            let range = self.offsets[j]..self.offsets[j] + conv.n_params();
+            if j == 0 {
+                conv.backward(
+                    shifts,
+                    &params[range.clone()],
+                    &cache.inputs[0],
+                    &g,
+                    &mut dparams[range],
+                    d_input.take(),
+                );
+                break;
+            }
+            let mut dh = vec![0.0; conv.c_in * self.volume];
+            conv.backward(
+                shifts,
+                &params[range.clone()],
+                &cache.inputs[j],
+                &g,
+                &mut dparams[range],
+                Some(&mut dh),
+            );
+            // Through the hidden activation that produced conv j's input.
+            for ((d, &x), &y) in dh.iter_mut().zip(&cache.pre[j - 1]).zip(&cache.inputs[j]) {
+                *d *= self.hidden.derivative(x, y);
+            }
+            g = dh;
+        }
+    }
+}

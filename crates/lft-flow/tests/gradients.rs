@@ -1,0 +1,318 @@
+//! Backward passes against central finite differences, invertibility, and log|det J| against
+//! the determinant of a finite-difference Jacobian.
+
+use lft_action::{Phi4, Phi4Params};
+use lft_flow::activation::Activation;
+use lft_flow::affine::{AffineCoupling, CouplingCache};
+use lft_flow::conv::{KernelShifts, PeriodicConv};
+use lft_flow::mask::checkerboard;
+use lft_flow::net::{ConvNet, NetCache};
+use lft_flow::{Flow, FlowSpec};
+use lft_lattice::{Lattice, Parity, gaussian_fill, stream_rng};
+
+fn randn(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    gaussian_fill(&mut stream_rng(seed, 7), &mut v);
+    v.iter_mut().for_each(|x| *x *= scale);
+    v
+}
+
+/// Asserts analytic ≈ numeric: |a − n| ≤ 1e-6 · max(1, |n|).
+fn close(analytic: f64, numeric: f64, what: &str) {
+    assert!(
+        (analytic - numeric).abs() <= 1e-6 * numeric.abs().max(1.0),
+        "{what}: analytic {analytic} vs finite difference {numeric}"
+    );
+}
+
+const H: f64 = 1e-6;
+
+/// Central difference of `f` with respect to entry i of `x`.
+fn fd(x: &mut [f64], i: usize, f: &mut dyn FnMut(&[f64]) -> f64) -> f64 {
+    let x0 = x[i];
+    x[i] = x0 + H;
+    let up = f(x);
+    x[i] = x0 - H;
+    let down = f(x);
+    x[i] = x0;
+    (up - down) / (2.0 * H)
+}
+
+#[test]
+fn conv_backward_matches_finite_differences() {
+    for (shape, k, c_in, c_out) in [
+        (vec![7], 3, 2, 3),
+        (vec![4, 5], 3, 2, 2),
+        (vec![5, 5], 5, 1, 2),
+        (vec![3, 3, 3], 3, 2, 1),
+        (vec![3, 2, 3, 3], 3, 1, 2),
+    ] {
+        let lat = Lattice::new(&shape).unwrap();
+        let v = lat.volume();
+        let shifts = KernelShifts::new(&lat, k);
+        let conv = PeriodicConv::new(c_in, c_out, &shifts);
+        let mut params = randn(conv.n_params(), 1, 0.5);
+        let mut h = randn(c_in * v, 2, 1.0);
+        let c = randn(c_out * v, 3, 1.0); // L = Σ c · y
+        let loss = |p: &[f64], h: &[f64]| {
+            let mut y = vec![0.0; c_out * v];
+            conv.forward(&shifts, p, h, &mut y);
+            y.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()
+        };
+        let mut dp = vec![0.0; params.len()];
+        let mut dh = vec![0.0; h.len()];
+        conv.backward(&shifts, &params, &h, &c, &mut dp, Some(&mut dh));
+        let h0 = h.clone();
+        for i in 0..params.len() {
+            let num = fd(&mut params, i, &mut |p| loss(p, &h0));
+            close(dp[i], num, &format!("{shape:?} k={k} dW[{i}]"));
+        }
+        let p0 = params.clone();
+        for i in 0..h.len() {
+            let num = fd(&mut h, i, &mut |hh| loss(&p0, hh));
+            close(dh[i], num, &format!("{shape:?} k={k} dh[{i}]"));
+        }
+    }
+}
+
+#[test]
+fn activations_have_the_right_derivatives() {
+    for act in [
+        Activation::LeakyRelu(0.2),
+        Activation::Tanh,
+        Activation::Identity,
+    ] {
+        for x in [-2.3, -0.4, 0.3, 1.7] {
+            let num = (act.apply(x + H) - act.apply(x - H)) / (2.0 * H);
+            close(
+                act.derivative(x, act.apply(x)),
+                num,
+                &format!("{act:?} at {x}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn net_backward_matches_finite_differences() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let v = lat.volume();
+    let shifts = KernelShifts::new(&lat, 3);
+    for (hidden, last) in [
+        (Activation::LeakyRelu(0.1), Activation::Tanh),
+        (Activation::Tanh, Activation::Identity),
+    ] {
+        let net = ConvNet::new(&[1, 3, 2, 2], hidden, last, &shifts, v);
+        let mut params = net.init_params(&shifts, &mut stream_rng(5, 0), 1.0);
+        let mut input = randn(v, 6, 1.0);
+        let c = randn(2 * v, 7, 1.0);
+        let loss = |p: &[f64], x: &[f64]| {
+            let mut cache = NetCache::default();
+            net.forward(&shifts, p, x, &mut cache);
+            cache.output.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()
+        };
+        let mut cache = NetCache::default();
+        net.forward(&shifts, &params, &input, &mut cache);
+        let mut dp = vec![0.0; params.len()];
+        let mut dx = vec![0.0; v];
+        net.backward(&shifts, &params, &cache, &c, &mut dp, Some(&mut dx));
+        let x0 = input.clone();
+        for i in 0..params.len() {
+            let num = fd(&mut params, i, &mut |p| loss(p, &x0));
+            close(dp[i], num, &format!("net dparam[{i}]"));
+        }
+        let p0 = params.clone();
+        for i in 0..v {
+            let num = fd(&mut input, i, &mut |x| loss(&p0, x));
+            close(dx[i], num, &format!("net dx[{i}]"));
+        }
+    }
+}
+
+/// log|det| of a square matrix by LU with partial pivoting.
+fn log_abs_det(mut a: Vec<f64>, n: usize) -> f64 {
+    let mut logdet = 0.0;
+    for col in 0..n {
+        let piv = (col..n)
+            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+            .unwrap();
+        if piv != col {
+            for k in 0..n {
+                a.swap(col * n + k, piv * n + k);
+            }
+        }
+        let p = a[col * n + col];
+        logdet += p.abs().ln();
+        for r in col + 1..n {
+            let f = a[r * n + col] / p;
+            for k in col..n {
+                a[r * n + k] -= f * a[col * n + k];
+            }
+        }
+    }
+    logdet
+}
+
+/// Jacobian ∂f_i/∂x_j of a map of V variables by central differences, row-major.
+fn fd_jacobian(x: &[f64], f: &dyn Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
+    let n = x.len();
+    let mut jac = vec![0.0; n * n];
+    let mut xp = x.to_vec();
+    for j in 0..n {
+        xp[j] = x[j] + H;
+        let up = f(&xp);
+        xp[j] = x[j] - H;
+        let down = f(&xp);
+        xp[j] = x[j];
+        for i in 0..n {
+            jac[i * n + j] = (up[i] - down[i]) / (2.0 * H);
+        }
+    }
+    jac
+}
+
+fn coupling(
+    lat: &Lattice,
+    shifts: &KernelShifts,
+    parity: Parity,
+    seed: u64,
+) -> (AffineCoupling, Vec<f64>) {
+    let net = ConvNet::new(
+        &[1, 4, 2],
+        Activation::LeakyRelu(0.1),
+        Activation::Tanh,
+        shifts,
+        lat.volume(),
+    );
+    let params = net.init_params(shifts, &mut stream_rng(seed, 0), 1.0);
+    (AffineCoupling::new(checkerboard(lat, parity), net), params)
+}
+
+#[test]
+fn affine_coupling_is_invertible_with_exact_logdet_and_gradients() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let v = lat.volume();
+    let shifts = KernelShifts::new(&lat, 3);
+    for (seed, parity) in [(1, Parity::Even), (2, Parity::Odd)] {
+        let (layer, mut params) = coupling(&lat, &shifts, parity, seed);
+        // Inputs far out in the tails as well as typical ones.
+        for scale in [1.0, 30.0] {
+            let mut x = randn(v, 10 + seed, scale);
+            let mut y = vec![0.0; v];
+            let mut cache = CouplingCache::default();
+            let logdet = layer.forward(&shifts, &params, &x, &mut y, &mut cache);
+            let mut back = vec![0.0; v];
+            let logdet_inv = layer.inverse(&shifts, &params, &y, &mut back);
+            for i in 0..v {
+                assert!(
+                    (back[i] - x[i]).abs() < 1e-10 * scale.max(1.0),
+                    "inverse at {i}"
+                );
+            }
+            assert!((logdet - logdet_inv).abs() < 1e-12);
+            let fwd = |xx: &[f64]| {
+                let mut yy = vec![0.0; v];
+                layer.forward(&shifts, &params, xx, &mut yy, &mut CouplingCache::default());
+                yy
+            };
+            let jac = fd_jacobian(&x, &fwd);
+            assert!(
+                (log_abs_det(jac, v) - logdet).abs() < 1e-6,
+                "logdet {logdet}"
+            );
+
+            // L = Σ c·y + γ log det.
+            let c = randn(v, 20 + seed, 1.0);
+            let gamma = 0.7;
+            let loss = |p: &[f64], xx: &[f64]| {
+                let mut yy = vec![0.0; v];
+                let ld = layer.forward(&shifts, p, xx, &mut yy, &mut CouplingCache::default());
+                yy.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
+            };
+            let mut dp = vec![0.0; params.len()];
+            let mut dx = vec![0.0; v];
+            layer.backward(&shifts, &params, &cache, &c, gamma, &mut dp, &mut dx);
+            let x0 = x.clone();
+            for i in 0..params.len() {
+                let num = fd(&mut params, i, &mut |p| loss(p, &x0));
+                close(dp[i], num, &format!("coupling dparam[{i}]"));
+            }
+            let p0 = params.clone();
+            for i in 0..v {
+                let num = fd(&mut x, i, &mut |xx| loss(&p0, xx));
+                close(dx[i], num, &format!("coupling dx[{i}]"));
+            }
+        }
+    }
+}
+
+fn small_flow(seed: u64) -> Flow {
+    let spec = FlowSpec {
+        layers: 4,
+        hidden: vec![4],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+    };
+    Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed)
+}
+
+/// A whole flow (2D, L = 4): invertible, log q consistent between sampling and the inverse,
+/// and Σ log|det J| equal to log|det| of the finite-difference Jacobian.
+#[test]
+fn whole_flow_is_invertible_with_exact_logdet() {
+    let flow = small_flow(3);
+    let v = 16;
+    let mut rng = stream_rng(4, 0);
+    let sample = flow.sample(5, &mut rng);
+    let log_q_inv = flow.log_q(&sample.phi);
+    for b in 0..5 {
+        assert!(
+            (sample.log_q[b] - log_q_inv[b]).abs() < 1e-10,
+            "log q mismatch"
+        );
+    }
+    let z = randn(v, 30, 1.0);
+    let (phi, logdet) = flow.forward_batch(&z);
+    let mut back = vec![0.0; v];
+    flow.inverse(&phi, &mut back);
+    for i in 0..v {
+        assert!((back[i] - z[i]).abs() < 1e-10);
+    }
+    let jac = fd_jacobian(&z, &|zz| flow.forward_batch(zz).0);
+    assert!(
+        (log_abs_det(jac, v) - logdet[0]).abs() < 1e-6,
+        "flow logdet {}",
+        logdet[0]
+    );
+}
+
+/// The reverse-KL gradient equals central differences of the loss (fixed latent batch).
+#[test]
+fn reverse_kl_gradient_matches_finite_differences() {
+    let mut flow = small_flow(5);
+    let action = Phi4::new(
+        Lattice::new(&[4, 4]).unwrap(),
+        Phi4Params {
+            m2: -1.0,
+            lambda: 1.0,
+        },
+    )
+    .unwrap();
+    let z = flow.sample_latent(9, &mut stream_rng(6, 0)); // 9: two chunks, one partial
+    let (_, _, grad) = flow.reverse_kl(&action, &z);
+    let n = flow.n_params();
+    for i in (0..n).step_by(7) {
+        let p0 = flow.params[i];
+        flow.params[i] = p0 + H;
+        let up = flow.reverse_kl(&action, &z).0;
+        flow.params[i] = p0 - H;
+        let down = flow.reverse_kl(&action, &z).0;
+        flow.params[i] = p0;
+        close(
+            grad[i],
+            (up - down) / (2.0 * H),
+            &format!("reverse KL dθ[{i}]"),
+        );
+    }
+}
