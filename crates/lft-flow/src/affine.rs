@@ -10,6 +10,13 @@
 use crate::conv::KernelShifts;
 use crate::net::{ConvNet, NetCache};
 
+/// Upstream gradients of one layer's outputs: g = ∂L/∂y and γ = ∂L/∂(log det).
+#[derive(Debug, Clone, Copy)]
+pub struct Cotangent<'a> {
+    pub dy: &'a [f64],
+    pub dlogdet: f64,
+}
+
 /// One coupling layer; its parameters are those of its net.
 #[derive(Debug, Clone)]
 pub struct AffineCoupling {
@@ -98,11 +105,11 @@ impl AffineCoupling {
         shifts: &KernelShifts,
         params: &[f64],
         cache: &CouplingCache,
-        g: &[f64],
-        gamma: f64,
+        upstream: Cotangent<'_>,
         dparams: &mut [f64],
         dx: &mut [f64],
     ) {
+        let (g, gamma) = (upstream.dy, upstream.dlogdet);
         let v = g.len();
         let mut g_net = vec![0.0; 2 * v];
         for i in 0..v {

@@ -2,7 +2,7 @@
 //! log q(φ) = log r(z) − Σ_layers log|det J|.
 
 use crate::activation::Activation;
-use crate::affine::{AffineCoupling, CouplingCache};
+use crate::affine::{AffineCoupling, Cotangent, CouplingCache};
 use crate::conv::KernelShifts;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
@@ -202,8 +202,10 @@ impl Flow {
                             &self.shifts,
                             &self.params[range.clone()],
                             &caches[l],
-                            &g,
-                            -inv_n,
+                            Cotangent {
+                                dy: &g,
+                                dlogdet: -inv_n,
+                            },
                             &mut grad[range],
                             &mut dx,
                         );

@@ -5,7 +5,7 @@
 //! - [`affine`]: the RealNVP affine coupling with checkerboard masks;
 //! - [`prior`]: the standard normal prior;
 //! - [`flow`]: the model φ = f(z), log q(φ), sampling and the reverse-KL gradient;
-//! - [`adam`]: the optimiser.
+//! - [`adam`]: the optimiser; [`train`]: reverse-KL training.
 //!
 //! Everything is `f64` and reproducible: batches are processed in parallel over fixed chunks.
 
@@ -17,7 +17,9 @@ pub mod flow;
 pub mod mask;
 pub mod net;
 pub mod prior;
+pub mod train;
 
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use flow::{Flow, FlowSample, FlowSpec};
+pub use train::{Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train};

@@ -3,7 +3,7 @@
 
 use lft_action::{Phi4, Phi4Params};
 use lft_flow::activation::Activation;
-use lft_flow::affine::{AffineCoupling, CouplingCache};
+use lft_flow::affine::{AffineCoupling, Cotangent, CouplingCache};
 use lft_flow::conv::{KernelShifts, PeriodicConv};
 use lft_flow::mask::checkerboard;
 use lft_flow::net::{ConvNet, NetCache};
@@ -231,7 +231,17 @@ fn affine_coupling_is_invertible_with_exact_logdet_and_gradients() {
             };
             let mut dp = vec![0.0; params.len()];
             let mut dx = vec![0.0; v];
-            layer.backward(&shifts, &params, &cache, &c, gamma, &mut dp, &mut dx);
+            layer.backward(
+                &shifts,
+                &params,
+                &cache,
+                Cotangent {
+                    dy: &c,
+                    dlogdet: gamma,
+                },
+                &mut dp,
+                &mut dx,
+            );
             let x0 = x.clone();
             for i in 0..params.len() {
                 let num = fd(&mut params, i, &mut |p| loss(p, &x0));

@@ -1,0 +1,140 @@
+//! Training by the reverse Kullback–Leibler divergence, with Adam, a learning-rate schedule,
+//! gradient clipping and a guard against non-finite steps.
+
+use crate::{Adam, Flow, clip_grad_norm};
+use lft_action::Action;
+use lft_lattice::Pcg64;
+use thiserror::Error;
+
+/// How the learning rate changes over training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    Constant,
+    /// lr(t) = lr₀ · ½(1 + cos(π t/T)).
+    Cosine,
+    /// lr(t) = lr₀ · factor^⌊t/every⌋.
+    Step { every: usize, factor: f64 },
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub schedule: Schedule,
+    /// Clip the gradient to this global norm.
+    pub grad_clip: Option<f64>,
+    /// Consecutive non-finite steps tolerated (each rolls back and halves the learning rate).
+    pub max_failures: usize,
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRecord {
+    pub step: usize,
+    /// ⟨log q + S⟩ over the batch (≥ −log Z).
+    pub loss: f64,
+    /// Variance of log q + S over the batch (0 for a perfect flow).
+    pub loss_variance: f64,
+    /// Kish ESS of the batch with log w = −(log q + S).
+    pub ess: f64,
+    /// Acceptance of an independence Metropolis chain through the batch.
+    pub acceptance: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+}
+
+/// Why training stopped.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum TrainError {
+    #[error(
+        "training diverged: {failures} consecutive steps gave a non-finite loss or gradient \
+         (last at step {step}, learning rate lowered to {lr:e}); try a smaller lr or grad_clip"
+    )]
+    Diverged { step: usize, failures: usize, lr: f64 },
+}
+
+impl TrainOptions {
+    fn lr_at(&self, step: usize, scale: f64) -> f64 {
+        let base = self.lr * scale;
+        match self.schedule {
+            Schedule::Constant => base,
+            Schedule::Cosine => {
+                base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / self.steps.max(1) as f64).cos())
+            }
+            Schedule::Step { every, factor } => base * factor.powi((step / every.max(1)) as i32),
+        }
+    }
+}
+
+/// Batch statistics of log w = −(log q + S): (mean of log q + S, its variance, Kish ESS,
+/// independence-Metropolis acceptance through the batch in order).
+pub fn batch_quality(terms: &[f64]) -> (f64, f64, f64, f64) {
+    let n = terms.len() as f64;
+    let mean = terms.iter().sum::<f64>() / n;
+    let var = terms.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n;
+    let log_w: Vec<f64> = terms.iter().map(|t| -t).collect();
+    let max = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (s1, s2) = log_w.iter().fold((0.0, 0.0), |(a, b), lw| {
+        let w = (lw - max).exp();
+        (a + w, b + w * w)
+    });
+    let ess = s1 * s1 / (n * s2);
+    // Deterministic acceptance estimate: E[min(1, w'/w)] over consecutive pairs.
+    let acc = log_w.windows(2).map(|p| (p[1] - p[0]).exp().min(1.0)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var, ess, acc)
+}
+
+/// Trains `flow` for `options.steps` steps, drawing latent batches from `rng`. `report` is
+/// called after every step. Returns the records of all steps.
+pub fn train(
+    flow: &mut Flow,
+    action: &dyn Action,
+    options: &TrainOptions,
+    adam: &mut Adam,
+    rng: &mut Pcg64,
+    report: &mut dyn FnMut(&StepRecord),
+) -> Result<Vec<StepRecord>, TrainError> {
+    let mut history = Vec::with_capacity(options.steps);
+    let mut lr_scale = 1.0;
+    let mut failures = 0;
+    let mut step = adam.steps() as usize;
+    while step < options.steps {
+        let z = flow.sample_latent(options.batch, rng);
+        let (loss, terms, mut grad) = flow.reverse_kl(action, &z);
+        let grad_ok = grad.iter().all(|g| g.is_finite());
+        if !loss.is_finite() || !grad_ok {
+            failures += 1;
+            lr_scale *= 0.5;
+            if failures > options.max_failures {
+                return Err(TrainError::Diverged { step, failures, lr: options.lr_at(step, lr_scale) });
+            }
+            // Nothing was applied: the parameters and optimiser state are still the last good ones.
+            continue;
+        }
+        failures = 0;
+        let grad_norm = match options.grad_clip {
+            Some(max) => clip_grad_norm(&mut grad, max),
+            None => grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+        };
+        let lr = options.lr_at(step, lr_scale);
+        let saved = (flow.params.clone(), adam.clone());
+        adam.step(&mut flow.params, &grad, lr);
+        if flow.params.iter().any(|p| !p.is_finite()) {
+            (flow.params, *adam) = saved;
+            failures += 1;
+            lr_scale *= 0.5;
+            if failures > options.max_failures {
+                return Err(TrainError::Diverged { step, failures, lr });
+            }
+            continue;
+        }
+        let (_, loss_variance, ess, acceptance) = batch_quality(&terms);
+        let record = StepRecord { step, loss, loss_variance, ess, acceptance, grad_norm, lr };
+        report(&record);
+        history.push(record);
+        step += 1;
+    }
+    Ok(history)
+}
