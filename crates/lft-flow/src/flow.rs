@@ -6,7 +6,7 @@ use crate::affine::{AffineCoupling, Cotangent, CouplingCache};
 use crate::conv::KernelShifts;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
-use crate::prior::StandardNormal;
+use crate::prior::{Prior, PriorSpec};
 use lft_action::Action;
 use lft_lattice::{Lattice, Parity, Pcg64, stream_rng};
 use rayon::prelude::*;
@@ -24,6 +24,7 @@ pub struct FlowSpec {
     pub activation: Activation,
     /// Activation of the conditioner output (tanh keeps s and t bounded).
     pub final_activation: Activation,
+    pub prior: PriorSpec,
 }
 
 /// A normalizing flow for fields on one lattice.
@@ -36,7 +37,7 @@ pub struct Flow {
     offsets: Vec<usize>,
     /// All parameters, layer after layer.
     pub params: Vec<f64>,
-    prior: StandardNormal,
+    prior: Prior,
 }
 
 /// Configurations per fixed work chunk of a batch: gradients are summed chunk by chunk in a
@@ -53,8 +54,14 @@ pub struct FlowSample {
 }
 
 impl Flow {
-    /// A flow with freshly initialised parameters drawn from stream (seed, 0).
-    pub fn new(lattice: Lattice, spec: &FlowSpec, seed: u64) -> Self {
+    /// A flow with freshly initialised parameters drawn from stream (seed, 0). Fails only for
+    /// a free-field prior with m² ≤ 0.
+    pub fn new(
+        lattice: Lattice,
+        spec: &FlowSpec,
+        seed: u64,
+    ) -> Result<Self, lft_action::ActionError> {
+        let prior = Prior::new(spec.prior, &lattice)?;
         let shifts = KernelShifts::new(&lattice, spec.kernel);
         let v = lattice.volume();
         let mut channels = vec![1];
@@ -81,14 +88,14 @@ impl Flow {
             params.extend(net.init_params(&shifts, &mut rng, 1.0));
             layers.push(AffineCoupling::new(checkerboard(&lattice, parity), net));
         }
-        Self {
+        Ok(Self {
             lattice,
             shifts,
             layers,
             offsets,
             params,
-            prior: StandardNormal,
-        }
+            prior,
+        })
     }
 
     pub fn lattice(&self) -> &Lattice {
@@ -147,6 +154,7 @@ impl Flow {
             logdet += self.layers[l].inverse(&self.shifts, self.layer_params(l), &y, z);
             y.copy_from_slice(z);
         }
+        z.copy_from_slice(&y);
         self.prior.log_prob(z) - logdet
     }
 

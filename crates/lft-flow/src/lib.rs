@@ -3,7 +3,7 @@
 //! - [`conv`]: periodic convolutions on lattices of dimension 1–4;
 //! - [`activation`], [`net`]: activations and conditioner networks;
 //! - [`affine`]: the RealNVP affine coupling with checkerboard masks;
-//! - [`prior`]: the standard normal prior;
+//! - [`prior`]: the standard normal prior and the exact free-field prior;
 //! - [`flow`]: the model φ = f(z), log q(φ), sampling and the reverse-KL gradient;
 //! - [`adam`]: the optimiser; [`train`]: reverse-KL training.
 //!
@@ -22,4 +22,5 @@ pub mod train;
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use flow::{Flow, FlowSample, FlowSpec};
+pub use prior::{Prior, PriorSpec};
 pub use train::{Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train};

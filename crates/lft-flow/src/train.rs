@@ -13,7 +13,10 @@ pub enum Schedule {
     /// lr(t) = lr₀ · ½(1 + cos(π t/T)).
     Cosine,
     /// lr(t) = lr₀ · factor^⌊t/every⌋.
-    Step { every: usize, factor: f64 },
+    Step {
+        every: usize,
+        factor: f64,
+    },
 }
 
 /// Training settings.
@@ -52,7 +55,11 @@ pub enum TrainError {
         "training diverged: {failures} consecutive steps gave a non-finite loss or gradient \
          (last at step {step}, learning rate lowered to {lr:e}); try a smaller lr or grad_clip"
     )]
-    Diverged { step: usize, failures: usize, lr: f64 },
+    Diverged {
+        step: usize,
+        failures: usize,
+        lr: f64,
+    },
 }
 
 impl TrainOptions {
@@ -61,7 +68,8 @@ impl TrainOptions {
         match self.schedule {
             Schedule::Constant => base,
             Schedule::Cosine => {
-                base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / self.steps.max(1) as f64).cos())
+                base * 0.5
+                    * (1.0 + (std::f64::consts::PI * step as f64 / self.steps.max(1) as f64).cos())
             }
             Schedule::Step { every, factor } => base * factor.powi((step / every.max(1)) as i32),
         }
@@ -82,7 +90,11 @@ pub fn batch_quality(terms: &[f64]) -> (f64, f64, f64, f64) {
     });
     let ess = s1 * s1 / (n * s2);
     // Deterministic acceptance estimate: E[min(1, w'/w)] over consecutive pairs.
-    let acc = log_w.windows(2).map(|p| (p[1] - p[0]).exp().min(1.0)).sum::<f64>() / (n - 1.0).max(1.0);
+    let acc = log_w
+        .windows(2)
+        .map(|p| (p[1] - p[0]).exp().min(1.0))
+        .sum::<f64>()
+        / (n - 1.0).max(1.0);
     (mean, var, ess, acc)
 }
 
@@ -108,7 +120,11 @@ pub fn train(
             failures += 1;
             lr_scale *= 0.5;
             if failures > options.max_failures {
-                return Err(TrainError::Diverged { step, failures, lr: options.lr_at(step, lr_scale) });
+                return Err(TrainError::Diverged {
+                    step,
+                    failures,
+                    lr: options.lr_at(step, lr_scale),
+                });
             }
             // Nothing was applied: the parameters and optimiser state are still the last good ones.
             continue;
@@ -131,7 +147,15 @@ pub fn train(
             continue;
         }
         let (_, loss_variance, ess, acceptance) = batch_quality(&terms);
-        let record = StepRecord { step, loss, loss_variance, ess, acceptance, grad_norm, lr };
+        let record = StepRecord {
+            step,
+            loss,
+            loss_variance,
+            ess,
+            acceptance,
+            grad_norm,
+            lr,
+        };
         report(&record);
         history.push(record);
         step += 1;

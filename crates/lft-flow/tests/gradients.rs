@@ -7,7 +7,7 @@ use lft_flow::affine::{AffineCoupling, Cotangent, CouplingCache};
 use lft_flow::conv::{KernelShifts, PeriodicConv};
 use lft_flow::mask::checkerboard;
 use lft_flow::net::{ConvNet, NetCache};
-use lft_flow::{Flow, FlowSpec};
+use lft_flow::{Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, Parity, gaussian_fill, stream_rng};
 
 fn randn(n: usize, seed: u64, scale: f64) -> Vec<f64> {
@@ -263,8 +263,9 @@ fn small_flow(seed: u64) -> Flow {
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
+        prior: PriorSpec::StandardNormal,
     };
-    Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed)
+    Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
 
 /// A whole flow (2D, L = 4): invertible, log q consistent between sampling and the inverse,
