@@ -28,7 +28,8 @@ fn free_field_prior_samples_have_the_exact_two_point_function() {
     let exact = FreeField::new(lat.clone(), m2).unwrap();
     let g = exact.propagator();
     let up = lat.index(&[1, 0]);
-    let stats: [(&str, Box<dyn Fn(&[f64]) -> f64>, f64); 3] = [
+    type Statistic<'a> = (&'a str, Box<dyn Fn(&[f64]) -> f64 + 'a>, f64);
+    let stats: [Statistic; 3] = [
         (
             "chi2",
             Box::new(|p: &[f64]| p.iter().sum::<f64>().powi(2) / v as f64),
@@ -46,7 +47,7 @@ fn free_field_prior_samples_have_the_exact_two_point_function() {
         ),
     ];
     for (name, f, truth) in stats {
-        let vals: Vec<f64> = s.phi.chunks_exact(v).map(|p| f(p)).collect();
+        let vals: Vec<f64> = s.phi.chunks_exact(v).map(&f).collect();
         let mean = vals.iter().sum::<f64>() / n as f64;
         let err =
             (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n * (n - 1)) as f64).sqrt();
