@@ -19,10 +19,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Do what the config says (for now: generate an HMC ensemble). Resumes an unfinished output.
+    /// Do what the config says: an HMC ensemble for [hmc], training for [flow]. Resumes.
     Run(RunArgs),
     /// Generate an ensemble with Hybrid Monte Carlo. Resumes an unfinished output.
     Hmc(RunArgs),
+    /// Train the normalizing flow of a config (reverse KL); writes and continues its checkpoint.
+    Train(RunArgs),
     /// Measure observables of one or more ensemble files (several files = replicas).
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.
@@ -37,7 +39,7 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub overrides: Vec<String>,
     /// Test hook: abort the process (as a crash would) once this many production trajectories
-    /// have been flushed.
+    /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]
     pub abort_after: Option<u64>,
 }

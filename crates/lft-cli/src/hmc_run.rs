@@ -22,11 +22,17 @@ use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
+    run_config(&config, args)
+}
+
+/// Generates the HMC ensemble of an already loaded config.
+pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
+    let config = config.clone();
     let lattice = config.lattice()?;
     let couplings = config.couplings()?;
     let action = Phi4::new(lattice, couplings.aks)?;
     let path = config.output.path.clone();
-    let h = &config.hmc;
+    let h = config.hmc()?;
     info!(
         "phi4 on {:?}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}); {} chain(s) × {} trajectories",
         config.lattice.shape,
@@ -70,8 +76,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn hmc_params(config: &Config) -> HmcParams {
-    let h = &config.hmc;
+fn hmc_params(h: &lft_io::config::HmcConfig) -> HmcParams {
     HmcParams {
         step_size: h.length / h.steps as f64,
         n_steps: h.steps,
@@ -96,8 +101,8 @@ fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcCh
         std::fs::create_dir_all(dir)
             .with_context(|| format!("output.path: cannot create directory {}", dir.display()))?;
     }
-    let h = &config.hmc;
-    let params = hmc_params(config);
+    let h = config.hmc()?;
+    let params = hmc_params(h);
     let start = match h.start {
         StartName::Cold => Start::Cold,
         StartName::Hot => Start::Hot,
@@ -164,9 +169,11 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
     })?;
     let stored = Config::from_text(&reader.meta().config_text, path, &[])
         .with_context(|| format!("{}: stored config is unreadable", path.display()))?;
-    let wanted = config.hmc.trajectories;
+    let wanted = config.hmc()?.trajectories;
     let mut comparable = stored.clone();
-    comparable.hmc.trajectories = wanted;
+    if let Some(h) = comparable.hmc.as_mut() {
+        h.trajectories = wanted;
+    }
     if comparable.to_toml() != config.to_toml() {
         bail!(
             "{} holds an ensemble made with a different config (see `lft info {}`); \
@@ -187,7 +194,9 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
         }
         lengths.push(n);
     }
-    if lengths.iter().all(|&n| n == wanted) && stored.hmc.trajectories == wanted {
+    if lengths.iter().all(|&n| n == wanted)
+        && stored.hmc.as_ref().map(|h| h.trajectories) == Some(wanted)
+    {
         return Ok((Vec::new(), vec![0; n_chains]));
     }
     info!(
@@ -239,7 +248,8 @@ fn print_summary(config: &Config, s: &RunSummary, path: &Path) -> Result<()> {
         .sum::<Result<usize, _>>()?;
     println!(
         "lft hmc: {} chain(s) on {:?}",
-        config.hmc.chains, config.lattice.shape
+        config.hmc.as_ref().map_or(1, |h| h.chains),
+        config.lattice.shape
     );
     println!("  trajectories (this run)  {}", s.trajectories);
     println!("  acceptance               {:.4}", s.acceptance());
@@ -251,7 +261,7 @@ fn print_summary(config: &Config, s: &RunSummary, path: &Path) -> Result<()> {
     println!(
         "  time per trajectory      {} (wall clock, {} chain(s) in parallel)",
         human_seconds(s.seconds_per_trajectory()),
-        config.hmc.chains
+        config.hmc.as_ref().map_or(1, |h| h.chains)
     );
     println!(
         "  output                   {} ({stored} configurations)",

@@ -40,6 +40,22 @@ impl Adam {
     pub fn steps(&self) -> u64 {
         self.t
     }
+
+    /// The moment estimates (m, v), for checkpoints.
+    pub fn moments(&self) -> (&[f64], &[f64]) {
+        (&self.m, &self.v)
+    }
+
+    /// An optimiser restored from a checkpoint; `m` and `v` must have the same length.
+    pub fn restore(m: Vec<f64>, v: Vec<f64>, steps: u64) -> Self {
+        assert_eq!(m.len(), v.len());
+        Self {
+            m,
+            v,
+            t: steps,
+            ..Self::new(0)
+        }
+    }
 }
 
 /// Scales `grad` so that its Euclidean norm is at most `max_norm`; returns the norm before.

@@ -98,12 +98,15 @@ pub fn batch_quality(terms: &[f64]) -> (f64, f64, f64, f64) {
     (mean, var, ess, acc)
 }
 
-/// Trains `flow` for `options.steps` steps, drawing latent batches from `rng`. `report` is
-/// called after every step. Returns the records of all steps.
+/// Trains `flow` from step `adam.steps()` up to step `until` (at most `options.steps`, which
+/// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
+/// called after every step. Stopping and continuing at any step gives the same result as one
+/// run. Returns the records of the steps taken.
 pub fn train(
     flow: &mut Flow,
     action: &dyn Action,
     options: &TrainOptions,
+    until: usize,
     adam: &mut Adam,
     rng: &mut Pcg64,
     report: &mut dyn FnMut(&StepRecord),
@@ -112,7 +115,8 @@ pub fn train(
     let mut lr_scale = 1.0;
     let mut failures = 0;
     let mut step = adam.steps() as usize;
-    while step < options.steps {
+    let until = until.min(options.steps);
+    while step < until {
         let z = flow.sample_latent(options.batch, rng);
         let (loss, terms, mut grad) = flow.reverse_kl(action, &z);
         let grad_ok = grad.iter().all(|g| g.is_finite());

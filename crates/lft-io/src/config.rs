@@ -44,7 +44,15 @@ pub struct Config {
     pub seed: u64,
     pub lattice: LatticeConfig,
     pub action: ActionConfig,
-    pub hmc: HmcConfig,
+    /// Hybrid Monte Carlo (`lft run`, `lft hmc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmc: Option<HmcConfig>,
+    /// A normalizing flow (`lft train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowConfig>,
+    /// How the flow is trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainConfig>,
     pub output: OutputConfig,
 }
 
@@ -123,6 +131,106 @@ pub struct HmcConfig {
     pub start: StartName,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouplingName {
+    Affine,
+    Spline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    LeakyRelu,
+    Tanh,
+    /// No activation (identity); for `final_activation`.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorName {
+    /// Independent standard normal variables.
+    Normal,
+    /// The free field of mass² `prior_m2`, sampled exactly.
+    Free,
+}
+
+/// Architecture of the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    #[serde(default = "defaults::coupling")]
+    pub coupling: CouplingName,
+    /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
+    pub layers: usize,
+    /// Hidden channels of each conditioner network.
+    #[serde(default = "defaults::hidden")]
+    pub hidden: Vec<usize>,
+    /// Odd kernel size of the periodic convolutions.
+    #[serde(default = "defaults::kernel")]
+    pub kernel: usize,
+    #[serde(default = "defaults::activation")]
+    pub activation: ActivationName,
+    /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
+    #[serde(default = "defaults::final_activation")]
+    pub final_activation: ActivationName,
+    /// Symmetrise the conditioners under φ → −φ.
+    #[serde(default)]
+    pub equivariant: bool,
+    #[serde(default = "defaults::prior")]
+    pub prior: PriorName,
+    /// Mass² of the free-field prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_m2: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleName {
+    Constant,
+    Cosine,
+    Step,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveName {
+    ReverseKl,
+    ForwardKl,
+}
+
+/// Training of the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub steps: usize,
+    #[serde(default = "defaults::batch")]
+    pub batch: usize,
+    #[serde(default = "defaults::lr")]
+    pub lr: f64,
+    #[serde(default = "defaults::schedule")]
+    pub schedule: ScheduleName,
+    /// For `schedule = "step"`: multiply the learning rate by `step_factor` every `step_every` steps.
+    #[serde(default = "defaults::step_every")]
+    pub step_every: usize,
+    #[serde(default = "defaults::step_factor")]
+    pub step_factor: f64,
+    /// Clip gradients to this global norm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    #[serde(default = "defaults::objective")]
+    pub objective: ObjectiveName,
+    /// The checkpoint file (HDF5): weights, optimiser and generator state, history.
+    pub checkpoint: PathBuf,
+    /// Steps between checkpoints (the most a crash can lose).
+    #[serde(default = "defaults::every")]
+    pub checkpoint_every: usize,
+    /// Steps between log lines when not on a terminal.
+    #[serde(default = "defaults::every")]
+    pub report_every: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
@@ -134,7 +242,49 @@ pub struct OutputConfig {
 }
 
 mod defaults {
-    use super::{IntegratorName, StartName};
+    use super::{
+        ActivationName, CouplingName, IntegratorName, ObjectiveName, PriorName, ScheduleName,
+        StartName,
+    };
+    pub fn coupling() -> CouplingName {
+        CouplingName::Affine
+    }
+    pub fn hidden() -> Vec<usize> {
+        vec![8, 8]
+    }
+    pub fn kernel() -> usize {
+        3
+    }
+    pub fn activation() -> ActivationName {
+        ActivationName::LeakyRelu
+    }
+    pub fn final_activation() -> ActivationName {
+        ActivationName::Tanh
+    }
+    pub fn prior() -> PriorName {
+        PriorName::Normal
+    }
+    pub fn batch() -> usize {
+        64
+    }
+    pub fn lr() -> f64 {
+        1e-3
+    }
+    pub fn schedule() -> ScheduleName {
+        ScheduleName::Constant
+    }
+    pub fn step_every() -> usize {
+        1000
+    }
+    pub fn step_factor() -> f64 {
+        0.5
+    }
+    pub fn objective() -> ObjectiveName {
+        ObjectiveName::ReverseKl
+    }
+    pub fn every() -> usize {
+        100
+    }
     pub fn thermalization() -> usize {
         100
     }
@@ -255,11 +405,143 @@ impl Config {
         }
     }
 
+    /// The `[hmc]` section, or an error naming it.
+    pub fn hmc(&self) -> Result<&HmcConfig, ConfigError> {
+        self.hmc
+            .as_ref()
+            .ok_or_else(|| invalid("hmc", "this config has no [hmc] section"))
+    }
+
+    /// The `[flow]` and `[train]` sections, or an error naming the missing one.
+    pub fn flow_and_train(&self) -> Result<(&FlowConfig, &TrainConfig), ConfigError> {
+        let flow = self
+            .flow
+            .as_ref()
+            .ok_or_else(|| invalid("flow", "this config has no [flow] section"))?;
+        let train = self
+            .train
+            .as_ref()
+            .ok_or_else(|| invalid("train", "a [flow] needs a [train] section"))?;
+        Ok((flow, train))
+    }
+
     /// Checks every value for range and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lattice()?;
         self.couplings()?;
-        let h = &self.hmc;
+        if self.hmc.is_none() && self.flow.is_none() {
+            return Err(invalid(
+                "hmc",
+                "the config needs a sampler: an [hmc] or a [flow] section",
+            ));
+        }
+        if self.flow.is_some() {
+            self.validate_flow()?;
+        } else if self.train.is_some() {
+            return Err(invalid("train", "a [train] section needs a [flow] section"));
+        }
+        if self.hmc.is_some() {
+            self.validate_hmc()?;
+        }
+        let o = &self.output;
+        if o.path.as_os_str().is_empty() {
+            return Err(invalid("output.path", "must not be empty"));
+        }
+        if !(o.flush_seconds.is_finite() && o.flush_seconds >= 0.0) {
+            return Err(invalid(
+                "output.flush_seconds",
+                "must be a finite number ≥ 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_flow(&self) -> Result<(), ConfigError> {
+        let (f, t) = self.flow_and_train()?;
+        let not_yet =
+            |key: &str, what: &str| invalid(key, format!("{what} is not implemented yet"));
+        if f.coupling == CouplingName::Spline {
+            return Err(not_yet(
+                "flow.coupling",
+                "the rational-quadratic spline coupling",
+            ));
+        }
+        if f.equivariant {
+            return Err(not_yet("flow.equivariant", "Z2-equivariant conditioners"));
+        }
+        if t.objective == ObjectiveName::ForwardKl {
+            return Err(not_yet("train.objective", "forward-KL training"));
+        }
+        let min_extent = self.lattice.shape.iter().copied().min().unwrap_or(0);
+        if f.kernel % 2 == 0 || f.kernel > min_extent {
+            return Err(invalid(
+                "flow.kernel",
+                format!(
+                    "must be odd and at most the smallest lattice extent ({min_extent}), got {}",
+                    f.kernel
+                ),
+            ));
+        }
+        if f.hidden.contains(&0) {
+            return Err(invalid(
+                "flow.hidden",
+                "every hidden layer needs at least one channel",
+            ));
+        }
+        if f.activation == ActivationName::None {
+            return Err(invalid(
+                "flow.activation",
+                "hidden layers need \"leaky_relu\" or \"tanh\"",
+            ));
+        }
+        match (f.prior, f.prior_m2) {
+            (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {}
+            (PriorName::Free, _) => {
+                return Err(invalid(
+                    "flow.prior_m2",
+                    "the free-field prior needs prior_m2 > 0",
+                ));
+            }
+            (PriorName::Normal, Some(_)) => {
+                return Err(invalid("flow.prior_m2", "only used with prior = \"free\""));
+            }
+            (PriorName::Normal, None) => {}
+        }
+        if t.steps == 0 {
+            return Err(invalid("train.steps", "must be at least 1"));
+        }
+        if t.batch < 2 {
+            return Err(invalid("train.batch", "must be at least 2"));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(invalid(
+                "train.lr",
+                format!("must be a finite number > 0, got {}", t.lr),
+            ));
+        }
+        if t.grad_clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(invalid("train.grad_clip", "must be a finite number > 0"));
+        }
+        if !(t.step_factor > 0.0 && t.step_factor <= 1.0) || t.step_every == 0 {
+            return Err(invalid(
+                "train.step_factor",
+                "step_factor must be in (0, 1] and step_every ≥ 1",
+            ));
+        }
+        if t.checkpoint.as_os_str().is_empty() {
+            return Err(invalid("train.checkpoint", "must not be empty"));
+        }
+        if t.checkpoint_every == 0 || t.report_every == 0 {
+            return Err(invalid(
+                "train.checkpoint_every",
+                "checkpoint_every and report_every must be ≥ 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_hmc(&self) -> Result<(), ConfigError> {
+        let h = self.hmc()?;
         if h.trajectories == 0 {
             return Err(invalid("hmc.trajectories", "must be at least 1"));
         }
@@ -291,16 +573,6 @@ impl Config {
             return Err(invalid(
                 "hmc.thermalization",
                 "tune_step_size needs at least 20 thermalisation trajectories",
-            ));
-        }
-        let o = &self.output;
-        if o.path.as_os_str().is_empty() {
-            return Err(invalid("output.path", "must not be empty"));
-        }
-        if !(o.flush_seconds.is_finite() && o.flush_seconds >= 0.0) {
-            return Err(invalid(
-                "output.flush_seconds",
-                "must be a finite number ≥ 0",
             ));
         }
         Ok(())
@@ -366,8 +638,8 @@ path = "x.h5"
     #[test]
     fn defaults_and_round_trip() {
         let c = load(GOOD, &[]).unwrap();
-        assert_eq!(c.hmc.steps, 10);
-        assert_eq!(c.hmc.start, StartName::Cold);
+        assert_eq!(c.hmc().unwrap().steps, 10);
+        assert_eq!(c.hmc().unwrap().start, StartName::Cold);
         let again = load(&c.to_toml(), &[]).unwrap();
         assert_eq!(c, again);
         let k = c.couplings().unwrap();
@@ -385,7 +657,7 @@ path = "x.h5"
             ],
         )
         .unwrap();
-        assert_eq!(c.hmc.steps, 20);
+        assert_eq!(c.hmc().unwrap().steps, 20);
         assert_eq!(c.lattice.shape, vec![4, 6]);
         assert_eq!(c.output.path, PathBuf::from("out/y.h5"));
         let e = load(GOOD, &["hmc.steps"]).unwrap_err();

@@ -1,7 +1,8 @@
-//! Files of lft: run configurations (TOML) and ensembles (HDF5, docs/FORMAT.md).
+//! Files of lft: run configurations (TOML), ensembles and flow checkpoints (HDF5, docs/FORMAT.md).
 //!
 //! Every call into the HDF5 library (hdf5-pure, pinned exactly) stays inside this crate.
 
+pub mod checkpoint;
 pub mod config;
 pub mod ensemble;
 

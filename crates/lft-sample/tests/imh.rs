@@ -33,6 +33,7 @@ fn trained_flow(action: &Phi4, steps: usize, seed: u64) -> Flow {
         &mut flow,
         action,
         &options,
+        steps,
         &mut adam,
         &mut stream_rng(seed, 1),
         &mut |_| {},

@@ -6,7 +6,7 @@ use super::{EnsembleError, EnsembleReader, EnsembleWriter};
 use std::path::{Path, PathBuf};
 
 /// `FILE.tmp` beside `FILE`: where new files are written before they are renamed into place.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+pub fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     path.with_file_name(name)

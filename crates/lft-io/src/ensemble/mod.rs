@@ -13,7 +13,7 @@ mod measurements;
 mod reader;
 mod writer;
 
-pub use canonical::rewrite_canonical;
+pub use canonical::{rewrite_canonical, tmp_path};
 pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
 pub use reader::EnsembleReader;
 pub use writer::EnsembleWriter;

@@ -1,0 +1,250 @@
+//! `lft train`: train the flow of a config by the reverse KL divergence, with checkpoints.
+//!
+//! The checkpoint holds the weights, the optimiser state, the generator state and the history,
+//! so running the same command again continues exactly where it stopped (and raising
+//! `train.steps` trains further).
+
+use crate::cli::RunArgs;
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use lft_action::Phi4;
+use lft_flow::{
+    Activation, Adam, Flow, FlowSpec, PriorSpec, Schedule, StepRecord, TrainOptions, batch_quality,
+    train,
+};
+use lft_io::Config;
+use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
+use lft_io::config::{ActivationName, FlowConfig, PriorName, ScheduleName, TrainConfig};
+use lft_lattice::{RngState, stream_rng};
+use std::io::IsTerminal;
+use tracing::info;
+
+/// Random stream of the initial weights and of the latent batches.
+const INIT_STREAM: u64 = 1 << 32;
+const LATENT_STREAM: u64 = (1 << 32) + 1;
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let config = Config::load(&args.config, &args.overrides)?;
+    run_config(&config, args.abort_after)
+}
+
+fn activation(a: ActivationName) -> Activation {
+    match a {
+        ActivationName::LeakyRelu => Activation::LeakyRelu(0.01),
+        ActivationName::Tanh => Activation::Tanh,
+        ActivationName::None => Activation::Identity,
+    }
+}
+
+/// The flow architecture of a `[flow]` section.
+pub fn flow_spec(f: &FlowConfig) -> FlowSpec {
+    FlowSpec {
+        layers: f.layers,
+        hidden: f.hidden.clone(),
+        kernel: f.kernel,
+        activation: activation(f.activation),
+        final_activation: activation(f.final_activation),
+        prior: match f.prior {
+            PriorName::Normal => PriorSpec::StandardNormal,
+            PriorName::Free => PriorSpec::FreeField {
+                m2: f.prior_m2.unwrap_or(1.0),
+            },
+        },
+    }
+}
+
+fn train_options(t: &TrainConfig, steps: usize) -> TrainOptions {
+    TrainOptions {
+        steps,
+        batch: t.batch,
+        lr: t.lr,
+        schedule: match t.schedule {
+            ScheduleName::Constant => Schedule::Constant,
+            ScheduleName::Cosine => Schedule::Cosine,
+            ScheduleName::Step => Schedule::Step {
+                every: t.step_every,
+                factor: t.step_factor,
+            },
+        },
+        grad_clip: t.grad_clip,
+        max_failures: 5,
+    }
+}
+
+/// The config with the training length blanked, to compare runs that differ only there.
+fn without_steps(c: &Config) -> String {
+    let mut c = c.clone();
+    if let Some(t) = c.train.as_mut() {
+        t.steps = 0;
+    }
+    c.to_toml()
+}
+
+/// Trains; `abort_after` is a test hook: abort (as a crash would) after the first checkpoint
+/// at or beyond that many steps.
+pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+    let (f, t) = config.flow_and_train()?;
+    let lattice = config.lattice()?;
+    let action = Phi4::new(lattice.clone(), config.couplings()?.aks)?;
+    let mut flow =
+        Flow::new(lattice, &flow_spec(f), config.seed ^ INIT_STREAM).context("flow.prior_m2")?;
+    let mut adam = Adam::new(flow.n_params());
+    let mut rng = stream_rng(config.seed, LATENT_STREAM);
+    let mut history: Vec<[f64; 7]> = Vec::new();
+    if t.checkpoint.exists() {
+        let ckpt = read_checkpoint(&t.checkpoint).with_context(|| {
+            format!(
+                "train.checkpoint {} exists but cannot be continued",
+                t.checkpoint.display()
+            )
+        })?;
+        let stored = Config::from_text(&ckpt.config_text, &t.checkpoint, &[])
+            .with_context(|| format!("{}: stored config is unreadable", t.checkpoint.display()))?;
+        if without_steps(&stored) != without_steps(config) {
+            bail!(
+                "{} holds a flow trained with a different config; choose another train.checkpoint or remove it",
+                t.checkpoint.display()
+            );
+        }
+        if ckpt.step as usize > t.steps {
+            bail!(
+                "{}: already trained for {} steps, more than train.steps = {}",
+                t.checkpoint.display(),
+                ckpt.step,
+                t.steps
+            );
+        }
+        if ckpt.params.len() != flow.n_params() {
+            bail!(
+                "{}: parameter count does not match the architecture",
+                t.checkpoint.display()
+            );
+        }
+        flow.params = ckpt.params;
+        adam = Adam::restore(ckpt.adam_m, ckpt.adam_v, ckpt.step);
+        rng = RngState::restore(&ckpt.rng);
+        history = ckpt.history;
+        info!(
+            "continuing {} from step {}",
+            t.checkpoint.display(),
+            ckpt.step
+        );
+    }
+    info!(
+        "flow: {} affine couplings, hidden {:?}, kernel {}, {} parameters; training {} steps of batch {}",
+        f.layers,
+        f.hidden,
+        f.kernel,
+        flow.n_params(),
+        t.steps,
+        t.batch
+    );
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(t.steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} steps, eta {eta} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_position(adam.steps());
+        bar
+    });
+    let start = std::time::Instant::now();
+    let first_step = adam.steps();
+    while (adam.steps() as usize) < t.steps {
+        let until = ((adam.steps() as usize / t.checkpoint_every) + 1) * t.checkpoint_every;
+        let options = train_options(t, t.steps);
+        let mut report = |r: &StepRecord| {
+            history.push([
+                r.step as f64,
+                r.loss,
+                r.loss_variance,
+                r.ess,
+                r.acceptance,
+                r.grad_norm,
+                r.lr,
+            ]);
+            match &bar {
+                Some(b) => {
+                    b.set_position(r.step as u64 + 1);
+                    b.set_message(format!(
+                        "loss {:.4} ess {:.3} acc {:.3}",
+                        r.loss, r.ess, r.acceptance
+                    ));
+                }
+                None if (r.step + 1).is_multiple_of(t.report_every) => info!(
+                    "step {}: loss {:.5} (var {:.4}), ESS {:.3}, acceptance {:.3}, lr {:.2e}",
+                    r.step + 1,
+                    r.loss,
+                    r.loss_variance,
+                    r.ess,
+                    r.acceptance,
+                    r.lr
+                ),
+                None => {}
+            }
+        };
+        // Segment boundaries do not change the result: the schedule uses the global step.
+        let result = train(
+            &mut flow,
+            &action,
+            &options,
+            until,
+            &mut adam,
+            &mut rng,
+            &mut report,
+        );
+        let saved = save(config, &flow, &adam, &rng, &history, t);
+        result.context("train")?;
+        saved?;
+        if abort_after.is_some_and(|n| adam.steps() >= n) {
+            std::process::abort();
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let elapsed = start.elapsed();
+    // Quality on a fresh batch (its own stream, so training is not disturbed).
+    let z = flow.sample_latent(1024, &mut stream_rng(config.seed, LATENT_STREAM + 1));
+    let (loss, terms, _) = flow.reverse_kl(&action, &z);
+    let (_, var, ess, acceptance) = batch_quality(&terms);
+    println!(
+        "lft train: {} steps ({} this run), checkpoint {}",
+        adam.steps(),
+        adam.steps() - first_step,
+        t.checkpoint.display()
+    );
+    println!("  loss <log q + S>       {loss:.5} (variance {var:.4}, over 1024 fresh samples)");
+    println!("  ESS (Kish)             {ess:.4}");
+    println!("  acceptance (estimate)  {acceptance:.4}");
+    if adam.steps() > first_step {
+        let per = elapsed.as_secs_f64() / (adam.steps() - first_step) as f64;
+        println!("  time per step          {:.2} ms", 1e3 * per);
+    }
+    Ok(())
+}
+
+fn save(
+    config: &Config,
+    flow: &Flow,
+    adam: &Adam,
+    rng: &lft_lattice::Pcg64,
+    history: &[[f64; 7]],
+    t: &TrainConfig,
+) -> Result<()> {
+    let (m, v) = adam.moments();
+    let ckpt = Checkpoint {
+        lft_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_text: config.to_toml(),
+        step: adam.steps(),
+        params: flow.params.clone(),
+        adam_m: m.to_vec(),
+        adam_v: v.to_vec(),
+        rng: RngState::of(rng),
+        history: history.to_vec(),
+    };
+    write_checkpoint(&t.checkpoint, &ckpt)
+        .with_context(|| format!("train.checkpoint {}", t.checkpoint.display()))
+}

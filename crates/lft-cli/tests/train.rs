@@ -1,0 +1,116 @@
+//! `lft train`: writes a checkpoint, continues it exactly, and refuses bad flow configs.
+
+mod common;
+use common::*;
+
+const FLOW: &str = r#"seed = 5
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+
+[flow]
+layers = 4
+hidden = [4]
+
+[train]
+steps = 30
+batch = 16
+lr = 3e-3
+schedule = "cosine"
+checkpoint = "out/flow.h5"
+checkpoint_every = 10
+
+[output]
+path = "out/ens.h5"
+"#;
+
+/// A run killed after its checkpoint at step 20 and run again ends with the checkpoint of an
+/// uninterrupted run, byte for byte; raising train.steps then trains further.
+#[test]
+fn interrupted_training_resumes_exactly() {
+    let one = scratch(FLOW);
+    let o = lft(one.path(), &["train", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = one.path().join("out/flow.h5");
+    let ckpt = lft_io::checkpoint::read_checkpoint(&path).unwrap();
+    assert_eq!((ckpt.step, ckpt.history.len()), (30, 30));
+    let mean = |r: std::ops::Range<usize>| {
+        r.clone().map(|i| ckpt.history[i][1]).sum::<f64>() / r.len() as f64
+    };
+    assert!(mean(25..30) < mean(0..5), "the loss should fall");
+
+    let two = scratch(FLOW);
+    let o = lft(two.path(), &["train", "config.toml", "--abort-after", "20"]);
+    assert!(!o.status.success(), "the hook should kill the run");
+    assert_eq!(
+        lft_io::checkpoint::read_checkpoint(&two.path().join("out/flow.h5"))
+            .unwrap()
+            .step,
+        20
+    );
+    let o = lft(two.path(), &["train", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(two.path().join("out/flow.h5")).unwrap() == std::fs::read(&path).unwrap()
+    );
+
+    // `lft run` on a flow config trains (sampling is not implemented yet, and says so).
+    let o = lft(
+        two.path(),
+        &["run", "config.toml", "--set", "train.steps=40"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        lft_io::checkpoint::read_checkpoint(&two.path().join("out/flow.h5"))
+            .unwrap()
+            .step,
+        40
+    );
+}
+
+#[test]
+fn bad_flow_configs_name_their_key() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "flow.coupling=\"spline\""], "flow.coupling"),
+        (&["--set", "flow.equivariant=true"], "flow.equivariant"),
+        (
+            &["--set", "train.objective=\"forward_kl\""],
+            "train.objective",
+        ),
+        (&["--set", "flow.kernel=4"], "flow.kernel"),
+        (&["--set", "flow.kernel=5"], "flow.kernel"),
+        (&["--set", "flow.hidden=[4, 0]"], "flow.hidden"),
+        (&["--set", "flow.prior=\"free\""], "flow.prior_m2"),
+        (&["--set", "train.lr=0"], "train.lr"),
+        (&["--set", "train.batch=1"], "train.batch"),
+        (&["--set", "flow.widht=3"], "widht"),
+    ];
+    for (args, needle) in cases {
+        let dir = scratch(FLOW);
+        let mut a = vec!["train", "config.toml"];
+        a.extend_from_slice(args);
+        let o = lft(dir.path(), &a);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert!(!dir.path().join("out").exists());
+    }
+    // A checkpoint made with other physics is not continued, and not touched.
+    let dir = scratch(FLOW);
+    assert!(lft(dir.path(), &["train", "config.toml"]).status.success());
+    let before = std::fs::read(dir.path().join("out/flow.h5")).unwrap();
+    let o = lft(
+        dir.path(),
+        &["train", "config.toml", "--set", "action.lambda=2.0"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("different config"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("out/flow.h5")).unwrap(),
+        before
+    );
+}
