@@ -5,8 +5,31 @@
 //! g = ∂L/∂y:
 //!   ∂L/∂b[o] = Σ_x g[o, x],  ∂L/∂W[o, i, δ] = Σ_x g[o, x] h[i, x + δ],
 //!   ∂L/∂h[i, z] = Σ_o Σ_δ W[o, i, δ] g[o, z − δ].
+//! Computed through patches (im2col): Pt[(i, δ), x] = h[i, x + δ] is gathered once, so that the
+//! products run over contiguous rows; ∂L/∂h is the scatter of Σ_o W[o, (i, δ)] g[o, x] back to
+//! the sites x + δ.
 
 use lft_lattice::Lattice;
+
+/// Σ_x a_x b_x with eight independent accumulators, so the compiler can vectorise it (a
+/// single running sum is a strictly ordered reduction that it must not reorder).
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
 
 /// Kernel offsets of one lattice, as site-shift tables: `shift[δ][x]` is the site x + δ.
 #[derive(Debug, Clone)]
@@ -14,8 +37,6 @@ pub struct KernelShifts {
     volume: usize,
     /// `[K][V]`.
     shift: Vec<Vec<u32>>,
-    /// `mirror[δ]` is the index of −δ.
-    mirror: Vec<usize>,
 }
 
 impl KernelShifts {
@@ -52,12 +73,9 @@ impl KernelShifts {
                     .collect()
             })
             .collect();
-        // Offsets are enumerated lexicographically from (−r, …) to (r, …): −δ is the mirror index.
-        let mirror = (0..count).map(|i| count - 1 - i).collect();
         Self {
             volume: lattice.volume(),
             shift,
-            mirror,
         }
     }
 
@@ -93,23 +111,86 @@ impl PeriodicConv {
         self.c_out * self.c_in * self.kernel + self.c_out
     }
 
-    /// One configuration: `h` is `[c_in, V]`, `y` is `[c_out, V]`.
-    pub fn forward(&self, shifts: &KernelShifts, params: &[f64], h: &[f64], y: &mut [f64]) {
+    /// The patches of `h` `[c_in, V]`: Pt[i·K + k, x] = h[i, x + δ_k], written into `out`
+    /// (`[c_in·K, V]`). Every later loop then runs over contiguous rows.
+    pub fn patches(&self, shifts: &KernelShifts, h: &[f64], out: &mut Vec<f64>) {
         let v = shifts.volume;
-        let (w, b) = params.split_at(self.c_out * self.c_in * self.kernel);
-        for o in 0..self.c_out {
-            let yo = &mut y[o * v..(o + 1) * v];
-            yo.fill(b[o]);
-            for i in 0..self.c_in {
-                let hi = &h[i * v..(i + 1) * v];
-                for (k, table) in shifts.shift.iter().enumerate() {
-                    let wk = w[(o * self.c_in + i) * self.kernel + k];
-                    for (yx, &sx) in yo.iter_mut().zip(table) {
-                        *yx += wk * hi[sx as usize];
-                    }
+        out.resize(self.c_in * self.kernel * v, 0.0);
+        for i in 0..self.c_in {
+            let hi = &h[i * v..(i + 1) * v];
+            for (k, table) in shifts.shift.iter().enumerate() {
+                let row = &mut out[(i * self.kernel + k) * v..(i * self.kernel + k + 1) * v];
+                for (r, &sx) in row.iter_mut().zip(table) {
+                    *r = hi[sx as usize];
                 }
             }
         }
+    }
+
+    /// y[o] = b[o] + Σ_j W[o, j] Pt[j] from the patches of the input.
+    pub fn forward_patches(&self, params: &[f64], patches: &[f64], y: &mut [f64]) {
+        let v = y.len() / self.c_out;
+        let j_max = self.c_in * self.kernel;
+        let (w, b) = params.split_at(self.c_out * j_max);
+        for o in 0..self.c_out {
+            let yo = &mut y[o * v..(o + 1) * v];
+            yo.fill(b[o]);
+            for j in 0..j_max {
+                let wj = w[o * j_max + j];
+                for (yx, px) in yo.iter_mut().zip(&patches[j * v..(j + 1) * v]) {
+                    *yx += wj * px;
+                }
+            }
+        }
+    }
+
+    /// Backward from the patches: ∂L/∂W[o, j] += g[o]·Pt[j], ∂L/∂b[o] += Σ_x g[o, x], and
+    /// (if `dh` is given) ∂L/∂h by scattering ∂L/∂Pt[j] = Σ_o W[o, j] g[o] through the tables.
+    pub fn backward_patches(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        patches: &[f64],
+        g: &[f64],
+        dparams: &mut [f64],
+        dh: Option<&mut [f64]>,
+    ) {
+        let v = shifts.volume;
+        let j_max = self.c_in * self.kernel;
+        let (dw, db) = dparams.split_at_mut(self.c_out * j_max);
+        for o in 0..self.c_out {
+            let go = &g[o * v..(o + 1) * v];
+            db[o] += go.iter().sum::<f64>();
+            for j in 0..j_max {
+                dw[o * j_max + j] += dot(go, &patches[j * v..(j + 1) * v]);
+            }
+        }
+        if let Some(dh) = dh {
+            let w = &params[..self.c_out * j_max];
+            dh.fill(0.0);
+            let mut row = vec![0.0; v];
+            for j in 0..j_max {
+                row.fill(0.0);
+                for o in 0..self.c_out {
+                    let wj = w[o * j_max + j];
+                    for (r, gx) in row.iter_mut().zip(&g[o * v..(o + 1) * v]) {
+                        *r += wj * gx;
+                    }
+                }
+                let (i, k) = (j / self.kernel, j % self.kernel);
+                let dhi = &mut dh[i * v..(i + 1) * v];
+                for (r, &sx) in row.iter().zip(&shifts.shift[k]) {
+                    dhi[sx as usize] += r;
+                }
+            }
+        }
+    }
+
+    /// One configuration: `h` is `[c_in, V]`, `y` is `[c_out, V]`.
+    pub fn forward(&self, shifts: &KernelShifts, params: &[f64], h: &[f64], y: &mut [f64]) {
+        let mut p = Vec::new();
+        self.patches(shifts, h, &mut p);
+        self.forward_patches(params, &p, y);
     }
 
     /// One configuration: given g = ∂L/∂y `[c_out, V]` and the input `h`, adds ∂L/∂params to
@@ -123,39 +204,8 @@ impl PeriodicConv {
         dparams: &mut [f64],
         dh: Option<&mut [f64]>,
     ) {
-        let v = shifts.volume;
-        let nw = self.c_out * self.c_in * self.kernel;
-        let (dw, db) = dparams.split_at_mut(nw);
-        for o in 0..self.c_out {
-            let go = &g[o * v..(o + 1) * v];
-            db[o] += go.iter().sum::<f64>();
-            for i in 0..self.c_in {
-                let hi = &h[i * v..(i + 1) * v];
-                for (k, table) in shifts.shift.iter().enumerate() {
-                    dw[(o * self.c_in + i) * self.kernel + k] += go
-                        .iter()
-                        .zip(table)
-                        .map(|(gx, &sx)| gx * hi[sx as usize])
-                        .sum::<f64>();
-                }
-            }
-        }
-        if let Some(dh) = dh {
-            let w = &params[..nw];
-            dh.fill(0.0);
-            for i in 0..self.c_in {
-                let dhi = &mut dh[i * v..(i + 1) * v];
-                for o in 0..self.c_out {
-                    let go = &g[o * v..(o + 1) * v];
-                    for k in 0..self.kernel {
-                        let wk = w[(o * self.c_in + i) * self.kernel + k];
-                        let back = &shifts.shift[shifts.mirror[k]];
-                        for (dz, &sz) in dhi.iter_mut().zip(back) {
-                            *dz += wk * go[sz as usize];
-                        }
-                    }
-                }
-            }
-        }
+        let mut p = Vec::new();
+        self.patches(shifts, h, &mut p);
+        self.backward_patches(shifts, params, &p, g, dparams, dh);
     }
 }

@@ -21,6 +21,8 @@ pub struct ConvNet {
 pub struct NetCache {
     /// Input of conv j, `[c_in_j, V]` (entry 0 is the network input).
     inputs: Vec<Vec<f64>>,
+    /// Patches (im2col) of the input of conv j.
+    patches: Vec<Vec<f64>>,
     /// Output of conv j before its activation.
     pre: Vec<Vec<f64>>,
     /// Network output, `[c_last, V]`.
@@ -93,6 +95,7 @@ impl ConvNet {
         let v = self.volume;
         let n = self.convs.len();
         cache.inputs.resize(n, Vec::new());
+        cache.patches.resize(n, Vec::new());
         cache.pre.resize(n, Vec::new());
         cache.inputs[0].clear();
         cache.inputs[0].extend_from_slice(input);
@@ -100,7 +103,10 @@ impl ConvNet {
             let p = &params[self.offsets[j]..self.offsets[j] + conv.n_params()];
             let mut pre = std::mem::take(&mut cache.pre[j]);
             pre.resize(conv.c_out * v, 0.0);
-            conv.forward(shifts, p, &cache.inputs[j], &mut pre);
+            let mut patches = std::mem::take(&mut cache.patches[j]);
+            conv.patches(shifts, &cache.inputs[j], &mut patches);
+            conv.forward_patches(p, &patches, &mut pre);
+            cache.patches[j] = patches;
             let act = if j + 1 == n { self.last } else { self.hidden };
             let out: Vec<f64> = pre.iter().map(|&x| act.apply(x)).collect();
             cache.pre[j] = pre;
@@ -136,10 +142,10 @@ impl ConvNet {
             let conv = &self.convs[j];
             let range = self.offsets[j]..self.offsets[j] + conv.n_params();
             if j == 0 {
-                conv.backward(
+                conv.backward_patches(
                     shifts,
                     &params[range.clone()],
-                    &cache.inputs[0],
+                    &cache.patches[0],
                     &g,
                     &mut dparams[range],
                     d_input.take(),
@@ -147,10 +153,10 @@ impl ConvNet {
                 break;
             }
             let mut dh = vec![0.0; conv.c_in * self.volume];
-            conv.backward(
+            conv.backward_patches(
                 shifts,
                 &params[range.clone()],
-                &cache.inputs[j],
+                &cache.patches[j],
                 &g,
                 &mut dparams[range],
                 Some(&mut dh),
