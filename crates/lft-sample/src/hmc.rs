@@ -97,6 +97,14 @@ impl HmcChain {
         &self.phi
     }
 
+    /// Replaces the current configuration (a move made by another exact update, e.g. a flow
+    /// proposal), recomputing its action and gradient.
+    pub fn set_field(&mut self, action: &dyn Action, phi: &[f64]) {
+        self.phi.copy_from_slice(phi);
+        action.gradient(&self.phi, &mut self.grad);
+        self.action_value = action.action(&self.phi);
+    }
+
     pub fn params(&self) -> HmcParams {
         self.params
     }

@@ -1,12 +1,14 @@
-//! Markov-chain samplers: HMC and independence Metropolis with flow proposals. This crate does no file I/O: a run hands its records to a [`Sink`],
+//! Markov-chain samplers: HMC, independence Metropolis with flow proposals, and flow-HMC. This crate does no file I/O: a run hands its records to a [`Sink`],
 //! so every algorithm can be tested in memory (lft-io provides the HDF5 sink).
 
+mod flow_hmc;
 mod hmc;
 mod imh;
 mod integrator;
 mod run;
 mod tune;
 
+pub use flow_hmc::{FlowHmc, FlowHmcRecord};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, Start};
 pub use imh::{FlowImh, ImhRecord};
 pub use integrator::Integrator;
