@@ -44,6 +44,7 @@ pub fn flow_spec(f: &FlowConfig) -> FlowSpec {
         kernel: f.kernel,
         activation: activation(f.activation),
         final_activation: activation(f.final_activation),
+        equivariant: f.equivariant,
         prior: match f.prior {
             PriorName::Normal => PriorSpec::StandardNormal,
             PriorName::Free => PriorSpec::FreeField {

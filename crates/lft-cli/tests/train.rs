@@ -77,7 +77,6 @@ fn interrupted_training_resumes_exactly() {
 fn bad_flow_configs_name_their_key() {
     let cases: &[(&[&str], &str)] = &[
         (&["--set", "flow.coupling=\"spline\""], "flow.coupling"),
-        (&["--set", "flow.equivariant=true"], "flow.equivariant"),
         (
             &["--set", "train.objective=\"forward_kl\""],
             "train.objective",

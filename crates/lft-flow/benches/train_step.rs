@@ -24,6 +24,7 @@ fn tutorial() -> (Phi4, Flow) {
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
+        equivariant: false,
         prior: PriorSpec::StandardNormal,
     };
     (action, Flow::new(lat, &spec, 1).unwrap())

@@ -18,10 +18,14 @@ pub struct Cotangent<'a> {
 }
 
 /// One coupling layer; its parameters are those of its net.
+///
+/// Z₂-equivariant variant: with f the frozen field, s̄(f) = ½(s(f) + s(−f)) and
+/// t̄(f) = ½(t(f) − t(−f)) replace s and t, so that y(−x) = −y(x) and the log det is even.
 #[derive(Debug, Clone)]
 pub struct AffineCoupling {
     active: Vec<f64>,
     net: ConvNet,
+    equivariant: bool,
 }
 
 /// What a forward pass keeps for the backward pass.
@@ -30,13 +34,26 @@ pub struct CouplingCache {
     input: Vec<f64>,
     exp_s: Vec<f64>,
     net: NetCache,
+    /// The evaluation at −f (equivariant layers only).
+    net_mirror: NetCache,
+    /// The symmetrised (s, t), `[2, V]`.
+    st: Vec<f64>,
 }
 
 impl AffineCoupling {
     /// `active` is 1 on transformed sites; the net must map 1 channel to 2 (s and t).
     pub fn new(active: Vec<f64>, net: ConvNet) -> Self {
+        Self::with_symmetry(active, net, false)
+    }
+
+    /// As [`AffineCoupling::new`], Z₂-equivariant if `equivariant`.
+    pub fn with_symmetry(active: Vec<f64>, net: ConvNet, equivariant: bool) -> Self {
         assert_eq!(net.out_channels(), 2, "an affine coupling needs s and t");
-        Self { active, net }
+        Self {
+            active,
+            net,
+            equivariant,
+        }
     }
 
     pub fn net(&self) -> &ConvNet {
@@ -47,13 +64,33 @@ impl AffineCoupling {
         self.net.n_params()
     }
 
-    fn conditioner(&self, shifts: &KernelShifts, params: &[f64], x: &[f64], cache: &mut NetCache) {
+    /// (s, t) `[2, V]` from the frozen sites of x; symmetrised for equivariant layers.
+    fn conditioner(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        x: &[f64],
+        net: &mut NetCache,
+        mirror: &mut NetCache,
+        st: &mut Vec<f64>,
+    ) {
         let frozen: Vec<f64> = x
             .iter()
             .zip(&self.active)
             .map(|(v, a)| v * (1.0 - a))
             .collect();
-        self.net.forward(shifts, params, &frozen, cache);
+        self.net.forward(shifts, params, &frozen, net);
+        st.clear();
+        st.extend_from_slice(&net.output);
+        if self.equivariant {
+            let negated: Vec<f64> = frozen.iter().map(|f| -f).collect();
+            self.net.forward(shifts, params, &negated, mirror);
+            let v = x.len();
+            for i in 0..v {
+                st[i] = 0.5 * (st[i] + mirror.output[i]);
+                st[v + i] = 0.5 * (st[v + i] - mirror.output[v + i]);
+            }
+        }
     }
 
     /// y = f(x) for one configuration; returns log|det ∂y/∂x| and fills `cache`.
@@ -66,8 +103,15 @@ impl AffineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = x.len();
-        self.conditioner(shifts, params, x, &mut cache.net);
-        let (s, t) = cache.net.output.split_at(v);
+        self.conditioner(
+            shifts,
+            params,
+            x,
+            &mut cache.net,
+            &mut cache.net_mirror,
+            &mut cache.st,
+        );
+        let (s, t) = cache.st.split_at(v);
         cache.input.clear();
         cache.input.extend_from_slice(x);
         cache.exp_s.resize(v, 0.0);
@@ -85,10 +129,10 @@ impl AffineCoupling {
     /// x = f⁻¹(y) for one configuration; returns log|det ∂y/∂x| at that x (the forward one).
     pub fn inverse(&self, shifts: &KernelShifts, params: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
         let v = y.len();
-        let mut net = NetCache::default();
+        let (mut net, mut mirror, mut st) = (NetCache::default(), NetCache::default(), Vec::new());
         // The frozen sites of y are those of x.
-        self.conditioner(shifts, params, y, &mut net);
-        let (s, t) = net.output.split_at(v);
+        self.conditioner(shifts, params, y, &mut net, &mut mirror, &mut st);
+        let (s, t) = st.split_at(v);
         let mut logdet = 0.0;
         for i in 0..v {
             let a = self.active[i];
@@ -118,14 +162,45 @@ impl AffineCoupling {
             g_net[v + i] = a * g[i];
         }
         let mut d_frozen = vec![0.0; v];
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net,
-            &g_net,
-            dparams,
-            Some(&mut d_frozen),
-        );
+        if self.equivariant {
+            // s̄ = ½(s(f) + s(−f)), t̄ = ½(t(f) − t(−f)); the second net saw −f.
+            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
+            let mirrored: Vec<f64> = half
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if i < v { *x } else { -x })
+                .collect();
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net,
+                &half,
+                dparams,
+                Some(&mut d_frozen),
+            );
+            let mut d_negated = vec![0.0; v];
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net_mirror,
+                &mirrored,
+                dparams,
+                Some(&mut d_negated),
+            );
+            d_frozen
+                .iter_mut()
+                .zip(&d_negated)
+                .for_each(|(d, n)| *d -= n);
+        } else {
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net,
+                &g_net,
+                dparams,
+                Some(&mut d_frozen),
+            );
+        }
         for i in 0..v {
             let a = self.active[i];
             dx[i] = g[i] * cache.exp_s[i] + (1.0 - a) * d_frozen[i];

@@ -24,6 +24,8 @@ pub struct FlowSpec {
     pub activation: Activation,
     /// Activation of the conditioner output (tanh keeps s and t bounded).
     pub final_activation: Activation,
+    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior).
+    pub equivariant: bool,
     pub prior: PriorSpec,
 }
 
@@ -86,7 +88,11 @@ impl Flow {
             );
             offsets.push(params.len());
             params.extend(net.init_params(&shifts, &mut rng, 1.0));
-            layers.push(AffineCoupling::new(checkerboard(&lattice, parity), net));
+            layers.push(AffineCoupling::with_symmetry(
+                checkerboard(&lattice, parity),
+                net,
+                spec.equivariant,
+            ));
         }
         Ok(Self {
             lattice,

@@ -171,11 +171,12 @@ fn fd_jacobian(x: &[f64], f: &dyn Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
     jac
 }
 
-fn coupling(
+fn coupling_with(
     lat: &Lattice,
     shifts: &KernelShifts,
     parity: Parity,
     seed: u64,
+    equivariant: bool,
 ) -> (AffineCoupling, Vec<f64>) {
     let net = ConvNet::new(
         &[1, 4, 2],
@@ -185,7 +186,10 @@ fn coupling(
         lat.volume(),
     );
     let params = net.init_params(shifts, &mut stream_rng(seed, 0), 1.0);
-    (AffineCoupling::new(checkerboard(lat, parity), net), params)
+    (
+        AffineCoupling::with_symmetry(checkerboard(lat, parity), net, equivariant),
+        params,
+    )
 }
 
 #[test]
@@ -193,8 +197,12 @@ fn affine_coupling_is_invertible_with_exact_logdet_and_gradients() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let v = lat.volume();
     let shifts = KernelShifts::new(&lat, 3);
-    for (seed, parity) in [(1, Parity::Even), (2, Parity::Odd)] {
-        let (layer, mut params) = coupling(&lat, &shifts, parity, seed);
+    for (seed, parity, equivariant) in [
+        (1, Parity::Even, false),
+        (2, Parity::Odd, false),
+        (3, Parity::Even, true),
+    ] {
+        let (layer, mut params) = coupling_with(&lat, &shifts, parity, seed, equivariant);
         // Inputs far out in the tails as well as typical ones.
         for scale in [1.0, 30.0] {
             let mut x = randn(v, 10 + seed, scale);
@@ -263,6 +271,7 @@ fn small_flow(seed: u64) -> Flow {
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
+        equivariant: false,
         prior: PriorSpec::StandardNormal,
     };
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
@@ -325,5 +334,46 @@ fn reverse_kl_gradient_matches_finite_differences() {
             (up - down) / (2.0 * H),
             &format!("reverse KL dθ[{i}]"),
         );
+    }
+}
+
+/// Equivariant layers: y(−x) = −y(x) with the same log det; a whole equivariant flow with the
+/// standard normal prior has q(−φ) = q(φ). A plain layer is not symmetric (the check can fail).
+#[test]
+fn equivariant_couplings_commute_with_sign_flip() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let v = lat.volume();
+    let shifts = KernelShifts::new(&lat, 3);
+    let x = randn(v, 40, 1.5);
+    let neg: Vec<f64> = x.iter().map(|a| -a).collect();
+    let run = |layer: &AffineCoupling, p: &[f64], input: &[f64]| {
+        let mut y = vec![0.0; v];
+        let ld = layer.forward(&shifts, p, input, &mut y, &mut CouplingCache::default());
+        (y, ld)
+    };
+    let (sym, p) = coupling_with(&lat, &shifts, Parity::Odd, 41, true);
+    let ((y, ld), (yn, ldn)) = (run(&sym, &p, &x), run(&sym, &p, &neg));
+    assert!(y.iter().zip(&yn).all(|(a, b)| (a + b).abs() < 1e-12) && (ld - ldn).abs() < 1e-12);
+    let (plain, p) = coupling_with(&lat, &shifts, Parity::Odd, 41, false);
+    let ((y, _), (yn, _)) = (run(&plain, &p, &x), run(&plain, &p, &neg));
+    assert!(
+        y.iter().zip(&yn).any(|(a, b)| (a + b).abs() > 1e-3),
+        "a plain layer is not odd"
+    );
+
+    let spec = FlowSpec {
+        layers: 4,
+        hidden: vec![4],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+        equivariant: true,
+        prior: PriorSpec::StandardNormal,
+    };
+    let flow = Flow::new(lat, &spec, 9).unwrap();
+    let s = flow.sample(4, &mut stream_rng(10, 0));
+    let flipped: Vec<f64> = s.phi.iter().map(|a| -a).collect();
+    for (a, b) in flow.log_q(&flipped).iter().zip(&s.log_q) {
+        assert!((a - b).abs() < 1e-10, "q(−φ) = {a} vs q(φ) = {b}");
     }
 }

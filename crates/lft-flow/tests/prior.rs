@@ -12,6 +12,7 @@ fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
+        equivariant: false,
         prior,
     }
 }

@@ -466,9 +466,6 @@ impl Config {
                 "the rational-quadratic spline coupling",
             ));
         }
-        if f.equivariant {
-            return Err(not_yet("flow.equivariant", "Z2-equivariant conditioners"));
-        }
         if t.objective == ObjectiveName::ForwardKl {
             return Err(not_yet("train.objective", "forward-KL training"));
         }

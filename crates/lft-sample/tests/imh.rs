@@ -18,6 +18,7 @@ fn trained_flow(action: &Phi4, steps: usize, seed: u64) -> Flow {
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
+        equivariant: false,
         prior: PriorSpec::StandardNormal,
     };
     let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
@@ -90,6 +91,7 @@ fn exact_prior_is_always_accepted() {
         kernel: 3,
         activation: Activation::Identity,
         final_activation: Activation::Identity,
+        equivariant: false,
         prior: PriorSpec::FreeField { m2 },
     };
     let flow = Flow::new(lat, &spec, 1).unwrap();
@@ -158,6 +160,12 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
         assert!(
             (a.value - b.value).abs() < 4.0 * combined,
             "{name}: IMH {a:?} vs HMC {b:?}"
+        );
+        let c = estimate_mean(&[&flow_hmc[k]]).unwrap();
+        let combined = (c.error.powi(2) + b.error.powi(2)).sqrt();
+        assert!(
+            (c.value - b.value).abs() < 4.0 * combined,
+            "{name}: flow-HMC {c:?} vs HMC {b:?}"
         );
     }
 }
