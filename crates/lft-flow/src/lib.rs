@@ -17,6 +17,7 @@ pub mod flow;
 pub mod mask;
 pub mod net;
 pub mod prior;
+pub mod spline;
 pub mod train;
 
 pub use activation::Activation;
