@@ -9,12 +9,14 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_action::Phi4;
 use lft_flow::{
-    Activation, Adam, Flow, FlowSpec, PriorSpec, Schedule, StepRecord, TrainOptions, batch_quality,
-    train,
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, StepRecord, TrainOptions,
+    batch_quality, train,
 };
 use lft_io::Config;
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
-use lft_io::config::{ActivationName, FlowConfig, PriorName, ScheduleName, TrainConfig};
+use lft_io::config::{
+    ActivationName, CouplingName, FlowConfig, PriorName, ScheduleName, TrainConfig,
+};
 use lft_lattice::{RngState, stream_rng};
 use std::io::IsTerminal;
 use tracing::info;
@@ -45,6 +47,13 @@ pub fn flow_spec(f: &FlowConfig) -> FlowSpec {
         activation: activation(f.activation),
         final_activation: activation(f.final_activation),
         equivariant: f.equivariant,
+        coupling: match f.coupling {
+            CouplingName::Affine => CouplingSpec::Affine,
+            CouplingName::Spline => CouplingSpec::Spline {
+                bins: f.bins,
+                tail_bound: f.tail_bound,
+            },
+        },
         prior: match f.prior {
             PriorName::Normal => PriorSpec::StandardNormal,
             PriorName::Free => PriorSpec::FreeField {

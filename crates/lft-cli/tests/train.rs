@@ -76,7 +76,20 @@ fn interrupted_training_resumes_exactly() {
 #[test]
 fn bad_flow_configs_name_their_key() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--set", "flow.coupling=\"spline\""], "flow.coupling"),
+        (
+            &[
+                "--set",
+                "flow.coupling=\"spline\"",
+                "--set",
+                "flow.equivariant=true",
+            ],
+            "flow.equivariant",
+        ),
+        (
+            &["--set", "flow.coupling=\"spline\"", "--set", "flow.bins=1"],
+            "flow.bins",
+        ),
+        (&["--set", "flow.tail_bound=-1"], "flow.tail_bound"),
         (
             &["--set", "train.objective=\"forward_kl\""],
             "train.objective",
@@ -112,4 +125,32 @@ fn bad_flow_configs_name_their_key() {
         std::fs::read(dir.path().join("out/flow.h5")).unwrap(),
         before
     );
+}
+
+/// Spline and equivariant affine flows train from the config.
+#[test]
+fn spline_and_equivariant_flows_train() {
+    for extra in [
+        ["flow.coupling=\"spline\"", "flow.bins=6"],
+        ["flow.equivariant=true", "flow.kernel=3"],
+    ] {
+        let dir = scratch(FLOW);
+        let o = lft(
+            dir.path(),
+            &[
+                "train",
+                "config.toml",
+                "--set",
+                "train.steps=12",
+                "--set",
+                extra[0],
+                "--set",
+                extra[1],
+            ],
+        );
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let ckpt = lft_io::checkpoint::read_checkpoint(&dir.path().join("out/flow.h5")).unwrap();
+        assert_eq!(ckpt.step, 12);
+        assert!(ckpt.history.iter().all(|r| r[1].is_finite()));
+    }
 }

@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::{Activation, Adam, Flow, FlowSpec, PriorSpec};
+use lft_flow::{Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use std::hint::black_box;
 
@@ -25,6 +25,7 @@ fn tutorial() -> (Phi4, Flow) {
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
         equivariant: false,
+        coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
     };
     (action, Flow::new(lat, &spec, 1).unwrap())

@@ -31,9 +31,9 @@ pub struct AffineCoupling {
 /// What a forward pass keeps for the backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct CouplingCache {
-    input: Vec<f64>,
+    pub(crate) input: Vec<f64>,
     exp_s: Vec<f64>,
-    net: NetCache,
+    pub(crate) net: NetCache,
     /// The evaluation at −f (equivariant layers only).
     net_mirror: NetCache,
     /// The symmetrised (s, t), `[2, V]`.

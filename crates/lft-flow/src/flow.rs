@@ -7,11 +7,75 @@ use crate::conv::KernelShifts;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
 use crate::prior::{Prior, PriorSpec};
+use crate::spline::RqSpline;
+use crate::spline_coupling::SplineCoupling;
 use lft_action::Action;
 use lft_lattice::{Lattice, Parity, Pcg64, stream_rng};
 use rayon::prelude::*;
 
-/// Architecture of an affine flow.
+/// Which coupling layers a flow stacks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CouplingSpec {
+    /// RealNVP affine couplings (the conditioner outputs s and t).
+    Affine,
+    /// Rational-quadratic splines with `bins` bins on [−tail_bound, tail_bound].
+    Spline { bins: usize, tail_bound: f64 },
+}
+
+/// One coupling layer of either kind.
+#[derive(Debug, Clone)]
+enum Coupling {
+    Affine(AffineCoupling),
+    Spline(SplineCoupling),
+}
+
+impl Coupling {
+    fn n_params(&self) -> usize {
+        match self {
+            Coupling::Affine(c) => c.n_params(),
+            Coupling::Spline(c) => c.n_params(),
+        }
+    }
+
+    fn forward(
+        &self,
+        sh: &KernelShifts,
+        p: &[f64],
+        x: &[f64],
+        y: &mut [f64],
+        cache: &mut CouplingCache,
+    ) -> f64 {
+        match self {
+            Coupling::Affine(c) => c.forward(sh, p, x, y, cache),
+            Coupling::Spline(c) => c.forward(sh, p, x, y, cache),
+        }
+    }
+
+    fn inverse(&self, sh: &KernelShifts, p: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
+        match self {
+            Coupling::Affine(c) => c.inverse(sh, p, y, x),
+            Coupling::Spline(c) => c.inverse(sh, p, y, x),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        sh: &KernelShifts,
+        p: &[f64],
+        cache: &CouplingCache,
+        up: Cotangent<'_>,
+        dp: &mut [f64],
+        dx: &mut [f64],
+    ) {
+        match self {
+            Coupling::Affine(c) => c.backward(sh, p, cache, up, dp, dx),
+            Coupling::Spline(c) => c.backward(sh, p, cache, up, dp, dx),
+        }
+    }
+}
+
+/// Architecture of a flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowSpec {
     /// Number of coupling layers (masks alternate between even and odd sites).
@@ -24,8 +88,10 @@ pub struct FlowSpec {
     pub activation: Activation,
     /// Activation of the conditioner output (tanh keeps s and t bounded).
     pub final_activation: Activation,
-    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior).
+    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior);
+    /// affine couplings only.
     pub equivariant: bool,
+    pub coupling: CouplingSpec,
     pub prior: PriorSpec,
 }
 
@@ -34,7 +100,7 @@ pub struct FlowSpec {
 pub struct Flow {
     lattice: Lattice,
     shifts: KernelShifts,
-    layers: Vec<AffineCoupling>,
+    layers: Vec<Coupling>,
     /// Start of each layer's parameters in `params`.
     offsets: Vec<usize>,
     /// All parameters, layer after layer.
@@ -68,7 +134,17 @@ impl Flow {
         let v = lattice.volume();
         let mut channels = vec![1];
         channels.extend_from_slice(&spec.hidden);
-        channels.push(2);
+        let spline = match spec.coupling {
+            CouplingSpec::Affine => None,
+            CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
+                bins,
+                bound: tail_bound,
+                min_width: 1e-3,
+                min_height: 1e-3,
+                min_derivative: 1e-3,
+            }),
+        };
+        channels.push(spline.map_or(2, |s| s.params_per_site()));
         let mut rng = stream_rng(seed, 0);
         let mut layers = Vec::with_capacity(spec.layers);
         let mut offsets = Vec::with_capacity(spec.layers);
@@ -88,11 +164,13 @@ impl Flow {
             );
             offsets.push(params.len());
             params.extend(net.init_params(&shifts, &mut rng, 1.0));
-            layers.push(AffineCoupling::with_symmetry(
-                checkerboard(&lattice, parity),
-                net,
-                spec.equivariant,
-            ));
+            let mask = checkerboard(&lattice, parity);
+            layers.push(match spline {
+                None => {
+                    Coupling::Affine(AffineCoupling::with_symmetry(mask, net, spec.equivariant))
+                }
+                Some(sp) => Coupling::Spline(SplineCoupling::new(mask, net, sp)),
+            });
         }
         Ok(Self {
             lattice,

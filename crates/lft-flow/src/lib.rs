@@ -2,7 +2,8 @@
 //!
 //! - [`conv`]: periodic convolutions on lattices of dimension 1–4;
 //! - [`activation`], [`net`]: activations and conditioner networks;
-//! - [`affine`]: the RealNVP affine coupling with checkerboard masks;
+//! - [`affine`]: the RealNVP affine coupling with checkerboard masks (optionally Z₂-equivariant);
+//! - [`spline`], [`spline_coupling`]: rational-quadratic spline couplings;
 //! - [`prior`]: the standard normal prior and the exact free-field prior;
 //! - [`flow`]: the model φ = f(z), log q(φ), sampling and the reverse-KL gradient;
 //! - [`adam`]: the optimiser; [`train`]: reverse-KL training.
@@ -18,10 +19,11 @@ pub mod mask;
 pub mod net;
 pub mod prior;
 pub mod spline;
+pub mod spline_coupling;
 pub mod train;
 
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
-pub use flow::{Flow, FlowSample, FlowSpec};
+pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec};
 pub use prior::{Prior, PriorSpec};
 pub use train::{Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train};

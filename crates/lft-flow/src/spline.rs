@@ -10,7 +10,8 @@
 //!   dy/dx = s² (d₁ ξ² + 2 s θ + d₀ (1 − ξ)²) / (s + D θ)².
 //!
 //! The inverse solves a ξ² + b ξ + c = 0 with a = h(s − d₀) + (y − y_k) D, b = h d₀ − (y − y_k) D,
-//! c = −s (y − y_k), through the stable root ξ = 2c / (−b − √(b² − 4ac)). The discriminant is
+//! c = −s (y − y_k), for the root ξ = 2c / (−b − √(b² − 4ac)) = (−b + √(b² − 4ac)) / (2a),
+//! evaluated in whichever form does not cancel (by the sign of b). The discriminant is
 //! clamped at 0, ξ to [0, 1] and the bin index to [0, K − 1], which avoids the float pitfalls
 //! reported for nflows (NaN from a slightly negative discriminant, bin search past the last
 //! knot, cancellation when a ≈ 0).
@@ -182,11 +183,18 @@ impl RqSpline {
         let b = h * d0 - dy * dd;
         let c = -s * dy;
         let disc = (b * b - 4.0 * a * c).max(0.0);
-        let denom = -b - disc.sqrt();
-        let xi = if denom == 0.0 {
-            0.0
+        // The root in [0, 1] is ξ = 2c/(−b − √disc) = (−b + √disc)/(2a): evaluate the form whose
+        // sum does not cancel (the first for b ≥ 0, the second for b < 0).
+        let xi = if b >= 0.0 {
+            let denom = -b - disc.sqrt();
+            if denom == 0.0 { 0.0 } else { 2.0 * c / denom }
         } else {
-            (2.0 * c / denom).clamp(0.0, 1.0)
+            (-b + disc.sqrt()) / (2.0 * a)
+        };
+        let xi = if xi.is_finite() {
+            xi.clamp(0.0, 1.0)
+        } else {
+            0.0
         };
         let x = xk + xi * w;
         let (_, l, _) = self.eval(&k, bin, x);

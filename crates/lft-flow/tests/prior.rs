@@ -2,7 +2,7 @@
 //! of it samples the free field with ESS = 1.
 
 use lft_action::{Action, FreeField, Phi4, Phi4Params};
-use lft_flow::{Activation, Flow, FlowSpec, PriorSpec, batch_quality};
+use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, PriorSpec, batch_quality};
 use lft_lattice::{Lattice, stream_rng};
 
 fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
@@ -13,6 +13,7 @@ fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
         equivariant: false,
+        coupling: CouplingSpec::Affine,
         prior,
     }
 }

@@ -175,9 +175,15 @@ pub struct FlowConfig {
     /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
     #[serde(default = "defaults::final_activation")]
     pub final_activation: ActivationName,
-    /// Symmetrise the conditioners under φ → −φ.
+    /// Symmetrise the conditioners under φ → −φ (affine couplings).
     #[serde(default)]
     pub equivariant: bool,
+    /// Spline bins K (coupling = "spline").
+    #[serde(default = "defaults::bins")]
+    pub bins: usize,
+    /// The spline acts on [−tail_bound, tail_bound] and is the identity outside.
+    #[serde(default = "defaults::tail_bound")]
+    pub tail_bound: f64,
     #[serde(default = "defaults::prior")]
     pub prior: PriorName,
     /// Mass² of the free-field prior.
@@ -254,6 +260,12 @@ mod defaults {
     }
     pub fn kernel() -> usize {
         3
+    }
+    pub fn bins() -> usize {
+        8
+    }
+    pub fn tail_bound() -> f64 {
+        3.0
     }
     pub fn activation() -> ActivationName {
         ActivationName::LeakyRelu
@@ -460,11 +472,20 @@ impl Config {
         let (f, t) = self.flow_and_train()?;
         let not_yet =
             |key: &str, what: &str| invalid(key, format!("{what} is not implemented yet"));
-        if f.coupling == CouplingName::Spline {
+        if f.coupling == CouplingName::Spline && f.equivariant {
             return Err(not_yet(
-                "flow.coupling",
-                "the rational-quadratic spline coupling",
+                "flow.equivariant",
+                "a Z2-equivariant spline coupling",
             ));
+        }
+        if f.bins < 2 {
+            return Err(invalid(
+                "flow.bins",
+                format!("must be at least 2, got {}", f.bins),
+            ));
+        }
+        if !(f.tail_bound.is_finite() && f.tail_bound > 0.0) {
+            return Err(invalid("flow.tail_bound", "must be a finite number > 0"));
         }
         if t.objective == ObjectiveName::ForwardKl {
             return Err(not_yet("train.objective", "forward-KL training"));

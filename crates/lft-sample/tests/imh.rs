@@ -2,7 +2,9 @@
 //! χ₂ = 1/(2m²) and ⟨φ²⟩ = G(0), and on a tiny φ⁴ lattice it agrees with HMC.
 
 use lft_action::{Action, FreeField, Phi4, Phi4Params};
-use lft_flow::{Activation, Adam, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train};
+use lft_flow::{
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,
+};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, MemorySink, Start, run_production,
@@ -19,6 +21,7 @@ fn trained_flow(action: &Phi4, steps: usize, seed: u64) -> Flow {
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
         equivariant: false,
+        coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
     };
     let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
@@ -92,6 +95,7 @@ fn exact_prior_is_always_accepted() {
         activation: Activation::Identity,
         final_activation: Activation::Identity,
         equivariant: false,
+        coupling: CouplingSpec::Affine,
         prior: PriorSpec::FreeField { m2 },
     };
     let flow = Flow::new(lat, &spec, 1).unwrap();
