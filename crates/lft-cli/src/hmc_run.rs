@@ -11,7 +11,10 @@ use crate::progress::RunProgress;
 use anyhow::{Context, Result, bail};
 use lft_action::{Action, Phi4};
 use lft_io::config::{IntegratorName, StartName};
-use lft_io::{ChainMeta, Config, EnsembleMeta, EnsembleReader, EnsembleWriter, rewrite_canonical};
+use lft_io::{
+    ChainMeta, ChainSampler, Config, EnsembleMeta, EnsembleReader, EnsembleWriter,
+    rewrite_canonical,
+};
 use lft_lattice::{RngState, stream_rng};
 use lft_sample::{
     HmcChain, HmcParams, Integrator, RunSummary, Start, run_production, thermalize_all,
@@ -148,10 +151,12 @@ fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcCh
         .map(|chain| {
             let p = chain.params();
             ChainMeta {
-                step_size: p.step_size,
-                n_steps: p.n_steps as u64,
-                integrator: integrator_name(p.integrator).into(),
-                length_jitter: p.length_jitter,
+                sampler: ChainSampler::Hmc {
+                    step_size: p.step_size,
+                    n_steps: p.n_steps as u64,
+                    integrator: integrator_name(p.integrator).into(),
+                    length_jitter: p.length_jitter,
+                },
                 start_config: chain.field().to_vec(),
                 start_rng: chain.rng_state(),
             }
@@ -208,10 +213,19 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
     for c in 0..n_chains {
         let m = reader.chain_meta(c)?;
         let state = reader.chain_state(c)?;
+        let ChainSampler::Hmc {
+            step_size,
+            n_steps,
+            integrator,
+            length_jitter,
+        } = m.sampler
+        else {
+            bail!("{}: chain {c} was not made by HMC", path.display());
+        };
         let params = HmcParams {
-            step_size: m.step_size,
-            n_steps: m.n_steps as usize,
-            integrator: match m.integrator.as_str() {
+            step_size,
+            n_steps: n_steps as usize,
+            integrator: match integrator.as_str() {
                 "leapfrog" => Integrator::Leapfrog,
                 "omelyan" => Integrator::Omelyan,
                 other => bail!(
@@ -219,7 +233,7 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
                     path.display()
                 ),
             },
-            length_jitter: m.length_jitter,
+            length_jitter,
         };
         if state.field.len() != action.lattice().volume() {
             bail!(

@@ -25,10 +25,27 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         let n = r.chain_len(c)?;
         let acc = r.read_accepted(c)?;
         let rate = acc.iter().filter(|&&a| a).count() as f64 / acc.len().max(1) as f64;
-        println!(
-            "    chain {c}: {n} configurations, acceptance {rate:.4}, {} eps = {:.5} × {} steps (jitter {})",
-            cm.integrator, cm.step_size, cm.n_steps, cm.length_jitter
-        );
+        let how = match &cm.sampler {
+            lft_io::ChainSampler::Hmc {
+                step_size,
+                n_steps,
+                integrator,
+                length_jitter,
+            } => {
+                format!(
+                    "{integrator} eps = {step_size:.5} × {n_steps} steps (jitter {length_jitter})"
+                )
+            }
+            lft_io::ChainSampler::FlowImh {
+                proposal_batch,
+                flow_step,
+            } => {
+                format!(
+                    "flow proposals in batches of {proposal_batch} (flow trained {flow_step} steps)"
+                )
+            }
+        };
+        println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}");
         let lens = r.dataset_lengths(c)?;
         if lens.iter().any(|&l| l != n) {
             println!(

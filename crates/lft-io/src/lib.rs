@@ -8,7 +8,7 @@ pub mod ensemble;
 
 pub use config::{Config, ConfigError};
 pub use ensemble::{
-    ChainMeta, ChainState, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
-    FORMAT_NAME, FORMAT_VERSION, MEASUREMENTS_GROUP, StoredArray, read_measurement,
-    rewrite_canonical, store_measurements,
+    ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, EnsembleReader,
+    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, MEASUREMENTS_GROUP, RecordBlock, StoredArray,
+    read_measurement, rewrite_canonical, store_measurements,
 };

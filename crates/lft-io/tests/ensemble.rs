@@ -1,7 +1,8 @@
 //! Ensemble file: round trip, documented layout, canonical rewrite, repair, refusals.
 
 use lft_io::{
-    ChainMeta, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter, rewrite_canonical,
+    ChainMeta, ChainSampler, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
+    rewrite_canonical,
 };
 use lft_lattice::{RngState, gaussian_fill, stream_rng};
 use lft_sample::HmcRecord;
@@ -30,10 +31,12 @@ fn chain_meta(c: u64) -> ChainMeta {
     let mut start = vec![0.0; V];
     gaussian_fill(&mut stream_rng(100 + c, 0), &mut start);
     ChainMeta {
-        step_size: 0.1,
-        n_steps: 10,
-        integrator: "leapfrog".into(),
-        length_jitter: 0.5,
+        sampler: ChainSampler::Hmc {
+            step_size: 0.1,
+            n_steps: 10,
+            integrator: "leapfrog".into(),
+            length_jitter: 0.5,
+        },
         start_config: start,
         start_rng: RngState::of(&stream_rng(1, c)),
     }

@@ -1,6 +1,6 @@
 //! The canonical rewrite: a fresh copy of an ensemble whose bytes depend only on its contents.
 
-use super::layout::{self, RECORD_DATASETS};
+use super::layout;
 use super::writer::write_skeleton;
 use super::{EnsembleError, EnsembleReader, EnsembleWriter};
 use std::path::{Path, PathBuf};
@@ -58,16 +58,10 @@ pub fn rewrite_canonical(
     let staged = tmp_path(&tmp);
     write_skeleton(&staged, &meta, &chains)?;
     std::fs::rename(&staged, &tmp).map_err(io)?;
-    let row_bytes = |name: &str| match name {
-        layout::CONFIGS => meta.volume() * 8,
-        layout::ACCEPTED => 1,
-        layout::RNG_STATE => 32,
-        _ => 8,
-    };
     let mut writer = EnsembleWriter::open_append(&tmp)?;
     for (c, &n) in lens.iter().enumerate() {
-        for (i, name) in RECORD_DATASETS.iter().enumerate() {
-            let batch = 16 * layout::chunk_rows(row_bytes(name)) as usize;
+        for (i, name) in layout::record_datasets(&meta.sampler).iter().enumerate() {
+            let batch = 16 * layout::chunk_rows(layout::row_bytes(name, meta.volume())) as usize;
             for start in (0..n).step_by(batch) {
                 let bytes = reader.raw_rows(c, name, start, batch.min(n - start))?;
                 writer.append_raw(c, i, &bytes)?;

@@ -10,7 +10,42 @@ pub const ACTION: &str = "action";
 pub const DELTA_H: &str = "delta_h";
 pub const ACCEPTED: &str = "accepted";
 pub const RNG_STATE: &str = "rng_state";
-pub const RECORD_DATASETS: [&str; 5] = [CONFIGS, ACTION, DELTA_H, ACCEPTED, RNG_STATE];
+/// Independence Metropolis with flow proposals: log q, log w = −S − log q of the current
+/// configuration, and the log weight of the proposal made at this step.
+pub const LOG_Q: &str = "log_q";
+pub const LOG_WEIGHT: &str = "log_weight";
+pub const PROPOSAL_LOG_WEIGHT: &str = "proposal_log_weight";
+
+/// Per-trajectory datasets of an HMC chain, in append order.
+pub const HMC_RECORDS: [&str; 5] = [CONFIGS, ACTION, DELTA_H, ACCEPTED, RNG_STATE];
+/// Per-step datasets of a flow independence-Metropolis chain, in append order.
+pub const IMH_RECORDS: [&str; 7] = [
+    CONFIGS,
+    ACTION,
+    LOG_Q,
+    LOG_WEIGHT,
+    PROPOSAL_LOG_WEIGHT,
+    ACCEPTED,
+    RNG_STATE,
+];
+
+/// The per-configuration datasets of a sampler ("hmc" or "flow-imh").
+pub fn record_datasets(sampler: &str) -> &'static [&'static str] {
+    match sampler {
+        "flow-imh" => &IMH_RECORDS,
+        _ => &HMC_RECORDS,
+    }
+}
+
+/// Bytes per row of a per-configuration dataset.
+pub fn row_bytes(name: &str, volume: usize) -> usize {
+    match name {
+        CONFIGS => volume * 8,
+        ACCEPTED => 1,
+        RNG_STATE => 32,
+        _ => 8,
+    }
+}
 
 /// The field production started from (shape of the lattice).
 pub const START_CONFIG: &str = "start_config";

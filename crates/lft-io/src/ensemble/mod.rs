@@ -16,7 +16,7 @@ mod writer;
 pub use canonical::{rewrite_canonical, tmp_path};
 pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
 pub use reader::EnsembleReader;
-pub use writer::EnsembleWriter;
+pub use writer::{EnsembleWriter, RecordBlock};
 
 use lft_lattice::RngState;
 use std::path::PathBuf;
@@ -75,14 +75,28 @@ impl EnsembleMeta {
     }
 }
 
+/// The frozen settings of one chain's sampler.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainSampler {
+    Hmc {
+        step_size: f64,
+        n_steps: u64,
+        /// "leapfrog" or "omelyan".
+        integrator: String,
+        length_jitter: f64,
+    },
+    FlowImh {
+        /// Proposals drawn per batch (the chain resumes at batch boundaries).
+        proposal_batch: u64,
+        /// Training steps of the flow checkpoint used.
+        flow_step: u64,
+    },
+}
+
 /// Per-chain metadata: the frozen sampler parameters and the state production started from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainMeta {
-    pub step_size: f64,
-    pub n_steps: u64,
-    /// "leapfrog" or "omelyan".
-    pub integrator: String,
-    pub length_jitter: f64,
+    pub sampler: ChainSampler,
     /// The thermalised field production started from.
     pub start_config: Vec<f64>,
     /// The generator state production started from.

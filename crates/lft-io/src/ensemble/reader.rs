@@ -1,8 +1,10 @@
 //! Reading ensembles: metadata, chain lengths, configurations and records.
 
 use super::attrs::Attrs;
-use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RECORD_DATASETS, RNG_STATE};
-use super::{ChainMeta, ChainState, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RNG_STATE};
+use super::{
+    ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION,
+};
 use lft_lattice::RngState;
 use std::path::{Path, PathBuf};
 
@@ -137,18 +139,31 @@ impl EnsembleReader {
             return Err(self.damaged(format!("`{g}/start_config` has the wrong size")));
         }
         Ok(ChainMeta {
-            step_size: a.f64("step_size")?,
-            n_steps: a.u64("n_steps")?,
-            integrator: a.string("integrator")?,
-            length_jitter: a.f64("length_jitter")?,
+            sampler: match self.meta.sampler.as_str() {
+                "flow-imh" => ChainSampler::FlowImh {
+                    proposal_batch: a.u64("proposal_batch")?,
+                    flow_step: a.u64("flow_step")?,
+                },
+                _ => ChainSampler::Hmc {
+                    step_size: a.f64("step_size")?,
+                    n_steps: a.u64("n_steps")?,
+                    integrator: a.string("integrator")?,
+                    length_jitter: a.f64("length_jitter")?,
+                },
+            },
             start_config,
             start_rng: RngState::from_words(words),
         })
     }
 
-    /// Rows stored in each per-trajectory dataset, in the order of `RECORD_DATASETS`.
+    /// The sampler's per-configuration datasets, in append order.
+    pub fn record_names(&self) -> &'static [&'static str] {
+        layout::record_datasets(&self.meta.sampler)
+    }
+
+    /// Rows stored in each per-configuration dataset, in the order of `record_names`.
     pub fn dataset_lengths(&self, chain: usize) -> Result<Vec<usize>, EnsembleError> {
-        RECORD_DATASETS
+        self.record_names()
             .iter()
             .map(|name| {
                 let shape = self
@@ -198,7 +213,8 @@ impl EnsembleReader {
         Ok(le_f64(&bytes))
     }
 
-    fn read_f64_records(&self, chain: usize, name: &str) -> Result<Vec<f64>, EnsembleError> {
+    /// A float column (`action`, `delta_h`, `log_q`, …) of a chain's complete records.
+    pub fn read_f64_records(&self, chain: usize, name: &str) -> Result<Vec<f64>, EnsembleError> {
         let n = self.chain_len(chain)?;
         Ok(le_f64(&self.raw_rows(chain, name, 0, n)?))
     }

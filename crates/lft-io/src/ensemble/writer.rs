@@ -1,8 +1,8 @@
 //! Writing ensembles: the file skeleton and in-place, crash-atomic appends.
 
-use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RECORD_DATASETS, RNG_STATE};
+use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RNG_STATE};
 use super::reader::{EnsembleReader, h5_err};
-use super::{ChainMeta, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use super::{ChainMeta, ChainSampler, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
 use hdf5_pure::{
     AttrValue, FileAccessProperties, FileBuilder, MaxExtent, SyncPolicy, make_f64_type,
     make_u8_type, make_u64_type,
@@ -11,6 +11,18 @@ use lft_lattice::RngState;
 use lft_sample::{ChainBlock, HmcRecord, Sink};
 use std::path::{Path, PathBuf};
 
+/// Records of k consecutive configurations of one chain.
+#[derive(Debug, Clone)]
+pub struct RecordBlock<'a> {
+    /// `[k, V]`.
+    pub configs: &'a [f64],
+    /// The sampler's float columns by dataset name (e.g. `action`, `log_q`).
+    pub columns: Vec<(&'static str, Vec<f64>)>,
+    pub accepted: Vec<bool>,
+    /// Generator state after each configuration.
+    pub rng_after: &'a [RngState],
+}
+
 /// An ensemble open for appending. Appends reach the operating system at once (a killed
 /// process loses nothing appended); [`EnsembleWriter::flush`] also makes them durable against
 /// power loss.
@@ -18,7 +30,9 @@ pub struct EnsembleWriter {
     file: hdf5_pure::File,
     path: PathBuf,
     volume: usize,
-    /// Per chain, the handles of `RECORD_DATASETS` in order.
+    /// The sampler's per-configuration datasets, in append order.
+    names: &'static [&'static str],
+    /// Per chain, the handles of `names` in order.
     datasets: Vec<Vec<hdf5_pure::Dataset>>,
 }
 
@@ -55,10 +69,26 @@ pub(super) fn write_skeleton(
     let mut group = fb.create_group(layout::CHAINS_GROUP);
     for (c, cm) in chains.iter().enumerate() {
         let mut g = group.create_group(&c.to_string());
-        g.set_attr("step_size", AttrValue::F64(cm.step_size));
-        g.set_attr("n_steps", AttrValue::U64(cm.n_steps));
-        g.set_attr("integrator", s(&cm.integrator));
-        g.set_attr("length_jitter", AttrValue::F64(cm.length_jitter));
+        match &cm.sampler {
+            ChainSampler::Hmc {
+                step_size,
+                n_steps,
+                integrator,
+                length_jitter,
+            } => {
+                g.set_attr("step_size", AttrValue::F64(*step_size));
+                g.set_attr("n_steps", AttrValue::U64(*n_steps));
+                g.set_attr("integrator", s(integrator));
+                g.set_attr("length_jitter", AttrValue::F64(*length_jitter));
+            }
+            ChainSampler::FlowImh {
+                proposal_batch,
+                flow_step,
+            } => {
+                g.set_attr("proposal_batch", AttrValue::U64(*proposal_batch));
+                g.set_attr("flow_step", AttrValue::U64(*flow_step));
+            }
+        }
         g.set_attr(
             "start_rng_state",
             AttrValue::U64Array(cm.start_rng.to_words().to_vec()),
@@ -67,28 +97,19 @@ pub(super) fn write_skeleton(
             .with_f64_data(&cm.start_config)
             .with_shape(&shape_u64);
         let unlimited = [MaxExtent::Unlimited];
-        g.create_dataset(CONFIGS)
-            .with_array_data(make_f64_type(), &dims, Vec::new(), 0)
+        for &name in layout::record_datasets(&meta.sampler) {
+            let chunks = [layout::chunk_rows(layout::row_bytes(name, volume))];
+            let d = g.create_dataset(name);
+            match name {
+                CONFIGS => d.with_array_data(make_f64_type(), &dims, Vec::new(), 0),
+                ACCEPTED => d.with_raw_data(make_u8_type(), Vec::new(), 0),
+                RNG_STATE => d.with_array_data(make_u64_type(), &[4], Vec::new(), 0),
+                _ => d.with_f64_data(&[]),
+            }
             .with_shape(&[0])
             .with_maxshape(&unlimited)
-            .with_chunks(&[layout::chunk_rows(volume * 8)]);
-        for name in [ACTION, DELTA_H] {
-            g.create_dataset(name)
-                .with_f64_data(&[])
-                .with_shape(&[0])
-                .with_maxshape(&unlimited)
-                .with_chunks(&[layout::chunk_rows(8)]);
+            .with_chunks(&chunks);
         }
-        g.create_dataset(ACCEPTED)
-            .with_raw_data(make_u8_type(), Vec::new(), 0)
-            .with_shape(&[0])
-            .with_maxshape(&unlimited)
-            .with_chunks(&[layout::chunk_rows(1)]);
-        g.create_dataset(RNG_STATE)
-            .with_array_data(make_u64_type(), &[4], Vec::new(), 0)
-            .with_shape(&[0])
-            .with_maxshape(&unlimited)
-            .with_chunks(&[layout::chunk_rows(32)]);
         group.add_group(g.finish());
     }
     fb.add_group(group.finish());
@@ -145,9 +166,10 @@ impl EnsembleWriter {
             },
             e => h5_err(path)(e),
         })?;
+        let names = layout::record_datasets(&meta.sampler);
         let datasets = (0..meta.n_chains)
             .map(|c| {
-                RECORD_DATASETS
+                names
                     .iter()
                     .map(|name| {
                         file.dataset(&layout::chain_dataset(c, name))
@@ -160,6 +182,7 @@ impl EnsembleWriter {
             file,
             path: path.to_path_buf(),
             volume: meta.volume(),
+            names,
             datasets,
         })
     }
@@ -183,8 +206,8 @@ impl EnsembleWriter {
             .map_err(h5_err(&self.path))
     }
 
-    /// Appends trajectories to a chain: configurations `[k, V]`, their records and the
-    /// generator state after each. Datasets are extended in the order of `RECORD_DATASETS`.
+    /// Appends HMC trajectories to a chain: configurations `[k, V]`, their records and the
+    /// generator state after each.
     pub fn append(
         &mut self,
         chain: usize,
@@ -192,28 +215,65 @@ impl EnsembleWriter {
         records: &[HmcRecord],
         rng_after: &[RngState],
     ) -> Result<(), EnsembleError> {
-        let k = records.len();
-        if chain >= self.datasets.len() || configs.len() != k * self.volume || rng_after.len() != k
-        {
-            return Err(EnsembleError::Usage {
-                path: self.path.clone(),
-                message: format!("append to chain {chain}: inconsistent block"),
-            });
-        }
-        let f64_bytes = |it: &mut dyn Iterator<Item = f64>| -> Vec<u8> {
-            it.flat_map(|x| x.to_le_bytes()).collect()
+        let block = RecordBlock {
+            configs,
+            columns: vec![
+                (ACTION, records.iter().map(|r| r.action).collect()),
+                (DELTA_H, records.iter().map(|r| r.delta_h).collect()),
+            ],
+            accepted: records.iter().map(|r| r.accepted).collect(),
+            rng_after,
         };
-        let columns: [Vec<u8>; 5] = [
-            f64_bytes(&mut configs.iter().copied()),
-            f64_bytes(&mut records.iter().map(|r| r.action)),
-            f64_bytes(&mut records.iter().map(|r| r.delta_h)),
-            records.iter().map(|r| u8::from(r.accepted)).collect(),
-            rng_after
-                .iter()
-                .flat_map(|s| s.to_words())
-                .flat_map(|w| w.to_le_bytes())
-                .collect(),
-        ];
+        self.append_block(chain, &block)
+    }
+
+    /// Appends a block of records to a chain. Datasets are extended in the sampler's order
+    /// (configurations first, generator states last), so a crash leaves the later ones shorter.
+    pub fn append_block(
+        &mut self,
+        chain: usize,
+        block: &RecordBlock<'_>,
+    ) -> Result<(), EnsembleError> {
+        let k = block.accepted.len();
+        let bad = |message: String| EnsembleError::Usage {
+            path: self.path.clone(),
+            message,
+        };
+        if chain >= self.datasets.len()
+            || block.configs.len() != k * self.volume
+            || block.rng_after.len() != k
+        {
+            return Err(bad(format!("append to chain {chain}: inconsistent block")));
+        }
+        let mut columns = Vec::with_capacity(self.names.len());
+        for &name in self.names {
+            let bytes: Vec<u8> = match name {
+                CONFIGS => block.configs.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ACCEPTED => block.accepted.iter().map(|&a| u8::from(a)).collect(),
+                RNG_STATE => block
+                    .rng_after
+                    .iter()
+                    .flat_map(|s| s.to_words())
+                    .flat_map(|w| w.to_le_bytes())
+                    .collect(),
+                _ => {
+                    let col = block
+                        .columns
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .ok_or_else(|| {
+                            bad(format!("append to chain {chain}: no column `{name}`"))
+                        })?;
+                    if col.1.len() != k {
+                        return Err(bad(format!(
+                            "append to chain {chain}: column `{name}` has the wrong length"
+                        )));
+                    }
+                    col.1.iter().flat_map(|x| x.to_le_bytes()).collect()
+                }
+            };
+            columns.push(bytes);
+        }
         for (i, bytes) in columns.iter().enumerate() {
             self.append_raw(chain, i, bytes)?;
         }
