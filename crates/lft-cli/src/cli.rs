@@ -25,6 +25,8 @@ pub enum Command {
     Hmc(RunArgs),
     /// Train the normalizing flow of a config (reverse KL); writes and continues its checkpoint.
     Train(RunArgs),
+    /// Sample with the trained flow: independence Metropolis chains into an ensemble file.
+    Sample(RunArgs),
     /// Measure observables of one or more ensemble files (several files = replicas).
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.

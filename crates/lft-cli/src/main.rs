@@ -5,6 +5,7 @@ mod hmc_run;
 mod info;
 mod measure;
 mod progress;
+mod sample;
 mod store;
 mod train;
 
@@ -19,9 +20,11 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
         return hmc_run::run_config(&config, args);
     }
     train::run_config(&config, args.abort_after)?;
-    tracing::warn!(
-        "sampling with the trained flow (lft sample) is not implemented yet: this run stopped after training"
-    );
+    if config.sample.is_some() {
+        sample::run_config(&config, args.abort_after)?;
+    } else {
+        tracing::info!("no [sample] section: the flow is trained; add one to sample with it");
+    }
     Ok(())
 }
 
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Hmc(args) => hmc_run::run(args),
         Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
         Command::Measure(args) => measure::run(args),
         Command::Info(args) => info::run(args),
     };

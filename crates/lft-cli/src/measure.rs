@@ -92,9 +92,13 @@ fn print_table(m: &Measurement) {
         None => println!("\npole mass: no usable plateau (give one with --fit-range T1:T2)"),
     }
     if let Some(s) = m.sampler {
-        println!(
-            "sampler: acceptance {:.4}, <dH> {:.5}, <exp(-dH)> {:.5}, longest rejection run {}",
-            s.acceptance, s.mean_delta_h, s.mean_exp_minus_delta_h, s.longest_rejection_run
-        );
+        let mut line = format!("sampler: acceptance {:.4}", s.acceptance);
+        if let (Some(dh), Some(e)) = (s.mean_delta_h, s.mean_exp_minus_delta_h) {
+            line += &format!(", <dH> {dh:.5}, <exp(-dH)> {e:.5}");
+        }
+        if let Some(ess) = s.ess {
+            line += &format!(", ESS of the flow {ess:.4}");
+        }
+        println!("{line}, longest rejection run {}", s.longest_rejection_run);
     }
 }

@@ -22,7 +22,7 @@ use std::io::IsTerminal;
 use tracing::info;
 
 /// Random stream of the initial weights and of the latent batches.
-const INIT_STREAM: u64 = 1 << 32;
+pub const INIT_STREAM: u64 = 1 << 32;
 const LATENT_STREAM: u64 = (1 << 32) + 1;
 
 pub fn run(args: &RunArgs) -> Result<()> {

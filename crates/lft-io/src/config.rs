@@ -53,6 +53,9 @@ pub struct Config {
     /// How the flow is trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainConfig>,
+    /// Sampling with the trained flow (`lft sample`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleConfig>,
     pub output: OutputConfig,
 }
 
@@ -237,6 +240,20 @@ pub struct TrainConfig {
     pub report_every: usize,
 }
 
+/// Independence Metropolis with the trained flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleConfig {
+    /// Configurations per chain (each stored).
+    pub configs: usize,
+    /// Independent chains.
+    #[serde(default = "defaults::chains")]
+    pub chains: usize,
+    /// Proposals drawn from the flow at a time (the chain resumes at batch boundaries).
+    #[serde(default = "defaults::proposal_batch")]
+    pub batch: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
@@ -263,6 +280,9 @@ mod defaults {
     }
     pub fn bins() -> usize {
         8
+    }
+    pub fn proposal_batch() -> usize {
+        256
     }
     pub fn tail_bound() -> f64 {
         3.0
@@ -437,6 +457,13 @@ impl Config {
         Ok((flow, train))
     }
 
+    /// The `[sample]` section (with its `[flow]` and `[train]`), or an error naming it.
+    pub fn sample(&self) -> Result<&SampleConfig, ConfigError> {
+        self.sample
+            .as_ref()
+            .ok_or_else(|| invalid("sample", "this config has no [sample] section"))
+    }
+
     /// Checks every value for range and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lattice()?;
@@ -454,6 +481,23 @@ impl Config {
         }
         if self.hmc.is_some() {
             self.validate_hmc()?;
+        }
+        if let Some(sm) = &self.sample {
+            if self.flow.is_none() {
+                return Err(invalid(
+                    "sample",
+                    "a [sample] section needs a [flow] section",
+                ));
+            }
+            if sm.configs == 0 {
+                return Err(invalid("sample.configs", "must be at least 1"));
+            }
+            if sm.chains == 0 {
+                return Err(invalid("sample.chains", "must be at least 1"));
+            }
+            if sm.batch == 0 {
+                return Err(invalid("sample.batch", "must be at least 1"));
+            }
         }
         let o = &self.output;
         if o.path.as_os_str().is_empty() {

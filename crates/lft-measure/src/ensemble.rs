@@ -186,35 +186,48 @@ impl<'a> SeriesBuilder<'a> {
 struct SamplerTotals {
     accepted: usize,
     total: usize,
+    /// HMC: Σ ΔH, Σ e^{−ΔH} and their count.
     sum_dh: f64,
     sum_exp: f64,
+    n_dh: usize,
+    /// Flow independence Metropolis: the log weights of every proposal.
+    proposal_log_weights: Vec<f64>,
     longest_rejection_run: usize,
 }
 
 impl SamplerTotals {
     fn add(&mut self, r: &EnsembleReader, c: usize, skip: usize) -> Result<(), EnsembleError> {
         let acc = r.read_accepted(c)?;
-        let dh = r.read_delta_h(c)?;
         let keep = skip.min(acc.len());
-        let (acc, dh) = (&acc[keep..], &dh[keep..]);
+        let acc = &acc[keep..];
         self.accepted += acc.iter().filter(|&&a| a).count();
         self.total += acc.len();
-        self.sum_dh += dh.iter().sum::<f64>();
-        self.sum_exp += dh.iter().map(|x| (-x).exp()).sum::<f64>();
         let mut run = 0;
         for &a in acc {
             run = if a { 0 } else { run + 1 };
             self.longest_rejection_run = self.longest_rejection_run.max(run);
         }
+        if r.meta().sampler == "flow-imh" {
+            self.proposal_log_weights
+                .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]);
+        } else {
+            let dh = r.read_delta_h(c)?;
+            let dh = &dh[keep..];
+            self.sum_dh += dh.iter().sum::<f64>();
+            self.sum_exp += dh.iter().map(|x| (-x).exp()).sum::<f64>();
+            self.n_dh += dh.len();
+        }
         Ok(())
     }
 
     fn summary(&self) -> Option<SamplerSummary> {
-        let n = self.total as f64;
+        let n_dh = self.n_dh as f64;
         (self.total > 0).then(|| SamplerSummary {
-            acceptance: self.accepted as f64 / n,
-            mean_delta_h: self.sum_dh / n,
-            mean_exp_minus_delta_h: self.sum_exp / n,
+            acceptance: self.accepted as f64 / self.total as f64,
+            mean_delta_h: (self.n_dh > 0).then(|| self.sum_dh / n_dh),
+            mean_exp_minus_delta_h: (self.n_dh > 0).then(|| self.sum_exp / n_dh),
+            ess: (!self.proposal_log_weights.is_empty())
+                .then(|| lft_stats::kish_ess(&self.proposal_log_weights)),
             longest_rejection_run: self.longest_rejection_run,
         })
     }

@@ -54,8 +54,15 @@ pub struct PoleMass {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SamplerSummary {
     pub acceptance: f64,
-    pub mean_delta_h: f64,
-    pub mean_exp_minus_delta_h: f64,
+    /// ⟨ΔH⟩ (HMC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_delta_h: Option<f64>,
+    /// ⟨e^{−ΔH}⟩ (HMC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_exp_minus_delta_h: Option<f64>,
+    /// Kish ESS of the flow's proposals (flow independence Metropolis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ess: Option<f64>,
     /// Longest run of consecutive rejections in any chain.
     pub longest_rejection_run: usize,
 }

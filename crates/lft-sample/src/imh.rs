@@ -6,12 +6,15 @@
 
 use lft_action::Action;
 use lft_flow::Flow;
-use lft_lattice::{Pcg64, uniform};
+use lft_lattice::{Pcg64, RngState, uniform};
 
 /// The state of the chain after one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImhRecord {
     pub accepted: bool,
+    /// log w of the proposal made at this step (accepted or not): their Kish ESS measures the
+    /// flow.
+    pub proposal_log_weight: f64,
     /// log q of the current configuration.
     pub log_q: f64,
     /// S of the current configuration.
@@ -42,6 +45,29 @@ impl<'a> FlowImh<'a> {
         }
     }
 
+    /// A chain continuing from a stored state: the current configuration and its record, and
+    /// the generator as it was after the last complete batch.
+    pub fn resume(
+        flow: &'a Flow,
+        action: &'a dyn Action,
+        batch: usize,
+        rng: Pcg64,
+        current: Option<(Vec<f64>, ImhRecord)>,
+    ) -> Self {
+        Self {
+            flow,
+            action,
+            batch: batch.max(1),
+            rng,
+            current,
+        }
+    }
+
+    /// Generator state (meaningful between batches: the chain resumes from it exactly).
+    pub fn rng_state(&self) -> RngState {
+        RngState::of(&self.rng)
+    }
+
     /// Runs `n` steps; returns the configuration after each step `[n, V]` and its record.
     pub fn run(&mut self, n: usize) -> (Vec<f64>, Vec<ImhRecord>) {
         let v = self.flow.lattice().volume();
@@ -54,11 +80,13 @@ impl<'a> FlowImh<'a> {
             self.action.action_batch(&proposals.phi, &mut actions);
             for (i, phi) in proposals.phi.chunks_exact(v).enumerate() {
                 let log_q = proposals.log_q[i];
+                let lw = -actions[i] - log_q;
                 let proposal = ImhRecord {
                     accepted: true,
+                    proposal_log_weight: lw,
                     log_q,
                     action: actions[i],
-                    log_weight: -actions[i] - log_q,
+                    log_weight: lw,
                 };
                 let u = uniform(&mut self.rng);
                 let accept = match &self.current {
@@ -70,6 +98,7 @@ impl<'a> FlowImh<'a> {
                     self.current = Some((phi.to_vec(), proposal));
                 } else if let Some((_, cur)) = &mut self.current {
                     cur.accepted = false;
+                    cur.proposal_log_weight = proposal.log_weight;
                 }
                 let (state, rec) = self.current.as_ref().expect("set on the first step");
                 configs.extend_from_slice(state);

@@ -239,6 +239,19 @@ impl EnsembleReader {
             .collect())
     }
 
+    /// The generator state stored with row `i` of a chain.
+    pub fn rng_state_at(&self, chain: usize, i: usize) -> Result<RngState, EnsembleError> {
+        let bytes = self.raw_rows(chain, RNG_STATE, i, 1)?;
+        let w: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let words: [u64; 4] = w
+            .try_into()
+            .map_err(|_| self.damaged(format!("chain {chain}: bad rng_state row {i}")))?;
+        Ok(RngState::from_words(words))
+    }
+
     /// The state a chain continues from: after its last complete record, or its start.
     pub fn chain_state(&self, chain: usize) -> Result<ChainState, EnsembleError> {
         let n = self.chain_len(chain)?;

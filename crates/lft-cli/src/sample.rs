@@ -1,0 +1,287 @@
+//! `lft sample`: independence Metropolis chains with the trained flow, written to an ensemble.
+//!
+//! Each step records the configuration, S, log q, log w = −S − log q, the proposal's log w and
+//! whether it was accepted. Generator states are stored after every batch of proposals, so an
+//! interrupted run resumes exactly from its last complete batch; the finished file is
+//! rewritten canonically, like an HMC ensemble.
+
+use crate::cli::RunArgs;
+use crate::train::{INIT_STREAM, flow_spec};
+use anyhow::{Context, Result, bail};
+use lft_action::Phi4;
+use lft_flow::Flow;
+use lft_io::checkpoint::read_checkpoint;
+use lft_io::{
+    ChainMeta, ChainSampler, Config, EnsembleMeta, EnsembleReader, EnsembleWriter, RecordBlock,
+    rewrite_canonical,
+};
+use lft_lattice::{RngState, stream_rng};
+use lft_sample::{FlowImh, ImhRecord};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tracing::info;
+
+/// Where one chain stands: its generator (after the last batch), current state and length.
+struct ChainProgress {
+    rng: RngState,
+    current: Option<(Vec<f64>, ImhRecord)>,
+    done: usize,
+}
+
+/// Random stream of chain c's proposals: (seed, SAMPLE_STREAM + c).
+const SAMPLE_STREAM: u64 = 1 << 33;
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let config = Config::load(&args.config, &args.overrides)?;
+    run_config(&config, args.abort_after)
+}
+
+/// The parts of a config that fix the physics and the flow (compared before reusing files).
+fn physics_and_flow(c: &Config) -> String {
+    let mut c = c.clone();
+    c.hmc = None;
+    c.train = None;
+    c.sample = None;
+    c.output.flush_seconds = 0.0;
+    c.to_toml()
+}
+
+pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+    let (f, t) = config.flow_and_train()?;
+    let s = config.sample()?;
+    let lattice = config.lattice()?;
+    let couplings = config.couplings()?;
+    let action = Phi4::new(lattice.clone(), couplings.aks)?;
+    let ckpt = read_checkpoint(&t.checkpoint).with_context(|| {
+        format!(
+            "train.checkpoint {}: train the flow first (lft train CONFIG)",
+            t.checkpoint.display()
+        )
+    })?;
+    let trained = Config::from_text(&ckpt.config_text, &t.checkpoint, &[])?;
+    if physics_and_flow(&trained) != physics_and_flow(config) {
+        bail!(
+            "{} holds a flow for other physics or another architecture than this config",
+            t.checkpoint.display()
+        );
+    }
+    let mut flow =
+        Flow::new(lattice.clone(), &flow_spec(f), config.seed ^ INIT_STREAM).context("flow")?;
+    if ckpt.params.len() != flow.n_params() {
+        bail!(
+            "{}: parameter count does not match the architecture",
+            t.checkpoint.display()
+        );
+    }
+    flow.params = ckpt.params;
+    let path = config.output.path.clone();
+    let v = lattice.volume();
+    let mut states: Vec<ChainProgress> = if path.exists() {
+        resume(config, &path, s.batch)?
+    } else {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
+        }
+        let meta = EnsembleMeta {
+            lft_version: env!("CARGO_PKG_VERSION").to_string(),
+            config_text: config.to_toml(),
+            seed: config.seed,
+            shape: config.lattice.shape.clone(),
+            action_kind: "phi4".into(),
+            m2: couplings.aks.m2,
+            lambda: couplings.aks.lambda,
+            kappa: couplings.hopping.kappa,
+            lambda_tilde: couplings.hopping.lambda_tilde,
+            sampler: "flow-imh".into(),
+            n_chains: s.chains,
+        };
+        let metas: Vec<ChainMeta> = (0..s.chains)
+            .map(|c| ChainMeta {
+                sampler: ChainSampler::FlowImh {
+                    proposal_batch: s.batch as u64,
+                    flow_step: ckpt.step,
+                },
+                start_config: vec![0.0; v],
+                start_rng: RngState::of(&stream_rng(config.seed, SAMPLE_STREAM + c as u64)),
+            })
+            .collect();
+        EnsembleWriter::create(&path, &meta, &metas)?.close()?;
+        metas
+            .into_iter()
+            .map(|m| ChainProgress {
+                rng: m.start_rng,
+                current: None,
+                done: 0,
+            })
+            .collect()
+    };
+    let total: usize = states.iter().map(|st| s.configs - st.done).sum();
+    if total == 0 {
+        rewrite_canonical(&path, None, None)?;
+        info!("{} is complete: nothing to do", path.display());
+        return Ok(());
+    }
+    info!(
+        "sampling {} chain(s) × {} configurations from the flow (batches of {})",
+        s.chains, s.configs, s.batch
+    );
+    let mut writer = EnsembleWriter::open_append(&path)?;
+    let start = Instant::now();
+    let mut last_flush = Instant::now();
+    let flush_every = Duration::from_secs_f64(config.output.flush_seconds);
+    let (mut done, mut accepted, mut written) = (0usize, 0usize, 0u64);
+    while states.iter().any(|st| st.done < s.configs) {
+        for (c, st) in states.iter_mut().enumerate() {
+            if st.done >= s.configs {
+                continue;
+            }
+            let k = s.batch.min(s.configs - st.done);
+            let mut imh =
+                FlowImh::resume(&flow, &action, s.batch, st.rng.restore(), st.current.take());
+            let (configs, records) = imh.run(k);
+            let rng = imh.rng_state();
+            let rng_after = vec![rng; k];
+            let col = |g: fn(&ImhRecord) -> f64| records.iter().map(g).collect::<Vec<f64>>();
+            let block = RecordBlock {
+                configs: &configs,
+                columns: vec![
+                    ("action", col(|r| r.action)),
+                    ("log_q", col(|r| r.log_q)),
+                    ("log_weight", col(|r| r.log_weight)),
+                    ("proposal_log_weight", col(|r| r.proposal_log_weight)),
+                ],
+                accepted: records.iter().map(|r| r.accepted).collect(),
+                rng_after: &rng_after,
+            };
+            writer.append_block(c, &block)?;
+            accepted += records.iter().filter(|r| r.accepted).count();
+            done += k;
+            written += k as u64;
+            *st = ChainProgress {
+                rng,
+                current: Some((
+                    configs[(k - 1) * v..].to_vec(),
+                    *records.last().expect("k ≥ 1"),
+                )),
+                done: st.done + k,
+            };
+        }
+        if last_flush.elapsed() >= flush_every || states.iter().all(|st| st.done >= s.configs) {
+            writer.flush()?;
+            last_flush = Instant::now();
+            info!(
+                "{done}/{total} configurations, acceptance {:.3}",
+                accepted as f64 / done as f64
+            );
+            if abort_after.is_some_and(|n| written >= n) {
+                std::process::abort();
+            }
+        }
+    }
+    writer.close()?;
+    rewrite_canonical(&path, None, None)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let reader = EnsembleReader::open(&path)?;
+    let mut proposals = Vec::new();
+    let mut longest = 0;
+    for c in 0..reader.meta().n_chains {
+        proposals.extend(reader.read_f64_records(c, "proposal_log_weight")?);
+        let mut run = 0;
+        for a in reader.read_accepted(c)? {
+            run = if a { 0 } else { run + 1 };
+            longest = longest.max(run);
+        }
+    }
+    println!(
+        "lft sample: {} chain(s) × {} configurations, {}",
+        s.chains,
+        s.configs,
+        path.display()
+    );
+    println!(
+        "  acceptance (this run)    {:.4}",
+        accepted as f64 / done.max(1) as f64
+    );
+    println!(
+        "  ESS of the proposals     {:.4}",
+        lft_stats::kish_ess(&proposals)
+    );
+    println!("  longest rejection run    {longest}");
+    println!(
+        "  time per configuration   {:.3} ms",
+        1e3 * elapsed / done.max(1) as f64
+    );
+    Ok(())
+}
+
+/// Continues the chains stored in `path`: each from its last complete batch.
+fn resume(config: &Config, path: &Path, batch: usize) -> Result<Vec<ChainProgress>> {
+    let reader = EnsembleReader::open(path).with_context(|| {
+        format!("output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it", path.display())
+    })?;
+    if reader.meta().sampler != "flow-imh" {
+        bail!(
+            "{} holds an ensemble of sampler `{}`, not flow-imh; choose another output.path",
+            path.display(),
+            reader.meta().sampler
+        );
+    }
+    let stored = Config::from_text(&reader.meta().config_text, path, &[])?;
+    let mut comparable = stored.clone();
+    if let (Some(a), Some(b)) = (comparable.sample.as_mut(), config.sample.as_ref()) {
+        a.configs = b.configs;
+    }
+    if comparable.to_toml() != config.to_toml() {
+        bail!(
+            "{} holds an ensemble made with a different config; choose another output.path or remove it",
+            path.display()
+        );
+    }
+    let wanted = config.sample()?.configs;
+    let mut lengths = Vec::new();
+    let mut states = Vec::new();
+    for c in 0..reader.meta().n_chains {
+        let n = reader.chain_len(c)?;
+        if n > wanted {
+            bail!(
+                "{}: chain {c} already holds {n} configurations, more than sample.configs = {wanted}",
+                path.display()
+            );
+        }
+        // Generator states are exact only at batch boundaries (and at the end).
+        let keep = if n == wanted { n } else { n - n % batch };
+        lengths.push(keep);
+        if keep == 0 {
+            states.push(ChainProgress {
+                rng: reader.chain_meta(c)?.start_rng,
+                current: None,
+                done: 0,
+            });
+            continue;
+        }
+        let i = keep - 1;
+        let field = reader.read_configs(c, i, 1)?;
+        let at = |name: &str| -> Result<f64> { Ok(reader.read_f64_records(c, name)?[i]) };
+        let record = ImhRecord {
+            accepted: reader.read_accepted(c)?[i],
+            proposal_log_weight: at("proposal_log_weight")?,
+            log_q: at("log_q")?,
+            action: at("action")?,
+            log_weight: at("log_weight")?,
+        };
+        states.push(ChainProgress {
+            rng: reader.rng_state_at(c, i)?,
+            current: Some((field, record)),
+            done: keep,
+        });
+    }
+    drop(reader);
+    info!(
+        "resuming {}: {:?} configurations kept per chain",
+        path.display(),
+        lengths
+    );
+    rewrite_canonical(path, Some(&lengths), Some(&config.to_toml()))?;
+    Ok(states)
+}

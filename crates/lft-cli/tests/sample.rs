@@ -1,0 +1,109 @@
+//! `lft sample`: flow independence-Metropolis chains into an ensemble that `lft measure`
+//! reads; interrupted runs resume to identical bytes.
+
+mod common;
+use common::*;
+
+const FREE_FLOW: &str = r#"seed = 3
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = 1.0
+lambda = 0.0
+
+[flow]
+layers = 4
+hidden = [8]
+
+[train]
+steps = 150
+batch = 64
+lr = 1e-2
+schedule = "cosine"
+checkpoint = "out/flow.h5"
+checkpoint_every = 150
+
+[sample]
+configs = 4000
+chains = 2
+batch = 128
+
+[output]
+path = "out/imh.h5"
+flush_seconds = 0.0
+"#;
+
+#[test]
+fn run_trains_samples_and_measure_reads_the_chains() {
+    let dir = scratch(FREE_FLOW);
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("lft sample"), "{}", stdout(&o));
+    let o = lft(dir.path(), &["measure", "--json", "out/imh.h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["n_configs"], 8000);
+    let s = &j["sampler"];
+    for key in ["acceptance", "ess"] {
+        let x = s[key].as_f64().unwrap_or_else(|| panic!("sampler.{key}"));
+        assert!(x > 0.0 && x <= 1.0, "{key} = {x}");
+    }
+    assert!(s["longest_rejection_run"].is_u64());
+    assert!(s.get("mean_delta_h").is_none());
+    // The chain is exact: χ₂ = 1/(2m²) within 4σ.
+    let chi2 = &j["observables"]["chi2"];
+    let (v, e) = (
+        chi2["value"].as_f64().unwrap(),
+        chi2["error"].as_f64().unwrap(),
+    );
+    assert!((v - 0.5).abs() < 4.0 * e, "chi2 {v} ± {e} vs 0.5");
+    let info = lft(dir.path(), &["info", "out/imh.h5"]);
+    assert!(
+        stdout(&info).contains("flow proposals in batches of 128"),
+        "{}",
+        stdout(&info)
+    );
+}
+
+#[test]
+fn interrupted_sampling_resumes_to_identical_bytes() {
+    let small = FREE_FLOW
+        .replace("configs = 4000", "configs = 700")
+        .replace("steps = 150", "steps = 30");
+    let one = scratch(&small);
+    assert!(lft(one.path(), &["train", "config.toml"]).status.success());
+    let o = lft(one.path(), &["sample", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = std::fs::read(one.path().join("out/imh.h5")).unwrap();
+
+    let two = scratch(&small);
+    assert!(lft(two.path(), &["train", "config.toml"]).status.success());
+    let o = lft(
+        two.path(),
+        &["sample", "config.toml", "--abort-after", "600"],
+    );
+    assert!(!o.status.success(), "the hook should kill the run");
+    let r = lft_io::EnsembleReader::open(&two.path().join("out/imh.h5")).unwrap();
+    let n: usize = (0..2).map(|c| r.chain_len(c).unwrap()).sum();
+    assert!((600..1400).contains(&n), "stored {n}");
+    drop(r);
+    let o = lft(two.path(), &["sample", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(two.path().join("out/imh.h5")).unwrap() == reference);
+}
+
+#[test]
+fn sampling_needs_a_trained_flow() {
+    let dir = scratch(FREE_FLOW);
+    let o = lft(dir.path(), &["sample", "config.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("lft train"), "{}", stderr(&o));
+    let o = lft(
+        dir.path(),
+        &["sample", "config.toml", "--set", "sample.batch=0"],
+    );
+    assert!(stderr(&o).contains("sample.batch"), "{}", stderr(&o));
+}
