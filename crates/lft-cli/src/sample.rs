@@ -212,6 +212,16 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         "  time per configuration   {:.3} ms",
         1e3 * elapsed / done.max(1) as f64
     );
+    // Autocorrelation of the chain (Γ-method): what the rejections cost.
+    if let Ok(m) = lft_measure::measure_files(std::slice::from_ref(&path), &Default::default()) {
+        for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
+            let o = &m.observables[key];
+            println!(
+                "  tau_int of {label:<12}  {:.2} ± {:.2}",
+                o.tau_int, o.tau_int_error
+            );
+        }
+    }
     Ok(())
 }
 

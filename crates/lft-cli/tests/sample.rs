@@ -42,6 +42,11 @@ fn run_trains_samples_and_measure_reads_the_chains() {
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("lft sample"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("tau_int of |M|") && stdout(&o).contains("tau_int of chi_2"),
+        "{}",
+        stdout(&o)
+    );
     let o = lft(dir.path(), &["measure", "--json", "out/imh.h5"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
