@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_action::Phi4;
 use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, StepRecord, TrainOptions,
-    batch_quality, train,
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, StepRecord,
+    TrainOptions, batch_quality, train_with,
 };
 use lft_io::Config;
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
@@ -149,6 +149,10 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         t.steps,
         t.batch
     );
+    let data = match &t.data {
+        Some(path) => Some(load_data(path, &config.lattice.shape)?),
+        None => None,
+    };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(t.steps as u64);
         bar.set_style(
@@ -196,9 +200,13 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             }
         };
         // Segment boundaries do not change the result: the schedule uses the global step.
-        let result = train(
+        let objective = match &data {
+            Some(d) => Objective::ForwardKl(d),
+            None => Objective::ReverseKl(&action),
+        };
+        let result = train_with(
             &mut flow,
-            &action,
+            objective,
             &options,
             until,
             &mut adam,
@@ -257,4 +265,32 @@ fn save(
     };
     write_checkpoint(&t.checkpoint, &ckpt)
         .with_context(|| format!("train.checkpoint {}", t.checkpoint.display()))
+}
+
+/// Every configuration of every chain of the ensemble at `path` (the forward-KL data).
+fn load_data(path: &std::path::Path, shape: &[usize]) -> Result<Vec<f64>> {
+    let r = lft_io::EnsembleReader::open(path)
+        .with_context(|| format!("train.data {}", path.display()))?;
+    if r.meta().shape != shape {
+        bail!(
+            "train.data {}: lattice {:?} differs from this config's {:?}",
+            path.display(),
+            r.meta().shape,
+            shape
+        );
+    }
+    let mut data = Vec::new();
+    for c in 0..r.meta().n_chains {
+        let n = r.chain_len(c)?;
+        data.extend(r.read_configs(c, 0, n)?);
+    }
+    if data.is_empty() {
+        bail!("train.data {}: holds no configurations", path.display());
+    }
+    info!(
+        "forward KL on {} configurations of {}",
+        data.len() / r.meta().volume(),
+        path.display()
+    );
+    Ok(data)
 }

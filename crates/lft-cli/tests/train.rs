@@ -90,10 +90,8 @@ fn bad_flow_configs_name_their_key() {
             "flow.bins",
         ),
         (&["--set", "flow.tail_bound=-1"], "flow.tail_bound"),
-        (
-            &["--set", "train.objective=\"forward_kl\""],
-            "train.objective",
-        ),
+        (&["--set", "train.objective=\"forward_kl\""], "train.data"),
+        (&["--set", "train.data=\"x.h5\""], "train.data"),
         (&["--set", "flow.kernel=4"], "flow.kernel"),
         (&["--set", "flow.kernel=5"], "flow.kernel"),
         (&["--set", "flow.hidden=[4, 0]"], "flow.hidden"),
@@ -153,4 +151,69 @@ fn spline_and_equivariant_flows_train() {
         assert_eq!(ckpt.step, 12);
         assert!(ckpt.history.iter().all(|r| r[1].is_finite()));
     }
+}
+
+/// Forward-KL training on an HMC ensemble of the free field: the maximum-likelihood loss
+/// −⟨log q⟩ falls, and foreign data files are refused by name.
+#[test]
+fn forward_kl_trains_on_an_ensemble() {
+    let free = FLOW
+        .replace("m2 = -1.0", "m2 = 1.0")
+        .replace("lambda = 1.0", "lambda = 0.0");
+    let hmc = free.replace(
+        "[flow]",
+        "[hmc]\ntrajectories = 400\nthermalization = 50\nchains = 2\n\n[flow]",
+    );
+    let dir = scratch(&hmc);
+    let o = lft(
+        dir.path(),
+        &["hmc", "config.toml", "--set", "output.path=out/data.h5"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lft(
+        dir.path(),
+        &[
+            "train",
+            "config.toml",
+            "--set",
+            "train.objective=\"forward_kl\"",
+            "--set",
+            "train.data=\"out/data.h5\"",
+            "--set",
+            "train.steps=60",
+            "--set",
+            "train.checkpoint_every=60",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ckpt = lft_io::checkpoint::read_checkpoint(&dir.path().join("out/flow.h5")).unwrap();
+    let mean = |r: std::ops::Range<usize>| {
+        r.clone().map(|i| ckpt.history[i][1]).sum::<f64>() / r.len() as f64
+    };
+    assert!(
+        mean(50..60) < mean(0..10) - 1.0,
+        "−⟨log q⟩ should fall: {} -> {}",
+        mean(0..10),
+        mean(50..60)
+    );
+    std::fs::write(dir.path().join("junk.h5"), b"junk").unwrap();
+    let o = lft(
+        dir.path(),
+        &[
+            "train",
+            "config.toml",
+            "--set",
+            "train.objective=\"forward_kl\"",
+            "--set",
+            "train.data=\"junk.h5\"",
+            "--set",
+            "train.checkpoint=\"out/other.h5\"",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("train.data") && stderr(&o).contains("junk.h5"),
+        "{}",
+        stderr(&o)
+    );
 }

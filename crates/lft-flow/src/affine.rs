@@ -142,6 +142,117 @@ impl AffineCoupling {
         logdet
     }
 
+    /// Backward through the conditioner: g_net = ∂L/∂(s, t) `[2, V]` (of the symmetrised pair
+    /// for equivariant layers); adds ∂L/∂params and returns ∂L/∂(frozen input).
+    fn conditioner_backward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        net: &NetCache,
+        mirror: &NetCache,
+        g_net: &[f64],
+        dparams: &mut [f64],
+    ) -> Vec<f64> {
+        let v = g_net.len() / 2;
+        let mut d_frozen = vec![0.0; v];
+        if self.equivariant {
+            // s̄ = ½(s(f) + s(−f)), t̄ = ½(t(f) − t(−f)); the second net saw −f.
+            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
+            let mirrored: Vec<f64> = half
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if i < v { *x } else { -x })
+                .collect();
+            self.net
+                .backward(shifts, params, net, &half, dparams, Some(&mut d_frozen));
+            let mut d_negated = vec![0.0; v];
+            self.net.backward(
+                shifts,
+                params,
+                mirror,
+                &mirrored,
+                dparams,
+                Some(&mut d_negated),
+            );
+            d_frozen
+                .iter_mut()
+                .zip(&d_negated)
+                .for_each(|(d, n)| *d -= n);
+        } else {
+            self.net
+                .backward(shifts, params, net, g_net, dparams, Some(&mut d_frozen));
+        }
+        d_frozen
+    }
+
+    /// x = f⁻¹(y), keeping what [`AffineCoupling::inverse_backward`] needs; returns the forward
+    /// log det at x.
+    pub fn inverse_cached(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        y: &[f64],
+        x: &mut [f64],
+        cache: &mut CouplingCache,
+    ) -> f64 {
+        let v = y.len();
+        self.conditioner(
+            shifts,
+            params,
+            y,
+            &mut cache.net,
+            &mut cache.net_mirror,
+            &mut cache.st,
+        );
+        let (s, t) = cache.st.split_at(v);
+        cache.exp_s.resize(v, 0.0);
+        let mut logdet = 0.0;
+        for i in 0..v {
+            let a = self.active[i];
+            let e = (-a * s[i]).exp();
+            cache.exp_s[i] = e; // e^{−s} on active sites
+            x[i] = (y[i] - a * t[i]) * e;
+            logdet += a * s[i];
+        }
+        cache.input.clear();
+        cache.input.extend_from_slice(x); // the output x of the inverse
+        logdet
+    }
+
+    /// Backward through one inverse pass x = f⁻¹(y) with ℓ = log det: g = ∂L/∂x, γ = ∂L/∂ℓ.
+    /// With x_a = (y_a − t) e^{−s}: ∂L/∂y_a = g e^{−s}, ∂L/∂s = −g x_a + γ, ∂L/∂t = −g e^{−s};
+    /// the frozen sites also receive the conditioner's input gradient. Writes ∂L/∂y into `dy`.
+    pub fn inverse_backward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        cache: &CouplingCache,
+        upstream: Cotangent<'_>,
+        dparams: &mut [f64],
+        dy: &mut [f64],
+    ) {
+        let (g, gamma) = (upstream.dy, upstream.dlogdet);
+        let v = g.len();
+        let mut g_net = vec![0.0; 2 * v];
+        for i in 0..v {
+            let a = self.active[i];
+            g_net[i] = a * (-g[i] * cache.input[i] + gamma);
+            g_net[v + i] = -a * g[i] * cache.exp_s[i];
+        }
+        let d_frozen = self.conditioner_backward(
+            shifts,
+            params,
+            &cache.net,
+            &cache.net_mirror,
+            &g_net,
+            dparams,
+        );
+        for i in 0..v {
+            let a = self.active[i];
+            dy[i] = g[i] * cache.exp_s[i] + (1.0 - a) * d_frozen[i];
+        }
+    }
+
     /// Backward through one forward pass: g = ∂L/∂y, γ = ∂L/∂(log det). Adds ∂L/∂params to
     /// `dparams` and writes ∂L/∂x into `dx`.
     pub fn backward(
@@ -161,46 +272,14 @@ impl AffineCoupling {
             g_net[i] = a * (g[i] * cache.input[i] * cache.exp_s[i] + gamma);
             g_net[v + i] = a * g[i];
         }
-        let mut d_frozen = vec![0.0; v];
-        if self.equivariant {
-            // s̄ = ½(s(f) + s(−f)), t̄ = ½(t(f) − t(−f)); the second net saw −f.
-            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
-            let mirrored: Vec<f64> = half
-                .iter()
-                .enumerate()
-                .map(|(i, x)| if i < v { *x } else { -x })
-                .collect();
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net,
-                &half,
-                dparams,
-                Some(&mut d_frozen),
-            );
-            let mut d_negated = vec![0.0; v];
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net_mirror,
-                &mirrored,
-                dparams,
-                Some(&mut d_negated),
-            );
-            d_frozen
-                .iter_mut()
-                .zip(&d_negated)
-                .for_each(|(d, n)| *d -= n);
-        } else {
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net,
-                &g_net,
-                dparams,
-                Some(&mut d_frozen),
-            );
-        }
+        let d_frozen = self.conditioner_backward(
+            shifts,
+            params,
+            &cache.net,
+            &cache.net_mirror,
+            &g_net,
+            dparams,
+        );
         for i in 0..v {
             let a = self.active[i];
             dx[i] = g[i] * cache.exp_s[i] + (1.0 - a) * d_frozen[i];

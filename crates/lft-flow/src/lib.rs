@@ -26,4 +26,6 @@ pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec};
 pub use prior::{Prior, PriorSpec};
-pub use train::{Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train};
+pub use train::{
+    Objective, Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train, train_with,
+};

@@ -82,4 +82,12 @@ impl Prior {
             Prior::FreeField { action, log_z, .. } => -action.action(z) - log_z,
         }
     }
+
+    /// out = ∂(−log r)/∂z: z for the standard normal, ∇S₀(z) for the free field.
+    pub fn grad_neg_log_prob(&self, z: &[f64], out: &mut [f64]) {
+        match self {
+            Prior::StandardNormal => out.copy_from_slice(z),
+            Prior::FreeField { action, .. } => action.gradient(z, out),
+        }
+    }
 }

@@ -141,4 +141,85 @@ impl SplineCoupling {
             }
         }
     }
+
+    /// x = f⁻¹(y), keeping what [`SplineCoupling::inverse_backward`] needs; returns the
+    /// forward log det at x.
+    pub fn inverse_cached(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        y: &[f64],
+        x: &mut [f64],
+        cache: &mut CouplingCache,
+    ) -> f64 {
+        let v = y.len();
+        self.conditioner(shifts, params, y, &mut cache.net);
+        let mut raw = Vec::new();
+        let mut logdet = 0.0;
+        for i in 0..v {
+            if self.active[i] == 0.0 {
+                x[i] = y[i];
+                continue;
+            }
+            self.raw_at(&cache.net.output, v, i, &mut raw);
+            let (xi, li) = self.spline.inverse(y[i], &raw);
+            x[i] = xi;
+            logdet += li;
+        }
+        cache.input.clear();
+        cache.input.extend_from_slice(x);
+        logdet
+    }
+
+    /// Backward through one inverse pass, g = ∂L/∂x, γ = ∂L/∂ℓ with ℓ = log y′(x). By the
+    /// implicit function theorem ∂x/∂y = 1/y′ and ∂x/∂raw = −y_raw/y′, so
+    /// ∂L/∂y = (g + γℓ_x)/y′ and ∂L/∂raw = γℓ_raw − (g + γℓ_x) y_raw/y′: the forward backward
+    /// with ∂L/∂y = −(g + γℓ_x)/y′ and ∂L/∂ℓ = γ.
+    pub fn inverse_backward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        cache: &CouplingCache,
+        upstream: Cotangent<'_>,
+        dparams: &mut [f64],
+        dy: &mut [f64],
+    ) {
+        let (g, gamma) = (upstream.dy, upstream.dlogdet);
+        let v = g.len();
+        let p = self.spline.params_per_site();
+        let mut g_net = vec![0.0; p * v];
+        let (mut raw, mut graw, mut scratch) = (Vec::new(), vec![0.0; p], vec![0.0; p]);
+        for i in 0..v {
+            if self.active[i] == 0.0 {
+                continue;
+            }
+            self.raw_at(&cache.net.output, v, i, &mut raw);
+            let x = cache.input[i];
+            let (_, l) = self.spline.forward(x, &raw);
+            let slope = l.exp();
+            let l_x = self.spline.backward(x, &raw, 0.0, 1.0, &mut scratch);
+            let total = g[i] + gamma * l_x;
+            dy[i] = total / slope;
+            graw.fill(0.0);
+            self.spline
+                .backward(x, &raw, -total / slope, gamma, &mut graw);
+            for c in 0..p {
+                g_net[c * v + i] = graw[c];
+            }
+        }
+        let mut d_frozen = vec![0.0; v];
+        self.net.backward(
+            shifts,
+            params,
+            &cache.net,
+            &g_net,
+            dparams,
+            Some(&mut d_frozen),
+        );
+        for i in 0..v {
+            if self.active[i] == 0.0 {
+                dy[i] = g[i] + d_frozen[i];
+            }
+        }
+    }
 }

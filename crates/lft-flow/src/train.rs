@@ -98,10 +98,17 @@ pub fn batch_quality(terms: &[f64]) -> (f64, f64, f64, f64) {
     (mean, var, ess, acc)
 }
 
-/// Trains `flow` from step `adam.steps()` up to step `until` (at most `options.steps`, which
-/// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
-/// called after every step. Stopping and continuing at any step gives the same result as one
-/// run. Returns the records of the steps taken.
+/// What training minimises.
+#[derive(Clone, Copy)]
+pub enum Objective<'a> {
+    /// Reverse KL, ⟨log q + S⟩ over the flow's own samples.
+    ReverseKl(&'a dyn Action),
+    /// Forward KL, −⟨log q⟩ over data `[N, V]` (configurations of the target, e.g. from HMC);
+    /// each step uses a batch drawn uniformly with replacement.
+    ForwardKl(&'a [f64]),
+}
+
+/// Reverse-KL training: [`train_with`] with [`Objective::ReverseKl`].
 pub fn train(
     flow: &mut Flow,
     action: &dyn Action,
@@ -111,14 +118,53 @@ pub fn train(
     rng: &mut Pcg64,
     report: &mut dyn FnMut(&StepRecord),
 ) -> Result<Vec<StepRecord>, TrainError> {
+    train_with(
+        flow,
+        Objective::ReverseKl(action),
+        options,
+        until,
+        adam,
+        rng,
+        report,
+    )
+}
+
+/// Trains `flow` from step `adam.steps()` up to step `until` (at most `options.steps`, which
+/// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
+/// called after every step. Stopping and continuing at any step gives the same result as one
+/// run. Returns the records of the steps taken.
+pub fn train_with(
+    flow: &mut Flow,
+    objective: Objective<'_>,
+    options: &TrainOptions,
+    until: usize,
+    adam: &mut Adam,
+    rng: &mut Pcg64,
+    report: &mut dyn FnMut(&StepRecord),
+) -> Result<Vec<StepRecord>, TrainError> {
+    let v = flow.lattice().volume();
     let mut history = Vec::with_capacity(options.steps);
     let mut lr_scale = 1.0;
     let mut failures = 0;
     let mut step = adam.steps() as usize;
     let until = until.min(options.steps);
     while step < until {
-        let z = flow.sample_latent(options.batch, rng);
-        let (loss, terms, mut grad) = flow.reverse_kl(action, &z);
+        let (loss, terms, mut grad) = match objective {
+            Objective::ReverseKl(action) => {
+                let z = flow.sample_latent(options.batch, rng);
+                flow.reverse_kl(action, &z)
+            }
+            Objective::ForwardKl(data) => {
+                let n_data = data.len() / v;
+                let mut batch = Vec::with_capacity(options.batch * v);
+                for _ in 0..options.batch {
+                    let j = ((lft_lattice::uniform(rng) * n_data as f64) as usize).min(n_data - 1);
+                    batch.extend_from_slice(&data[j * v..(j + 1) * v]);
+                }
+                let (loss, grad) = flow.forward_kl(&batch);
+                (loss, Vec::new(), grad)
+            }
+        };
         let grad_ok = grad.iter().all(|g| g.is_finite());
         if !loss.is_finite() || !grad_ok {
             failures += 1;
@@ -150,7 +196,13 @@ pub fn train(
             }
             continue;
         }
-        let (_, loss_variance, ess, acceptance) = batch_quality(&terms);
+        // Sample quality is measured on the flow's own samples: reverse-KL steps have them.
+        let (loss_variance, ess, acceptance) = if terms.is_empty() {
+            (f64::NAN, f64::NAN, f64::NAN)
+        } else {
+            let (_, var, ess, acc) = batch_quality(&terms);
+            (var, ess, acc)
+        };
         let record = StepRecord {
             step,
             loss,

@@ -230,6 +230,10 @@ pub struct TrainConfig {
     pub grad_clip: Option<f64>,
     #[serde(default = "defaults::objective")]
     pub objective: ObjectiveName,
+    /// For `objective = "forward_kl"`: an ensemble file of the target (any sampler), whose
+    /// configurations are the training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
     /// The checkpoint file (HDF5): weights, optimiser and generator state, history.
     pub checkpoint: PathBuf,
     /// Steps between checkpoints (the most a crash can lose).
@@ -531,8 +535,20 @@ impl Config {
         if !(f.tail_bound.is_finite() && f.tail_bound > 0.0) {
             return Err(invalid("flow.tail_bound", "must be a finite number > 0"));
         }
-        if t.objective == ObjectiveName::ForwardKl {
-            return Err(not_yet("train.objective", "forward-KL training"));
+        match (t.objective, &t.data) {
+            (ObjectiveName::ForwardKl, None) => {
+                return Err(invalid(
+                    "train.data",
+                    "forward_kl training needs an ensemble file of the target",
+                ));
+            }
+            (ObjectiveName::ReverseKl, Some(_)) => {
+                return Err(invalid(
+                    "train.data",
+                    "only used with objective = \"forward_kl\"",
+                ));
+            }
+            _ => {}
         }
         let min_extent = self.lattice.shape.iter().copied().min().unwrap_or(0);
         if f.kernel % 2 == 0 || f.kernel > min_extent {
