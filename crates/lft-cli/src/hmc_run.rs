@@ -132,20 +132,7 @@ fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcCh
             }
         }
     }
-    let couplings = config.couplings()?;
-    let meta = EnsembleMeta {
-        lft_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_text: config.to_toml(),
-        seed: config.seed,
-        shape: config.lattice.shape.clone(),
-        action_kind: "phi4".into(),
-        m2: couplings.aks.m2,
-        lambda: couplings.aks.lambda,
-        kappa: couplings.hopping.kappa,
-        lambda_tilde: couplings.hopping.lambda_tilde,
-        sampler: "hmc".into(),
-        n_chains: h.chains,
-    };
+    let meta = EnsembleMeta::from_config(config, "hmc", h.chains)?;
     let metas: Vec<ChainMeta> = chains
         .iter()
         .map(|chain| {

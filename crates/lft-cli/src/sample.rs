@@ -83,19 +83,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
         }
-        let meta = EnsembleMeta {
-            lft_version: env!("CARGO_PKG_VERSION").to_string(),
-            config_text: config.to_toml(),
-            seed: config.seed,
-            shape: config.lattice.shape.clone(),
-            action_kind: "phi4".into(),
-            m2: couplings.aks.m2,
-            lambda: couplings.aks.lambda,
-            kappa: couplings.hopping.kappa,
-            lambda_tilde: couplings.hopping.lambda_tilde,
-            sampler: "flow-imh".into(),
-            n_chains: s.chains,
-        };
+        let meta = EnsembleMeta::from_config(config, "flow-imh", s.chains)?;
         let metas: Vec<ChainMeta> = (0..s.chains)
             .map(|c| ChainMeta {
                 sampler: ChainSampler::FlowImh {

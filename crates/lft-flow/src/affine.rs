@@ -128,18 +128,7 @@ impl AffineCoupling {
 
     /// x = f⁻¹(y) for one configuration; returns log|det ∂y/∂x| at that x (the forward one).
     pub fn inverse(&self, shifts: &KernelShifts, params: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
-        let v = y.len();
-        let (mut net, mut mirror, mut st) = (NetCache::default(), NetCache::default(), Vec::new());
-        // The frozen sites of y are those of x.
-        self.conditioner(shifts, params, y, &mut net, &mut mirror, &mut st);
-        let (s, t) = st.split_at(v);
-        let mut logdet = 0.0;
-        for i in 0..v {
-            let a = self.active[i];
-            x[i] = (y[i] - a * t[i]) * (-a * s[i]).exp();
-            logdet += a * s[i];
-        }
-        logdet
+        self.inverse_cached(shifts, params, y, x, &mut CouplingCache::default())
     }
 
     /// Backward through the conditioner: g_net = ∂L/∂(s, t) `[2, V]` (of the symmetrised pair

@@ -81,22 +81,7 @@ impl SplineCoupling {
     }
 
     pub fn inverse(&self, shifts: &KernelShifts, params: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
-        let v = y.len();
-        let mut net = NetCache::default();
-        self.conditioner(shifts, params, y, &mut net);
-        let mut raw = Vec::new();
-        let mut logdet = 0.0;
-        for i in 0..v {
-            if self.active[i] == 0.0 {
-                x[i] = y[i];
-                continue;
-            }
-            self.raw_at(&net.output, v, i, &mut raw);
-            let (xi, li) = self.spline.inverse(y[i], &raw);
-            x[i] = xi;
-            logdet += li;
-        }
-        logdet
+        self.inverse_cached(shifts, params, y, x, &mut CouplingCache::default())
     }
 
     pub fn backward(

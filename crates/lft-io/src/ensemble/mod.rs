@@ -70,6 +70,28 @@ pub struct EnsembleMeta {
 }
 
 impl EnsembleMeta {
+    /// The metadata of a new ensemble of `config`, written by `sampler` with `n_chains` chains.
+    pub fn from_config(
+        config: &crate::Config,
+        sampler: &str,
+        n_chains: usize,
+    ) -> Result<Self, crate::ConfigError> {
+        let couplings = config.couplings()?;
+        Ok(Self {
+            lft_version: env!("CARGO_PKG_VERSION").to_string(),
+            config_text: config.to_toml(),
+            seed: config.seed,
+            shape: config.lattice.shape.clone(),
+            action_kind: "phi4".into(),
+            m2: couplings.aks.m2,
+            lambda: couplings.aks.lambda,
+            kappa: couplings.hopping.kappa,
+            lambda_tilde: couplings.hopping.lambda_tilde,
+            sampler: sampler.into(),
+            n_chains,
+        })
+    }
+
     pub fn volume(&self) -> usize {
         self.shape.iter().product()
     }
