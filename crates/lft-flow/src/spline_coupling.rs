@@ -53,6 +53,35 @@ impl SplineCoupling {
         buf.extend((0..self.spline.params_per_site()).map(|c| out[c * v + i]));
     }
 
+    /// The part both backward passes share: ∂L/∂raw `g_net` goes back through the net, and on
+    /// the frozen sites (which pass through unchanged) the input gradient is g plus the net's.
+    #[allow(clippy::too_many_arguments)]
+    fn conditioner_backward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        cache: &CouplingCache,
+        g_net: &[f64],
+        g: &[f64],
+        dparams: &mut [f64],
+        d_in: &mut [f64],
+    ) {
+        let mut d_frozen = vec![0.0; g.len()];
+        self.net.backward(
+            shifts,
+            params,
+            &cache.net,
+            g_net,
+            dparams,
+            Some(&mut d_frozen),
+        );
+        for i in 0..g.len() {
+            if self.active[i] == 0.0 {
+                d_in[i] = g[i] + d_frozen[i];
+            }
+        }
+    }
+
     pub fn forward(
         &self,
         shifts: &KernelShifts,
@@ -111,20 +140,7 @@ impl SplineCoupling {
                 g_net[c * v + i] = graw[c];
             }
         }
-        let mut d_frozen = vec![0.0; v];
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net,
-            &g_net,
-            dparams,
-            Some(&mut d_frozen),
-        );
-        for i in 0..v {
-            if self.active[i] == 0.0 {
-                dx[i] = g[i] + d_frozen[i];
-            }
-        }
+        self.conditioner_backward(shifts, params, cache, &g_net, g, dparams, dx);
     }
 
     /// x = f⁻¹(y), keeping what [`SplineCoupling::inverse_backward`] needs; returns the
@@ -192,19 +208,6 @@ impl SplineCoupling {
                 g_net[c * v + i] = graw[c];
             }
         }
-        let mut d_frozen = vec![0.0; v];
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net,
-            &g_net,
-            dparams,
-            Some(&mut d_frozen),
-        );
-        for i in 0..v {
-            if self.active[i] == 0.0 {
-                dy[i] = g[i] + d_frozen[i];
-            }
-        }
+        self.conditioner_backward(shifts, params, cache, &g_net, g, dparams, dy);
     }
 }
