@@ -60,6 +60,7 @@ pub fn flow_spec(f: &FlowConfig) -> FlowSpec {
                 m2: f.prior_m2.unwrap_or(1.0),
             },
         },
+        spectral: f.spectral,
     }
 }
 

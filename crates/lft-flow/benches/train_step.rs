@@ -27,6 +27,7 @@ fn tutorial() -> (Phi4, Flow) {
         equivariant: false,
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
+        spectral: false,
     };
     (action, Flow::new(lat, &spec, 1).unwrap())
 }

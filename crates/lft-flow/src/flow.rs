@@ -1,4 +1,5 @@
-//! The flow model: a prior and a stack of coupling layers, φ = f(z), with
+//! The flow model: a prior, an optional spectral scale and a stack of coupling layers,
+//! φ = f(z), with
 //! log q(φ) = log r(z) − Σ_layers log|det J|.
 
 use crate::activation::Activation;
@@ -7,6 +8,7 @@ use crate::conv::KernelShifts;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
 use crate::prior::{Prior, PriorSpec};
+use crate::spectral::SpectralScale;
 use crate::spline::RqSpline;
 use crate::spline_coupling::SplineCoupling;
 use lft_action::Action;
@@ -22,18 +24,20 @@ pub enum CouplingSpec {
     Spline { bins: usize, tail_bound: f64 },
 }
 
-/// One coupling layer of either kind.
+/// One layer of the stack: a coupling of either kind, or the spectral scale.
 #[derive(Debug, Clone)]
-enum Coupling {
+enum Layer {
     Affine(AffineCoupling),
     Spline(SplineCoupling),
+    Spectral(SpectralScale),
 }
 
-impl Coupling {
+impl Layer {
     fn n_params(&self) -> usize {
         match self {
-            Coupling::Affine(c) => c.n_params(),
-            Coupling::Spline(c) => c.n_params(),
+            Layer::Affine(c) => c.n_params(),
+            Layer::Spline(c) => c.n_params(),
+            Layer::Spectral(c) => c.n_params(),
         }
     }
 
@@ -46,15 +50,17 @@ impl Coupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         match self {
-            Coupling::Affine(c) => c.forward(sh, p, x, y, cache),
-            Coupling::Spline(c) => c.forward(sh, p, x, y, cache),
+            Layer::Affine(c) => c.forward(sh, p, x, y, cache),
+            Layer::Spline(c) => c.forward(sh, p, x, y, cache),
+            Layer::Spectral(c) => c.forward(p, x, y, cache),
         }
     }
 
     fn inverse(&self, sh: &KernelShifts, p: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
         match self {
-            Coupling::Affine(c) => c.inverse(sh, p, y, x),
-            Coupling::Spline(c) => c.inverse(sh, p, y, x),
+            Layer::Affine(c) => c.inverse(sh, p, y, x),
+            Layer::Spline(c) => c.inverse(sh, p, y, x),
+            Layer::Spectral(c) => c.inverse(p, y, x),
         }
     }
 
@@ -67,8 +73,9 @@ impl Coupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         match self {
-            Coupling::Affine(c) => c.inverse_cached(sh, p, y, x, cache),
-            Coupling::Spline(c) => c.inverse_cached(sh, p, y, x, cache),
+            Layer::Affine(c) => c.inverse_cached(sh, p, y, x, cache),
+            Layer::Spline(c) => c.inverse_cached(sh, p, y, x, cache),
+            Layer::Spectral(c) => c.inverse_cached(p, y, x, cache),
         }
     }
 
@@ -82,8 +89,9 @@ impl Coupling {
         dy: &mut [f64],
     ) {
         match self {
-            Coupling::Affine(c) => c.inverse_backward(sh, p, cache, up, dp, dy),
-            Coupling::Spline(c) => c.inverse_backward(sh, p, cache, up, dp, dy),
+            Layer::Affine(c) => c.inverse_backward(sh, p, cache, up, dp, dy),
+            Layer::Spline(c) => c.inverse_backward(sh, p, cache, up, dp, dy),
+            Layer::Spectral(c) => c.inverse_backward(p, cache, up, dp, dy),
         }
     }
 
@@ -98,8 +106,9 @@ impl Coupling {
         dx: &mut [f64],
     ) {
         match self {
-            Coupling::Affine(c) => c.backward(sh, p, cache, up, dp, dx),
-            Coupling::Spline(c) => c.backward(sh, p, cache, up, dp, dx),
+            Layer::Affine(c) => c.backward(sh, p, cache, up, dp, dx),
+            Layer::Spline(c) => c.backward(sh, p, cache, up, dp, dx),
+            Layer::Spectral(c) => c.backward(p, cache, up, dp, dx),
         }
     }
 }
@@ -122,6 +131,9 @@ pub struct FlowSpec {
     pub equivariant: bool,
     pub coupling: CouplingSpec,
     pub prior: PriorSpec,
+    /// Start with a learnable momentum-space scale ỹ(p) = e^{c(p)} z̃(p) (see
+    /// [`SpectralScale`]); it represents free-field covariances exactly.
+    pub spectral: bool,
 }
 
 /// A normalizing flow for fields on one lattice.
@@ -129,7 +141,7 @@ pub struct FlowSpec {
 pub struct Flow {
     lattice: Lattice,
     shifts: KernelShifts,
-    layers: Vec<Coupling>,
+    layers: Vec<Layer>,
     /// Start of each layer's parameters in `params`.
     offsets: Vec<usize>,
     /// All parameters, layer after layer.
@@ -175,9 +187,15 @@ impl Flow {
         };
         channels.push(spline.map_or(2, |s| s.params_per_site()));
         let mut rng = stream_rng(seed, 0);
-        let mut layers = Vec::with_capacity(spec.layers);
-        let mut offsets = Vec::with_capacity(spec.layers);
+        let mut layers = Vec::with_capacity(spec.layers + 1);
+        let mut offsets = Vec::with_capacity(spec.layers + 1);
         let mut params = Vec::new();
+        if spec.spectral {
+            let layer = SpectralScale::new(&lattice);
+            offsets.push(0);
+            params.resize(layer.n_params(), 0.0);
+            layers.push(Layer::Spectral(layer));
+        }
         for l in 0..spec.layers {
             let parity = if l % 2 == 0 {
                 Parity::Even
@@ -195,10 +213,8 @@ impl Flow {
             params.extend(net.init_params(&shifts, &mut rng, 1.0));
             let mask = checkerboard(&lattice, parity);
             layers.push(match spline {
-                None => {
-                    Coupling::Affine(AffineCoupling::with_symmetry(mask, net, spec.equivariant))
-                }
-                Some(sp) => Coupling::Spline(SplineCoupling::new(mask, net, sp)),
+                None => Layer::Affine(AffineCoupling::with_symmetry(mask, net, spec.equivariant)),
+                Some(sp) => Layer::Spline(SplineCoupling::new(mask, net, sp)),
             });
         }
         Ok(Self {

@@ -18,6 +18,7 @@ pub mod flow;
 pub mod mask;
 pub mod net;
 pub mod prior;
+pub mod spectral;
 pub mod spline;
 pub mod spline_coupling;
 pub mod train;
@@ -26,6 +27,7 @@ pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec};
 pub use prior::{Prior, PriorSpec};
+pub use spectral::SpectralScale;
 pub use train::{
     Objective, Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train, train_with,
 };

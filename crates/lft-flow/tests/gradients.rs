@@ -8,35 +8,10 @@ use lft_flow::conv::{KernelShifts, PeriodicConv};
 use lft_flow::mask::checkerboard;
 use lft_flow::net::{ConvNet, NetCache};
 use lft_flow::{CouplingSpec, Flow, FlowSpec, PriorSpec};
-use lft_lattice::{Lattice, Parity, gaussian_fill, stream_rng};
+use lft_lattice::{Lattice, Parity, stream_rng};
 
-fn randn(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut v = vec![0.0; n];
-    gaussian_fill(&mut stream_rng(seed, 7), &mut v);
-    v.iter_mut().for_each(|x| *x *= scale);
-    v
-}
-
-/// Asserts analytic ≈ numeric: |a − n| ≤ 1e-6 · max(1, |n|).
-fn close(analytic: f64, numeric: f64, what: &str) {
-    assert!(
-        (analytic - numeric).abs() <= 1e-6 * numeric.abs().max(1.0),
-        "{what}: analytic {analytic} vs finite difference {numeric}"
-    );
-}
-
-const H: f64 = 1e-6;
-
-/// Central difference of `f` with respect to entry i of `x`.
-fn fd(x: &mut [f64], i: usize, f: &mut dyn FnMut(&[f64]) -> f64) -> f64 {
-    let x0 = x[i];
-    x[i] = x0 + H;
-    let up = f(x);
-    x[i] = x0 - H;
-    let down = f(x);
-    x[i] = x0;
-    (up - down) / (2.0 * H)
-}
+mod common;
+use common::{H, close, fd, fd_jacobian, log_abs_det, randn};
 
 #[test]
 fn conv_backward_matches_finite_differences() {
@@ -127,48 +102,6 @@ fn net_backward_matches_finite_differences() {
             close(dx[i], num, &format!("net dx[{i}]"));
         }
     }
-}
-
-/// log|det| of a square matrix by LU with partial pivoting.
-fn log_abs_det(mut a: Vec<f64>, n: usize) -> f64 {
-    let mut logdet = 0.0;
-    for col in 0..n {
-        let piv = (col..n)
-            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
-            .unwrap();
-        if piv != col {
-            for k in 0..n {
-                a.swap(col * n + k, piv * n + k);
-            }
-        }
-        let p = a[col * n + col];
-        logdet += p.abs().ln();
-        for r in col + 1..n {
-            let f = a[r * n + col] / p;
-            for k in col..n {
-                a[r * n + k] -= f * a[col * n + k];
-            }
-        }
-    }
-    logdet
-}
-
-/// Jacobian ∂f_i/∂x_j of a map of V variables by central differences, row-major.
-fn fd_jacobian(x: &[f64], f: &dyn Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
-    let n = x.len();
-    let mut jac = vec![0.0; n * n];
-    let mut xp = x.to_vec();
-    for j in 0..n {
-        xp[j] = x[j] + H;
-        let up = f(&xp);
-        xp[j] = x[j] - H;
-        let down = f(&xp);
-        xp[j] = x[j];
-        for i in 0..n {
-            jac[i * n + j] = (up[i] - down[i]) / (2.0 * H);
-        }
-    }
-    jac
 }
 
 fn coupling_with(
@@ -274,6 +207,7 @@ fn small_flow(seed: u64) -> Flow {
         equivariant: false,
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
+        spectral: false,
     };
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
@@ -371,6 +305,7 @@ fn equivariant_couplings_commute_with_sign_flip() {
         equivariant: true,
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
+        spectral: false,
     };
     let flow = Flow::new(lat, &spec, 9).unwrap();
     let s = flow.sample(4, &mut stream_rng(10, 0));
@@ -393,6 +328,7 @@ fn spline_flow(seed: u64) -> Flow {
             tail_bound: 2.5,
         },
         prior: PriorSpec::StandardNormal,
+        spectral: false,
     };
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
@@ -493,6 +429,7 @@ fn forward_kl_gradient_matches_finite_differences() {
             equivariant,
             coupling,
             prior,
+            spectral: false,
         };
         let mut flow = Flow::new(lat.clone(), &spec, 70 + k as u64).unwrap();
         let (loss, grad) = flow.forward_kl(&data);

@@ -15,6 +15,7 @@ fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
         equivariant: false,
         coupling: CouplingSpec::Affine,
         prior,
+        spectral: false,
     }
 }
 

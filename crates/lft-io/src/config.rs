@@ -181,6 +181,9 @@ pub struct FlowConfig {
     /// Symmetrise the conditioners under φ → −φ (affine couplings).
     #[serde(default)]
     pub equivariant: bool,
+    /// Start the flow with a learnable momentum-space scale z̃(p) → e^{c(p)} z̃(p).
+    #[serde(default)]
+    pub spectral: bool,
     /// Spline bins K (coupling = "spline").
     #[serde(default = "defaults::bins")]
     pub bins: usize,

@@ -23,6 +23,7 @@ fn trained_flow(action: &Phi4, steps: usize, seed: u64) -> Flow {
         equivariant: false,
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
+        spectral: false,
     };
     let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
     let options = TrainOptions {
@@ -97,6 +98,7 @@ fn exact_prior_is_always_accepted() {
         equivariant: false,
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::FreeField { m2 },
+        spectral: false,
     };
     let flow = Flow::new(lat, &spec, 1).unwrap();
     let (_, records) = FlowImh::new(&flow, &action, 100, stream_rng(3, 0)).run(1000);
