@@ -5,38 +5,63 @@
 //! g = ∂L/∂y:
 //!   ∂L/∂b[o] = Σ_x g[o, x],  ∂L/∂W[o, i, δ] = Σ_x g[o, x] h[i, x + δ],
 //!   ∂L/∂h[i, z] = Σ_o Σ_δ W[o, i, δ] g[o, z − δ].
-//! Computed through patches (im2col): Pt[(i, δ), x] = h[i, x + δ] is gathered once, so that the
-//! products run over contiguous rows; ∂L/∂h is the scatter of Σ_o W[o, (i, δ)] g[o, x] back to
-//! the sites x + δ.
+//! Computed through patches (im2col): Pt[(i, δ), x] = h[i, x + δ] is gathered once, and every
+//! pass is one register-blocked matrix product over contiguous rows (see `gemm`); ∂L/∂h is the
+//! convolution of g with the mirrored kernel.
 
+use crate::gemm::{LANES as GEMM_LANES, gemm_acc, gemm_nt_acc};
 use lft_lattice::Lattice;
+use std::cell::RefCell;
 
-/// Σ_x a_x b_x with eight independent accumulators, so the compiler can vectorise it (a
-/// single running sum is a strictly ordered reduction that it must not reorder).
-#[inline]
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
+/// Per-thread temporaries of the convolutions, reused from call to call.
+#[derive(Default)]
+struct Scratch {
+    patches: Vec<f64>,
+    doubled: Vec<f64>,
+    g_patches: Vec<f64>,
+    w_mirror: Vec<f64>,
+    g_transposed: Vec<f64>,
+    dw_transposed: Vec<f64>,
 }
 
-/// Kernel offsets of one lattice, as site-shift tables: `shift[δ][x]` is the site x + δ.
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// The patch buffer is lent out while the other temporaries are in use.
+trait LendPatches {
+    fn take_patches(&'static self) -> Vec<f64>;
+    fn put_patches(&'static self, p: Vec<f64>);
+}
+
+impl LendPatches for std::thread::LocalKey<RefCell<Scratch>> {
+    fn take_patches(&'static self) -> Vec<f64> {
+        self.with_borrow_mut(|s| std::mem::take(&mut s.patches))
+    }
+
+    fn put_patches(&'static self, p: Vec<f64>) {
+        self.with_borrow_mut(|s| s.patches = p);
+    }
+}
+
+/// `buf` resized to `len` and zeroed.
+fn zeroed(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    buf.clear();
+    buf.resize(len, 0.0);
+    buf
+}
+
+/// Kernel offsets of one lattice. Sites are laid out in lines along the last axis (length
+/// `line`), so a shift δ maps line ℓ onto line `src_line[δ][ℓ]` rotated by `rotate[δ]`: the
+/// patch rows are gathered as whole contiguous lines from a buffer that holds every line twice.
 #[derive(Debug, Clone)]
 pub struct KernelShifts {
     volume: usize,
-    /// `[K][V]`.
-    shift: Vec<Vec<u32>>,
+    line: usize,
+    /// `[K][V / line]`.
+    src_line: Vec<Vec<u32>>,
+    /// `[K]`: δ_last mod line.
+    rotate: Vec<usize>,
 }
 
 impl KernelShifts {
@@ -57,34 +82,57 @@ impl KernelShifts {
             offsets.push(off);
         }
         let shape = lattice.shape();
-        let shift = offsets
+        let line = shape[d - 1] as isize;
+        let n_lines = lattice.volume() / line as usize;
+        let src_line = offsets
             .iter()
             .map(|off| {
                 let mut c = vec![0usize; d];
-                (0..lattice.volume())
-                    .map(|x| {
-                        lattice.coords_into(x, &mut c);
-                        for mu in 0..d {
-                            let l = shape[mu] as isize;
-                            c[mu] = (c[mu] as isize + off[mu]).rem_euclid(l) as usize;
+                (0..n_lines)
+                    .map(|l| {
+                        lattice.coords_into(l * line as usize, &mut c);
+                        for mu in 0..d - 1 {
+                            let extent = shape[mu] as isize;
+                            c[mu] = (c[mu] as isize + off[mu]).rem_euclid(extent) as usize;
                         }
-                        lattice.index(&c) as u32
+                        (lattice.index(&c) / line as usize) as u32
                     })
                     .collect()
             })
             .collect();
+        let rotate = offsets
+            .iter()
+            .map(|off| off[d - 1].rem_euclid(line) as usize)
+            .collect();
         Self {
             volume: lattice.volume(),
-            shift,
+            line: line as usize,
+            src_line,
+            rotate,
+        }
+    }
+
+    /// dst[x] += src[x + δ_k] for one row of V values (`doubled` is scratch).
+    fn add_shifted(&self, k: usize, src: &[f64], doubled: &mut Vec<f64>, dst: &mut [f64]) {
+        let len = self.line;
+        doubled.resize(2 * self.volume, 0.0);
+        for (twice, once) in doubled.chunks_exact_mut(2 * len).zip(src.chunks_exact(len)) {
+            twice[..len].copy_from_slice(once);
+            twice[len..].copy_from_slice(once);
+        }
+        let r = self.rotate[k];
+        for (d, &l) in dst.chunks_exact_mut(len).zip(&self.src_line[k]) {
+            let from = &doubled[2 * len * l as usize + r..][..len];
+            d.iter_mut().zip(from).for_each(|(a, b)| *a += b);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.shift.len()
+        self.rotate.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shift.is_empty()
+        self.rotate.is_empty()
     }
 }
 
@@ -114,38 +162,86 @@ impl PeriodicConv {
     /// The patches of `h` `[c_in, V]`: Pt[i·K + k, x] = h[i, x + δ_k], written into `out`
     /// (`[c_in·K, V]`). Every later loop then runs over contiguous rows.
     pub fn patches(&self, shifts: &KernelShifts, h: &[f64], out: &mut Vec<f64>) {
+        out.resize(self.c_in * self.kernel * shifts.volume, 0.0);
+        SCRATCH.with_borrow_mut(|scratch| self.patches_with(shifts, h, out, &mut scratch.doubled));
+    }
+
+    fn patches_with(
+        &self,
+        shifts: &KernelShifts,
+        h: &[f64],
+        out: &mut [f64],
+        doubled: &mut Vec<f64>,
+    ) {
+        let (v, len) = (shifts.volume, shifts.line);
+        // Every line of h twice in a row: a rotation by r is then the contiguous [r, r + len).
+        doubled.resize(2 * self.c_in * v, 0.0);
+        for (twice, once) in doubled.chunks_exact_mut(2 * len).zip(h.chunks_exact(len)) {
+            twice[..len].copy_from_slice(once);
+            twice[len..].copy_from_slice(once);
+        }
+        match len {
+            4 => self.gather_lines::<4>(shifts, doubled, out),
+            8 => self.gather_lines::<8>(shifts, doubled, out),
+            16 => self.gather_lines::<16>(shifts, doubled, out),
+            _ => self.gather_lines_any(shifts, doubled, out),
+        }
+    }
+
+    /// Pt rows from the doubled lines, for lines of the compile-time length `N` (whole-line
+    /// vector moves).
+    fn gather_lines<const N: usize>(
+        &self,
+        shifts: &KernelShifts,
+        doubled: &[f64],
+        out: &mut [f64],
+    ) {
         let v = shifts.volume;
-        out.resize(self.c_in * self.kernel * v, 0.0);
         for i in 0..self.c_in {
-            let hi = &h[i * v..(i + 1) * v];
-            for (k, table) in shifts.shift.iter().enumerate() {
-                let row = &mut out[(i * self.kernel + k) * v..(i * self.kernel + k + 1) * v];
-                for (r, &sx) in row.iter_mut().zip(table) {
-                    *r = hi[sx as usize];
+            let lines = &doubled[2 * i * v..2 * (i + 1) * v];
+            for (k, (src, &r)) in shifts.src_line.iter().zip(&shifts.rotate).enumerate() {
+                let row = &mut out[(i * self.kernel + k) * v..][..v];
+                for (dst, &l) in row.chunks_exact_mut(N).zip(src) {
+                    let from: &[f64; N] = lines[2 * N * l as usize + r..][..N].try_into().unwrap();
+                    let dst: &mut [f64; N] = dst.try_into().unwrap();
+                    *dst = *from;
                 }
             }
         }
     }
 
-    /// y[o] = b[o] + Σ_j W[o, j] Pt[j] from the patches of the input.
+    fn gather_lines_any(&self, shifts: &KernelShifts, doubled: &[f64], out: &mut [f64]) {
+        let (v, len) = (shifts.volume, shifts.line);
+        let n_lines = v / len;
+        for i in 0..self.c_in {
+            let lines = &doubled[2 * i * v..2 * (i + 1) * v];
+            for (k, (src, &r)) in shifts.src_line.iter().zip(&shifts.rotate).enumerate() {
+                let row = &mut out[(i * self.kernel + k) * v..][..v];
+                for (dst, &l) in row.chunks_exact_mut(len).zip(&src[..n_lines]) {
+                    let from = &lines[2 * len * l as usize + r..][..len];
+                    for (a, b) in dst.iter_mut().zip(from) {
+                        *a = *b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// y[o] = b[o] + Σ_j W[o, j] Pt[j] from the patches of the input (one matrix product).
     pub fn forward_patches(&self, params: &[f64], patches: &[f64], y: &mut [f64]) {
         let v = y.len() / self.c_out;
         let j_max = self.c_in * self.kernel;
         let (w, b) = params.split_at(self.c_out * j_max);
-        for o in 0..self.c_out {
-            let yo = &mut y[o * v..(o + 1) * v];
-            yo.fill(b[o]);
-            for j in 0..j_max {
-                let wj = w[o * j_max + j];
-                for (yx, px) in yo.iter_mut().zip(&patches[j * v..(j + 1) * v]) {
-                    *yx += wj * px;
-                }
-            }
+        for (yo, &bo) in y.chunks_exact_mut(v).zip(b) {
+            yo.fill(bo);
         }
+        gemm_acc(self.c_out, j_max, v, w, patches, y);
     }
 
     /// Backward from the patches: ∂L/∂W[o, j] += g[o]·Pt[j], ∂L/∂b[o] += Σ_x g[o, x], and
-    /// (if `dh` is given) ∂L/∂h by scattering ∂L/∂Pt[j] = Σ_o W[o, j] g[o] through the tables.
+    /// (if `dh` is given) ∂L/∂h. The latter is the convolution of g with the mirrored kernel,
+    /// ∂L/∂h[i, z] = Σ_{o, k} W[o, i, k̄] g[o, z + δ_k] with δ_k̄ = −δ_k, computed like the
+    /// forward pass from the patches of g (a gather, not a scatter).
     pub fn backward_patches(
         &self,
         shifts: &KernelShifts,
@@ -158,39 +254,90 @@ impl PeriodicConv {
         let v = shifts.volume;
         let j_max = self.c_in * self.kernel;
         let (dw, db) = dparams.split_at_mut(self.c_out * j_max);
-        for o in 0..self.c_out {
-            let go = &g[o * v..(o + 1) * v];
-            db[o] += go.iter().sum::<f64>();
-            for j in 0..j_max {
-                dw[o * j_max + j] += dot(go, &patches[j * v..(j + 1) * v]);
-            }
+        for (dbo, go) in db.iter_mut().zip(g.chunks_exact(v)) {
+            *dbo += go.iter().sum::<f64>();
         }
-        if let Some(dh) = dh {
-            let w = &params[..self.c_out * j_max];
+        SCRATCH.with_borrow_mut(|scratch| {
+            self.backward_with(shifts, params, patches, g, dw, dh, scratch)
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_with(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        patches: &[f64],
+        g: &[f64],
+        dw: &mut [f64],
+        dh: Option<&mut [f64]>,
+        scratch: &mut Scratch,
+    ) {
+        let v = shifts.volume;
+        let j_max = self.c_in * self.kernel;
+        if self.c_out >= GEMM_LANES {
+            // As ∂L/∂Wᵀ = Pt gᵀ, a product with a short inner dimension c_out (no reductions
+            // across vector lanes).
+            let gt = zeroed(&mut scratch.g_transposed, v * self.c_out);
+            for (o, go) in g.chunks_exact(v).enumerate() {
+                for (x, &gx) in go.iter().enumerate() {
+                    gt[x * self.c_out + o] = gx;
+                }
+            }
+            let dwt = zeroed(&mut scratch.dw_transposed, j_max * self.c_out);
+            gemm_acc(j_max, v, self.c_out, patches, gt, dwt);
+            for (j, row) in dwt.chunks_exact(self.c_out).enumerate() {
+                for (o, d) in row.iter().enumerate() {
+                    dw[o * j_max + j] += d;
+                }
+            }
+        } else {
+            gemm_nt_acc(self.c_out, j_max, v, g, patches, dw);
+        }
+        let Some(dh) = dh else { return };
+        let kk = self.kernel;
+        let w = &params[..self.c_out * j_max];
+        if self.c_in < self.c_out {
+            // Fewer input channels: ∂L/∂Pt = Wᵀ g first ([c_in·K, V]), then
+            // ∂L/∂h[i, z] = Σ_k ∂L/∂Pt[(i, k), z − δ_k], K shifted rows per input channel.
+            let wt = zeroed(&mut scratch.w_mirror, j_max * self.c_out);
+            for o in 0..self.c_out {
+                for jj in 0..j_max {
+                    wt[jj * self.c_out + o] = w[o * j_max + jj];
+                }
+            }
+            let dpt = zeroed(&mut scratch.g_patches, j_max * v);
+            gemm_acc(j_max, self.c_out, v, wt, g, dpt);
             dh.fill(0.0);
-            let mut row = vec![0.0; v];
-            for j in 0..j_max {
-                row.fill(0.0);
-                for o in 0..self.c_out {
-                    let wj = w[o * j_max + j];
-                    for (r, gx) in row.iter_mut().zip(&g[o * v..(o + 1) * v]) {
-                        *r += wj * gx;
-                    }
-                }
-                let (i, k) = (j / self.kernel, j % self.kernel);
-                let dhi = &mut dh[i * v..(i + 1) * v];
-                for (r, &sx) in row.iter().zip(&shifts.shift[k]) {
-                    dhi[sx as usize] += r;
+            for (jj, row) in dpt.chunks_exact(v).enumerate() {
+                let (i, k) = (jj / kk, jj % kk);
+                shifts.add_shifted(kk - 1 - k, row, &mut scratch.doubled, &mut dh[i * v..][..v]);
+            }
+            return;
+        }
+        // W̄[i, (o, k)] = W[o, i, K − 1 − k]: offset K − 1 − k is −δ_k.
+        let w_mirror = zeroed(&mut scratch.w_mirror, self.c_in * self.c_out * kk);
+        for i in 0..self.c_in {
+            for o in 0..self.c_out {
+                for k in 0..kk {
+                    w_mirror[(i * self.c_out + o) * kk + k] =
+                        w[(o * self.c_in + i) * kk + kk - 1 - k];
                 }
             }
         }
+        let mirror = PeriodicConv::new(self.c_out, self.c_in, shifts);
+        let g_patches = zeroed(&mut scratch.g_patches, self.c_out * kk * v);
+        mirror.patches_with(shifts, g, g_patches, &mut scratch.doubled);
+        dh.fill(0.0);
+        gemm_acc(self.c_in, self.c_out * kk, v, w_mirror, g_patches, dh);
     }
 
     /// One configuration: `h` is `[c_in, V]`, `y` is `[c_out, V]`.
     pub fn forward(&self, shifts: &KernelShifts, params: &[f64], h: &[f64], y: &mut [f64]) {
-        let mut p = Vec::new();
+        let mut p = SCRATCH.take_patches();
         self.patches(shifts, h, &mut p);
         self.forward_patches(params, &p, y);
+        SCRATCH.put_patches(p);
     }
 
     /// One configuration: given g = ∂L/∂y `[c_out, V]` and the input `h`, adds ∂L/∂params to
@@ -204,8 +351,9 @@ impl PeriodicConv {
         dparams: &mut [f64],
         dh: Option<&mut [f64]>,
     ) {
-        let mut p = Vec::new();
+        let mut p = SCRATCH.take_patches();
         self.patches(shifts, h, &mut p);
         self.backward_patches(shifts, params, &p, g, dparams, dh);
+        SCRATCH.put_patches(p);
     }
 }

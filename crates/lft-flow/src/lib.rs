@@ -15,6 +15,7 @@ pub mod adam;
 pub mod affine;
 pub mod conv;
 pub mod flow;
+pub mod gemm;
 pub mod mask;
 pub mod net;
 pub mod prior;

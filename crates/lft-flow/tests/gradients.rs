@@ -21,6 +21,9 @@ fn conv_backward_matches_finite_differences() {
         (vec![5, 5], 5, 1, 2),
         (vec![3, 3, 3], 3, 2, 1),
         (vec![3, 2, 3, 3], 3, 1, 2),
+        // Wide outputs (the transposed weight-gradient product) and lines of 8 and 4.
+        (vec![6, 8], 3, 2, 9),
+        (vec![4, 4], 3, 8, 8),
     ] {
         let lat = Lattice::new(&shape).unwrap();
         let v = lat.volume();
