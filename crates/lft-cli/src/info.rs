@@ -36,7 +36,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                     "{integrator} eps = {step_size:.5} × {n_steps} steps (jitter {length_jitter})"
                 )
             }
-            lft_io::ChainSampler::FlowImh {
+            lft_io::ChainSampler::Flow {
                 proposal_batch,
                 flow_step,
             } => {

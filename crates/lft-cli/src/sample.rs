@@ -1,16 +1,18 @@
-//! `lft sample`: independence Metropolis chains with the trained flow, written to an ensemble.
+//! `lft sample`: independence Metropolis chains with the trained flow, or independent
+//! importance-weighted flow samples (`sample.method = "reweight"`), written to an ensemble.
 //!
 //! Each step records the configuration, S, log q, log w = −S − log q, the proposal's log w and
-//! whether it was accepted. Generator states are stored after every batch of proposals, so an
+//! whether it was accepted (reweighted samples: every proposal, all accepted). Generator states are stored after every batch of proposals, so an
 //! interrupted run resumes exactly from its last complete batch; the finished file is
 //! rewritten canonically, like an HMC ensemble.
 
 use crate::cli::RunArgs;
 use crate::train::{INIT_STREAM, flow_spec};
 use anyhow::{Context, Result, bail};
-use lft_action::Phi4;
+use lft_action::{Action, Phi4};
 use lft_flow::Flow;
 use lft_io::checkpoint::read_checkpoint;
+use lft_io::config::SampleMethod;
 use lft_io::{
     ChainMeta, ChainSampler, Config, EnsembleMeta, EnsembleReader, EnsembleWriter, RecordBlock,
     rewrite_canonical,
@@ -43,6 +45,7 @@ fn physics_and_flow(c: &Config) -> String {
     c.train = None;
     c.sample = None;
     c.output.flush_seconds = 0.0;
+    c.output.path = Default::default();
     c.to_toml()
 }
 
@@ -77,16 +80,16 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let path = config.output.path.clone();
     let v = lattice.volume();
     let mut states: Vec<ChainProgress> = if path.exists() {
-        resume(config, &path, s.batch)?
+        resume(config, &path, s.batch, s.method.sampler_name())?
     } else {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
         }
-        let meta = EnsembleMeta::from_config(config, "flow-imh", s.chains)?;
+        let meta = EnsembleMeta::from_config(config, s.method.sampler_name(), s.chains)?;
         let metas: Vec<ChainMeta> = (0..s.chains)
             .map(|c| ChainMeta {
-                sampler: ChainSampler::FlowImh {
+                sampler: ChainSampler::Flow {
                     proposal_batch: s.batch as u64,
                     flow_step: ckpt.step,
                 },
@@ -125,10 +128,20 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 continue;
             }
             let k = s.batch.min(s.configs - st.done);
-            let mut imh =
-                FlowImh::resume(&flow, &action, s.batch, st.rng.restore(), st.current.take());
-            let (configs, records) = imh.run(k);
-            let rng = imh.rng_state();
+            let (configs, records, rng) = match s.method {
+                SampleMethod::Imh => {
+                    let mut imh = FlowImh::resume(
+                        &flow,
+                        &action,
+                        s.batch,
+                        st.rng.restore(),
+                        st.current.take(),
+                    );
+                    let (configs, records) = imh.run(k);
+                    (configs, records, imh.rng_state())
+                }
+                SampleMethod::Reweight => weighted_batch(&flow, &action, k, st.rng),
+            };
             let rng_after = vec![rng; k];
             let col = |g: fn(&ImhRecord) -> f64| records.iter().map(g).collect::<Vec<f64>>();
             let block = RecordBlock {
@@ -187,21 +200,30 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         s.configs,
         path.display()
     );
-    println!(
-        "  acceptance (this run)    {:.4}",
-        accepted as f64 / done.max(1) as f64
-    );
-    println!(
-        "  ESS of the proposals     {:.4}",
-        lft_stats::kish_ess(&proposals)
-    );
-    println!("  longest rejection run    {longest}");
+    let ess = lft_stats::kish_ess(&proposals);
+    if s.method == SampleMethod::Reweight {
+        println!(
+            "  importance-weighted samples: ESS (Kish) {ess:.4}, N·ESS = {:.0}",
+            ess * proposals.len() as f64
+        );
+    } else {
+        println!(
+            "  acceptance (this run)    {:.4}",
+            accepted as f64 / done.max(1) as f64
+        );
+        println!("  ESS of the proposals     {ess:.4}");
+        println!("  longest rejection run    {longest}");
+    }
     println!(
         "  time per configuration   {:.3} ms",
         1e3 * elapsed / done.max(1) as f64
     );
     // Autocorrelation of the chain (Γ-method): what the rejections cost.
-    if let Ok(m) = lft_measure::measure_files(std::slice::from_ref(&path), &Default::default()) {
+    let chain = s.method == SampleMethod::Imh;
+    if let Some(m) = chain
+        .then(|| lft_measure::measure_files(std::slice::from_ref(&path), &Default::default()).ok())
+        .flatten()
+    {
         for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
             let o = &m.observables[key];
             println!(
@@ -213,14 +235,43 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// `k` independent flow samples with S, log q and log w = −S − log q, drawn from the stream
+/// `rng`; returns them with the stream's state after the batch.
+fn weighted_batch(
+    flow: &Flow,
+    action: &Phi4,
+    k: usize,
+    rng: RngState,
+) -> (Vec<f64>, Vec<ImhRecord>, RngState) {
+    let mut rng = rng.restore();
+    let sample = flow.sample(k, &mut rng);
+    let v = flow.lattice().volume();
+    let records = sample
+        .phi
+        .chunks_exact(v)
+        .zip(&sample.log_q)
+        .map(|(phi, &log_q)| {
+            let s = action.action(phi);
+            ImhRecord {
+                accepted: true,
+                proposal_log_weight: -s - log_q,
+                log_q,
+                action: s,
+                log_weight: -s - log_q,
+            }
+        })
+        .collect();
+    (sample.phi, records, RngState::of(&rng))
+}
+
 /// Continues the chains stored in `path`: each from its last complete batch.
-fn resume(config: &Config, path: &Path, batch: usize) -> Result<Vec<ChainProgress>> {
+fn resume(config: &Config, path: &Path, batch: usize, sampler: &str) -> Result<Vec<ChainProgress>> {
     let reader = EnsembleReader::open(path).with_context(|| {
         format!("output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it", path.display())
     })?;
-    if reader.meta().sampler != "flow-imh" {
+    if reader.meta().sampler != sampler {
         bail!(
-            "{} holds an ensemble of sampler `{}`, not flow-imh; choose another output.path",
+            "{} holds an ensemble of sampler `{}`, not {sampler}; choose another output.path",
             path.display(),
             reader.meta().sampler
         );

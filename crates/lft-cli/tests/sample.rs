@@ -73,6 +73,51 @@ fn run_trains_samples_and_measure_reads_the_chains() {
     );
 }
 
+/// `sample.method = "reweight"`: independent flow samples with importance weights. `lft
+/// measure` weights them (weighted jackknife) and reproduces the exact free field; a chain of
+/// the other sampler in the same file is refused.
+#[test]
+fn reweighted_samples_reproduce_the_free_field() {
+    let dir = scratch(FREE_FLOW);
+    assert!(lft(dir.path(), &["train", "config.toml"]).status.success());
+    let rw = [
+        "--set",
+        "sample.method=reweight",
+        "--set",
+        "output.path=out/rw.h5",
+    ];
+    let o = lft(dir.path(), &[&["sample", "config.toml"][..], &rw].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("importance-weighted"), "{}", stdout(&o));
+    let o = lft(dir.path(), &["measure", "--json", "out/rw.h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["n_configs"], 8000);
+    assert_eq!(j["weighted"], true);
+    let ess = j["ess"].as_f64().unwrap();
+    assert!(ess > 0.0 && ess <= 1.0, "ess {ess}");
+    assert_eq!(j["sampler"]["acceptance"], 1.0);
+    let exact =
+        lft_action::FreeField::new(lft_lattice::Lattice::new(&[4, 4]).unwrap(), 1.0).unwrap();
+    for (key, truth) in [("chi2", exact.chi2()), ("phi2", exact.phi2())] {
+        let o = &j["observables"][key];
+        let (v, e) = (o["value"].as_f64().unwrap(), o["error"].as_f64().unwrap());
+        assert!(
+            (v - truth).abs() < 4.0 * e,
+            "{key} {v} ± {e} vs exact {truth}"
+        );
+    }
+    // Finished: nothing to do. The IMH sampler into the reweighted file: refused.
+    let o = lft(dir.path(), &[&["sample", "config.toml"][..], &rw].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lft(
+        dir.path(),
+        &["sample", "config.toml", "--set", "output.path=out/rw.h5"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("flow-reweight"), "{}", stderr(&o));
+}
+
 #[test]
 fn interrupted_sampling_resumes_to_identical_bytes() {
     let small = FREE_FLOW

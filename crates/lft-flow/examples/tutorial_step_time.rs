@@ -15,7 +15,11 @@ fn main() {
         .skip(1)
         .map(|a| a.parse().expect("batch sizes are integers"))
         .collect();
-    let batches = if batches.is_empty() { vec![64, 1024] } else { batches };
+    let batches = if batches.is_empty() {
+        vec![64, 1024]
+    } else {
+        batches
+    };
     let lat = Lattice::new(&[8, 8]).unwrap();
     let params = Phi4Params {
         m2: -4.0,

@@ -259,6 +259,29 @@ pub struct SampleConfig {
     /// Proposals drawn from the flow at a time (the chain resumes at batch boundaries).
     #[serde(default = "defaults::proposal_batch")]
     pub batch: usize,
+    /// "imh": independence Metropolis chains; "reweight": independent flow samples with
+    /// importance weights w = e^{−S}/q (no accept/reject).
+    #[serde(default)]
+    pub method: SampleMethod,
+}
+
+/// How flow samples are turned into an ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleMethod {
+    #[default]
+    Imh,
+    Reweight,
+}
+
+impl SampleMethod {
+    /// The sampler name stored in the ensemble file.
+    pub fn sampler_name(self) -> &'static str {
+        match self {
+            SampleMethod::Imh => "flow-imh",
+            SampleMethod::Reweight => "flow-reweight",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -114,7 +114,12 @@ fn read_chain(
         }
         i += count;
     }
-    Ok(builder.finish())
+    // Reweighted flow samples carry their importance weights.
+    let log_weights = (reader.meta().sampler == "flow-reweight")
+        .then(|| reader.read_f64_records(chain, "log_weight"))
+        .transpose()?
+        .map(|w| w[start..].to_vec());
+    Ok(builder.finish_weighted(log_weights))
 }
 
 /// Accumulates the per-configuration observables of one chain.
@@ -207,7 +212,7 @@ impl SamplerTotals {
             run = if a { 0 } else { run + 1 };
             self.longest_rejection_run = self.longest_rejection_run.max(run);
         }
-        if r.meta().sampler == "flow-imh" {
+        if r.meta().sampler.starts_with("flow-") {
             self.proposal_log_weights
                 .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]);
         } else {

@@ -29,10 +29,11 @@ pub const IMH_RECORDS: [&str; 7] = [
     RNG_STATE,
 ];
 
-/// The per-configuration datasets of a sampler ("hmc" or "flow-imh").
+/// The per-configuration datasets of a sampler ("hmc", "flow-imh" or "flow-reweight"; the
+/// reweighted samples use the IMH layout with every proposal accepted).
 pub fn record_datasets(sampler: &str) -> &'static [&'static str] {
     match sampler {
-        "flow-imh" => &IMH_RECORDS,
+        "flow-imh" | "flow-reweight" => &IMH_RECORDS,
         _ => &HMC_RECORDS,
     }
 }

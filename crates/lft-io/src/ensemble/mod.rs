@@ -107,7 +107,9 @@ pub enum ChainSampler {
         integrator: String,
         length_jitter: f64,
     },
-    FlowImh {
+    /// Flow proposals: an independence Metropolis chain (sampler "flow-imh") or independent
+    /// importance-weighted samples (sampler "flow-reweight").
+    Flow {
         /// Proposals drawn per batch (the chain resumes at batch boundaries).
         proposal_batch: u64,
         /// Training steps of the flow checkpoint used.

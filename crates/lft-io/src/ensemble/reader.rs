@@ -140,7 +140,7 @@ impl EnsembleReader {
         }
         Ok(ChainMeta {
             sampler: match self.meta.sampler.as_str() {
-                "flow-imh" => ChainSampler::FlowImh {
+                "flow-imh" | "flow-reweight" => ChainSampler::Flow {
                     proposal_batch: a.u64("proposal_batch")?,
                     flow_step: a.u64("flow_step")?,
                 },

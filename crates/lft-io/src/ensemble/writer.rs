@@ -81,7 +81,7 @@ pub(super) fn write_skeleton(
                 g.set_attr("integrator", s(integrator));
                 g.set_attr("length_jitter", AttrValue::F64(*length_jitter));
             }
-            ChainSampler::FlowImh {
+            ChainSampler::Flow {
                 proposal_batch,
                 flow_step,
             } => {
