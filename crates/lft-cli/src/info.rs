@@ -44,6 +44,19 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                     "flow proposals in batches of {proposal_batch} (flow trained {flow_step} steps)"
                 )
             }
+            lft_io::ChainSampler::FlowHmc {
+                step_size,
+                n_steps,
+                integrator,
+                hmc_per_step,
+                flow_step,
+                ..
+            } => {
+                format!(
+                    "flow proposal + {hmc_per_step} × {integrator} eps = {step_size:.5} × {n_steps} \
+                     steps (flow trained {flow_step} steps)"
+                )
+            }
         };
         println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}");
         let lens = r.dataset_lengths(c)?;

@@ -6,6 +6,7 @@ mod info;
 mod measure;
 mod progress;
 mod sample;
+mod sample_flow_hmc;
 mod store;
 mod train;
 

@@ -31,7 +31,7 @@ struct ChainProgress {
 }
 
 /// Random stream of chain c's proposals: (seed, SAMPLE_STREAM + c).
-const SAMPLE_STREAM: u64 = 1 << 33;
+pub(crate) const SAMPLE_STREAM: u64 = 1 << 33;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
@@ -49,12 +49,10 @@ fn physics_and_flow(c: &Config) -> String {
     c.to_toml()
 }
 
-pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+/// The trained flow of `config` (from its checkpoint) and the training steps it had.
+pub(crate) fn load_flow(config: &Config) -> Result<(Flow, u64)> {
     let (f, t) = config.flow_and_train()?;
-    let s = config.sample()?;
     let lattice = config.lattice()?;
-    let couplings = config.couplings()?;
-    let action = Phi4::new(lattice.clone(), couplings.aks)?;
     let ckpt = read_checkpoint(&t.checkpoint).with_context(|| {
         format!(
             "train.checkpoint {}: train the flow first (lft train CONFIG)",
@@ -77,6 +75,18 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         );
     }
     flow.params = ckpt.params;
+    Ok((flow, ckpt.step))
+}
+
+pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+    let s = config.sample()?;
+    let lattice = config.lattice()?;
+    let couplings = config.couplings()?;
+    let action = Phi4::new(lattice.clone(), couplings.aks)?;
+    let (flow, flow_step) = load_flow(config)?;
+    if s.method == SampleMethod::FlowHmc {
+        return crate::sample_flow_hmc::run(config, &flow, flow_step, &action, abort_after);
+    }
     let path = config.output.path.clone();
     let v = lattice.volume();
     let mut states: Vec<ChainProgress> = if path.exists() {
@@ -91,7 +101,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             .map(|c| ChainMeta {
                 sampler: ChainSampler::Flow {
                     proposal_batch: s.batch as u64,
-                    flow_step: ckpt.step,
+                    flow_step,
                 },
                 start_config: vec![0.0; v],
                 start_rng: RngState::of(&stream_rng(config.seed, SAMPLE_STREAM + c as u64)),
@@ -141,6 +151,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                     (configs, records, imh.rng_state())
                 }
                 SampleMethod::Reweight => weighted_batch(&flow, &action, k, st.rng),
+                SampleMethod::FlowHmc => unreachable!("flow-HMC runs in sample_flow_hmc"),
             };
             let rng_after = vec![rng; k];
             let col = |g: fn(&ImhRecord) -> f64| records.iter().map(g).collect::<Vec<f64>>();
@@ -264,8 +275,13 @@ fn weighted_batch(
     (sample.phi, records, RngState::of(&rng))
 }
 
-/// Continues the chains stored in `path`: each from its last complete batch.
-fn resume(config: &Config, path: &Path, batch: usize, sampler: &str) -> Result<Vec<ChainProgress>> {
+/// Opens the ensemble at `path` to continue it with `config`: it must hold `sampler` and have
+/// been made with the same config up to the number of configurations.
+pub(crate) fn open_to_continue(
+    config: &Config,
+    path: &Path,
+    sampler: &str,
+) -> Result<EnsembleReader> {
     let reader = EnsembleReader::open(path).with_context(|| {
         format!("output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it", path.display())
     })?;
@@ -287,6 +303,12 @@ fn resume(config: &Config, path: &Path, batch: usize, sampler: &str) -> Result<V
             path.display()
         );
     }
+    Ok(reader)
+}
+
+/// Continues the chains stored in `path`: each from its last complete batch.
+fn resume(config: &Config, path: &Path, batch: usize, sampler: &str) -> Result<Vec<ChainProgress>> {
+    let reader = open_to_continue(config, path, sampler)?;
     let wanted = config.sample()?.configs;
     let mut lengths = Vec::new();
     let mut states = Vec::new();

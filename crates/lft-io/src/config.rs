@@ -260,9 +260,22 @@ pub struct SampleConfig {
     #[serde(default = "defaults::proposal_batch")]
     pub batch: usize,
     /// "imh": independence Metropolis chains; "reweight": independent flow samples with
-    /// importance weights w = e^{−S}/q (no accept/reject).
+    /// importance weights w = e^{−S}/q (no accept/reject); "flow_hmc": each step a flow
+    /// proposal (independence Metropolis), then `hmc_per_step` HMC trajectories.
     #[serde(default)]
     pub method: SampleMethod,
+    /// flow_hmc: HMC trajectories after each flow proposal.
+    #[serde(default = "defaults::hmc_per_step")]
+    pub hmc_per_step: usize,
+    /// flow_hmc: mean integrator steps per trajectory.
+    #[serde(default = "defaults::steps")]
+    pub hmc_steps: usize,
+    /// flow_hmc: trajectory length (step size = hmc_length / hmc_steps).
+    #[serde(default = "defaults::length")]
+    pub hmc_length: f64,
+    /// flow_hmc: the integrator.
+    #[serde(default = "defaults::flow_hmc_integrator")]
+    pub hmc_integrator: IntegratorName,
 }
 
 /// How flow samples are turned into an ensemble.
@@ -272,6 +285,7 @@ pub enum SampleMethod {
     #[default]
     Imh,
     Reweight,
+    FlowHmc,
 }
 
 impl SampleMethod {
@@ -280,6 +294,7 @@ impl SampleMethod {
         match self {
             SampleMethod::Imh => "flow-imh",
             SampleMethod::Reweight => "flow-reweight",
+            SampleMethod::FlowHmc => "flow-hmc",
         }
     }
 }
@@ -361,6 +376,12 @@ mod defaults {
     }
     pub fn chains() -> usize {
         1
+    }
+    pub fn hmc_per_step() -> usize {
+        1
+    }
+    pub fn flow_hmc_integrator() -> IntegratorName {
+        IntegratorName::Omelyan
     }
     pub fn length_jitter() -> f64 {
         0.5
@@ -527,6 +548,17 @@ impl Config {
             }
             if sm.batch == 0 {
                 return Err(invalid("sample.batch", "must be at least 1"));
+            }
+            if sm.method == SampleMethod::FlowHmc {
+                if sm.hmc_steps == 0 {
+                    return Err(invalid("sample.hmc_steps", "must be at least 1"));
+                }
+                if !(sm.hmc_length.is_finite() && sm.hmc_length > 0.0) {
+                    return Err(invalid(
+                        "sample.hmc_length",
+                        format!("must be a finite number > 0, got {}", sm.hmc_length),
+                    ));
+                }
             }
         }
         let o = &self.output;

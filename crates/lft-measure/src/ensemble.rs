@@ -212,7 +212,10 @@ impl SamplerTotals {
             run = if a { 0 } else { run + 1 };
             self.longest_rejection_run = self.longest_rejection_run.max(run);
         }
-        if r.meta().sampler.starts_with("flow-") {
+        let sampler = r.meta().sampler.as_str();
+        if sampler == "flow-hmc" {
+            // The acceptance above is the flow proposals'; the HMC part has its own count.
+        } else if sampler.starts_with("flow-") {
             self.proposal_log_weights
                 .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]);
         } else {

@@ -6,7 +6,7 @@
 use crate::HmcChain;
 use lft_action::Action;
 use lft_flow::Flow;
-use lft_lattice::{Pcg64, uniform};
+use lft_lattice::{RngState, uniform};
 
 /// What one flow-HMC step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,37 +19,24 @@ pub struct FlowHmcRecord {
     pub action: f64,
 }
 
-/// A flow-HMC chain.
+/// A flow-HMC chain. Everything random (the flow's latent draws, the accept/reject uniforms
+/// and the HMC momenta) comes from the HMC chain's one generator, one proposal per step, so
+/// the chain's state after any step is (field, generator state) and it resumes exactly there.
 pub struct FlowHmc<'a> {
     flow: &'a Flow,
     action: &'a dyn Action,
     hmc: HmcChain,
     hmc_per_step: usize,
-    rng: Pcg64,
-    batch: usize,
-    /// Proposals not yet used: (configuration, log q).
-    pending: Vec<(Vec<f64>, f64)>,
 }
 
 impl<'a> FlowHmc<'a> {
-    /// `hmc` holds the starting configuration and the HMC settings; flow proposals and their
-    /// accept/reject draw from `rng`, `batch` proposals at a time.
-    pub fn new(
-        flow: &'a Flow,
-        action: &'a dyn Action,
-        hmc: HmcChain,
-        hmc_per_step: usize,
-        batch: usize,
-        rng: Pcg64,
-    ) -> Self {
+    /// `hmc` holds the current configuration, the HMC settings and the generator.
+    pub fn new(flow: &'a Flow, action: &'a dyn Action, hmc: HmcChain, hmc_per_step: usize) -> Self {
         Self {
             flow,
             action,
             hmc,
             hmc_per_step,
-            rng,
-            batch: batch.max(1),
-            pending: Vec::new(),
         }
     }
 
@@ -57,31 +44,22 @@ impl<'a> FlowHmc<'a> {
         self.hmc.field()
     }
 
-    fn next_proposal(&mut self) -> (Vec<f64>, f64) {
-        if self.pending.is_empty() {
-            let v = self.flow.lattice().volume();
-            let s = self.flow.sample(self.batch, &mut self.rng);
-            self.pending = s
-                .phi
-                .chunks_exact(v)
-                .map(|p| p.to_vec())
-                .zip(s.log_q)
-                .rev()
-                .collect();
-        }
-        self.pending.pop().expect("refilled above")
+    /// The generator's state after the last step.
+    pub fn rng_state(&self) -> RngState {
+        self.hmc.rng_state()
     }
 
-    /// One step: flow proposal accepted with min(1, w(φ')/w(φ)), w = e^{−S}/q, then the HMC
-    /// trajectories.
+    /// One step: a flow proposal φ' accepted with min(1, w(φ')/w(φ)), w = e^{−S}/q, then
+    /// `hmc_per_step` HMC trajectories.
     pub fn step(&mut self) -> FlowHmcRecord {
-        let (proposal, log_q_new) = self.next_proposal();
+        let sample = self.flow.sample(1, self.hmc.rng_mut());
+        let (proposal, log_q_new) = (sample.phi, sample.log_q[0]);
         let s_new = self.action.action(&proposal);
         let mut z = vec![0.0; proposal.len()];
         let log_q_cur = self.flow.inverse(self.hmc.field(), &mut z);
         let log_w_new = -s_new - log_q_new;
         let log_w_cur = -self.hmc.action_value() - log_q_cur;
-        let flow_accepted = uniform(&mut self.rng) < (log_w_new - log_w_cur).exp();
+        let flow_accepted = uniform(self.hmc.rng_mut()) < (log_w_new - log_w_cur).exp();
         if flow_accepted {
             self.hmc.set_field(self.action, &proposal);
         }

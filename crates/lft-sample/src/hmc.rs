@@ -118,6 +118,11 @@ impl HmcChain {
         RngState::of(&self.rng)
     }
 
+    /// The chain's generator, for other updates composed with HMC in the same chain.
+    pub(crate) fn rng_mut(&mut self) -> &mut Pcg64 {
+        &mut self.rng
+    }
+
     /// S of the current configuration.
     pub fn action_value(&self) -> f64 {
         self.action_value

@@ -147,7 +147,7 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
     // Flow-HMC with a barely trained flow (20 steps): the HMC part carries it.
     let weak = trained_flow(&action, 20, 8);
     let start = HmcChain::new(&action, Start::Cold, stream_rng(9, 0), params);
-    let mut fh = FlowHmc::new(&weak, &action, start, 1, 64, stream_rng(10, 0));
+    let mut fh = FlowHmc::new(&weak, &action, start, 1);
     let mut fh_configs = Vec::new();
     let mut flow_acc = 0;
     for _ in 0..15_000 {

@@ -15,6 +15,8 @@ pub const RNG_STATE: &str = "rng_state";
 pub const LOG_Q: &str = "log_q";
 pub const LOG_WEIGHT: &str = "log_weight";
 pub const PROPOSAL_LOG_WEIGHT: &str = "proposal_log_weight";
+/// Flow-HMC: HMC trajectories accepted after the flow step (float64 count).
+pub const HMC_ACCEPTED: &str = "hmc_accepted";
 
 /// Per-trajectory datasets of an HMC chain, in append order.
 pub const HMC_RECORDS: [&str; 5] = [CONFIGS, ACTION, DELTA_H, ACCEPTED, RNG_STATE];
@@ -29,11 +31,15 @@ pub const IMH_RECORDS: [&str; 7] = [
     RNG_STATE,
 ];
 
-/// The per-configuration datasets of a sampler ("hmc", "flow-imh" or "flow-reweight"; the
-/// reweighted samples use the IMH layout with every proposal accepted).
+/// Per-step datasets of a flow-HMC chain, in append order (`accepted`: the flow proposal).
+pub const FLOW_HMC_RECORDS: [&str; 5] = [CONFIGS, ACTION, HMC_ACCEPTED, ACCEPTED, RNG_STATE];
+
+/// The per-configuration datasets of a sampler ("hmc", "flow-imh", "flow-reweight" or
+/// "flow-hmc"; the reweighted samples use the IMH layout with every proposal accepted).
 pub fn record_datasets(sampler: &str) -> &'static [&'static str] {
     match sampler {
         "flow-imh" | "flow-reweight" => &IMH_RECORDS,
+        "flow-hmc" => &FLOW_HMC_RECORDS,
         _ => &HMC_RECORDS,
     }
 }

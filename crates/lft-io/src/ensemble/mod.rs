@@ -115,6 +115,16 @@ pub enum ChainSampler {
         /// Training steps of the flow checkpoint used.
         flow_step: u64,
     },
+    /// Flow-HMC (sampler "flow-hmc"): a flow proposal, then `hmc_per_step` HMC trajectories.
+    FlowHmc {
+        step_size: f64,
+        n_steps: u64,
+        /// "leapfrog" or "omelyan".
+        integrator: String,
+        length_jitter: f64,
+        hmc_per_step: u64,
+        flow_step: u64,
+    },
 }
 
 /// Per-chain metadata: the frozen sampler parameters and the state production started from.

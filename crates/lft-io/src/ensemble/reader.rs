@@ -144,6 +144,14 @@ impl EnsembleReader {
                     proposal_batch: a.u64("proposal_batch")?,
                     flow_step: a.u64("flow_step")?,
                 },
+                "flow-hmc" => ChainSampler::FlowHmc {
+                    step_size: a.f64("step_size")?,
+                    n_steps: a.u64("n_steps")?,
+                    integrator: a.string("integrator")?,
+                    length_jitter: a.f64("length_jitter")?,
+                    hmc_per_step: a.u64("hmc_per_step")?,
+                    flow_step: a.u64("flow_step")?,
+                },
                 _ => ChainSampler::Hmc {
                     step_size: a.f64("step_size")?,
                     n_steps: a.u64("n_steps")?,

@@ -88,6 +88,21 @@ pub(super) fn write_skeleton(
                 g.set_attr("proposal_batch", AttrValue::U64(*proposal_batch));
                 g.set_attr("flow_step", AttrValue::U64(*flow_step));
             }
+            ChainSampler::FlowHmc {
+                step_size,
+                n_steps,
+                integrator,
+                length_jitter,
+                hmc_per_step,
+                flow_step,
+            } => {
+                g.set_attr("step_size", AttrValue::F64(*step_size));
+                g.set_attr("n_steps", AttrValue::U64(*n_steps));
+                g.set_attr("integrator", s(integrator));
+                g.set_attr("length_jitter", AttrValue::F64(*length_jitter));
+                g.set_attr("hmc_per_step", AttrValue::U64(*hmc_per_step));
+                g.set_attr("flow_step", AttrValue::U64(*flow_step));
+            }
         }
         g.set_attr(
             "start_rng_state",
