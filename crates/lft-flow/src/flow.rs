@@ -56,14 +56,6 @@ impl Layer {
         }
     }
 
-    fn inverse(&self, sh: &KernelShifts, p: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
-        match self {
-            Layer::Affine(c) => c.inverse(sh, p, y, x),
-            Layer::Spline(c) => c.inverse(sh, p, y, x),
-            Layer::Spectral(c) => c.inverse(p, y, x),
-        }
-    }
-
     fn inverse_cached(
         &self,
         sh: &KernelShifts,
@@ -147,6 +139,12 @@ pub struct Flow {
     /// All parameters, layer after layer.
     pub params: Vec<f64>,
     prior: Prior,
+}
+
+thread_local! {
+    /// Layer caches reused by the passes that keep nothing for a backward pass (sampling,
+    /// log q), so they allocate nothing per configuration.
+    static PASS_CACHES: std::cell::RefCell<Vec<CouplingCache>> = Default::default();
 }
 
 /// Configurations per fixed work chunk of a batch: gradients are summed chunk by chunk in a
@@ -246,11 +244,23 @@ impl Flow {
         phi: &mut [f64],
         caches: Option<&mut Vec<CouplingCache>>,
     ) -> f64 {
+        match caches {
+            Some(caches) => self.push_forward_with(z, phi, caches),
+            None => PASS_CACHES.with_borrow_mut(|caches| self.push_forward_with(z, phi, caches)),
+        }
+    }
+
+    fn push_forward_with(
+        &self,
+        z: &[f64],
+        phi: &mut [f64],
+        caches: &mut Vec<CouplingCache>,
+    ) -> f64 {
         let mut x = z.to_vec();
         let mut logdet = 0.0;
-        let mut local = Vec::new();
-        let caches = caches.unwrap_or(&mut local);
-        caches.resize(self.layers.len(), CouplingCache::default());
+        if caches.len() < self.layers.len() {
+            caches.resize(self.layers.len(), CouplingCache::default());
+        }
         for (l, layer) in self.layers.iter().enumerate() {
             logdet += layer.forward(&self.shifts, self.layer_params(l), &x, phi, &mut caches[l]);
             x.copy_from_slice(phi);
@@ -279,10 +289,16 @@ impl Flow {
     pub fn inverse(&self, phi: &[f64], z: &mut [f64]) -> f64 {
         let mut y = phi.to_vec();
         let mut logdet = 0.0;
-        for l in (0..self.layers.len()).rev() {
-            logdet += self.layers[l].inverse(&self.shifts, self.layer_params(l), &y, z);
-            y.copy_from_slice(z);
-        }
+        PASS_CACHES.with_borrow_mut(|caches| {
+            if caches.is_empty() {
+                caches.push(CouplingCache::default());
+            }
+            for l in (0..self.layers.len()).rev() {
+                let p = self.layer_params(l);
+                logdet += self.layers[l].inverse_cached(&self.shifts, p, &y, z, &mut caches[0]);
+                y.copy_from_slice(z);
+            }
+        });
         z.copy_from_slice(&y);
         self.prior.log_prob(z) - logdet
     }
