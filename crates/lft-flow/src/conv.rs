@@ -51,6 +51,15 @@ fn zeroed(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
     buf
 }
 
+/// The first `len` entries of `buf` (grown if needed), with stale contents: for buffers that
+/// are overwritten entirely.
+fn sized(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
 /// Kernel offsets of one lattice. Sites are laid out in lines along the last axis (length
 /// `line`), so a shift δ maps line ℓ onto line `src_line[δ][ℓ]` rotated by `rotate[δ]`: the
 /// patch rows are gathered as whole contiguous lines from a buffer that holds every line twice.
@@ -278,7 +287,7 @@ impl PeriodicConv {
         if self.c_out >= GEMM_LANES {
             // As ∂L/∂Wᵀ = Pt gᵀ, a product with a short inner dimension c_out (no reductions
             // across vector lanes).
-            let gt = zeroed(&mut scratch.g_transposed, v * self.c_out);
+            let gt = sized(&mut scratch.g_transposed, v * self.c_out);
             for (o, go) in g.chunks_exact(v).enumerate() {
                 for (x, &gx) in go.iter().enumerate() {
                     gt[x * self.c_out + o] = gx;
@@ -300,7 +309,7 @@ impl PeriodicConv {
         if self.c_in < self.c_out {
             // Fewer input channels: ∂L/∂Pt = Wᵀ g first ([c_in·K, V]), then
             // ∂L/∂h[i, z] = Σ_k ∂L/∂Pt[(i, k), z − δ_k], K shifted rows per input channel.
-            let wt = zeroed(&mut scratch.w_mirror, j_max * self.c_out);
+            let wt = sized(&mut scratch.w_mirror, j_max * self.c_out);
             for o in 0..self.c_out {
                 for jj in 0..j_max {
                     wt[jj * self.c_out + o] = w[o * j_max + jj];
@@ -316,7 +325,7 @@ impl PeriodicConv {
             return;
         }
         // W̄[i, (o, k)] = W[o, i, K − 1 − k]: offset K − 1 − k is −δ_k.
-        let w_mirror = zeroed(&mut scratch.w_mirror, self.c_in * self.c_out * kk);
+        let w_mirror = sized(&mut scratch.w_mirror, self.c_in * self.c_out * kk);
         for i in 0..self.c_in {
             for o in 0..self.c_out {
                 for k in 0..kk {
@@ -326,7 +335,7 @@ impl PeriodicConv {
             }
         }
         let mirror = PeriodicConv::new(self.c_out, self.c_in, shifts);
-        let g_patches = zeroed(&mut scratch.g_patches, self.c_out * kk * v);
+        let g_patches = sized(&mut scratch.g_patches, self.c_out * kk * v);
         mirror.patches_with(shifts, g, g_patches, &mut scratch.doubled);
         dh.fill(0.0);
         gemm_acc(self.c_in, self.c_out * kk, v, w_mirror, g_patches, dh);
