@@ -29,7 +29,18 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`lft measure | head`) would panic.
+/// Restoring the default action makes `lft` end quietly there, like other Unix tools.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     progress::init_logging(cli.verbose, cli.quiet);
     let result = match &cli.command {
