@@ -77,15 +77,6 @@ fn interrupted_training_resumes_exactly() {
 fn bad_flow_configs_name_their_key() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &[
-                "--set",
-                "flow.coupling=\"spline\"",
-                "--set",
-                "flow.equivariant=true",
-            ],
-            "flow.equivariant",
-        ),
-        (
             &["--set", "flow.coupling=\"spline\"", "--set", "flow.bins=1"],
             "flow.bins",
         ),
@@ -125,12 +116,13 @@ fn bad_flow_configs_name_their_key() {
     );
 }
 
-/// Spline and equivariant affine flows train from the config.
+/// Spline, equivariant affine and equivariant spline flows train from the config.
 #[test]
 fn spline_and_equivariant_flows_train() {
     for extra in [
         ["flow.coupling=\"spline\"", "flow.bins=6"],
         ["flow.equivariant=true", "flow.kernel=3"],
+        ["flow.coupling=\"spline\"", "flow.equivariant=true"],
     ] {
         let dir = scratch(FLOW);
         let o = lft(

@@ -35,9 +35,10 @@ pub struct CouplingCache {
     exp_s: Vec<f64>,
     pub(crate) net: NetCache,
     /// The evaluation at −f (equivariant layers only).
-    net_mirror: NetCache,
-    /// The symmetrised (s, t), `[2, V]`.
-    st: Vec<f64>,
+    pub(crate) net_mirror: NetCache,
+    /// The symmetrised conditioner output (affine: (s, t) `[2, V]`; spline: the raw
+    /// parameters `[3K − 1, V]`).
+    pub(crate) st: Vec<f64>,
 }
 
 impl AffineCoupling {

@@ -118,8 +118,7 @@ pub struct FlowSpec {
     pub activation: Activation,
     /// Activation of the conditioner output (tanh keeps s and t bounded).
     pub final_activation: Activation,
-    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior);
-    /// affine couplings only.
+    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior).
     pub equivariant: bool,
     pub coupling: CouplingSpec,
     pub prior: PriorSpec,
@@ -212,7 +211,12 @@ impl Flow {
             let mask = checkerboard(&lattice, parity);
             layers.push(match spline {
                 None => Layer::Affine(AffineCoupling::with_symmetry(mask, net, spec.equivariant)),
-                Some(sp) => Layer::Spline(SplineCoupling::new(mask, net, sp)),
+                Some(sp) => Layer::Spline(SplineCoupling::with_symmetry(
+                    mask,
+                    net,
+                    sp,
+                    spec.equivariant,
+                )),
             });
         }
         Ok(Self {

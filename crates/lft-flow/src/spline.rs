@@ -70,6 +70,17 @@ impl RqSpline {
         3 * self.bins - 1
     }
 
+    /// The raw parameter of the mirrored spline x ↦ −s(−x) that parameter `c` becomes: the
+    /// bins, and the interior knots, in reverse order (an involution).
+    pub fn mirror_param(&self, c: usize) -> usize {
+        let k = self.bins;
+        match c {
+            c if c < k => k - 1 - c,
+            c if c < 2 * k => 3 * k - 1 - c,
+            c => 5 * k - 2 - c,
+        }
+    }
+
     fn knots(&self, raw: &[f64], k: &mut Knots) {
         let n = self.bins;
         let b = self.bound;

@@ -5,10 +5,14 @@
 //!
 //! Backward: the spline gives ∂L/∂x and ∂L/∂raw per active site; the raw gradients go back
 //! through the net, whose input gradient reaches the frozen sites.
+//!
+//! Z₂-equivariant variant: with f the frozen field and M the mirror of the raw parameters
+//! (the spline x ↦ −s(−x)), raw̄(f) = ½(raw(f) + M raw(−f)). Then raw̄(−f) = M raw̄(f), so
+//! y(−x) = −y(x) and the log det is even.
 
 use crate::affine::{Cotangent, CouplingCache};
 use crate::conv::KernelShifts;
-use crate::net::{ConvNet, NetCache};
+use crate::net::ConvNet;
 use crate::spline::RqSpline;
 
 /// One spline coupling layer; its parameters are those of its net.
@@ -17,11 +21,22 @@ pub struct SplineCoupling {
     active: Vec<f64>,
     net: ConvNet,
     spline: RqSpline,
+    equivariant: bool,
 }
 
 impl SplineCoupling {
     /// The net must map 1 channel to `spline.params_per_site()`.
     pub fn new(active: Vec<f64>, net: ConvNet, spline: RqSpline) -> Self {
+        Self::with_symmetry(active, net, spline, false)
+    }
+
+    /// As [`SplineCoupling::new`], Z₂-equivariant if `equivariant`.
+    pub fn with_symmetry(
+        active: Vec<f64>,
+        net: ConvNet,
+        spline: RqSpline,
+        equivariant: bool,
+    ) -> Self {
         assert_eq!(
             net.out_channels(),
             spline.params_per_site(),
@@ -31,6 +46,7 @@ impl SplineCoupling {
             active,
             net,
             spline,
+            equivariant,
         }
     }
 
@@ -38,13 +54,36 @@ impl SplineCoupling {
         self.net.n_params()
     }
 
-    fn conditioner(&self, shifts: &KernelShifts, params: &[f64], x: &[f64], net: &mut NetCache) {
+    /// The raw spline parameters `[3K − 1, V]` into `cache.st`, symmetrised for equivariant
+    /// layers.
+    fn conditioner(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        x: &[f64],
+        cache: &mut CouplingCache,
+    ) {
         let frozen: Vec<f64> = x
             .iter()
             .zip(&self.active)
             .map(|(v, a)| v * (1.0 - a))
             .collect();
-        self.net.forward(shifts, params, &frozen, net);
+        self.net.forward(shifts, params, &frozen, &mut cache.net);
+        cache.st.clear();
+        cache.st.extend_from_slice(&cache.net.output);
+        if self.equivariant {
+            let negated: Vec<f64> = frozen.iter().map(|f| -f).collect();
+            self.net
+                .forward(shifts, params, &negated, &mut cache.net_mirror);
+            let v = x.len();
+            for c in 0..self.spline.params_per_site() {
+                let m = self.spline.mirror_param(c);
+                for i in 0..v {
+                    cache.st[c * v + i] =
+                        0.5 * (cache.net.output[c * v + i] + cache.net_mirror.output[m * v + i]);
+                }
+            }
+        }
     }
 
     /// The raw spline parameters of site i from the channel-major net output.
@@ -66,15 +105,48 @@ impl SplineCoupling {
         dparams: &mut [f64],
         d_in: &mut [f64],
     ) {
-        let mut d_frozen = vec![0.0; g.len()];
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net,
-            g_net,
-            dparams,
-            Some(&mut d_frozen),
-        );
+        let v = g.len();
+        let mut d_frozen = vec![0.0; v];
+        if self.equivariant {
+            // raw̄ = ½(raw(f) + M raw(−f)): half of g_net to each evaluation, mirrored for the
+            // one at −f, whose input gradient changes sign.
+            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
+            let mut mirrored = vec![0.0; half.len()];
+            for c in 0..self.spline.params_per_site() {
+                let m = self.spline.mirror_param(c);
+                mirrored[m * v..(m + 1) * v].copy_from_slice(&half[c * v..(c + 1) * v]);
+            }
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net,
+                &half,
+                dparams,
+                Some(&mut d_frozen),
+            );
+            let mut d_negated = vec![0.0; v];
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net_mirror,
+                &mirrored,
+                dparams,
+                Some(&mut d_negated),
+            );
+            d_frozen
+                .iter_mut()
+                .zip(&d_negated)
+                .for_each(|(d, n)| *d -= n);
+        } else {
+            self.net.backward(
+                shifts,
+                params,
+                &cache.net,
+                g_net,
+                dparams,
+                Some(&mut d_frozen),
+            );
+        }
         for i in 0..g.len() {
             if self.active[i] == 0.0 {
                 d_in[i] = g[i] + d_frozen[i];
@@ -91,7 +163,7 @@ impl SplineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = x.len();
-        self.conditioner(shifts, params, x, &mut cache.net);
+        self.conditioner(shifts, params, x, cache);
         cache.input.clear();
         cache.input.extend_from_slice(x);
         let mut raw = Vec::new();
@@ -101,7 +173,7 @@ impl SplineCoupling {
                 y[i] = x[i];
                 continue;
             }
-            self.raw_at(&cache.net.output, v, i, &mut raw);
+            self.raw_at(&cache.st, v, i, &mut raw);
             let (yi, li) = self.spline.forward(x[i], &raw);
             y[i] = yi;
             logdet += li;
@@ -131,7 +203,7 @@ impl SplineCoupling {
             if self.active[i] == 0.0 {
                 continue;
             }
-            self.raw_at(&cache.net.output, v, i, &mut raw);
+            self.raw_at(&cache.st, v, i, &mut raw);
             graw.fill(0.0);
             dx[i] = self
                 .spline
@@ -154,7 +226,7 @@ impl SplineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = y.len();
-        self.conditioner(shifts, params, y, &mut cache.net);
+        self.conditioner(shifts, params, y, cache);
         let mut raw = Vec::new();
         let mut logdet = 0.0;
         for i in 0..v {
@@ -162,7 +234,7 @@ impl SplineCoupling {
                 x[i] = y[i];
                 continue;
             }
-            self.raw_at(&cache.net.output, v, i, &mut raw);
+            self.raw_at(&cache.st, v, i, &mut raw);
             let (xi, li) = self.spline.inverse(y[i], &raw);
             x[i] = xi;
             logdet += li;
@@ -194,7 +266,7 @@ impl SplineCoupling {
             if self.active[i] == 0.0 {
                 continue;
             }
-            self.raw_at(&cache.net.output, v, i, &mut raw);
+            self.raw_at(&cache.st, v, i, &mut raw);
             let x = cache.input[i];
             let (_, l) = self.spline.forward(x, &raw);
             let slope = l.exp();

@@ -310,22 +310,41 @@ fn equivariant_couplings_commute_with_sign_flip() {
         prior: PriorSpec::StandardNormal,
         spectral: false,
     };
-    let flow = Flow::new(lat, &spec, 9).unwrap();
-    let s = flow.sample(4, &mut stream_rng(10, 0));
-    let flipped: Vec<f64> = s.phi.iter().map(|a| -a).collect();
-    for (a, b) in flow.log_q(&flipped).iter().zip(&s.log_q) {
-        assert!((a - b).abs() < 1e-10, "q(−φ) = {a} vs q(φ) = {b}");
+    let spline = FlowSpec {
+        coupling: CouplingSpec::Spline {
+            bins: 5,
+            tail_bound: 2.5,
+        },
+        ..spec.clone()
+    };
+    for spec in [spec, spline] {
+        let flow = Flow::new(lat.clone(), &spec, 9).unwrap();
+        let s = flow.sample(4, &mut stream_rng(10, 0));
+        let flipped: Vec<f64> = s.phi.iter().map(|a| -a).collect();
+        for (a, b) in flow.log_q(&flipped).iter().zip(&s.log_q) {
+            assert!(
+                (a - b).abs() < 1e-10,
+                "{:?}: q(−φ) = {a} vs q(φ) = {b}",
+                spec.coupling
+            );
+        }
+        // And the map itself is odd: f(−z) = −f(z).
+        let z = randn(16, 11, 1.0);
+        let neg: Vec<f64> = z.iter().map(|a| -a).collect();
+        let ((p, ld), (pn, ldn)) = (flow.forward_batch(&z), flow.forward_batch(&neg));
+        assert!(p.iter().zip(&pn).all(|(a, b)| (a + b).abs() < 1e-12));
+        assert!((ld[0] - ldn[0]).abs() < 1e-12);
     }
 }
 
-fn spline_flow(seed: u64) -> Flow {
+fn spline_flow(seed: u64, equivariant: bool) -> Flow {
     let spec = FlowSpec {
         layers: 4,
         hidden: vec![4],
         kernel: 3,
         activation: Activation::LeakyRelu(0.01),
         final_activation: Activation::Tanh,
-        equivariant: false,
+        equivariant,
         coupling: CouplingSpec::Spline {
             bins: 6,
             tail_bound: 2.5,
@@ -344,7 +363,12 @@ fn spline_flow(seed: u64) -> Flow {
 /// the map's conditioning, which tests/spline.rs checks in y-space.)
 #[test]
 fn spline_flow_is_invertible_with_exact_logdet() {
-    let flow = spline_flow(12);
+    for equivariant in [false, true] {
+        spline_flow_checks(&spline_flow(12, equivariant));
+    }
+}
+
+fn spline_flow_checks(flow: &Flow) {
     let v = 16;
     for scale in [1.0, 30.0] {
         let z = randn(v, 50, scale);
@@ -377,7 +401,12 @@ fn spline_flow_is_invertible_with_exact_logdet() {
 
 #[test]
 fn spline_reverse_kl_gradient_matches_finite_differences() {
-    let mut flow = spline_flow(14);
+    for equivariant in [false, true] {
+        spline_reverse_kl_check(spline_flow(14, equivariant));
+    }
+}
+
+fn spline_reverse_kl_check(mut flow: Flow) {
     let action = Phi4::new(
         Lattice::new(&[4, 4]).unwrap(),
         Phi4Params {
@@ -420,6 +449,14 @@ fn forward_kl_gradient_matches_finite_differences() {
             },
             false,
             PriorSpec::FreeField { m2: 1.5 },
+        ),
+        (
+            CouplingSpec::Spline {
+                bins: 4,
+                tail_bound: 2.0,
+            },
+            true,
+            PriorSpec::StandardNormal,
         ),
     ];
     for (k, (coupling, equivariant, prior)) in cases.into_iter().enumerate() {

@@ -576,14 +576,6 @@ impl Config {
 
     fn validate_flow(&self) -> Result<(), ConfigError> {
         let (f, t) = self.flow_and_train()?;
-        let not_yet =
-            |key: &str, what: &str| invalid(key, format!("{what} is not implemented yet"));
-        if f.coupling == CouplingName::Spline && f.equivariant {
-            return Err(not_yet(
-                "flow.equivariant",
-                "a Z2-equivariant spline coupling",
-            ));
-        }
         if f.bins < 2 {
             return Err(invalid(
                 "flow.bins",
