@@ -31,7 +31,7 @@ struct ChainProgress {
 }
 
 /// Random stream of chain c's proposals: (seed, SAMPLE_STREAM + c).
-pub(crate) const SAMPLE_STREAM: u64 = 1 << 33;
+const SAMPLE_STREAM: u64 = 1 << 33;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
@@ -92,23 +92,11 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let mut states: Vec<ChainProgress> = if path.exists() {
         resume(config, &path, s.batch, s.method.sampler_name())?
     } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
-        }
-        let meta = EnsembleMeta::from_config(config, s.method.sampler_name(), s.chains)?;
-        let metas: Vec<ChainMeta> = (0..s.chains)
-            .map(|c| ChainMeta {
-                sampler: ChainSampler::Flow {
-                    proposal_batch: s.batch as u64,
-                    flow_step,
-                },
-                start_config: vec![0.0; v],
-                start_rng: RngState::of(&stream_rng(config.seed, SAMPLE_STREAM + c as u64)),
-            })
-            .collect();
-        EnsembleWriter::create(&path, &meta, &metas)?.close()?;
-        metas
+        let sampler = ChainSampler::Flow {
+            proposal_batch: s.batch as u64,
+            flow_step,
+        };
+        create_ensemble(config, s.method.sampler_name(), sampler, v)?
             .into_iter()
             .map(|m| ChainProgress {
                 rng: m.start_rng,
@@ -235,15 +223,46 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         .then(|| lft_measure::measure_files(std::slice::from_ref(&path), &Default::default()).ok())
         .flatten()
     {
-        for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
-            let o = &m.observables[key];
-            println!(
-                "  tau_int of {label:<12}  {:.2} ± {:.2}",
-                o.tau_int, o.tau_int_error
-            );
-        }
+        print_tau_int(&m, 14);
     }
     Ok(())
+}
+
+/// Creates the ensemble file of `config` for `sampler` (its directory too), every chain
+/// starting from φ = 0 and the stream (seed, SAMPLE_STREAM + c); returns the chains' metadata.
+pub(crate) fn create_ensemble(
+    config: &Config,
+    sampler_name: &str,
+    sampler: ChainSampler,
+    volume: usize,
+) -> Result<Vec<ChainMeta>> {
+    let path = &config.output.path;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
+    }
+    let chains = config.sample()?.chains;
+    let meta = EnsembleMeta::from_config(config, sampler_name, chains)?;
+    let metas: Vec<ChainMeta> = (0..chains)
+        .map(|c| ChainMeta {
+            sampler: sampler.clone(),
+            start_config: vec![0.0; volume],
+            start_rng: RngState::of(&stream_rng(config.seed, SAMPLE_STREAM + c as u64)),
+        })
+        .collect();
+    EnsembleWriter::create(path, &meta, &metas)?.close()?;
+    Ok(metas)
+}
+
+/// Prints τ_int of |M| and χ₂ (Γ-method) of a measured chain, labels padded to `width`.
+pub(crate) fn print_tau_int(m: &lft_measure::Measurement, width: usize) {
+    for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
+        let o = &m.observables[key];
+        println!(
+            "  tau_int of {label:<width$} {:.2} ± {:.2}",
+            o.tau_int, o.tau_int_error
+        );
+    }
 }
 
 /// `k` independent flow samples with S, log q and log w = −S − log q, drawn from the stream

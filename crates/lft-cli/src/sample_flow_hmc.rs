@@ -6,15 +6,13 @@
 //! is rewritten canonically. Chains start from φ = 0: the first accepted flow proposal takes
 //! them into the bulk (`lft measure --skip` drops the start if needed).
 
-use crate::sample::{SAMPLE_STREAM, open_to_continue};
-use anyhow::{Context, Result};
+use crate::sample::{create_ensemble, open_to_continue, print_tau_int};
+use anyhow::Result;
 use lft_action::Phi4;
 use lft_flow::Flow;
 use lft_io::config::{IntegratorName, SampleConfig};
-use lft_io::{
-    ChainMeta, ChainSampler, Config, EnsembleMeta, EnsembleWriter, RecordBlock, rewrite_canonical,
-};
-use lft_lattice::{RngState, stream_rng};
+use lft_io::{ChainSampler, Config, EnsembleWriter, RecordBlock, rewrite_canonical};
+use lft_lattice::RngState;
 use lft_sample::{FlowHmc, HmcChain, HmcParams, Integrator};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -91,27 +89,15 @@ pub fn run(
         rewrite_canonical(&path, None, Some(&config.to_toml()))?;
         states
     } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("output.path: cannot create {}", dir.display()))?;
-        }
-        let meta = EnsembleMeta::from_config(config, SAMPLER, s.chains)?;
-        let metas: Vec<ChainMeta> = (0..s.chains)
-            .map(|c| ChainMeta {
-                sampler: ChainSampler::FlowHmc {
-                    step_size: params.step_size,
-                    n_steps: params.n_steps as u64,
-                    integrator: format!("{:?}", s.hmc_integrator).to_lowercase(),
-                    length_jitter: params.length_jitter,
-                    hmc_per_step: s.hmc_per_step as u64,
-                    flow_step,
-                },
-                start_config: vec![0.0; v],
-                start_rng: RngState::of(&stream_rng(config.seed, SAMPLE_STREAM + c as u64)),
-            })
-            .collect();
-        EnsembleWriter::create(&path, &meta, &metas)?.close()?;
-        metas
+        let sampler = ChainSampler::FlowHmc {
+            step_size: params.step_size,
+            n_steps: params.n_steps as u64,
+            integrator: format!("{:?}", s.hmc_integrator).to_lowercase(),
+            length_jitter: params.length_jitter,
+            hmc_per_step: s.hmc_per_step as u64,
+            flow_step,
+        };
+        create_ensemble(config, SAMPLER, sampler, v)?
             .into_iter()
             .map(|m| ChainState {
                 field: m.start_config,
@@ -193,13 +179,7 @@ pub fn run(
         1e3 * elapsed / per_step
     );
     if let Ok(m) = lft_measure::measure_files(std::slice::from_ref(&path), &Default::default()) {
-        for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
-            let o = &m.observables[key];
-            println!(
-                "  tau_int of {label:<16} {:.2} ± {:.2}",
-                o.tau_int, o.tau_int_error
-            );
-        }
+        print_tau_int(&m, 16);
     }
     Ok(())
 }
