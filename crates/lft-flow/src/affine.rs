@@ -7,6 +7,7 @@
 //!   ∂L/∂s = A (g x e^s + γ),  ∂L/∂t = A g,
 //!   ∂L/∂x = A g e^s + (1 − A)(g + ∂L/∂(net input)).
 
+use crate::conditioner::{ChannelMirror, Conditioner};
 use crate::conv::KernelShifts;
 use crate::net::{ConvNet, NetCache};
 
@@ -24,8 +25,7 @@ pub struct Cotangent<'a> {
 #[derive(Debug, Clone)]
 pub struct AffineCoupling {
     active: Vec<f64>,
-    net: ConvNet,
-    equivariant: bool,
+    conditioner: Conditioner,
 }
 
 /// What a forward pass keeps for the backward pass.
@@ -50,48 +50,23 @@ impl AffineCoupling {
     /// As [`AffineCoupling::new`], Z₂-equivariant if `equivariant`.
     pub fn with_symmetry(active: Vec<f64>, net: ConvNet, equivariant: bool) -> Self {
         assert_eq!(net.out_channels(), 2, "an affine coupling needs s and t");
+        // s is even under φ → −φ, t odd.
+        let mirror = equivariant.then(|| ChannelMirror {
+            perm: vec![0, 1],
+            sign: vec![1.0, -1.0],
+        });
         Self {
             active,
-            net,
-            equivariant,
+            conditioner: Conditioner::new(net, mirror),
         }
     }
 
     pub fn net(&self) -> &ConvNet {
-        &self.net
+        &self.conditioner.net
     }
 
     pub fn n_params(&self) -> usize {
-        self.net.n_params()
-    }
-
-    /// (s, t) `[2, V]` from the frozen sites of x; symmetrised for equivariant layers.
-    fn conditioner(
-        &self,
-        shifts: &KernelShifts,
-        params: &[f64],
-        x: &[f64],
-        net: &mut NetCache,
-        mirror: &mut NetCache,
-        st: &mut Vec<f64>,
-    ) {
-        let frozen: Vec<f64> = x
-            .iter()
-            .zip(&self.active)
-            .map(|(v, a)| v * (1.0 - a))
-            .collect();
-        self.net.forward(shifts, params, &frozen, net);
-        st.clear();
-        st.extend_from_slice(&net.output);
-        if self.equivariant {
-            let negated: Vec<f64> = frozen.iter().map(|f| -f).collect();
-            self.net.forward(shifts, params, &negated, mirror);
-            let v = x.len();
-            for i in 0..v {
-                st[i] = 0.5 * (st[i] + mirror.output[i]);
-                st[v + i] = 0.5 * (st[v + i] - mirror.output[v + i]);
-            }
-        }
+        self.conditioner.net.n_params()
     }
 
     /// y = f(x) for one configuration; returns log|det ∂y/∂x| and fills `cache`.
@@ -104,14 +79,8 @@ impl AffineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = x.len();
-        self.conditioner(
-            shifts,
-            params,
-            x,
-            &mut cache.net,
-            &mut cache.net_mirror,
-            &mut cache.st,
-        );
+        self.conditioner
+            .forward(shifts, params, &self.active, x, cache);
         let (s, t) = cache.st.split_at(v);
         cache.input.clear();
         cache.input.extend_from_slice(x);
@@ -132,49 +101,6 @@ impl AffineCoupling {
         self.inverse_cached(shifts, params, y, x, &mut CouplingCache::default())
     }
 
-    /// Backward through the conditioner: g_net = ∂L/∂(s, t) `[2, V]` (of the symmetrised pair
-    /// for equivariant layers); adds ∂L/∂params and returns ∂L/∂(frozen input).
-    fn conditioner_backward(
-        &self,
-        shifts: &KernelShifts,
-        params: &[f64],
-        net: &NetCache,
-        mirror: &NetCache,
-        g_net: &[f64],
-        dparams: &mut [f64],
-    ) -> Vec<f64> {
-        let v = g_net.len() / 2;
-        let mut d_frozen = vec![0.0; v];
-        if self.equivariant {
-            // s̄ = ½(s(f) + s(−f)), t̄ = ½(t(f) − t(−f)); the second net saw −f.
-            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
-            let mirrored: Vec<f64> = half
-                .iter()
-                .enumerate()
-                .map(|(i, x)| if i < v { *x } else { -x })
-                .collect();
-            self.net
-                .backward(shifts, params, net, &half, dparams, Some(&mut d_frozen));
-            let mut d_negated = vec![0.0; v];
-            self.net.backward(
-                shifts,
-                params,
-                mirror,
-                &mirrored,
-                dparams,
-                Some(&mut d_negated),
-            );
-            d_frozen
-                .iter_mut()
-                .zip(&d_negated)
-                .for_each(|(d, n)| *d -= n);
-        } else {
-            self.net
-                .backward(shifts, params, net, g_net, dparams, Some(&mut d_frozen));
-        }
-        d_frozen
-    }
-
     /// x = f⁻¹(y), keeping what [`AffineCoupling::inverse_backward`] needs; returns the forward
     /// log det at x.
     pub fn inverse_cached(
@@ -186,14 +112,8 @@ impl AffineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = y.len();
-        self.conditioner(
-            shifts,
-            params,
-            y,
-            &mut cache.net,
-            &mut cache.net_mirror,
-            &mut cache.st,
-        );
+        self.conditioner
+            .forward(shifts, params, &self.active, y, cache);
         let (s, t) = cache.st.split_at(v);
         cache.exp_s.resize(v, 0.0);
         let mut logdet = 0.0;
@@ -229,14 +149,9 @@ impl AffineCoupling {
             g_net[i] = a * (-g[i] * cache.input[i] + gamma);
             g_net[v + i] = -a * g[i] * cache.exp_s[i];
         }
-        let d_frozen = self.conditioner_backward(
-            shifts,
-            params,
-            &cache.net,
-            &cache.net_mirror,
-            &g_net,
-            dparams,
-        );
+        let d_frozen = self
+            .conditioner
+            .backward(shifts, params, cache, &g_net, dparams);
         for i in 0..v {
             let a = self.active[i];
             dy[i] = g[i] * cache.exp_s[i] + (1.0 - a) * d_frozen[i];
@@ -262,14 +177,9 @@ impl AffineCoupling {
             g_net[i] = a * (g[i] * cache.input[i] * cache.exp_s[i] + gamma);
             g_net[v + i] = a * g[i];
         }
-        let d_frozen = self.conditioner_backward(
-            shifts,
-            params,
-            &cache.net,
-            &cache.net_mirror,
-            &g_net,
-            dparams,
-        );
+        let d_frozen = self
+            .conditioner
+            .backward(shifts, params, cache, &g_net, dparams);
         for i in 0..v {
             let a = self.active[i];
             dx[i] = g[i] * cache.exp_s[i] + (1.0 - a) * d_frozen[i];

@@ -13,6 +13,7 @@
 pub mod activation;
 pub mod adam;
 pub mod affine;
+pub mod conditioner;
 pub mod conv;
 pub mod flow;
 pub mod gemm;

@@ -11,6 +11,7 @@
 //! y(−x) = −y(x) and the log det is even.
 
 use crate::affine::{Cotangent, CouplingCache};
+use crate::conditioner::{ChannelMirror, Conditioner};
 use crate::conv::KernelShifts;
 use crate::net::ConvNet;
 use crate::spline::RqSpline;
@@ -19,9 +20,8 @@ use crate::spline::RqSpline;
 #[derive(Debug, Clone)]
 pub struct SplineCoupling {
     active: Vec<f64>,
-    net: ConvNet,
+    conditioner: Conditioner,
     spline: RqSpline,
-    equivariant: bool,
 }
 
 impl SplineCoupling {
@@ -42,48 +42,20 @@ impl SplineCoupling {
             spline.params_per_site(),
             "net output must be the spline parameters"
         );
+        let p = spline.params_per_site();
+        let mirror = equivariant.then(|| ChannelMirror {
+            perm: (0..p).map(|c| spline.mirror_param(c)).collect(),
+            sign: vec![1.0; p],
+        });
         Self {
             active,
-            net,
+            conditioner: Conditioner::new(net, mirror),
             spline,
-            equivariant,
         }
     }
 
     pub fn n_params(&self) -> usize {
-        self.net.n_params()
-    }
-
-    /// The raw spline parameters `[3K − 1, V]` into `cache.st`, symmetrised for equivariant
-    /// layers.
-    fn conditioner(
-        &self,
-        shifts: &KernelShifts,
-        params: &[f64],
-        x: &[f64],
-        cache: &mut CouplingCache,
-    ) {
-        let frozen: Vec<f64> = x
-            .iter()
-            .zip(&self.active)
-            .map(|(v, a)| v * (1.0 - a))
-            .collect();
-        self.net.forward(shifts, params, &frozen, &mut cache.net);
-        cache.st.clear();
-        cache.st.extend_from_slice(&cache.net.output);
-        if self.equivariant {
-            let negated: Vec<f64> = frozen.iter().map(|f| -f).collect();
-            self.net
-                .forward(shifts, params, &negated, &mut cache.net_mirror);
-            let v = x.len();
-            for c in 0..self.spline.params_per_site() {
-                let m = self.spline.mirror_param(c);
-                for i in 0..v {
-                    cache.st[c * v + i] =
-                        0.5 * (cache.net.output[c * v + i] + cache.net_mirror.output[m * v + i]);
-                }
-            }
-        }
+        self.conditioner.net.n_params()
     }
 
     /// The raw spline parameters of site i from the channel-major net output.
@@ -105,48 +77,9 @@ impl SplineCoupling {
         dparams: &mut [f64],
         d_in: &mut [f64],
     ) {
-        let v = g.len();
-        let mut d_frozen = vec![0.0; v];
-        if self.equivariant {
-            // raw̄ = ½(raw(f) + M raw(−f)): half of g_net to each evaluation, mirrored for the
-            // one at −f, whose input gradient changes sign.
-            let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
-            let mut mirrored = vec![0.0; half.len()];
-            for c in 0..self.spline.params_per_site() {
-                let m = self.spline.mirror_param(c);
-                mirrored[m * v..(m + 1) * v].copy_from_slice(&half[c * v..(c + 1) * v]);
-            }
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net,
-                &half,
-                dparams,
-                Some(&mut d_frozen),
-            );
-            let mut d_negated = vec![0.0; v];
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net_mirror,
-                &mirrored,
-                dparams,
-                Some(&mut d_negated),
-            );
-            d_frozen
-                .iter_mut()
-                .zip(&d_negated)
-                .for_each(|(d, n)| *d -= n);
-        } else {
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net,
-                g_net,
-                dparams,
-                Some(&mut d_frozen),
-            );
-        }
+        let d_frozen = self
+            .conditioner
+            .backward(shifts, params, cache, g_net, dparams);
         for i in 0..g.len() {
             if self.active[i] == 0.0 {
                 d_in[i] = g[i] + d_frozen[i];
@@ -163,7 +96,8 @@ impl SplineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = x.len();
-        self.conditioner(shifts, params, x, cache);
+        self.conditioner
+            .forward(shifts, params, &self.active, x, cache);
         cache.input.clear();
         cache.input.extend_from_slice(x);
         let mut raw = Vec::new();
@@ -226,7 +160,8 @@ impl SplineCoupling {
         cache: &mut CouplingCache,
     ) -> f64 {
         let v = y.len();
-        self.conditioner(shifts, params, y, cache);
+        self.conditioner
+            .forward(shifts, params, &self.active, y, cache);
         let mut raw = Vec::new();
         let mut logdet = 0.0;
         for i in 0..v {
