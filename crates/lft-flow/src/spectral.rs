@@ -139,13 +139,28 @@ impl SpectralScale {
         logdet
     }
 
-    /// Adds Σ_{p in class} [sign · Re(x̃(p) g̃(p)*) / V + γ] to each class's gradient.
-    fn accumulate(&self, x: &[f64], g: &[f64], sign: f64, gamma: f64, dparams: &mut [f64]) {
-        let (xt, gt) = (self.transform(x), self.transform(g));
+    /// The shared backward step for x̃ ↦ e^{sign·c} x̃ with g = ∂L/∂output: adds
+    /// Σ_{p in class} [w(p) Re(x̃(p) g̃(p)*) / V + γ] to each class's gradient, with
+    /// w = e^{c} for the forward map and −1 for the inverse (∂ỹ/∂c = sign · ỹ), and writes
+    /// ∂L/∂x = F⁻¹[e^{sign·c} g̃] (the kernel is symmetric) into `out`. Three FFTs.
+    fn backward_with(
+        &self,
+        params: &[f64],
+        sign: f64,
+        x: &[f64],
+        up: Cotangent<'_>,
+        dparams: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let (xt, mut gt) = (self.transform(x), self.transform(up.dy));
         let inv_v = 1.0 / x.len() as f64;
-        for ((a, b), &k) in xt.iter().zip(&gt).zip(&self.class) {
-            dparams[k] += sign * (a * b.conj()).re * inv_v + gamma;
+        for ((a, b), &k) in xt.iter().zip(gt.iter_mut()).zip(&self.class) {
+            let w = if sign > 0.0 { params[k].exp() } else { -1.0 };
+            dparams[k] += w * (a * b.conj()).re * inv_v + up.dlogdet;
+            *b *= (sign * params[k]).exp();
         }
+        self.fft.inverse(&mut gt);
+        out.iter_mut().zip(&gt).for_each(|(o, z)| *o = z.re);
     }
 
     /// Backward through y = f(x) with g = ∂L/∂y, γ = ∂L/∂(log det):
@@ -159,11 +174,7 @@ impl SpectralScale {
         dparams: &mut [f64],
         dx: &mut [f64],
     ) {
-        // e^{c} x̃ = ỹ: accumulate with the output y = K ⊛ x.
-        let mut y = vec![0.0; dx.len()];
-        self.scale(params, 1.0, &cache.input, &mut y);
-        self.accumulate(&y, up.dy, 1.0, up.dlogdet, dparams);
-        self.scale(params, 1.0, up.dy, dx);
+        self.backward_with(params, 1.0, &cache.input, up, dparams, dx);
     }
 
     /// Backward through x = f⁻¹(y) with g = ∂L/∂x, γ = ∂L/∂(forward log det):
@@ -176,7 +187,6 @@ impl SpectralScale {
         dparams: &mut [f64],
         dy: &mut [f64],
     ) {
-        self.accumulate(&cache.input, up.dy, -1.0, up.dlogdet, dparams);
-        self.scale(params, -1.0, up.dy, dy);
+        self.backward_with(params, -1.0, &cache.input, up, dparams, dy);
     }
 }
