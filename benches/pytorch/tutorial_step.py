@@ -5,7 +5,8 @@ Same model as lft's configs/tutorial.toml: 2D phi^4 on 8x8, m^2 = -4, lambda = 8
 S = sum_x [ sum_mu (phi_{x+mu} - phi_x)^2 + m^2 phi^2 + lambda phi^4 ]; standard normal prior;
 16 affine couplings with alternating checkerboard masks; conditioner conv(1->8) LeakyReLU
 conv(8->8) LeakyReLU conv(8->2) tanh, kernel 3 with circular padding; s, t act on the active
-sites; Adam lr 1e-3.
+sites; Adam lr 1e-3. float64 is the default because the tutorial notebook itself runs in
+float64 on a CPU (torch.DoubleTensor when CUDA is absent); float32 is there for comparison.
 
     python3 benches/pytorch/tutorial_step.py --threads 2 --dtype float64
 """
