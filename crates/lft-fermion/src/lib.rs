@@ -1,0 +1,26 @@
+//! Staggered fermions on periodic lattices (antiperiodic in time).
+//!
+//! D(φ) = K + m + gφ with the staggered hopping term K (docs/PHYSICS.md): applied matrix-free to
+//! real or complex vectors ([`Dirac`]), inverted in D Dᵀ by conjugate gradient ([`solve_ddt`]),
+//! factorised densely for exact log|det D|, its sign and D⁻¹ ([`DenseLu`], [`schur_log_det`]),
+//! and represented stochastically by pseudofermions ([`Pseudofermion`]).
+
+mod cg;
+mod dense;
+mod error;
+mod even_odd;
+pub mod free;
+mod operator;
+mod pseudofermion;
+mod scalar;
+mod staggered;
+
+pub use cg::{CgParams, CgScratch, CgStats, solve_ddt};
+pub use dense::DenseLu;
+pub use error::FermionError;
+pub use even_odd::schur_log_det;
+pub use num_complex::Complex64;
+pub use operator::{Dirac, PARALLEL_SITES, apply_batch};
+pub use pseudofermion::Pseudofermion;
+pub use scalar::{FermionScalar, norm_sqr, re_dot};
+pub use staggered::{Staggered, TimeBoundary};
