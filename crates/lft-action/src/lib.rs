@@ -1,9 +1,12 @@
-//! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`.
+//! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`:
+//! φ⁴, the free field, and the Yukawa model with staggered fermions.
 
 mod action;
 pub mod free_field;
 mod phi4;
+mod yukawa;
 
 pub use action::{Action, ActionError};
 pub use free_field::FreeField;
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
+pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};

@@ -15,7 +15,7 @@ use num_complex::Complex64;
 #[derive(Debug, Clone)]
 pub struct Pseudofermion {
     field: Vec<Complex64>,
-    /// The last solution X = (D Dᵀ)⁻¹ ϕ (also the next solve's starting guess).
+    /// The last solution X = (D Dᵀ)⁻¹ ϕ.
     solution: Vec<Complex64>,
     y: Vec<Complex64>,
     scratch: CgScratch<Complex64>,
@@ -39,10 +39,9 @@ impl Pseudofermion {
         &self.field
     }
 
-    /// Sets ϕ (for tests and restarts); the stored solution is discarded.
+    /// Sets ϕ (for tests and restarts).
     pub fn set_field(&mut self, field: &[Complex64]) {
         self.field.copy_from_slice(field);
-        self.solution.fill(Complex64::default());
     }
 
     /// Heat bath: draws ξ and sets ϕ = D ξ. Returns ξ†ξ, which is S_pf of the new ϕ.
@@ -54,14 +53,13 @@ impl Pseudofermion {
             *xi = Complex64::new(pair[0] * scale, pair[1] * scale);
         }
         dirac.apply(&self.y, &mut self.field);
-        let xi2 = self.y.iter().map(|z| z.norm_sqr()).sum();
-        // X = (D Dᵀ)⁻¹ D ξ = D⁻ᵀ ξ is not known yet; start the next solve from zero.
-        self.solution.fill(Complex64::default());
-        xi2
+        self.y.iter().map(|z| z.norm_sqr()).sum()
     }
 
-    /// X = (D Dᵀ)⁻¹ ϕ by CG, warm-started from the previous solution.
+    /// X = (D Dᵀ)⁻¹ ϕ by CG from a zero start, so that X (and the force) depend on φ and ϕ
+    /// only, never on earlier solves: molecular dynamics built on it stays exactly reversible.
     fn solve(&mut self, dirac: &Dirac, params: CgParams) -> Result<CgStats, FermionError> {
+        self.solution.fill(Complex64::default());
         solve_ddt(
             dirac,
             &self.field,

@@ -105,6 +105,14 @@ impl HmcChain {
         self.action_value = action.action(&self.phi);
     }
 
+    /// Replaces the current configuration when its action `s` is already known (only the
+    /// gradient is recomputed).
+    pub(crate) fn set_field_with_action(&mut self, action: &dyn Action, phi: &[f64], s: f64) {
+        self.phi.copy_from_slice(phi);
+        action.gradient(&self.phi, &mut self.grad);
+        self.action_value = s;
+    }
+
     pub fn params(&self) -> HmcParams {
         self.params
     }

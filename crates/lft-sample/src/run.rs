@@ -1,6 +1,6 @@
 //! Running several chains: thermalisation, production in parallel, records handed to a sink.
 
-use crate::{HmcChain, HmcRecord, StepSizeTuner};
+use crate::{HmcChain, HmcParams, HmcRecord, StepSizeTuner};
 use lft_action::Action;
 use lft_lattice::RngState;
 use rayon::prelude::*;
@@ -71,6 +71,80 @@ impl RunSummary {
     }
 }
 
+/// A Markov chain of HMC-like trajectories that the runners below can drive: it owns
+/// everything it needs (a plain [`HmcChain`] is paired with its action by [`WithAction`]).
+pub trait MarkovChain: Send {
+    /// Why a trajectory could not be completed (a solver failure, say).
+    type Error: Send;
+    fn trajectory(&mut self) -> Result<HmcRecord, Self::Error>;
+    fn field(&self) -> &[f64];
+    fn rng_state(&self) -> RngState;
+    fn params(&self) -> HmcParams;
+    fn set_params(&mut self, params: HmcParams);
+}
+
+/// An [`HmcChain`] together with the action it samples.
+pub struct WithAction<'a> {
+    pub chain: &'a mut HmcChain,
+    pub action: &'a dyn Action,
+}
+
+impl MarkovChain for WithAction<'_> {
+    type Error = std::convert::Infallible;
+    fn trajectory(&mut self) -> Result<HmcRecord, Self::Error> {
+        Ok(self.chain.trajectory(self.action))
+    }
+    fn field(&self) -> &[f64] {
+        self.chain.field()
+    }
+    fn rng_state(&self) -> RngState {
+        self.chain.rng_state()
+    }
+    fn params(&self) -> HmcParams {
+        self.chain.params()
+    }
+    fn set_params(&mut self, params: HmcParams) {
+        self.chain.set_params(params)
+    }
+}
+
+/// Why a run stopped early: the sink failed, or chain `chain` did. Blocks completed before
+/// the failure have been written and flushed.
+#[derive(Debug)]
+pub enum RunError<S, C> {
+    Sink(S),
+    Chain { chain: usize, error: C },
+}
+
+impl<S: std::fmt::Display, C: std::fmt::Display> std::fmt::Display for RunError<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Sink(e) => write!(f, "{e}"),
+            RunError::Chain { chain, error } => write!(f, "chain {chain}: {error}"),
+        }
+    }
+}
+
+impl<S, C> std::error::Error for RunError<S, C>
+where
+    S: std::error::Error + 'static,
+    C: std::error::Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Sink(e) => Some(e),
+            RunError::Chain { error, .. } => Some(error),
+        }
+    }
+}
+
+fn bind<'a>(chains: &'a mut [HmcChain], action: &'a dyn Action) -> Vec<WithAction<'a>> {
+    chains
+        .iter_mut()
+        .map(|chain| WithAction { chain, action })
+        .collect()
+}
+
 /// Runs `n` thermalisation trajectories on every chain in parallel. With `tune = Some(α*)` the
 /// step size of each chain is adapted towards acceptance α* at fixed trajectory length and
 /// then frozen. Returns the thermalisation summary.
@@ -80,19 +154,31 @@ pub fn thermalize_all(
     n: usize,
     tune: Option<f64>,
 ) -> RunSummary {
+    match thermalize_chains(&mut bind(chains, action), n, tune) {
+        Ok(summary) => summary,
+        Err((_, e)) => match e {},
+    }
+}
+
+/// [`thermalize_all`] for any [`MarkovChain`]s; stops at the first chain error.
+pub fn thermalize_chains<C: MarkovChain>(
+    chains: &mut [C],
+    n: usize,
+    tune: Option<f64>,
+) -> Result<RunSummary, (usize, C::Error)> {
     let start = Instant::now();
-    let per_chain: Vec<RunSummary> = chains
+    let per_chain: Vec<Result<RunSummary, C::Error>> = chains
         .par_iter_mut()
         .map(|chain| {
             let mut summary = RunSummary::default();
             let p = chain.params();
             let mut tuner = tune.map(|target| StepSizeTuner::new(p.step_size, p.length(), target));
             for _ in 0..n {
-                let r = chain.trajectory(action);
+                let r = chain.trajectory()?;
                 summary.add(&r);
                 if let Some(t) = tuner.as_mut() {
                     let (step_size, n_steps) = t.update(r.delta_h);
-                    chain.set_params(crate::HmcParams {
+                    chain.set_params(HmcParams {
                         step_size,
                         n_steps,
                         ..chain.params()
@@ -101,24 +187,25 @@ pub fn thermalize_all(
             }
             if let Some(t) = tuner {
                 let (step_size, n_steps) = t.finish();
-                chain.set_params(crate::HmcParams {
+                chain.set_params(HmcParams {
                     step_size,
                     n_steps,
                     ..chain.params()
                 });
             }
-            summary
+            Ok(summary)
         })
         .collect();
     let mut total = RunSummary::default();
-    for s in per_chain {
+    for (c, s) in per_chain.into_iter().enumerate() {
+        let s = s.map_err(|e| (c, e))?;
         total.trajectories += s.trajectories;
         total.accepted += s.accepted;
         total.sum_delta_h += s.sum_delta_h;
         total.sum_exp_minus_delta_h += s.sum_exp_minus_delta_h;
     }
     total.elapsed = start.elapsed();
-    total
+    Ok(total)
 }
 
 /// Runs `remaining[c]` production trajectories on chain c, all chains in parallel, handing
@@ -134,43 +221,72 @@ pub fn run_production<S: Sink>(
     flush_every: Duration,
     progress: &mut dyn Progress,
 ) -> Result<RunSummary, S::Error> {
+    let v = action.lattice().volume();
+    let mut bound = bind(chains, action);
+    run_chains(&mut bound, v, remaining, sink, flush_every, progress).map_err(|e| match e {
+        RunError::Sink(e) => e,
+        RunError::Chain { error, .. } => match error {},
+    })
+}
+
+/// [`run_production`] for any [`MarkovChain`]s on a lattice of `volume` sites. When a chain
+/// fails, what every chain completed before is written and flushed, then the error returns.
+pub fn run_chains<C: MarkovChain, S: Sink>(
+    chains: &mut [C],
+    volume: usize,
+    remaining: &[usize],
+    sink: &mut S,
+    flush_every: Duration,
+    progress: &mut dyn Progress,
+) -> Result<RunSummary, RunError<S::Error, C::Error>> {
     assert_eq!(chains.len(), remaining.len());
     let start = Instant::now();
     let mut left = remaining.to_vec();
     let mut summary = RunSummary::default();
-    let v = action.lattice().volume();
+    type Block<E> = (Vec<f64>, Vec<HmcRecord>, Vec<RngState>, Option<E>);
     while left.iter().any(|&n| n > 0) {
         let deadline = Instant::now() + flush_every;
-        let blocks: Vec<(Vec<f64>, Vec<HmcRecord>, Vec<RngState>)> = chains
+        let blocks: Vec<Block<C::Error>> = chains
             .par_iter_mut()
             .zip(left.par_iter())
             .map(|(chain, &todo)| {
                 let (mut configs, mut records, mut rngs) = (Vec::new(), Vec::new(), Vec::new());
                 while records.len() < todo && (records.is_empty() || Instant::now() < deadline) {
-                    records.push(chain.trajectory(action));
+                    match chain.trajectory() {
+                        Ok(r) => records.push(r),
+                        Err(e) => return (configs, records, rngs, Some(e)),
+                    }
                     configs.extend_from_slice(chain.field());
                     rngs.push(chain.rng_state());
                 }
-                (configs, records, rngs)
+                (configs, records, rngs, None)
             })
             .collect();
-        for (c, (configs, records, rngs)) in blocks.iter().enumerate() {
+        let mut failure = None;
+        for (c, (configs, records, rngs, error)) in blocks.into_iter().enumerate() {
+            if let Some(error) = error {
+                failure.get_or_insert(RunError::Chain { chain: c, error });
+            }
             if records.is_empty() {
                 continue;
             }
-            debug_assert_eq!(configs.len(), records.len() * v);
+            debug_assert_eq!(configs.len(), records.len() * volume);
             sink.write_block(&ChainBlock {
                 chain: c,
-                configs,
-                records,
-                rng_after: rngs,
-            })?;
+                configs: &configs,
+                records: &records,
+                rng_after: &rngs,
+            })
+            .map_err(RunError::Sink)?;
             left[c] -= records.len();
             records.iter().for_each(|r| summary.add(r));
         }
-        sink.flush()?;
+        sink.flush().map_err(RunError::Sink)?;
         summary.elapsed = start.elapsed();
         progress.update(&summary);
+        if let Some(f) = failure {
+            return Err(f);
+        }
     }
     Ok(summary)
 }

@@ -1,0 +1,92 @@
+//! Pseudofermion HMC for the Yukawa model: before every trajectory the pseudofermion is drawn
+//! from its heat bath ϕ = D(φ)ξ at the current φ, then an ordinary HMC trajectory samples
+//! e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} at that fixed ϕ. Both steps leave e^{−S_φ⁴} det(D Dᵀ) invariant.
+
+use crate::{HmcChain, HmcParams, HmcRecord, MarkovChain, Start};
+use lft_action::{Action, PseudofermionCg, Yukawa, YukawaPseudofermion};
+use lft_fermion::FermionError;
+use lft_lattice::{Pcg64, RngState};
+
+/// One pseudofermion-HMC chain: φ, the generator, and its own pseudofermion action.
+pub struct PseudofermionHmc {
+    hmc: HmcChain,
+    action: YukawaPseudofermion,
+}
+
+impl PseudofermionHmc {
+    /// A chain starting from `start`.
+    pub fn new(
+        model: Yukawa,
+        cg: PseudofermionCg,
+        start: Start,
+        rng: Pcg64,
+        params: HmcParams,
+    ) -> Self {
+        let action = YukawaPseudofermion::new(model, cg);
+        let hmc = HmcChain::new(&action, start, rng, params);
+        Self { hmc, action }
+    }
+
+    /// A chain continuing from a saved field and generator state.
+    pub fn resume(
+        model: Yukawa,
+        cg: PseudofermionCg,
+        phi: Vec<f64>,
+        rng: Pcg64,
+        params: HmcParams,
+    ) -> Self {
+        let action = YukawaPseudofermion::new(model, cg);
+        let hmc = HmcChain::resume(&action, phi, rng, params);
+        Self { hmc, action }
+    }
+
+    /// The pseudofermion action (its CG counters, the current ϕ).
+    pub fn action(&self) -> &YukawaPseudofermion {
+        &self.action
+    }
+
+    /// S_φ⁴ + S_pf of the current state (with the last pseudofermion).
+    pub fn action_value(&self) -> f64 {
+        self.hmc.action_value()
+    }
+
+    /// The lattice volume.
+    pub fn volume(&self) -> usize {
+        self.action.lattice().volume()
+    }
+}
+
+impl MarkovChain for PseudofermionHmc {
+    type Error = FermionError;
+
+    /// Heat bath for ϕ, then one HMC trajectory; a CG failure anywhere is returned.
+    fn trajectory(&mut self) -> Result<HmcRecord, FermionError> {
+        let phi = self.hmc.field().to_vec();
+        let s_pf = self.action.refresh(&phi, self.hmc.rng_mut());
+        // S at the start is known exactly after the heat bath (S_pf = ξ†ξ); only the force
+        // needs a solve.
+        let s = self.action.model().phi4().action(&phi) + s_pf;
+        self.hmc.set_field_with_action(&self.action, &phi, s);
+        let record = self.hmc.trajectory(&self.action);
+        match self.action.take_error() {
+            Some(e) => Err(e),
+            None => Ok(record),
+        }
+    }
+
+    fn field(&self) -> &[f64] {
+        self.hmc.field()
+    }
+
+    fn rng_state(&self) -> RngState {
+        self.hmc.rng_state()
+    }
+
+    fn params(&self) -> HmcParams {
+        self.hmc.params()
+    }
+
+    fn set_params(&mut self, params: HmcParams) {
+        self.hmc.set_params(params)
+    }
+}
