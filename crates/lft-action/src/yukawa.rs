@@ -221,7 +221,7 @@ impl YukawaPseudofermion {
         (s.solves, s.iterations)
     }
 
-    fn record(state: &mut PfState, result: &Result<CgStats, FermionError>) {
+    fn record(state: &mut PfState, result: Result<&CgStats, &FermionError>) {
         state.solves += 1;
         match result {
             Ok(stats) => state.iterations += stats.iterations as u64,
@@ -243,10 +243,7 @@ impl Action for YukawaPseudofermion {
     fn action(&self, phi: &[f64]) -> f64 {
         let mut state = self.state();
         let result = state.pf.action(&self.model.dirac(phi), self.cg.action);
-        Self::record(
-            &mut state,
-            &result.as_ref().map(|r| r.1).map_err(Clone::clone),
-        );
+        Self::record(&mut state, result.as_ref().map(|(_, stats)| stats));
         match result {
             Ok((s_pf, _)) => self.model.phi4.action(phi) + s_pf,
             Err(_) => f64::INFINITY,
@@ -260,7 +257,7 @@ impl Action for YukawaPseudofermion {
         let result = state
             .pf
             .add_force(&self.model.dirac(phi), self.cg.force, grad);
-        Self::record(&mut state, &result);
+        Self::record(&mut state, result.as_ref());
         if result.is_err() {
             grad.fill(f64::NAN);
         }

@@ -47,7 +47,10 @@ fn cg(c: &mut Criterion) {
         let v = st.volume();
         let phi = field(v, 3);
         let d = Dirac::new(&st, 0.0, 1.0, &phi);
-        let b: Vec<Complex64> = field(v, 4).iter().map(|&a| Complex64::new(a, 1.0 - a)).collect();
+        let b: Vec<Complex64> = field(v, 4)
+            .iter()
+            .map(|&a| Complex64::new(a, 1.0 - a))
+            .collect();
         let mut x = vec![Complex64::default(); v];
         let mut scratch = CgScratch::new(v);
         let params = CgParams {

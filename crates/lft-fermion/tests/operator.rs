@@ -2,26 +2,10 @@
 
 use lft_fermion::free::{free_condensate, free_log_det, free_momenta_sin2};
 use lft_fermion::{Complex64, DenseLu, Dirac, FermionError, Staggered, TimeBoundary, apply_batch};
-use lft_lattice::{Lattice, gaussian_fill, stream_rng};
+mod common;
 
-fn staggered(shape: &[usize], boundary: TimeBoundary) -> Staggered {
-    Staggered::new(&Lattice::new(shape).unwrap(), boundary).unwrap()
-}
-
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut v = vec![0.0; n];
-    gaussian_fill(&mut stream_rng(seed, 0), &mut v);
-    v
-}
-
-fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
-    let re = random(n, seed);
-    let im = random(n, seed + 1000);
-    re.iter()
-        .zip(&im)
-        .map(|(&a, &b)| Complex64::new(a, b))
-        .collect()
-}
+use common::{random, random_complex, staggered, staggered_with};
+use lft_lattice::Lattice;
 
 fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
     assert!(
@@ -34,7 +18,7 @@ fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
 #[test]
 fn free_log_det_and_condensate_match_the_closed_forms() {
     for l in [4, 8, 16] {
-        let st = staggered(&[l, l], TimeBoundary::Antiperiodic);
+        let st = staggered_with(&[l, l], TimeBoundary::Antiperiodic);
         let phi = vec![0.0; l * l];
         for mass in [0.0, 0.1, 0.5, 2.0] {
             let lu = DenseLu::of(&Dirac::new(&st, mass, 1.0, &phi));
@@ -63,7 +47,7 @@ fn free_log_det_and_condensate_match_the_closed_forms() {
 #[test]
 fn free_operator_on_a_rectangle_and_in_three_dimensions() {
     for shape in [&[6usize, 4][..], &[4, 8], &[4, 4, 4]] {
-        let st = staggered(shape, TimeBoundary::Antiperiodic);
+        let st = staggered(shape);
         let phi = vec![0.0; st.volume()];
         let lu = DenseLu::of(&Dirac::new(&st, 0.3, 1.0, &phi));
         assert_close(
@@ -78,7 +62,7 @@ fn free_operator_on_a_rectangle_and_in_three_dimensions() {
 #[test]
 fn free_eigenvalues_are_m_plus_minus_i_s() {
     for l in [4, 8] {
-        let st = staggered(&[l, l], TimeBoundary::Antiperiodic);
+        let st = staggered_with(&[l, l], TimeBoundary::Antiperiodic);
         let phi = vec![0.0; l * l];
         let mass = 0.3;
         let eig = Dirac::new(&st, mass, 1.0, &phi)
@@ -105,7 +89,7 @@ fn free_eigenvalues_are_m_plus_minus_i_s() {
 
 #[test]
 fn hopping_term_is_antisymmetric_and_transpose_is_epsilon_d_epsilon() {
-    let st = staggered(&[6, 4], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[6, 4], TimeBoundary::Antiperiodic);
     let v = st.volume();
     let zero = vec![0.0; v];
     let k = Dirac::new(&st, 0.0, 1.0, &zero).dense();
@@ -135,7 +119,7 @@ fn hopping_term_is_antisymmetric_and_transpose_is_epsilon_d_epsilon() {
 
 #[test]
 fn matrix_free_products_equal_the_dense_ones() {
-    let st = staggered(&[4, 6], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[4, 6], TimeBoundary::Antiperiodic);
     let v = st.volume();
     let phi = random(v, 2);
     let d = Dirac::new(&st, 0.1, 1.3, &phi);
@@ -176,7 +160,7 @@ fn matrix_free_products_equal_the_dense_ones() {
 fn large_lattices_apply_in_parallel_with_the_same_result() {
     // 128 × 128 is above PARALLEL_SITES: compare with the hop table summed site by site, and
     // check ⟨u, D v⟩ = ⟨Dᵀ u, v⟩.
-    let st = staggered(&[128, 128], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[128, 128], TimeBoundary::Antiperiodic);
     let v = st.volume();
     assert!(v >= lft_fermion::PARALLEL_SITES);
     let phi = random(v, 5);
@@ -200,7 +184,7 @@ fn large_lattices_apply_in_parallel_with_the_same_result() {
 
 #[test]
 fn batch_application_equals_one_by_one() {
-    let st = staggered(&[4, 4], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[4, 4], TimeBoundary::Antiperiodic);
     let v = st.volume();
     let n = 5;
     let phis = random(n * v, 8);
@@ -217,7 +201,7 @@ fn batch_application_equals_one_by_one() {
 
 #[test]
 fn periodic_time_and_zero_mass_make_the_operator_singular() {
-    let st = staggered(&[4, 4], TimeBoundary::Periodic);
+    let st = staggered_with(&[4, 4], TimeBoundary::Periodic);
     let phi = vec![0.0; 16];
     let eig = Dirac::new(&st, 0.0, 1.0, &phi)
         .dense()
@@ -226,7 +210,7 @@ fn periodic_time_and_zero_mass_make_the_operator_singular() {
     let smallest = eig.iter().map(|z| z.norm()).fold(f64::INFINITY, f64::min);
     assert!(smallest < 1e-12, "smallest |λ| = {smallest}");
     // Antiperiodic time lifts the zero modes: |λ| ≥ min_p s(p) = sin(π/4) on 4 × 4.
-    let st = staggered(&[4, 4], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[4, 4], TimeBoundary::Antiperiodic);
     let eig = Dirac::new(&st, 0.0, 1.0, &phi)
         .dense()
         .eigenvalues()
@@ -237,7 +221,7 @@ fn periodic_time_and_zero_mass_make_the_operator_singular() {
 
 #[test]
 fn inverse_times_operator_is_the_identity() {
-    let st = staggered(&[6, 6], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[6, 6], TimeBoundary::Antiperiodic);
     let v = st.volume();
     let phi = random(v, 10);
     let d = Dirac::new(&st, 0.0, 1.0, &phi);
@@ -255,7 +239,7 @@ fn inverse_times_operator_is_the_identity() {
 #[test]
 fn determinant_sign_follows_the_product_of_eigenvalues() {
     // On 4 × 4 the product of the 16 eigenvalues is det D itself.
-    let st = staggered(&[4, 4], TimeBoundary::Antiperiodic);
+    let st = staggered_with(&[4, 4], TimeBoundary::Antiperiodic);
     let mut negative = 0;
     for seed in 0..20 {
         let phi: Vec<f64> = random(16, 100 + seed).iter().map(|p| 1.5 * p).collect();

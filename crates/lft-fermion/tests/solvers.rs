@@ -2,28 +2,12 @@
 
 use lft_fermion::{
     CgParams, CgScratch, Complex64, DenseLu, Dirac, FermionError, Pseudofermion, Staggered,
-    TimeBoundary, schur_log_det, solve_ddt,
+    schur_log_det, solve_ddt,
 };
-use lft_lattice::{Lattice, gaussian_fill, stream_rng};
+mod common;
 
-fn staggered(shape: &[usize]) -> Staggered {
-    Staggered::new(&Lattice::new(shape).unwrap(), TimeBoundary::Antiperiodic).unwrap()
-}
-
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut v = vec![0.0; n];
-    gaussian_fill(&mut stream_rng(seed, 0), &mut v);
-    v
-}
-
-fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
-    let re = random(n, seed);
-    let im = random(n, seed + 1000);
-    re.iter()
-        .zip(&im)
-        .map(|(&a, &b)| Complex64::new(a, b))
-        .collect()
-}
+use common::{random, random_complex, staggered};
+use lft_lattice::stream_rng;
 
 #[test]
 fn schur_determinant_equals_the_full_determinant() {
