@@ -8,5 +8,7 @@ mod yukawa;
 
 pub use action::{Action, ActionError};
 pub use free_field::FreeField;
+/// CG settings of the pseudofermion action (from lft-fermion).
+pub use lft_fermion::CgParams;
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};

@@ -72,6 +72,21 @@ pub struct MeasureArgs {
     /// configurations are not touched.
     #[arg(long)]
     pub store: bool,
+    /// Yukawa ensembles: the chiral condensate (1/V) tr D⁻¹ `exact` (dense LU, also gives the
+    /// fraction with det D < 0), `stochastic` (Z₂ noise and CG), or `off`. Default: exact up to
+    /// 256 sites, stochastic beyond.
+    #[arg(long, value_name = "METHOD")]
+    pub condensate: Option<CondensateArg>,
+    /// Noise vectors per configuration of the stochastic condensate.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub noise: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CondensateArg {
+    Exact,
+    Stochastic,
+    Off,
 }
 
 fn parse_range(s: &str) -> Result<(usize, usize), String> {

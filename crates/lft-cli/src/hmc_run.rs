@@ -7,17 +7,19 @@
 //! canonically at the end.
 
 use crate::cli::RunArgs;
+use crate::model::field_action;
 use crate::progress::RunProgress;
-use anyhow::{Context, Result, bail};
-use lft_action::{Action, Phi4};
-use lft_io::config::{IntegratorName, StartName};
+use anyhow::{Context, Result, anyhow, bail};
+use lft_action::{Action, PseudofermionCg, Yukawa};
+use lft_io::config::{Fermions, IntegratorName, Model, StartName};
 use lft_io::{
     ChainMeta, ChainSampler, Config, EnsembleMeta, EnsembleReader, EnsembleWriter,
     rewrite_canonical,
 };
-use lft_lattice::{RngState, stream_rng};
+use lft_lattice::{Pcg64, RngState, stream_rng};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, RunSummary, Start, run_production, thermalize_all,
+    HmcChain, HmcParams, Integrator, MarkovChain, PseudofermionHmc, RunSummary, Start, WithAction,
+    run_chains, thermalize_chains,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -28,16 +30,28 @@ pub fn run(args: &RunArgs) -> Result<()> {
     run_config(&config, args)
 }
 
-/// Generates the HMC ensemble of an already loaded config.
+/// Generates the HMC ensemble of an already loaded config: plain HMC for φ⁴ and for the
+/// Yukawa model with the exact determinant, pseudofermion HMC for `fermions = "pseudofermion"`.
 pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
-    let config = config.clone();
     let lattice = config.lattice()?;
     let couplings = config.couplings()?;
-    let action = Phi4::new(lattice, couplings.aks)?;
-    let path = config.output.path.clone();
+    let model = config.model()?;
     let h = config.hmc()?;
+    let fermion_text = match model {
+        Model::Phi4(_) => String::new(),
+        Model::Yukawa { params, fermions } => format!(
+            ", g = {}, mass = {}, {}",
+            params.g,
+            params.mass,
+            match fermions {
+                Fermions::Exact => "exact determinant",
+                Fermions::Pseudofermion(_) => "pseudofermions",
+            }
+        ),
+    };
     info!(
-        "phi4 on {:?}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}); {} chain(s) × {} trajectories",
+        "{} on {:?}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}){fermion_text}; {} chain(s) × {} trajectories",
+        model.kind_name(),
         config.lattice.shape,
         couplings.aks.m2,
         couplings.aks.lambda,
@@ -46,11 +60,90 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
         h.chains,
         h.trajectories
     );
+    match model {
+        Model::Yukawa {
+            params,
+            fermions: Fermions::Pseudofermion(cg),
+        } => {
+            let model = Yukawa::new(lattice, params)?;
+            generate(config, args, &PfHmc { model, cg })
+        }
+        _ => generate(config, args, &PlainHmc(field_action(config)?.as_ref())),
+    }
+}
 
+/// Makes the chains of one theory, new or continued from a stored state.
+trait ChainMaker {
+    type Chain: MarkovChain<Error: std::error::Error + Send + Sync + 'static>;
+    fn volume(&self) -> usize;
+    fn fresh(&self, start: Start, rng: Pcg64, params: HmcParams) -> Self::Chain;
+    fn resume(&self, field: Vec<f64>, rng: Pcg64, params: HmcParams) -> Self::Chain;
+    /// A line for the run summary about the solver work, if any.
+    fn solver_summary(&self, _chains: &[Self::Chain]) -> Option<String> {
+        None
+    }
+}
+
+/// HMC on an action that needs nothing but φ.
+struct PlainHmc<'a>(&'a dyn Action);
+
+impl<'a> ChainMaker for PlainHmc<'a> {
+    type Chain = WithAction<'a, HmcChain>;
+    fn volume(&self) -> usize {
+        self.0.lattice().volume()
+    }
+    fn fresh(&self, start: Start, rng: Pcg64, params: HmcParams) -> Self::Chain {
+        WithAction {
+            chain: HmcChain::new(self.0, start, rng, params),
+            action: self.0,
+        }
+    }
+    fn resume(&self, field: Vec<f64>, rng: Pcg64, params: HmcParams) -> Self::Chain {
+        WithAction {
+            chain: HmcChain::resume(self.0, field, rng, params),
+            action: self.0,
+        }
+    }
+}
+
+/// Pseudofermion HMC for the Yukawa model: each chain owns its pseudofermion.
+struct PfHmc {
+    model: Yukawa,
+    cg: PseudofermionCg,
+}
+
+impl ChainMaker for PfHmc {
+    type Chain = PseudofermionHmc;
+    fn volume(&self) -> usize {
+        self.model.phi4().lattice().volume()
+    }
+    fn fresh(&self, start: Start, rng: Pcg64, params: HmcParams) -> Self::Chain {
+        PseudofermionHmc::new(self.model.clone(), self.cg, start, rng, params)
+    }
+    fn resume(&self, field: Vec<f64>, rng: Pcg64, params: HmcParams) -> Self::Chain {
+        PseudofermionHmc::resume(self.model.clone(), self.cg, field, rng, params)
+    }
+    fn solver_summary(&self, chains: &[Self::Chain]) -> Option<String> {
+        let (solves, iterations) = chains
+            .iter()
+            .map(|c| c.action().cg_counts())
+            .fold((0, 0), |(s, i), (ds, di)| (s + ds, i + di));
+        Some(format!(
+            "{solves} CG solves (this run, thermalisation included), {:.1} iterations each",
+            iterations as f64 / solves.max(1) as f64
+        ))
+    }
+}
+
+fn generate<M: ChainMaker>(config: &Config, args: &RunArgs, maker: &M) -> Result<()>
+where
+    <M::Chain as MarkovChain>::Error: 'static,
+{
+    let path = config.output.path.clone();
     let (mut chains, remaining) = if path.exists() {
-        resume(&config, &action, &path)?
+        resume(config, maker, &path)?
     } else {
-        start_fresh(&config, &action, &path)?
+        start_fresh(config, maker, &path)?
     };
     let total: usize = remaining.iter().sum();
     if total == 0 {
@@ -63,19 +156,25 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
     let mut writer = EnsembleWriter::open_append(&path)?;
     let mut progress = RunProgress::new(total as u64, false, args.abort_after);
     let flush = Duration::from_secs_f64(config.output.flush_seconds);
-    let summary = run_production(
+    let summary = run_chains(
         &mut chains,
-        &action,
+        maker.volume(),
         &remaining,
         &mut writer,
         flush,
         &mut progress,
     );
     progress.finish();
-    let summary = summary.with_context(|| format!("writing {}", path.display()))?;
+    let summary = summary.with_context(|| {
+        format!(
+            "writing {} (every trajectory completed before the failure is stored; \
+             run again to continue)",
+            path.display()
+        )
+    })?;
     writer.close()?;
     rewrite_canonical(&path, None, None)?;
-    print_summary(&config, &summary, &path)?;
+    print_summary(config, &summary, &path, maker.solver_summary(&chains))?;
     Ok(())
 }
 
@@ -99,7 +198,11 @@ fn integrator_name(i: Integrator) -> &'static str {
 }
 
 /// Thermalises new chains and writes the file skeleton holding their starting states.
-fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>, Vec<usize>)> {
+fn start_fresh<M: ChainMaker>(
+    config: &Config,
+    maker: &M,
+    path: &Path,
+) -> Result<(Vec<M::Chain>, Vec<usize>)> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("output.path: cannot create directory {}", dir.display()))?;
@@ -110,13 +213,14 @@ fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcCh
         StartName::Cold => Start::Cold,
         StartName::Hot => Start::Hot,
     };
-    let mut chains: Vec<HmcChain> = (0..h.chains)
-        .map(|c| HmcChain::new(action, start, stream_rng(config.seed, c as u64), params))
+    let mut chains: Vec<M::Chain> = (0..h.chains)
+        .map(|c| maker.fresh(start, stream_rng(config.seed, c as u64), params))
         .collect();
     if h.thermalization > 0 {
         info!("thermalising: {} trajectories per chain", h.thermalization);
         let tune = h.tune_step_size.then_some(h.target_acceptance);
-        let therm = thermalize_all(&mut chains, action, h.thermalization, tune);
+        let therm = thermalize_chains(&mut chains, h.thermalization, tune)
+            .map_err(|(c, e)| anyhow!("thermalising chain {c}: {e}"))?;
         info!(
             "thermalised in {:.1} s, acceptance {:.3}",
             therm.elapsed.as_secs_f64(),
@@ -155,7 +259,11 @@ fn start_fresh(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcCh
 
 /// Continues the chains stored in `path`, which must hold an ensemble of the same config
 /// (up to a larger `hmc.trajectories`).
-fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>, Vec<usize>)> {
+fn resume<M: ChainMaker>(
+    config: &Config,
+    maker: &M,
+    path: &Path,
+) -> Result<(Vec<M::Chain>, Vec<usize>)> {
     let reader = EnsembleReader::open(path).with_context(|| {
         format!("output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it", path.display())
     })?;
@@ -222,18 +330,13 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
             },
             length_jitter,
         };
-        if state.field.len() != action.lattice().volume() {
+        if state.field.len() != maker.volume() {
             bail!(
                 "{}: chain {c} state does not fit the lattice",
                 path.display()
             );
         }
-        chains.push(HmcChain::resume(
-            action,
-            state.field,
-            RngState::restore(&state.rng),
-            params,
-        ));
+        chains.push(maker.resume(state.field, RngState::restore(&state.rng), params));
     }
     drop(reader);
     // Drop any partial block a crash left, and record the (possibly extended) config.
@@ -242,7 +345,12 @@ fn resume(config: &Config, action: &Phi4, path: &Path) -> Result<(Vec<HmcChain>,
     Ok((chains, remaining))
 }
 
-fn print_summary(config: &Config, s: &RunSummary, path: &Path) -> Result<()> {
+fn print_summary(
+    config: &Config,
+    s: &RunSummary,
+    path: &Path,
+    solver: Option<String>,
+) -> Result<()> {
     let reader = EnsembleReader::open(path)?;
     let stored: usize = (0..reader.meta().n_chains)
         .map(|c| reader.chain_len(c))
@@ -264,6 +372,9 @@ fn print_summary(config: &Config, s: &RunSummary, path: &Path) -> Result<()> {
         human_seconds(s.seconds_per_trajectory()),
         config.hmc.as_ref().map_or(1, |h| h.chains)
     );
+    if let Some(line) = solver {
+        println!("  solver                   {line}");
+    }
     println!(
         "  output                   {} ({stored} configurations)",
         path.display()

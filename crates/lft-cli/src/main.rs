@@ -4,6 +4,7 @@ mod cli;
 mod hmc_run;
 mod info;
 mod measure;
+mod model;
 mod progress;
 mod sample;
 mod sample_flow_hmc;

@@ -1,20 +1,26 @@
 //! `lft measure`: observables of ensembles as a table or JSON, optional SVG figures, and
 //! optionally stored in the ensemble file.
 
+use crate::cli::CondensateArg;
 use crate::cli::MeasureArgs;
 use anyhow::{Result, bail};
-use lft_measure::{MeasureOptions, Measurement, measure_files};
+use lft_action::CgParams;
+use lft_measure::{CondensateMethod, FermionChoice, MeasureOptions, Measurement, measure_files};
 
 /// Order and labels of the table.
-const ROWS: [(&str, &str); 8] = [
+const ROWS: [(&str, &str); 12] = [
     ("magnetization", "<M>/V"),
     ("abs_mag", "<|M|>/V"),
+    ("mag2", "<M^2>/V"),
     ("phi2", "<phi^2>"),
     ("chi2", "chi_2"),
     ("chi2_abs", "chi_2 (|M|)"),
     ("ising_energy", "E_Ising"),
     ("binder", "U_4 (Binder)"),
     ("action_density", "<S>/V"),
+    ("condensate", "(1/V)tr D^-1"),
+    ("abs_condensate", "|(1/V)tr D^-1|"),
+    ("det_negative", "det D < 0"),
 ];
 
 pub fn run(args: &MeasureArgs) -> Result<()> {
@@ -24,10 +30,26 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
             args.files.len()
         );
     }
+    if args.noise == 0 {
+        bail!("--noise must be at least 1");
+    }
+    let fermions = match args.condensate {
+        None => FermionChoice::Auto,
+        Some(CondensateArg::Off) => FermionChoice::Off,
+        Some(CondensateArg::Exact) => FermionChoice::Method(CondensateMethod::Exact),
+        Some(CondensateArg::Stochastic) => FermionChoice::Method(CondensateMethod::Stochastic {
+            noise_vectors: args.noise,
+            cg: CgParams {
+                tolerance: 1e-8,
+                max_iterations: 10_000,
+            },
+        }),
+    };
     let options = MeasureOptions {
         skip: args.skip,
         bin: args.bin,
         fit_range: args.fit_range,
+        fermions,
     };
     let m = measure_files(&args.files, &options)?;
     if let Some(dir) = &args.plot {
@@ -64,7 +86,10 @@ fn print_table(m: &Measurement) {
         "observable", "value", "error", "tau_int"
     );
     for (key, label) in ROWS {
-        let o = &m.observables[key];
+        // The fermionic rows exist only for Yukawa ensembles.
+        let Some(o) = m.observables.get(key) else {
+            continue;
+        };
         println!(
             "{:<14} {:>13.6} {:>11.6} {:>8.2} ± {:<5.2}",
             label, o.value, o.error, o.tau_int, o.tau_int_error

@@ -9,7 +9,7 @@
 use crate::cli::RunArgs;
 use crate::train::{INIT_STREAM, flow_spec};
 use anyhow::{Context, Result, bail};
-use lft_action::{Action, Phi4};
+use lft_action::Action;
 use lft_flow::Flow;
 use lft_io::checkpoint::read_checkpoint;
 use lft_io::config::SampleMethod;
@@ -81,11 +81,11 @@ pub(crate) fn load_flow(config: &Config) -> Result<(Flow, u64)> {
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let s = config.sample()?;
     let lattice = config.lattice()?;
-    let couplings = config.couplings()?;
-    let action = Phi4::new(lattice.clone(), couplings.aks)?;
+    let action = crate::model::field_action(config)?;
+    let action = action.as_ref();
     let (flow, flow_step) = load_flow(config)?;
     if s.method == SampleMethod::FlowHmc {
-        return crate::sample_flow_hmc::run(config, &flow, flow_step, &action, abort_after);
+        return crate::sample_flow_hmc::run(config, &flow, flow_step, action, abort_after);
     }
     let path = config.output.path.clone();
     let v = lattice.volume();
@@ -130,7 +130,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 SampleMethod::Imh => {
                     let mut imh = FlowImh::resume(
                         &flow,
-                        &action,
+                        action,
                         s.batch,
                         st.rng.restore(),
                         st.current.take(),
@@ -138,7 +138,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                     let (configs, records) = imh.run(k);
                     (configs, records, imh.rng_state())
                 }
-                SampleMethod::Reweight => weighted_batch(&flow, &action, k, st.rng),
+                SampleMethod::Reweight => weighted_batch(&flow, action, k, st.rng),
                 SampleMethod::FlowHmc => unreachable!("flow-HMC runs in sample_flow_hmc"),
             };
             let rng_after = vec![rng; k];
@@ -269,7 +269,7 @@ pub(crate) fn print_tau_int(m: &lft_measure::Measurement, width: usize) {
 /// `rng`; returns them with the stream's state after the batch.
 fn weighted_batch(
     flow: &Flow,
-    action: &Phi4,
+    action: &dyn Action,
     k: usize,
     rng: RngState,
 ) -> (Vec<f64>, Vec<ImhRecord>, RngState) {

@@ -8,7 +8,7 @@
 
 use crate::sample::{create_ensemble, open_to_continue, print_tau_int};
 use anyhow::Result;
-use lft_action::Phi4;
+use lft_action::Action;
 use lft_flow::Flow;
 use lft_io::config::{IntegratorName, SampleConfig};
 use lft_io::{ChainSampler, Config, EnsembleWriter, RecordBlock, rewrite_canonical};
@@ -52,7 +52,7 @@ pub fn run(
     config: &Config,
     flow: &Flow,
     flow_step: u64,
-    action: &Phi4,
+    action: &dyn Action,
     abort_after: Option<u64>,
 ) -> Result<()> {
     let s = config.sample()?;
@@ -187,7 +187,7 @@ pub fn run(
 /// Runs `k` flow-HMC steps of one chain from its state, and moves the state on.
 fn advance(
     flow: &Flow,
-    action: &Phi4,
+    action: &dyn Action,
     params: HmcParams,
     hmc_per_step: usize,
     st: &mut ChainState,

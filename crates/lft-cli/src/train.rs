@@ -7,7 +7,6 @@
 use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use lft_action::Phi4;
 use lft_flow::{
     Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, StepRecord,
     TrainOptions, batch_quality, train_with,
@@ -96,7 +95,8 @@ fn without_steps(c: &Config) -> String {
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let (f, t) = config.flow_and_train()?;
     let lattice = config.lattice()?;
-    let action = Phi4::new(lattice.clone(), config.couplings()?.aks)?;
+    let action = crate::model::field_action(config)?;
+    let action = action.as_ref();
     let mut flow =
         Flow::new(lattice, &flow_spec(f), config.seed ^ INIT_STREAM).context("flow.prior_m2")?;
     let mut adam = Adam::new(flow.n_params());
@@ -203,7 +203,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         // Segment boundaries do not change the result: the schedule uses the global step.
         let objective = match &data {
             Some(d) => Objective::ForwardKl(d),
-            None => Objective::ReverseKl(&action),
+            None => Objective::ReverseKl(action),
         };
         let result = train_with(
             &mut flow,
@@ -227,7 +227,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let elapsed = start.elapsed();
     // Quality on a fresh batch (its own stream, so training is not disturbed).
     let z = flow.sample_latent(1024, &mut stream_rng(config.seed, LATENT_STREAM + 1));
-    let (loss, terms, _) = flow.reverse_kl(&action, &z);
+    let (loss, terms, _) = flow.reverse_kl(action, &z);
     let (_, var, ess, acceptance) = batch_quality(&terms);
     println!(
         "lft train: {} steps ({} this run), checkpoint {}",

@@ -14,7 +14,7 @@
 //! path = "ensembles/quickstart.h5"
 //! ```
 
-use lft_action::{HoppingParams, Phi4Params};
+use lft_action::{CgParams, HoppingParams, Phi4Params, PseudofermionCg, Yukawa, YukawaParams};
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -70,10 +70,24 @@ pub struct LatticeConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
+    /// Scalar φ⁴ in any dimension.
     Phi4,
+    /// φ⁴ coupled to N_f = 2 staggered fermions, D = K + m + gφ (2D, even extents).
+    Yukawa,
 }
 
-/// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde).
+/// How the fermion determinant of the Yukawa model enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FermionsName {
+    /// −2 log|det D| by dense LU at every action and force (small lattices).
+    Exact,
+    /// A pseudofermion ϕ†(D Dᵀ)⁻¹ϕ, redrawn before every trajectory, solved by CG.
+    Pseudofermion,
+}
+
+/// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde);
+/// for `kind = "yukawa"` also `g`, `mass` and the fermion treatment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
@@ -86,6 +100,60 @@ pub struct ActionConfig {
     pub kappa: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_tilde: Option<f64>,
+    /// Yukawa coupling g (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<f64>,
+    /// Bare fermion mass m (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mass: Option<f64>,
+    /// "exact" (default) or "pseudofermion" (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fermions: Option<FermionsName>,
+    /// Relative CG residual of the molecular-dynamics force (pseudofermion; default 1e-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_force_tolerance: Option<f64>,
+    /// Relative CG residual of the action at the accept/reject step (pseudofermion; default
+    /// 1e-12: its error biases the ensemble, so keep it tight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_action_tolerance: Option<f64>,
+    /// CG iterations before a solve counts as failed (pseudofermion; default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_max_iterations: Option<usize>,
+}
+
+/// The theory of a validated config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    Phi4(Phi4Params),
+    Yukawa {
+        params: YukawaParams,
+        fermions: Fermions,
+    },
+}
+
+/// The fermion treatment of a validated Yukawa config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fermions {
+    Exact,
+    Pseudofermion(PseudofermionCg),
+}
+
+impl Model {
+    /// "phi4" or "yukawa", as stored in ensemble files.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Model::Phi4(_) => "phi4",
+            Model::Yukawa { .. } => "yukawa",
+        }
+    }
+
+    /// The φ⁴ part of the couplings.
+    pub fn phi4(&self) -> Phi4Params {
+        match self {
+            Model::Phi4(p) => *p,
+            Model::Yukawa { params, .. } => params.phi4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -441,8 +509,26 @@ impl Config {
                 message: format!("after --set overrides: {}", e.to_string().trim_end()),
             })?
         };
+        let mut config = config;
+        config.fill_defaults();
         config.validate()?;
         Ok(config)
+    }
+
+    /// Writes out the defaults of optional action keys (Yukawa: `fermions`, and the CG
+    /// settings of pseudofermions), so that the stored effective config names every setting.
+    fn fill_defaults(&mut self) {
+        let a = &mut self.action;
+        if a.kind != ActionKind::Yukawa {
+            return;
+        }
+        if *a.fermions.get_or_insert(FermionsName::Exact) == FermionsName::Pseudofermion {
+            let d = PseudofermionCg::default();
+            a.cg_force_tolerance.get_or_insert(d.force.tolerance);
+            a.cg_action_tolerance.get_or_insert(d.action.tolerance);
+            a.cg_max_iterations
+                .get_or_insert(d.force.max_iterations.max(d.action.max_iterations));
+        }
     }
 
     /// The effective configuration as TOML, with every default written out. This is the text
@@ -488,6 +574,101 @@ impl Config {
         }
     }
 
+    /// The theory: φ⁴, or Yukawa with its fermion treatment. Checks that keys of the other
+    /// kind are absent and that the lattice suits the theory.
+    pub fn model(&self) -> Result<Model, ConfigError> {
+        let aks = self.couplings()?.aks;
+        let a = &self.action;
+        let cg_keys = [
+            ("cg_force_tolerance", a.cg_force_tolerance.is_some()),
+            ("cg_action_tolerance", a.cg_action_tolerance.is_some()),
+            ("cg_max_iterations", a.cg_max_iterations.is_some()),
+        ];
+        let only_with = |key: &str, what: &str| {
+            invalid(&format!("action.{key}"), format!("only used with {what}"))
+        };
+        match a.kind {
+            ActionKind::Phi4 => {
+                let yukawa_keys = [
+                    ("g", a.g.is_some()),
+                    ("mass", a.mass.is_some()),
+                    ("fermions", a.fermions.is_some()),
+                ];
+                if let Some((key, _)) = yukawa_keys.iter().chain(&cg_keys).find(|(_, set)| *set) {
+                    return Err(only_with(key, "kind = \"yukawa\""));
+                }
+                Ok(Model::Phi4(aks))
+            }
+            ActionKind::Yukawa => {
+                let g = a.g.ok_or_else(|| {
+                    invalid("action.g", "kind = \"yukawa\" needs the Yukawa coupling g")
+                })?;
+                let mass = a.mass.ok_or_else(|| {
+                    invalid(
+                        "action.mass",
+                        "kind = \"yukawa\" needs the bare fermion mass (0 for massless)",
+                    )
+                })?;
+                let params = YukawaParams { phi4: aks, g, mass };
+                Yukawa::new(self.lattice()?, params).map_err(|e| {
+                    let key = match e.name {
+                        "lattice.shape" => e.name.to_string(),
+                        name => format!("action.{name}"),
+                    };
+                    invalid(&key, format!("{} (got {})", e.reason, e.value))
+                })?;
+                let fermions = match a.fermions.unwrap_or(FermionsName::Exact) {
+                    FermionsName::Exact => {
+                        if let Some((key, _)) = cg_keys.iter().find(|(_, set)| *set) {
+                            return Err(only_with(key, "fermions = \"pseudofermion\""));
+                        }
+                        Fermions::Exact
+                    }
+                    FermionsName::Pseudofermion => {
+                        Fermions::Pseudofermion(self.pseudofermion_cg()?)
+                    }
+                };
+                Ok(Model::Yukawa { params, fermions })
+            }
+        }
+    }
+
+    /// The CG settings of a pseudofermion config (defaults where a key is absent).
+    fn pseudofermion_cg(&self) -> Result<PseudofermionCg, ConfigError> {
+        let a = &self.action;
+        let d = PseudofermionCg::default();
+        let max_iterations = a.cg_max_iterations.unwrap_or(d.force.max_iterations);
+        if max_iterations == 0 {
+            return Err(invalid("action.cg_max_iterations", "must be at least 1"));
+        }
+        let tolerance = |key: &str, value: Option<f64>, default: f64| {
+            let t = value.unwrap_or(default);
+            if t.is_finite() && t > 0.0 && t < 1.0 {
+                Ok(CgParams {
+                    tolerance: t,
+                    max_iterations,
+                })
+            } else {
+                Err(invalid(
+                    &format!("action.{key}"),
+                    format!("a relative residual must be in (0, 1), got {t}"),
+                ))
+            }
+        };
+        Ok(PseudofermionCg {
+            force: tolerance(
+                "cg_force_tolerance",
+                a.cg_force_tolerance,
+                d.force.tolerance,
+            )?,
+            action: tolerance(
+                "cg_action_tolerance",
+                a.cg_action_tolerance,
+                d.action.tolerance,
+            )?,
+        })
+    }
+
     /// The `[hmc]` section, or an error naming it.
     pub fn hmc(&self) -> Result<&HmcConfig, ConfigError> {
         self.hmc
@@ -518,7 +699,21 @@ impl Config {
     /// Checks every value for range and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lattice()?;
-        self.couplings()?;
+        let model = self.model()?;
+        if self.flow.is_some()
+            && matches!(
+                model,
+                Model::Yukawa {
+                    fermions: Fermions::Pseudofermion(_),
+                    ..
+                }
+            )
+        {
+            return Err(invalid(
+                "action.fermions",
+                "flows are trained on the exact effective action: use fermions = \"exact\"",
+            ));
+        }
         if self.hmc.is_none() && self.flow.is_none() {
             return Err(invalid(
                 "hmc",
@@ -758,6 +953,67 @@ trajectories = 100
 path = "x.h5"
 "#;
 
+    const YUKAWA: &str = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "yukawa"
+m2 = -4.0
+lambda = 8.0
+g = 1.0
+mass = 0.0
+[hmc]
+trajectories = 100
+[output]
+path = "x.h5"
+"#;
+
+    #[test]
+    fn yukawa_defaults_are_written_out() {
+        let c = load(YUKAWA, &[]).unwrap();
+        assert_eq!(c.action.fermions, Some(FermionsName::Exact));
+        let Model::Yukawa { params, fermions } = c.model().unwrap() else {
+            panic!("not yukawa")
+        };
+        assert_eq!((params.g, params.mass, params.phi4.m2), (1.0, 0.0, -4.0));
+        assert_eq!(fermions, Fermions::Exact);
+        assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
+
+        let pf = load(
+            YUKAWA,
+            &[
+                "action.fermions=pseudofermion",
+                "action.cg_force_tolerance=1e-7",
+            ],
+        )
+        .unwrap();
+        let Model::Yukawa {
+            fermions: Fermions::Pseudofermion(cg),
+            ..
+        } = pf.model().unwrap()
+        else {
+            panic!("not pseudofermion")
+        };
+        assert_eq!(cg.force.tolerance, 1e-7);
+        assert_eq!(
+            cg.action.tolerance,
+            PseudofermionCg::default().action.tolerance
+        );
+        let text = pf.to_toml();
+        assert!(text.contains("cg_action_tolerance"), "{text}");
+        assert_eq!(load(&text, &[]).unwrap(), pf);
+    }
+
+    #[test]
+    fn flows_need_the_exact_determinant() {
+        let flow = "[flow]\nlayers = 2\n[train]\nsteps = 10\ncheckpoint = \"c.h5\"\n";
+        let text = format!("{YUKAWA}{flow}");
+        assert!(load(&text, &[]).is_ok());
+        let e = load(&text, &["action.fermions=pseudofermion"]).unwrap_err();
+        assert!(e.to_string().contains("action.fermions"), "{e}");
+    }
+
     fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         Config::from_text(text, Path::new("test.toml"), &o)
@@ -825,7 +1081,36 @@ path = "x.h5"
             (
                 &GOOD.replace("kind = \"phi4\"", "kind = \"yukawa\""),
                 &[],
-                "yukawa",
+                "action.g",
+            ),
+            (GOOD, &["action.kind=\"fermion\""], "fermion"),
+            (GOOD, &["action.g=1.0"], "action.g"),
+            (GOOD, &["action.fermions=\"exact\""], "action.fermions"),
+            (YUKAWA, &["action.mass=\"none\""], "mass"),
+            (YUKAWA, &["action.g=nan"], "action.g"),
+            (YUKAWA, &["lattice.shape=[7, 8]"], "lattice.shape"),
+            (YUKAWA, &["lattice.shape=[4, 4, 4]"], "lattice.shape"),
+            (YUKAWA, &["action.fermions=\"wilson\""], "wilson"),
+            (
+                YUKAWA,
+                &["action.cg_force_tolerance=1e-6"],
+                "action.cg_force_tolerance",
+            ),
+            (
+                YUKAWA,
+                &[
+                    "action.fermions=\"pseudofermion\"",
+                    "action.cg_action_tolerance=0.0",
+                ],
+                "action.cg_action_tolerance",
+            ),
+            (
+                YUKAWA,
+                &[
+                    "action.fermions=\"pseudofermion\"",
+                    "action.cg_max_iterations=0",
+                ],
+                "action.cg_max_iterations",
             ),
         ];
         for (text, overrides, needle) in cases {

@@ -9,6 +9,6 @@ pub mod ensemble;
 pub use config::{Config, ConfigError};
 pub use ensemble::{
     ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, EnsembleReader,
-    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, MEASUREMENTS_GROUP, RecordBlock, StoredArray,
-    read_measurement, rewrite_canonical, store_measurements,
+    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, MEASUREMENTS_GROUP, RecordBlock,
+    StoredArray, read_measurement, rewrite_canonical, store_measurements,
 };

@@ -1,12 +1,14 @@
 //! Measuring ensemble files: one or several files, each with one or several chains, all
 //! treated as replicas of one ensemble.
 
+use crate::fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 use crate::observables::{config_observables, two_point};
 use crate::summary::{
     AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze,
 };
 use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader};
-use lft_lattice::{Complex64, Lattice, LatticeFft};
+use lft_lattice::{Complex64, Lattice, LatticeFft, stream_rng};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -30,7 +32,24 @@ pub struct MeasureOptions {
     pub bin: Option<usize>,
     /// Pole-mass fit range [t₁, t₂] (None: automatic plateau).
     pub fit_range: Option<(usize, usize)>,
+    /// Fermionic observables of Yukawa ensembles.
+    pub fermions: FermionChoice,
 }
+
+/// Whether and how `lft measure` computes the condensate of Yukawa ensembles.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum FermionChoice {
+    /// [`CondensateMethod::default_for`] the volume.
+    #[default]
+    Auto,
+    Method(CondensateMethod),
+    /// Skip the fermionic observables.
+    Off,
+}
+
+/// Seed of the noise vectors of the stochastic condensate; configuration i of replica r draws
+/// from stream (r << 40) + i, so results do not depend on batching or threads.
+const NOISE_SEED: u64 = 0x5EED_F00D_CAFE;
 
 /// Configurations read per batch.
 const BATCH: usize = 1024;
@@ -66,11 +85,35 @@ pub fn measure_files(
     let longest = lengths.iter().copied().max().unwrap_or(0);
     let group = longest.div_ceil(MAX_GROUPS).max(1);
     let fft = LatticeFft::new(&lattice);
+    let fermions = match (&meta.fermions, options.fermions) {
+        (Some(f), FermionChoice::Auto) => {
+            Some((f, CondensateMethod::default_for(lattice.volume())))
+        }
+        (Some(f), FermionChoice::Method(m)) => Some((f, m)),
+        _ => None,
+    };
+    let measurer = fermions
+        .map(|(f, method)| FermionMeasurer::new(&lattice, f.mass, f.g, method))
+        .transpose()
+        .map_err(|e| MeasureError::Incompatible {
+            path: first.path().to_path_buf(),
+            message: format!("fermion operator: {e}"),
+        })?;
     let mut chains = Vec::new();
     let mut sampler = SamplerTotals::default();
     for r in &readers {
         for c in 0..r.meta().n_chains {
-            chains.push(read_chain(r, &lattice, &fft, c, options.skip, group)?);
+            let replica = chains.len();
+            let fermion = measurer.as_ref().map(|m| (m, replica));
+            chains.push(read_chain(
+                r,
+                &lattice,
+                &fft,
+                c,
+                options.skip,
+                group,
+                fermion,
+            )?);
             sampler.add(r, c, options.skip)?;
         }
     }
@@ -99,6 +142,7 @@ fn read_chain(
     chain: usize,
     skip: usize,
     group: usize,
+    fermion: Option<(&FermionMeasurer, usize)>,
 ) -> Result<ChainSeries, MeasureError> {
     let n = reader.chain_len(chain)?;
     let v = lattice.volume();
@@ -111,6 +155,27 @@ fn read_chain(
         let configs = reader.read_configs(chain, i, count)?;
         for (k, phi) in configs.chunks_exact(v).enumerate() {
             builder.push(phi, actions[i + k]);
+        }
+        if let Some((measurer, replica)) = fermion {
+            let first = i;
+            let results: Vec<Result<FermionObservables, _>> = configs
+                .par_chunks_exact(v)
+                .enumerate()
+                .map_init(
+                    || measurer.clone(),
+                    |m, (k, phi)| {
+                        let stream = ((replica as u64) << 40) + (first + k) as u64;
+                        m.measure(phi, &mut stream_rng(NOISE_SEED, stream))
+                    },
+                )
+                .collect();
+            for (k, o) in results.into_iter().enumerate() {
+                let o = o.map_err(|e| MeasureError::Incompatible {
+                    path: reader.path().to_path_buf(),
+                    message: format!("chain {chain}, configuration {}: {e}", first + k),
+                })?;
+                builder.push_fermion(&o);
+            }
         }
         i += count;
     }
@@ -172,6 +237,14 @@ impl<'a> SeriesBuilder<'a> {
             s.propagator_sums
                 .push(std::mem::replace(&mut self.acc, vec![0.0; v]));
             self.in_group = 0;
+        }
+    }
+
+    /// Adds the fermionic observables of the configuration pushed last.
+    pub fn push_fermion(&mut self, o: &FermionObservables) {
+        self.series.condensate.push(o.condensate);
+        if let Some(sign) = o.det_sign {
+            self.series.det_sign.push(sign);
         }
     }
 
@@ -269,7 +342,16 @@ fn check_compatible(
             m.action_kind.clone(),
         ));
     }
-    for (name, a, b) in [("m2", m0.m2, m.m2), ("lambda", m0.lambda, m.lambda)] {
+    let fermion =
+        |meta: &EnsembleMeta| meta.fermions.as_ref().map_or((0.0, 0.0), |f| (f.g, f.mass));
+    let (g0, mass0) = fermion(m0);
+    let (g, mass) = fermion(m);
+    for (name, a, b) in [
+        ("m2", m0.m2, m.m2),
+        ("lambda", m0.lambda, m.lambda),
+        ("g", g0, g),
+        ("mass", mass0, mass),
+    ] {
         if (a - b).abs() > 1e-12 * a.abs().max(1.0) {
             return Err(differs(name, a.to_string(), b.to_string()));
         }

@@ -7,12 +7,14 @@
 //! mass from a cosh fit, and G_c(x).
 
 mod ensemble;
+mod fermion;
 mod fit;
 mod observables;
 pub mod plot;
 mod summary;
 
-pub use ensemble::{MeasureError, MeasureOptions, SeriesBuilder, measure_files};
+pub use ensemble::{FermionChoice, MeasureError, MeasureOptions, SeriesBuilder, measure_files};
+pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
 pub use observables::{ConfigObservables, config_observables, two_point};
 pub use summary::{

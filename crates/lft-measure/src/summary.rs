@@ -116,6 +116,10 @@ pub struct ChainSeries {
     pub action: Vec<f64>,
     /// `slice_correlator[t][i]`: c(t) of configuration i.
     pub slice_correlator: Vec<Vec<f64>>,
+    /// Σ = (1/V) tr D⁻¹ of each configuration (Yukawa ensembles; empty otherwise).
+    pub condensate: Vec<f64>,
+    /// sign det D of each configuration (Yukawa, exact method; empty otherwise).
+    pub det_sign: Vec<f64>,
     /// log w of each configuration, for importance-weighted samples.
     pub log_weight: Option<Vec<f64>>,
     /// Sums of g(x) over consecutive groups of `propagator_bin` configurations.
@@ -194,6 +198,14 @@ pub fn analyze(
         .iter()
         .map(|c| c.action.iter().map(|s| s / v).collect())
         .collect();
+    let complete = |f: fn(&ChainSeries) -> &Vec<f64>| {
+        chains
+            .iter()
+            .all(|c| !f(c).is_empty() && f(c).len() == c.magnetization.len())
+    };
+    let condensate = scaled(|c| &c.condensate, |x| x);
+    let abs_condensate = scaled(|c| &c.condensate, f64::abs);
+    let det_negative = scaled(|c| &c.det_sign, |s| if s < 0.0 { 1.0 } else { 0.0 });
 
     // Every scalar observable: name, primary series, function of their means.
     type Definition<'a> = (
@@ -201,8 +213,10 @@ pub fn analyze(
         Vec<&'a Vec<Vec<f64>>>,
         Box<dyn Fn(&[f64]) -> f64 + 'a>,
     );
-    let definitions: Vec<Definition> = vec![
+    let mut definitions: Vec<Definition> = vec![
         ("abs_mag", vec![&abs_mag], Box::new(|a| a[0])),
+        // ⟨M²⟩/V = V⟨φ̄²⟩, without subtracting ⟨M⟩² (the Yukawa papers' V⟨M²⟩).
+        ("mag2", vec![&m2], Box::new(|a| a[0])),
         ("magnetization", vec![&phi_bar], Box::new(|a| a[0])),
         ("phi2", vec![&phi2], Box::new(|a| a[0])),
         ("action_density", vec![&action], Box::new(|a| a[0])),
@@ -231,6 +245,13 @@ pub fn analyze(
             Box::new(|a| 1.0 - a[0] / (3.0 * a[1] * a[1])),
         ),
     ];
+    if complete(|c| &c.condensate) {
+        definitions.push(("condensate", vec![&condensate], Box::new(|a| a[0])));
+        definitions.push(("abs_condensate", vec![&abs_condensate], Box::new(|a| a[0])));
+    }
+    if complete(|c| &c.det_sign) {
+        definitions.push(("det_negative", vec![&det_negative], Box::new(|a| a[0])));
+    }
     // The unweighted Γ-method fixes the automatic bin size (and is the answer for plain chains).
     let gammas = definitions
         .iter()

@@ -4,6 +4,7 @@ use crate::{HmcChain, HmcParams, HmcRecord, StepSizeTuner};
 use lft_action::Action;
 use lft_lattice::RngState;
 use rayon::prelude::*;
+use std::borrow::BorrowMut;
 use std::time::{Duration, Instant};
 
 /// Consecutive trajectories of one chain, ready to be stored.
@@ -83,28 +84,29 @@ pub trait MarkovChain: Send {
     fn set_params(&mut self, params: HmcParams);
 }
 
-/// An [`HmcChain`] together with the action it samples.
-pub struct WithAction<'a> {
-    pub chain: &'a mut HmcChain,
+/// An [`HmcChain`] (owned, or borrowed as `&mut HmcChain`) together with the action it
+/// samples.
+pub struct WithAction<'a, C = &'a mut HmcChain> {
+    pub chain: C,
     pub action: &'a dyn Action,
 }
 
-impl MarkovChain for WithAction<'_> {
+impl<C: BorrowMut<HmcChain> + Send> MarkovChain for WithAction<'_, C> {
     type Error = std::convert::Infallible;
     fn trajectory(&mut self) -> Result<HmcRecord, Self::Error> {
-        Ok(self.chain.trajectory(self.action))
+        Ok(self.chain.borrow_mut().trajectory(self.action))
     }
     fn field(&self) -> &[f64] {
-        self.chain.field()
+        self.chain.borrow().field()
     }
     fn rng_state(&self) -> RngState {
-        self.chain.rng_state()
+        self.chain.borrow().rng_state()
     }
     fn params(&self) -> HmcParams {
-        self.chain.params()
+        self.chain.borrow().params()
     }
     fn set_params(&mut self, params: HmcParams) {
-        self.chain.set_params(params)
+        self.chain.borrow_mut().set_params(params)
     }
 }
 

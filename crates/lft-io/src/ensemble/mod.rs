@@ -18,6 +18,7 @@ pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_
 pub use reader::EnsembleReader;
 pub use writer::{EnsembleWriter, RecordBlock};
 
+use crate::config::{Fermions, Model};
 use lft_lattice::RngState;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -58,12 +59,14 @@ pub struct EnsembleMeta {
     pub config_text: String,
     pub seed: u64,
     pub shape: Vec<usize>,
-    /// "phi4".
+    /// "phi4" or "yukawa".
     pub action_kind: String,
     pub m2: f64,
     pub lambda: f64,
     pub kappa: f64,
     pub lambda_tilde: f64,
+    /// The fermion couplings (Yukawa ensembles only).
+    pub fermions: Option<FermionMeta>,
     /// "hmc".
     pub sampler: String,
     pub n_chains: usize,
@@ -77,16 +80,30 @@ impl EnsembleMeta {
         n_chains: usize,
     ) -> Result<Self, crate::ConfigError> {
         let couplings = config.couplings()?;
+        let model = config.model()?;
+        let fermions = match model {
+            Model::Phi4(_) => None,
+            Model::Yukawa { params, fermions } => Some(FermionMeta {
+                g: params.g,
+                mass: params.mass,
+                treatment: match fermions {
+                    Fermions::Exact => "exact",
+                    Fermions::Pseudofermion(_) => "pseudofermion",
+                }
+                .into(),
+            }),
+        };
         Ok(Self {
             lft_version: env!("CARGO_PKG_VERSION").to_string(),
             config_text: config.to_toml(),
             seed: config.seed,
             shape: config.lattice.shape.clone(),
-            action_kind: "phi4".into(),
+            action_kind: model.kind_name().into(),
             m2: couplings.aks.m2,
             lambda: couplings.aks.lambda,
             kappa: couplings.hopping.kappa,
             lambda_tilde: couplings.hopping.lambda_tilde,
+            fermions,
             sampler: sampler.into(),
             n_chains,
         })
@@ -95,6 +112,15 @@ impl EnsembleMeta {
     pub fn volume(&self) -> usize {
         self.shape.iter().product()
     }
+}
+
+/// Root attributes of a Yukawa ensemble: D = K + m + gφ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FermionMeta {
+    pub g: f64,
+    pub mass: f64,
+    /// "exact" (dense-LU determinant) or "pseudofermion".
+    pub treatment: String,
 }
 
 /// The frozen settings of one chain's sampler.

@@ -4,6 +4,7 @@ use super::attrs::Attrs;
 use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RNG_STATE};
 use super::{
     ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION,
+    FermionMeta,
 };
 use lft_lattice::RngState;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,16 @@ impl EnsembleReader {
                 found: version,
             });
         }
+        let action_kind = root.string("action")?;
+        let fermions = if action_kind == "yukawa" {
+            Some(FermionMeta {
+                g: root.f64("g")?,
+                mass: root.f64("mass")?,
+                treatment: root.string("fermions")?,
+            })
+        } else {
+            None
+        };
         let meta = EnsembleMeta {
             lft_version: root.string("lft_version")?,
             config_text: root.string("config")?,
@@ -65,11 +76,12 @@ impl EnsembleReader {
                 .iter()
                 .map(|&l| l as usize)
                 .collect(),
-            action_kind: root.string("action")?,
+            action_kind,
             m2: root.f64("m2")?,
             lambda: root.f64("lambda")?,
             kappa: root.f64("kappa")?,
             lambda_tilde: root.f64("lambda_tilde")?,
+            fermions,
             sampler: root.string("sampler")?,
             n_chains: root.u64("n_chains")? as usize,
         };

@@ -60,6 +60,11 @@ pub(super) fn write_skeleton(
     fb.set_attr("lambda", AttrValue::F64(meta.lambda));
     fb.set_attr("kappa", AttrValue::F64(meta.kappa));
     fb.set_attr("lambda_tilde", AttrValue::F64(meta.lambda_tilde));
+    if let Some(f) = &meta.fermions {
+        fb.set_attr("g", AttrValue::F64(f.g));
+        fb.set_attr("mass", AttrValue::F64(f.mass));
+        fb.set_attr("fermions", s(&f.treatment));
+    }
     fb.set_attr("sampler", s(&meta.sampler));
     fb.set_attr("n_chains", AttrValue::U64(meta.n_chains as u64));
 

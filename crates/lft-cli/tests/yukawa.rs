@@ -1,0 +1,140 @@
+//! `lft run` / `lft measure` on the Yukawa model: exact-determinant and pseudofermion HMC from a
+//! config, metadata in the file, fermionic observables, exact resume.
+
+mod common;
+use common::*;
+use lft_io::EnsembleReader;
+
+fn yukawa(fermions: &str, trajectories: usize) -> String {
+    SMALL
+        .replace(
+            "kind = \"phi4\"\nm2 = -1.0\nlambda = 1.0",
+            &format!(
+                "kind = \"yukawa\"\nm2 = -4.0\nlambda = 8.0\ng = 1.0\nmass = 0.0\nfermions = \"{fermions}\""
+            ),
+        )
+        .replace(
+            "trajectories = 300",
+            &format!("trajectories = {trajectories}"),
+        )
+        .replace("steps = 5\nlength = 1.0", "steps = 10\nlength = 0.5")
+}
+
+/// `lft measure --json` of `path`: (value, error) of each named observable.
+fn measured(dir: &std::path::Path, names: &[&str], extra: &[&str]) -> Vec<(f64, f64)> {
+    let mut args = vec!["measure", "out/ens.h5", "--json", "--skip", "100"];
+    args.extend_from_slice(extra);
+    let o = lft(dir, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    names
+        .iter()
+        .map(|n| {
+            let obs = &json["observables"][n];
+            assert!(obs.is_object(), "no `{n}` in {json}");
+            (
+                obs["value"].as_f64().unwrap(),
+                obs["error"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn exact_and_pseudofermion_runs_agree() {
+    let names = ["abs_mag", "mag2", "abs_condensate"];
+    let mut results = Vec::new();
+    for fermions in ["exact", "pseudofermion"] {
+        let dir = scratch(&yukawa(fermions, 3000));
+        let o = lft(dir.path(), &["run", "config.toml"]);
+        assert!(o.status.success(), "{fermions}: {}", stderr(&o));
+        let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
+        let meta = r.meta();
+        assert_eq!(meta.action_kind, "yukawa");
+        let f = meta.fermions.as_ref().expect("fermion attributes");
+        assert_eq!((f.g, f.mass, f.treatment.as_str()), (1.0, 0.0, fermions));
+        if fermions == "pseudofermion" {
+            assert!(stdout(&o).contains("CG solves"), "{}", stdout(&o));
+            assert!(meta.config_text.contains("cg_action_tolerance"));
+        }
+        // HMC never crosses det D = 0, so every sign is that of the cold start (+).
+        let sign = measured(dir.path(), &["det_negative"], &[]);
+        assert_eq!(sign[0].0, 0.0, "{fermions}");
+        results.push(measured(dir.path(), &names, &[]));
+    }
+    for (k, name) in names.iter().enumerate() {
+        let ((a, ea), (b, eb)) = (results[0][k], results[1][k]);
+        let z = (a - b).abs() / (ea * ea + eb * eb).sqrt();
+        assert!(
+            z < 4.0,
+            "{name}: exact {a} ± {ea}, pf {b} ± {eb} ({z:.1} σ)"
+        );
+    }
+}
+
+#[test]
+fn stochastic_condensate_agrees_with_exact() {
+    let dir = scratch(&yukawa("exact", 400));
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exact = measured(dir.path(), &["abs_condensate"], &["--condensate", "exact"])[0];
+    let noisy = measured(
+        dir.path(),
+        &["abs_condensate"],
+        &["--condensate", "stochastic", "--noise", "64"],
+    )[0];
+    // Same configurations: the stochastic error includes the noise, and the two estimates
+    // are strongly correlated, so 4 σ of the stochastic error alone is generous.
+    assert!(
+        (exact.0 - noisy.0).abs() < 4.0 * noisy.1,
+        "exact {exact:?}, stochastic {noisy:?}"
+    );
+    assert!(noisy.1 > exact.1, "noise must add variance");
+    let off = lft(
+        dir.path(),
+        &["measure", "out/ens.h5", "--json", "--condensate", "off"],
+    );
+    assert!(!stdout(&off).contains("condensate"));
+}
+
+#[test]
+fn pseudofermion_run_resumes_to_identical_bytes() {
+    let text = yukawa("pseudofermion", 300);
+    let reference = {
+        let dir = scratch(&text);
+        let o = lft(dir.path(), &["run", "config.toml"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(dir.path().join("out/ens.h5")).unwrap()
+    };
+    let dir = scratch(&text);
+    let o = lft(dir.path(), &["run", "config.toml", "--abort-after", "150"]);
+    assert!(!o.status.success(), "the abort hook should kill the run");
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(dir.path().join("out/ens.h5")).unwrap() == reference,
+        "resumed pseudofermion run differs from the uninterrupted one"
+    );
+}
+
+#[test]
+fn bad_yukawa_configs_name_their_key() {
+    let text = yukawa("exact", 10);
+    let cases: &[(&str, &[&str], &str)] = &[
+        (&text, &["--set", "lattice.shape=[5, 4]"], "lattice.shape"),
+        (&text, &["--set", "action.g=inf"], "action.g"),
+        (&text, &["--set", "action.fermions=wilson"], "wilson"),
+    ];
+    for (text, args, needle) in cases {
+        let dir = scratch(text);
+        let mut full = vec!["run", "config.toml"];
+        full.extend_from_slice(args);
+        let o = lft(dir.path(), &full);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert!(
+            !dir.path().join("out").exists(),
+            "no output for a bad config"
+        );
+    }
+}
