@@ -2,9 +2,7 @@
 //! χ₂ = 1/(2m²) and ⟨φ²⟩ = G(0), and on a tiny φ⁴ lattice it agrees with HMC.
 
 use lft_action::{Action, FreeField, Phi4, Phi4Params};
-use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,
-};
+use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, MemorySink, Start, run_production,
@@ -13,40 +11,8 @@ use lft_sample::{
 use lft_stats::estimate_mean;
 use std::time::Duration;
 
-fn trained_flow(action: &Phi4, steps: usize, seed: u64) -> Flow {
-    let spec = FlowSpec {
-        layers: 8,
-        hidden: vec![8],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant: false,
-        coupling: CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-    };
-    let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
-    let options = TrainOptions {
-        steps,
-        batch: 64,
-        lr: 1e-2,
-        schedule: Schedule::Cosine,
-        grad_clip: Some(100.0),
-        max_failures: 5,
-    };
-    let mut adam = Adam::new(flow.n_params());
-    train(
-        &mut flow,
-        action,
-        &options,
-        steps,
-        &mut adam,
-        &mut stream_rng(seed, 1),
-        &mut |_| {},
-    )
-    .unwrap();
-    flow
-}
+mod common;
+use common::trained_flow;
 
 /// (M²/V, |M|/V, φ²) of each configuration.
 fn series(configs: &[f64], v: usize) -> [Vec<f64>; 3] {

@@ -1,15 +1,19 @@
 //! The Yukawa model on 4 × 4 (m² = −4, λ = 8, massless staggered fermions, g = 0.5 and 1):
-//! exact-determinant HMC, pseudofermion HMC and single-site Metropolis with the exact
-//! determinant agree on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩ within 4 combined standard errors (Γ-method).
+//! exact-determinant HMC, pseudofermion HMC, single-site Metropolis with the exact determinant
+//! and independence Metropolis with a flow trained on S_eff agree on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩
+//! within 4 combined standard errors (Γ-method).
 
 use lft_action::{Action, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaParams};
 use lft_lattice::{Lattice, Pcg64, stream_rng, uniform};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, MemorySink, PseudofermionHmc, Start, run_chains,
+    FlowImh, HmcChain, HmcParams, Integrator, MemorySink, PseudofermionHmc, Start, run_chains,
     run_production, thermalize_all, thermalize_chains,
 };
 use lft_stats::{Estimate, estimate_mean};
 use std::time::Duration;
+
+mod common;
+use common::trained_flow;
 
 const L: usize = 4;
 const V: usize = L * L;
@@ -132,6 +136,23 @@ fn metropolis(g: f64, sweeps: usize, seed: u64) -> Vec<f64> {
     out
 }
 
+/// Independence Metropolis with a flow trained by reverse KL on S_eff (its gradient through
+/// −2g diag D⁻¹). Returns the configurations and the fraction of them with det D < 0, a region
+/// HMC started at det D > 0 never reaches.
+fn flow_imh(g: f64, n: usize) -> (Vec<f64>, f64) {
+    let action = YukawaExact::new(model(g));
+    let flow = trained_flow(&action, 1500, 21);
+    let (configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(22, 0)).run(n);
+    let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / n as f64;
+    eprintln!("g = {g}: flow acceptance {acceptance}");
+    assert!(acceptance > 0.2, "g = {g}: flow acceptance {acceptance}");
+    let negative = configs
+        .chunks_exact(V)
+        .filter(|phi| action.model().log_det(phi).1 < 0.0)
+        .count();
+    (configs, negative as f64 / n as f64)
+}
+
 fn assert_agree(name: &str, a: &Estimate, b: &Estimate) {
     let combined = (a.error.powi(2) + b.error.powi(2)).sqrt();
     assert!(
@@ -148,16 +169,26 @@ fn exact_hmc_pseudofermion_hmc_and_metropolis_agree() {
         let exact = estimates(&exact_hmc(g, 4000));
         let pf = estimates(&pseudofermion_hmc(g, 4000));
         let metro = estimates(&[metropolis(g, 4000, 13), metropolis(g, 4000, 14)]);
+        let (flow_configs, negative) = flow_imh(g, 20_000);
+        let flow = estimates(&[flow_configs]);
+        eprintln!("g = {g}: flow IMH has det D < 0 in {negative:.4} of its configurations");
         for k in 0..3 {
             eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, pf HMC {:.4} ± {:.4}, Metropolis {:.4} ± {:.4}",
+                "g = {g} {}: exact HMC {:.4} ± {:.4}, pf HMC {:.4} ± {:.4}, Metropolis {:.4} ± {:.4}, flow IMH {:.4} ± {:.4}",
                 names[k],
                 exact[k].value,
                 exact[k].error,
                 pf[k].value,
                 pf[k].error,
                 metro[k].value,
-                metro[k].error
+                metro[k].error,
+                flow[k].value,
+                flow[k].error
+            );
+            assert_agree(
+                &format!("g={g} {} exact vs flow IMH", names[k]),
+                &exact[k],
+                &flow[k],
             );
             assert_agree(
                 &format!("g={g} {} exact vs pf", names[k]),
