@@ -81,12 +81,20 @@ fn train_options(t: &TrainConfig, steps: usize) -> TrainOptions {
     }
 }
 
-/// The config with the training length blanked, to compare runs that differ only there.
-fn without_steps(c: &Config) -> String {
+/// What determines the trained flow: seed, lattice, action, [flow] and [train] except its
+/// length. A checkpoint continues under any config that agrees here, so sampling settings and
+/// the output path can change without retraining.
+fn training_identity(c: &Config) -> String {
     let mut c = c.clone();
     if let Some(t) = c.train.as_mut() {
         t.steps = 0;
     }
+    c.sample = None;
+    c.hmc = None;
+    c.output = lft_io::config::OutputConfig {
+        path: "-".into(),
+        flush_seconds: 0.0,
+    };
     c.to_toml()
 }
 
@@ -111,7 +119,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         })?;
         let stored = Config::from_text(&ckpt.config_text, &t.checkpoint, &[])
             .with_context(|| format!("{}: stored config is unreadable", t.checkpoint.display()))?;
-        if without_steps(&stored) != without_steps(config) {
+        if training_identity(&stored) != training_identity(config) {
             bail!(
                 "{} holds a flow trained with a different config; choose another train.checkpoint or remove it",
                 t.checkpoint.display()

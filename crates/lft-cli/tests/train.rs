@@ -114,6 +114,16 @@ fn bad_flow_configs_name_their_key() {
         std::fs::read(dir.path().join("out/flow.h5")).unwrap(),
         before
     );
+    // Another output path is not a different flow: the finished checkpoint is reused as is.
+    let o = lft(
+        dir.path(),
+        &["train", "config.toml", "--set", "output.path=out/other.h5"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("out/flow.h5")).unwrap(),
+        before
+    );
 }
 
 /// Spline, equivariant affine and equivariant spline flows train from the config.
