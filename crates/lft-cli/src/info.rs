@@ -18,6 +18,12 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         "  action        {}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6})",
         m.action_kind, m.m2, m.lambda, m.kappa, m.lambda_tilde
     );
+    if let Some(f) = &m.fermions {
+        println!(
+            "  fermions      N_f = 2 staggered, g = {}, mass = {}, {}",
+            f.g, f.mass, f.treatment
+        );
+    }
     println!("  sampler       {}, seed {}", m.sampler, m.seed);
     println!("  chains        {}", m.n_chains);
     for c in 0..m.n_chains {

@@ -53,6 +53,11 @@ fn exact_and_pseudofermion_runs_agree() {
         assert_eq!(meta.action_kind, "yukawa");
         let f = meta.fermions.as_ref().expect("fermion attributes");
         assert_eq!((f.g, f.mass, f.treatment.as_str()), (1.0, 0.0, fermions));
+        let info = stdout(&lft(dir.path(), &["info", "out/ens.h5"]));
+        assert!(
+            info.contains(&format!("g = 1, mass = 0, {fermions}")),
+            "{info}"
+        );
         if fermions == "pseudofermion" {
             assert!(stdout(&o).contains("CG solves"), "{}", stdout(&o));
             assert!(meta.config_text.contains("cg_action_tolerance"));
@@ -137,4 +142,35 @@ fn bad_yukawa_configs_name_their_key() {
             "no output for a bad config"
         );
     }
+}
+
+/// A flow trains on S_eff and samples by independence Metropolis from the same config; the
+/// ensemble records the Yukawa couplings and measures like any other.
+#[test]
+fn yukawa_flow_trains_and_samples() {
+    let text = yukawa("exact", 10).replace(
+        "[hmc]\ntrajectories = 10\nthermalization = 50\nsteps = 10\nlength = 0.5\nintegrator = \"omelyan\"\nchains = 2\n",
+        "[flow]\nlayers = 4\nhidden = [4]\n\n[train]\nsteps = 30\ncheckpoint = \"out/flow.h5\"\n\n[sample]\nconfigs = 300\nbatch = 100\n",
+    );
+    assert!(text.contains("[flow]"), "{text}");
+    let dir = scratch(&text);
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
+    assert_eq!(r.meta().sampler, "flow-imh");
+    assert_eq!(r.meta().fermions.as_ref().unwrap().treatment, "exact");
+    let m = measured(dir.path(), &["det_negative", "abs_condensate"], &[]);
+    assert!((0.0..=1.0).contains(&m[0].0) && m[1].0 > 0.0, "{m:?}");
+    // Pseudofermions cannot drive a flow.
+    let o = lft(
+        dir.path(),
+        &[
+            "train",
+            "config.toml",
+            "--set",
+            "action.fermions=pseudofermion",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("action.fermions"), "{}", stderr(&o));
 }
