@@ -4,7 +4,6 @@
 use crate::cli::CondensateArg;
 use crate::cli::MeasureArgs;
 use anyhow::{Result, bail};
-use lft_action::CgParams;
 use lft_measure::{CondensateMethod, FermionChoice, MeasureOptions, Measurement, measure_files};
 
 /// Order and labels of the table.
@@ -37,13 +36,9 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         None => FermionChoice::Auto,
         Some(CondensateArg::Off) => FermionChoice::Off,
         Some(CondensateArg::Exact) => FermionChoice::Method(CondensateMethod::Exact),
-        Some(CondensateArg::Stochastic) => FermionChoice::Method(CondensateMethod::Stochastic {
-            noise_vectors: args.noise,
-            cg: CgParams {
-                tolerance: 1e-8,
-                max_iterations: 10_000,
-            },
-        }),
+        Some(CondensateArg::Stochastic) => {
+            FermionChoice::Method(CondensateMethod::stochastic(args.noise))
+        }
     };
     let options = MeasureOptions {
         skip: args.skip,

@@ -526,8 +526,7 @@ impl Config {
             let d = PseudofermionCg::default();
             a.cg_force_tolerance.get_or_insert(d.force.tolerance);
             a.cg_action_tolerance.get_or_insert(d.action.tolerance);
-            a.cg_max_iterations
-                .get_or_insert(d.force.max_iterations.max(d.action.max_iterations));
+            a.cg_max_iterations.get_or_insert(d.force.max_iterations);
         }
     }
 

@@ -23,19 +23,24 @@ impl CondensateMethod {
     /// Volumes up to this are measured exactly by default (a 256 × 256 LU takes ~0.3 ms).
     pub const EXACT_MAX_VOLUME: usize = 256;
 
-    /// Exact up to [`Self::EXACT_MAX_VOLUME`] sites, otherwise 8 noise vectors at CG
-    /// tolerance 1e-8.
+    /// Exact up to [`Self::EXACT_MAX_VOLUME`] sites, otherwise `stochastic(8)`.
     pub fn default_for(volume: usize) -> Self {
         if volume <= Self::EXACT_MAX_VOLUME {
             Self::Exact
         } else {
-            Self::Stochastic {
-                noise_vectors: 8,
-                cg: CgParams {
-                    tolerance: 1e-8,
-                    max_iterations: 10_000,
-                },
-            }
+            Self::stochastic(8)
+        }
+    }
+
+    /// `noise_vectors` Z₂ vectors per configuration, CG to a relative residual of 1e-8 (far
+    /// below the noise of one vector).
+    pub fn stochastic(noise_vectors: usize) -> Self {
+        Self::Stochastic {
+            noise_vectors,
+            cg: CgParams {
+                tolerance: 1e-8,
+                max_iterations: 10_000,
+            },
         }
     }
 }
