@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Bit-for-bit guard: runs short versions of the shipped configs and compares the SHA-256 of
+# every ensemble, checkpoint and `lft measure --json` output with scripts/golden.sha256,
+# recorded before the pipeline redesign (issue 11). The `lft_version` attribute is part of
+# the bytes, so the recorded hashes hold for lft 0.1.0.
+#
+#   scripts/golden.sh check     # (default) exit 1 on any difference
+#   scripts/golden.sh record    # rewrite scripts/golden.sha256
+#
+# LFT=path/to/lft picks the binary (default: target/release/lft, built if missing).
+# The flow hashes assume a CPU with FMA (AVX2 or AVX-512): the portable path rounds twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-check}"
+lft="${LFT:-target/release/lft}"
+[[ -x "$lft" ]] || cargo build --release -q
+lft="$(realpath "$lft")"
+root="$(pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+q=(-q)
+run() { "$lft" "${q[@]}" "$@" >/dev/null; }
+
+run run "$root/configs/quickstart.toml" --set output.path=quickstart.h5
+run run "$root/configs/tutorial.toml" --set train.steps=200 --set sample.configs=1024 \
+  --set train.checkpoint=tutorial.flow.h5 --set output.path=tutorial.h5
+run sample "$root/configs/tutorial.toml" --set train.steps=200 --set train.checkpoint=tutorial.flow.h5 \
+  --set sample.method='"reweight"' --set sample.configs=1024 --set output.path=tutorial-reweight.h5
+run sample "$root/configs/tutorial.toml" --set train.steps=200 --set train.checkpoint=tutorial.flow.h5 \
+  --set sample.method='"flow_hmc"' --set sample.configs=256 --set sample.chains=2 \
+  --set output.path=tutorial-flow-hmc.h5
+run run "$root/configs/tutorial_spline.toml" --set train.steps=40 --set sample.configs=256 \
+  --set train.checkpoint=spline.flow.h5 --set output.path=spline.h5
+run run "$root/configs/yukawa-exact.toml" --set hmc.trajectories=300 --set hmc.thermalization=50 \
+  --set output.path=yukawa-exact.h5
+run run "$root/configs/yukawa-pf.toml" --set hmc.trajectories=60 --set hmc.thermalization=20 \
+  --set output.path=yukawa-pf.h5
+run run "$root/configs/yukawa-flow.toml" --set train.steps=40 --set sample.configs=256 \
+  --set train.checkpoint=yukawa-flow.flow.h5 --set output.path=yukawa-flow.h5
+"$lft" -q measure quickstart.h5 --skip 100 --json > quickstart.measure.json
+"$lft" -q measure tutorial-reweight.h5 --json > tutorial-reweight.measure.json
+"$lft" -q measure yukawa-exact.h5 --skip 50 --json > yukawa-exact.measure.json
+
+sha256sum -- *.h5 *.json | sort -k2 > hashes
+if [[ "$mode" == record ]]; then
+  cp hashes "$root/scripts/golden.sha256"
+  cat hashes
+elif diff -u "$root/scripts/golden.sha256" hashes; then
+  echo "golden: $(wc -l < hashes) files identical to scripts/golden.sha256"
+else
+  echo "golden: outputs differ from scripts/golden.sha256 (see the diff above)" >&2
+  exit 1
+fi
