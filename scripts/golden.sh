@@ -7,13 +7,13 @@
 #   scripts/golden.sh check     # (default) exit 1 on any difference
 #   scripts/golden.sh record    # rewrite scripts/golden.sha256
 #
-# LFT=path/to/lft picks the binary (default: target/release/lft, built if missing).
+# LFT=path/to/lft picks the binary (default: target/release/lft, built first).
 # The flow hashes assume a CPU with FMA (AVX2 or AVX-512): the portable path rounds twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-check}"
 lft="${LFT:-target/release/lft}"
-[[ -x "$lft" ]] || cargo build --release -q
+[[ -n "${LFT:-}" ]] || cargo build --release -q
 lft="$(realpath "$lft")"
 root="$(pwd)"
 work="$(mktemp -d)"

@@ -31,8 +31,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         let n = r.chain_len(c)?;
         let acc = r.read_accepted(c)?;
         let rate = acc.iter().filter(|&&a| a).count() as f64 / acc.len().max(1) as f64;
-        let how = match &cm.sampler {
-            lft_io::ChainSampler::Hmc {
+        let how = match cm.settings {
+            lft_io::ChainSettings::Hmc {
                 step_size,
                 n_steps,
                 integrator,
@@ -42,7 +42,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                     "{integrator} eps = {step_size:.5} × {n_steps} steps (jitter {length_jitter})"
                 )
             }
-            lft_io::ChainSampler::Flow {
+            lft_io::ChainSettings::Flow {
                 proposal_batch,
                 flow_step,
             } => {
@@ -50,7 +50,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                     "flow proposals in batches of {proposal_batch} (flow trained {flow_step} steps)"
                 )
             }
-            lft_io::ChainSampler::FlowHmc {
+            lft_io::ChainSettings::FlowHmc {
                 step_size,
                 n_steps,
                 integrator,
@@ -64,7 +64,11 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 )
             }
         };
-        println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}");
+        let stride = match cm.save_every {
+            1 => String::new(),
+            k => format!(", one step in {k} stored"),
+        };
+        println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}{stride}");
         let lens = r.dataset_lengths(c)?;
         if lens.iter().any(|&l| l != n) {
             println!(

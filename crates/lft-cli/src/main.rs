@@ -5,9 +5,9 @@ mod hmc_run;
 mod info;
 mod measure;
 mod model;
+mod pipeline;
 mod progress;
 mod sample;
-mod sample_flow_hmc;
 mod store;
 mod train;
 

@@ -1,9 +1,12 @@
-//! Progress display: a bar on an interactive terminal, periodic log lines otherwise.
+//! Progress display: a bar on an interactive terminal, periodic log lines otherwise; and the
+//! log lines of a run's events (thermalisation, resuming).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use lft_sample::{Progress, RunSummary};
+use lft_io::ChainSettings;
+use lft_sample::{Progress, RunEvent, RunObserver, RunSummary};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
+use tracing::info;
 
 /// Sets up `tracing` on stderr: info by default, debug with -v, warnings only with -q;
 /// `RUST_LOG` overrides.
@@ -24,34 +27,29 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-/// Reports production progress: an indicatif bar when stderr is a terminal, else a log line
-/// at most every `LOG_EVERY`.
+/// Reports a run: an indicatif bar when stderr is a terminal, else a log line at most every
+/// `LOG_EVERY`; `unit` names the steps ("trajectories", "configurations").
 pub struct RunProgress {
     bar: Option<ProgressBar>,
+    unit: &'static str,
     total: u64,
     last_log: Instant,
     abort_after: Option<u64>,
+    /// Log each chain's frozen step size after thermalisation (when it was tuned).
+    pub log_settings: bool,
 }
 
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl RunProgress {
-    pub fn new(total: u64, quiet: bool, abort_after: Option<u64>) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} trajectories, eta {eta} {msg}",
-                )
-                .expect("valid template"),
-            );
-            bar
-        });
+    pub fn new(unit: &'static str, abort_after: Option<u64>) -> Self {
         Self {
-            bar,
-            total,
+            bar: None,
+            unit,
+            total: 0,
             last_log: Instant::now(),
             abort_after,
+            log_settings: false,
         }
     }
 
@@ -65,21 +63,62 @@ impl RunProgress {
 impl Progress for RunProgress {
     fn update(&mut self, s: &RunSummary) {
         if let Some(bar) = &self.bar {
-            bar.set_position(s.trajectories);
+            bar.set_position(s.steps);
             bar.set_message(format!("acc {:.3}", s.acceptance()));
-        } else if self.last_log.elapsed() >= LOG_EVERY || s.trajectories == self.total {
+        } else if self.last_log.elapsed() >= LOG_EVERY || s.steps == self.total {
             self.last_log = Instant::now();
-            tracing::info!(
-                "{}/{} trajectories, acceptance {:.3}, {:.1} s",
-                s.trajectories,
+            info!(
+                "{}/{} {}, acceptance {:.3}, {:.1} s",
+                s.steps,
                 self.total,
+                self.unit,
                 s.acceptance(),
                 s.elapsed.as_secs_f64()
             );
         }
-        if self.abort_after.is_some_and(|n| s.trajectories >= n) {
+        if self.abort_after.is_some_and(|n| s.steps >= n) {
             // Test hook: die as a crash would, without unwinding or closing the file.
             std::process::abort();
+        }
+    }
+}
+
+impl RunObserver for RunProgress {
+    fn event(&mut self, event: RunEvent<'_>) {
+        match event {
+            RunEvent::Thermalizing { steps } => {
+                info!("thermalising: {steps} trajectories per chain")
+            }
+            RunEvent::Thermalized { summary, settings } => {
+                info!(
+                    "thermalised in {:.1} s, acceptance {:.3}",
+                    summary.elapsed.as_secs_f64(),
+                    summary.acceptance()
+                );
+                for (c, s) in settings.iter().enumerate().filter(|_| self.log_settings) {
+                    if let ChainSettings::Hmc {
+                        step_size, n_steps, ..
+                    } = s
+                    {
+                        info!("chain {c}: tuned step size {step_size:.5} × {n_steps} steps");
+                    }
+                }
+            }
+            RunEvent::Resuming { kept } => {
+                info!("resuming: {kept:?} records kept per chain")
+            }
+            RunEvent::Producing { steps } => {
+                self.total = steps;
+                self.bar = std::io::stderr().is_terminal().then(|| {
+                    let bar = ProgressBar::new(steps);
+                    let template = format!(
+                        "{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {}, eta {{eta}} {{msg}}",
+                        self.unit
+                    );
+                    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+                    bar
+                });
+            }
         }
     }
 }

@@ -71,6 +71,8 @@ pub fn store(path: &Path, m: &Measurement, options: &MeasureOptions) -> Result<(
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ];
+    // A run still writing the file would rename its own copy over ours.
+    let _lock = lft_io::FileLock::acquire(path)?;
     lft_io::store_measurements(path, &arrays, &attrs)?;
     Ok(())
 }

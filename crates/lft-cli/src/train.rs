@@ -81,23 +81,6 @@ fn train_options(t: &TrainConfig, steps: usize) -> TrainOptions {
     }
 }
 
-/// What determines the trained flow: seed, lattice, action, [flow] and [train] except its
-/// length. A checkpoint continues under any config that agrees here, so sampling settings and
-/// the output path can change without retraining.
-fn training_identity(c: &Config) -> String {
-    let mut c = c.clone();
-    if let Some(t) = c.train.as_mut() {
-        t.steps = 0;
-    }
-    c.sample = None;
-    c.hmc = None;
-    c.output = lft_io::config::OutputConfig {
-        path: "-".into(),
-        flush_seconds: 0.0,
-    };
-    c.to_toml()
-}
-
 /// Trains; `abort_after` is a test hook: abort (as a crash would) after the first checkpoint
 /// at or beyond that many steps.
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
@@ -110,6 +93,8 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let mut adam = Adam::new(flow.n_params());
     let mut rng = stream_rng(config.seed, LATENT_STREAM);
     let mut history: Vec<[f64; 7]> = Vec::new();
+    // One trainer per checkpoint: a second is refused before it trains anything.
+    let _lock = lft_io::FileLock::acquire(&t.checkpoint)?;
     if t.checkpoint.exists() {
         let ckpt = read_checkpoint(&t.checkpoint).with_context(|| {
             format!(
@@ -117,14 +102,13 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 t.checkpoint.display()
             )
         })?;
-        let stored = Config::from_text(&ckpt.config_text, &t.checkpoint, &[])
-            .with_context(|| format!("{}: stored config is unreadable", t.checkpoint.display()))?;
-        if training_identity(&stored) != training_identity(config) {
-            bail!(
-                "{} holds a flow trained with a different config; choose another train.checkpoint or remove it",
-                t.checkpoint.display()
-            );
-        }
+        crate::pipeline::check_belongs(
+            config,
+            &ckpt.config_text,
+            &t.checkpoint,
+            "train.checkpoint",
+            lft_io::config::Reuse::Training,
+        )?;
         if ckpt.step as usize > t.steps {
             bail!(
                 "{}: already trained for {} steps, more than train.steps = {}",

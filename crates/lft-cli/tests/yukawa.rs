@@ -157,7 +157,7 @@ fn yukawa_flow_trains_and_samples() {
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
-    assert_eq!(r.meta().sampler, "flow-imh");
+    assert_eq!(r.meta().sampler, lft_io::SamplerKind::FlowImh);
     assert_eq!(r.meta().fermions.as_ref().unwrap().treatment, "exact");
     let m = measured(dir.path(), &["det_negative", "abs_condensate"], &[]);
     assert!((0.0..=1.0).contains(&m[0].0) && m[1].0 > 0.0, "{m:?}");

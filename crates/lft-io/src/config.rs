@@ -14,6 +14,9 @@
 //! path = "ensembles/quickstart.h5"
 //! ```
 
+mod reuse;
+pub use reuse::{Mismatch, Reuse};
+
 use lft_action::{CgParams, HoppingParams, Phi4Params, PseudofermionCg, Yukawa, YukawaParams};
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
@@ -200,6 +203,13 @@ pub struct HmcConfig {
     pub target_acceptance: f64,
     #[serde(default = "defaults::start")]
     pub start: StartName,
+    /// Store one trajectory in `save_every` (all are run and counted in the acceptance and
+    /// ⟨ΔH⟩ of the run summary). Written out only when it is not 1.
+    #[serde(
+        default = "defaults::save_every",
+        skip_serializing_if = "defaults::is_one"
+    )]
+    pub save_every: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,6 +354,13 @@ pub struct SampleConfig {
     /// flow_hmc: the integrator.
     #[serde(default = "defaults::flow_hmc_integrator")]
     pub hmc_integrator: IntegratorName,
+    /// Store one step in `save_every` (`configs` counts steps). Written out only when it is
+    /// not 1.
+    #[serde(
+        default = "defaults::save_every",
+        skip_serializing_if = "defaults::is_one"
+    )]
+    pub save_every: usize,
 }
 
 /// How flow samples are turned into an ensemble.
@@ -357,12 +374,12 @@ pub enum SampleMethod {
 }
 
 impl SampleMethod {
-    /// The sampler name stored in the ensemble file.
-    pub fn sampler_name(self) -> &'static str {
+    /// The sampler of the ensemble it writes.
+    pub fn kind(self) -> lft_records::SamplerKind {
         match self {
-            SampleMethod::Imh => "flow-imh",
-            SampleMethod::Reweight => "flow-reweight",
-            SampleMethod::FlowHmc => "flow-hmc",
+            SampleMethod::Imh => lft_records::SamplerKind::FlowImh,
+            SampleMethod::Reweight => lft_records::SamplerKind::FlowReweight,
+            SampleMethod::FlowHmc => lft_records::SamplerKind::FlowHmc,
         }
     }
 }
@@ -444,6 +461,12 @@ mod defaults {
     }
     pub fn chains() -> usize {
         1
+    }
+    pub fn save_every() -> usize {
+        1
+    }
+    pub fn is_one(n: &usize) -> bool {
+        *n == 1
     }
     pub fn hmc_per_step() -> usize {
         1
@@ -743,6 +766,12 @@ impl Config {
             if sm.batch == 0 {
                 return Err(invalid("sample.batch", "must be at least 1"));
             }
+            if sm.save_every == 0 || sm.save_every > sm.configs {
+                return Err(invalid(
+                    "sample.save_every",
+                    format!("must be between 1 and sample.configs = {}", sm.configs),
+                ));
+            }
             if sm.method == SampleMethod::FlowHmc {
                 if sm.hmc_steps == 0 {
                     return Err(invalid("sample.hmc_steps", "must be at least 1"));
@@ -878,6 +907,15 @@ impl Config {
         }
         if h.chains == 0 {
             return Err(invalid("hmc.chains", "must be at least 1"));
+        }
+        if h.save_every == 0 || h.save_every > h.trajectories {
+            return Err(invalid(
+                "hmc.save_every",
+                format!(
+                    "must be between 1 and hmc.trajectories = {}",
+                    h.trajectories
+                ),
+            ));
         }
         if !(0.0..1.0).contains(&h.length_jitter) {
             return Err(invalid(

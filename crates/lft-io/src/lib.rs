@@ -5,10 +5,12 @@
 pub mod checkpoint;
 pub mod config;
 pub mod ensemble;
+pub mod lock;
 
 pub use config::{Config, ConfigError};
 pub use ensemble::{
-    ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, EnsembleReader,
-    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, MEASUREMENTS_GROUP, RecordBlock,
-    StoredArray, read_measurement, rewrite_canonical, store_measurements,
+    ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleStore,
+    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, Integrator, MEASUREMENTS_GROUP,
+    RecordBlock, SamplerKind, StoredArray, read_measurement, rewrite_canonical, store_measurements,
 };
+pub use lock::{FileLock, LockError};

@@ -1,11 +1,10 @@
 //! Ensemble file: round trip, documented layout, canonical rewrite, repair, refusals.
 
 use lft_io::{
-    ChainMeta, ChainSampler, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
-    rewrite_canonical,
+    ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
+    Integrator, RecordBlock, SamplerKind, rewrite_canonical,
 };
 use lft_lattice::{RngState, gaussian_fill, stream_rng};
-use lft_sample::HmcRecord;
 use std::path::Path;
 
 const SHAPE: [usize; 2] = [4, 6];
@@ -23,7 +22,7 @@ fn meta(chains: usize) -> EnsembleMeta {
         kappa: 0.2,
         lambda_tilde: 0.3,
         fermions: None,
-        sampler: "hmc".into(),
+        sampler: SamplerKind::Hmc,
         n_chains: chains,
     }
 }
@@ -32,37 +31,32 @@ fn chain_meta(c: u64) -> ChainMeta {
     let mut start = vec![0.0; V];
     gaussian_fill(&mut stream_rng(100 + c, 0), &mut start);
     ChainMeta {
-        sampler: ChainSampler::Hmc {
+        settings: ChainSettings::Hmc {
             step_size: 0.1,
             n_steps: 10,
-            integrator: "leapfrog".into(),
+            integrator: Integrator::Leapfrog,
             length_jitter: 0.5,
         },
+        save_every: 1,
         start_config: start,
         start_rng: RngState::of(&stream_rng(1, c)),
     }
 }
 
 /// Synthetic trajectories [from, to) of chain c: deterministic contents.
-fn block(c: usize, from: usize, to: usize) -> (Vec<f64>, Vec<HmcRecord>, Vec<RngState>) {
-    let configs: Vec<f64> = (from * V..to * V)
-        .map(|i| (i as f64) * 0.5 + c as f64)
-        .collect();
-    let records = (from..to)
-        .map(|i| HmcRecord {
-            action: i as f64,
-            delta_h: -(i as f64) / 7.0,
-            accepted: i % 3 != 0,
-            n_steps: 10,
-        })
-        .collect();
-    let rngs = (from..to)
-        .map(|i| RngState {
+fn block(c: usize, from: usize, to: usize) -> RecordBlock {
+    let mut b = RecordBlock::new(c, SamplerKind::Hmc, V);
+    for i in from..to {
+        let config: Vec<f64> = (i * V..(i + 1) * V)
+            .map(|j| (j as f64) * 0.5 + c as f64)
+            .collect();
+        let rng = RngState {
             state: (i as u128) << 70 | c as u128,
             stream: 12345 + i as u128,
-        })
-        .collect();
-    (configs, records, rngs)
+        };
+        b.push(&config, &[i as f64, -(i as f64) / 7.0], i % 3 != 0, rng);
+    }
+    b
 }
 
 fn write_in_blocks(path: &Path, chains: usize, n: usize, block_len: usize) {
@@ -70,8 +64,8 @@ fn write_in_blocks(path: &Path, chains: usize, n: usize, block_len: usize) {
     let mut w = EnsembleWriter::create(path, &meta(chains), &metas).unwrap();
     for start in (0..n).step_by(block_len) {
         for c in 0..chains {
-            let (cf, r, s) = block(c, start, (start + block_len).min(n));
-            w.append(c, &cf, &r, &s).unwrap();
+            w.append_block(&block(c, start, (start + block_len).min(n)))
+                .unwrap();
         }
         w.flush().unwrap();
     }
@@ -88,25 +82,14 @@ fn round_trip() {
     for c in 0..2 {
         assert_eq!(r.chain_meta(c).unwrap(), chain_meta(c as u64));
         assert_eq!(r.chain_len(c).unwrap(), 300);
-        let (cf, rec, rng) = block(c, 0, 300);
-        assert_eq!(r.read_configs(c, 0, 300).unwrap(), cf);
-        assert_eq!(r.read_configs(c, 5, 2).unwrap(), &cf[5 * V..7 * V]);
-        assert_eq!(
-            r.read_action(c).unwrap(),
-            rec.iter().map(|x| x.action).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            r.read_delta_h(c).unwrap(),
-            rec.iter().map(|x| x.delta_h).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            r.read_accepted(c).unwrap(),
-            rec.iter().map(|x| x.accepted).collect::<Vec<_>>()
-        );
-        let st = r.chain_state(c).unwrap();
-        assert_eq!(st.n_records, 300);
-        assert_eq!(st.rng, rng[299]);
-        assert_eq!(st.field, &cf[299 * V..]);
+        let b = block(c, 0, 300);
+        assert_eq!(r.read_configs(c, 0, 300).unwrap(), b.configs);
+        assert_eq!(r.read_configs(c, 5, 2).unwrap(), &b.configs[5 * V..7 * V]);
+        assert_eq!(r.read_action(c).unwrap(), b.column("action").unwrap());
+        assert_eq!(r.read_delta_h(c).unwrap(), b.column("delta_h").unwrap());
+        assert_eq!(r.read_accepted(c).unwrap(), b.accepted);
+        assert_eq!(r.read_row(c, 299).unwrap(), b.row(299));
+        assert_eq!(r.read_row(c, 17).unwrap(), b.row(17));
     }
 }
 
@@ -167,7 +150,7 @@ fn canonical_rewrite_depends_only_on_contents() {
             .unwrap()
             .read_configs(1, 0, 500)
             .unwrap(),
-        block(1, 0, 500).0
+        block(1, 0, 500).configs
     );
     assert!(!dir.path().join("a.h5.tmp").exists());
 }
@@ -182,13 +165,18 @@ fn uneven_datasets_are_cut_to_the_shortest() {
     {
         // Simulate the crash: configurations and actions of 3 more trajectories, nothing else.
         let f = hdf5_pure::File::open_rw(&path).unwrap();
-        let (cf, rec, _) = block(0, 20, 23);
-        let bytes: Vec<u8> = cf.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let b = block(0, 20, 23);
+        let bytes: Vec<u8> = b.configs.iter().flat_map(|x| x.to_le_bytes()).collect();
         f.dataset("chains/0/configs")
             .unwrap()
             .append_raw(&bytes)
             .unwrap();
-        let bytes: Vec<u8> = rec.iter().flat_map(|r| r.action.to_le_bytes()).collect();
+        let bytes: Vec<u8> = b
+            .column("action")
+            .unwrap()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         f.dataset("chains/0/action")
             .unwrap()
             .append_raw(&bytes)
@@ -198,7 +186,7 @@ fn uneven_datasets_are_cut_to_the_shortest() {
     let r = EnsembleReader::open(&path).unwrap();
     assert_eq!(r.dataset_lengths(0).unwrap(), vec![23, 23, 20, 20, 20]);
     assert_eq!(r.chain_len(0).unwrap(), 20);
-    assert_eq!(r.chain_state(0).unwrap().rng, block(0, 19, 20).2[0]);
+    assert_eq!(r.read_row(0, 19).unwrap(), block(0, 19, 20).row(0));
     drop(r);
     rewrite_canonical(&path, None, None).unwrap();
     let r = EnsembleReader::open(&path).unwrap();

@@ -6,7 +6,7 @@ use crate::observables::{config_observables, two_point};
 use crate::summary::{
     AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze,
 };
-use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader};
+use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, SamplerKind};
 use lft_lattice::{Complex64, Lattice, LatticeFft, stream_rng};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -180,7 +180,10 @@ fn read_chain(
         i += count;
     }
     // Reweighted flow samples carry their importance weights.
-    let log_weights = (reader.meta().sampler == "flow-reweight")
+    let log_weights = reader
+        .meta()
+        .sampler
+        .is_weighted()
         .then(|| reader.read_f64_records(chain, "log_weight"))
         .transpose()?
         .map(|w| w[start..].to_vec());
@@ -285,18 +288,19 @@ impl SamplerTotals {
             run = if a { 0 } else { run + 1 };
             self.longest_rejection_run = self.longest_rejection_run.max(run);
         }
-        let sampler = r.meta().sampler.as_str();
-        if sampler == "flow-hmc" {
+        match r.meta().sampler {
             // The acceptance above is the flow proposals'; the HMC part has its own count.
-        } else if sampler.starts_with("flow-") {
-            self.proposal_log_weights
-                .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]);
-        } else {
-            let dh = r.read_delta_h(c)?;
-            let dh = &dh[keep..];
-            self.sum_dh += dh.iter().sum::<f64>();
-            self.sum_exp += dh.iter().map(|x| (-x).exp()).sum::<f64>();
-            self.n_dh += dh.len();
+            SamplerKind::FlowHmc => {}
+            SamplerKind::FlowImh | SamplerKind::FlowReweight => self
+                .proposal_log_weights
+                .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]),
+            SamplerKind::Hmc => {
+                let dh = r.read_delta_h(c)?;
+                let dh = &dh[keep..];
+                self.sum_dh += dh.iter().sum::<f64>();
+                self.sum_exp += dh.iter().map(|x| (-x).exp()).sum::<f64>();
+                self.n_dh += dh.len();
+            }
         }
         Ok(())
     }

@@ -6,7 +6,8 @@ use lft_action::{FreeField, Phi4, Phi4Params};
 use lft_lattice::{Lattice, LatticeFft, stream_rng};
 use lft_measure::{AnalysisOptions, ChainSeries, Geometry, Measurement, SeriesBuilder, analyze};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, MemorySink, Start, run_production, thermalize_all,
+    HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start, run_production,
+    thermalize_all,
 };
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ const M2: f64 = 0.5;
 const N: usize = 20_000;
 
 /// Two HMC chains of the free field m² = 0.5 on 16×4, as (configurations, actions) per chain.
-fn ensemble() -> (Lattice, MemorySink) {
+fn ensemble() -> (Lattice, MemoryStore) {
     let lat = Lattice::new(&SHAPE).unwrap();
     let action = Phi4::new(
         lat.clone(),
@@ -35,7 +36,7 @@ fn ensemble() -> (Lattice, MemorySink) {
         .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(31, c), params))
         .collect();
     thermalize_all(&mut chains, &action, 200, None);
-    let mut sink = MemorySink::new(2);
+    let mut sink = MemoryStore::sink(SamplerKind::Hmc, lat.volume(), 2);
     run_production(
         &mut chains,
         &action,
@@ -50,7 +51,7 @@ fn ensemble() -> (Lattice, MemorySink) {
 
 fn series(
     lat: &Lattice,
-    sink: &MemorySink,
+    sink: &MemoryStore,
     log_weight: impl Fn(&[f64]) -> Option<f64>,
 ) -> Vec<ChainSeries> {
     let fft = LatticeFft::new(lat);
@@ -59,8 +60,12 @@ fn series(
         .map(|c| {
             let mut b = SeriesBuilder::new(lat, &fft, 100);
             let mut lw = Vec::new();
-            for (phi, r) in sink.configs[c].chunks_exact(v).zip(&sink.records[c]) {
-                b.push(phi, r.action);
+            for (phi, r) in sink
+                .configs(c)
+                .chunks_exact(v)
+                .zip(sink.column(c, "action"))
+            {
+                b.push(phi, *r);
                 if let Some(w) = log_weight(phi) {
                     lw.push(w);
                 }

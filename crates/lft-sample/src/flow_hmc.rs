@@ -3,10 +3,12 @@
 //! composition is exact; the HMC part moves the chain where the flow is poor, the flow part
 //! jumps between regions HMC connects slowly.
 
-use crate::HmcChain;
+use crate::imh::FLOW_CHAIN_STREAM;
+use crate::{Chain, HmcChain, HmcParams, Recorder, Sampler, Step};
 use lft_action::Action;
 use lft_flow::Flow;
-use lft_lattice::{RngState, uniform};
+use lft_lattice::{RngState, stream_rng, uniform};
+use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
 
 /// What one flow-HMC step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +29,7 @@ pub struct FlowHmc<'a> {
     action: &'a dyn Action,
     hmc: HmcChain,
     hmc_per_step: usize,
+    flow_step: u64,
 }
 
 impl<'a> FlowHmc<'a> {
@@ -37,6 +40,7 @@ impl<'a> FlowHmc<'a> {
             action,
             hmc,
             hmc_per_step,
+            flow_step: 0,
         }
     }
 
@@ -71,5 +75,104 @@ impl<'a> FlowHmc<'a> {
             hmc_accepted,
             action: self.hmc.action_value(),
         }
+    }
+}
+
+impl Chain for FlowHmc<'_> {
+    type Error = std::convert::Infallible;
+
+    /// One step: a flow proposal and `hmc_per_step` trajectories.
+    fn advance(&mut self, _max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
+        let r = self.step();
+        out.record(Step {
+            config: self.field(),
+            values: &[r.action, r.hmc_accepted as f64],
+            accepted: r.flow_accepted,
+            rng_after: self.rng_state(),
+            delta_h: None,
+            inner: (self.hmc_per_step as u64, r.hmc_accepted as u64),
+        });
+        Ok(())
+    }
+
+    fn settings(&self) -> ChainSettings {
+        let p = self.hmc.params();
+        ChainSettings::FlowHmc {
+            step_size: p.step_size,
+            n_steps: p.n_steps as u64,
+            integrator: p.integrator,
+            length_jitter: p.length_jitter,
+            hmc_per_step: self.hmc_per_step as u64,
+            flow_step: self.flow_step,
+        }
+    }
+
+    fn start_state(&self) -> (Vec<f64>, RngState) {
+        (self.field().to_vec(), self.rng_state())
+    }
+}
+
+/// Flow-HMC chains: chain c starts from φ = 0 with the stream (seed, FLOW_CHAIN_STREAM + c),
+/// with no thermalisation (the first accepted flow proposal takes it into the bulk).
+pub struct FlowHmcSampler<'a> {
+    pub flow: &'a Flow,
+    pub action: &'a dyn Action,
+    pub params: HmcParams,
+    pub hmc_per_step: usize,
+    pub seed: u64,
+    pub flow_step: u64,
+}
+
+impl<'a> FlowHmcSampler<'a> {
+    fn chain(&self, field: Vec<f64>, rng: RngState, params: HmcParams) -> FlowHmc<'a> {
+        let hmc = HmcChain::resume(self.action, field, rng.restore(), params);
+        FlowHmc {
+            flow_step: self.flow_step,
+            ..FlowHmc::new(self.flow, self.action, hmc, self.hmc_per_step)
+        }
+    }
+}
+
+impl<'a> Sampler for FlowHmcSampler<'a> {
+    type Chain = FlowHmc<'a>;
+
+    fn kind(&self) -> SamplerKind {
+        SamplerKind::FlowHmc
+    }
+
+    fn volume(&self) -> usize {
+        self.flow.lattice().volume()
+    }
+
+    fn fresh(&self, index: u64) -> FlowHmc<'a> {
+        let rng = RngState::of(&stream_rng(self.seed, FLOW_CHAIN_STREAM + index));
+        self.chain(vec![0.0; self.volume()], rng, self.params)
+    }
+
+    fn resume(&self, meta: &ChainMeta, last: Option<&StoredRow>) -> Result<FlowHmc<'a>, String> {
+        let ChainSettings::FlowHmc {
+            step_size,
+            n_steps,
+            integrator,
+            length_jitter,
+            ..
+        } = meta.settings
+        else {
+            return Err("not a flow-HMC chain".into());
+        };
+        let params = HmcParams {
+            step_size,
+            n_steps: n_steps as usize,
+            integrator,
+            length_jitter,
+        };
+        let (field, rng) = match last {
+            Some(row) => (row.config.clone(), row.rng),
+            None => (meta.start_config.clone(), meta.start_rng),
+        };
+        if field.len() != self.volume() {
+            return Err("the stored state does not fit the lattice".into());
+        }
+        Ok(self.chain(field, rng, params))
     }
 }

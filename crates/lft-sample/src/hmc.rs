@@ -1,6 +1,6 @@
 //! Hybrid Monte Carlo: one chain's state and its trajectories.
 
-use crate::Integrator;
+use crate::{Integrate, Integrator};
 use lft_action::Action;
 use lft_lattice::{Pcg64, RngState, gaussian_fill, uniform};
 
@@ -183,5 +183,71 @@ impl HmcChain {
             accepted,
             n_steps: n,
         }
+    }
+}
+
+/// HMC on an action that needs nothing but φ (φ⁴, the Yukawa model with the exact
+/// determinant): chain c starts from `start` with the stream (seed, c), is thermalised for
+/// `thermalization` trajectories (tuning ε towards `tune` if given), then produces.
+pub struct HmcSampler<'a> {
+    pub action: &'a dyn Action,
+    pub params: HmcParams,
+    pub start: Start,
+    pub seed: u64,
+    pub thermalization: usize,
+    /// Target acceptance of step-size tuning during thermalisation.
+    pub tune: Option<f64>,
+}
+
+impl<'a> crate::Sampler for HmcSampler<'a> {
+    type Chain = crate::WithAction<'a, HmcChain>;
+
+    fn kind(&self) -> lft_records::SamplerKind {
+        lft_records::SamplerKind::Hmc
+    }
+
+    fn volume(&self) -> usize {
+        self.action.lattice().volume()
+    }
+
+    fn fresh(&self, index: u64) -> Self::Chain {
+        let rng = lft_lattice::stream_rng(self.seed, index);
+        crate::WithAction {
+            chain: HmcChain::new(self.action, self.start, rng, self.params),
+            action: self.action,
+        }
+    }
+
+    fn thermalization_steps(&self) -> usize {
+        self.thermalization
+    }
+
+    fn thermalize(
+        &self,
+        chains: &mut [Self::Chain],
+    ) -> Result<Option<crate::RunSummary>, (usize, std::convert::Infallible)> {
+        if self.thermalization == 0 {
+            return Ok(None);
+        }
+        crate::thermalize_chains(chains, self.thermalization, self.tune).map(Some)
+    }
+
+    fn resume(
+        &self,
+        meta: &lft_records::ChainMeta,
+        last: Option<&lft_records::StoredRow>,
+    ) -> Result<Self::Chain, String> {
+        let params = crate::run::hmc_params(&meta.settings).ok_or("not an HMC chain")?;
+        let (field, rng) = match last {
+            Some(row) => (row.config.clone(), row.rng),
+            None => (meta.start_config.clone(), meta.start_rng),
+        };
+        if field.len() != self.volume() {
+            return Err("the stored state does not fit the lattice".into());
+        }
+        Ok(crate::WithAction {
+            chain: HmcChain::resume(self.action, field, rng.restore(), params),
+            action: self.action,
+        })
     }
 }

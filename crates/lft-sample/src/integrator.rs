@@ -18,28 +18,25 @@ pub(crate) fn kinetic_energy(pi: &[f64]) -> f64 {
 /// Omelyan's second-order minimum-norm parameter λ (Omelyan, Mryglod, Folk 2003).
 pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
 
-/// Which integrator a trajectory uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Integrator {
-    /// Leapfrog: π ← π − ε/2 ∇S; φ ← φ + επ; π ← π − ε/2 ∇S. One gradient per step; ΔH = O(ε²).
-    Leapfrog,
-    /// Second-order minimum norm: π ← π − λε∇S; φ ← φ + ε/2 π; π ← π − (1−2λ)ε∇S;
-    /// φ ← φ + ε/2 π; π ← π − λε∇S. Two gradients per step, an error about 10× smaller.
-    Omelyan,
-}
+pub use lft_records::Integrator;
 
-impl Integrator {
-    /// Gradient evaluations per step (after the first, which is shared with the previous step).
-    pub fn gradients_per_step(self) -> usize {
-        match self {
-            Integrator::Leapfrog => 1,
-            Integrator::Omelyan => 2,
-        }
-    }
-
+/// The molecular dynamics of an [`Integrator`].
+pub trait Integrate {
     /// Integrates `n_steps` steps of size `eps` in place. On entry `grad` holds ∇S(φ); on exit
     /// it holds ∇S at the final φ.
-    pub fn integrate(
+    fn integrate(
+        self,
+        action: &dyn Action,
+        phi: &mut [f64],
+        pi: &mut [f64],
+        grad: &mut [f64],
+        eps: f64,
+        n_steps: usize,
+    );
+}
+
+impl Integrate for Integrator {
+    fn integrate(
         self,
         action: &dyn Action,
         phi: &mut [f64],

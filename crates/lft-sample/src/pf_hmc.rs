@@ -90,3 +90,68 @@ impl MarkovChain for PseudofermionHmc {
         self.hmc.set_params(params)
     }
 }
+
+/// Pseudofermion HMC chains for the Yukawa model, started, thermalised and continued like
+/// [`crate::HmcSampler`] chains; every chain owns its pseudofermion action.
+pub struct PseudofermionHmcSampler {
+    pub model: Yukawa,
+    pub cg: PseudofermionCg,
+    pub params: HmcParams,
+    pub start: Start,
+    pub seed: u64,
+    pub thermalization: usize,
+    pub tune: Option<f64>,
+}
+
+impl crate::Sampler for PseudofermionHmcSampler {
+    type Chain = PseudofermionHmc;
+
+    fn kind(&self) -> lft_records::SamplerKind {
+        lft_records::SamplerKind::Hmc
+    }
+
+    fn volume(&self) -> usize {
+        self.model.phi4().lattice().volume()
+    }
+
+    fn fresh(&self, index: u64) -> PseudofermionHmc {
+        let rng = lft_lattice::stream_rng(self.seed, index);
+        PseudofermionHmc::new(self.model.clone(), self.cg, self.start, rng, self.params)
+    }
+
+    fn thermalization_steps(&self) -> usize {
+        self.thermalization
+    }
+
+    fn thermalize(
+        &self,
+        chains: &mut [PseudofermionHmc],
+    ) -> Result<Option<crate::RunSummary>, (usize, FermionError)> {
+        if self.thermalization == 0 {
+            return Ok(None);
+        }
+        crate::thermalize_chains(chains, self.thermalization, self.tune).map(Some)
+    }
+
+    fn resume(
+        &self,
+        meta: &lft_records::ChainMeta,
+        last: Option<&lft_records::StoredRow>,
+    ) -> Result<PseudofermionHmc, String> {
+        let params = crate::run::hmc_params(&meta.settings).ok_or("not an HMC chain")?;
+        let (field, rng) = match last {
+            Some(row) => (row.config.clone(), row.rng),
+            None => (meta.start_config.clone(), meta.start_rng),
+        };
+        if field.len() != self.volume() {
+            return Err("the stored state does not fit the lattice".into());
+        }
+        Ok(PseudofermionHmc::resume(
+            self.model.clone(),
+            self.cg,
+            field,
+            rng.restore(),
+            params,
+        ))
+    }
+}

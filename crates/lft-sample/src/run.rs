@@ -1,79 +1,173 @@
-//! Running several chains: thermalisation, production in parallel, records handed to a sink.
+//! Driving chains: the [`Chain`] interface every sampler implements, thermalisation of
+//! HMC-like chains, and production in parallel over chains, handing record blocks to a sink.
 
 use crate::{HmcChain, HmcParams, HmcRecord, StepSizeTuner};
 use lft_action::Action;
 use lft_lattice::RngState;
+use lft_records::{ChainSettings, RecordBlock, SamplerKind, Sink};
 use rayon::prelude::*;
 use std::borrow::BorrowMut;
 use std::time::{Duration, Instant};
 
-/// Consecutive trajectories of one chain, ready to be stored.
+/// What one step of a chain produced, as handed to a [`Recorder`].
 #[derive(Debug, Clone, Copy)]
-pub struct ChainBlock<'a> {
-    pub chain: usize,
-    /// `[k, V]`: the configuration after each trajectory.
-    pub configs: &'a [f64],
-    pub records: &'a [HmcRecord],
-    /// Generator state after each trajectory: the chain continues from (configs[i], rng_after[i]).
-    pub rng_after: &'a [RngState],
+pub struct Step<'a> {
+    /// The configuration after the step.
+    pub config: &'a [f64],
+    /// One value per column of the sampler ([`SamplerKind::columns`]).
+    pub values: &'a [f64],
+    /// Whether the step's proposal was accepted.
+    pub accepted: bool,
+    /// The generator state the chain continues from after this step.
+    pub rng_after: RngState,
+    /// ΔH of an HMC proposal (for ⟨ΔH⟩ and ⟨e^{−ΔH}⟩).
+    pub delta_h: Option<f64>,
+    /// HMC trajectories run and accepted inside the step (flow-HMC).
+    pub inner: (u64, u64),
 }
 
-/// Where production records go. `write_block` may buffer; `flush` makes everything durable.
-pub trait Sink {
-    type Error;
-    fn write_block(&mut self, block: &ChainBlock<'_>) -> Result<(), Self::Error>;
-    fn flush(&mut self) -> Result<(), Self::Error>;
-}
-
-/// Told how far a run has got after each flush.
-pub trait Progress {
-    fn update(&mut self, summary: &RunSummary);
-}
-
-impl Progress for () {
-    fn update(&mut self, _: &RunSummary) {}
-}
-
-/// Acceptance and energy-violation statistics of the trajectories run so far.
+/// Acceptance and energy-violation statistics of the steps run so far (stored or not).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSummary {
-    pub trajectories: u64,
+    /// Steps: trajectories for HMC, proposals for flow samplers.
+    pub steps: u64,
     pub accepted: u64,
+    /// Steps with a ΔH (HMC trajectories).
+    pub n_delta_h: u64,
     pub sum_delta_h: f64,
     pub sum_exp_minus_delta_h: f64,
+    /// HMC trajectories inside steps (flow-HMC), and how many were accepted.
+    pub inner_steps: u64,
+    pub inner_accepted: u64,
     pub elapsed: Duration,
 }
 
 impl RunSummary {
-    pub fn add(&mut self, r: &HmcRecord) {
-        self.trajectories += 1;
-        self.accepted += u64::from(r.accepted);
-        self.sum_delta_h += r.delta_h;
-        self.sum_exp_minus_delta_h += (-r.delta_h).exp();
+    /// Counts one step.
+    pub fn add(&mut self, s: &Step<'_>) {
+        self.steps += 1;
+        self.accepted += u64::from(s.accepted);
+        if let Some(dh) = s.delta_h {
+            self.n_delta_h += 1;
+            self.sum_delta_h += dh;
+            self.sum_exp_minus_delta_h += (-dh).exp();
+        }
+        self.inner_steps += s.inner.0;
+        self.inner_accepted += s.inner.1;
+    }
+
+    /// Counts one HMC trajectory.
+    pub fn add_trajectory(&mut self, r: &HmcRecord) {
+        self.add(&Step {
+            config: &[],
+            values: &[],
+            accepted: r.accepted,
+            rng_after: RngState {
+                state: 0,
+                stream: 0,
+            },
+            delta_h: Some(r.delta_h),
+            inner: (0, 0),
+        });
+    }
+
+    /// Adds the counts of `other` (the elapsed time is left alone).
+    pub fn merge(&mut self, other: &RunSummary) {
+        self.steps += other.steps;
+        self.accepted += other.accepted;
+        self.n_delta_h += other.n_delta_h;
+        self.sum_delta_h += other.sum_delta_h;
+        self.sum_exp_minus_delta_h += other.sum_exp_minus_delta_h;
+        self.inner_steps += other.inner_steps;
+        self.inner_accepted += other.inner_accepted;
     }
 
     pub fn acceptance(&self) -> f64 {
-        self.accepted as f64 / self.trajectories.max(1) as f64
+        self.accepted as f64 / self.steps.max(1) as f64
     }
 
     /// ⟨ΔH⟩.
     pub fn mean_delta_h(&self) -> f64 {
-        self.sum_delta_h / self.trajectories.max(1) as f64
+        self.sum_delta_h / self.n_delta_h.max(1) as f64
     }
 
     /// ⟨e^{−ΔH}⟩ (1 for an exact, area-preserving integrator).
     pub fn mean_exp_minus_delta_h(&self) -> f64 {
-        self.sum_exp_minus_delta_h / self.trajectories.max(1) as f64
+        self.sum_exp_minus_delta_h / self.n_delta_h.max(1) as f64
     }
 
-    /// Wall-clock seconds per trajectory (all chains together).
-    pub fn seconds_per_trajectory(&self) -> f64 {
-        self.elapsed.as_secs_f64() / self.trajectories.max(1) as f64
+    /// Acceptance of the HMC trajectories inside steps (flow-HMC).
+    pub fn inner_acceptance(&self) -> f64 {
+        self.inner_accepted as f64 / self.inner_steps.max(1) as f64
+    }
+
+    /// Wall-clock seconds per step (all chains together).
+    pub fn seconds_per_step(&self) -> f64 {
+        self.elapsed.as_secs_f64() / self.steps.max(1) as f64
     }
 }
 
-/// A Markov chain of HMC-like trajectories that the runners below can drive: it owns
-/// everything it needs (a plain [`HmcChain`] is paired with its action by [`WithAction`]).
+/// Hands a chain's steps to its block: every step is counted, one in `save_every` is stored.
+pub struct Recorder<'a> {
+    block: &'a mut RecordBlock,
+    save_every: usize,
+    since_saved: &'a mut usize,
+    summary: &'a mut RunSummary,
+    steps: usize,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder filling `block`; `since_saved` counts the chain's steps since its last
+    /// stored one (kept across blocks).
+    pub fn new(
+        block: &'a mut RecordBlock,
+        save_every: usize,
+        since_saved: &'a mut usize,
+        summary: &'a mut RunSummary,
+    ) -> Self {
+        Self {
+            block,
+            save_every: save_every.max(1),
+            since_saved,
+            summary,
+            steps: 0,
+        }
+    }
+
+    /// Records one step; stores it if it is the `save_every`-th since the last stored one.
+    pub fn record(&mut self, step: Step<'_>) {
+        self.summary.add(&step);
+        self.steps += 1;
+        *self.since_saved += 1;
+        if *self.since_saved >= self.save_every {
+            *self.since_saved = 0;
+            self.block
+                .push(step.config, step.values, step.accepted, step.rng_after);
+        }
+    }
+
+    /// Steps recorded through this recorder.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+}
+
+/// One chain of any sampler, as the runners drive it.
+pub trait Chain: Send {
+    /// Why a step could not be completed (a solver failure, say).
+    type Error: Send;
+    /// Runs at least one and at most `max` steps (`max` ≥ 1), typically one natural unit
+    /// (an HMC trajectory, a batch of flow proposals), recording every step.
+    fn advance(&mut self, max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error>;
+    /// The settings to store with the chain (frozen when production starts).
+    fn settings(&self) -> ChainSettings;
+    /// The state production starts from: the field and the generator.
+    fn start_state(&self) -> (Vec<f64>, RngState);
+}
+
+/// A Markov chain of HMC-like trajectories (plain HMC, pseudofermion HMC): thermalisation
+/// and step-size tuning work on these. A plain [`HmcChain`] is paired with its action by
+/// [`WithAction`].
 pub trait MarkovChain: Send {
     /// Why a trajectory could not be completed (a solver failure, say).
     type Error: Send;
@@ -82,6 +176,61 @@ pub trait MarkovChain: Send {
     fn rng_state(&self) -> RngState;
     fn params(&self) -> HmcParams;
     fn set_params(&mut self, params: HmcParams);
+}
+
+/// The stored settings of HMC parameters.
+pub fn hmc_settings(p: HmcParams) -> ChainSettings {
+    ChainSettings::Hmc {
+        step_size: p.step_size,
+        n_steps: p.n_steps as u64,
+        integrator: p.integrator,
+        length_jitter: p.length_jitter,
+    }
+}
+
+/// HMC parameters from stored settings (`None` for settings of another sampler).
+pub fn hmc_params(s: &ChainSettings) -> Option<HmcParams> {
+    match *s {
+        ChainSettings::Hmc {
+            step_size,
+            n_steps,
+            integrator,
+            length_jitter,
+        } => Some(HmcParams {
+            step_size,
+            n_steps: n_steps as usize,
+            integrator,
+            length_jitter,
+        }),
+        _ => None,
+    }
+}
+
+/// Every HMC-like chain is a [`Chain`] of kind [`SamplerKind::Hmc`]: one trajectory per
+/// step, recording S and ΔH.
+impl<M: MarkovChain> Chain for M {
+    type Error = M::Error;
+
+    fn advance(&mut self, _max: usize, out: &mut Recorder<'_>) -> Result<(), M::Error> {
+        let r = self.trajectory()?;
+        out.record(Step {
+            config: self.field(),
+            values: &[r.action, r.delta_h],
+            accepted: r.accepted,
+            rng_after: self.rng_state(),
+            delta_h: Some(r.delta_h),
+            inner: (0, 0),
+        });
+        Ok(())
+    }
+
+    fn settings(&self) -> ChainSettings {
+        hmc_settings(self.params())
+    }
+
+    fn start_state(&self) -> (Vec<f64>, RngState) {
+        (self.field().to_vec(), self.rng_state())
+    }
 }
 
 /// An [`HmcChain`] (owned, or borrowed as `&mut HmcChain`) together with the action it
@@ -110,34 +259,49 @@ impl<C: BorrowMut<HmcChain> + Send> MarkovChain for WithAction<'_, C> {
     }
 }
 
-/// Why a run stopped early: the sink failed, or chain `chain` did. Blocks completed before
-/// the failure have been written and flushed.
+/// Why a run stopped early: the sink failed, chain `chain` did, or what a store holds does
+/// not fit the run (`M`, [`crate::StoreMismatch`] for [`crate::run`]). Blocks completed before a failure have been written and flushed.
 #[derive(Debug)]
-pub enum RunError<S, C> {
+pub enum RunError<S, C, M = std::convert::Infallible> {
     Sink(S),
     Chain { chain: usize, error: C },
+    Stored(M),
 }
 
-impl<S: std::fmt::Display, C: std::fmt::Display> std::fmt::Display for RunError<S, C> {
+impl<S: std::fmt::Display, C: std::fmt::Display, M: std::fmt::Display> std::fmt::Display
+    for RunError<S, C, M>
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Sink(e) => write!(f, "{e}"),
             RunError::Chain { chain, error } => write!(f, "chain {chain}: {error}"),
+            RunError::Stored(m) => write!(f, "{m}"),
         }
     }
 }
 
-impl<S, C> std::error::Error for RunError<S, C>
+impl<S, C, M> std::error::Error for RunError<S, C, M>
 where
     S: std::error::Error + 'static,
     C: std::error::Error + 'static,
+    M: std::fmt::Debug + std::fmt::Display,
 {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RunError::Sink(e) => Some(e),
             RunError::Chain { error, .. } => Some(error),
+            RunError::Stored(_) => None,
         }
     }
+}
+
+/// Told how far a run has got after each flush.
+pub trait Progress {
+    fn update(&mut self, summary: &RunSummary);
+}
+
+impl Progress for () {
+    fn update(&mut self, _: &RunSummary) {}
 }
 
 fn bind<'a>(chains: &'a mut [HmcChain], action: &'a dyn Action) -> Vec<WithAction<'a>> {
@@ -177,7 +341,7 @@ pub fn thermalize_chains<C: MarkovChain>(
             let mut tuner = tune.map(|target| StepSizeTuner::new(p.step_size, p.length(), target));
             for _ in 0..n {
                 let r = chain.trajectory()?;
-                summary.add(&r);
+                summary.add_trajectory(&r);
                 if let Some(t) = tuner.as_mut() {
                     let (step_size, n_steps) = t.update(r.delta_h);
                     chain.set_params(HmcParams {
@@ -200,18 +364,14 @@ pub fn thermalize_chains<C: MarkovChain>(
         .collect();
     let mut total = RunSummary::default();
     for (c, s) in per_chain.into_iter().enumerate() {
-        let s = s.map_err(|e| (c, e))?;
-        total.trajectories += s.trajectories;
-        total.accepted += s.accepted;
-        total.sum_delta_h += s.sum_delta_h;
-        total.sum_exp_minus_delta_h += s.sum_exp_minus_delta_h;
+        total.merge(&s.map_err(|e| (c, e))?);
     }
     total.elapsed = start.elapsed();
     Ok(total)
 }
 
-/// Runs `remaining[c]` production trajectories on chain c, all chains in parallel, handing
-/// blocks to `sink` and flushing about every `flush_every` of wall-clock time.
+/// Runs `remaining[c]` production trajectories on HMC chain c, all chains in parallel,
+/// handing blocks to `sink` and flushing about every `flush_every` of wall-clock time.
 ///
 /// The result does not depend on `flush_every` or on the number of threads: each chain
 /// draws only from its own generator.
@@ -225,63 +385,78 @@ pub fn run_production<S: Sink>(
 ) -> Result<RunSummary, S::Error> {
     let v = action.lattice().volume();
     let mut bound = bind(chains, action);
-    run_chains(&mut bound, v, remaining, sink, flush_every, progress).map_err(|e| match e {
+    let plan = Production {
+        kind: SamplerKind::Hmc,
+        volume: v,
+        save_every: 1,
+        flush_every,
+    };
+    run_chains(&mut bound, &plan, remaining, sink, progress).map_err(|e| match e {
         RunError::Sink(e) => e,
         RunError::Chain { error, .. } => match error {},
+        RunError::Stored(m) => match m {},
     })
 }
 
-/// [`run_production`] for any [`MarkovChain`]s on a lattice of `volume` sites. When a chain
-/// fails, what every chain completed before is written and flushed, then the error returns.
-pub fn run_chains<C: MarkovChain, S: Sink>(
+/// How production runs: the sampler's record layout, the lattice volume, the storage
+/// stride and the flush cadence.
+#[derive(Debug, Clone, Copy)]
+pub struct Production {
+    pub kind: SamplerKind,
+    pub volume: usize,
+    /// One step in `save_every` is stored.
+    pub save_every: usize,
+    pub flush_every: Duration,
+}
+
+/// Runs `remaining[c]` steps of every chain, all chains in parallel, handing blocks to
+/// `sink` and flushing about every `flush_every`. When a chain fails, what every chain
+/// completed before is written and flushed, then the error returns.
+pub fn run_chains<C: Chain, S: Sink>(
     chains: &mut [C],
-    volume: usize,
+    plan: &Production,
     remaining: &[usize],
     sink: &mut S,
-    flush_every: Duration,
     progress: &mut dyn Progress,
 ) -> Result<RunSummary, RunError<S::Error, C::Error>> {
     assert_eq!(chains.len(), remaining.len());
     let start = Instant::now();
     let mut left = remaining.to_vec();
+    let mut since_saved = vec![0usize; chains.len()];
     let mut summary = RunSummary::default();
-    type Block<E> = (Vec<f64>, Vec<HmcRecord>, Vec<RngState>, Option<E>);
     while left.iter().any(|&n| n > 0) {
-        let deadline = Instant::now() + flush_every;
-        let blocks: Vec<Block<C::Error>> = chains
+        let deadline = Instant::now() + plan.flush_every;
+        type Round<E> = (RecordBlock, RunSummary, usize, Option<E>);
+        let rounds: Vec<Round<C::Error>> = chains
             .par_iter_mut()
             .zip(left.par_iter())
-            .map(|(chain, &todo)| {
-                let (mut configs, mut records, mut rngs) = (Vec::new(), Vec::new(), Vec::new());
-                while records.len() < todo && (records.is_empty() || Instant::now() < deadline) {
-                    match chain.trajectory() {
-                        Ok(r) => records.push(r),
-                        Err(e) => return (configs, records, rngs, Some(e)),
+            .zip(since_saved.par_iter_mut())
+            .enumerate()
+            .map(|(c, ((chain, &todo), since))| {
+                let mut block = RecordBlock::new(c, plan.kind, plan.volume);
+                let mut s = RunSummary::default();
+                let mut done = 0;
+                while done < todo && (done == 0 || Instant::now() < deadline) {
+                    let mut rec = Recorder::new(&mut block, plan.save_every, since, &mut s);
+                    let result = chain.advance(todo - done, &mut rec);
+                    done += rec.steps();
+                    if let Err(e) = result {
+                        return (block, s, done, Some(e));
                     }
-                    configs.extend_from_slice(chain.field());
-                    rngs.push(chain.rng_state());
                 }
-                (configs, records, rngs, None)
+                (block, s, done, None)
             })
             .collect();
         let mut failure = None;
-        for (c, (configs, records, rngs, error)) in blocks.into_iter().enumerate() {
+        for (c, (block, s, done, error)) in rounds.into_iter().enumerate() {
             if let Some(error) = error {
                 failure.get_or_insert(RunError::Chain { chain: c, error });
             }
-            if records.is_empty() {
-                continue;
+            left[c] -= done;
+            summary.merge(&s);
+            if !block.is_empty() {
+                sink.write_block(&block).map_err(RunError::Sink)?;
             }
-            debug_assert_eq!(configs.len(), records.len() * volume);
-            sink.write_block(&ChainBlock {
-                chain: c,
-                configs: &configs,
-                records: &records,
-                rng_after: &rngs,
-            })
-            .map_err(RunError::Sink)?;
-            left[c] -= records.len();
-            records.iter().for_each(|r| summary.add(r));
         }
         sink.flush().map_err(RunError::Sink)?;
         summary.elapsed = start.elapsed();
@@ -291,38 +466,4 @@ pub fn run_chains<C: MarkovChain, S: Sink>(
         }
     }
     Ok(summary)
-}
-
-/// A sink that keeps everything in memory (tests, small runs).
-#[derive(Debug, Clone, Default)]
-pub struct MemorySink {
-    /// Per chain: configurations `[N, V]`.
-    pub configs: Vec<Vec<f64>>,
-    pub records: Vec<Vec<HmcRecord>>,
-    pub rng_after: Vec<Vec<RngState>>,
-}
-
-impl MemorySink {
-    pub fn new(chains: usize) -> Self {
-        Self {
-            configs: vec![Vec::new(); chains],
-            records: vec![Vec::new(); chains],
-            rng_after: vec![Vec::new(); chains],
-        }
-    }
-}
-
-impl Sink for MemorySink {
-    type Error = std::convert::Infallible;
-
-    fn write_block(&mut self, b: &ChainBlock<'_>) -> Result<(), Self::Error> {
-        self.configs[b.chain].extend_from_slice(b.configs);
-        self.records[b.chain].extend_from_slice(b.records);
-        self.rng_after[b.chain].extend_from_slice(b.rng_after);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
 }

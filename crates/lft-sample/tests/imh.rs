@@ -5,8 +5,8 @@ use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
-    FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, MemorySink, Start, run_production,
-    thermalize_all,
+    FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start,
+    run_production, thermalize_all,
 };
 use lft_stats::estimate_mean;
 use std::time::Duration;
@@ -99,7 +99,7 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
         .map(|c| HmcChain::new(&action, Start::Cold, stream_rng(7, c), params))
         .collect();
     thermalize_all(&mut chains, &action, 200, None);
-    let mut sink = MemorySink::new(2);
+    let mut sink = MemoryStore::sink(SamplerKind::Hmc, action.lattice().volume(), 2);
     run_production(
         &mut chains,
         &action,
@@ -124,7 +124,7 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
 
     let imh = series(&imh_configs, 16);
     let flow_hmc = series(&fh_configs, 16);
-    let hmc: Vec<[Vec<f64>; 3]> = sink.configs.iter().map(|c| series(c, 16)).collect();
+    let hmc: Vec<[Vec<f64>; 3]> = (0..2).map(|c| series(sink.configs(c), 16)).collect();
     for (k, name) in ["M^2/V", "|M|/V", "phi^2"].iter().enumerate() {
         let a = estimate_mean(&[&imh[k]]).unwrap();
         let b = estimate_mean(&[&hmc[0][k], &hmc[1][k]]).unwrap();

@@ -2,7 +2,7 @@
 
 use lft_action::{Action, Phi4, Phi4Params};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
-use lft_sample::{HmcChain, HmcParams, Integrator, Start};
+use lft_sample::{HmcChain, HmcParams, Integrate, Integrator, Start};
 use lft_stats::estimate_mean;
 
 fn tutorial_action() -> Phi4 {

@@ -1,9 +1,10 @@
 //! Step-size tuning during thermalisation reaches the target acceptance in production.
 
-use lft_action::{Phi4, Phi4Params};
+use lft_action::{Action, Phi4, Phi4Params};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, MemorySink, Start, run_production, thermalize_all,
+    HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start, run_production,
+    thermalize_all,
 };
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ fn tuned_step_size_reaches_target_acceptance() {
                 "τ must stay near 1: {p:?}"
             );
         }
-        let mut sink = MemorySink::new(2);
+        let mut sink = MemoryStore::sink(SamplerKind::Hmc, action.lattice().volume(), 2);
         let s = run_production(
             &mut chains,
             &action,

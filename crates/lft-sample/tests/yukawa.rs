@@ -6,8 +6,8 @@
 use lft_action::{Action, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaParams};
 use lft_lattice::{Lattice, Pcg64, stream_rng, uniform};
 use lft_sample::{
-    FlowImh, HmcChain, HmcParams, Integrator, MemorySink, PseudofermionHmc, Start, run_chains,
-    run_production, thermalize_all, thermalize_chains,
+    FlowImh, HmcChain, HmcParams, Integrator, MemoryStore, Production, PseudofermionHmc,
+    SamplerKind, Start, run_chains, run_production, thermalize_all, thermalize_chains,
 };
 use lft_stats::{Estimate, estimate_mean};
 use std::time::Duration;
@@ -69,7 +69,7 @@ fn exact_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
         .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(11, c), hmc_params()))
         .collect();
     thermalize_all(&mut chains, &action, 200, None);
-    let mut sink = MemorySink::new(2);
+    let mut sink = MemoryStore::sink(SamplerKind::Hmc, V, 2);
     run_production(
         &mut chains,
         &action,
@@ -79,7 +79,7 @@ fn exact_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
         &mut (),
     )
     .unwrap();
-    sink.configs
+    (0..2).map(|c| sink.configs(c).to_vec()).collect()
 }
 
 fn pseudofermion_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
@@ -95,18 +95,16 @@ fn pseudofermion_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
         })
         .collect();
     thermalize_chains(&mut chains, 200, None).unwrap();
-    let mut sink = MemorySink::new(2);
-    run_chains(
-        &mut chains,
-        V,
-        &[n, n],
-        &mut sink,
-        Duration::from_secs(3600),
-        &mut (),
-    )
-    .unwrap();
+    let mut sink = MemoryStore::sink(SamplerKind::Hmc, V, 2);
+    let production = Production {
+        kind: SamplerKind::Hmc,
+        volume: V,
+        save_every: 1,
+        flush_every: Duration::from_secs(3600),
+    };
+    run_chains(&mut chains, &production, &[n, n], &mut sink, &mut ()).unwrap();
     assert!(chains[0].action().cg_counts().1 > 0);
-    sink.configs
+    (0..2).map(|c| sink.configs(c).to_vec()).collect()
 }
 
 /// Single-site Metropolis on S_eff = S_φ⁴ − 2 log|det D| with the determinant recomputed by

@@ -60,7 +60,7 @@ pub fn rewrite_canonical(
     std::fs::rename(&staged, &tmp).map_err(io)?;
     let mut writer = EnsembleWriter::open_append(&tmp)?;
     for (c, &n) in lens.iter().enumerate() {
-        for (i, name) in layout::record_datasets(&meta.sampler).iter().enumerate() {
+        for (i, name) in layout::record_datasets(meta.sampler).iter().enumerate() {
             let batch = 16 * layout::chunk_rows(layout::row_bytes(name, meta.volume())) as usize;
             for start in (0..n).step_by(batch) {
                 let bytes = reader.raw_rows(c, name, start, batch.min(n - start))?;

@@ -1,47 +1,24 @@
 //! Names and storage choices of the format (docs/FORMAT.md).
 
+use lft_records::SamplerKind;
+
 /// Group holding one subgroup per chain, named by its index: `/chains/0`, `/chains/1`, …
 pub const CHAINS_GROUP: &str = "chains";
 
-/// Per-trajectory datasets of a chain, in the order they are appended. A chain's length is
+/// Per-configuration datasets of a chain besides the sampler's float columns: the
+/// configurations first, the accepted flags and generator states last. A chain's length is
 /// that of the shortest.
 pub const CONFIGS: &str = "configs";
-pub const ACTION: &str = "action";
-pub const DELTA_H: &str = "delta_h";
 pub const ACCEPTED: &str = "accepted";
 pub const RNG_STATE: &str = "rng_state";
-/// Independence Metropolis with flow proposals: log q, log w = −S − log q of the current
-/// configuration, and the log weight of the proposal made at this step.
-pub const LOG_Q: &str = "log_q";
-pub const LOG_WEIGHT: &str = "log_weight";
-pub const PROPOSAL_LOG_WEIGHT: &str = "proposal_log_weight";
-/// Flow-HMC: HMC trajectories accepted after the flow step (float64 count).
-pub const HMC_ACCEPTED: &str = "hmc_accepted";
 
-/// Per-trajectory datasets of an HMC chain, in append order.
-pub const HMC_RECORDS: [&str; 5] = [CONFIGS, ACTION, DELTA_H, ACCEPTED, RNG_STATE];
-/// Per-step datasets of a flow independence-Metropolis chain, in append order.
-pub const IMH_RECORDS: [&str; 7] = [
-    CONFIGS,
-    ACTION,
-    LOG_Q,
-    LOG_WEIGHT,
-    PROPOSAL_LOG_WEIGHT,
-    ACCEPTED,
-    RNG_STATE,
-];
-
-/// Per-step datasets of a flow-HMC chain, in append order (`accepted`: the flow proposal).
-pub const FLOW_HMC_RECORDS: [&str; 5] = [CONFIGS, ACTION, HMC_ACCEPTED, ACCEPTED, RNG_STATE];
-
-/// The per-configuration datasets of a sampler ("hmc", "flow-imh", "flow-reweight" or
-/// "flow-hmc"; the reweighted samples use the IMH layout with every proposal accepted).
-pub fn record_datasets(sampler: &str) -> &'static [&'static str] {
-    match sampler {
-        "flow-imh" | "flow-reweight" => &IMH_RECORDS,
-        "flow-hmc" => &FLOW_HMC_RECORDS,
-        _ => &HMC_RECORDS,
-    }
+/// The per-configuration datasets of a sampler, in append order: `configs`, the sampler's
+/// float columns ([`SamplerKind::columns`]), `accepted`, `rng_state`.
+pub fn record_datasets(kind: SamplerKind) -> Vec<&'static str> {
+    let mut names = vec![CONFIGS];
+    names.extend_from_slice(kind.columns());
+    names.extend([ACCEPTED, RNG_STATE]);
+    names
 }
 
 /// Bytes per row of a per-configuration dataset.

@@ -11,15 +11,17 @@ mod canonical;
 mod layout;
 mod measurements;
 mod reader;
+mod store;
 mod writer;
 
 pub use canonical::{rewrite_canonical, tmp_path};
 pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
 pub use reader::EnsembleReader;
-pub use writer::{EnsembleWriter, RecordBlock};
+pub use store::EnsembleStore;
+pub use writer::EnsembleWriter;
 
 use crate::config::{Fermions, Model};
-use lft_lattice::RngState;
+pub use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -48,6 +50,8 @@ pub enum EnsembleError {
     Hdf5 { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Usage { path: PathBuf, message: String },
+    #[error(transparent)]
+    Locked(#[from] crate::lock::LockError),
 }
 
 /// File-level metadata (root attributes).
@@ -67,8 +71,7 @@ pub struct EnsembleMeta {
     pub lambda_tilde: f64,
     /// The fermion couplings (Yukawa ensembles only).
     pub fermions: Option<FermionMeta>,
-    /// "hmc".
-    pub sampler: String,
+    pub sampler: SamplerKind,
     pub n_chains: usize,
 }
 
@@ -76,7 +79,7 @@ impl EnsembleMeta {
     /// The metadata of a new ensemble of `config`, written by `sampler` with `n_chains` chains.
     pub fn from_config(
         config: &crate::Config,
-        sampler: &str,
+        sampler: SamplerKind,
         n_chains: usize,
     ) -> Result<Self, crate::ConfigError> {
         let couplings = config.couplings()?;
@@ -104,7 +107,7 @@ impl EnsembleMeta {
             kappa: couplings.hopping.kappa,
             lambda_tilde: couplings.hopping.lambda_tilde,
             fermions,
-            sampler: sampler.into(),
+            sampler,
             n_chains,
         })
     }
@@ -121,52 +124,4 @@ pub struct FermionMeta {
     pub mass: f64,
     /// "exact" (dense-LU determinant) or "pseudofermion".
     pub treatment: String,
-}
-
-/// The frozen settings of one chain's sampler.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChainSampler {
-    Hmc {
-        step_size: f64,
-        n_steps: u64,
-        /// "leapfrog" or "omelyan".
-        integrator: String,
-        length_jitter: f64,
-    },
-    /// Flow proposals: an independence Metropolis chain (sampler "flow-imh") or independent
-    /// importance-weighted samples (sampler "flow-reweight").
-    Flow {
-        /// Proposals drawn per batch (the chain resumes at batch boundaries).
-        proposal_batch: u64,
-        /// Training steps of the flow checkpoint used.
-        flow_step: u64,
-    },
-    /// Flow-HMC (sampler "flow-hmc"): a flow proposal, then `hmc_per_step` HMC trajectories.
-    FlowHmc {
-        step_size: f64,
-        n_steps: u64,
-        /// "leapfrog" or "omelyan".
-        integrator: String,
-        length_jitter: f64,
-        hmc_per_step: u64,
-        flow_step: u64,
-    },
-}
-
-/// Per-chain metadata: the frozen sampler parameters and the state production started from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChainMeta {
-    pub sampler: ChainSampler,
-    /// The thermalised field production started from.
-    pub start_config: Vec<f64>,
-    /// The generator state production started from.
-    pub start_rng: RngState,
-}
-
-/// Where a chain stands: records stored so far and the state to continue from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChainState {
-    pub n_records: usize,
-    pub field: Vec<f64>,
-    pub rng: RngState,
 }

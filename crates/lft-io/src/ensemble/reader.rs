@@ -1,12 +1,10 @@
 //! Reading ensembles: metadata, chain lengths, configurations and records.
 
 use super::attrs::Attrs;
-use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RNG_STATE};
-use super::{
-    ChainMeta, ChainSampler, ChainState, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION,
-    FermionMeta,
-};
+use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
+use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta};
 use lft_lattice::RngState;
+use lft_records::{ChainMeta, ChainSettings, Integrator, SamplerKind, StoredRow};
 use std::path::{Path, PathBuf};
 
 /// An ensemble opened for reading. Data are fetched on demand (the file is not loaded whole).
@@ -82,7 +80,13 @@ impl EnsembleReader {
             kappa: root.f64("kappa")?,
             lambda_tilde: root.f64("lambda_tilde")?,
             fermions,
-            sampler: root.string("sampler")?,
+            sampler: {
+                let name = root.string("sampler")?;
+                SamplerKind::from_name(&name).map_err(|e| EnsembleError::Damaged {
+                    path: path.to_path_buf(),
+                    message: format!("root attribute `sampler`: {e}"),
+                })?
+            },
             n_chains: root.u64("n_chains")? as usize,
         };
         Ok(Self {
@@ -151,25 +155,30 @@ impl EnsembleReader {
             return Err(self.damaged(format!("`{g}/start_config` has the wrong size")));
         }
         Ok(ChainMeta {
-            sampler: match self.meta.sampler.as_str() {
-                "flow-imh" | "flow-reweight" => ChainSampler::Flow {
+            settings: match self.meta.sampler {
+                SamplerKind::FlowImh | SamplerKind::FlowReweight => ChainSettings::Flow {
                     proposal_batch: a.u64("proposal_batch")?,
                     flow_step: a.u64("flow_step")?,
                 },
-                "flow-hmc" => ChainSampler::FlowHmc {
+                SamplerKind::FlowHmc => ChainSettings::FlowHmc {
                     step_size: a.f64("step_size")?,
                     n_steps: a.u64("n_steps")?,
-                    integrator: a.string("integrator")?,
+                    integrator: integrator(&a)?,
                     length_jitter: a.f64("length_jitter")?,
                     hmc_per_step: a.u64("hmc_per_step")?,
                     flow_step: a.u64("flow_step")?,
                 },
-                _ => ChainSampler::Hmc {
+                SamplerKind::Hmc => ChainSettings::Hmc {
                     step_size: a.f64("step_size")?,
                     n_steps: a.u64("n_steps")?,
-                    integrator: a.string("integrator")?,
+                    integrator: integrator(&a)?,
                     length_jitter: a.f64("length_jitter")?,
                 },
+            },
+            save_every: if a.map.contains_key("save_every") {
+                a.u64("save_every")?.max(1)
+            } else {
+                1
             },
             start_config,
             start_rng: RngState::from_words(words),
@@ -177,8 +186,8 @@ impl EnsembleReader {
     }
 
     /// The sampler's per-configuration datasets, in append order.
-    pub fn record_names(&self) -> &'static [&'static str] {
-        layout::record_datasets(&self.meta.sampler)
+    pub fn record_names(&self) -> Vec<&'static str> {
+        layout::record_datasets(self.meta.sampler)
     }
 
     /// Rows stored in each per-configuration dataset, in the order of `record_names`.
@@ -241,12 +250,12 @@ impl EnsembleReader {
 
     /// S of every stored configuration of a chain.
     pub fn read_action(&self, chain: usize) -> Result<Vec<f64>, EnsembleError> {
-        self.read_f64_records(chain, ACTION)
+        self.read_f64_records(chain, "action")
     }
 
-    /// ΔH of every trajectory of a chain.
+    /// ΔH of every trajectory of an HMC chain.
     pub fn read_delta_h(&self, chain: usize) -> Result<Vec<f64>, EnsembleError> {
-        self.read_f64_records(chain, DELTA_H)
+        self.read_f64_records(chain, "delta_h")
     }
 
     /// Whether each trajectory of a chain was accepted.
@@ -272,32 +281,37 @@ impl EnsembleReader {
         Ok(RngState::from_words(words))
     }
 
-    /// The state a chain continues from: after its last complete record, or its start.
-    pub fn chain_state(&self, chain: usize) -> Result<ChainState, EnsembleError> {
-        let n = self.chain_len(chain)?;
-        if n == 0 {
-            let m = self.chain_meta(chain)?;
-            return Ok(ChainState {
-                n_records: 0,
-                field: m.start_config,
-                rng: m.start_rng,
-            });
-        }
-        let field = self.read_configs(chain, n - 1, 1)?;
-        let bytes = self.raw_rows(chain, RNG_STATE, n - 1, 1)?;
-        let w: Vec<u64> = bytes
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-            .collect();
-        let words: [u64; 4] = w
-            .try_into()
-            .map_err(|_| self.damaged(format!("chain {chain}: bad rng_state row")))?;
-        Ok(ChainState {
-            n_records: n,
-            field,
-            rng: RngState::from_words(words),
+    /// Record `i` of a chain: its configuration, column values, accepted flag and generator.
+    pub fn read_row(&self, chain: usize, i: usize) -> Result<StoredRow, EnsembleError> {
+        let values = self
+            .meta
+            .sampler
+            .columns()
+            .iter()
+            .map(|name| {
+                let v = le_f64(&self.raw_rows(chain, name, i, 1)?);
+                v.first()
+                    .copied()
+                    .ok_or_else(|| self.damaged(format!("chain {chain}: no row {i} of `{name}`")))
+            })
+            .collect::<Result<Vec<f64>, _>>()?;
+        let accepted = self.raw_rows(chain, ACCEPTED, i, 1)?;
+        Ok(StoredRow {
+            config: self.read_configs(chain, i, 1)?,
+            values,
+            accepted: accepted.first().is_some_and(|&b| b != 0),
+            rng: self.rng_state_at(chain, i)?,
         })
     }
+}
+
+/// The integrator attribute of a chain group.
+fn integrator(a: &Attrs<'_>) -> Result<Integrator, EnsembleError> {
+    let name = a.string("integrator")?;
+    Integrator::from_name(&name).map_err(|e| EnsembleError::Damaged {
+        path: a.path.to_path_buf(),
+        message: format!("`{}`: {e}", a.object),
+    })
 }
 
 fn le_f64(bytes: &[u8]) -> Vec<f64> {

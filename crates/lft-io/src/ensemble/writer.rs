@@ -1,27 +1,14 @@
 //! Writing ensembles: the file skeleton and in-place, crash-atomic appends.
 
-use super::layout::{self, ACCEPTED, ACTION, CONFIGS, DELTA_H, RNG_STATE};
+use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::reader::{EnsembleReader, h5_err};
-use super::{ChainMeta, ChainSampler, EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
 use hdf5_pure::{
     AttrValue, FileAccessProperties, FileBuilder, MaxExtent, SyncPolicy, make_f64_type,
     make_u8_type, make_u64_type,
 };
-use lft_lattice::RngState;
-use lft_sample::{ChainBlock, HmcRecord, Sink};
+use lft_records::{ChainMeta, ChainSettings, RecordBlock, SamplerKind, Sink};
 use std::path::{Path, PathBuf};
-
-/// Records of k consecutive configurations of one chain.
-#[derive(Debug, Clone)]
-pub struct RecordBlock<'a> {
-    /// `[k, V]`.
-    pub configs: &'a [f64],
-    /// The sampler's float columns by dataset name (e.g. `action`, `log_q`).
-    pub columns: Vec<(&'static str, Vec<f64>)>,
-    pub accepted: Vec<bool>,
-    /// Generator state after each configuration.
-    pub rng_after: &'a [RngState],
-}
 
 /// An ensemble open for appending. Appends reach the operating system at once (a killed
 /// process loses nothing appended); [`EnsembleWriter::flush`] also makes them durable against
@@ -30,8 +17,9 @@ pub struct EnsembleWriter {
     file: hdf5_pure::File,
     path: PathBuf,
     volume: usize,
+    kind: SamplerKind,
     /// The sampler's per-configuration datasets, in append order.
-    names: &'static [&'static str],
+    names: Vec<&'static str>,
     /// Per chain, the handles of `names` in order.
     datasets: Vec<Vec<hdf5_pure::Dataset>>,
 }
@@ -65,7 +53,7 @@ pub(super) fn write_skeleton(
         fb.set_attr("mass", AttrValue::F64(f.mass));
         fb.set_attr("fermions", s(&f.treatment));
     }
-    fb.set_attr("sampler", s(&meta.sampler));
+    fb.set_attr("sampler", s(meta.sampler.name()));
     fb.set_attr("n_chains", AttrValue::U64(meta.n_chains as u64));
 
     let dims: Vec<u32> = meta.shape.iter().map(|&l| l as u32).collect();
@@ -74,26 +62,26 @@ pub(super) fn write_skeleton(
     let mut group = fb.create_group(layout::CHAINS_GROUP);
     for (c, cm) in chains.iter().enumerate() {
         let mut g = group.create_group(&c.to_string());
-        match &cm.sampler {
-            ChainSampler::Hmc {
+        match cm.settings {
+            ChainSettings::Hmc {
                 step_size,
                 n_steps,
                 integrator,
                 length_jitter,
             } => {
-                g.set_attr("step_size", AttrValue::F64(*step_size));
-                g.set_attr("n_steps", AttrValue::U64(*n_steps));
-                g.set_attr("integrator", s(integrator));
-                g.set_attr("length_jitter", AttrValue::F64(*length_jitter));
+                g.set_attr("step_size", AttrValue::F64(step_size));
+                g.set_attr("n_steps", AttrValue::U64(n_steps));
+                g.set_attr("integrator", s(integrator.name()));
+                g.set_attr("length_jitter", AttrValue::F64(length_jitter));
             }
-            ChainSampler::Flow {
+            ChainSettings::Flow {
                 proposal_batch,
                 flow_step,
             } => {
-                g.set_attr("proposal_batch", AttrValue::U64(*proposal_batch));
-                g.set_attr("flow_step", AttrValue::U64(*flow_step));
+                g.set_attr("proposal_batch", AttrValue::U64(proposal_batch));
+                g.set_attr("flow_step", AttrValue::U64(flow_step));
             }
-            ChainSampler::FlowHmc {
+            ChainSettings::FlowHmc {
                 step_size,
                 n_steps,
                 integrator,
@@ -101,13 +89,17 @@ pub(super) fn write_skeleton(
                 hmc_per_step,
                 flow_step,
             } => {
-                g.set_attr("step_size", AttrValue::F64(*step_size));
-                g.set_attr("n_steps", AttrValue::U64(*n_steps));
-                g.set_attr("integrator", s(integrator));
-                g.set_attr("length_jitter", AttrValue::F64(*length_jitter));
-                g.set_attr("hmc_per_step", AttrValue::U64(*hmc_per_step));
-                g.set_attr("flow_step", AttrValue::U64(*flow_step));
+                g.set_attr("step_size", AttrValue::F64(step_size));
+                g.set_attr("n_steps", AttrValue::U64(n_steps));
+                g.set_attr("integrator", s(integrator.name()));
+                g.set_attr("length_jitter", AttrValue::F64(length_jitter));
+                g.set_attr("hmc_per_step", AttrValue::U64(hmc_per_step));
+                g.set_attr("flow_step", AttrValue::U64(flow_step));
             }
+        }
+        if cm.save_every != 1 {
+            // Written only when thinning, so files of every-step chains keep their bytes.
+            g.set_attr("save_every", AttrValue::U64(cm.save_every));
         }
         g.set_attr(
             "start_rng_state",
@@ -117,7 +109,7 @@ pub(super) fn write_skeleton(
             .with_f64_data(&cm.start_config)
             .with_shape(&shape_u64);
         let unlimited = [MaxExtent::Unlimited];
-        for &name in layout::record_datasets(&meta.sampler) {
+        for name in layout::record_datasets(meta.sampler) {
             let chunks = [layout::chunk_rows(layout::row_bytes(name, volume))];
             let d = g.create_dataset(name);
             match name {
@@ -186,7 +178,7 @@ impl EnsembleWriter {
             },
             e => h5_err(path)(e),
         })?;
-        let names = layout::record_datasets(&meta.sampler);
+        let names = layout::record_datasets(meta.sampler);
         let datasets = (0..meta.n_chains)
             .map(|c| {
                 names
@@ -202,6 +194,7 @@ impl EnsembleWriter {
             file,
             path: path.to_path_buf(),
             volume: meta.volume(),
+            kind: meta.sampler,
             names,
             datasets,
         })
@@ -226,47 +219,23 @@ impl EnsembleWriter {
             .map_err(h5_err(&self.path))
     }
 
-    /// Appends HMC trajectories to a chain: configurations `[k, V]`, their records and the
-    /// generator state after each.
-    pub fn append(
-        &mut self,
-        chain: usize,
-        configs: &[f64],
-        records: &[HmcRecord],
-        rng_after: &[RngState],
-    ) -> Result<(), EnsembleError> {
-        let block = RecordBlock {
-            configs,
-            columns: vec![
-                (ACTION, records.iter().map(|r| r.action).collect()),
-                (DELTA_H, records.iter().map(|r| r.delta_h).collect()),
-            ],
-            accepted: records.iter().map(|r| r.accepted).collect(),
-            rng_after,
-        };
-        self.append_block(chain, &block)
-    }
-
-    /// Appends a block of records to a chain. Datasets are extended in the sampler's order
+    /// Appends a block of records to its chain. Datasets are extended in the sampler's order
     /// (configurations first, generator states last), so a crash leaves the later ones shorter.
-    pub fn append_block(
-        &mut self,
-        chain: usize,
-        block: &RecordBlock<'_>,
-    ) -> Result<(), EnsembleError> {
-        let k = block.accepted.len();
-        let bad = |message: String| EnsembleError::Usage {
-            path: self.path.clone(),
-            message,
-        };
+    pub fn append_block(&mut self, block: &RecordBlock) -> Result<(), EnsembleError> {
+        let chain = block.chain;
         if chain >= self.datasets.len()
-            || block.configs.len() != k * self.volume
-            || block.rng_after.len() != k
+            || block.kind != self.kind
+            || block.volume != self.volume
+            || !block.is_consistent()
         {
-            return Err(bad(format!("append to chain {chain}: inconsistent block")));
+            return Err(EnsembleError::Usage {
+                path: self.path.clone(),
+                message: format!("append to chain {chain}: the block does not fit the file"),
+            });
         }
-        let mut columns = Vec::with_capacity(self.names.len());
-        for &name in self.names {
+        let mut rows = Vec::with_capacity(self.names.len());
+        let mut column = 0;
+        for &name in &self.names {
             let bytes: Vec<u8> = match name {
                 CONFIGS => block.configs.iter().flat_map(|x| x.to_le_bytes()).collect(),
                 ACCEPTED => block.accepted.iter().map(|&a| u8::from(a)).collect(),
@@ -277,24 +246,16 @@ impl EnsembleWriter {
                     .flat_map(|w| w.to_le_bytes())
                     .collect(),
                 _ => {
-                    let col = block
-                        .columns
+                    column += 1;
+                    block.columns[column - 1]
                         .iter()
-                        .find(|(n, _)| *n == name)
-                        .ok_or_else(|| {
-                            bad(format!("append to chain {chain}: no column `{name}`"))
-                        })?;
-                    if col.1.len() != k {
-                        return Err(bad(format!(
-                            "append to chain {chain}: column `{name}` has the wrong length"
-                        )));
-                    }
-                    col.1.iter().flat_map(|x| x.to_le_bytes()).collect()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect()
                 }
             };
-            columns.push(bytes);
+            rows.push(bytes);
         }
-        for (i, bytes) in columns.iter().enumerate() {
+        for (i, bytes) in rows.iter().enumerate() {
             self.append_raw(chain, i, bytes)?;
         }
         Ok(())
@@ -316,8 +277,8 @@ impl EnsembleWriter {
 impl Sink for EnsembleWriter {
     type Error = EnsembleError;
 
-    fn write_block(&mut self, b: &ChainBlock<'_>) -> Result<(), EnsembleError> {
-        self.append(b.chain, b.configs, b.records, b.rng_after)
+    fn write_block(&mut self, block: &RecordBlock) -> Result<(), EnsembleError> {
+        self.append_block(block)
     }
 
     fn flush(&mut self) -> Result<(), EnsembleError> {

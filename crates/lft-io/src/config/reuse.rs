@@ -1,0 +1,176 @@
+//! Whether a stored file (an ensemble, a flow checkpoint) belongs to a config: one rule,
+//! one error naming the first key that differs.
+
+use super::Config;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a stored file is to be reused for; each purpose ignores the keys that may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
+    /// `sample.configs`) and where and how often it is flushed.
+    Ensemble,
+    /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
+    /// must agree, except `train.steps`; sampling and output settings may change.
+    Training,
+    /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree.
+    Sampling,
+}
+
+impl Reuse {
+    /// Dotted keys (or whole sections) that may differ.
+    fn free_keys(self) -> &'static [&'static str] {
+        match self {
+            Reuse::Ensemble => &[
+                "hmc.trajectories",
+                "sample.configs",
+                "output.path",
+                "output.flush_seconds",
+            ],
+            Reuse::Training => &["train.steps", "hmc", "sample", "output"],
+            Reuse::Sampling => &["hmc", "train", "sample", "output"],
+        }
+    }
+
+    fn is_free(self, key: &str) -> bool {
+        self.free_keys().iter().any(|f| {
+            key == *f || (key.starts_with(f) && key.as_bytes().get(f.len()) == Some(&b'.'))
+        })
+    }
+}
+
+/// The first key in which a stored config differs from the wanted one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Dotted key, e.g. `lattice.shape`.
+    pub key: String,
+    /// Its value in the stored config (`None`: absent there).
+    pub stored: Option<String>,
+    /// Its value in the wanted config.
+    pub wanted: Option<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "absent".into());
+        write!(
+            f,
+            "{} = {} there, {} in this config",
+            self.key,
+            show(&self.stored),
+            show(&self.wanted)
+        )
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+/// Every leaf of a TOML table by dotted key (arrays are leaves).
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, toml::Value>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => {
+                out.insert(key, v.clone());
+            }
+        }
+    }
+}
+
+fn leaves(c: &Config) -> BTreeMap<String, toml::Value> {
+    let table: toml::Table = toml::from_str(&c.to_toml()).expect("a Config always round-trips");
+    let mut out = BTreeMap::new();
+    flatten("", &table, &mut out);
+    out
+}
+
+impl Config {
+    /// Whether a file made with `stored` can be reused by this config for `purpose`: `Ok`, or
+    /// the first differing key (in sorted order) that the purpose does not allow to change.
+    pub fn check_reuse(&self, stored: &Config, purpose: Reuse) -> Result<(), Mismatch> {
+        let (a, b) = (leaves(stored), leaves(self));
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let (x, y) = (a.get(key), b.get(key));
+            if x != y && !purpose.is_free(key) {
+                return Err(Mismatch {
+                    key: key.clone(),
+                    stored: x.map(ToString::to_string),
+                    wanted: y.map(ToString::to_string),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const HMC: &str = r#"
+seed = 1
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[hmc]
+trajectories = 100
+[output]
+path = "a.h5"
+"#;
+
+    fn config(overrides: &[&str]) -> Config {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::from_text(HMC, Path::new("test.toml"), &o).unwrap()
+    }
+
+    #[test]
+    fn the_run_length_may_grow_but_physics_may_not_change() {
+        let stored = config(&[]);
+        assert_eq!(
+            config(&["hmc.trajectories=500"]).check_reuse(&stored, Reuse::Ensemble),
+            Ok(())
+        );
+        let e = config(&["lattice.shape=[8,10]", "hmc.steps=20"])
+            .check_reuse(&stored, Reuse::Ensemble)
+            .unwrap_err();
+        assert_eq!(
+            e.key, "hmc.steps",
+            "the first differing key in sorted order"
+        );
+        assert_eq!(e.stored.as_deref(), Some("10"));
+        assert_eq!(e.to_string(), "hmc.steps = 10 there, 20 in this config");
+        let e = config(&["lattice.shape=[8,10]"])
+            .check_reuse(&stored, Reuse::Ensemble)
+            .unwrap_err();
+        assert_eq!(e.key, "lattice.shape");
+    }
+
+    #[test]
+    fn absent_keys_are_named() {
+        let stored = config(&[]);
+        let e = config(&["action.m2=-3.0"]).check_reuse(&stored, Reuse::Sampling);
+        assert_eq!(e.unwrap_err().key, "action.m2");
+        let e = config(&["seed=2"]).check_reuse(&stored, Reuse::Sampling);
+        assert_eq!(e.unwrap_err().key, "seed");
+        assert_eq!(
+            config(&["hmc.steps=3"]).check_reuse(&stored, Reuse::Sampling),
+            Ok(()),
+            "[hmc] does not matter for a flow"
+        );
+        assert!(!Reuse::Training.is_free("train.stepsize"));
+        assert!(Reuse::Training.is_free("output.path"));
+    }
+}

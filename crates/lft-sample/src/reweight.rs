@@ -1,0 +1,124 @@
+//! Independent flow samples with importance weights: no accept/reject, every sample kept with
+//! log w = −S − log q, so that ⟨O⟩ = Σ w O / Σ w. Stored in the layout of flow IMH chains,
+//! with every `accepted` 1 and the proposal's log w equal to the sample's.
+
+use crate::imh::{FLOW_CHAIN_STREAM, record_batch};
+use crate::{Chain, ImhRecord, Recorder, Sampler};
+use lft_action::Action;
+use lft_flow::Flow;
+use lft_lattice::{Pcg64, RngState, stream_rng};
+use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
+
+/// A stream of weighted flow samples, drawn `batch` at a time.
+pub struct FlowReweight<'a> {
+    flow: &'a Flow,
+    action: &'a dyn Action,
+    batch: usize,
+    rng: Pcg64,
+    flow_step: u64,
+}
+
+impl<'a> FlowReweight<'a> {
+    pub fn new(flow: &'a Flow, action: &'a dyn Action, batch: usize, rng: Pcg64) -> Self {
+        Self {
+            flow,
+            action,
+            batch: batch.max(1),
+            rng,
+            flow_step: 0,
+        }
+    }
+
+    /// `k` samples with S, log q and log w = −S − log q.
+    pub fn draw(&mut self, k: usize) -> (Vec<f64>, Vec<ImhRecord>) {
+        let sample = self.flow.sample(k, &mut self.rng);
+        let v = self.flow.lattice().volume();
+        let records = sample
+            .phi
+            .chunks_exact(v)
+            .zip(&sample.log_q)
+            .map(|(phi, &log_q)| {
+                let s = self.action.action(phi);
+                ImhRecord {
+                    accepted: true,
+                    proposal_log_weight: -s - log_q,
+                    log_q,
+                    action: s,
+                    log_weight: -s - log_q,
+                }
+            })
+            .collect();
+        (sample.phi, records)
+    }
+}
+
+impl Chain for FlowReweight<'_> {
+    type Error = std::convert::Infallible;
+
+    /// One batch of at most `max` samples.
+    fn advance(&mut self, max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
+        let (configs, records) = self.draw(self.batch.min(max));
+        record_batch(out, &configs, &records, RngState::of(&self.rng));
+        Ok(())
+    }
+
+    fn settings(&self) -> ChainSettings {
+        ChainSettings::Flow {
+            proposal_batch: self.batch as u64,
+            flow_step: self.flow_step,
+        }
+    }
+
+    fn start_state(&self) -> (Vec<f64>, RngState) {
+        (
+            vec![0.0; self.flow.lattice().volume()],
+            RngState::of(&self.rng),
+        )
+    }
+}
+
+/// Weighted flow samples, `batch` at a time; "chain" c draws from the stream
+/// (seed, FLOW_CHAIN_STREAM + c).
+pub struct ReweightSampler<'a> {
+    pub flow: &'a Flow,
+    pub action: &'a dyn Action,
+    pub batch: usize,
+    pub seed: u64,
+    pub flow_step: u64,
+}
+
+impl<'a> Sampler for ReweightSampler<'a> {
+    type Chain = FlowReweight<'a>;
+
+    fn kind(&self) -> SamplerKind {
+        SamplerKind::FlowReweight
+    }
+
+    fn volume(&self) -> usize {
+        self.flow.lattice().volume()
+    }
+
+    fn fresh(&self, index: u64) -> FlowReweight<'a> {
+        let rng = stream_rng(self.seed, FLOW_CHAIN_STREAM + index);
+        FlowReweight {
+            flow_step: self.flow_step,
+            ..FlowReweight::new(self.flow, self.action, self.batch, rng)
+        }
+    }
+
+    fn resume(
+        &self,
+        meta: &ChainMeta,
+        last: Option<&StoredRow>,
+    ) -> Result<FlowReweight<'a>, String> {
+        let rng = last.map_or(meta.start_rng, |row| row.rng);
+        Ok(FlowReweight {
+            flow_step: self.flow_step,
+            ..FlowReweight::new(self.flow, self.action, self.batch, rng.restore())
+        })
+    }
+
+    fn resume_period(&self) -> usize {
+        self.batch.max(1)
+    }
+}
