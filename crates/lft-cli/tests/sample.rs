@@ -171,8 +171,10 @@ fn flow_hmc_chains_are_exact_and_resume_exactly() {
 
 #[test]
 fn interrupted_sampling_resumes_to_identical_bytes() {
+    // Long enough for a whole round (4096 rows per chain on 4x4) to reach the file before
+    // the abort, and the abort inside a batch of proposals.
     let small = FREE_FLOW
-        .replace("configs = 4000", "configs = 700")
+        .replace("configs = 4000", "configs = 6000")
         .replace("steps = 150", "steps = 30");
     let one = scratch(&small);
     assert!(lft(one.path(), &["train", "config.toml"]).status.success());
@@ -184,12 +186,15 @@ fn interrupted_sampling_resumes_to_identical_bytes() {
     assert!(lft(two.path(), &["train", "config.toml"]).status.success());
     let o = lft(
         two.path(),
-        &["sample", "config.toml", "--abort-after", "600"],
+        &["sample", "config.toml", "--abort-after", "9000"],
     );
     assert!(!o.status.success(), "the hook should kill the run");
     let r = lft_io::EnsembleReader::open(&two.path().join("out/imh.h5")).unwrap();
     let n: usize = (0..2).map(|c| r.chain_len(c).unwrap()).sum();
-    assert!((600..1400).contains(&n), "stored {n}");
+    assert!(
+        (8192..12000).contains(&n),
+        "stored {n}: one round per chain"
+    );
     drop(r);
     let o = lft(two.path(), &["sample", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -71,6 +71,34 @@ impl RecordBlock {
         self.rng_after.extend_from_slice(&other.rng_after);
     }
 
+    /// Removes the first `k` records and returns them as a block of their own.
+    pub fn split_head(&mut self, k: usize) -> RecordBlock {
+        let k = k.min(self.len());
+        let rest_configs = self.configs.split_off(k * self.volume);
+        let configs = std::mem::replace(&mut self.configs, rest_configs);
+        let columns = self
+            .columns
+            .iter_mut()
+            .map(|c| {
+                let rest = c.split_off(k);
+                std::mem::replace(c, rest)
+            })
+            .collect();
+        let rest = self.accepted.split_off(k);
+        let accepted = std::mem::replace(&mut self.accepted, rest);
+        let rest = self.rng_after.split_off(k);
+        let rng_after = std::mem::replace(&mut self.rng_after, rest);
+        RecordBlock {
+            chain: self.chain,
+            kind: self.kind,
+            volume: self.volume,
+            configs,
+            columns,
+            accepted,
+            rng_after,
+        }
+    }
+
     /// Removes every record, keeping the allocations.
     pub fn clear(&mut self) {
         self.configs.clear();
@@ -145,6 +173,11 @@ pub trait Store: Sink {
     fn begin(&mut self, kind: SamplerKind, chains: &[ChainMeta]) -> Result<(), Self::Error>;
     /// Keeps only the first `lengths[c]` records of chain c, before a run continues it.
     fn truncate(&mut self, lengths: &[usize]) -> Result<(), Self::Error>;
-    /// Makes everything durable and final (for a file: closed and canonical).
+    /// Makes everything durable and final (for a file: closed).
     fn finish(&mut self) -> Result<(), Self::Error>;
+    /// How many records one chain may run ahead of the slowest (a store that appends
+    /// chains in lockstep holds the lead in memory). `None`: no limit.
+    fn max_lead(&self) -> Option<usize> {
+        None
+    }
 }

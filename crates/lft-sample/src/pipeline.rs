@@ -250,12 +250,14 @@ pub fn run<Sm: Sampler, S: Store>(
         observer.event(RunEvent::Producing {
             steps: total as u64,
         });
-        let production = Production {
-            kind: sampler.kind(),
-            volume: sampler.volume(),
+        let mut production = Production::new(
+            sampler.kind(),
+            sampler.volume(),
             save_every,
-            flush_every: plan.flush_every,
-        };
+            plan.flush_every,
+        );
+        production.granule = sampler.resume_period();
+        production.max_lead = store.max_lead().map(|rows| rows * save_every);
         summary = run_chains(&mut chains, &production, &remaining, store, observer).map_err(
             |e| match e {
                 RunError::Sink(e) => RunError::Sink(e),

@@ -385,12 +385,7 @@ pub fn run_production<S: Sink>(
 ) -> Result<RunSummary, S::Error> {
     let v = action.lattice().volume();
     let mut bound = bind(chains, action);
-    let plan = Production {
-        kind: SamplerKind::Hmc,
-        volume: v,
-        save_every: 1,
-        flush_every,
-    };
+    let plan = Production::new(SamplerKind::Hmc, v, 1, flush_every);
     run_chains(&mut bound, &plan, remaining, sink, progress).map_err(|e| match e {
         RunError::Sink(e) => e,
         RunError::Chain { error, .. } => match error {},
@@ -399,19 +394,60 @@ pub fn run_production<S: Sink>(
 }
 
 /// How production runs: the sampler's record layout, the lattice volume, the storage
-/// stride and the flush cadence.
+/// stride, the flush cadence, and the limits that keep memory bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct Production {
     pub kind: SamplerKind,
     pub volume: usize,
     /// One step in `save_every` is stored.
     pub save_every: usize,
+    /// Wall-clock time between `Sink::flush` calls.
     pub flush_every: Duration,
+    /// Steps a chain's position stays a multiple of between calls (a flow chain's proposal
+    /// batch), so that its resume points do not move.
+    pub granule: usize,
+    /// Steps a chain may run ahead of the slowest (`None`: no limit).
+    pub max_lead: Option<usize>,
+    /// Records a chain hands over at most at once (about 4 MiB of configurations).
+    pub max_block: usize,
+}
+
+impl Production {
+    /// Every-step granularity, no lead limit, blocks of about 4 MiB.
+    pub fn new(kind: SamplerKind, volume: usize, save_every: usize, flush_every: Duration) -> Self {
+        Self {
+            kind,
+            volume,
+            save_every,
+            flush_every,
+            granule: 1,
+            max_lead: None,
+            max_block: ((4 << 20) / (8 * volume).max(1)).max(1),
+        }
+    }
+
+    /// Steps chain c may take in the next round: its remaining `left`, at most `max_lead`
+    /// ahead of the slowest chain (which has `slowest` left), in whole granules unless it
+    /// finishes the chain.
+    fn allowed(&self, left: usize, slowest: usize) -> usize {
+        let Some(lead) = self.max_lead else {
+            return left;
+        };
+        let granule = self.granule.max(1);
+        let lead = lead.max(2 * granule);
+        let room = lead.saturating_sub(slowest - left);
+        if room >= left {
+            left
+        } else {
+            room - room % granule
+        }
+    }
 }
 
 /// Runs `remaining[c]` steps of every chain, all chains in parallel, handing blocks to
-/// `sink` and flushing about every `flush_every`. When a chain fails, what every chain
-/// completed before is written and flushed, then the error returns.
+/// `sink` (each at most `max_block` records) and flushing about every `flush_every`. When a
+/// chain fails, what every chain completed before is written and flushed, then the error
+/// returns.
 pub fn run_chains<C: Chain, S: Sink>(
     chains: &mut [C],
     plan: &Production,
@@ -424,41 +460,56 @@ pub fn run_chains<C: Chain, S: Sink>(
     let mut left = remaining.to_vec();
     let mut since_saved = vec![0usize; chains.len()];
     let mut summary = RunSummary::default();
+    let mut next_flush = Instant::now() + plan.flush_every;
+    let max_rows = plan.max_block.max(1);
+    // One block per chain, reused round after round (no allocation in steady state).
+    let mut blocks: Vec<RecordBlock> = (0..chains.len())
+        .map(|c| RecordBlock::new(c, plan.kind, plan.volume))
+        .collect();
     while left.iter().any(|&n| n > 0) {
-        let deadline = Instant::now() + plan.flush_every;
-        type Round<E> = (RecordBlock, RunSummary, usize, Option<E>);
+        let deadline = next_flush;
+        let slowest = left.iter().copied().max().unwrap_or(0);
+        type Round<E> = (RunSummary, usize, Option<E>);
         let rounds: Vec<Round<C::Error>> = chains
             .par_iter_mut()
+            .zip(blocks.par_iter_mut())
             .zip(left.par_iter())
             .zip(since_saved.par_iter_mut())
-            .enumerate()
-            .map(|(c, ((chain, &todo), since))| {
-                let mut block = RecordBlock::new(c, plan.kind, plan.volume);
+            .map(|(((chain, block), &left), since)| {
                 let mut s = RunSummary::default();
                 let mut done = 0;
-                while done < todo && (done == 0 || Instant::now() < deadline) {
-                    let mut rec = Recorder::new(&mut block, plan.save_every, since, &mut s);
+                let todo = plan.allowed(left, slowest);
+                while done < todo
+                    && (done == 0 || Instant::now() < deadline)
+                    && block.len() < max_rows
+                {
+                    let mut rec = Recorder::new(block, plan.save_every, since, &mut s);
                     let result = chain.advance(todo - done, &mut rec);
                     done += rec.steps();
                     if let Err(e) = result {
-                        return (block, s, done, Some(e));
+                        return (s, done, Some(e));
                     }
                 }
-                (block, s, done, None)
+                (s, done, None)
             })
             .collect();
         let mut failure = None;
-        for (c, (block, s, done, error)) in rounds.into_iter().enumerate() {
+        for (c, (s, done, error)) in rounds.into_iter().enumerate() {
             if let Some(error) = error {
                 failure.get_or_insert(RunError::Chain { chain: c, error });
             }
             left[c] -= done;
             summary.merge(&s);
-            if !block.is_empty() {
-                sink.write_block(&block).map_err(RunError::Sink)?;
+            if !blocks[c].is_empty() {
+                sink.write_block(&blocks[c]).map_err(RunError::Sink)?;
+                blocks[c].clear();
             }
         }
-        sink.flush().map_err(RunError::Sink)?;
+        let finished = left.iter().all(|&n| n == 0);
+        if failure.is_some() || finished || Instant::now() >= next_flush {
+            sink.flush().map_err(RunError::Sink)?;
+            next_flush = Instant::now() + plan.flush_every;
+        }
         summary.elapsed = start.elapsed();
         progress.update(&summary);
         if let Some(f) = failure {

@@ -96,12 +96,7 @@ fn pseudofermion_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
         .collect();
     thermalize_chains(&mut chains, 200, None).unwrap();
     let mut sink = MemoryStore::sink(SamplerKind::Hmc, V, 2);
-    let production = Production {
-        kind: SamplerKind::Hmc,
-        volume: V,
-        save_every: 1,
-        flush_every: Duration::from_secs(3600),
-    };
+    let production = Production::new(SamplerKind::Hmc, V, 1, Duration::from_secs(3600));
     run_chains(&mut chains, &production, &[n, n], &mut sink, &mut ()).unwrap();
     assert!(chains[0].action().cg_counts().1 > 0);
     (0..2).map(|c| sink.configs(c).to_vec()).collect()

@@ -1,8 +1,10 @@
 //! The canonical rewrite: a fresh copy of an ensemble whose bytes depend only on its contents.
 
 use super::layout;
+use super::rounds::RoundWriter;
 use super::writer::write_skeleton;
 use super::{EnsembleError, EnsembleReader, EnsembleWriter};
+use lft_records::RecordBlock;
 use std::path::{Path, PathBuf};
 
 /// `FILE.tmp` beside `FILE`: where new files are written before they are renamed into place.
@@ -12,17 +14,48 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Rewrites the ensemble at `path` canonically: skeleton first, then every dataset appended in
-/// fixed-size batches, then an atomic rename over the original. With `lengths`, chain c keeps
-/// only its first `lengths[c]` trajectories (repairing datasets a crash left uneven); without,
-/// each chain keeps its complete trajectories. Stored measurements are carried over. With `config_text`, the stored config is
-/// replaced (a run extended to more trajectories). A crash during the rewrite leaves the
-/// original.
+/// Rewrites the ensemble at `path` canonically: skeleton first, then every record in the
+/// canonical append order (docs/FORMAT.md: rounds of B rows, chain after chain, then each
+/// chain's remaining rows), then an atomic rename over the original. This is the file a run
+/// that was never interrupted writes in place. With `lengths`, chain c keeps only its first
+/// `lengths[c]` records (repairing datasets a crash left uneven); without, each chain keeps
+/// its complete records. Stored measurements are carried over. With `config_text`, the
+/// stored config is replaced (a run extended to more trajectories). A crash during the
+/// rewrite leaves the original.
 pub fn rewrite_canonical(
     path: &Path,
     lengths: Option<&[usize]>,
     config_text: Option<&str>,
 ) -> Result<(), EnsembleError> {
+    rewrite(path, lengths, config_text, true).map(|_| ())
+}
+
+/// As [`rewrite_canonical`], but only the complete rounds are written; the remaining rows of
+/// each chain are returned, to be appended by a run that continues the chains (so that the
+/// continued file is the one an uninterrupted run writes). Returns the reopened writer.
+pub(super) fn rewrite_for_resume(
+    path: &Path,
+    lengths: &[usize],
+    config_text: &str,
+) -> Result<RoundWriter, EnsembleError> {
+    let pending = rewrite(path, Some(lengths), Some(config_text), false)?;
+    let writer = EnsembleWriter::open_append(path)?;
+    let meta = writer.meta().clone();
+    Ok(RoundWriter::new(
+        writer,
+        meta.sampler,
+        meta.volume(),
+        meta.n_chains,
+        Some(pending),
+    ))
+}
+
+fn rewrite(
+    path: &Path,
+    lengths: Option<&[usize]>,
+    config_text: Option<&str>,
+    tails: bool,
+) -> Result<Vec<RecordBlock>, EnsembleError> {
     let reader = EnsembleReader::open(path)?;
     let mut meta = reader.meta().clone();
     if let Some(text) = config_text {
@@ -58,16 +91,21 @@ pub fn rewrite_canonical(
     let staged = tmp_path(&tmp);
     write_skeleton(&staged, &meta, &chains)?;
     std::fs::rename(&staged, &tmp).map_err(io)?;
-    let mut writer = EnsembleWriter::open_append(&tmp)?;
-    for (c, &n) in lens.iter().enumerate() {
-        for (i, name) in layout::record_datasets(meta.sampler).iter().enumerate() {
-            let batch = 16 * layout::chunk_rows(layout::row_bytes(name, meta.volume())) as usize;
-            for start in (0..n).step_by(batch) {
-                let bytes = reader.raw_rows(c, name, start, batch.min(n - start))?;
-                writer.append_raw(c, i, &bytes)?;
+    let writer = EnsembleWriter::open_append(&tmp)?;
+    let mut rounds = RoundWriter::new(writer, meta.sampler, meta.volume(), meta.n_chains, None);
+    let b = layout::round_rows(meta.volume());
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    for start in (0..longest).step_by(b) {
+        for (c, &n) in lens.iter().enumerate() {
+            if start < n {
+                rounds.push(&reader.read_block(c, start, b.min(n - start))?)?;
             }
         }
     }
+    if tails {
+        rounds.flush_tails()?;
+    }
+    let (writer, pending) = rounds.into_pending();
     writer.close()?;
     drop(reader);
     if let Some((arrays, attrs)) = stored {
@@ -85,5 +123,5 @@ pub fn rewrite_canonical(
         // Make the rename itself durable; not all platforms can open a directory.
         let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
-    Ok(())
+    Ok(pending)
 }

@@ -44,7 +44,21 @@ pub fn chain_dataset(chain: usize, name: &str) -> String {
     format!("{CHAINS_GROUP}/{chain}/{name}")
 }
 
-/// Rows per chunk of a per-trajectory dataset: about 64 KiB per chunk, between 1 and 4096 rows.
-pub fn chunk_rows(row_bytes: usize) -> u64 {
-    (65_536 / row_bytes.max(1)).clamp(1, 4096) as u64
+/// Rows per chain in one round of the canonical append order: about 4 MiB of configurations
+/// (between 1 and 4096 rows). Rounds are appended whole, chain after chain, so a file's bytes
+/// depend only on its contents, however its run was flushed or interrupted.
+pub fn round_rows(volume: usize) -> usize {
+    ((4 << 20) / (8 * volume).max(1)).clamp(1, 4096)
+}
+
+/// Rows per chunk of a per-record dataset: one round for the configurations (each round
+/// appends whole chunks), a whole number of rounds of at least 8 KiB for the small columns
+/// (so that few appends rewrite a partial chunk).
+pub fn record_chunk_rows(name: &str, volume: usize) -> u64 {
+    let round = round_rows(volume);
+    if name == CONFIGS {
+        return round as u64;
+    }
+    let round_bytes = round * row_bytes(name, volume);
+    (round * 8192usize.div_ceil(round_bytes)) as u64
 }

@@ -11,6 +11,7 @@ mod canonical;
 mod layout;
 mod measurements;
 mod reader;
+mod rounds;
 mod store;
 mod writer;
 

@@ -4,7 +4,7 @@ use super::attrs::Attrs;
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta};
 use lft_lattice::RngState;
-use lft_records::{ChainMeta, ChainSettings, Integrator, SamplerKind, StoredRow};
+use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind, StoredRow};
 use std::path::{Path, PathBuf};
 
 /// An ensemble opened for reading. Data are fetched on demand (the file is not loaded whole).
@@ -279,6 +279,46 @@ impl EnsembleReader {
             .try_into()
             .map_err(|_| self.damaged(format!("chain {chain}: bad rng_state row {i}")))?;
         Ok(RngState::from_words(words))
+    }
+
+    /// Records [start, start + count) of a chain as a block.
+    pub fn read_block(
+        &self,
+        chain: usize,
+        start: usize,
+        count: usize,
+    ) -> Result<RecordBlock, EnsembleError> {
+        let kind = self.meta.sampler;
+        let mut b = RecordBlock::new(chain, kind, self.meta.volume());
+        if count == 0 {
+            return Ok(b);
+        }
+        b.configs = self.read_configs(chain, start, count)?;
+        for (i, name) in kind.columns().iter().enumerate() {
+            b.columns[i] = le_f64(&self.raw_rows(chain, name, start, count)?);
+        }
+        b.accepted = self
+            .raw_rows(chain, ACCEPTED, start, count)?
+            .iter()
+            .map(|&a| a != 0)
+            .collect();
+        let words = self.raw_rows(chain, RNG_STATE, start, count)?;
+        b.rng_after = words
+            .chunks_exact(32)
+            .map(|r| {
+                let w: [u64; 4] = std::array::from_fn(|j| {
+                    u64::from_le_bytes(r[8 * j..8 * j + 8].try_into().unwrap())
+                });
+                RngState::from_words(w)
+            })
+            .collect();
+        if !b.is_consistent() || b.len() != count {
+            return Err(self.damaged(format!(
+                "chain {chain}: rows {start}..{} are incomplete",
+                start + count
+            )));
+        }
+        Ok(b)
     }
 
     /// Record `i` of a chain: its configuration, column values, accepted flag and generator.

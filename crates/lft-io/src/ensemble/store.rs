@@ -1,8 +1,10 @@
 //! The ensemble file as a [`Store`] of the sampler pipeline.
 
+use super::canonical::rewrite_for_resume;
 use super::reader::EnsembleReader;
+use super::rounds::RoundWriter;
 use super::writer::EnsembleWriter;
-use super::{EnsembleError, EnsembleMeta, rewrite_canonical};
+use super::{EnsembleError, EnsembleMeta};
 use crate::lock::FileLock;
 use lft_records::{ChainMeta, RecordBlock, SamplerKind, Sink, Store, StoredChain, StoredRow};
 use std::path::{Path, PathBuf};
@@ -11,12 +13,14 @@ use std::path::{Path, PathBuf};
 /// from creation to drop, so no second process writes the same file.
 ///
 /// Begun, it writes the skeleton with `meta` (whose sampler and chain count the run fixes);
-/// continued, a partial tail is dropped and the stored config becomes `meta.config_text`;
-/// finished, the file is closed and rewritten canonically (docs/FORMAT.md).
+/// records are appended in the canonical order (rounds of rows, chain after chain), so a
+/// finished run is closed in place and needs no rewrite. Continued, the file is rewritten up
+/// to its last complete round, the rows past it are held to be appended again, and the
+/// stored config becomes `meta.config_text` (docs/FORMAT.md).
 pub struct EnsembleStore {
     path: PathBuf,
     meta: EnsembleMeta,
-    writer: Option<EnsembleWriter>,
+    writer: Option<RoundWriter>,
     _lock: FileLock,
 }
 
@@ -36,9 +40,17 @@ impl EnsembleStore {
         &self.path
     }
 
-    fn writer(&mut self) -> Result<&mut EnsembleWriter, EnsembleError> {
+    fn writer(&mut self) -> Result<&mut RoundWriter, EnsembleError> {
         if self.writer.is_none() {
-            self.writer = Some(EnsembleWriter::open_append(&self.path)?);
+            let w = EnsembleWriter::open_append(&self.path)?;
+            let meta = w.meta().clone();
+            self.writer = Some(RoundWriter::new(
+                w,
+                meta.sampler,
+                meta.volume(),
+                meta.n_chains,
+                None,
+            ));
         }
         Ok(self.writer.as_mut().expect("just opened"))
     }
@@ -48,12 +60,12 @@ impl Sink for EnsembleStore {
     type Error = EnsembleError;
 
     fn write_block(&mut self, block: &RecordBlock) -> Result<(), EnsembleError> {
-        self.writer()?.append_block(block)
+        self.writer()?.push(block)
     }
 
     fn flush(&mut self) -> Result<(), EnsembleError> {
         match &mut self.writer {
-            Some(w) => w.flush(),
+            Some(w) => w.writer.flush(),
             None => Ok(()),
         }
     }
@@ -83,21 +95,31 @@ impl Store for EnsembleStore {
     fn begin(&mut self, kind: SamplerKind, chains: &[ChainMeta]) -> Result<(), EnsembleError> {
         self.meta.sampler = kind;
         self.meta.n_chains = chains.len();
-        self.writer = Some(EnsembleWriter::create(&self.path, &self.meta, chains)?);
+        let w = EnsembleWriter::create(&self.path, &self.meta, chains)?;
+        let v = self.meta.volume();
+        self.writer = Some(RoundWriter::new(w, kind, v, chains.len(), None));
         Ok(())
     }
 
     fn truncate(&mut self, lengths: &[usize]) -> Result<(), EnsembleError> {
         if let Some(w) = self.writer.take() {
-            w.close()?;
+            w.into_pending().0.close()?;
         }
-        rewrite_canonical(&self.path, Some(lengths), Some(&self.meta.config_text))
+        let w = rewrite_for_resume(&self.path, lengths, &self.meta.config_text)?;
+        self.writer = Some(w);
+        Ok(())
     }
 
+    /// Appends what is left and closes the file in place.
     fn finish(&mut self) -> Result<(), EnsembleError> {
-        if let Some(w) = self.writer.take() {
-            w.close()?;
+        if let Some(mut w) = self.writer.take() {
+            w.flush_tails()?;
+            w.into_pending().0.close()?;
         }
-        rewrite_canonical(&self.path, None, Some(&self.meta.config_text))
+        Ok(())
+    }
+
+    fn max_lead(&self) -> Option<usize> {
+        Some(2 * super::layout::round_rows(self.meta.volume()))
     }
 }

@@ -18,8 +18,11 @@ pub struct EnsembleWriter {
     path: PathBuf,
     volume: usize,
     kind: SamplerKind,
+    meta: EnsembleMeta,
     /// The sampler's per-configuration datasets, in append order.
     names: Vec<&'static str>,
+    /// Little-endian bytes of the rows being appended (reused).
+    scratch: Vec<u8>,
     /// Per chain, the handles of `names` in order.
     datasets: Vec<Vec<hdf5_pure::Dataset>>,
 }
@@ -110,7 +113,7 @@ pub(super) fn write_skeleton(
             .with_shape(&shape_u64);
         let unlimited = [MaxExtent::Unlimited];
         for name in layout::record_datasets(meta.sampler) {
-            let chunks = [layout::chunk_rows(layout::row_bytes(name, volume))];
+            let chunks = [layout::record_chunk_rows(name, volume)];
             let d = g.create_dataset(name);
             match name {
                 CONFIGS => d.with_array_data(make_f64_type(), &dims, Vec::new(), 0),
@@ -195,13 +198,20 @@ impl EnsembleWriter {
             path: path.to_path_buf(),
             volume: meta.volume(),
             kind: meta.sampler,
+            meta,
             names,
             datasets,
+            scratch: Vec::new(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file's metadata.
+    pub fn meta(&self) -> &EnsembleMeta {
+        &self.meta
     }
 
     /// Appends raw rows to one per-trajectory dataset.
@@ -222,42 +232,52 @@ impl EnsembleWriter {
     /// Appends a block of records to its chain. Datasets are extended in the sampler's order
     /// (configurations first, generator states last), so a crash leaves the later ones shorter.
     pub fn append_block(&mut self, block: &RecordBlock) -> Result<(), EnsembleError> {
-        let chain = block.chain;
+        self.append_rows(block.chain, block, 0..block.len())
+    }
+
+    /// Appends records `rows` of `block` to chain `chain`.
+    pub(super) fn append_rows(
+        &mut self,
+        chain: usize,
+        block: &RecordBlock,
+        rows: std::ops::Range<usize>,
+    ) -> Result<(), EnsembleError> {
         if chain >= self.datasets.len()
             || block.kind != self.kind
             || block.volume != self.volume
             || !block.is_consistent()
+            || rows.start > rows.end
+            || rows.end > block.len()
         {
             return Err(EnsembleError::Usage {
                 path: self.path.clone(),
                 message: format!("append to chain {chain}: the block does not fit the file"),
             });
         }
-        let mut rows = Vec::with_capacity(self.names.len());
+        let v = self.volume;
+        let (a, b) = (rows.start, rows.end);
         let mut column = 0;
-        for &name in &self.names {
-            let bytes: Vec<u8> = match name {
-                CONFIGS => block.configs.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                ACCEPTED => block.accepted.iter().map(|&a| u8::from(a)).collect(),
-                RNG_STATE => block
-                    .rng_after
+        let mut bytes = std::mem::take(&mut self.scratch);
+        for i in 0..self.names.len() {
+            bytes.clear();
+            match self.names[i] {
+                CONFIGS => le_bytes(&block.configs[a * v..b * v], &mut bytes),
+                ACCEPTED => bytes.extend(block.accepted[a..b].iter().map(|&x| u8::from(x))),
+                RNG_STATE => block.rng_after[a..b]
                     .iter()
                     .flat_map(|s| s.to_words())
-                    .flat_map(|w| w.to_le_bytes())
-                    .collect(),
+                    .for_each(|w| bytes.extend_from_slice(&w.to_le_bytes())),
                 _ => {
+                    le_bytes(&block.columns[column][a..b], &mut bytes);
                     column += 1;
-                    block.columns[column - 1]
-                        .iter()
-                        .flat_map(|x| x.to_le_bytes())
-                        .collect()
                 }
-            };
-            rows.push(bytes);
+            }
+            if let Err(e) = self.append_raw(chain, i, &bytes) {
+                self.scratch = bytes;
+                return Err(e);
+            }
         }
-        for (i, bytes) in rows.iter().enumerate() {
-            self.append_raw(chain, i, bytes)?;
-        }
+        self.scratch = bytes;
         Ok(())
     }
 
@@ -271,6 +291,14 @@ impl EnsembleWriter {
         let path = self.path.clone();
         drop(self.datasets);
         self.file.close().map_err(h5_err(&path))
+    }
+}
+
+/// Appends the little-endian bytes of `xs` to `out`.
+fn le_bytes(xs: &[f64], out: &mut Vec<u8>) {
+    out.reserve(8 * xs.len());
+    for x in xs {
+        out.extend_from_slice(&x.to_le_bytes());
     }
 }
 
