@@ -4,9 +4,7 @@
 //! finish), best of `repeat` runs. Prints MB/s of configuration data.
 //!
 //!     cargo run --release -p lft-io --example append_rate -- 64 64 4000 64
-use lft_io::{
-    ChainMeta, ChainSettings, EnsembleMeta, EnsembleStore, Integrator, RecordBlock, SamplerKind,
-};
+use lft_io::{EnsembleStore, RecordBlock, SamplerKind};
 use lft_lattice::RngState;
 use lft_records::{Sink, Store};
 use std::time::Instant;
@@ -26,34 +24,7 @@ fn main() {
         _ => panic!("usage: append_rate L0 L1 N BLOCK [FLUSH_EVERY_BLOCKS]"),
     };
     let v: usize = shape.iter().product();
-    let meta = EnsembleMeta {
-        lft_version: "bench".into(),
-        config_text: "seed = 1\n".into(),
-        seed: 1,
-        shape: shape.clone(),
-        action_kind: "phi4".into(),
-        m2: -4.0,
-        lambda: 8.0,
-        kappa: 0.2,
-        lambda_tilde: 0.3,
-        fermions: None,
-        sampler: SamplerKind::Hmc,
-        n_chains: 1,
-    };
-    let chain = ChainMeta {
-        settings: ChainSettings::Hmc {
-            step_size: 0.1,
-            n_steps: 10,
-            integrator: Integrator::Leapfrog,
-            length_jitter: 0.5,
-        },
-        save_every: 1,
-        start_config: vec![0.0; v],
-        start_rng: RngState {
-            state: 1,
-            stream: 3,
-        },
-    };
+    let (meta, chain) = lft_io::ensemble::example_meta(&shape);
     let mut rows = RecordBlock::new(0, SamplerKind::Hmc, v);
     let config: Vec<f64> = (0..v).map(|i| (i as f64).sin()).collect();
     for i in 0..block {

@@ -237,16 +237,9 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
         meta: &lft_records::ChainMeta,
         last: Option<&lft_records::StoredRow>,
     ) -> Result<Self::Chain, String> {
-        let params = crate::run::hmc_params(&meta.settings).ok_or("not an HMC chain")?;
-        let (field, rng) = match last {
-            Some(row) => (row.config.clone(), row.rng),
-            None => (meta.start_config.clone(), meta.start_rng),
-        };
-        if field.len() != self.volume() {
-            return Err("the stored state does not fit the lattice".into());
-        }
+        let (params, field, rng) = crate::run::hmc_resume_state(meta, last, self.volume())?;
         Ok(crate::WithAction {
-            chain: HmcChain::resume(self.action, field, rng.restore(), params),
+            chain: HmcChain::resume(self.action, field, rng, params),
             action: self.action,
         })
     }

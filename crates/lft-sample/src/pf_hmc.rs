@@ -138,19 +138,12 @@ impl crate::Sampler for PseudofermionHmcSampler {
         meta: &lft_records::ChainMeta,
         last: Option<&lft_records::StoredRow>,
     ) -> Result<PseudofermionHmc, String> {
-        let params = crate::run::hmc_params(&meta.settings).ok_or("not an HMC chain")?;
-        let (field, rng) = match last {
-            Some(row) => (row.config.clone(), row.rng),
-            None => (meta.start_config.clone(), meta.start_rng),
-        };
-        if field.len() != self.volume() {
-            return Err("the stored state does not fit the lattice".into());
-        }
+        let (params, field, rng) = crate::run::hmc_resume_state(meta, last, self.volume())?;
         Ok(PseudofermionHmc::resume(
             self.model.clone(),
             self.cg,
             field,
-            rng.restore(),
+            rng,
             params,
         ))
     }

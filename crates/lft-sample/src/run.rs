@@ -206,6 +206,24 @@ pub fn hmc_params(s: &ChainSettings) -> Option<HmcParams> {
     }
 }
 
+/// What an HMC-like chain continues from: its stored HMC parameters, and the field and
+/// generator after its last stored record (or at its start), checked against `volume`.
+pub fn hmc_resume_state(
+    meta: &lft_records::ChainMeta,
+    last: Option<&lft_records::StoredRow>,
+    volume: usize,
+) -> Result<(HmcParams, Vec<f64>, lft_lattice::Pcg64), String> {
+    let params = hmc_params(&meta.settings).ok_or("not an HMC chain")?;
+    let (field, rng) = match last {
+        Some(row) => (row.config.clone(), row.rng),
+        None => (meta.start_config.clone(), meta.start_rng),
+    };
+    if field.len() != volume {
+        return Err("the stored state does not fit the lattice".into());
+    }
+    Ok((params, field, rng.restore()))
+}
+
 /// Every HMC-like chain is a [`Chain`] of kind [`SamplerKind::Hmc`]: one trajectory per
 /// step, recording S and ΔH.
 impl<M: MarkovChain> Chain for M {

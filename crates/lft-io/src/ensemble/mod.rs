@@ -126,3 +126,56 @@ pub struct FermionMeta {
     /// "exact" (dense-LU determinant) or "pseudofermion".
     pub treatment: String,
 }
+
+/// Metadata of a φ⁴ HMC ensemble of one chain on `shape`, for examples and benchmarks.
+#[doc(hidden)]
+pub fn example_meta(shape: &[usize]) -> (EnsembleMeta, ChainMeta) {
+    let meta = EnsembleMeta {
+        lft_version: env!("CARGO_PKG_VERSION").into(),
+        config_text: "seed = 1\n".into(),
+        seed: 1,
+        shape: shape.to_vec(),
+        action_kind: "phi4".into(),
+        m2: -4.0,
+        lambda: 8.0,
+        kappa: 0.2,
+        lambda_tilde: 0.3,
+        fermions: None,
+        sampler: SamplerKind::Hmc,
+        n_chains: 1,
+    };
+    let chain = ChainMeta {
+        settings: ChainSettings::Hmc {
+            step_size: 0.1,
+            n_steps: 10,
+            integrator: Integrator::Leapfrog,
+            length_jitter: 0.5,
+        },
+        save_every: 1,
+        start_config: vec![0.0; meta.volume()],
+        start_rng: lft_lattice::RngState {
+            state: 1,
+            stream: 1,
+        },
+    };
+    (meta, chain)
+}
+
+/// Writes a tiny HMC ensemble (one chain of three 4 × 6 configurations) to `path`: the file
+/// the documentation examples read.
+#[doc(hidden)]
+pub fn write_example(path: &std::path::Path) -> Result<(), EnsembleError> {
+    use lft_records::{Sink, Store};
+    let (meta, chain) = example_meta(&[4, 6]);
+    let rng = chain.start_rng;
+    let mut store = EnsembleStore::new(path, meta)?;
+    store.begin(SamplerKind::Hmc, &[chain])?;
+    let mut block = RecordBlock::new(0, SamplerKind::Hmc, 24);
+    for i in 0..3 {
+        let phi: Vec<f64> = (0..24).map(|x| (x * (i + 1)) as f64 * 0.01).collect();
+        block.push(&phi, &[i as f64, 0.1], true, rng);
+    }
+    store.write_block(&block)?;
+    store.flush()?;
+    store.finish()
+}

@@ -281,6 +281,53 @@ impl EnsembleReader {
         Ok(RngState::from_words(words))
     }
 
+    /// Every stored configuration of a chain as an array of shape (N, L0, L1, …), the layout
+    /// h5py gives too (last axis fastest).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("lft-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let path = dir.join("e.h5");
+    /// # lft_io::ensemble::write_example(&path)?;
+    /// use lft_io::EnsembleReader;
+    ///
+    /// let r = EnsembleReader::open(&path)?;
+    /// let phi = r.configs_array(0)?;                  // (N, 4, 6)
+    /// assert_eq!(phi.shape(), &[3, 4, 6]);
+    /// let s = r.column(0, "action")?;                 // S of each configuration
+    /// let m: Vec<f64> = phi.outer_iter().map(|c| c.sum()).collect();
+    /// assert_eq!((s.len(), m.len()), (3, 3));
+    /// assert!(r.column(0, "log_q").is_err());         // an HMC chain has no log q
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn configs_array(&self, chain: usize) -> Result<ndarray::ArrayD<f64>, EnsembleError> {
+        let n = self.chain_len(chain)?;
+        let mut shape = vec![n];
+        shape.extend_from_slice(&self.meta.shape);
+        let data = self.read_configs(chain, 0, n)?;
+        ndarray::ArrayD::from_shape_vec(shape, data)
+            .map_err(|e| self.damaged(format!("chain {chain}: {e}")))
+    }
+
+    /// The float column `name` of a chain's complete records (the sampler's columns:
+    /// [`SamplerKind::columns`]), as an array of shape (N,).
+    pub fn column(&self, chain: usize, name: &str) -> Result<ndarray::Array1<f64>, EnsembleError> {
+        if self.meta.sampler.column(name).is_none() {
+            return Err(EnsembleError::Usage {
+                path: self.path.clone(),
+                message: format!(
+                    "a `{}` ensemble has no column `{name}` (it has {:?})",
+                    self.meta.sampler,
+                    self.meta.sampler.columns()
+                ),
+            });
+        }
+        Ok(ndarray::Array1::from(self.read_f64_records(chain, name)?))
+    }
+
     /// Records [start, start + count) of a chain as a block.
     pub fn read_block(
         &self,
