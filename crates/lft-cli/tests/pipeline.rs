@@ -133,3 +133,57 @@ fn a_different_config_is_refused_by_key() {
     );
     assert!(stderr(&o).contains("hmc.save_every"), "{}", stderr(&o));
 }
+
+/// Every writer takes the file's lock: with it held (here by the test itself), `lft run` on
+/// the ensemble, `lft train` on the checkpoint and `lft measure --store` are refused at once,
+/// naming the holder, and touch nothing.
+#[test]
+fn every_writer_respects_the_lock() {
+    let dir = scratch(SMALL);
+    assert!(lft(dir.path(), &["run", "config.toml"]).status.success());
+    let ens = dir.path().join("out/ens.h5");
+    let before = std::fs::read(&ens).unwrap();
+    let pid = format!("pid {}", std::process::id());
+    let held = lft_io::FileLock::acquire(&ens).unwrap();
+    for args in [
+        &["run", "config.toml", "--set", "hmc.trajectories=400"][..],
+        &["measure", "out/ens.h5", "--store"][..],
+    ] {
+        let o = lft(dir.path(), args);
+        assert!(!o.status.success(), "{args:?} ran despite the lock");
+        let e = stderr(&o);
+        assert!(
+            e.contains("is being written by another process") && e.contains(&pid),
+            "{e}"
+        );
+    }
+    drop(held);
+    assert!(std::fs::read(&ens).unwrap() == before);
+
+    let flow = r#"seed = 3
+[lattice]
+shape = [4, 4]
+[action]
+kind = "phi4"
+m2 = 1.0
+lambda = 0.0
+[flow]
+layers = 2
+hidden = [4]
+[train]
+steps = 5
+checkpoint = "out/flow.h5"
+[output]
+path = "out/unused.h5"
+"#;
+    let dir = scratch(flow);
+    let ckpt = dir.path().join("out/flow.h5");
+    let held = lft_io::FileLock::acquire(&ckpt).unwrap();
+    let o = lft(dir.path(), &["train", "config.toml"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(&pid), "{}", stderr(&o));
+    assert!(!ckpt.exists(), "a refused trainer writes nothing");
+    drop(held);
+    assert!(lft(dir.path(), &["train", "config.toml"]).status.success());
+    assert!(ckpt.exists());
+}
