@@ -237,7 +237,7 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
         meta: &lft_records::ChainMeta,
         last: Option<&lft_records::StoredRow>,
     ) -> Result<Self::Chain, String> {
-        let (params, field, rng) = crate::run::hmc_resume_state(meta, last, self.volume())?;
+        let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
         Ok(crate::WithAction {
             chain: HmcChain::resume(self.action, field, rng, params),
             action: self.action,

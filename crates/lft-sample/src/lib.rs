@@ -4,6 +4,7 @@
 //! so every algorithm can be tested in memory ([`MemoryStore`]; lft-io provides the HDF5
 //! store).
 
+mod chain;
 mod flow_hmc;
 mod hmc;
 mod imh;
@@ -12,8 +13,12 @@ mod pf_hmc;
 mod pipeline;
 mod reweight;
 mod run;
+mod summary;
 mod tune;
 
+pub use chain::{
+    Chain, MarkovChain, Recorder, Step, WithAction, hmc_params, hmc_resume_state, hmc_settings,
+};
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
@@ -23,7 +28,7 @@ pub use pf_hmc::{PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};
 pub use reweight::{FlowReweight, ReweightSampler};
 pub use run::{
-    Chain, MarkovChain, Production, Progress, Recorder, RunError, RunSummary, Step, WithAction,
-    hmc_params, hmc_settings, run_chains, run_production, thermalize_all, thermalize_chains,
+    Production, Progress, RunError, run_chains, run_production, thermalize_all, thermalize_chains,
 };
+pub use summary::RunSummary;
 pub use tune::StepSizeTuner;

@@ -138,7 +138,7 @@ impl crate::Sampler for PseudofermionHmcSampler {
         meta: &lft_records::ChainMeta,
         last: Option<&lft_records::StoredRow>,
     ) -> Result<PseudofermionHmc, String> {
-        let (params, field, rng) = crate::run::hmc_resume_state(meta, last, self.volume())?;
+        let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
         Ok(PseudofermionHmc::resume(
             self.model.clone(),
             self.cg,

@@ -6,7 +6,7 @@
 //! the runner knows nothing of the algorithm, and a store knows nothing of the sampler but
 //! its [`SamplerKind`].
 
-use crate::run::{Chain, Production, Progress, RunError, RunSummary, run_chains};
+use crate::{Chain, Production, Progress, RunError, RunSummary, run_chains};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, Store, StoredRow};
 use std::time::Duration;
 

@@ -1,18 +1,12 @@
 //! The canonical rewrite: a fresh copy of an ensemble whose bytes depend only on its contents.
 
 use super::layout;
+use super::layout::tmp_path;
 use super::rounds::RoundWriter;
 use super::writer::write_skeleton;
 use super::{EnsembleError, EnsembleReader, EnsembleWriter};
 use lft_records::RecordBlock;
-use std::path::{Path, PathBuf};
-
-/// `FILE.tmp` beside `FILE`: where new files are written before they are renamed into place.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
+use std::path::Path;
 
 /// Rewrites the ensemble at `path` canonically: skeleton first, then every record in the
 /// canonical append order (docs/FORMAT.md: rounds of B rows, chain after chain, then each

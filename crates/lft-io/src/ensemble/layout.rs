@@ -1,6 +1,7 @@
 //! Names and storage choices of the format (docs/FORMAT.md).
 
 use lft_records::SamplerKind;
+use std::path::{Path, PathBuf};
 
 /// Group holding one subgroup per chain, named by its index: `/chains/0`, `/chains/1`, …
 pub const CHAINS_GROUP: &str = "chains";
@@ -61,4 +62,11 @@ pub fn record_chunk_rows(name: &str, volume: usize) -> u64 {
     }
     let round_bytes = round * row_bytes(name, volume);
     (round * 8192usize.div_ceil(round_bytes)) as u64
+}
+
+/// `FILE.tmp` beside `FILE`: where new files are written before they are renamed into place.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
 }

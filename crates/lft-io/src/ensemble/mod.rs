@@ -15,7 +15,8 @@ mod rounds;
 mod store;
 mod writer;
 
-pub use canonical::{rewrite_canonical, tmp_path};
+pub use canonical::rewrite_canonical;
+pub use layout::tmp_path;
 pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
 pub use reader::EnsembleReader;
 pub use store::EnsembleStore;

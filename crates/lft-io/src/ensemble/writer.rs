@@ -148,7 +148,7 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), EnsembleError> {
             message: "already exists; refusing to overwrite it".into(),
         });
     }
-    let tmp = super::canonical::tmp_path(path);
+    let tmp = layout::tmp_path(path);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
