@@ -5,14 +5,13 @@
 //! which thermalises fresh chains or continues stored ones bit for bit.
 
 use crate::cli::RunArgs;
-use crate::model::field_action;
-use crate::pipeline::{human_seconds, plan, run_ensemble};
+use crate::pipeline::{human_seconds, run_ensemble};
 use crate::progress::RunProgress;
 use anyhow::Result;
 use lft_action::Yukawa;
-use lft_io::config::{Fermions, HmcConfig, IntegratorName, Model, StartName};
-use lft_io::{Config, EnsembleReader};
-use lft_sample::{HmcParams, HmcSampler, Integrator, PseudofermionHmcSampler, RunSummary, Start};
+use lft_config::{Config, Fermions, Model};
+use lft_io::EnsembleReader;
+use lft_sample::{HmcSampler, PseudofermionHmcSampler, RunSummary};
 use std::path::Path;
 use tracing::info;
 
@@ -21,28 +20,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     run_config(&config, args)
 }
 
-/// HMC parameters of an `[hmc]` section.
-fn hmc_params(h: &HmcConfig) -> HmcParams {
-    HmcParams {
-        step_size: h.length / h.steps as f64,
-        n_steps: h.steps,
-        integrator: integrator(h.integrator),
-        length_jitter: h.length_jitter,
-    }
-}
-
-pub fn integrator(i: IntegratorName) -> Integrator {
-    match i {
-        IntegratorName::Leapfrog => Integrator::Leapfrog,
-        IntegratorName::Omelyan => Integrator::Omelyan,
-    }
-}
-
 /// Generates the HMC ensemble of an already loaded config.
 pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
-    let lattice = config.lattice()?;
-    let couplings = config.couplings()?;
-    let model = config.model()?;
+    let couplings = config.couplings();
+    let model = *config.model();
     let h = config.hmc()?;
     let fermion_text = match model {
         Model::Phi4(_) => String::new(),
@@ -59,7 +40,7 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
     info!(
         "{} on {:?}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}){fermion_text}; {} chain(s) × {} trajectories",
         model.kind_name(),
-        config.lattice.shape,
+        config.lattice().shape(),
         couplings.aks.m2,
         couplings.aks.lambda,
         couplings.hopping.kappa,
@@ -67,27 +48,22 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
         h.chains,
         h.trajectories
     );
-    let start = match h.start {
-        StartName::Cold => Start::Cold,
-        StartName::Hot => Start::Hot,
-    };
-    let tune = h.tune_step_size.then_some(h.target_acceptance);
-    let plan = plan(config, h.chains, h.trajectories, h.save_every);
+    let plan = config.run_plan(h.chains, h.trajectories, h.save_every);
     let mut progress = RunProgress::new("trajectories", args.abort_after);
-    progress.log_settings = h.tune_step_size;
+    progress.log_settings = h.tune.is_some();
     let (summary, solver) = match model {
         Model::Yukawa {
             params,
             fermions: Fermions::Pseudofermion(cg),
         } => {
             let sampler = PseudofermionHmcSampler {
-                model: Yukawa::new(lattice, params)?,
+                model: Yukawa::new(config.lattice().clone(), params)?,
                 cg,
-                params: hmc_params(h),
-                start,
-                seed: config.seed,
+                params: h.params,
+                start: h.start,
+                seed: config.seed(),
                 thermalization: h.thermalization,
-                tune,
+                tune: h.tune,
             };
             let outcome = run_ensemble(config, &sampler, &plan, "hmc.trajectories", &mut progress)?;
             let (solves, iterations) = outcome
@@ -102,14 +78,14 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
             (outcome.summary, Some(line))
         }
         _ => {
-            let action = field_action(config)?;
+            let action = config.field_action()?;
             let sampler = HmcSampler {
                 action: action.as_ref(),
-                params: hmc_params(h),
-                start,
-                seed: config.seed,
+                params: h.params,
+                start: h.start,
+                seed: config.seed(),
                 thermalization: h.thermalization,
-                tune,
+                tune: h.tune,
             };
             (
                 run_ensemble(config, &sampler, &plan, "hmc.trajectories", &mut progress)?.summary,
@@ -118,7 +94,7 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
         }
     };
     if summary.steps > 0 {
-        print_summary(config, &summary, &config.output.path, solver)?;
+        print_summary(config, &summary, &config.output().path, solver)?;
     }
     Ok(())
 }
@@ -134,7 +110,10 @@ fn print_summary(
         .map(|c| reader.chain_len(c))
         .sum::<Result<usize, _>>()?;
     let chains = config.hmc()?.chains;
-    println!("lft hmc: {chains} chain(s) on {:?}", config.lattice.shape);
+    println!(
+        "lft hmc: {chains} chain(s) on {:?}",
+        config.lattice().shape()
+    );
     println!("  trajectories (this run)  {}", s.steps);
     println!("  acceptance               {:.4}", s.acceptance());
     println!("  <dH>                     {:.5}", s.mean_delta_h());

@@ -4,7 +4,6 @@ mod cli;
 mod hmc_run;
 mod info;
 mod measure;
-mod model;
 mod pipeline;
 mod progress;
 mod sample;
@@ -17,12 +16,12 @@ use std::process::ExitCode;
 
 /// `lft run`: HMC for an [hmc] config; training for a [flow] config.
 fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
-    let config = lft_io::Config::load(&args.config, &args.overrides)?;
-    if config.hmc.is_some() {
+    let config = lft_config::Config::load(&args.config, &args.overrides)?;
+    if config.hmc().is_ok() {
         return hmc_run::run_config(&config, args);
     }
     train::run_config(&config, args.abort_after)?;
-    if config.sample.is_some() {
+    if config.sample().is_ok() {
         sample::run_config(&config, args.abort_after)?;
     } else {
         tracing::info!("no [sample] section: the flow is trained; add one to sample with it");

@@ -3,11 +3,10 @@
 
 use crate::progress::RunProgress;
 use anyhow::{Context, Result, anyhow};
-use lft_io::config::Reuse;
-use lft_io::{Config, EnsembleMeta, EnsembleReader, EnsembleStore};
+use lft_config::{Config, Fermions, Model, Reuse};
+use lft_io::{EnsembleMeta, EnsembleReader, EnsembleStore, FermionMeta, SamplerKind};
 use lft_sample::{Chain, RunError, RunOutcome, RunPlan, Sampler, StoreMismatch};
 use std::path::Path;
-use std::time::Duration;
 use tracing::info;
 
 /// Refuses a stored file that does not belong to `config` for `purpose`, naming the first
@@ -30,18 +29,40 @@ pub fn check_belongs(
     })
 }
 
-/// The plan of a run with `chains` chains of `steps` steps, flushed as the config says.
-pub fn plan(config: &Config, chains: usize, steps: usize, save_every: usize) -> RunPlan {
-    RunPlan {
-        chains,
-        steps,
-        save_every,
-        flush_every: Duration::from_secs_f64(config.output.flush_seconds),
-        first_chain: 0,
+/// The root attributes of a new ensemble of `config`, written by `sampler` with `n_chains`
+/// chains.
+pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> EnsembleMeta {
+    let couplings = config.couplings();
+    let model = config.model();
+    let fermions = match *model {
+        Model::Phi4(_) => None,
+        Model::Yukawa { params, fermions } => Some(FermionMeta {
+            g: params.g,
+            mass: params.mass,
+            treatment: match fermions {
+                Fermions::Exact => "exact",
+                Fermions::Pseudofermion(_) => "pseudofermion",
+            }
+            .into(),
+        }),
+    };
+    EnsembleMeta {
+        lft_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_text: config.to_toml(),
+        seed: config.seed(),
+        shape: config.lattice().shape().to_vec(),
+        action_kind: model.kind_name().into(),
+        m2: couplings.aks.m2,
+        lambda: couplings.aks.lambda,
+        kappa: couplings.hopping.kappa,
+        lambda_tilde: couplings.hopping.lambda_tilde,
+        fermions,
+        sampler,
+        n_chains,
     }
 }
 
-/// Runs `sampler` into the ensemble at `config.output.path`: begins it, or continues the
+/// Runs `sampler` into the ensemble at `output.path`: begins it, or continues the
 /// ensemble stored there if it was made with the same config (up to the run length, the
 /// config key `steps_key`). The file is locked for the whole run; a second writer is refused
 /// at once.
@@ -55,8 +76,8 @@ pub fn run_ensemble<S: Sampler>(
 where
     <S::Chain as Chain>::Error: std::error::Error + Send + Sync + 'static,
 {
-    let path = &config.output.path;
-    let meta = EnsembleMeta::from_config(config, sampler.kind(), plan.chains)?;
+    let path = &config.output().path;
+    let meta = ensemble_meta(config, sampler.kind(), plan.chains);
     let mut store = EnsembleStore::new(path, meta)?;
     if path.exists() {
         let reader = EnsembleReader::open(path).with_context(|| {

@@ -7,16 +7,15 @@
 //! stored step), and the finished file is rewritten canonically, like an HMC ensemble.
 
 use crate::cli::RunArgs;
-use crate::hmc_run::integrator;
-use crate::pipeline::{check_belongs, plan, run_ensemble};
+use crate::pipeline::{check_belongs, run_ensemble};
 use crate::progress::RunProgress;
-use crate::train::{INIT_STREAM, flow_spec};
-use anyhow::{Context, Result, bail};
+use crate::train::INIT_STREAM;
+use anyhow::{Context, Result};
+use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
 use lft_flow::Flow;
+use lft_io::EnsembleReader;
 use lft_io::checkpoint::read_checkpoint;
-use lft_io::config::{Reuse, SampleConfig, SampleMethod};
-use lft_io::{Config, EnsembleReader};
-use lft_sample::{FlowHmcSampler, HmcParams, ImhSampler, ReweightSampler, RunSummary};
+use lft_sample::{FlowHmcSampler, ImhSampler, ReweightSampler, RunSummary};
 use std::time::Instant;
 use tracing::info;
 
@@ -27,52 +26,41 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
 /// The trained flow of `config` (from its checkpoint) and the training steps it had.
 pub(crate) fn load_flow(config: &Config) -> Result<(Flow, u64)> {
-    let (f, t) = config.flow_and_train()?;
-    let lattice = config.lattice()?;
-    let ckpt = read_checkpoint(&t.checkpoint).with_context(|| {
+    let plan = config.flow()?;
+    let checkpoint = &plan.train.checkpoint;
+    let ckpt = read_checkpoint(checkpoint).with_context(|| {
         format!(
             "train.checkpoint {}: train the flow first (lft train CONFIG)",
-            t.checkpoint.display()
+            checkpoint.display()
         )
     })?;
     check_belongs(
         config,
         &ckpt.config_text,
-        &t.checkpoint,
+        checkpoint,
         "train.checkpoint",
         Reuse::Sampling,
     )?;
-    let mut flow =
-        Flow::new(lattice.clone(), &flow_spec(f), config.seed ^ INIT_STREAM).context("flow")?;
-    if ckpt.params.len() != flow.n_params() {
-        bail!(
-            "{}: parameter count does not match the architecture",
-            t.checkpoint.display()
-        );
-    }
-    flow.params = ckpt.params;
+    let mut flow = Flow::new(
+        config.lattice().clone(),
+        &plan.spec,
+        config.seed() ^ INIT_STREAM,
+    )
+    .context("flow")?;
+    flow.set_params(ckpt.params)
+        .with_context(|| format!("{}", checkpoint.display()))?;
     Ok((flow, ckpt.step))
-}
-
-/// The HMC part of flow-HMC steps.
-fn flow_hmc_params(s: &SampleConfig) -> HmcParams {
-    HmcParams {
-        step_size: s.hmc_length / s.hmc_steps as f64,
-        n_steps: s.hmc_steps,
-        integrator: integrator(s.hmc_integrator),
-        length_jitter: 0.5,
-    }
 }
 
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let s = config.sample()?;
-    let action = crate::model::field_action(config)?;
+    let action = config.field_action()?;
     let action = action.as_ref();
     let (flow, flow_step) = load_flow(config)?;
-    let plan = plan(config, s.chains, s.configs, s.save_every);
+    let plan = config.run_plan(s.chains, s.configs, s.save_every);
     let mut progress = RunProgress::new("configurations", abort_after);
     let start = Instant::now();
-    let (seed, batch) = (config.seed, s.batch);
+    let (seed, batch) = (config.seed(), s.batch);
     let summary = match s.method {
         SampleMethod::Imh => {
             info!(
@@ -110,7 +98,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             let sampler = FlowHmcSampler {
                 flow: &flow,
                 action,
-                params: flow_hmc_params(s),
+                params: s.hmc,
                 hmc_per_step: s.hmc_per_step,
                 seed,
                 flow_step,
@@ -124,8 +112,8 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(config: &Config, s: &SampleConfig, run: &RunSummary, elapsed: f64) -> Result<()> {
-    let path = &config.output.path;
+fn print_summary(config: &Config, s: &SamplePlan, run: &RunSummary, elapsed: f64) -> Result<()> {
+    let path = &config.output().path;
     let per_step = 1e3 * elapsed / run.steps.max(1) as f64;
     if s.method == SampleMethod::FlowHmc {
         println!(

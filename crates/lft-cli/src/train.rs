@@ -7,15 +7,9 @@
 use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, StepRecord,
-    TrainOptions, batch_quality, train_with,
-};
-use lft_io::Config;
+use lft_config::{Config, Reuse, TrainPlan};
+use lft_flow::{Adam, Flow, Objective, StepRecord, batch_quality, train_with};
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
-use lft_io::config::{
-    ActivationName, CouplingName, FlowConfig, PriorName, ScheduleName, TrainConfig,
-};
 use lft_lattice::{RngState, stream_rng};
 use std::io::IsTerminal;
 use tracing::info;
@@ -29,69 +23,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
     run_config(&config, args.abort_after)
 }
 
-fn activation(a: ActivationName) -> Activation {
-    match a {
-        ActivationName::LeakyRelu => Activation::LeakyRelu(0.01),
-        ActivationName::Tanh => Activation::Tanh,
-        ActivationName::None => Activation::Identity,
-    }
-}
-
-/// The flow architecture of a `[flow]` section.
-pub fn flow_spec(f: &FlowConfig) -> FlowSpec {
-    FlowSpec {
-        layers: f.layers,
-        hidden: f.hidden.clone(),
-        kernel: f.kernel,
-        activation: activation(f.activation),
-        final_activation: activation(f.final_activation),
-        equivariant: f.equivariant,
-        coupling: match f.coupling {
-            CouplingName::Affine => CouplingSpec::Affine,
-            CouplingName::Spline => CouplingSpec::Spline {
-                bins: f.bins,
-                tail_bound: f.tail_bound,
-            },
-        },
-        prior: match f.prior {
-            PriorName::Normal => PriorSpec::StandardNormal,
-            PriorName::Free => PriorSpec::FreeField {
-                m2: f.prior_m2.unwrap_or(1.0),
-            },
-        },
-        spectral: f.spectral,
-    }
-}
-
-fn train_options(t: &TrainConfig, steps: usize) -> TrainOptions {
-    TrainOptions {
-        steps,
-        batch: t.batch,
-        lr: t.lr,
-        schedule: match t.schedule {
-            ScheduleName::Constant => Schedule::Constant,
-            ScheduleName::Cosine => Schedule::Cosine,
-            ScheduleName::Step => Schedule::Step {
-                every: t.step_every,
-                factor: t.step_factor,
-            },
-        },
-        grad_clip: t.grad_clip,
-        max_failures: 5,
-    }
-}
-
 /// Trains; `abort_after` is a test hook: abort (as a crash would) after the first checkpoint
 /// at or beyond that many steps.
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
-    let (f, t) = config.flow_and_train()?;
-    let lattice = config.lattice()?;
-    let action = crate::model::field_action(config)?;
+    let plan = config.flow()?;
+    let (spec, t) = (&plan.spec, &plan.train);
+    let steps = t.options.steps;
+    let action = config.field_action()?;
     let action = action.as_ref();
-    let mut flow =
-        Flow::new(lattice, &flow_spec(f), config.seed ^ INIT_STREAM).context("flow.prior_m2")?;
+    let mut flow = Flow::new(config.lattice().clone(), spec, config.seed() ^ INIT_STREAM)
+        .context("flow.prior_m2")?;
     let mut adam = Adam::new(flow.n_params());
-    let mut rng = stream_rng(config.seed, LATENT_STREAM);
+    let mut rng = stream_rng(config.seed(), LATENT_STREAM);
     let mut history: Vec<[f64; 7]> = Vec::new();
     // One trainer per checkpoint: a second is refused before it trains anything.
     let _lock = lft_io::FileLock::acquire(&t.checkpoint)?;
@@ -107,23 +50,17 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             &ckpt.config_text,
             &t.checkpoint,
             "train.checkpoint",
-            lft_io::config::Reuse::Training,
+            Reuse::Training,
         )?;
-        if ckpt.step as usize > t.steps {
+        if ckpt.step as usize > steps {
             bail!(
-                "{}: already trained for {} steps, more than train.steps = {}",
+                "{}: already trained for {} steps, more than train.steps = {steps}",
                 t.checkpoint.display(),
                 ckpt.step,
-                t.steps
             );
         }
-        if ckpt.params.len() != flow.n_params() {
-            bail!(
-                "{}: parameter count does not match the architecture",
-                t.checkpoint.display()
-            );
-        }
-        flow.params = ckpt.params;
+        flow.set_params(ckpt.params)
+            .with_context(|| format!("{}", t.checkpoint.display()))?;
         adam = Adam::restore(ckpt.adam_m, ckpt.adam_v, ckpt.step);
         rng = RngState::restore(&ckpt.rng);
         history = ckpt.history;
@@ -134,20 +71,20 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         );
     }
     info!(
-        "flow: {} affine couplings, hidden {:?}, kernel {}, {} parameters; training {} steps of batch {}",
-        f.layers,
-        f.hidden,
-        f.kernel,
+        "flow: {} {} couplings, hidden {:?}, kernel {}, {} parameters; training {steps} steps of batch {}",
+        spec.layers,
+        spec.coupling.name(),
+        spec.hidden,
+        spec.kernel,
         flow.n_params(),
-        t.steps,
-        t.batch
+        t.options.batch
     );
     let data = match &t.data {
-        Some(path) => Some(load_data(path, &config.lattice.shape)?),
+        Some(path) => Some(load_data(path, config.lattice().shape())?),
         None => None,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(t.steps as u64);
+        let bar = ProgressBar::new(steps as u64);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} steps, eta {eta} {msg}",
@@ -159,9 +96,8 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     });
     let start = std::time::Instant::now();
     let first_step = adam.steps();
-    while (adam.steps() as usize) < t.steps {
+    while (adam.steps() as usize) < steps {
         let until = ((adam.steps() as usize / t.checkpoint_every) + 1) * t.checkpoint_every;
-        let options = train_options(t, t.steps);
         let mut report = |r: &StepRecord| {
             history.push([
                 r.step as f64,
@@ -200,7 +136,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         let result = train_with(
             &mut flow,
             objective,
-            &options,
+            &t.options,
             until,
             &mut adam,
             &mut rng,
@@ -218,7 +154,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     }
     let elapsed = start.elapsed();
     // Quality on a fresh batch (its own stream, so training is not disturbed).
-    let z = flow.sample_latent(1024, &mut stream_rng(config.seed, LATENT_STREAM + 1));
+    let z = flow.sample_latent(1024, &mut stream_rng(config.seed(), LATENT_STREAM + 1));
     let (loss, terms, _) = flow.reverse_kl(action, &z);
     let (_, var, ess, acceptance) = batch_quality(&terms);
     println!(
@@ -243,14 +179,14 @@ fn save(
     adam: &Adam,
     rng: &lft_lattice::Pcg64,
     history: &[[f64; 7]],
-    t: &TrainConfig,
+    t: &TrainPlan,
 ) -> Result<()> {
     let (m, v) = adam.moments();
     let ckpt = Checkpoint {
         lft_version: env!("CARGO_PKG_VERSION").to_string(),
         config_text: config.to_toml(),
         step: adam.steps(),
-        params: flow.params.clone(),
+        params: flow.params().to_vec(),
         adam_m: m.to_vec(),
         adam_v: v.to_vec(),
         rng: RngState::of(rng),

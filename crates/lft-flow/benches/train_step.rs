@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let z = flow.sample_latent(batch, &mut rng);
                 let (loss, _, grad) = flow.reverse_kl(&action, &z);
-                adam.step(&mut flow.params, &grad, 1e-3);
+                adam.step(flow.params_mut(), &grad, 1e-3);
                 black_box(loss)
             })
         });

@@ -49,7 +49,7 @@ fn main() {
         let mut step = || {
             let z = flow.sample_latent(batch, &mut rng);
             let (_, _, grad) = flow.reverse_kl(&action, &z);
-            adam.step(&mut flow.params, &grad, 1e-3);
+            adam.step(flow.params_mut(), &grad, 1e-3);
         };
         for _ in 0..3 {
             step();

@@ -24,6 +24,24 @@ pub enum CouplingSpec {
     Spline { bins: usize, tail_bound: f64 },
 }
 
+impl CouplingSpec {
+    /// "affine" or "spline", as in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CouplingSpec::Affine => "affine",
+            CouplingSpec::Spline { .. } => "spline",
+        }
+    }
+}
+
+/// Parameters that do not fit the architecture of a flow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{found} parameters, but the flow's architecture has {expected}")]
+pub struct ParamCountError {
+    pub expected: usize,
+    pub found: usize,
+}
+
 /// One layer of the stack: a coupling of either kind, or the spectral scale.
 #[derive(Debug, Clone)]
 enum Layer {
@@ -136,7 +154,7 @@ pub struct Flow {
     /// Start of each layer's parameters in `params`.
     offsets: Vec<usize>,
     /// All parameters, layer after layer.
-    pub params: Vec<f64>,
+    params: Vec<f64>,
     prior: Prior,
 }
 
@@ -235,6 +253,28 @@ impl Flow {
 
     pub fn n_params(&self) -> usize {
         self.params.len()
+    }
+
+    /// All parameters, layer after layer (the order of every gradient the flow returns).
+    pub fn params(&self) -> &[f64] {
+        &self.params
+    }
+
+    /// The parameters, for an optimiser step or a finite-difference check.
+    pub fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.params
+    }
+
+    /// Replaces every parameter (from a checkpoint); refuses a vector of the wrong length.
+    pub fn set_params(&mut self, params: Vec<f64>) -> Result<(), ParamCountError> {
+        if params.len() != self.params.len() {
+            return Err(ParamCountError {
+                expected: self.params.len(),
+                found: params.len(),
+            });
+        }
+        self.params = params;
+        Ok(())
     }
 
     fn layer_params(&self, l: usize) -> &[f64] {

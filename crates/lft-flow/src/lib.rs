@@ -27,7 +27,7 @@ pub mod train;
 
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
-pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec};
+pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec, ParamCountError};
 pub use prior::{Prior, PriorSpec};
 pub use spectral::SpectralScale;
 pub use train::{

@@ -185,10 +185,11 @@ pub fn train_with(
             None => grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
         };
         let lr = options.lr_at(step, lr_scale);
-        let saved = (flow.params.clone(), adam.clone());
-        adam.step(&mut flow.params, &grad, lr);
-        if flow.params.iter().any(|p| !p.is_finite()) {
-            (flow.params, *adam) = saved;
+        let saved = (flow.params().to_vec(), adam.clone());
+        adam.step(flow.params_mut(), &grad, lr);
+        if flow.params().iter().any(|p| !p.is_finite()) {
+            flow.params_mut().copy_from_slice(&saved.0);
+            *adam = saved.1;
             failures += 1;
             lr_scale *= 0.5;
             if failures > options.max_failures {

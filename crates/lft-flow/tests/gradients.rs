@@ -261,12 +261,12 @@ fn reverse_kl_gradient_matches_finite_differences() {
     let (_, _, grad) = flow.reverse_kl(&action, &z);
     let n = flow.n_params();
     for i in (0..n).step_by(7) {
-        let p0 = flow.params[i];
-        flow.params[i] = p0 + H;
+        let p0 = flow.params_mut()[i];
+        flow.params_mut()[i] = p0 + H;
         let up = flow.reverse_kl(&action, &z).0;
-        flow.params[i] = p0 - H;
+        flow.params_mut()[i] = p0 - H;
         let down = flow.reverse_kl(&action, &z).0;
-        flow.params[i] = p0;
+        flow.params_mut()[i] = p0;
         close(
             grad[i],
             (up - down) / (2.0 * H),
@@ -418,12 +418,12 @@ fn spline_reverse_kl_check(mut flow: Flow) {
     let z = flow.sample_latent(9, &mut stream_rng(15, 0));
     let (_, _, grad) = flow.reverse_kl(&action, &z);
     for i in (0..flow.n_params()).step_by(11) {
-        let p0 = flow.params[i];
-        flow.params[i] = p0 + H;
+        let p0 = flow.params_mut()[i];
+        flow.params_mut()[i] = p0 + H;
         let up = flow.reverse_kl(&action, &z).0;
-        flow.params[i] = p0 - H;
+        flow.params_mut()[i] = p0 - H;
         let down = flow.reverse_kl(&action, &z).0;
-        flow.params[i] = p0;
+        flow.params_mut()[i] = p0;
         close(
             grad[i],
             (up - down) / (2.0 * H),
@@ -479,12 +479,12 @@ fn forward_kl_gradient_matches_finite_differences() {
             "loss is −⟨log q⟩"
         );
         for i in (0..flow.n_params()).step_by(5) {
-            let p0 = flow.params[i];
-            flow.params[i] = p0 + H;
+            let p0 = flow.params_mut()[i];
+            flow.params_mut()[i] = p0 + H;
             let up = flow.forward_kl(&data).0;
-            flow.params[i] = p0 - H;
+            flow.params_mut()[i] = p0 - H;
             let down = flow.forward_kl(&data).0;
-            flow.params[i] = p0;
+            flow.params_mut()[i] = p0;
             close(
                 grad[i],
                 (up - down) / (2.0 * H),

@@ -164,7 +164,7 @@ fn spectral_layer_with_free_field_scales_is_exact() {
     let mut flow = free_field_flow(lat.clone(), 0, 1);
     let layer = SpectralScale::new(&lat);
     for k in 0..lat.volume() {
-        flow.params[layer.class(k)] = -0.5 * (2.0 * (p_hat_squared(&lat, k) + m2)).ln();
+        flow.params_mut()[layer.class(k)] = -0.5 * (2.0 * (p_hat_squared(&lat, k) + m2)).ln();
     }
     let z = flow.sample_latent(500, &mut stream_rng(2, 0));
     let (_, terms, _) = flow.reverse_kl(&action, &z);
@@ -225,7 +225,7 @@ fn flow_with_spectral_layer_has_exact_logdet_and_gradients() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let mut flow = free_field_flow(lat.clone(), 3, 140);
     let n_spectral = SpectralScale::new(&lat).n_params();
-    flow.params[..n_spectral].copy_from_slice(&randn(n_spectral, 141, 0.5));
+    flow.params_mut()[..n_spectral].copy_from_slice(&randn(n_spectral, 141, 0.5));
     let z = randn(16, 142, 1.0);
     let (phi, logdet) = flow.forward_batch(&z);
     let mut back = vec![0.0; 16];
@@ -252,16 +252,16 @@ fn flow_with_spectral_layer_has_exact_logdet_and_gradients() {
     let (_, forward) = flow.forward_kl(&data);
     let checked = (0..n_spectral).chain((n_spectral..flow.n_params()).step_by(9));
     for i in checked {
-        let mut p = flow.params.clone();
+        let mut p = flow.params().to_vec();
         let num = fd(&mut p, i, &mut |pp| {
             let mut f = flow.clone();
-            f.params.copy_from_slice(pp);
+            f.params_mut().copy_from_slice(pp);
             f.reverse_kl(&action, &zb).0
         });
         close(reverse[i], num, &format!("reverse KL dθ[{i}]"));
         let num = fd(&mut p, i, &mut |pp| {
             let mut f = flow.clone();
-            f.params.copy_from_slice(pp);
+            f.params_mut().copy_from_slice(pp);
             f.forward_kl(&data).0
         });
         close(forward[i], num, &format!("forward KL dθ[{i}]"));

@@ -1,13 +1,13 @@
-//! Files of lft: run configurations (TOML), ensembles and flow checkpoints (HDF5, docs/FORMAT.md).
+//! Files of lft: ensembles, flow checkpoints and stored measurements (HDF5, docs/FORMAT.md).
+//! The file format alone: this crate depends on no sampler, flow or action crate, and knows a
+//! run's config only as the text it stores (lft-config reads it).
 //!
 //! Every call into the HDF5 library (hdf5-pure, pinned exactly) stays inside this crate.
 
 pub mod checkpoint;
-pub mod config;
 pub mod ensemble;
 pub mod lock;
 
-pub use config::{Config, ConfigError};
 pub use ensemble::{
     ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleStore,
     EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, Integrator, MEASUREMENTS_GROUP,

@@ -22,7 +22,6 @@ pub use reader::EnsembleReader;
 pub use store::EnsembleStore;
 pub use writer::EnsembleWriter;
 
-use crate::config::{Fermions, Model};
 pub use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind};
 use std::path::PathBuf;
 use thiserror::Error;
@@ -78,42 +77,6 @@ pub struct EnsembleMeta {
 }
 
 impl EnsembleMeta {
-    /// The metadata of a new ensemble of `config`, written by `sampler` with `n_chains` chains.
-    pub fn from_config(
-        config: &crate::Config,
-        sampler: SamplerKind,
-        n_chains: usize,
-    ) -> Result<Self, crate::ConfigError> {
-        let couplings = config.couplings()?;
-        let model = config.model()?;
-        let fermions = match model {
-            Model::Phi4(_) => None,
-            Model::Yukawa { params, fermions } => Some(FermionMeta {
-                g: params.g,
-                mass: params.mass,
-                treatment: match fermions {
-                    Fermions::Exact => "exact",
-                    Fermions::Pseudofermion(_) => "pseudofermion",
-                }
-                .into(),
-            }),
-        };
-        Ok(Self {
-            lft_version: env!("CARGO_PKG_VERSION").to_string(),
-            config_text: config.to_toml(),
-            seed: config.seed,
-            shape: config.lattice.shape.clone(),
-            action_kind: model.kind_name().into(),
-            m2: couplings.aks.m2,
-            lambda: couplings.aks.lambda,
-            kappa: couplings.hopping.kappa,
-            lambda_tilde: couplings.hopping.lambda_tilde,
-            fermions,
-            sampler,
-            n_chains,
-        })
-    }
-
     pub fn volume(&self) -> usize {
         self.shape.iter().product()
     }

@@ -1,7 +1,7 @@
 //! Whether a stored file (an ensemble, a flow checkpoint) belongs to a config: one rule,
 //! one error naming the first key that differs.
 
-use super::Config;
+use crate::Config;
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -1,0 +1,276 @@
+//! `[action]`: which theory and its couplings, resolved into a [`Model`] and [`Couplings`],
+//! and from them the field action S(φ) the samplers and flows evaluate.
+
+use crate::ConfigError;
+use crate::error::invalid;
+use lft_action::{
+    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaExact,
+    YukawaParams,
+};
+use lft_lattice::Lattice;
+use serde::{Deserialize, Serialize};
+
+/// Which theory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Scalar φ⁴ in any dimension.
+    Phi4,
+    /// φ⁴ coupled to N_f = 2 staggered fermions, D = K + m + gφ (2D, even extents).
+    Yukawa,
+}
+
+/// How the fermion determinant of the Yukawa model enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FermionsName {
+    /// −2 log|det D| by dense LU at every action and force (small lattices).
+    Exact,
+    /// A pseudofermion ϕ†(D Dᵀ)⁻¹ϕ, redrawn before every trajectory, solved by CG.
+    Pseudofermion,
+}
+
+/// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde);
+/// for `kind = "yukawa"` also `g`, `mass` and the fermion treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    pub kind: ActionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m2: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kappa: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_tilde: Option<f64>,
+    /// Yukawa coupling g (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<f64>,
+    /// Bare fermion mass m (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mass: Option<f64>,
+    /// "exact" (default) or "pseudofermion" (yukawa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fermions: Option<FermionsName>,
+    /// Relative CG residual of the molecular-dynamics force (pseudofermion; default 1e-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_force_tolerance: Option<f64>,
+    /// Relative CG residual of the action at the accept/reject step (pseudofermion; default
+    /// 1e-12: its error biases the ensemble, so keep it tight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_action_tolerance: Option<f64>,
+    /// CG iterations before a solve counts as failed (pseudofermion; default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cg_max_iterations: Option<usize>,
+}
+
+/// The theory of a validated config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    Phi4(Phi4Params),
+    Yukawa {
+        params: YukawaParams,
+        fermions: Fermions,
+    },
+}
+
+/// The fermion treatment of a validated Yukawa config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fermions {
+    Exact,
+    Pseudofermion(PseudofermionCg),
+}
+
+/// The physics couplings of a validated action, in both forms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Couplings {
+    pub aks: Phi4Params,
+    pub hopping: HoppingParams,
+}
+
+impl Model {
+    /// "phi4" or "yukawa", as stored in ensemble files.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Model::Phi4(_) => "phi4",
+            Model::Yukawa { .. } => "yukawa",
+        }
+    }
+
+    /// The φ⁴ part of the couplings.
+    pub fn phi4(&self) -> Phi4Params {
+        match self {
+            Model::Phi4(p) => *p,
+            Model::Yukawa { params, .. } => params.phi4,
+        }
+    }
+
+    /// S(φ) on `lattice`: φ⁴, or the Yukawa model's S_φ⁴ − 2 log|det D| by dense LU. A
+    /// pseudofermion model has no such action (its ϕ is part of the chain state), so flows and
+    /// the flow samplers refuse it, naming `action.fermions`.
+    pub fn field_action(&self, lattice: &Lattice) -> Result<Box<dyn Action>, ConfigError> {
+        let action_err = |e: lft_action::ActionError| invalid("action", e.to_string());
+        Ok(match *self {
+            Model::Phi4(p) => Box::new(Phi4::new(lattice.clone(), p).map_err(action_err)?),
+            Model::Yukawa {
+                params,
+                fermions: Fermions::Exact,
+            } => Box::new(YukawaExact::new(
+                Yukawa::new(lattice.clone(), params).map_err(action_err)?,
+            )),
+            Model::Yukawa {
+                fermions: Fermions::Pseudofermion(_),
+                ..
+            } => {
+                return Err(invalid(
+                    "action.fermions",
+                    "\"pseudofermion\" works only with [hmc]; flows and samplers that \
+                     evaluate S(φ) need fermions = \"exact\"",
+                ));
+            }
+        })
+    }
+}
+
+impl ActionConfig {
+    /// Writes out the defaults of optional keys (Yukawa: `fermions`, and the CG settings of
+    /// pseudofermions), so that the stored effective config names every setting.
+    pub(crate) fn fill_defaults(&mut self) {
+        if self.kind != ActionKind::Yukawa {
+            return;
+        }
+        if *self.fermions.get_or_insert(FermionsName::Exact) == FermionsName::Pseudofermion {
+            let d = PseudofermionCg::default();
+            self.cg_force_tolerance.get_or_insert(d.force.tolerance);
+            self.cg_action_tolerance.get_or_insert(d.action.tolerance);
+            self.cg_max_iterations.get_or_insert(d.force.max_iterations);
+        }
+    }
+
+    /// The couplings in both parametrisations (whichever one the config gave), for a lattice
+    /// of dimension `d`.
+    fn couplings(&self, d: usize) -> Result<Couplings, ConfigError> {
+        let action_err =
+            |e: lft_action::ActionError| invalid(&format!("action.{}", e.name), e.to_string());
+        match (self.m2, self.lambda, self.kappa, self.lambda_tilde) {
+            (Some(m2), Some(lambda), None, None) => {
+                let aks = Phi4Params { m2, lambda };
+                aks.validate().map_err(action_err)?;
+                let hopping = aks.to_hopping(d).map_err(action_err)?;
+                Ok(Couplings { aks, hopping })
+            }
+            (None, None, Some(kappa), Some(lambda_tilde)) => {
+                let hopping = HoppingParams {
+                    kappa,
+                    lambda_tilde,
+                };
+                hopping.validate(d).map_err(action_err)?;
+                Ok(Couplings {
+                    aks: hopping.to_aks(d),
+                    hopping,
+                })
+            }
+            _ => Err(invalid(
+                "action",
+                "give either `m2` and `lambda` (AKS form) or `kappa` and `lambda_tilde` \
+                 (hopping form), not a mix",
+            )),
+        }
+    }
+
+    /// The theory and its couplings on `lattice`. Checks that keys of the other kind are
+    /// absent and that the lattice suits the theory.
+    pub(crate) fn resolve(&self, lattice: &Lattice) -> Result<(Model, Couplings), ConfigError> {
+        let couplings = self.couplings(lattice.dim())?;
+        let aks = couplings.aks;
+        let cg_keys = [
+            ("cg_force_tolerance", self.cg_force_tolerance.is_some()),
+            ("cg_action_tolerance", self.cg_action_tolerance.is_some()),
+            ("cg_max_iterations", self.cg_max_iterations.is_some()),
+        ];
+        let only_with = |key: &str, what: &str| {
+            invalid(&format!("action.{key}"), format!("only used with {what}"))
+        };
+        let model = match self.kind {
+            ActionKind::Phi4 => {
+                let yukawa_keys = [
+                    ("g", self.g.is_some()),
+                    ("mass", self.mass.is_some()),
+                    ("fermions", self.fermions.is_some()),
+                ];
+                if let Some((key, _)) = yukawa_keys.iter().chain(&cg_keys).find(|(_, set)| *set) {
+                    return Err(only_with(key, "kind = \"yukawa\""));
+                }
+                Model::Phi4(aks)
+            }
+            ActionKind::Yukawa => {
+                let g = self.g.ok_or_else(|| {
+                    invalid("action.g", "kind = \"yukawa\" needs the Yukawa coupling g")
+                })?;
+                let mass = self.mass.ok_or_else(|| {
+                    invalid(
+                        "action.mass",
+                        "kind = \"yukawa\" needs the bare fermion mass (0 for massless)",
+                    )
+                })?;
+                let params = YukawaParams { phi4: aks, g, mass };
+                Yukawa::new(lattice.clone(), params).map_err(|e| {
+                    let key = match e.name {
+                        "lattice.shape" => e.name.to_string(),
+                        name => format!("action.{name}"),
+                    };
+                    invalid(&key, format!("{} (got {})", e.reason, e.value))
+                })?;
+                let fermions = match self.fermions.unwrap_or(FermionsName::Exact) {
+                    FermionsName::Exact => {
+                        if let Some((key, _)) = cg_keys.iter().find(|(_, set)| *set) {
+                            return Err(only_with(key, "fermions = \"pseudofermion\""));
+                        }
+                        Fermions::Exact
+                    }
+                    FermionsName::Pseudofermion => {
+                        Fermions::Pseudofermion(self.pseudofermion_cg()?)
+                    }
+                };
+                Model::Yukawa { params, fermions }
+            }
+        };
+        Ok((model, couplings))
+    }
+
+    /// The CG settings of a pseudofermion config (defaults where a key is absent).
+    fn pseudofermion_cg(&self) -> Result<PseudofermionCg, ConfigError> {
+        let d = PseudofermionCg::default();
+        let max_iterations = self.cg_max_iterations.unwrap_or(d.force.max_iterations);
+        if max_iterations == 0 {
+            return Err(invalid("action.cg_max_iterations", "must be at least 1"));
+        }
+        let tolerance = |key: &str, value: Option<f64>, default: f64| {
+            let t = value.unwrap_or(default);
+            if t.is_finite() && t > 0.0 && t < 1.0 {
+                Ok(CgParams {
+                    tolerance: t,
+                    max_iterations,
+                })
+            } else {
+                Err(invalid(
+                    &format!("action.{key}"),
+                    format!("a relative residual must be in (0, 1), got {t}"),
+                ))
+            }
+        };
+        Ok(PseudofermionCg {
+            force: tolerance(
+                "cg_force_tolerance",
+                self.cg_force_tolerance,
+                d.force.tolerance,
+            )?,
+            action: tolerance(
+                "cg_action_tolerance",
+                self.cg_action_tolerance,
+                d.action.tolerance,
+            )?,
+        })
+    }
+}

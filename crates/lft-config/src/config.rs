@@ -1,0 +1,196 @@
+//! [`Config`]: a config file checked and resolved once into the typed values of the
+//! libraries (lattice, model, sampler plans, flow spec, output), so no consumer re-derives
+//! them from the raw sections.
+
+use crate::ConfigError;
+use crate::action::{Couplings, Model};
+use crate::error::invalid;
+use crate::file::ConfigFile;
+use crate::hmc::HmcPlan;
+use crate::output::Output;
+use crate::sample::SamplePlan;
+use crate::train::TrainPlan;
+use lft_action::Action;
+use lft_flow::FlowSpec;
+use lft_lattice::Lattice;
+use lft_sample::RunPlan;
+use std::path::Path;
+
+/// A validated run configuration: the effective file (every default written out) and what it
+/// resolves to.
+#[derive(Debug, Clone)]
+pub struct Config {
+    file: ConfigFile,
+    lattice: Lattice,
+    model: Model,
+    couplings: Couplings,
+    hmc: Option<HmcPlan>,
+    flow: Option<FlowPlan>,
+    sample: Option<SamplePlan>,
+    output: Output,
+}
+
+/// A validated `[flow]` with its `[train]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowPlan {
+    pub spec: FlowSpec,
+    pub train: TrainPlan,
+}
+
+impl PartialEq for Config {
+    /// Two configs are equal when their effective files are (the rest derives from it).
+    fn eq(&self, other: &Self) -> bool {
+        self.file == other.file
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `overrides` (`section.key=value`, value in TOML syntax or a bare
+    /// string) and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_text(&text, path, overrides)
+    }
+
+    /// Parses config text (`origin` names it in errors), applies overrides, validates.
+    pub fn from_text(text: &str, origin: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        Self::try_from(ConfigFile::parse(text, origin, overrides)?)
+    }
+
+    /// The effective config file, every default written out.
+    pub fn file(&self) -> &ConfigFile {
+        &self.file
+    }
+
+    /// The effective config as TOML: the text stored in ensembles and checkpoints.
+    pub fn to_toml(&self) -> String {
+        self.file.to_toml()
+    }
+
+    /// Seed of every random stream of the run.
+    pub fn seed(&self) -> u64 {
+        self.file.seed
+    }
+
+    pub fn lattice(&self) -> &Lattice {
+        &self.lattice
+    }
+
+    /// The theory: φ⁴, or Yukawa with its fermion treatment.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The couplings in both parametrisations, whichever one the config gave.
+    pub fn couplings(&self) -> &Couplings {
+        &self.couplings
+    }
+
+    /// S(φ) of the config (see [`Model::field_action`]).
+    pub fn field_action(&self) -> Result<Box<dyn Action>, ConfigError> {
+        self.model.field_action(&self.lattice)
+    }
+
+    /// The `[hmc]` plan, or an error naming the missing section.
+    pub fn hmc(&self) -> Result<&HmcPlan, ConfigError> {
+        self.hmc
+            .as_ref()
+            .ok_or_else(|| invalid("hmc", "this config has no [hmc] section"))
+    }
+
+    /// The `[flow]` and `[train]` plan, or an error naming the missing section.
+    pub fn flow(&self) -> Result<&FlowPlan, ConfigError> {
+        self.flow
+            .as_ref()
+            .ok_or_else(|| invalid("flow", "this config has no [flow] section"))
+    }
+
+    /// The `[sample]` plan, or an error naming the missing section.
+    pub fn sample(&self) -> Result<&SamplePlan, ConfigError> {
+        self.sample
+            .as_ref()
+            .ok_or_else(|| invalid("sample", "this config has no [sample] section"))
+    }
+
+    pub fn output(&self) -> &Output {
+        &self.output
+    }
+
+    /// The pipeline plan of `chains` chains of `steps` steps, one in `save_every` stored,
+    /// flushed as `[output]` says; chain indices start at 0.
+    pub fn run_plan(&self, chains: usize, steps: usize, save_every: usize) -> RunPlan {
+        RunPlan {
+            chains,
+            steps,
+            save_every,
+            flush_every: self.output.flush_every,
+            first_chain: 0,
+        }
+    }
+}
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = ConfigError;
+
+    /// Checks every value for range and consistency, section by section, and resolves it.
+    fn try_from(file: ConfigFile) -> Result<Self, ConfigError> {
+        let lattice = Lattice::new(&file.lattice.shape)
+            .map_err(|e| invalid("lattice.shape", e.to_string()))?;
+        let (model, couplings) = file.action.resolve(&lattice)?;
+        let pseudofermion = matches!(
+            model,
+            Model::Yukawa {
+                fermions: crate::Fermions::Pseudofermion(_),
+                ..
+            }
+        );
+        if file.flow.is_some() && pseudofermion {
+            return Err(invalid(
+                "action.fermions",
+                "flows are trained on the exact effective action: use fermions = \"exact\"",
+            ));
+        }
+        if file.hmc.is_none() && file.flow.is_none() {
+            return Err(invalid(
+                "hmc",
+                "the config needs a sampler: an [hmc] or a [flow] section",
+            ));
+        }
+        let flow = match (&file.flow, &file.train) {
+            (Some(f), Some(t)) => Some(FlowPlan {
+                spec: f.resolve(&file.lattice.shape)?,
+                train: TrainPlan::try_from(t)?,
+            }),
+            (Some(_), None) => return Err(invalid("train", "a [flow] needs a [train] section")),
+            (None, Some(_)) => {
+                return Err(invalid("train", "a [train] section needs a [flow] section"));
+            }
+            (None, None) => None,
+        };
+        let hmc = file.hmc.as_ref().map(HmcPlan::try_from).transpose()?;
+        let sample = match &file.sample {
+            Some(_) if flow.is_none() => {
+                return Err(invalid(
+                    "sample",
+                    "a [sample] section needs a [flow] section",
+                ));
+            }
+            Some(s) => Some(SamplePlan::try_from(s)?),
+            None => None,
+        };
+        let output = Output::try_from(&file.output)?;
+        Ok(Config {
+            file,
+            lattice,
+            model,
+            couplings,
+            hmc,
+            flow,
+            sample,
+            output,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! `[flow]`: the architecture of a normalizing flow, resolved into lft-flow's [`FlowSpec`].
+
+use crate::ConfigError;
+use crate::defaults;
+use crate::error::{invalid, positive};
+use lft_flow::{Activation, CouplingSpec, FlowSpec, PriorSpec};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouplingName {
+    Affine,
+    Spline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    LeakyRelu,
+    Tanh,
+    /// No activation (identity); for `final_activation`.
+    None,
+}
+
+impl From<ActivationName> for Activation {
+    /// Leaky ReLU with slope 0.01 for x < 0.
+    fn from(name: ActivationName) -> Self {
+        match name {
+            ActivationName::LeakyRelu => Activation::LeakyRelu(0.01),
+            ActivationName::Tanh => Activation::Tanh,
+            ActivationName::None => Activation::Identity,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorName {
+    /// Independent standard normal variables.
+    Normal,
+    /// The free field of mass² `prior_m2`, sampled exactly.
+    Free,
+}
+
+/// Architecture of the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    #[serde(default = "defaults::coupling")]
+    pub coupling: CouplingName,
+    /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
+    pub layers: usize,
+    /// Hidden channels of each conditioner network.
+    #[serde(default = "defaults::hidden")]
+    pub hidden: Vec<usize>,
+    /// Odd kernel size of the periodic convolutions.
+    #[serde(default = "defaults::kernel")]
+    pub kernel: usize,
+    #[serde(default = "defaults::activation")]
+    pub activation: ActivationName,
+    /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
+    #[serde(default = "defaults::final_activation")]
+    pub final_activation: ActivationName,
+    /// Symmetrise the conditioners under φ → −φ (affine couplings).
+    #[serde(default)]
+    pub equivariant: bool,
+    /// Start the flow with a learnable momentum-space scale z̃(p) → e^{c(p)} z̃(p).
+    #[serde(default)]
+    pub spectral: bool,
+    /// Spline bins K (coupling = "spline").
+    #[serde(default = "defaults::bins")]
+    pub bins: usize,
+    /// The spline acts on [−tail_bound, tail_bound] and is the identity outside.
+    #[serde(default = "defaults::tail_bound")]
+    pub tail_bound: f64,
+    #[serde(default = "defaults::prior")]
+    pub prior: PriorName,
+    /// Mass² of the free-field prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_m2: Option<f64>,
+}
+
+impl FlowConfig {
+    /// The validated architecture for a lattice of extents `shape`.
+    pub(crate) fn resolve(&self, shape: &[usize]) -> Result<FlowSpec, ConfigError> {
+        if self.bins < 2 {
+            return Err(invalid(
+                "flow.bins",
+                format!("must be at least 2, got {}", self.bins),
+            ));
+        }
+        positive("flow.tail_bound", self.tail_bound)?;
+        let min_extent = shape.iter().copied().min().unwrap_or(0);
+        if self.kernel.is_multiple_of(2) || self.kernel > min_extent {
+            return Err(invalid(
+                "flow.kernel",
+                format!(
+                    "must be odd and at most the smallest lattice extent ({min_extent}), got {}",
+                    self.kernel
+                ),
+            ));
+        }
+        if self.hidden.contains(&0) {
+            return Err(invalid(
+                "flow.hidden",
+                "every hidden layer needs at least one channel",
+            ));
+        }
+        if self.activation == ActivationName::None {
+            return Err(invalid(
+                "flow.activation",
+                "hidden layers need \"leaky_relu\" or \"tanh\"",
+            ));
+        }
+        let prior = match (self.prior, self.prior_m2) {
+            (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
+                PriorSpec::FreeField { m2 }
+            }
+            (PriorName::Free, _) => {
+                return Err(invalid(
+                    "flow.prior_m2",
+                    "the free-field prior needs prior_m2 > 0",
+                ));
+            }
+            (PriorName::Normal, Some(_)) => {
+                return Err(invalid("flow.prior_m2", "only used with prior = \"free\""));
+            }
+            (PriorName::Normal, None) => PriorSpec::StandardNormal,
+        };
+        Ok(FlowSpec {
+            layers: self.layers,
+            hidden: self.hidden.clone(),
+            kernel: self.kernel,
+            activation: self.activation.into(),
+            final_activation: self.final_activation.into(),
+            equivariant: self.equivariant,
+            coupling: match self.coupling {
+                CouplingName::Affine => CouplingSpec::Affine,
+                CouplingName::Spline => CouplingSpec::Spline {
+                    bins: self.bins,
+                    tail_bound: self.tail_bound,
+                },
+            },
+            prior,
+            spectral: self.spectral,
+        })
+    }
+}

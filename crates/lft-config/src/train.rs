@@ -1,0 +1,141 @@
+//! `[train]`: how the flow is trained, resolved into a [`TrainPlan`] around lft-flow's
+//! [`TrainOptions`].
+
+use crate::ConfigError;
+use crate::defaults;
+use crate::error::{at_least_one, invalid, positive};
+use lft_flow::{Schedule, TrainOptions};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleName {
+    Constant,
+    Cosine,
+    Step,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveName {
+    ReverseKl,
+    ForwardKl,
+}
+
+/// Training of the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub steps: usize,
+    #[serde(default = "defaults::batch")]
+    pub batch: usize,
+    #[serde(default = "defaults::lr")]
+    pub lr: f64,
+    #[serde(default = "defaults::schedule")]
+    pub schedule: ScheduleName,
+    /// For `schedule = "step"`: multiply the learning rate by `step_factor` every `step_every` steps.
+    #[serde(default = "defaults::step_every")]
+    pub step_every: usize,
+    #[serde(default = "defaults::step_factor")]
+    pub step_factor: f64,
+    /// Clip gradients to this global norm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    #[serde(default = "defaults::objective")]
+    pub objective: ObjectiveName,
+    /// For `objective = "forward_kl"`: an ensemble file of the target (any sampler), whose
+    /// configurations are the training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// The checkpoint file (HDF5): weights, optimiser and generator state, history.
+    pub checkpoint: PathBuf,
+    /// Steps between checkpoints (the most a crash can lose).
+    #[serde(default = "defaults::every")]
+    pub checkpoint_every: usize,
+    /// Steps between log lines when not on a terminal.
+    #[serde(default = "defaults::every")]
+    pub report_every: usize,
+}
+
+/// A validated `[train]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainPlan {
+    /// Steps (the total, counting those of a checkpoint), batch, learning rate and schedule.
+    pub options: TrainOptions,
+    /// `Some(ensemble)`: forward KL on its configurations; `None`: reverse KL.
+    pub data: Option<PathBuf>,
+    pub checkpoint: PathBuf,
+    pub checkpoint_every: usize,
+    pub report_every: usize,
+}
+
+/// Consecutive non-finite training steps tolerated (each rolls back and halves the learning
+/// rate) before training stops.
+const MAX_FAILURES: usize = 5;
+
+impl TryFrom<&TrainConfig> for TrainPlan {
+    type Error = ConfigError;
+
+    fn try_from(t: &TrainConfig) -> Result<Self, ConfigError> {
+        match (t.objective, &t.data) {
+            (ObjectiveName::ForwardKl, None) => {
+                return Err(invalid(
+                    "train.data",
+                    "forward_kl training needs an ensemble file of the target",
+                ));
+            }
+            (ObjectiveName::ReverseKl, Some(_)) => {
+                return Err(invalid(
+                    "train.data",
+                    "only used with objective = \"forward_kl\"",
+                ));
+            }
+            _ => {}
+        }
+        at_least_one("train.steps", t.steps)?;
+        if t.batch < 2 {
+            return Err(invalid("train.batch", "must be at least 2"));
+        }
+        positive("train.lr", t.lr)?;
+        if t.grad_clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(invalid("train.grad_clip", "must be a finite number > 0"));
+        }
+        if !(t.step_factor > 0.0 && t.step_factor <= 1.0) || t.step_every == 0 {
+            return Err(invalid(
+                "train.step_factor",
+                "step_factor must be in (0, 1] and step_every ≥ 1",
+            ));
+        }
+        if t.checkpoint.as_os_str().is_empty() {
+            return Err(invalid("train.checkpoint", "must not be empty"));
+        }
+        if t.checkpoint_every == 0 || t.report_every == 0 {
+            return Err(invalid(
+                "train.checkpoint_every",
+                "checkpoint_every and report_every must be ≥ 1",
+            ));
+        }
+        Ok(TrainPlan {
+            options: TrainOptions {
+                steps: t.steps,
+                batch: t.batch,
+                lr: t.lr,
+                schedule: match t.schedule {
+                    ScheduleName::Constant => Schedule::Constant,
+                    ScheduleName::Cosine => Schedule::Cosine,
+                    ScheduleName::Step => Schedule::Step {
+                        every: t.step_every,
+                        factor: t.step_factor,
+                    },
+                },
+                grad_clip: t.grad_clip,
+                max_failures: MAX_FAILURES,
+            },
+            data: t.data.clone(),
+            checkpoint: t.checkpoint.clone(),
+            checkpoint_every: t.checkpoint_every,
+            report_every: t.report_every,
+        })
+    }
+}

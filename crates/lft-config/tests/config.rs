@@ -1,0 +1,274 @@
+//! Loading, overrides, defaults and validation of run configs: every bad input names its key.
+
+use lft_action::PseudofermionCg;
+use lft_config::{Config, ConfigError, Fermions, FermionsName, Model};
+use lft_sample::Start;
+use std::path::{Path, PathBuf};
+
+const GOOD: &str = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[hmc]
+trajectories = 100
+[output]
+path = "x.h5"
+"#;
+
+const YUKAWA: &str = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "yukawa"
+m2 = -4.0
+lambda = 8.0
+g = 1.0
+mass = 0.0
+[hmc]
+trajectories = 100
+[output]
+path = "x.h5"
+"#;
+
+#[test]
+fn yukawa_defaults_are_written_out() {
+    let c = load(YUKAWA, &[]).unwrap();
+    assert_eq!(c.file().action.fermions, Some(FermionsName::Exact));
+    let Model::Yukawa { params, fermions } = *c.model() else {
+        panic!("not yukawa")
+    };
+    assert_eq!((params.g, params.mass, params.phi4.m2), (1.0, 0.0, -4.0));
+    assert_eq!(fermions, Fermions::Exact);
+    assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
+
+    let pf = load(
+        YUKAWA,
+        &[
+            "action.fermions=pseudofermion",
+            "action.cg_force_tolerance=1e-7",
+        ],
+    )
+    .unwrap();
+    let Model::Yukawa {
+        fermions: Fermions::Pseudofermion(cg),
+        ..
+    } = *pf.model()
+    else {
+        panic!("not pseudofermion")
+    };
+    assert_eq!(cg.force.tolerance, 1e-7);
+    assert_eq!(
+        cg.action.tolerance,
+        PseudofermionCg::default().action.tolerance
+    );
+    let text = pf.to_toml();
+    assert!(text.contains("cg_action_tolerance"), "{text}");
+    assert_eq!(load(&text, &[]).unwrap(), pf);
+}
+
+#[test]
+fn flows_need_the_exact_determinant() {
+    let flow = "[flow]\nlayers = 2\n[train]\nsteps = 10\ncheckpoint = \"c.h5\"\n";
+    let text = format!("{YUKAWA}{flow}");
+    assert!(load(&text, &[]).is_ok());
+    let e = load(&text, &["action.fermions=pseudofermion"]).unwrap_err();
+    assert!(e.to_string().contains("action.fermions"), "{e}");
+}
+
+fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Config::from_text(text, Path::new("test.toml"), &o)
+}
+
+#[test]
+fn defaults_and_round_trip() {
+    let c = load(GOOD, &[]).unwrap();
+    assert_eq!(c.hmc().unwrap().params.n_steps, 10);
+    assert_eq!(c.hmc().unwrap().start, Start::Cold);
+    let again = load(&c.to_toml(), &[]).unwrap();
+    assert_eq!(c, again);
+    let k = *c.couplings();
+    assert!((k.hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
+}
+
+#[test]
+fn overrides_set_any_key() {
+    let c = load(
+        GOOD,
+        &[
+            "hmc.steps=20",
+            "lattice.shape=[4, 6]",
+            "output.path=out/y.h5",
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.hmc().unwrap().params.n_steps, 20);
+    assert_eq!(c.lattice().shape(), &[4, 6]);
+    assert_eq!(c.output().path, PathBuf::from("out/y.h5"));
+    let e = load(GOOD, &["hmc.steps"]).unwrap_err();
+    assert!(e.to_string().contains("hmc.steps"), "{e}");
+}
+
+#[test]
+fn hopping_form_is_accepted() {
+    let text = GOOD.replace(
+        "m2 = -4.0\nlambda = 8.0",
+        "kappa = 0.2\nlambda_tilde = 0.02",
+    );
+    let c = load(&text, &[]).unwrap();
+    let k = *c.couplings();
+    assert!((k.aks.lambda - 0.5).abs() < 1e-12);
+}
+
+/// Every bad input names its key.
+#[test]
+fn bad_inputs_name_their_key() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (GOOD, &["hmc.stepz=3"], "stepz"),
+        (GOOD, &["lattice.shape=[8, 1]"], "lattice.shape"),
+        (GOOD, &["action.lambda=-1.0"], "action.lambda"),
+        (GOOD, &["action.lambda=0.0"], "action.m2"),
+        (GOOD, &["hmc.steps=0"], "hmc.steps"),
+        (GOOD, &["hmc.steps=\"ten\""], "steps"),
+        (GOOD, &["hmc.chains=0"], "hmc.chains"),
+        (GOOD, &["action.kappa=0.1"], "action"),
+        (GOOD, &["hmc.length=-1"], "hmc.length"),
+        (&GOOD.replace("seed = 3\n", ""), &[], "seed"),
+        (
+            &GOOD.replace("trajectories = 100\n", ""),
+            &[],
+            "trajectories",
+        ),
+        (
+            &GOOD.replace("kind = \"phi4\"", "kind = \"yukawa\""),
+            &[],
+            "action.g",
+        ),
+        (GOOD, &["action.kind=\"fermion\""], "fermion"),
+        (GOOD, &["action.g=1.0"], "action.g"),
+        (GOOD, &["action.fermions=\"exact\""], "action.fermions"),
+        (YUKAWA, &["action.mass=\"none\""], "mass"),
+        (YUKAWA, &["action.g=nan"], "action.g"),
+        (YUKAWA, &["lattice.shape=[7, 8]"], "lattice.shape"),
+        (YUKAWA, &["lattice.shape=[4, 4, 4]"], "lattice.shape"),
+        (YUKAWA, &["action.fermions=\"wilson\""], "wilson"),
+        (
+            YUKAWA,
+            &["action.cg_force_tolerance=1e-6"],
+            "action.cg_force_tolerance",
+        ),
+        (
+            YUKAWA,
+            &[
+                "action.fermions=\"pseudofermion\"",
+                "action.cg_action_tolerance=0.0",
+            ],
+            "action.cg_action_tolerance",
+        ),
+        (
+            YUKAWA,
+            &[
+                "action.fermions=\"pseudofermion\"",
+                "action.cg_max_iterations=0",
+            ],
+            "action.cg_max_iterations",
+        ),
+    ];
+    for (text, overrides, needle) in cases {
+        let e = load(text, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
+}
+
+/// Each section resolves into the library types it configures, with the values it names.
+#[test]
+fn sections_resolve_into_library_types() {
+    use lft_flow::{Activation, CouplingSpec, PriorSpec, Schedule};
+    use lft_sample::Integrator;
+    let flow = r#"
+[flow]
+layers = 4
+coupling = "spline"
+bins = 6
+tail_bound = 4.0
+hidden = [4]
+final_activation = "none"
+prior = "free"
+prior_m2 = 0.5
+[train]
+steps = 10
+schedule = "step"
+step_every = 5
+step_factor = 0.25
+checkpoint = "c.h5"
+[sample]
+configs = 20
+method = "flow_hmc"
+hmc_steps = 4
+hmc_length = 0.5
+[output]
+path = "x.h5"
+flush_seconds = 0.5
+"#;
+    let text = GOOD.replace("[output]\npath = \"x.h5\"\n", flow);
+    let c = load(
+        &text,
+        &["hmc.integrator=omelyan", "hmc.tune_step_size=true"],
+    )
+    .unwrap();
+    let hmc = c.hmc().unwrap();
+    assert_eq!(hmc.params.integrator, Integrator::Omelyan);
+    assert_eq!((hmc.params.step_size, hmc.params.n_steps), (0.1, 10));
+    assert_eq!(hmc.tune, Some(0.8), "the default target acceptance");
+    let plan = c.flow().unwrap();
+    assert_eq!(
+        plan.spec.coupling,
+        CouplingSpec::Spline {
+            bins: 6,
+            tail_bound: 4.0
+        }
+    );
+    assert_eq!(plan.spec.prior, PriorSpec::FreeField { m2: 0.5 });
+    assert_eq!(plan.spec.activation, Activation::LeakyRelu(0.01));
+    assert_eq!(plan.spec.final_activation, Activation::Identity);
+    assert_eq!(
+        plan.train.options.schedule,
+        Schedule::Step {
+            every: 5,
+            factor: 0.25
+        }
+    );
+    assert_eq!(plan.train.checkpoint, PathBuf::from("c.h5"));
+    let s = c.sample().unwrap();
+    assert_eq!(s.hmc.integrator, Integrator::Omelyan, "flow-HMC's default");
+    assert_eq!((s.hmc.step_size, s.hmc.n_steps), (0.125, 4));
+    assert_eq!(
+        c.output().flush_every,
+        std::time::Duration::from_millis(500)
+    );
+    let run = c.run_plan(3, 20, 2);
+    assert_eq!(
+        (run.chains, run.steps, run.save_every, run.first_chain),
+        (3, 20, 2, 0)
+    );
+    assert_eq!(
+        lft_records::SamplerKind::from(s.method),
+        lft_records::SamplerKind::FlowHmc
+    );
+}
+
+/// A pseudofermion model has no field action, and says which key to change.
+#[test]
+fn pseudofermions_have_no_field_action() {
+    let c = load(YUKAWA, &["action.fermions=pseudofermion"]).unwrap();
+    let e = c.field_action().err().expect("no S(φ) for pseudofermions");
+    assert!(e.to_string().contains("action.fermions"), "{e}");
+    let exact = load(YUKAWA, &[]).unwrap();
+    let phi = vec![0.1; 64];
+    assert!(exact.field_action().unwrap().action(&phi).is_finite());
+}
