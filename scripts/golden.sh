@@ -42,6 +42,15 @@ run run "$root/configs/yukawa-pf.toml" --set hmc.trajectories=60 --set hmc.therm
   --set output.path=yukawa-pf.h5
 run run "$root/configs/yukawa-flow.toml" --set train.steps=40 --set sample.configs=256 \
   --set train.checkpoint=yukawa-flow.flow.h5 --set output.path=yukawa-flow.h5
+# Added before the lft-flow redesign (recorded with commit 689a912, whose outputs above are
+# those of b5cacb4): the equivariant affine flow, and a forward-KL spline flow with the
+# spectral scale, the free-field prior and Z2-equivariant conditioners.
+run run "$root/configs/tutorial_equivariant.toml" --set train.steps=40 --set sample.configs=256 \
+  --set train.checkpoint=equivariant.flow.h5 --set output.path=equivariant.h5
+run train "$root/configs/tutorial_spline.toml" --set train.steps=30 --set flow.equivariant=true \
+  --set flow.spectral=true --set flow.prior='"free"' --set flow.prior_m2=1.0 \
+  --set train.objective='"forward_kl"' --set train.data=tutorial.h5 \
+  --set train.checkpoint=forward-kl.flow.h5
 "$lft" -q measure quickstart.h5 --skip 100 --json > quickstart.measure.json
 "$lft" -q measure tutorial-reweight.h5 --json > tutorial-reweight.measure.json
 "$lft" -q measure yukawa-exact.h5 --skip 50 --json > yukawa-exact.measure.json

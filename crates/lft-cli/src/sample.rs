@@ -68,7 +68,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 s.chains, s.configs
             );
             let sampler = ImhSampler {
-                flow: &flow,
+                proposal: &flow,
                 action,
                 batch,
                 seed,
@@ -82,7 +82,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 s.chains, s.configs
             );
             let sampler = ReweightSampler {
-                flow: &flow,
+                proposal: &flow,
                 action,
                 batch,
                 seed,
@@ -96,7 +96,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 s.chains, s.configs, s.hmc_per_step
             );
             let sampler = FlowHmcSampler {
-                flow: &flow,
+                proposal: &flow,
                 action,
                 params: s.hmc,
                 hmc_per_step: s.hmc_per_step,

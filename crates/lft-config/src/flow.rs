@@ -46,7 +46,7 @@ pub enum PriorName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowConfig {
-    #[serde(default = "defaults::coupling")]
+    #[serde(default = "default_coupling")]
     pub coupling: CouplingName,
     /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
     pub layers: usize,
@@ -56,10 +56,10 @@ pub struct FlowConfig {
     /// Odd kernel size of the periodic convolutions.
     #[serde(default = "defaults::kernel")]
     pub kernel: usize,
-    #[serde(default = "defaults::activation")]
+    #[serde(default = "default_activation")]
     pub activation: ActivationName,
     /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
-    #[serde(default = "defaults::final_activation")]
+    #[serde(default = "default_final_activation")]
     pub final_activation: ActivationName,
     /// Symmetrise the conditioners under φ → −φ (affine couplings).
     #[serde(default)]
@@ -73,7 +73,7 @@ pub struct FlowConfig {
     /// The spline acts on [−tail_bound, tail_bound] and is the identity outside.
     #[serde(default = "defaults::tail_bound")]
     pub tail_bound: f64,
-    #[serde(default = "defaults::prior")]
+    #[serde(default = "default_prior")]
     pub prior: PriorName,
     /// Mass² of the free-field prior.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,4 +145,20 @@ impl FlowConfig {
             spectral: self.spectral,
         })
     }
+}
+
+fn default_coupling() -> CouplingName {
+    CouplingName::Affine
+}
+
+fn default_activation() -> ActivationName {
+    ActivationName::LeakyRelu
+}
+
+fn default_final_activation() -> ActivationName {
+    ActivationName::Tanh
+}
+
+fn default_prior() -> PriorName {
+    PriorName::Normal
 }

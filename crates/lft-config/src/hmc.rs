@@ -53,7 +53,7 @@ pub struct HmcConfig {
     /// Mean trajectory length τ; the step size is ε = length / steps.
     #[serde(default = "defaults::length")]
     pub length: f64,
-    #[serde(default = "defaults::integrator")]
+    #[serde(default = "default_integrator")]
     pub integrator: IntegratorName,
     /// Independent chains, run in parallel.
     #[serde(default = "defaults::chains")]
@@ -66,7 +66,7 @@ pub struct HmcConfig {
     pub tune_step_size: bool,
     #[serde(default = "defaults::target_acceptance")]
     pub target_acceptance: f64,
-    #[serde(default = "defaults::start")]
+    #[serde(default = "default_start")]
     pub start: StartName,
     /// Store one trajectory in `save_every` (all are run and counted in the acceptance and
     /// ⟨ΔH⟩ of the run summary). Written out only when it is not 1.
@@ -143,4 +143,12 @@ impl TryFrom<&HmcConfig> for HmcPlan {
             save_every: h.save_every,
         })
     }
+}
+
+fn default_integrator() -> IntegratorName {
+    IntegratorName::Leapfrog
+}
+
+fn default_start() -> StartName {
+    StartName::Cold
 }

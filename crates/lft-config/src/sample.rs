@@ -35,7 +35,7 @@ pub struct SampleConfig {
     #[serde(default = "defaults::length")]
     pub hmc_length: f64,
     /// flow_hmc: the integrator.
-    #[serde(default = "defaults::flow_hmc_integrator")]
+    #[serde(default = "default_flow_hmc_integrator")]
     pub hmc_integrator: IntegratorName,
     /// Store one step in `save_every` (`configs` counts steps). Written out only when it is
     /// not 1.
@@ -118,4 +118,8 @@ impl TryFrom<&SampleConfig> for SamplePlan {
             },
         })
     }
+}
+
+fn default_flow_hmc_integrator() -> IntegratorName {
+    IntegratorName::Omelyan
 }

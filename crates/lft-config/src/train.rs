@@ -32,7 +32,7 @@ pub struct TrainConfig {
     pub batch: usize,
     #[serde(default = "defaults::lr")]
     pub lr: f64,
-    #[serde(default = "defaults::schedule")]
+    #[serde(default = "default_schedule")]
     pub schedule: ScheduleName,
     /// For `schedule = "step"`: multiply the learning rate by `step_factor` every `step_every` steps.
     #[serde(default = "defaults::step_every")]
@@ -42,7 +42,7 @@ pub struct TrainConfig {
     /// Clip gradients to this global norm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_clip: Option<f64>,
-    #[serde(default = "defaults::objective")]
+    #[serde(default = "default_objective")]
     pub objective: ObjectiveName,
     /// For `objective = "forward_kl"`: an ensemble file of the target (any sampler), whose
     /// configurations are the training data.
@@ -138,4 +138,12 @@ impl TryFrom<&TrainConfig> for TrainPlan {
             report_every: t.report_every,
         })
     }
+}
+
+fn default_objective() -> ObjectiveName {
+    ObjectiveName::ReverseKl
+}
+
+fn default_schedule() -> ScheduleName {
+    ScheduleName::Constant
 }

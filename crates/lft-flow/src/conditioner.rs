@@ -8,9 +8,10 @@
 //! Backward: ∂L/∂o(f) = ½ g and ∂L/∂o(−f)[π(c)] = ½ σ_c g[c]; the second net saw −f, so its
 //! input gradient enters with a minus sign.
 
-use crate::affine::CouplingCache;
+use crate::bijection::LayerCache;
 use crate::conv::KernelShifts;
 use crate::net::ConvNet;
+use std::sync::Arc;
 
 /// How a conditioner's output channels transform under φ → −φ.
 #[derive(Debug, Clone)]
@@ -25,35 +26,42 @@ pub struct ChannelMirror {
 #[derive(Debug, Clone)]
 pub struct Conditioner {
     pub net: ConvNet,
+    shifts: Arc<KernelShifts>,
     mirror: Option<ChannelMirror>,
 }
 
 impl Conditioner {
-    pub fn new(net: ConvNet, mirror: Option<ChannelMirror>) -> Self {
+    pub fn new(net: ConvNet, shifts: Arc<KernelShifts>, mirror: Option<ChannelMirror>) -> Self {
         if let Some(m) = &mirror {
             assert!(m.perm.len() == net.out_channels() && m.sign.len() == net.out_channels());
         }
-        Self { net, mirror }
+        Self {
+            net,
+            shifts,
+            mirror,
+        }
+    }
+
+    /// The kernel offsets the net's convolutions use.
+    pub fn shifts(&self) -> &KernelShifts {
+        &self.shifts
     }
 
     /// Fills `cache.st` `[channels, V]` with ō(f), f the frozen sites of `x` (`active` is 1 on
     /// transformed sites), keeping both net evaluations in `cache`.
-    pub fn forward(
-        &self,
-        shifts: &KernelShifts,
-        params: &[f64],
-        active: &[f64],
-        x: &[f64],
-        cache: &mut CouplingCache,
-    ) {
-        let frozen: Vec<f64> = x.iter().zip(active).map(|(v, a)| v * (1.0 - a)).collect();
-        self.net.forward(shifts, params, &frozen, &mut cache.net);
+    pub fn forward(&self, params: &[f64], active: &[f64], x: &[f64], cache: &mut LayerCache) {
+        cache.frozen.clear();
+        cache
+            .frozen
+            .extend(x.iter().zip(active).map(|(v, a)| v * (1.0 - a)));
+        self.net
+            .forward(&self.shifts, params, &cache.frozen, &mut cache.net);
         cache.st.clear();
         cache.st.extend_from_slice(&cache.net.output);
         let Some(m) = &self.mirror else { return };
-        let negated: Vec<f64> = frozen.iter().map(|f| -f).collect();
+        cache.frozen.iter_mut().for_each(|f| *f = -*f);
         self.net
-            .forward(shifts, params, &negated, &mut cache.net_mirror);
+            .forward(&self.shifts, params, &cache.frozen, &mut cache.net_mirror);
         let v = x.len();
         for (c, (&pc, &sc)) in m.perm.iter().zip(&m.sign).enumerate() {
             let mirrored = &cache.net_mirror.output[pc * v..(pc + 1) * v];
@@ -67,12 +75,12 @@ impl Conditioner {
     /// ∂L/∂f (the gradient with respect to the frozen sites).
     pub fn backward(
         &self,
-        shifts: &KernelShifts,
         params: &[f64],
-        cache: &CouplingCache,
+        cache: &LayerCache,
         g_net: &[f64],
         dparams: &mut [f64],
     ) -> Vec<f64> {
+        let shifts = &self.shifts;
         let v = g_net.len() / self.net.out_channels();
         let mut d_frozen = vec![0.0; v];
         let Some(m) = &self.mirror else {

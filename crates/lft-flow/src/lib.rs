@@ -1,35 +1,59 @@
 //! Normalizing flows for lattice fields, with hand-derived backward passes.
 //!
-//! - [`conv`]: periodic convolutions on lattices of dimension 1–4;
-//! - [`activation`], [`net`]: activations and conditioner networks;
-//! - [`affine`]: the RealNVP affine coupling with checkerboard masks (optionally Z₂-equivariant);
-//! - [`spline`], [`spline_coupling`]: rational-quadratic spline couplings;
-//! - [`prior`]: the standard normal prior and the exact free-field prior;
-//! - [`flow`]: the model φ = f(z), log q(φ), sampling and the reverse-KL gradient;
-//! - [`adam`]: the optimiser; [`train`]: reverse-KL training.
+//! The seams:
+//! - [`bijection`]: the [`Bijection`] trait every layer implements (forward with log|det J|,
+//!   inverse, and the backward passes of both), with caller-owned [`LayerCache`]s;
+//! - [`stack`]: [`BijectionStack`], layers with one flat parameter vector, a map on its own
+//!   (a transport), passes taking a caller-owned [`StackScratch`];
+//! - [`proposal`]: [`Proposal`], what the samplers take (draw with log q, log q of given
+//!   configurations); [`train::Trainable`], what training takes.
+//!
+//! The layers: [`coupling`] (one masked coupling over an [`ElementwiseTransform`]: [`affine`]
+//! and the rational-quadratic [`spline`], [`spline_coupling`]), [`conditioner`] (the conv net
+//! on the frozen sites, optionally Z₂-symmetrised), [`spectral`] (a learnable momentum-space
+//! scale). Below them [`conv`], [`activation`], [`net`]; beside them [`prior`]. [`spec`] builds
+//! a [`Flow`] (prior + stack, [`flow`]) from a [`FlowSpec`]; [`kl`] holds its losses, [`adam`]
+//! the optimiser and [`train`] the training loop.
 //!
 //! Everything is `f64` and reproducible: batches are processed in parallel over fixed chunks.
 
 pub mod activation;
 pub mod adam;
 pub mod affine;
+pub mod bijection;
 pub mod conditioner;
 pub mod conv;
+pub mod coupling;
 pub mod flow;
 pub mod gemm;
+pub mod kl;
 pub mod mask;
 pub mod net;
 pub mod prior;
+pub mod proposal;
+pub mod spec;
 pub mod spectral;
 pub mod spline;
 pub mod spline_coupling;
+pub mod stack;
 pub mod train;
+pub mod transform;
 
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
-pub use flow::{CouplingSpec, Flow, FlowSample, FlowSpec, ParamCountError};
+pub use affine::{Affine, AffineCoupling};
+pub use bijection::{Bijection, Cotangent, LayerCache};
+pub use coupling::MaskedCoupling;
+pub use flow::{Flow, FlowSample};
 pub use prior::{Prior, PriorSpec};
+pub use proposal::Proposal;
+pub use spec::{CouplingSpec, FlowSpec};
 pub use spectral::SpectralScale;
+pub use spline::RqSpline;
+pub use spline_coupling::SplineCoupling;
+pub use stack::{BijectionStack, ParamCountError, StackScratch};
 pub use train::{
-    Objective, Schedule, StepRecord, TrainError, TrainOptions, batch_quality, train, train_with,
+    Objective, Schedule, StepRecord, TrainError, TrainOptions, Trainable, batch_quality, train,
+    train_with,
 };
+pub use transform::ElementwiseTransform;

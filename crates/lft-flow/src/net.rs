@@ -108,13 +108,14 @@ impl ConvNet {
             conv.forward_patches(p, &patches, &mut pre);
             cache.patches[j] = patches;
             let act = if j + 1 == n { self.last } else { self.hidden };
-            let out: Vec<f64> = pre.iter().map(|&x| act.apply(x)).collect();
-            cache.pre[j] = pre;
-            if j + 1 == n {
-                cache.output = out;
+            let out = if j + 1 == n {
+                &mut cache.output
             } else {
-                cache.inputs[j + 1] = out;
-            }
+                &mut cache.inputs[j + 1]
+            };
+            out.clear();
+            out.extend(pre.iter().map(|&x| act.apply(x)));
+            cache.pre[j] = pre;
         }
     }
 

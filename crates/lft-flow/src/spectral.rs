@@ -12,7 +12,7 @@
 //! therefore cannot represent a Gaussian with a free-field covariance exactly, and on the free
 //! field their ESS stalls near 0.85; one spectral layer represents it exactly.
 
-use crate::affine::{Cotangent, CouplingCache};
+use crate::bijection::{Bijection, Cotangent, LayerCache};
 use lft_lattice::{Complex64, Lattice, LatticeFft};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,10 +77,6 @@ impl SpectralScale {
         }
     }
 
-    pub fn n_params(&self) -> usize {
-        self.n_classes
-    }
-
     /// The parameter (class) of momentum index `k`.
     pub fn class(&self, k: usize) -> usize {
         self.class[k]
@@ -103,40 +99,6 @@ impl SpectralScale {
             .for_each(|(z, &k)| *z *= (sign * params[k]).exp());
         self.fft.inverse(&mut c);
         out.iter_mut().zip(&c).for_each(|(o, z)| *o = z.re);
-    }
-
-    /// y = f(x); returns log|det ∂y/∂x| and keeps x in `cache`.
-    pub fn forward(
-        &self,
-        params: &[f64],
-        x: &[f64],
-        y: &mut [f64],
-        cache: &mut CouplingCache,
-    ) -> f64 {
-        self.scale(params, 1.0, x, y);
-        cache.input.clear();
-        cache.input.extend_from_slice(x);
-        self.log_det(params)
-    }
-
-    /// x = f⁻¹(y); returns the forward log det.
-    pub fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64]) -> f64 {
-        self.scale(params, -1.0, y, x);
-        self.log_det(params)
-    }
-
-    /// x = f⁻¹(y), keeping x for [`SpectralScale::inverse_backward`].
-    pub fn inverse_cached(
-        &self,
-        params: &[f64],
-        y: &[f64],
-        x: &mut [f64],
-        cache: &mut CouplingCache,
-    ) -> f64 {
-        let logdet = self.inverse(params, y, x);
-        cache.input.clear();
-        cache.input.extend_from_slice(x);
-        logdet
     }
 
     /// The shared backward step for x̃ ↦ e^{sign·c} x̃ with g = ∂L/∂output: adds
@@ -162,14 +124,34 @@ impl SpectralScale {
         self.fft.inverse(&mut gt);
         out.iter_mut().zip(&gt).for_each(|(o, z)| *o = z.re);
     }
+}
+
+impl Bijection for SpectralScale {
+    fn n_params(&self) -> usize {
+        self.n_classes
+    }
+
+    /// y = f(x); returns log|det ∂y/∂x| and keeps x in `cache`.
+    fn forward(&self, params: &[f64], x: &[f64], y: &mut [f64], cache: &mut LayerCache) -> f64 {
+        self.scale(params, 1.0, x, y);
+        cache.keep_input(x);
+        self.log_det(params)
+    }
+
+    /// x = f⁻¹(y); returns the forward log det and keeps x in `cache`.
+    fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64], cache: &mut LayerCache) -> f64 {
+        self.scale(params, -1.0, y, x);
+        cache.keep_input(x);
+        self.log_det(params)
+    }
 
     /// Backward through y = f(x) with g = ∂L/∂y, γ = ∂L/∂(log det):
     /// ∂L/∂c(p) = e^{c(p)} Re(x̃(p) g̃(p)*) / V + γ (summed over the class),
     /// ∂L/∂x = K ⊛ g (K is symmetric). Adds to `dparams`, writes `dx`.
-    pub fn backward(
+    fn backward(
         &self,
         params: &[f64],
-        cache: &CouplingCache,
+        cache: &LayerCache,
         up: Cotangent<'_>,
         dparams: &mut [f64],
         dx: &mut [f64],
@@ -179,10 +161,10 @@ impl SpectralScale {
 
     /// Backward through x = f⁻¹(y) with g = ∂L/∂x, γ = ∂L/∂(forward log det):
     /// x̃ = e^{−c} ỹ gives ∂L/∂c(p) = −Re(x̃(p) g̃(p)*) / V + γ and ∂L/∂y = K⁻¹ ⊛ g.
-    pub fn inverse_backward(
+    fn inverse_backward(
         &self,
         params: &[f64],
-        cache: &CouplingCache,
+        cache: &LayerCache,
         up: Cotangent<'_>,
         dparams: &mut [f64],
         dy: &mut [f64],

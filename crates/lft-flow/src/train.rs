@@ -98,6 +98,42 @@ pub fn batch_quality(terms: &[f64]) -> (f64, f64, f64, f64) {
     (mean, var, ess, acc)
 }
 
+/// What training needs of a model: its parameters, latent draws and the two losses with their
+/// gradients (in the order of `params`). [`Flow`] implements it; so can a GPU flow.
+pub trait Trainable {
+    /// Sites per configuration.
+    fn volume(&self) -> usize;
+    fn params(&self) -> &[f64];
+    fn params_mut(&mut self) -> &mut [f64];
+    /// A latent batch `[n, V]` from the prior, drawn from `rng` only.
+    fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64>;
+    /// (L, per-sample log q + S, ∂L/∂θ) of the reverse KL on the latent batch `z`.
+    fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+    /// (L, ∂L/∂θ) of the forward KL on the configurations `phis`.
+    fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>);
+}
+
+impl Trainable for Flow {
+    fn volume(&self) -> usize {
+        self.lattice().volume()
+    }
+    fn params(&self) -> &[f64] {
+        Flow::params(self)
+    }
+    fn params_mut(&mut self) -> &mut [f64] {
+        Flow::params_mut(self)
+    }
+    fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64> {
+        Flow::sample_latent(self, n, rng)
+    }
+    fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        Flow::reverse_kl(self, action, z)
+    }
+    fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>) {
+        Flow::forward_kl(self, phis)
+    }
+}
+
 /// What training minimises.
 #[derive(Clone, Copy)]
 pub enum Objective<'a> {
@@ -109,8 +145,8 @@ pub enum Objective<'a> {
 }
 
 /// Reverse-KL training: [`train_with`] with [`Objective::ReverseKl`].
-pub fn train(
-    flow: &mut Flow,
+pub fn train<F: Trainable + ?Sized>(
+    flow: &mut F,
     action: &dyn Action,
     options: &TrainOptions,
     until: usize,
@@ -133,8 +169,8 @@ pub fn train(
 /// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
 /// called after every step. Stopping and continuing at any step gives the same result as one
 /// run. Returns the records of the steps taken.
-pub fn train_with(
-    flow: &mut Flow,
+pub fn train_with<F: Trainable + ?Sized>(
+    flow: &mut F,
     objective: Objective<'_>,
     options: &TrainOptions,
     until: usize,
@@ -142,7 +178,7 @@ pub fn train_with(
     rng: &mut Pcg64,
     report: &mut dyn FnMut(&StepRecord),
 ) -> Result<Vec<StepRecord>, TrainError> {
-    let v = flow.lattice().volume();
+    let v = flow.volume();
     let mut history = Vec::with_capacity(options.steps);
     let mut lr_scale = 1.0;
     let mut failures = 0;

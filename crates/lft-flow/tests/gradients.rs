@@ -3,15 +3,16 @@
 
 use lft_action::{Phi4, Phi4Params};
 use lft_flow::activation::Activation;
-use lft_flow::affine::{AffineCoupling, Cotangent, CouplingCache};
 use lft_flow::conv::{KernelShifts, PeriodicConv};
 use lft_flow::mask::checkerboard;
 use lft_flow::net::{ConvNet, NetCache};
+use lft_flow::{Affine, AffineCoupling, Bijection, LayerCache, RqSpline, SplineCoupling};
 use lft_flow::{CouplingSpec, Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, Parity, stream_rng};
+use std::sync::Arc;
 
 mod common;
-use common::{H, close, fd, fd_jacobian, log_abs_det, randn};
+use common::{H, check_bijection, close, fd, fd_jacobian, log_abs_det, randn};
 
 #[test]
 fn conv_backward_matches_finite_differences() {
@@ -107,6 +108,18 @@ fn net_backward_matches_finite_differences() {
     }
 }
 
+fn net_with(lat: &Lattice, shifts: &KernelShifts, out: usize, seed: u64) -> (ConvNet, Vec<f64>) {
+    let net = ConvNet::new(
+        &[1, 4, out],
+        Activation::LeakyRelu(0.1),
+        Activation::Tanh,
+        shifts,
+        lat.volume(),
+    );
+    let params = net.init_params(shifts, &mut stream_rng(seed, 0), 1.0);
+    (net, params)
+}
+
 fn coupling_with(
     lat: &Lattice,
     shifts: &KernelShifts,
@@ -114,22 +127,36 @@ fn coupling_with(
     seed: u64,
     equivariant: bool,
 ) -> (AffineCoupling, Vec<f64>) {
-    let net = ConvNet::new(
-        &[1, 4, 2],
-        Activation::LeakyRelu(0.1),
-        Activation::Tanh,
-        shifts,
-        lat.volume(),
-    );
-    let params = net.init_params(shifts, &mut stream_rng(seed, 0), 1.0);
-    (
-        AffineCoupling::with_symmetry(checkerboard(lat, parity), net, equivariant),
-        params,
-    )
+    let (net, params) = net_with(lat, shifts, 2, seed);
+    let mask = checkerboard(lat, parity);
+    let layer = AffineCoupling::new(mask, net, Arc::new(shifts.clone()), Affine, equivariant);
+    (layer, params)
 }
 
+fn spline_coupling_with(
+    lat: &Lattice,
+    shifts: &KernelShifts,
+    parity: Parity,
+    seed: u64,
+    equivariant: bool,
+) -> (SplineCoupling, Vec<f64>) {
+    let spline = RqSpline {
+        bins: 4,
+        bound: 2.0,
+        min_width: 1e-3,
+        min_height: 1e-3,
+        min_derivative: 1e-3,
+    };
+    let (net, params) = net_with(lat, shifts, spline.params_per_site(), seed);
+    let mask = checkerboard(lat, parity);
+    let layer = SplineCoupling::new(mask, net, Arc::new(shifts.clone()), spline, equivariant);
+    (layer, params)
+}
+
+/// Every coupling layer (affine and spline, plain and Z₂-equivariant, both parities) obeys
+/// the laws of [`Bijection`], for typical inputs and inputs far out in the tails.
 #[test]
-fn affine_coupling_is_invertible_with_exact_logdet_and_gradients() {
+fn every_coupling_is_a_bijection_with_exact_logdet_and_gradients() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let v = lat.volume();
     let shifts = KernelShifts::new(&lat, 3);
@@ -138,63 +165,17 @@ fn affine_coupling_is_invertible_with_exact_logdet_and_gradients() {
         (2, Parity::Odd, false),
         (3, Parity::Even, true),
     ] {
-        let (layer, mut params) = coupling_with(&lat, &shifts, parity, seed, equivariant);
-        // Inputs far out in the tails as well as typical ones.
-        for scale in [1.0, 30.0] {
-            let mut x = randn(v, 10 + seed, scale);
-            let mut y = vec![0.0; v];
-            let mut cache = CouplingCache::default();
-            let logdet = layer.forward(&shifts, &params, &x, &mut y, &mut cache);
-            let mut back = vec![0.0; v];
-            let logdet_inv = layer.inverse(&shifts, &params, &y, &mut back);
-            for i in 0..v {
-                assert!(
-                    (back[i] - x[i]).abs() < 1e-10 * scale.max(1.0),
-                    "inverse at {i}"
-                );
-            }
-            assert!((logdet - logdet_inv).abs() < 1e-12);
-            let fwd = |xx: &[f64]| {
-                let mut yy = vec![0.0; v];
-                layer.forward(&shifts, &params, xx, &mut yy, &mut CouplingCache::default());
-                yy
-            };
-            let jac = fd_jacobian(&x, &fwd);
-            assert!(
-                (log_abs_det(jac, v) - logdet).abs() < 1e-6,
-                "logdet {logdet}"
-            );
-
-            // L = Σ c·y + γ log det.
-            let c = randn(v, 20 + seed, 1.0);
-            let gamma = 0.7;
-            let loss = |p: &[f64], xx: &[f64]| {
-                let mut yy = vec![0.0; v];
-                let ld = layer.forward(&shifts, p, xx, &mut yy, &mut CouplingCache::default());
-                yy.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
-            };
-            let mut dp = vec![0.0; params.len()];
-            let mut dx = vec![0.0; v];
-            layer.backward(
-                &shifts,
-                &params,
-                &cache,
-                Cotangent {
-                    dy: &c,
-                    dlogdet: gamma,
-                },
-                &mut dp,
-                &mut dx,
-            );
-            let x0 = x.clone();
-            for i in 0..params.len() {
-                let num = fd(&mut params, i, &mut |p| loss(p, &x0));
-                close(dp[i], num, &format!("coupling dparam[{i}]"));
-            }
-            let p0 = params.clone();
-            for i in 0..v {
-                let num = fd(&mut x, i, &mut |xx| loss(&p0, xx));
-                close(dx[i], num, &format!("coupling dx[{i}]"));
+        let (affine, p_affine) = coupling_with(&lat, &shifts, parity, seed, equivariant);
+        let (spline, p_spline) = spline_coupling_with(&lat, &shifts, parity, seed, equivariant);
+        let layers: [(&str, &dyn Bijection, Vec<f64>); 2] =
+            [("affine", &affine, p_affine), ("spline", &spline, p_spline)];
+        for (name, layer, params) in layers {
+            // The spline's tails start at 2: 30σ inputs exercise them.
+            for scale in [1.0, 30.0] {
+                let mut params = params.clone();
+                let mut x = randn(v, 10 + seed, scale);
+                let what = format!("{name} (seed {seed}, equivariant {equivariant}, x ~ {scale})");
+                check_bijection(&what, layer, &mut params, &mut x);
             }
         }
     }
@@ -286,7 +267,7 @@ fn equivariant_couplings_commute_with_sign_flip() {
     let neg: Vec<f64> = x.iter().map(|a| -a).collect();
     let run = |layer: &AffineCoupling, p: &[f64], input: &[f64]| {
         let mut y = vec![0.0; v];
-        let ld = layer.forward(&shifts, p, input, &mut y, &mut CouplingCache::default());
+        let ld = layer.forward(p, input, &mut y, &mut LayerCache::default());
         (y, ld)
     };
     let (sym, p) = coupling_with(&lat, &shifts, Parity::Odd, 41, true);
@@ -491,5 +472,60 @@ fn forward_kl_gradient_matches_finite_differences() {
                 &format!("case {k}: forward KL dθ[{i}]"),
             );
         }
+    }
+}
+
+/// The stack without its prior is a map on its own (a transport between distributions):
+/// T⁻¹(T(x)) = x with the same Σ log det, the flow's log q is log r(z) − Σ log det, and a
+/// scratch reused across configurations gives the same bits as a fresh one.
+#[test]
+fn the_stack_is_a_map_on_its_own_with_reusable_scratch() {
+    let spec = FlowSpec {
+        layers: 3,
+        hidden: vec![4],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+        equivariant: true,
+        coupling: CouplingSpec::Spline {
+            bins: 5,
+            tail_bound: 2.5,
+        },
+        prior: PriorSpec::FreeField { m2: 0.5 },
+        spectral: true,
+    };
+    let lat = Lattice::new(&[4, 6]).unwrap();
+    let v = lat.volume();
+    let mut flow = Flow::new(lat, &spec, 3).unwrap();
+    // Move off the initialisation (the spectral scale starts at the identity).
+    let kick = randn(flow.n_params(), 5, 0.1);
+    flow.params_mut()
+        .iter_mut()
+        .zip(&kick)
+        .for_each(|(p, k)| *p += k);
+    let stack = flow.stack();
+    assert_eq!(stack.len(), 4, "spectral scale and three couplings");
+    let mut reused = stack.scratch(v);
+    for seed in 0..4 {
+        let x = randn(v, 60 + seed, 1.5);
+        let (mut y, mut back) = (vec![0.0; v], vec![0.0; v]);
+        let logdet = stack.forward(&x, &mut y, &mut reused);
+        let logdet_inv = stack.inverse(&y, &mut back, &mut reused);
+        assert!((logdet - logdet_inv).abs() < 1e-12);
+        assert!(x.iter().zip(&back).all(|(a, b)| (a - b).abs() < 1e-10));
+        let (mut y_fresh, mut z) = (vec![0.0; v], vec![0.0; v]);
+        let fresh = stack.forward(&x, &mut y_fresh, &mut stack.scratch(v));
+        assert_eq!(
+            fresh.to_bits(),
+            logdet.to_bits(),
+            "a reused scratch changes nothing"
+        );
+        assert!(
+            y.iter()
+                .zip(&y_fresh)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        let log_q = flow.log_q_with(&y, &mut z, &mut reused);
+        assert!((log_q - (flow.prior().log_prob(&x) - logdet)).abs() < 1e-10);
     }
 }

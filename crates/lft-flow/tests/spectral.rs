@@ -3,100 +3,28 @@
 //! the free field inside a flow with affine couplings.
 
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::affine::{Cotangent, CouplingCache};
 use lft_flow::{
     Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, SpectralScale,
     TrainOptions, batch_quality, train,
 };
+use lft_flow::{Bijection, LayerCache};
 use lft_lattice::{Lattice, p_hat_squared, stream_rng};
 
 mod common;
-use common::{close, fd, fd_jacobian, log_abs_det, randn};
+use common::{check_bijection, close, fd, fd_jacobian, log_abs_det, randn};
 
-/// Forward, inverse, log det and both backward passes on lattices of dimension 1–3, with
-/// random parameters and inputs (also 30σ out).
+/// The laws of [`lft_flow::Bijection`] (invertible, exact log det, both backward passes) on
+/// lattices of dimension 1–3, with random parameters and inputs (also 30σ out).
 #[test]
 fn spectral_layer_is_invertible_with_exact_logdet_and_gradients() {
     for (k, shape) in [vec![6], vec![4, 3], vec![2, 3, 3]].into_iter().enumerate() {
         let lat = Lattice::new(&shape).unwrap();
-        let v = lat.volume();
         let layer = SpectralScale::new(&lat);
-        let mut params = randn(layer.n_params(), 80 + k as u64, 0.5);
         for scale in [1.0, 30.0] {
-            let x = randn(v, 90 + k as u64, scale);
-            let (mut y, mut back) = (vec![0.0; v], vec![0.0; v]);
-            let mut cache = CouplingCache::default();
-            let logdet = layer.forward(&params, &x, &mut y, &mut cache);
-            assert!((layer.inverse(&params, &y, &mut back) - logdet).abs() < 1e-12);
-            for i in 0..v {
-                assert!(
-                    (back[i] - x[i]).abs() < 1e-10 * scale,
-                    "{shape:?}: inverse at {i}"
-                );
-            }
-            let fwd = |xx: &[f64]| {
-                let mut yy = vec![0.0; v];
-                layer.forward(&params, xx, &mut yy, &mut CouplingCache::default());
-                yy
-            };
-            let jac = fd_jacobian(&x, &fwd);
-            assert!(
-                (log_abs_det(jac, v) - logdet).abs() < 1e-6,
-                "{shape:?}: logdet"
-            );
-        }
-
-        // Forward: L = Σ w·y + γ log det.
-        let (w, gamma) = (randn(v, 100 + k as u64, 1.0), 0.7);
-        let mut x = randn(v, 110 + k as u64, 1.0);
-        let loss = |p: &[f64], xx: &[f64]| {
-            let mut yy = vec![0.0; v];
-            let ld = layer.forward(p, xx, &mut yy, &mut CouplingCache::default());
-            yy.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
-        };
-        let mut cache = CouplingCache::default();
-        layer.forward(&params, &x, &mut vec![0.0; v], &mut cache);
-        let (mut dp, mut dx) = (vec![0.0; params.len()], vec![0.0; v]);
-        let up = Cotangent {
-            dy: &w,
-            dlogdet: gamma,
-        };
-        layer.backward(&params, &cache, up, &mut dp, &mut dx);
-        let x0 = x.clone();
-        for i in 0..params.len() {
-            close(dp[i], fd(&mut params, i, &mut |p| loss(p, &x0)), "dc");
-        }
-        let p0 = params.clone();
-        for i in 0..v {
-            close(dx[i], fd(&mut x, i, &mut |xx| loss(&p0, xx)), "dx");
-        }
-
-        // Inverse: L = Σ w·x + γ log det, x = f⁻¹(y).
-        let mut y = randn(v, 120 + k as u64, 1.0);
-        let inv_loss = |p: &[f64], yy: &[f64]| {
-            let mut xx = vec![0.0; v];
-            let ld = layer.inverse(p, yy, &mut xx);
-            xx.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
-        };
-        let mut cache = CouplingCache::default();
-        layer.inverse_cached(&params, &y, &mut vec![0.0; v], &mut cache);
-        let (mut dp, mut dy) = (vec![0.0; params.len()], vec![0.0; v]);
-        layer.inverse_backward(&params, &cache, up, &mut dp, &mut dy);
-        let y0 = y.clone();
-        for i in 0..params.len() {
-            close(
-                dp[i],
-                fd(&mut params, i, &mut |p| inv_loss(p, &y0)),
-                "inverse dc",
-            );
-        }
-        let p0 = params.clone();
-        for i in 0..v {
-            close(
-                dy[i],
-                fd(&mut y, i, &mut |yy| inv_loss(&p0, yy)),
-                "inverse dy",
-            );
+            let mut params = randn(layer.n_params(), 80 + k as u64, 0.5);
+            let mut x = randn(lat.volume(), 90 + k as u64, scale);
+            let what = format!("spectral {shape:?}, x ~ {scale}");
+            check_bijection(&what, &layer, &mut params, &mut x);
         }
     }
 }
@@ -124,7 +52,7 @@ fn spectral_classes_follow_the_lattice_symmetries() {
     let x = randn(16, 131, 1.0);
     let apply = |xx: &[f64]| {
         let mut y = vec![0.0; 16];
-        layer.forward(&params, xx, &mut y, &mut CouplingCache::default());
+        layer.forward(&params, xx, &mut y, &mut LayerCache::default());
         y
     };
     let reflect =

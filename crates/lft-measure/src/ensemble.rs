@@ -3,9 +3,7 @@
 
 use crate::fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 use crate::observables::{config_observables, two_point};
-use crate::summary::{
-    AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze,
-};
+use crate::{AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze};
 use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, SamplerKind};
 use lft_lattice::{Complex64, Lattice, LatticeFft, stream_rng};
 use rayon::prelude::*;

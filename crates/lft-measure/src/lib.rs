@@ -11,13 +11,15 @@ mod fermion;
 mod fit;
 mod observables;
 pub mod plot;
+mod results;
 mod summary;
 
 pub use ensemble::{FermionChoice, MeasureError, MeasureOptions, SeriesBuilder, measure_files};
 pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
 pub use observables::{ConfigObservables, config_observables, two_point};
-pub use summary::{
+pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, Measurement, ObservableResult, PointResult,
-    PoleMass, Propagator, SamplerSummary, analyze,
+    PoleMass, Propagator, SamplerSummary,
 };
+pub use summary::analyze;

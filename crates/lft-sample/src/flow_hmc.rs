@@ -6,7 +6,7 @@
 use crate::imh::FLOW_CHAIN_STREAM;
 use crate::{Chain, HmcChain, HmcParams, Recorder, Sampler, Step};
 use lft_action::Action;
-use lft_flow::Flow;
+use lft_flow::Proposal;
 use lft_lattice::{RngState, stream_rng, uniform};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
 
@@ -25,7 +25,7 @@ pub struct FlowHmcRecord {
 /// and the HMC momenta) comes from the HMC chain's one generator, one proposal per step, so
 /// the chain's state after any step is (field, generator state) and it resumes exactly there.
 pub struct FlowHmc<'a> {
-    flow: &'a Flow,
+    proposal: &'a dyn Proposal,
     action: &'a dyn Action,
     hmc: HmcChain,
     hmc_per_step: usize,
@@ -34,9 +34,14 @@ pub struct FlowHmc<'a> {
 
 impl<'a> FlowHmc<'a> {
     /// `hmc` holds the current configuration, the HMC settings and the generator.
-    pub fn new(flow: &'a Flow, action: &'a dyn Action, hmc: HmcChain, hmc_per_step: usize) -> Self {
+    pub fn new(
+        proposal: &'a dyn Proposal,
+        action: &'a dyn Action,
+        hmc: HmcChain,
+        hmc_per_step: usize,
+    ) -> Self {
         Self {
-            flow,
+            proposal,
             action,
             hmc,
             hmc_per_step,
@@ -56,11 +61,10 @@ impl<'a> FlowHmc<'a> {
     /// One step: a flow proposal φ' accepted with min(1, w(φ')/w(φ)), w = e^{−S}/q, then
     /// `hmc_per_step` HMC trajectories.
     pub fn step(&mut self) -> FlowHmcRecord {
-        let sample = self.flow.sample(1, self.hmc.rng_mut());
+        let sample = self.proposal.draw(1, self.hmc.rng_mut());
         let (proposal, log_q_new) = (sample.phi, sample.log_q[0]);
         let s_new = self.action.action(&proposal);
-        let mut z = vec![0.0; proposal.len()];
-        let log_q_cur = self.flow.inverse(self.hmc.field(), &mut z);
+        let log_q_cur = self.proposal.log_q_one(self.hmc.field());
         let log_w_new = -s_new - log_q_new;
         let log_w_cur = -self.hmc.action_value() - log_q_cur;
         let flow_accepted = uniform(self.hmc.rng_mut()) < (log_w_new - log_w_cur).exp();
@@ -115,7 +119,7 @@ impl Chain for FlowHmc<'_> {
 /// Flow-HMC chains: chain c starts from φ = 0 with the stream (seed, FLOW_CHAIN_STREAM + c),
 /// with no thermalisation (the first accepted flow proposal takes it into the bulk).
 pub struct FlowHmcSampler<'a> {
-    pub flow: &'a Flow,
+    pub proposal: &'a dyn Proposal,
     pub action: &'a dyn Action,
     pub params: HmcParams,
     pub hmc_per_step: usize,
@@ -128,7 +132,7 @@ impl<'a> FlowHmcSampler<'a> {
         let hmc = HmcChain::resume(self.action, field, rng.restore(), params);
         FlowHmc {
             flow_step: self.flow_step,
-            ..FlowHmc::new(self.flow, self.action, hmc, self.hmc_per_step)
+            ..FlowHmc::new(self.proposal, self.action, hmc, self.hmc_per_step)
         }
     }
 }
@@ -141,7 +145,7 @@ impl<'a> Sampler for FlowHmcSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.flow.lattice().volume()
+        self.proposal.volume()
     }
 
     fn fresh(&self, index: u64) -> FlowHmc<'a> {

@@ -6,7 +6,7 @@
 
 use crate::{Chain, Recorder, Sampler, Step};
 use lft_action::Action;
-use lft_flow::Flow;
+use lft_flow::Proposal;
 use lft_lattice::{Pcg64, RngState, stream_rng, uniform};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
 
@@ -27,7 +27,7 @@ pub struct ImhRecord {
 
 /// An independence-Metropolis chain driven by a flow.
 pub struct FlowImh<'a> {
-    flow: &'a Flow,
+    proposal: &'a dyn Proposal,
     action: &'a dyn Action,
     batch: usize,
     rng: Pcg64,
@@ -38,9 +38,14 @@ pub struct FlowImh<'a> {
 impl<'a> FlowImh<'a> {
     /// A chain drawing proposals `batch` at a time from `rng`. Its first proposal is accepted
     /// unconditionally (it is an exact draw from q, the usual starting point).
-    pub fn new(flow: &'a Flow, action: &'a dyn Action, batch: usize, rng: Pcg64) -> Self {
+    pub fn new(
+        proposal: &'a dyn Proposal,
+        action: &'a dyn Action,
+        batch: usize,
+        rng: Pcg64,
+    ) -> Self {
         Self {
-            flow,
+            proposal,
             action,
             batch: batch.max(1),
             rng,
@@ -52,14 +57,14 @@ impl<'a> FlowImh<'a> {
     /// A chain continuing from a stored state: the current configuration and its record, and
     /// the generator as it was after the last complete batch.
     pub fn resume(
-        flow: &'a Flow,
+        proposal: &'a dyn Proposal,
         action: &'a dyn Action,
         batch: usize,
         rng: Pcg64,
         current: Option<(Vec<f64>, ImhRecord)>,
     ) -> Self {
         Self {
-            flow,
+            proposal,
             action,
             batch: batch.max(1),
             rng,
@@ -94,10 +99,10 @@ impl<'a> FlowImh<'a> {
 
     /// Runs one batch of `k` ≤ batch steps.
     fn next_batch(&mut self, k: usize) -> (Vec<f64>, Vec<ImhRecord>) {
-        let v = self.flow.lattice().volume();
+        let v = self.proposal.volume();
         let mut configs = Vec::with_capacity(k * v);
         let mut records = Vec::with_capacity(k);
-        let proposals = self.flow.sample(k, &mut self.rng);
+        let proposals = self.proposal.draw(k, &mut self.rng);
         let mut actions = vec![0.0; k];
         self.action.action_batch(&proposals.phi, &mut actions);
         for (i, phi) in proposals.phi.chunks_exact(v).enumerate() {
@@ -194,17 +199,17 @@ impl Chain for FlowImh<'_> {
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
-        (vec![0.0; self.flow.lattice().volume()], self.rng_state())
+        (vec![0.0; self.proposal.volume()], self.rng_state())
     }
 }
 
 /// Random stream family of flow chains: chain c draws from (seed, FLOW_CHAIN_STREAM + c).
 pub const FLOW_CHAIN_STREAM: u64 = 1 << 33;
 
-/// Independence-Metropolis chains with proposals from `flow`, `batch` at a time; chain c
+/// Independence-Metropolis chains with proposals from `proposal`, `batch` at a time; chain c
 /// draws from the stream (seed, FLOW_CHAIN_STREAM + c) and starts with an exact draw from q.
 pub struct ImhSampler<'a> {
-    pub flow: &'a Flow,
+    pub proposal: &'a dyn Proposal,
     pub action: &'a dyn Action,
     pub batch: usize,
     pub seed: u64,
@@ -220,12 +225,12 @@ impl<'a> Sampler for ImhSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.flow.lattice().volume()
+        self.proposal.volume()
     }
 
     fn fresh(&self, index: u64) -> FlowImh<'a> {
         let rng = stream_rng(self.seed, FLOW_CHAIN_STREAM + index);
-        FlowImh::new(self.flow, self.action, self.batch, rng).with_flow_step(self.flow_step)
+        FlowImh::new(self.proposal, self.action, self.batch, rng).with_flow_step(self.flow_step)
     }
 
     fn resume(&self, meta: &ChainMeta, last: Option<&StoredRow>) -> Result<FlowImh<'a>, String> {
@@ -237,10 +242,14 @@ impl<'a> Sampler for ImhSampler<'a> {
                 (row.rng, Some((row.config.clone(), record)))
             }
         };
-        Ok(
-            FlowImh::resume(self.flow, self.action, self.batch, rng.restore(), current)
-                .with_flow_step(self.flow_step),
+        Ok(FlowImh::resume(
+            self.proposal,
+            self.action,
+            self.batch,
+            rng.restore(),
+            current,
         )
+        .with_flow_step(self.flow_step))
     }
 
     fn resume_period(&self) -> usize {

@@ -5,13 +5,13 @@
 use crate::imh::{FLOW_CHAIN_STREAM, record_batch};
 use crate::{Chain, ImhRecord, Recorder, Sampler};
 use lft_action::Action;
-use lft_flow::Flow;
+use lft_flow::Proposal;
 use lft_lattice::{Pcg64, RngState, stream_rng};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
 
 /// A stream of weighted flow samples, drawn `batch` at a time.
 pub struct FlowReweight<'a> {
-    flow: &'a Flow,
+    proposal: &'a dyn Proposal,
     action: &'a dyn Action,
     batch: usize,
     rng: Pcg64,
@@ -19,9 +19,14 @@ pub struct FlowReweight<'a> {
 }
 
 impl<'a> FlowReweight<'a> {
-    pub fn new(flow: &'a Flow, action: &'a dyn Action, batch: usize, rng: Pcg64) -> Self {
+    pub fn new(
+        proposal: &'a dyn Proposal,
+        action: &'a dyn Action,
+        batch: usize,
+        rng: Pcg64,
+    ) -> Self {
         Self {
-            flow,
+            proposal,
             action,
             batch: batch.max(1),
             rng,
@@ -31,8 +36,8 @@ impl<'a> FlowReweight<'a> {
 
     /// `k` samples with S, log q and log w = −S − log q.
     pub fn draw(&mut self, k: usize) -> (Vec<f64>, Vec<ImhRecord>) {
-        let sample = self.flow.sample(k, &mut self.rng);
-        let v = self.flow.lattice().volume();
+        let sample = self.proposal.draw(k, &mut self.rng);
+        let v = self.proposal.volume();
         let records = sample
             .phi
             .chunks_exact(v)
@@ -70,17 +75,14 @@ impl Chain for FlowReweight<'_> {
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
-        (
-            vec![0.0; self.flow.lattice().volume()],
-            RngState::of(&self.rng),
-        )
+        (vec![0.0; self.proposal.volume()], RngState::of(&self.rng))
     }
 }
 
 /// Weighted flow samples, `batch` at a time; "chain" c draws from the stream
 /// (seed, FLOW_CHAIN_STREAM + c).
 pub struct ReweightSampler<'a> {
-    pub flow: &'a Flow,
+    pub proposal: &'a dyn Proposal,
     pub action: &'a dyn Action,
     pub batch: usize,
     pub seed: u64,
@@ -95,14 +97,14 @@ impl<'a> Sampler for ReweightSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.flow.lattice().volume()
+        self.proposal.volume()
     }
 
     fn fresh(&self, index: u64) -> FlowReweight<'a> {
         let rng = stream_rng(self.seed, FLOW_CHAIN_STREAM + index);
         FlowReweight {
             flow_step: self.flow_step,
-            ..FlowReweight::new(self.flow, self.action, self.batch, rng)
+            ..FlowReweight::new(self.proposal, self.action, self.batch, rng)
         }
     }
 
@@ -114,7 +116,7 @@ impl<'a> Sampler for ReweightSampler<'a> {
         let rng = last.map_or(meta.start_rng, |row| row.rng);
         Ok(FlowReweight {
             flow_step: self.flow_step,
-            ..FlowReweight::new(self.flow, self.action, self.batch, rng.restore())
+            ..FlowReweight::new(self.proposal, self.action, self.batch, rng.restore())
         })
     }
 

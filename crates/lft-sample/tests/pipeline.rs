@@ -88,7 +88,7 @@ fn flow_samplers_resume_exactly() {
     let action = phi4();
     let flow = trained_flow(&action, 10, 5);
     let imh = ImhSampler {
-        flow: &flow,
+        proposal: &flow,
         action: &action,
         batch: 8,
         seed: 9,
@@ -98,7 +98,7 @@ fn flow_samplers_resume_exactly() {
     resumes_exactly(&imh, 50, 1, &[5, 8, 30]);
     resumes_exactly(&imh, 48, 4, &[12, 20]);
     let reweight = ReweightSampler {
-        flow: &flow,
+        proposal: &flow,
         action: &action,
         batch: 8,
         seed: 9,
@@ -106,7 +106,7 @@ fn flow_samplers_resume_exactly() {
     };
     resumes_exactly(&reweight, 40, 1, &[3, 21]);
     let flow_hmc = FlowHmcSampler {
-        flow: &flow,
+        proposal: &flow,
         action: &action,
         params: params(),
         hmc_per_step: 2,
@@ -179,7 +179,7 @@ fn stores_that_do_not_fit_the_run_are_refused() {
     assert!(m.contains("one step in 1"), "{m}");
     let flow = trained_flow(&action, 2, 5);
     let imh = ImhSampler {
-        flow: &flow,
+        proposal: &flow,
         action: &action,
         batch: 4,
         seed: 1,

@@ -1,0 +1,82 @@
+//! The seam every layer of a flow implements: an invertible map y = f(x) of one configuration
+//! with its log-Jacobian, and the backward passes of both directions for an upstream gradient.
+//!
+//! For a layer with parameters θ and ℓ(x) = log|det ∂y/∂x|:
+//! - `forward`: y = f(x), returns ℓ(x);
+//! - `inverse`: x = f⁻¹(y), returns ℓ(x) (the forward log det at the x it finds);
+//! - `backward`: with g = ∂L/∂y and γ = ∂L/∂ℓ, writes ∂L/∂x and adds ∂L/∂θ;
+//! - `inverse_backward`: through x = f⁻¹(y), with g = ∂L/∂x and γ = ∂L/∂ℓ, writes ∂L/∂y and
+//!   adds ∂L/∂θ.
+//!
+//! Parameters live outside the layer (the caller's flat vector), and so does every buffer a
+//! pass needs ([`LayerCache`]): a layer is immutable and can be shared between threads.
+
+use crate::net::NetCache;
+use std::fmt;
+
+/// Upstream gradients of one layer's outputs: g = ∂L/∂(output) and γ = ∂L/∂(log det).
+#[derive(Debug, Clone, Copy)]
+pub struct Cotangent<'a> {
+    pub dy: &'a [f64],
+    pub dlogdet: f64,
+}
+
+/// What a pass of one layer keeps for its backward pass, and the buffers it reuses. Owned by
+/// the caller: one per layer and per thread, allocated once and reused for every configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LayerCache {
+    /// The configuration on the x side of the layer (the forward input, the inverse output).
+    pub(crate) input: Vec<f64>,
+    /// The conditioner's input (the frozen sites), reused between passes.
+    pub(crate) frozen: Vec<f64>,
+    pub(crate) net: NetCache,
+    /// The evaluation at −f (equivariant conditioners only).
+    pub(crate) net_mirror: NetCache,
+    /// The (symmetrised) conditioner output `[channels, V]`: per active site, the parameters
+    /// of its elementwise transform.
+    pub(crate) st: Vec<f64>,
+}
+
+impl LayerCache {
+    /// Keeps `x` as the configuration on the x side.
+    pub(crate) fn keep_input(&mut self, x: &[f64]) {
+        self.input.clear();
+        self.input.extend_from_slice(x);
+    }
+}
+
+/// One invertible layer (see the module documentation for the contract).
+pub trait Bijection: Send + Sync + fmt::Debug {
+    /// Number of parameters θ the layer reads from its slice of the flat vector.
+    fn n_params(&self) -> usize;
+
+    /// y = f(x); returns log|det ∂y/∂x| and keeps in `cache` what [`Bijection::backward`]
+    /// needs.
+    fn forward(&self, params: &[f64], x: &[f64], y: &mut [f64], cache: &mut LayerCache) -> f64;
+
+    /// x = f⁻¹(y); returns the forward log det at that x and keeps in `cache` what
+    /// [`Bijection::inverse_backward`] needs.
+    fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64], cache: &mut LayerCache) -> f64;
+
+    /// Backward through the last `forward` kept in `cache`: writes ∂L/∂x into `dx` and adds
+    /// ∂L/∂θ to `dparams`.
+    fn backward(
+        &self,
+        params: &[f64],
+        cache: &LayerCache,
+        upstream: Cotangent<'_>,
+        dparams: &mut [f64],
+        dx: &mut [f64],
+    );
+
+    /// Backward through the last `inverse` kept in `cache`: writes ∂L/∂y into `dy` and adds
+    /// ∂L/∂θ to `dparams`.
+    fn inverse_backward(
+        &self,
+        params: &[f64],
+        cache: &LayerCache,
+        upstream: Cotangent<'_>,
+        dparams: &mut [f64],
+        dy: &mut [f64],
+    );
+}

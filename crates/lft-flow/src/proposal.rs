@@ -1,0 +1,41 @@
+//! The seam between a generative model and the samplers that correct it (independence
+//! Metropolis, reweighting, flow-HMC, and later SMC): draw configurations with their log q,
+//! and evaluate log q of configurations given. A GPU flow implements the same trait.
+
+use crate::flow::{Flow, FlowSample};
+use lft_lattice::Pcg64;
+
+/// A normalized density q(φ) on configurations of `volume()` sites that can be sampled.
+pub trait Proposal: Sync {
+    /// Sites per configuration.
+    fn volume(&self) -> usize;
+
+    /// Draws `n` configurations `[n, V]` with their log q, from the stream `rng` only.
+    fn draw(&self, n: usize, rng: &mut Pcg64) -> FlowSample;
+
+    /// log q(φ) of every configuration of a batch `[n, V]`.
+    fn log_q(&self, phis: &[f64]) -> Vec<f64>;
+
+    /// log q(φ) of one configuration.
+    fn log_q_one(&self, phi: &[f64]) -> f64 {
+        self.log_q(phi)[0]
+    }
+}
+
+impl Proposal for Flow {
+    fn volume(&self) -> usize {
+        self.lattice().volume()
+    }
+
+    fn draw(&self, n: usize, rng: &mut Pcg64) -> FlowSample {
+        self.sample(n, rng)
+    }
+
+    fn log_q(&self, phis: &[f64]) -> Vec<f64> {
+        Flow::log_q(self, phis)
+    }
+
+    fn log_q_one(&self, phi: &[f64]) -> f64 {
+        self.inverse(phi, &mut vec![0.0; phi.len()])
+    }
+}

@@ -1,0 +1,114 @@
+//! The architecture of a flow ([`FlowSpec`]) and how it is built: the prior, an optional
+//! spectral scale, then coupling layers with checkerboard masks alternating between even and
+//! odd sites.
+
+use crate::activation::Activation;
+use crate::affine::{Affine, AffineCoupling};
+use crate::conv::KernelShifts;
+use crate::coupling::MaskedCoupling;
+use crate::mask::checkerboard;
+use crate::net::ConvNet;
+use crate::prior::PriorSpec;
+use crate::spectral::SpectralScale;
+use crate::spline::RqSpline;
+use crate::stack::BijectionStack;
+use lft_lattice::{Lattice, Parity, stream_rng};
+use std::sync::Arc;
+
+/// Which coupling layers a flow stacks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CouplingSpec {
+    /// RealNVP affine couplings (the conditioner outputs s and t).
+    Affine,
+    /// Rational-quadratic splines with `bins` bins on [−tail_bound, tail_bound].
+    Spline { bins: usize, tail_bound: f64 },
+}
+
+impl CouplingSpec {
+    /// "affine" or "spline", as in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CouplingSpec::Affine => "affine",
+            CouplingSpec::Spline { .. } => "spline",
+        }
+    }
+}
+
+/// Architecture of a flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowSpec {
+    /// Number of coupling layers (masks alternate between even and odd sites).
+    pub layers: usize,
+    /// Hidden channels of each conditioner, e.g. [8, 8].
+    pub hidden: Vec<usize>,
+    /// Odd kernel size of the convolutions.
+    pub kernel: usize,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Activation of the conditioner output (tanh keeps s and t bounded).
+    pub final_activation: Activation,
+    /// Symmetrise every conditioner under φ → −φ (then q(−φ) = q(φ) for an even prior).
+    pub equivariant: bool,
+    pub coupling: CouplingSpec,
+    pub prior: PriorSpec,
+    /// Start with a learnable momentum-space scale ỹ(p) = e^{c(p)} z̃(p) (see
+    /// [`SpectralScale`]); it represents free-field covariances exactly.
+    pub spectral: bool,
+}
+
+impl FlowSpec {
+    /// The stack of bijections of this architecture on `lattice`, with parameters drawn from
+    /// stream (seed, 0): the spectral scale (if any) starts at the identity, the nets as
+    /// [`ConvNet::init_params`].
+    pub fn build_stack(&self, lattice: &Lattice, seed: u64) -> BijectionStack {
+        let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
+        let v = lattice.volume();
+        let spline = match self.coupling {
+            CouplingSpec::Affine => None,
+            CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
+                bins,
+                bound: tail_bound,
+                min_width: 1e-3,
+                min_height: 1e-3,
+                min_derivative: 1e-3,
+            }),
+        };
+        let mut channels = vec![1];
+        channels.extend_from_slice(&self.hidden);
+        channels.push(spline.map_or(2, |s| s.params_per_site()));
+        let mut rng = stream_rng(seed, 0);
+        let mut stack = BijectionStack::new();
+        if self.spectral {
+            let layer = SpectralScale::new(lattice);
+            let n = crate::Bijection::n_params(&layer);
+            stack.push(Arc::new(layer), vec![0.0; n]);
+        }
+        for l in 0..self.layers {
+            let parity = if l % 2 == 0 {
+                Parity::Even
+            } else {
+                Parity::Odd
+            };
+            let net = ConvNet::new(
+                &channels,
+                self.activation,
+                self.final_activation,
+                &shifts,
+                v,
+            );
+            let params = net.init_params(&shifts, &mut rng, 1.0);
+            let mask = checkerboard(lattice, parity);
+            let (sh, eq) = (shifts.clone(), self.equivariant);
+            match spline {
+                None => stack.push(
+                    Arc::new(AffineCoupling::new(mask, net, sh, Affine, eq)),
+                    params,
+                ),
+                Some(sp) => {
+                    stack.push(Arc::new(MaskedCoupling::new(mask, net, sh, sp, eq)), params)
+                }
+            }
+        }
+        stack
+    }
+}
