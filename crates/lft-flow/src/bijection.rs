@@ -11,6 +11,7 @@
 //! Parameters live outside the layer (the caller's flat vector), and so does every buffer a
 //! pass needs ([`LayerCache`]): a layer is immutable and can be shared between threads.
 
+use crate::conv::ConvScratch;
 use crate::net::NetCache;
 use std::fmt;
 
@@ -45,6 +46,14 @@ impl LayerCache {
     }
 }
 
+/// Temporaries of a pass that hold nothing between calls, shared by every layer of a stack
+/// (one per thread), in the manner of faer's scratch: the per-layer state is the
+/// [`LayerCache`], this is only working memory.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    pub(crate) conv: ConvScratch,
+}
+
 /// One invertible layer (see the module documentation for the contract).
 pub trait Bijection: Send + Sync + fmt::Debug {
     /// Number of parameters θ the layer reads from its slice of the flat vector.
@@ -52,11 +61,25 @@ pub trait Bijection: Send + Sync + fmt::Debug {
 
     /// y = f(x); returns log|det ∂y/∂x| and keeps in `cache` what [`Bijection::backward`]
     /// needs.
-    fn forward(&self, params: &[f64], x: &[f64], y: &mut [f64], cache: &mut LayerCache) -> f64;
+    fn forward(
+        &self,
+        params: &[f64],
+        x: &[f64],
+        y: &mut [f64],
+        cache: &mut LayerCache,
+        ws: &mut Workspace,
+    ) -> f64;
 
     /// x = f⁻¹(y); returns the forward log det at that x and keeps in `cache` what
     /// [`Bijection::inverse_backward`] needs.
-    fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64], cache: &mut LayerCache) -> f64;
+    fn inverse(
+        &self,
+        params: &[f64],
+        y: &[f64],
+        x: &mut [f64],
+        cache: &mut LayerCache,
+        ws: &mut Workspace,
+    ) -> f64;
 
     /// Backward through the last `forward` kept in `cache`: writes ∂L/∂x into `dx` and adds
     /// ∂L/∂θ to `dparams`.
@@ -67,6 +90,7 @@ pub trait Bijection: Send + Sync + fmt::Debug {
         upstream: Cotangent<'_>,
         dparams: &mut [f64],
         dx: &mut [f64],
+        ws: &mut Workspace,
     );
 
     /// Backward through the last `inverse` kept in `cache`: writes ∂L/∂y into `dy` and adds
@@ -78,5 +102,6 @@ pub trait Bijection: Send + Sync + fmt::Debug {
         upstream: Cotangent<'_>,
         dparams: &mut [f64],
         dy: &mut [f64],
+        ws: &mut Workspace,
     );
 }

@@ -8,7 +8,7 @@
 //! Backward: ∂L/∂o(f) = ½ g and ∂L/∂o(−f)[π(c)] = ½ σ_c g[c]; the second net saw −f, so its
 //! input gradient enters with a minus sign.
 
-use crate::bijection::LayerCache;
+use crate::bijection::{LayerCache, Workspace};
 use crate::conv::KernelShifts;
 use crate::net::ConvNet;
 use std::sync::Arc;
@@ -49,19 +49,36 @@ impl Conditioner {
 
     /// Fills `cache.st` `[channels, V]` with ō(f), f the frozen sites of `x` (`active` is 1 on
     /// transformed sites), keeping both net evaluations in `cache`.
-    pub fn forward(&self, params: &[f64], active: &[f64], x: &[f64], cache: &mut LayerCache) {
+    pub fn forward(
+        &self,
+        params: &[f64],
+        active: &[f64],
+        x: &[f64],
+        cache: &mut LayerCache,
+        ws: &mut Workspace,
+    ) {
         cache.frozen.clear();
         cache
             .frozen
             .extend(x.iter().zip(active).map(|(v, a)| v * (1.0 - a)));
-        self.net
-            .forward(&self.shifts, params, &cache.frozen, &mut cache.net);
+        self.net.forward(
+            &self.shifts,
+            params,
+            &cache.frozen,
+            &mut cache.net,
+            &mut ws.conv,
+        );
         cache.st.clear();
         cache.st.extend_from_slice(&cache.net.output);
         let Some(m) = &self.mirror else { return };
         cache.frozen.iter_mut().for_each(|f| *f = -*f);
-        self.net
-            .forward(&self.shifts, params, &cache.frozen, &mut cache.net_mirror);
+        self.net.forward(
+            &self.shifts,
+            params,
+            &cache.frozen,
+            &mut cache.net_mirror,
+            &mut ws.conv,
+        );
         let v = x.len();
         for (c, (&pc, &sc)) in m.perm.iter().zip(&m.sign).enumerate() {
             let mirrored = &cache.net_mirror.output[pc * v..(pc + 1) * v];
@@ -79,6 +96,7 @@ impl Conditioner {
         cache: &LayerCache,
         g_net: &[f64],
         dparams: &mut [f64],
+        ws: &mut Workspace,
     ) -> Vec<f64> {
         let shifts = &self.shifts;
         let v = g_net.len() / self.net.out_channels();
@@ -91,6 +109,7 @@ impl Conditioner {
                 g_net,
                 dparams,
                 Some(&mut d_frozen),
+                &mut ws.conv,
             );
             return d_frozen;
         };
@@ -111,6 +130,7 @@ impl Conditioner {
             &half,
             dparams,
             Some(&mut d_frozen),
+            &mut ws.conv,
         );
         let mut d_negated = vec![0.0; v];
         self.net.backward(
@@ -120,6 +140,7 @@ impl Conditioner {
             &mirrored,
             dparams,
             Some(&mut d_negated),
+            &mut ws.conv,
         );
         d_frozen
             .iter_mut()

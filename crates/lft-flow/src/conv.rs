@@ -11,37 +11,17 @@
 
 use crate::gemm::{LANES as GEMM_LANES, gemm_acc, gemm_nt_acc};
 use lft_lattice::Lattice;
-use std::cell::RefCell;
 
-/// Per-thread temporaries of the convolutions, reused from call to call.
-#[derive(Default)]
-struct Scratch {
+/// Temporaries of the convolutions, owned by the caller (one per thread, kept in the
+/// [`crate::net::NetCache`] of a pass) and reused from call to call.
+#[derive(Debug, Clone, Default)]
+pub struct ConvScratch {
     patches: Vec<f64>,
     doubled: Vec<f64>,
     g_patches: Vec<f64>,
     w_mirror: Vec<f64>,
     g_transposed: Vec<f64>,
     dw_transposed: Vec<f64>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::default();
-}
-
-/// The patch buffer is lent out while the other temporaries are in use.
-trait LendPatches {
-    fn take_patches(&'static self) -> Vec<f64>;
-    fn put_patches(&'static self, p: Vec<f64>);
-}
-
-impl LendPatches for std::thread::LocalKey<RefCell<Scratch>> {
-    fn take_patches(&'static self) -> Vec<f64> {
-        self.with_borrow_mut(|s| std::mem::take(&mut s.patches))
-    }
-
-    fn put_patches(&'static self, p: Vec<f64>) {
-        self.with_borrow_mut(|s| s.patches = p);
-    }
 }
 
 /// `buf` resized to `len` and zeroed.
@@ -170,9 +150,15 @@ impl PeriodicConv {
 
     /// The patches of `h` `[c_in, V]`: Pt[i·K + k, x] = h[i, x + δ_k], written into `out`
     /// (`[c_in·K, V]`). Every later loop then runs over contiguous rows.
-    pub fn patches(&self, shifts: &KernelShifts, h: &[f64], out: &mut Vec<f64>) {
+    pub fn patches(
+        &self,
+        shifts: &KernelShifts,
+        h: &[f64],
+        out: &mut Vec<f64>,
+        scratch: &mut ConvScratch,
+    ) {
         out.resize(self.c_in * self.kernel * shifts.volume, 0.0);
-        SCRATCH.with_borrow_mut(|scratch| self.patches_with(shifts, h, out, &mut scratch.doubled));
+        self.patches_with(shifts, h, out, &mut scratch.doubled);
     }
 
     fn patches_with(
@@ -251,6 +237,7 @@ impl PeriodicConv {
     /// (if `dh` is given) ∂L/∂h. The latter is the convolution of g with the mirrored kernel,
     /// ∂L/∂h[i, z] = Σ_{o, k} W[o, i, k̄] g[o, z + δ_k] with δ_k̄ = −δ_k, computed like the
     /// forward pass from the patches of g (a gather, not a scatter).
+    #[allow(clippy::too_many_arguments)]
     pub fn backward_patches(
         &self,
         shifts: &KernelShifts,
@@ -259,6 +246,7 @@ impl PeriodicConv {
         g: &[f64],
         dparams: &mut [f64],
         dh: Option<&mut [f64]>,
+        scratch: &mut ConvScratch,
     ) {
         let v = shifts.volume;
         let j_max = self.c_in * self.kernel;
@@ -266,9 +254,7 @@ impl PeriodicConv {
         for (dbo, go) in db.iter_mut().zip(g.chunks_exact(v)) {
             *dbo += go.iter().sum::<f64>();
         }
-        SCRATCH.with_borrow_mut(|scratch| {
-            self.backward_with(shifts, params, patches, g, dw, dh, scratch)
-        });
+        self.backward_with(shifts, params, patches, g, dw, dh, scratch);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -280,7 +266,7 @@ impl PeriodicConv {
         g: &[f64],
         dw: &mut [f64],
         dh: Option<&mut [f64]>,
-        scratch: &mut Scratch,
+        scratch: &mut ConvScratch,
     ) {
         let v = shifts.volume;
         let j_max = self.c_in * self.kernel;
@@ -342,15 +328,23 @@ impl PeriodicConv {
     }
 
     /// One configuration: `h` is `[c_in, V]`, `y` is `[c_out, V]`.
-    pub fn forward(&self, shifts: &KernelShifts, params: &[f64], h: &[f64], y: &mut [f64]) {
-        let mut p = SCRATCH.take_patches();
-        self.patches(shifts, h, &mut p);
+    pub fn forward(
+        &self,
+        shifts: &KernelShifts,
+        params: &[f64],
+        h: &[f64],
+        y: &mut [f64],
+        scratch: &mut ConvScratch,
+    ) {
+        let mut p = std::mem::take(&mut scratch.patches);
+        self.patches(shifts, h, &mut p, scratch);
         self.forward_patches(params, &p, y);
-        SCRATCH.put_patches(p);
+        scratch.patches = p;
     }
 
     /// One configuration: given g = ∂L/∂y `[c_out, V]` and the input `h`, adds ∂L/∂params to
     /// `dparams` and writes ∂L/∂h `[c_in, V]` into `dh` (if given).
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
         shifts: &KernelShifts,
@@ -359,10 +353,11 @@ impl PeriodicConv {
         g: &[f64],
         dparams: &mut [f64],
         dh: Option<&mut [f64]>,
+        scratch: &mut ConvScratch,
     ) {
-        let mut p = SCRATCH.take_patches();
-        self.patches(shifts, h, &mut p);
-        self.backward_patches(shifts, params, &p, g, dparams, dh);
-        SCRATCH.put_patches(p);
+        let mut p = std::mem::take(&mut scratch.patches);
+        self.patches(shifts, h, &mut p, scratch);
+        self.backward_patches(shifts, params, &p, g, dparams, dh, scratch);
+        scratch.patches = p;
     }
 }

@@ -10,7 +10,7 @@
 //! Z₂-equivariant variant: with f the frozen field and M the transform's mirror of θ,
 //! θ̄(f) = ½(θ(f) + M θ(−f)). Then θ̄(−f) = M θ̄(f), so y(−x) = −y(x) and the log det is even.
 
-use crate::bijection::{Bijection, Cotangent, LayerCache};
+use crate::bijection::{Bijection, Cotangent, LayerCache, Workspace};
 use crate::conditioner::Conditioner;
 use crate::conv::KernelShifts;
 use crate::net::ConvNet;
@@ -72,7 +72,7 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
     /// the conditioner output in `cache`; returns Σ log h′.
     fn map_sites(
         &self,
-        cache: &LayerCache,
+        cache: &mut LayerCache,
         from: &[f64],
         to: &mut [f64],
         map: impl Fn(f64, &[f64]) -> (f64, f64),
@@ -95,6 +95,7 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
     /// The shared backward skeleton: per active site `site` gives ∂L/∂(its input) and adds
     /// ∂L/∂θ; ∂L/∂θ then goes back through the conditioner, and on the frozen sites the input
     /// gradient is g plus the conditioner's.
+    #[allow(clippy::too_many_arguments)]
     fn backward_sites(
         &self,
         params: &[f64],
@@ -102,6 +103,7 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
         upstream: Cotangent<'_>,
         dparams: &mut [f64],
         d_in: &mut [f64],
+        ws: &mut Workspace,
         site: impl Fn(f64, &[f64], f64, f64, &mut [f64]) -> f64,
     ) {
         let (g, gamma) = (upstream.dy, upstream.dlogdet);
@@ -117,7 +119,9 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
                 g_net[c * v + i] = dtheta[c];
             }
         }
-        let d_frozen = self.conditioner.backward(params, cache, &g_net, dparams);
+        let d_frozen = self
+            .conditioner
+            .backward(params, cache, &g_net, dparams, ws);
         for &i in &self.frozen_sites {
             d_in[i] = g[i] + d_frozen[i];
         }
@@ -129,14 +133,28 @@ impl<T: ElementwiseTransform> Bijection for MaskedCoupling<T> {
         self.conditioner.net.n_params()
     }
 
-    fn forward(&self, params: &[f64], x: &[f64], y: &mut [f64], cache: &mut LayerCache) -> f64 {
-        self.conditioner.forward(params, &self.active, x, cache);
+    fn forward(
+        &self,
+        params: &[f64],
+        x: &[f64],
+        y: &mut [f64],
+        cache: &mut LayerCache,
+        ws: &mut Workspace,
+    ) -> f64 {
+        self.conditioner.forward(params, &self.active, x, cache, ws);
         cache.keep_input(x);
         self.map_sites(cache, x, y, |x, theta| self.transform.forward(x, theta))
     }
 
-    fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64], cache: &mut LayerCache) -> f64 {
-        self.conditioner.forward(params, &self.active, y, cache);
+    fn inverse(
+        &self,
+        params: &[f64],
+        y: &[f64],
+        x: &mut [f64],
+        cache: &mut LayerCache,
+        ws: &mut Workspace,
+    ) -> f64 {
+        self.conditioner.forward(params, &self.active, y, cache, ws);
         let logdet = self.map_sites(cache, y, x, |y, theta| self.transform.inverse(y, theta));
         cache.keep_input(x);
         logdet
@@ -149,10 +167,17 @@ impl<T: ElementwiseTransform> Bijection for MaskedCoupling<T> {
         upstream: Cotangent<'_>,
         dparams: &mut [f64],
         dx: &mut [f64],
+        ws: &mut Workspace,
     ) {
-        self.backward_sites(params, cache, upstream, dparams, dx, |x, th, g, gm, dth| {
-            self.transform.backward(x, th, g, gm, dth)
-        });
+        self.backward_sites(
+            params,
+            cache,
+            upstream,
+            dparams,
+            dx,
+            ws,
+            |x, th, g, gm, dth| self.transform.backward(x, th, g, gm, dth),
+        );
     }
 
     fn inverse_backward(
@@ -162,9 +187,16 @@ impl<T: ElementwiseTransform> Bijection for MaskedCoupling<T> {
         upstream: Cotangent<'_>,
         dparams: &mut [f64],
         dy: &mut [f64],
+        ws: &mut Workspace,
     ) {
-        self.backward_sites(params, cache, upstream, dparams, dy, |x, th, g, gm, dth| {
-            self.transform.inverse_backward(x, th, g, gm, dth)
-        });
+        self.backward_sites(
+            params,
+            cache,
+            upstream,
+            dparams,
+            dy,
+            ws,
+            |x, th, g, gm, dth| self.transform.inverse_backward(x, th, g, gm, dth),
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The flow model: a prior r(z) and a stack of bijections T, φ = T(z), with
 //! log q(φ) = log r(z) − Σ_layers log|det J|, z = T⁻¹(φ).
 //!
-//! Batches are processed in parallel over fixed chunks of configurations, each chunk with its
-//! own [`StackScratch`], so results do not depend on the number of threads. Single
+//! Batches are processed in parallel over fixed chunks of configurations (each worker reusing
+//! one [`StackScratch`] for the chunks it takes), so results do not depend on the number of
+//! threads. Single
 //! configurations go through [`Flow::forward_with`] and [`Flow::log_q_with`] with a scratch the
 //! caller keeps.
 
@@ -131,13 +132,16 @@ impl Flow {
     pub fn log_q(&self, phis: &[f64]) -> Vec<f64> {
         let v = self.lattice.volume();
         phis.par_chunks(CHUNK * v)
-            .flat_map_iter(|pc| {
-                let (mut scratch, mut z) = (self.scratch(), vec![0.0; v]);
-                pc.chunks_exact(v)
-                    .map(|phi| self.log_q_with(phi, &mut z, &mut scratch))
-                    .collect::<Vec<f64>>()
-            })
-            .collect()
+            .map_init(
+                || (self.scratch(), vec![0.0; v]),
+                |(scratch, z), pc| {
+                    pc.chunks_exact(v)
+                        .map(|phi| self.log_q_with(phi, z, scratch))
+                        .collect::<Vec<f64>>()
+                },
+            )
+            .collect::<Vec<_>>()
+            .concat()
     }
 
     /// φ = f(z) and Σ log|det J| for a batch of latent configurations.
@@ -147,14 +151,17 @@ impl Flow {
         let logdet = phi
             .par_chunks_mut(CHUNK * v)
             .zip(z.par_chunks(CHUNK * v))
-            .flat_map_iter(|(pc, zc)| {
-                let mut scratch = self.scratch();
-                pc.chunks_exact_mut(v)
-                    .zip(zc.chunks_exact(v))
-                    .map(|(p, zb)| self.forward_with(zb, p, &mut scratch))
-                    .collect::<Vec<f64>>()
-            })
-            .collect();
+            .map_init(
+                || self.scratch(),
+                |scratch, (pc, zc)| {
+                    pc.chunks_exact_mut(v)
+                        .zip(zc.chunks_exact(v))
+                        .map(|(p, zb)| self.forward_with(zb, p, scratch))
+                        .collect::<Vec<f64>>()
+                },
+            )
+            .collect::<Vec<_>>()
+            .concat();
         (phi, logdet)
     }
 

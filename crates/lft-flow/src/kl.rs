@@ -16,22 +16,24 @@ impl Flow {
         let stack = self.stack();
         let per_chunk: Vec<(Vec<f64>, Vec<f64>)> = z
             .par_chunks(CHUNK * v)
-            .map(|zc| {
-                let mut grad = vec![0.0; self.n_params()];
-                let mut terms = Vec::with_capacity(zc.len() / v);
-                let mut scratch = self.scratch();
-                let mut phi = vec![0.0; v];
-                let mut g = vec![0.0; v];
-                for zb in zc.chunks_exact(v) {
-                    let logdet = stack.forward(zb, &mut phi, &mut scratch);
-                    let s = action.action(&phi);
-                    terms.push(self.prior().log_prob(zb) - logdet + s);
-                    action.gradient(&phi, &mut g);
-                    g.iter_mut().for_each(|x| *x *= inv_n);
-                    stack.backward(&mut scratch, &mut g, -inv_n, &mut grad);
-                }
-                (terms, grad)
-            })
+            .map_init(
+                || self.scratch(),
+                |scratch, zc| {
+                    let mut grad = vec![0.0; self.n_params()];
+                    let mut terms = Vec::with_capacity(zc.len() / v);
+                    let mut phi = vec![0.0; v];
+                    let mut g = vec![0.0; v];
+                    for zb in zc.chunks_exact(v) {
+                        let logdet = stack.forward(zb, &mut phi, scratch);
+                        let s = action.action(&phi);
+                        terms.push(self.prior().log_prob(zb) - logdet + s);
+                        action.gradient(&phi, &mut g);
+                        g.iter_mut().for_each(|x| *x *= inv_n);
+                        stack.backward(scratch, &mut g, -inv_n, &mut grad);
+                    }
+                    (terms, grad)
+                },
+            )
             .collect();
         let mut grad = vec![0.0; self.n_params()];
         let mut terms = Vec::with_capacity(n);
@@ -54,20 +56,22 @@ impl Flow {
         let stack = self.stack();
         let per_chunk: Vec<(f64, Vec<f64>)> = phis
             .par_chunks(CHUNK * v)
-            .map(|pc| {
-                let mut grad = vec![0.0; self.n_params()];
-                let mut loss = 0.0;
-                let mut scratch = self.scratch();
-                let (mut z, mut g) = (vec![0.0; v], vec![0.0; v]);
-                for phi in pc.chunks_exact(v) {
-                    let logdet = stack.inverse(phi, &mut z, &mut scratch);
-                    loss += -(self.prior().log_prob(&z) - logdet);
-                    self.prior().grad_neg_log_prob(&z, &mut g);
-                    g.iter_mut().for_each(|x| *x *= inv_n);
-                    stack.inverse_backward(&mut scratch, &mut g, inv_n, &mut grad);
-                }
-                (loss, grad)
-            })
+            .map_init(
+                || self.scratch(),
+                |scratch, pc| {
+                    let mut grad = vec![0.0; self.n_params()];
+                    let mut loss = 0.0;
+                    let (mut z, mut g) = (vec![0.0; v], vec![0.0; v]);
+                    for phi in pc.chunks_exact(v) {
+                        let logdet = stack.inverse(phi, &mut z, scratch);
+                        loss += -(self.prior().log_prob(&z) - logdet);
+                        self.prior().grad_neg_log_prob(&z, &mut g);
+                        g.iter_mut().for_each(|x| *x *= inv_n);
+                        stack.inverse_backward(scratch, &mut g, inv_n, &mut grad);
+                    }
+                    (loss, grad)
+                },
+            )
             .collect();
         let mut grad = vec![0.0; self.n_params()];
         let mut loss = 0.0;

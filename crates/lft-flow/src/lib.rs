@@ -2,7 +2,8 @@
 //!
 //! The seams:
 //! - [`bijection`]: the [`Bijection`] trait every layer implements (forward with log|det J|,
-//!   inverse, and the backward passes of both), with caller-owned [`LayerCache`]s;
+//!   inverse, and the backward passes of both), with caller-owned [`LayerCache`]s (per-layer
+//!   state) and a [`Workspace`] (temporaries shared by the layers);
 //! - [`stack`]: [`BijectionStack`], layers with one flat parameter vector, a map on its own
 //!   (a transport), passes taking a caller-owned [`StackScratch`];
 //! - [`proposal`]: [`Proposal`], what the samplers take (draw with log q, log q of given
@@ -42,7 +43,7 @@ pub mod transform;
 pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use affine::{Affine, AffineCoupling};
-pub use bijection::{Bijection, Cotangent, LayerCache};
+pub use bijection::{Bijection, Cotangent, LayerCache, Workspace};
 pub use coupling::MaskedCoupling;
 pub use flow::{Flow, FlowSample};
 pub use prior::{Prior, PriorSpec};

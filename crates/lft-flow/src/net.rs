@@ -1,7 +1,7 @@
 //! A stack of periodic convolutions: conv → act → conv → act … → conv → final act.
 
 use crate::activation::Activation;
-use crate::conv::{KernelShifts, PeriodicConv};
+use crate::conv::{ConvScratch, KernelShifts, PeriodicConv};
 use lft_lattice::{Pcg64, uniform};
 
 /// Convolutions with channel counts `channels` (e.g. [1, 8, 8, 2]).
@@ -84,13 +84,15 @@ impl ConvNet {
         p
     }
 
-    /// Forward pass of one configuration; the output is `cache.output`.
+    /// Forward pass of one configuration; the output is `cache.output`. `conv_scratch` holds
+    /// temporaries only (any scratch will do; reusing one saves allocations).
     pub fn forward(
         &self,
         shifts: &KernelShifts,
         params: &[f64],
         input: &[f64],
         cache: &mut NetCache,
+        conv_scratch: &mut ConvScratch,
     ) {
         let v = self.volume;
         let n = self.convs.len();
@@ -104,7 +106,7 @@ impl ConvNet {
             let mut pre = std::mem::take(&mut cache.pre[j]);
             pre.resize(conv.c_out * v, 0.0);
             let mut patches = std::mem::take(&mut cache.patches[j]);
-            conv.patches(shifts, &cache.inputs[j], &mut patches);
+            conv.patches(shifts, &cache.inputs[j], &mut patches, conv_scratch);
             conv.forward_patches(p, &patches, &mut pre);
             cache.patches[j] = patches;
             let act = if j + 1 == n { self.last } else { self.hidden };
@@ -121,6 +123,7 @@ impl ConvNet {
 
     /// Backward pass of one configuration: g = ∂L/∂output; adds ∂L/∂params into `dparams`
     /// and writes ∂L/∂input into `d_input` when given.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
         shifts: &KernelShifts,
@@ -129,6 +132,7 @@ impl ConvNet {
         g_out: &[f64],
         dparams: &mut [f64],
         d_input: Option<&mut [f64]>,
+        conv_scratch: &mut ConvScratch,
     ) {
         let n = self.convs.len();
         // g = ∂L/∂(pre-activation of the last conv).
@@ -150,6 +154,7 @@ impl ConvNet {
                     &g,
                     &mut dparams[range],
                     d_input.take(),
+                    conv_scratch,
                 );
                 break;
             }
@@ -161,6 +166,7 @@ impl ConvNet {
                 &g,
                 &mut dparams[range],
                 Some(&mut dh),
+                conv_scratch,
             );
             // Through the hidden activation that produced conv j's input.
             for ((d, &x), &y) in dh.iter_mut().zip(&cache.pre[j - 1]).zip(&cache.inputs[j]) {

@@ -12,7 +12,7 @@
 //! therefore cannot represent a Gaussian with a free-field covariance exactly, and on the free
 //! field their ESS stalls near 0.85; one spectral layer represents it exactly.
 
-use crate::bijection::{Bijection, Cotangent, LayerCache};
+use crate::bijection::{Bijection, Cotangent, LayerCache, Workspace};
 use lft_lattice::{Complex64, Lattice, LatticeFft};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -132,14 +132,28 @@ impl Bijection for SpectralScale {
     }
 
     /// y = f(x); returns log|det ∂y/∂x| and keeps x in `cache`.
-    fn forward(&self, params: &[f64], x: &[f64], y: &mut [f64], cache: &mut LayerCache) -> f64 {
+    fn forward(
+        &self,
+        params: &[f64],
+        x: &[f64],
+        y: &mut [f64],
+        cache: &mut LayerCache,
+        _: &mut Workspace,
+    ) -> f64 {
         self.scale(params, 1.0, x, y);
         cache.keep_input(x);
         self.log_det(params)
     }
 
     /// x = f⁻¹(y); returns the forward log det and keeps x in `cache`.
-    fn inverse(&self, params: &[f64], y: &[f64], x: &mut [f64], cache: &mut LayerCache) -> f64 {
+    fn inverse(
+        &self,
+        params: &[f64],
+        y: &[f64],
+        x: &mut [f64],
+        cache: &mut LayerCache,
+        _: &mut Workspace,
+    ) -> f64 {
         self.scale(params, -1.0, y, x);
         cache.keep_input(x);
         self.log_det(params)
@@ -155,6 +169,7 @@ impl Bijection for SpectralScale {
         up: Cotangent<'_>,
         dparams: &mut [f64],
         dx: &mut [f64],
+        _: &mut Workspace,
     ) {
         self.backward_with(params, 1.0, &cache.input, up, dparams, dx);
     }
@@ -168,6 +183,7 @@ impl Bijection for SpectralScale {
         up: Cotangent<'_>,
         dparams: &mut [f64],
         dy: &mut [f64],
+        _: &mut Workspace,
     ) {
         self.backward_with(params, -1.0, &cache.input, up, dparams, dy);
     }

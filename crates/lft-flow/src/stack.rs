@@ -5,7 +5,7 @@
 //! Every pass takes a caller-owned [`StackScratch`] (made once by [`BijectionStack::scratch`],
 //! reused for every configuration), in the manner of rustfft's plans and faer's scratch.
 
-use crate::bijection::{Bijection, Cotangent, LayerCache};
+use crate::bijection::{Bijection, Cotangent, LayerCache, Workspace};
 use std::sync::Arc;
 
 /// Parameters that do not fit the architecture of a flow or stack.
@@ -26,10 +26,12 @@ pub struct BijectionStack {
     params: Vec<f64>,
 }
 
-/// The buffers of one pass through a stack: a cache per layer and two configurations.
+/// The buffers of one pass through a stack: a cache per layer, the workspace every layer
+/// shares, and two configurations.
 #[derive(Debug, Clone, Default)]
 pub struct StackScratch {
     caches: Vec<LayerCache>,
+    ws: Workspace,
     a: Vec<f64>,
     b: Vec<f64>,
 }
@@ -94,6 +96,7 @@ impl BijectionStack {
     pub fn scratch(&self, volume: usize) -> StackScratch {
         StackScratch {
             caches: vec![LayerCache::default(); self.layers.len()],
+            ws: Workspace::default(),
             a: vec![0.0; volume],
             b: vec![0.0; volume],
         }
@@ -102,14 +105,14 @@ impl BijectionStack {
     /// y = T(x); returns Σ_l log|det ∂f_l| and keeps every layer's cache in `scratch` for
     /// [`BijectionStack::backward`].
     pub fn forward(&self, x: &[f64], y: &mut [f64], scratch: &mut StackScratch) -> f64 {
-        let StackScratch { caches, a, b } = scratch;
+        let StackScratch { caches, ws, a, b } = scratch;
         a.clear();
         a.extend_from_slice(x);
         b.resize(x.len(), 0.0);
         caches.resize(self.layers.len(), LayerCache::default());
         let mut logdet = 0.0;
         for (l, layer) in self.layers.iter().enumerate() {
-            logdet += layer.forward(&self.params[self.layer_range(l)], a, b, &mut caches[l]);
+            logdet += layer.forward(&self.params[self.layer_range(l)], a, b, &mut caches[l], ws);
             std::mem::swap(a, b);
         }
         y.copy_from_slice(a);
@@ -119,15 +122,15 @@ impl BijectionStack {
     /// x = T⁻¹(y); returns the forward Σ_l log|det ∂f_l| at that x and keeps every layer's
     /// cache for [`BijectionStack::inverse_backward`].
     pub fn inverse(&self, y: &[f64], x: &mut [f64], scratch: &mut StackScratch) -> f64 {
-        let StackScratch { caches, a, b } = scratch;
+        let StackScratch { caches, ws, a, b } = scratch;
         a.clear();
         a.extend_from_slice(y);
         b.resize(y.len(), 0.0);
         caches.resize(self.layers.len(), LayerCache::default());
         let mut logdet = 0.0;
         for l in (0..self.layers.len()).rev() {
-            logdet +=
-                self.layers[l].inverse(&self.params[self.layer_range(l)], a, b, &mut caches[l]);
+            let p = &self.params[self.layer_range(l)];
+            logdet += self.layers[l].inverse(p, a, b, &mut caches[l], ws);
             std::mem::swap(a, b);
         }
         x.copy_from_slice(a);
@@ -143,7 +146,7 @@ impl BijectionStack {
         dlogdet: f64,
         grad: &mut [f64],
     ) {
-        let StackScratch { caches, a, .. } = scratch;
+        let StackScratch { caches, ws, a, .. } = scratch;
         a.resize(g.len(), 0.0);
         for l in (0..self.layers.len()).rev() {
             let range = self.layer_range(l);
@@ -153,6 +156,7 @@ impl BijectionStack {
                 Cotangent { dy: g, dlogdet },
                 &mut grad[range],
                 a,
+                ws,
             );
             std::mem::swap(g, a);
         }
@@ -167,7 +171,7 @@ impl BijectionStack {
         dlogdet: f64,
         grad: &mut [f64],
     ) {
-        let StackScratch { caches, a, .. } = scratch;
+        let StackScratch { caches, ws, a, .. } = scratch;
         a.resize(g.len(), 0.0);
         for l in 0..self.layers.len() {
             let range = self.layer_range(l);
@@ -177,6 +181,7 @@ impl BijectionStack {
                 Cotangent { dy: g, dlogdet },
                 &mut grad[range],
                 a,
+                ws,
             );
             std::mem::swap(g, a);
         }

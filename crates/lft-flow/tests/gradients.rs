@@ -3,10 +3,12 @@
 
 use lft_action::{Phi4, Phi4Params};
 use lft_flow::activation::Activation;
-use lft_flow::conv::{KernelShifts, PeriodicConv};
+use lft_flow::conv::{ConvScratch, KernelShifts, PeriodicConv};
 use lft_flow::mask::checkerboard;
 use lft_flow::net::{ConvNet, NetCache};
-use lft_flow::{Affine, AffineCoupling, Bijection, LayerCache, RqSpline, SplineCoupling};
+use lft_flow::{
+    Affine, AffineCoupling, Bijection, LayerCache, RqSpline, SplineCoupling, Workspace,
+};
 use lft_flow::{CouplingSpec, Flow, FlowSpec, PriorSpec};
 use lft_lattice::{Lattice, Parity, stream_rng};
 use std::sync::Arc;
@@ -35,12 +37,21 @@ fn conv_backward_matches_finite_differences() {
         let c = randn(c_out * v, 3, 1.0); // L = Σ c · y
         let loss = |p: &[f64], h: &[f64]| {
             let mut y = vec![0.0; c_out * v];
-            conv.forward(&shifts, p, h, &mut y);
+            conv.forward(&shifts, p, h, &mut y, &mut ConvScratch::default());
             y.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()
         };
         let mut dp = vec![0.0; params.len()];
         let mut dh = vec![0.0; h.len()];
-        conv.backward(&shifts, &params, &h, &c, &mut dp, Some(&mut dh));
+        let mut scratch = ConvScratch::default();
+        conv.backward(
+            &shifts,
+            &params,
+            &h,
+            &c,
+            &mut dp,
+            Some(&mut dh),
+            &mut scratch,
+        );
         let h0 = h.clone();
         for i in 0..params.len() {
             let num = fd(&mut params, i, &mut |p| loss(p, &h0));
@@ -87,14 +98,28 @@ fn net_backward_matches_finite_differences() {
         let c = randn(2 * v, 7, 1.0);
         let loss = |p: &[f64], x: &[f64]| {
             let mut cache = NetCache::default();
-            net.forward(&shifts, p, x, &mut cache);
+            net.forward(&shifts, p, x, &mut cache, &mut ConvScratch::default());
             cache.output.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()
         };
         let mut cache = NetCache::default();
-        net.forward(&shifts, &params, &input, &mut cache);
+        net.forward(
+            &shifts,
+            &params,
+            &input,
+            &mut cache,
+            &mut ConvScratch::default(),
+        );
         let mut dp = vec![0.0; params.len()];
         let mut dx = vec![0.0; v];
-        net.backward(&shifts, &params, &cache, &c, &mut dp, Some(&mut dx));
+        net.backward(
+            &shifts,
+            &params,
+            &cache,
+            &c,
+            &mut dp,
+            Some(&mut dx),
+            &mut ConvScratch::default(),
+        );
         let x0 = input.clone();
         for i in 0..params.len() {
             let num = fd(&mut params, i, &mut |p| loss(p, &x0));
@@ -267,7 +292,13 @@ fn equivariant_couplings_commute_with_sign_flip() {
     let neg: Vec<f64> = x.iter().map(|a| -a).collect();
     let run = |layer: &AffineCoupling, p: &[f64], input: &[f64]| {
         let mut y = vec![0.0; v];
-        let ld = layer.forward(p, input, &mut y, &mut LayerCache::default());
+        let ld = layer.forward(
+            p,
+            input,
+            &mut y,
+            &mut LayerCache::default(),
+            &mut Workspace::default(),
+        );
         (y, ld)
     };
     let (sym, p) = coupling_with(&lat, &shifts, Parity::Odd, 41, true);

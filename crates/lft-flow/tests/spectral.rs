@@ -7,7 +7,7 @@ use lft_flow::{
     Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, SpectralScale,
     TrainOptions, batch_quality, train,
 };
-use lft_flow::{Bijection, LayerCache};
+use lft_flow::{Bijection, LayerCache, Workspace};
 use lft_lattice::{Lattice, p_hat_squared, stream_rng};
 
 mod common;
@@ -52,7 +52,13 @@ fn spectral_classes_follow_the_lattice_symmetries() {
     let x = randn(16, 131, 1.0);
     let apply = |xx: &[f64]| {
         let mut y = vec![0.0; 16];
-        layer.forward(&params, xx, &mut y, &mut LayerCache::default());
+        layer.forward(
+            &params,
+            xx,
+            &mut y,
+            &mut LayerCache::default(),
+            &mut Workspace::default(),
+        );
         y
     };
     let reflect =

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use lft_flow::{Bijection, Cotangent, LayerCache};
+use lft_flow::{Bijection, Cotangent, LayerCache, Workspace};
 use lft_lattice::{gaussian_fill, stream_rng};
 
 /// Step of the central differences.
@@ -86,9 +86,15 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
     let scale = x.iter().fold(1.0f64, |m, a| m.max(a.abs()));
     let mut y = vec![0.0; v];
     let mut cache = LayerCache::default();
-    let logdet = layer.forward(params, x, &mut y, &mut cache);
+    let logdet = layer.forward(params, x, &mut y, &mut cache, &mut Workspace::default());
     let (mut back, mut inv_cache) = (vec![0.0; v], LayerCache::default());
-    let logdet_inv = layer.inverse(params, &y, &mut back, &mut inv_cache);
+    let logdet_inv = layer.inverse(
+        params,
+        &y,
+        &mut back,
+        &mut inv_cache,
+        &mut Workspace::default(),
+    );
     for i in 0..v {
         assert!(
             (back[i] - x[i]).abs() < 1e-10 * scale,
@@ -101,7 +107,13 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
     );
     let fwd = |xx: &[f64]| {
         let mut yy = vec![0.0; v];
-        layer.forward(params, xx, &mut yy, &mut LayerCache::default());
+        layer.forward(
+            params,
+            xx,
+            &mut yy,
+            &mut LayerCache::default(),
+            &mut Workspace::default(),
+        );
         yy
     };
     let jac = fd_jacobian(x, &fwd);
@@ -119,11 +131,24 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
     // Forward: L = Σ c·y + γ log det.
     let loss = |p: &[f64], xx: &[f64]| {
         let mut yy = vec![0.0; v];
-        let ld = layer.forward(p, xx, &mut yy, &mut LayerCache::default());
+        let ld = layer.forward(
+            p,
+            xx,
+            &mut yy,
+            &mut LayerCache::default(),
+            &mut Workspace::default(),
+        );
         yy.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
     };
     let (mut dp, mut dx) = (vec![0.0; params.len()], vec![0.0; v]);
-    layer.backward(params, &cache, up, &mut dp, &mut dx);
+    layer.backward(
+        params,
+        &cache,
+        up,
+        &mut dp,
+        &mut dx,
+        &mut Workspace::default(),
+    );
     let x0 = x.to_vec();
     for i in 0..params.len() {
         let num = fd(params, i, &mut |p| loss(p, &x0));
@@ -137,11 +162,24 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
     // Inverse: L = Σ c·x + γ log det, x = f⁻¹(y).
     let inv_loss = |p: &[f64], yy: &[f64]| {
         let mut xx = vec![0.0; v];
-        let ld = layer.inverse(p, yy, &mut xx, &mut LayerCache::default());
+        let ld = layer.inverse(
+            p,
+            yy,
+            &mut xx,
+            &mut LayerCache::default(),
+            &mut Workspace::default(),
+        );
         xx.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + gamma * ld
     };
     let (mut dp, mut dy) = (vec![0.0; params.len()], vec![0.0; v]);
-    layer.inverse_backward(params, &inv_cache, up, &mut dp, &mut dy);
+    layer.inverse_backward(
+        params,
+        &inv_cache,
+        up,
+        &mut dp,
+        &mut dy,
+        &mut Workspace::default(),
+    );
     for i in 0..params.len() {
         let num = fd(params, i, &mut |p| inv_loss(p, &y));
         close(dp[i], num, &format!("{name}: inverse dparam[{i}]"));
