@@ -4,6 +4,7 @@
 //! so every algorithm can be tested in memory ([`MemoryStore`]; lft-io provides the HDF5
 //! store).
 
+pub mod anneal;
 mod chain;
 mod flow_hmc;
 mod hmc;

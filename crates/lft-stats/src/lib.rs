@@ -4,7 +4,7 @@
 //!   on one or several replicas, with automatic windowing, bias correction, the error of the
 //!   error and a replica Q-value.
 //! - [`jackknife`] and [`bootstrap`] over bins ([`bin_means`]), and [`binning_analysis`].
-//! - Importance-weighted samples: [`kish_ess`], [`weighted_jackknife`].
+//! - Importance-weighted samples: [`kish_ess`], [`ess`], [`log_sum_exp`], [`weighted_jackknife`].
 
 mod autocorr;
 mod binning;
@@ -19,7 +19,9 @@ pub use binning::binning_analysis;
 pub use bootstrap::bootstrap;
 pub use gamma::{GammaOptions, GammaResult, Replicas, gamma_mean, gamma_method};
 pub use jackknife::{bin_means, jackknife};
-pub use weighted::{kish_ess, normalized_weights, weighted_jackknife};
+pub use weighted::{
+    ess, kish_ess, log_mean_exp, log_sum_exp, normalized_weights, weighted_jackknife,
+};
 
 use thiserror::Error;
 

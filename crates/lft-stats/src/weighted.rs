@@ -24,6 +24,30 @@ pub fn kish_ess(log_weights: &[f64]) -> f64 {
     s1 * s1 / (n as f64 * s2)
 }
 
+/// log Σ_i e^{x_i}, shifted by the maximum so that nothing overflows or underflows:
+/// m + log Σ_i e^{x_i − m}. −∞ for an empty slice or when every x_i is −∞; NaN if any x_i is.
+pub fn log_sum_exp(x: &[f64]) -> f64 {
+    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if x.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    if max.is_infinite() {
+        return max;
+    }
+    max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// log((1/N) Σ_i e^{x_i}) = log_sum_exp(x) − log N.
+pub fn log_mean_exp(x: &[f64]) -> f64 {
+    log_sum_exp(x) - (x.len() as f64).ln()
+}
+
+/// Effective sample size (Kish), ESS = (Σ w)² / Σ w² ∈ [1, N], from log weights: N for equal
+/// weights, 1/Σ W² for normalised weights W.
+pub fn ess(log_weights: &[f64]) -> f64 {
+    kish_ess(log_weights) * log_weights.len() as f64
+}
+
 /// Normalised weights w_i / Σ w (computed in log space).
 pub fn normalized_weights(log_weights: &[f64]) -> Vec<f64> {
     let max = log_weights

@@ -1,0 +1,108 @@
+//! SMC and AIS on the free field, where log Z is exact (docs/PHYSICS.md): the mean of
+//! independent passes agrees with it within 3 of its standard errors, for the standard normal
+//! prior and for a free-field prior of another mass, with linear and adaptive schedules.
+
+use lft_action::{FreeField, Phi4, Phi4Params};
+use lft_flow::{Prior, PriorSpec};
+use lft_lattice::Lattice;
+use lft_sample::anneal::{Resampling, Schedule, SmcSettings, smc_pass};
+use lft_sample::{HmcParams, Integrator};
+
+fn settings(schedule: Schedule, resampling: Option<Resampling>) -> SmcSettings {
+    SmcSettings {
+        particles: 128,
+        schedule,
+        resampling,
+        ess_threshold: 0.5,
+        hmc: HmcParams {
+            step_size: 0.2,
+            n_steps: 5,
+            integrator: Integrator::Leapfrog,
+            length_jitter: 0.5,
+        },
+        trajectories: 2,
+        step_knots: Vec::new(),
+    }
+}
+
+/// (mean, standard error) of log Ẑ over `passes` independent passes.
+fn log_z_estimate(prior: &Prior, action: &Phi4, s: &SmcSettings, passes: u64) -> (f64, f64) {
+    let z: Vec<f64> = (0..passes)
+        .map(|p| smc_pass(prior, action, s, 7, p).unwrap().log_z)
+        .collect();
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let var = z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+#[test]
+fn smc_and_ais_give_the_exact_free_field_log_z() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let m2 = 1.0;
+    let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
+    let exact = FreeField::new(lat.clone(), m2).unwrap().log_z();
+    assert!((exact + 2.858132).abs() < 1e-6, "PHYSICS.md: {exact}");
+    let normal = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
+    let wide = Prior::new(PriorSpec::FreeField { m2: 0.5 }, &lat).unwrap();
+    let cases = [
+        (
+            "SMC, N(0,1) prior, 10 linear steps",
+            &normal,
+            settings(Schedule::Linear { steps: 10 }, Some(Resampling::Systematic)),
+        ),
+        (
+            "AIS, N(0,1) prior, 40 linear steps",
+            &normal,
+            settings(Schedule::Linear { steps: 40 }, None),
+        ),
+        (
+            "SMC, free prior m2 = 0.5, adaptive",
+            &wide,
+            settings(
+                Schedule::Adaptive { target: 0.5 },
+                Some(Resampling::Multinomial),
+            ),
+        ),
+    ];
+    for (name, prior, s) in cases {
+        let (mean, se) = log_z_estimate(prior, &action, &s, 16);
+        eprintln!("{name}: log Z = {mean:.5} ± {se:.5} (exact {exact:.6})");
+        assert!(se > 0.0 && se < 0.1, "{name}: standard error {se}");
+        assert!(
+            (mean - exact).abs() < 3.0 * se,
+            "{name}: log Z = {mean} ± {se}, exact {exact}"
+        );
+    }
+}
+
+/// The same pass twice gives the same bits; another pass index gives other streams.
+#[test]
+fn passes_are_reproducible_and_independent() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let action = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: 1.0,
+            lambda: 0.0,
+        },
+    )
+    .unwrap();
+    let prior = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
+    let s = settings(
+        Schedule::Adaptive { target: 0.6 },
+        Some(Resampling::Stratified),
+    );
+    let a = smc_pass(&prior, &action, &s, 3, 0).unwrap();
+    let b = smc_pass(&prior, &action, &s, 3, 0).unwrap();
+    assert_eq!(a, b);
+    let c = smc_pass(&prior, &action, &s, 3, 1).unwrap();
+    assert_ne!(a.log_z, c.log_z);
+    assert_eq!(a.temperatures.last().unwrap().beta, 1.0);
+    assert!(a.temperatures.windows(2).all(|t| t[0].beta < t[1].beta));
+    assert!(
+        a.temperatures
+            .iter()
+            .all(|t| t.acceptance > 0.3 && t.ess > 0.0 && t.ess <= 1.0)
+    );
+}
