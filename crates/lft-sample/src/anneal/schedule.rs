@@ -87,8 +87,8 @@ impl Schedule {
     }
 }
 
-/// CESS(β + δ) / 1 as a fraction in [1/N, 1] for normalised weights `w` and log ratios `ell`,
-/// computed with the exponents shifted by their maximum.
+/// The conditional ESS fraction CESS(β + δ) ∈ [1/N, 1] for normalised weights `w` and log
+/// ratios `ell`, computed with the exponents shifted by their maximum.
 pub fn conditional_ess(w: &[f64], ell: &[f64], delta: f64) -> f64 {
     let max = ell
         .iter()

@@ -19,7 +19,7 @@ use crate::hmc::{HmcChain, HmcParams};
 use lft_action::Action;
 use lft_flow::Prior;
 use lft_lattice::{Pcg64, RngState, stream_rng};
-use lft_stats::{ess, log_sum_exp, normalized_weights};
+use lft_stats::{kish_ess, log_sum_exp, normalized_weights};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -185,7 +185,7 @@ pub fn smc_pass(
             .for_each(|(lw, l)| *lw += delta * l);
         let log_z_increment = log_sum_exp(&log_w) - before;
         log_z += log_z_increment;
-        let ess_fraction = ess(&log_w) / n as f64;
+        let ess_fraction = kish_ess(&log_w);
         let resampled = match settings.resampling {
             Some(scheme) if ess_fraction < settings.ess_threshold => {
                 scheme.ancestors(&normalized_weights(&log_w), &mut system_rng, &mut ancestors);
