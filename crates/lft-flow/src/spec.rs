@@ -12,7 +12,7 @@ use crate::prior::PriorSpec;
 use crate::spectral::SpectralScale;
 use crate::spline::RqSpline;
 use crate::stack::BijectionStack;
-use lft_lattice::{Lattice, Parity, stream_rng};
+use lft_lattice::{Lattice, Parity, Pcg64, stream_rng};
 use std::sync::Arc;
 
 /// Which coupling layers a flow stacks.
@@ -61,6 +61,30 @@ impl FlowSpec {
     /// stream (seed, 0): the spectral scale (if any) starts at the identity, the nets as
     /// [`ConvNet::init_params`].
     pub fn build_stack(&self, lattice: &Lattice, seed: u64) -> BijectionStack {
+        self.build_stack_with(lattice, &mut stream_rng(seed, 0), 1.0)
+    }
+
+    /// The stack of this architecture as an annealing transport: every conditioner's last
+    /// convolution starts at zero, so each coupling (and the spectral scale) is exactly the
+    /// identity (y = x, log|det J| = 0) until trained; the hidden layers are drawn from stream
+    /// (seed, `stream`) as [`ConvNet::init_params`].
+    pub fn build_identity_stack(
+        &self,
+        lattice: &Lattice,
+        seed: u64,
+        stream: u64,
+    ) -> BijectionStack {
+        self.build_stack_with(lattice, &mut stream_rng(seed, stream), 0.0)
+    }
+
+    /// The stack with hidden layers drawn from `rng` and the last layer of every conditioner
+    /// scaled by `last_scale`.
+    fn build_stack_with(
+        &self,
+        lattice: &Lattice,
+        rng: &mut Pcg64,
+        last_scale: f64,
+    ) -> BijectionStack {
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
         let v = lattice.volume();
         let spline = match self.coupling {
@@ -76,7 +100,6 @@ impl FlowSpec {
         let mut channels = vec![1];
         channels.extend_from_slice(&self.hidden);
         channels.push(spline.map_or(2, |s| s.params_per_site()));
-        let mut rng = stream_rng(seed, 0);
         let mut stack = BijectionStack::new();
         if self.spectral {
             let layer = SpectralScale::new(lattice);
@@ -96,7 +119,7 @@ impl FlowSpec {
                 &shifts,
                 v,
             );
-            let params = net.init_params(&shifts, &mut rng, 1.0);
+            let params = net.init_params(&shifts, rng, last_scale);
             let mask = checkerboard(lattice, parity);
             let (sh, eq) = (shifts.clone(), self.equivariant);
             match spline {

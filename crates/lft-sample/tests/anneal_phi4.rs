@@ -1,18 +1,18 @@
-//! On a small φ⁴ lattice in the broken phase, the weighted ⟨|m|⟩ and V⟨m²⟩ of SMC passes and
-//! of the PIMH chain agree with HMC within their combined errors (m = M/V), and their ⟨m⟩ with
+//! On a small φ⁴ lattice in the broken phase, the weighted ⟨|m|⟩ and χ₂ = V⟨m²⟩ of SMC and
+//! CRAFT passes and of the PIMH chain agree with HMC within their combined errors (m = M/V), and their ⟨m⟩ with
 //! the exact 0 of the Z₂ symmetry: annealing visits both signs, which HMC chains here do not
 //! (each stays in the sign it fell into).
 
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::{Prior, PriorSpec};
+use lft_flow::{Activation, CouplingSpec, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
-use lft_sample::anneal::{Pimh, Resampling, Schedule, SmcSettings, smc_pass};
+use lft_sample::anneal::{Craft, Resampling, Schedule, SmcPass, SmcSettings, smc_pass, smc_pimh};
 use lft_sample::{HmcChain, HmcParams, Integrator, Start};
 use lft_stats::{estimate_mean, normalized_weights};
 
 const V: usize = 16;
 
-/// (|m|, V m², m) of one configuration.
+/// (|m|, V m² (whose mean is χ₂), m) of one configuration.
 fn observables(phi: &[f64]) -> [f64; 3] {
     let m = phi.iter().sum::<f64>() / V as f64;
     [m.abs(), V as f64 * m * m, m]
@@ -58,8 +58,45 @@ fn agree(name: &str, (a, ea): (f64, f64), (b, eb): (f64, f64)) {
     );
 }
 
+/// The weighted averages of each pass, then their mean over passes, against the HMC reference
+/// (|m| and χ₂) and the exact ⟨m⟩ = 0.
+fn check_passes(method: &str, passes: &[SmcPass], reference: [(f64, f64); 3]) {
+    let mut per_pass = vec![Vec::new(); 3];
+    for pass in passes {
+        let w = normalized_weights(&pass.log_weights);
+        let mut avg = [0.0; 3];
+        for (phi, wi) in pass.particles.chunks_exact(V).zip(&w) {
+            for (k, o) in observables(phi).into_iter().enumerate() {
+                avg[k] += wi * o;
+            }
+        }
+        (0..3).for_each(|k| per_pass[k].push(avg[k]));
+    }
+    for (k, name) in ["<|m|>", "chi2", "<m>"].iter().enumerate() {
+        let n = passes.len() as f64;
+        let mean = per_pass[k].iter().sum::<f64>() / n;
+        let var = per_pass[k].iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let truth = if k == 2 { (0.0, 0.0) } else { reference[k] };
+        agree(&format!("{method} {name}"), (mean, (var / n).sqrt()), truth);
+    }
+}
+
+fn transport_spec() -> FlowSpec {
+    FlowSpec {
+        layers: 2,
+        hidden: vec![4],
+        kernel: 3,
+        activation: Activation::Tanh,
+        final_activation: Activation::Tanh,
+        equivariant: false,
+        coupling: CouplingSpec::Affine,
+        prior: PriorSpec::StandardNormal,
+        spectral: false,
+    }
+}
+
 #[test]
-fn smc_and_pimh_agree_with_hmc_in_the_broken_phase() {
+fn smc_craft_and_pimh_agree_with_hmc_in_the_broken_phase() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let action = Phi4::new(
         lat.clone(),
@@ -71,7 +108,6 @@ fn smc_and_pimh_agree_with_hmc_in_the_broken_phase() {
     .unwrap();
     let prior = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
     let reference = hmc_reference(&action);
-    let symmetric = (0.0, 0.0);
     assert!(
         reference[0].0 > 0.5,
         "broken phase: <|m|> = {:?}",
@@ -88,33 +124,33 @@ fn smc_and_pimh_agree_with_hmc_in_the_broken_phase() {
         trajectories: 2,
         step_knots: Vec::new(),
     };
-    let passes = 24;
-    let mut per_pass = vec![Vec::new(); 3];
-    for p in 0..passes {
-        let pass = smc_pass(&prior, &action, &settings, 5, p).unwrap();
-        let w = normalized_weights(&pass.log_weights);
-        let mut avg = [0.0; 3];
-        for (phi, wi) in pass.particles.chunks_exact(V).zip(&w) {
-            for (k, o) in observables(phi).into_iter().enumerate() {
-                avg[k] += wi * o;
-            }
-        }
-        (0..3).for_each(|k| per_pass[k].push(avg[k]));
+    let smc: Vec<SmcPass> = (0..24)
+        .map(|p| smc_pass(&prior, &action, &settings, 5, p).unwrap())
+        .collect();
+    check_passes("SMC", &smc, reference);
+
+    // CRAFT: 30 training iterations on a fixed schedule, then fresh evaluation passes.
+    let fixed = SmcSettings {
+        schedule: Schedule::Linear { steps: 8 },
+        ..settings.clone()
+    };
+    let mut craft = Craft::new(&transport_spec(), &lat, 8, 1);
+    for _ in 0..30 {
+        craft
+            .train_iteration(&prior, &action, &fixed, 1e-2, 5)
+            .unwrap();
     }
-    for (k, name) in ["SMC <|m|>", "SMC V<m^2>", "SMC <m>"].iter().enumerate() {
-        let n = passes as f64;
-        let mean = per_pass[k].iter().sum::<f64>() / n;
-        let var = per_pass[k].iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        let truth = if k == 2 { symmetric } else { reference[k] };
-        agree(name, (mean, (var / n).sqrt()), truth);
-    }
+    let evaluated: Vec<SmcPass> = (0..24)
+        .map(|p| craft.evaluate(&prior, &action, &fixed, 6, p).unwrap())
+        .collect();
+    check_passes("CRAFT", &evaluated, reference);
 
     // PIMH over passes of 64 particles.
     let small = SmcSettings {
         particles: 64,
         ..settings
     };
-    let mut chain = Pimh::new(&prior, &action, &small, 9).unwrap();
+    let mut chain = smc_pimh(&prior, &action, &small, 9).unwrap();
     let mut series = vec![Vec::new(); 3];
     let mut accepted = 0;
     let steps = 1500;
@@ -127,9 +163,9 @@ fn smc_and_pimh_agree_with_hmc_in_the_broken_phase() {
     }
     let acceptance = accepted as f64 / steps as f64;
     assert!(acceptance > 0.2, "PIMH acceptance {acceptance}");
-    for (k, name) in ["PIMH <|m|>", "PIMH V<m^2>", "PIMH <m>"].iter().enumerate() {
+    for (k, name) in ["PIMH <|m|>", "PIMH chi2", "PIMH <m>"].iter().enumerate() {
         let e = estimate_mean(&[&series[k]]).unwrap();
-        let truth = if k == 2 { symmetric } else { reference[k] };
+        let truth = if k == 2 { (0.0, 0.0) } else { reference[k] };
         agree(name, (e.value, e.error), truth);
     }
 }

@@ -3,17 +3,23 @@
 //! - [`path`]: the tempered action S_β = −(1 − β) log r + β S, and the incremental weights;
 //! - [`schedule`]: linear, listed and adaptive (conditional-ESS) temperatures;
 //! - [`resample`]: multinomial, stratified and systematic resampling;
-//! - [`smc`]: SMC and AIS passes with HMC moves and the log Z estimate;
+//! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z);
+//! - [`smc`]: SMC and AIS: settings, records, [`smc_pass`];
+//! - [`craft`]: CRAFT, a trained flow per transition;
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes.
 
+pub mod craft;
+pub mod pass;
 pub mod path;
 pub mod pimh;
 pub mod resample;
 pub mod schedule;
 pub mod smc;
 
+pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
+pub use pass::{PASS_STREAMS, TransitionLoss, pass_base};
 pub use path::Tempered;
-pub use pimh::{PIMH_STREAM, Pimh, PimhStep};
+pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
 pub use smc::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord, smc_pass};

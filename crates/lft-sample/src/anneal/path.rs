@@ -21,6 +21,22 @@ impl Tempered<'_> {
     pub fn log_ratio(&self, phi: &[f64]) -> f64 {
         -self.action.action(phi) - self.prior.log_prob(phi)
     }
+
+    /// log π_β = (1 − β) log r − β S from the two values S and log r of a configuration (the
+    /// term of a zero coefficient is left out, so that S = ∞ at β = 0 stays finite).
+    pub fn log_density(&self, action: f64, log_prior: f64) -> f64 {
+        let prior = if self.beta < 1.0 {
+            (1.0 - self.beta) * log_prior
+        } else {
+            0.0
+        };
+        let target = if self.beta > 0.0 {
+            self.beta * action
+        } else {
+            0.0
+        };
+        prior - target
+    }
 }
 
 impl Action for Tempered<'_> {
@@ -45,12 +61,21 @@ impl Action for Tempered<'_> {
 
     /// (1 − β) ∂(−log r)/∂φ + β ∂S/∂φ.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
-        let mut other = vec![0.0; phi.len()];
-        self.prior.grad_neg_log_prob(phi, grad);
-        self.action.gradient(phi, &mut other);
         let b = self.beta;
-        grad.iter_mut()
-            .zip(&other)
-            .for_each(|(g, s)| *g = (1.0 - b) * *g + b * s);
+        self.action.gradient(phi, grad);
+        match self.prior {
+            // ∂(−log r)/∂φ = φ: no buffer needed.
+            Prior::StandardNormal => grad
+                .iter_mut()
+                .zip(phi)
+                .for_each(|(g, x)| *g = b * *g + (1.0 - b) * x),
+            _ => {
+                let mut prior = vec![0.0; phi.len()];
+                self.prior.grad_neg_log_prob(phi, &mut prior);
+                grad.iter_mut()
+                    .zip(&prior)
+                    .for_each(|(g, p)| *g = b * *g + (1.0 - b) * p);
+            }
+        }
     }
 }

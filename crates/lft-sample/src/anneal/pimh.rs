@@ -24,31 +24,21 @@ pub struct PimhStep {
     pub log_z: f64,
 }
 
-/// A PIMH chain: the current pass and the generator of its decisions.
-pub struct Pimh<'a> {
-    prior: &'a Prior,
-    action: &'a dyn Action,
-    settings: &'a SmcSettings,
-    seed: u64,
+/// A PIMH chain: the current pass, the source of fresh passes (SMC, AIS or CRAFT evaluation
+/// passes, each call with a new pass index) and the generator of its decisions.
+pub struct Pimh<F> {
+    passes: F,
     next_pass: u64,
     current: SmcPass,
     rng: Pcg64,
 }
 
-impl<'a> Pimh<'a> {
-    /// Starts from pass 0.
-    pub fn new(
-        prior: &'a Prior,
-        action: &'a dyn Action,
-        settings: &'a SmcSettings,
-        seed: u64,
-    ) -> Result<Self, AnnealError> {
-        let current = smc_pass(prior, action, settings, seed, 0)?;
+impl<F: FnMut(u64) -> Result<SmcPass, AnnealError>> Pimh<F> {
+    /// Starts from pass 0 of `passes`; the decisions draw from (seed, PIMH_STREAM).
+    pub fn new(mut passes: F, seed: u64) -> Result<Self, AnnealError> {
+        let current = passes(0)?;
         Ok(Self {
-            prior,
-            action,
-            settings,
-            seed,
+            passes,
             next_pass: 1,
             current,
             rng: stream_rng(seed, PIMH_STREAM),
@@ -57,13 +47,7 @@ impl<'a> Pimh<'a> {
 
     /// A fresh pass, accepted with min(1, Ẑ′/Ẑ), then one configuration drawn ∝ W.
     pub fn step(&mut self) -> Result<PimhStep, AnnealError> {
-        let proposal = smc_pass(
-            self.prior,
-            self.action,
-            self.settings,
-            self.seed,
-            self.next_pass,
-        )?;
+        let proposal = (self.passes)(self.next_pass)?;
         self.next_pass += 1;
         let accepted = uniform(&mut self.rng).ln() < proposal.log_z - self.current.log_z;
         if accepted {
@@ -86,4 +70,22 @@ impl<'a> Pimh<'a> {
             log_z: self.current.log_z,
         })
     }
+
+    /// The current pass.
+    pub fn current(&self) -> &SmcPass {
+        &self.current
+    }
+}
+
+/// A PIMH chain over SMC (or AIS) passes of `settings`.
+pub fn smc_pimh<'a>(
+    prior: &'a Prior,
+    action: &'a dyn Action,
+    settings: &'a SmcSettings,
+    seed: u64,
+) -> Result<Pimh<impl FnMut(u64) -> Result<SmcPass, AnnealError> + 'a>, AnnealError> {
+    Pimh::new(
+        move |pass| smc_pass(prior, action, settings, seed, pass),
+        seed,
+    )
 }

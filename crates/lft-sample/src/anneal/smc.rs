@@ -1,32 +1,27 @@
 //! Sequential Monte Carlo from the prior r to e^{−S} along log π_β = (1 − β) log r − β S, and
-//! AIS (the same without resampling).
+//! AIS (the same without resampling): their settings, what a pass reports, and [`smc_pass`].
 //!
 //! N particles start as exact draws from r (Z_0 = 1) with log w = 0. At each step β → β′:
-//!   log w_i += (β′ − β) ℓ_i,   ℓ_i = −S(φ_i) − log r(φ_i),
-//!   log Ẑ += log Σ_i W_i e^{(β′ − β) ℓ_i}   (W the normalised weights before the step),
+//!   log w_i += log π_β′(φ_i) − log π_β(φ_i) = (β′ − β)(−S(φ_i) − log r(φ_i)),
+//!   log Ẑ += log Σ_i W_i e^{increment_i}   (W the normalised weights before the step),
 //! then, if the ESS fraction falls below the threshold, resampling (log w reset to equal), and
-//! a Markov move of every particle: HMC trajectories on π_β′. log Ẑ estimates log Z_1 =
-//! log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about var(log Ẑ)/2).
+//! a Markov move of every particle: HMC trajectories on π_β′ (the loop is in [`super::pass`]).
+//! log Ẑ estimates log Z_1 = log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about
+//! var(log Ẑ)/2).
 //!
-//! Each particle slot i draws from its own stream (seed, ANNEAL_STREAM + pass·2²⁴ + 1 + i) and
-//! the resampling from (seed, ANNEAL_STREAM + pass·2²⁴), so results do not depend on the
-//! number of threads.
+//! Pass p uses the streams from [`pass_base`]`(ANNEAL_STREAM, p)`: slot i its own, the
+//! resampling another, so results do not depend on the number of threads.
 
-use super::path::Tempered;
+use super::pass::{pass_base, run_pass};
 use super::resample::Resampling;
-use super::schedule::{Schedule, ScheduleError, next_adaptive_beta};
-use crate::hmc::{HmcChain, HmcParams};
+use super::schedule::{Schedule, ScheduleError};
+use crate::hmc::HmcParams;
 use lft_action::Action;
 use lft_flow::Prior;
-use lft_lattice::{Pcg64, RngState, stream_rng};
-use lft_stats::{kish_ess, log_sum_exp, normalized_weights};
-use rayon::prelude::*;
 use thiserror::Error;
 
 /// Random stream family of annealing passes.
 pub const ANNEAL_STREAM: u64 = 1 << 34;
-/// Streams per pass: the resampling stream and one per particle slot.
-const PASS_STREAMS: u64 = 1 << 24;
 
 /// Settings of one SMC or AIS pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,12 +79,30 @@ pub enum AnnealError {
     #[error("anneal: ess_threshold must be in [0, 1], got {0}")]
     Threshold(f64),
     #[error(
-        "anneal: the weight of particle {particle} is not finite at β = {beta} (S or log r of \
-         its configuration is {value}); a smaller HMC step size or more temperatures may help"
+        "anneal: the incremental log weight of particle {particle} is {value} on the way to \
+         β = {beta}; a smaller HMC step size or more temperatures may help"
     )]
     NonFinite {
         beta: f64,
         particle: usize,
+        value: f64,
+    },
+    #[error(
+        "anneal: CRAFT trains one flow per transition and needs a fixed schedule (linear or a \
+         list), not an adaptive one"
+    )]
+    CraftAdaptive,
+    #[error("anneal: {found} CRAFT flows for a schedule of {expected} transitions")]
+    FlowCount { expected: usize, found: usize },
+    #[error("anneal: learning_rate must be positive and finite, got {0}")]
+    LearningRate(f64),
+    #[error(
+        "anneal: the CRAFT loss of transition {transition} is {value} at iteration {iteration}; \
+         a smaller learning rate may help"
+    )]
+    NonFiniteLoss {
+        iteration: u64,
+        transition: usize,
         value: f64,
     },
 }
@@ -125,7 +138,8 @@ impl SmcSettings {
     }
 }
 
-/// One SMC (or AIS) pass number `pass` of `settings` from `prior` to e^{−S}.
+/// One SMC (or AIS) pass number `pass` of `settings` from `prior` to e^{−S}, on the streams
+/// [`pass_base`]`(ANNEAL_STREAM, pass)` onwards.
 pub fn smc_pass(
     prior: &Prior,
     action: &dyn Action,
@@ -133,106 +147,12 @@ pub fn smc_pass(
     seed: u64,
     pass: u64,
 ) -> Result<SmcPass, AnnealError> {
-    settings.validate()?;
-    let n = settings.particles;
-    let v = action.lattice().volume();
-    let base = ANNEAL_STREAM + pass * PASS_STREAMS;
-    let mut system_rng = stream_rng(seed, base);
-    let mut rngs: Vec<Pcg64> = (0..n)
-        .map(|i| stream_rng(seed, base + 1 + i as u64))
-        .collect();
-    let mut particles = vec![0.0; n * v];
-    particles
-        .par_chunks_exact_mut(v)
-        .zip(rngs.par_iter_mut())
-        .for_each(|(phi, rng)| prior.sample(rng, phi));
-    let mut log_w = vec![0.0; n];
-    let mut log_z = 0.0;
-    let mut beta = 0.0;
-    let fixed = settings.schedule.betas();
-    let mut temperatures = Vec::new();
-    let mut ancestors = Vec::new();
-    while beta < 1.0 {
-        let path = Tempered {
-            prior,
-            action,
-            beta,
-        };
-        let ell: Vec<f64> = particles
-            .par_chunks_exact(v)
-            .map(|phi| path.log_ratio(phi))
-            .collect();
-        if let Some(i) = ell.iter().position(|l| !l.is_finite()) {
-            return Err(AnnealError::NonFinite {
-                beta,
-                particle: i,
-                value: ell[i],
-            });
-        }
-        let next = match (&fixed, &settings.schedule) {
-            (Some(betas), _) => betas[temperatures.len()],
-            (None, Schedule::Adaptive { target }) => {
-                next_adaptive_beta(beta, &normalized_weights(&log_w), &ell, *target)
-            }
-            (None, _) => unreachable!("only adaptive schedules have no fixed list"),
-        };
-        let delta = next - beta;
-        // log Σ W_i e^{δ ℓ_i} = log Σ w_i e^{δ ℓ_i} − log Σ w_i.
-        let before = log_sum_exp(&log_w);
-        log_w
-            .iter_mut()
-            .zip(&ell)
-            .for_each(|(lw, l)| *lw += delta * l);
-        let log_z_increment = log_sum_exp(&log_w) - before;
-        log_z += log_z_increment;
-        let ess_fraction = kish_ess(&log_w);
-        let resampled = match settings.resampling {
-            Some(scheme) if ess_fraction < settings.ess_threshold => {
-                scheme.ancestors(&normalized_weights(&log_w), &mut system_rng, &mut ancestors);
-                let old = particles.clone();
-                for (slot, &a) in ancestors.iter().enumerate() {
-                    particles[slot * v..(slot + 1) * v].copy_from_slice(&old[a * v..(a + 1) * v]);
-                }
-                log_w.fill(0.0);
-                true
-            }
-            _ => false,
-        };
-        let target = Tempered {
-            prior,
-            action,
-            beta: next,
-        };
-        let params = HmcParams {
-            step_size: settings.step_size_at(next),
-            ..settings.hmc
-        };
-        let accepted: usize = particles
-            .par_chunks_exact_mut(v)
-            .zip(rngs.par_iter_mut())
-            .map(|(phi, rng)| {
-                let mut chain = HmcChain::resume(&target, phi.to_vec(), rng.clone(), params);
-                let accepted = (0..settings.trajectories)
-                    .filter(|_| chain.trajectory(&target).accepted)
-                    .count();
-                phi.copy_from_slice(chain.field());
-                *rng = RngState::restore(&chain.rng_state());
-                accepted
-            })
-            .sum();
-        temperatures.push(TemperatureRecord {
-            beta: next,
-            ess: ess_fraction,
-            log_z_increment,
-            acceptance: accepted as f64 / (n * settings.trajectories).max(1) as f64,
-            resampled,
-        });
-        beta = next;
-    }
-    Ok(SmcPass {
-        particles,
-        log_weights: log_w,
-        log_z,
-        temperatures,
-    })
+    run_pass(
+        prior,
+        action,
+        settings,
+        seed,
+        pass_base(ANNEAL_STREAM, pass),
+        None,
+    )
 }

@@ -1,0 +1,260 @@
+//! One annealing pass, shared by SMC, AIS and CRAFT: N particles as one `[N, V]` batch start as
+//! exact draws from r (Z_0 = 1, log w = 0); at each transition β → β′
+//!   - optionally a transport x ← T(x) (CRAFT), else T = 1;
+//!   - log w_i += log π_β′(T x_i) + log|det ∂T/∂x|(x_i) − log π_β(x_i)   (the increment);
+//!   - log Ẑ += log Σ_i W_i e^{increment_i}   (W the normalised weights before the step);
+//!   - resampling if the ESS fraction falls below the threshold (log w reset to equal);
+//!   - HMC trajectories on π_β′ for every particle.
+//!
+//! Streams: slot i draws from (seed, base + 1 + i), resampling from (seed, base), where `base`
+//! is the pass's first stream ([`pass_base`]); the per-particle work runs in parallel but in
+//! fixed chunks reduced in order, so results do not depend on the number of threads.
+
+use super::path::Tempered;
+use super::schedule::{Schedule, next_adaptive_beta};
+use super::smc::{AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+use crate::hmc::{HmcChain, HmcParams};
+use lft_action::Action;
+use lft_flow::{BijectionStack, Prior};
+use lft_lattice::{Pcg64, RngState, stream_rng};
+use lft_stats::{kish_ess, log_sum_exp, normalized_weights};
+use rayon::prelude::*;
+
+/// Streams per pass: the resampling stream and one per particle slot.
+pub const PASS_STREAMS: u64 = 1 << 24;
+
+/// Particles per parallel work item of a transport (fixed, so that sums do not depend on the
+/// number of threads).
+const TRANSPORT_CHUNK: usize = 16;
+
+/// The first stream of pass `pass` of the family starting at `family`.
+pub fn pass_base(family: u64, pass: u64) -> u64 {
+    family + pass * PASS_STREAMS
+}
+
+/// The loss of one transition's transport and its gradient in the transport's parameters:
+///   L = Σ_i W_i δ_i,   δ_i = log π_β(x_i) − log π_β′(T x_i) − log|det ∂T/∂x|(x_i),
+/// with the inputs x_i and weights W_i held constant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransitionLoss {
+    pub loss: f64,
+    pub grad: Vec<f64>,
+}
+
+/// The transports of a CRAFT pass: one stack per transition, and where training, one loss per
+/// transition to accumulate.
+pub(crate) struct Transports<'a> {
+    pub flows: &'a [BijectionStack],
+    pub losses: Option<&'a mut [TransitionLoss]>,
+}
+
+/// Runs one pass with its streams starting at `base`.
+pub(crate) fn run_pass(
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    base: u64,
+    mut transports: Option<Transports<'_>>,
+) -> Result<SmcPass, AnnealError> {
+    settings.validate()?;
+    let n = settings.particles;
+    let v = action.lattice().volume();
+    let mut system_rng = stream_rng(seed, base);
+    let mut rngs: Vec<Pcg64> = (0..n)
+        .map(|i| stream_rng(seed, base + 1 + i as u64))
+        .collect();
+    let mut particles = vec![0.0; n * v];
+    particles
+        .par_chunks_exact_mut(v)
+        .zip(rngs.par_iter_mut())
+        .for_each(|(phi, rng)| prior.sample(rng, phi));
+    let mut log_w = vec![0.0; n];
+    let mut log_z = 0.0;
+    let mut beta = 0.0;
+    let fixed = settings.schedule.betas();
+    let mut temperatures = Vec::new();
+    let mut ancestors = Vec::new();
+    while beta < 1.0 {
+        let k = temperatures.len();
+        let from = Tempered {
+            prior,
+            action,
+            beta,
+        };
+        let w = normalized_weights(&log_w);
+        // (S, log r) of every particle, where no transport moves it first.
+        let values: Option<Vec<(f64, f64)>> = transports.is_none().then(|| {
+            particles
+                .par_chunks_exact(v)
+                .map(|phi| (action.action(phi), prior.log_prob(phi)))
+                .collect()
+        });
+        let next = match (&fixed, &settings.schedule) {
+            (Some(betas), _) => betas[k],
+            (None, Schedule::Adaptive { target }) => {
+                let ell: Vec<f64> = values
+                    .as_ref()
+                    .expect("an adaptive schedule has no transports")
+                    .iter()
+                    .map(|(s, lr)| -s - lr)
+                    .collect();
+                finite(&ell, beta)?;
+                next_adaptive_beta(beta, &w, &ell, *target)
+            }
+            (None, _) => unreachable!("only adaptive schedules have no fixed list"),
+        };
+        let to = Tempered {
+            prior,
+            action,
+            beta: next,
+        };
+        let increments = match (&mut transports, values) {
+            (Some(t), _) => {
+                let loss = t.losses.as_deref_mut().map(|l| &mut l[k]);
+                transport_step(&t.flows[k], &from, &to, &mut particles, &w, loss)
+            }
+            (None, Some(values)) => values
+                .iter()
+                .map(|&(s, lr)| to.log_density(s, lr) - from.log_density(s, lr))
+                .collect(),
+            (None, None) => unreachable!("values are computed where there is no transport"),
+        };
+        finite(&increments, next)?;
+        let before = log_sum_exp(&log_w);
+        log_w
+            .iter_mut()
+            .zip(&increments)
+            .for_each(|(lw, inc)| *lw += inc);
+        let log_z_increment = log_sum_exp(&log_w) - before;
+        log_z += log_z_increment;
+        let ess_fraction = kish_ess(&log_w);
+        let resampled = match settings.resampling {
+            Some(scheme) if ess_fraction < settings.ess_threshold => {
+                scheme.ancestors(&normalized_weights(&log_w), &mut system_rng, &mut ancestors);
+                let old = particles.clone();
+                for (slot, &a) in ancestors.iter().enumerate() {
+                    particles[slot * v..(slot + 1) * v].copy_from_slice(&old[a * v..(a + 1) * v]);
+                }
+                log_w.fill(0.0);
+                true
+            }
+            _ => false,
+        };
+        let params = HmcParams {
+            step_size: settings.step_size_at(next),
+            ..settings.hmc
+        };
+        let accepted = hmc_move(
+            &to,
+            params,
+            settings.trajectories,
+            &mut particles,
+            &mut rngs,
+        );
+        temperatures.push(TemperatureRecord {
+            beta: next,
+            ess: ess_fraction,
+            log_z_increment,
+            acceptance: accepted as f64 / (n * settings.trajectories).max(1) as f64,
+            resampled,
+        });
+        beta = next;
+    }
+    Ok(SmcPass {
+        particles,
+        log_weights: log_w,
+        log_z,
+        temperatures,
+    })
+}
+
+/// The first non-finite value is a named error.
+fn finite(values: &[f64], beta: f64) -> Result<(), AnnealError> {
+    match values.iter().position(|x| !x.is_finite()) {
+        Some(particle) => Err(AnnealError::NonFinite {
+            beta,
+            particle,
+            value: values[particle],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `trajectories` HMC trajectories on `target` for every particle, each from its own stream;
+/// returns the number accepted.
+fn hmc_move(
+    target: &Tempered<'_>,
+    params: HmcParams,
+    trajectories: usize,
+    particles: &mut [f64],
+    rngs: &mut [Pcg64],
+) -> usize {
+    let v = target.action.lattice().volume();
+    particles
+        .par_chunks_exact_mut(v)
+        .zip(rngs.par_iter_mut())
+        .map(|(phi, rng)| {
+            let mut chain = HmcChain::resume(target, phi.to_vec(), rng.clone(), params);
+            let accepted = (0..trajectories)
+                .filter(|_| chain.trajectory(target).accepted)
+                .count();
+            phi.copy_from_slice(chain.field());
+            *rng = RngState::restore(&chain.rng_state());
+            accepted
+        })
+        .sum()
+}
+
+/// Moves every particle by `flow` from π_`from` towards π_`to` and returns the increments
+/// log π_to(T x) + log|det| − log π_from(x); with `loss`, adds the transition loss
+/// Σ_i W_i δ_i (δ_i = −increment_i) and its parameter gradient: backward through T with the
+/// upstream ∂L/∂y = W_i ∇S_to(y) and ∂L/∂log|det| = −W_i.
+pub(crate) fn transport_step(
+    flow: &BijectionStack,
+    from: &Tempered<'_>,
+    to: &Tempered<'_>,
+    particles: &mut [f64],
+    weights: &[f64],
+    loss: Option<&mut TransitionLoss>,
+) -> Vec<f64> {
+    let v = to.action.lattice().volume();
+    let train = loss.is_some();
+    let n_params = flow.n_params();
+    let chunks: Vec<(Vec<f64>, f64, Vec<f64>)> = particles
+        .par_chunks_mut(TRANSPORT_CHUNK * v)
+        .zip(weights.par_chunks(TRANSPORT_CHUNK))
+        .map(|(chunk, w)| {
+            let mut scratch = flow.scratch(v);
+            let mut y = vec![0.0; v];
+            let mut g = Vec::with_capacity(v);
+            let mut grad = vec![0.0; if train { n_params } else { 0 }];
+            let mut loss = 0.0;
+            let mut increments = Vec::with_capacity(w.len());
+            for (x, &wi) in chunk.chunks_exact_mut(v).zip(w) {
+                let before = from.log_density(from.action.action(x), from.prior.log_prob(x));
+                let logdet = flow.forward(x, &mut y, &mut scratch);
+                let after = to.log_density(to.action.action(&y), to.prior.log_prob(&y));
+                let increment = after + logdet - before;
+                if train {
+                    g.resize(v, 0.0);
+                    to.gradient(&y, &mut g);
+                    g.iter_mut().for_each(|gi| *gi *= wi);
+                    flow.backward(&mut scratch, &mut g, -wi, &mut grad);
+                    loss -= wi * increment;
+                }
+                x.copy_from_slice(&y);
+                increments.push(increment);
+            }
+            (increments, loss, grad)
+        })
+        .collect();
+    if let Some(total) = loss {
+        total.grad.resize(n_params, 0.0);
+        for (_, l, grad) in &chunks {
+            total.loss += l;
+            total.grad.iter_mut().zip(grad).for_each(|(t, g)| *t += g);
+        }
+    }
+    chunks.into_iter().flat_map(|(inc, _, _)| inc).collect()
+}
