@@ -19,7 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Do what the config says: an HMC ensemble for [hmc], training for [flow]. Resumes.
+    /// Do what the config says: an HMC ensemble for [hmc], training (and sampling) for [flow],
+    /// annealing for [anneal]. Resumes.
     Run(RunArgs),
     /// Generate an ensemble with Hybrid Monte Carlo. Resumes an unfinished output.
     Hmc(RunArgs),
@@ -27,6 +28,9 @@ pub enum Command {
     Train(RunArgs),
     /// Sample with the trained flow: independence Metropolis chains into an ensemble file.
     Sample(RunArgs),
+    /// Anneal from a prior to e^{-S} ([anneal]: SMC, AIS, CRAFT, PIMH): log Z and weighted
+    /// particles, or a PIMH chain. CRAFT trains its flows first (checkpointed). Resumes.
+    Anneal(RunArgs),
     /// Measure observables of one or more ensemble files (several files = replicas).
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.

@@ -63,12 +63,32 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                      steps (flow trained {flow_step} steps)"
                 )
             }
+            lft_io::ChainSettings::Anneal {
+                particles,
+                pass,
+                flow_step,
+            } => {
+                let flows = if flow_step > 0 {
+                    format!(", CRAFT flows trained {flow_step} iterations")
+                } else {
+                    String::new()
+                };
+                if m.sampler == lft_io::SamplerKind::Pimh {
+                    format!("passes of {particles} particles from pass {pass}{flows}")
+                } else {
+                    format!("pass {pass} of {particles} particles{flows}")
+                }
+            }
         };
         let stride = match cm.save_every {
             1 => String::new(),
             k => format!(", one step in {k} stored"),
         };
-        println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}{stride}");
+        if m.sampler.is_annealing_pass() {
+            println!("    chain {c}: {n} weighted particles, {how}");
+        } else {
+            println!("    chain {c}: {n} configurations, acceptance {rate:.4}, {how}{stride}");
+        }
         let lens = r.dataset_lengths(c)?;
         if lens.iter().any(|&l| l != n) {
             println!(
@@ -76,9 +96,54 @@ pub fn run(args: &InfoArgs) -> Result<()> {
             );
         }
     }
+    print_anneal(&args.file)?;
     println!("  config:");
     for line in m.config_text.lines() {
         println!("    {line}");
+    }
+    Ok(())
+}
+
+/// The `/anneal` group of an annealing ensemble: each pass's log Ẑ and the schedule.
+fn print_anneal(path: &std::path::Path) -> Result<()> {
+    let Some((arrays, attrs)) = lft_io::load_group(path, lft_io::ANNEAL_GROUP)? else {
+        return Ok(());
+    };
+    let attr = |k: &str| {
+        attrs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    println!("  annealing     {}, {}", attr("method"), attr("schedule"));
+    let array = |name: &str| arrays.iter().find(|a| a.name == name);
+    if let Some(z) = array("log_z") {
+        let shown: Vec<String> = z.data.iter().map(|x| format!("{x:.5}")).collect();
+        println!("    log Z of each pass: {}", shown.join(", "));
+    }
+    if let Some(t) = array("temperatures") {
+        // Rows: pass, beta, ess, log_z_increment, acceptance, resampled.
+        let first: Vec<&[f64]> = t
+            .data
+            .chunks_exact(6)
+            .filter(|r| r[0] == t.data[0])
+            .collect();
+        println!(
+            "    pass {}: {:>3} {:>9} {:>8} {:>12} {:>10} resampled",
+            t.data[0], "k", "beta", "ESS/N", "log Z incr.", "HMC acc."
+        );
+        for (k, r) in first.iter().enumerate() {
+            println!(
+                "    {:>8} {:>3} {:>9.5} {:>8.4} {:>12.6} {:>10.4} {}",
+                "",
+                k + 1,
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                if r[5] > 0.0 { "yes" } else { "" }
+            );
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `lft`: lattice field theory ensembles from a TOML config, and their observables.
 
+mod anneal;
 mod cli;
 mod hmc_run;
 mod info;
@@ -14,9 +15,13 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// `lft run`: HMC for an [hmc] config; training for a [flow] config.
+/// `lft run`: HMC for an [hmc] config; training for a [flow] config; annealing for an
+/// [anneal] config.
 fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     let config = lft_config::Config::load(&args.config, &args.overrides)?;
+    if config.anneal().is_ok() {
+        return anneal::run_config(&config, args.abort_after);
+    }
     if config.hmc().is_ok() {
         return hmc_run::run_config(&config, args);
     }
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Command::Hmc(args) => hmc_run::run(args),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Anneal(args) => anneal::run(args),
         Command::Measure(args) => measure::run(args),
         Command::Info(args) => info::run(args),
     };

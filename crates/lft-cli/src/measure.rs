@@ -111,6 +111,20 @@ fn print_table(m: &Measurement) {
         ),
         None => println!("\npole mass: no usable plateau (give one with --fit-range T1:T2)"),
     }
+    if let Some(z) = m.sampler.and_then(|s| s.log_z) {
+        let error = z.error.map_or(
+            "(one pass: no error; set anneal.repeats ≥ 2)".into(),
+            |e| format!("± {e:.6}"),
+        );
+        println!(
+            "log Z         {:.6} {error} (mean of {} passes' log Z; log of the mean Z {:.6})",
+            z.mean, z.passes, z.log_mean_exp
+        );
+        if z.passes >= 2 {
+            println!("(errors above: jackknife over passes, one block per pass)");
+        }
+        return;
+    }
     if let Some(s) = m.sampler {
         let mut line = format!("sampler: acceptance {:.4}", s.acceptance);
         if let (Some(dh), Some(e)) = (s.mean_delta_h, s.mean_exp_minus_delta_h) {

@@ -62,6 +62,35 @@ pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> 
     }
 }
 
+/// Refuses an existing `output.path` that is no ensemble of `kind` made with this config
+/// (up to the run length); `Ok` if there is none yet.
+pub fn check_output(config: &Config, kind: SamplerKind) -> Result<()> {
+    let path = &config.output().path;
+    if !path.exists() {
+        return Ok(());
+    }
+    let reader = EnsembleReader::open(path).with_context(|| {
+        format!(
+            "output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it",
+            path.display()
+        )
+    })?;
+    if reader.meta().sampler != kind {
+        anyhow::bail!(
+            "{} holds an ensemble of sampler `{}`, not `{kind}`; choose another output.path",
+            path.display(),
+            reader.meta().sampler,
+        );
+    }
+    check_belongs(
+        config,
+        &reader.meta().config_text,
+        path,
+        "output.path",
+        Reuse::Ensemble,
+    )
+}
+
 /// Runs `sampler` into the ensemble at `output.path`: begins it, or continues the
 /// ensemble stored there if it was made with the same config (up to the run length, the
 /// config key `steps_key`). The file is locked for the whole run; a second writer is refused
@@ -79,29 +108,7 @@ where
     let path = &config.output().path;
     let meta = ensemble_meta(config, sampler.kind(), plan.chains);
     let mut store = EnsembleStore::new(path, meta)?;
-    if path.exists() {
-        let reader = EnsembleReader::open(path).with_context(|| {
-            format!(
-                "output.path {} exists and is not an lft ensemble to continue; refusing to overwrite it",
-                path.display()
-            )
-        })?;
-        if reader.meta().sampler != sampler.kind() {
-            anyhow::bail!(
-                "{} holds an ensemble of sampler `{}`, not `{}`; choose another output.path",
-                path.display(),
-                reader.meta().sampler,
-                sampler.kind()
-            );
-        }
-        check_belongs(
-            config,
-            &reader.meta().config_text,
-            path,
-            "output.path",
-            Reuse::Ensemble,
-        )?;
-    }
+    check_output(config, sampler.kind())?;
     let outcome = lft_sample::run(sampler, &mut store, plan, progress);
     progress.finish();
     let outcome = outcome.map_err(|e| match e {

@@ -4,6 +4,7 @@
 
 use crate::ConfigError;
 use crate::action::{Couplings, Model};
+use crate::anneal::AnnealPlan;
 use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
@@ -27,6 +28,7 @@ pub struct Config {
     hmc: Option<HmcPlan>,
     flow: Option<FlowPlan>,
     sample: Option<SamplePlan>,
+    anneal: Option<AnnealPlan>,
     output: Output,
 }
 
@@ -115,6 +117,13 @@ impl Config {
             .ok_or_else(|| invalid("sample", "this config has no [sample] section"))
     }
 
+    /// The `[anneal]` plan, or an error naming the missing section.
+    pub fn anneal(&self) -> Result<&AnnealPlan, ConfigError> {
+        self.anneal
+            .as_ref()
+            .ok_or_else(|| invalid("anneal", "this config has no [anneal] section"))
+    }
+
     pub fn output(&self) -> &Output {
         &self.output
     }
@@ -153,11 +162,35 @@ impl TryFrom<ConfigFile> for Config {
                 "flows are trained on the exact effective action: use fermions = \"exact\"",
             ));
         }
-        if file.hmc.is_none() && file.flow.is_none() {
+        if file.hmc.is_none() && file.flow.is_none() && file.anneal.is_none() {
             return Err(invalid(
                 "hmc",
-                "the config needs a sampler: an [hmc] or a [flow] section",
+                "the config needs a sampler: an [hmc], a [flow] or an [anneal] section",
             ));
+        }
+        if file.anneal.is_some() {
+            if let Some(other) = [
+                ("hmc", file.hmc.is_some()),
+                ("flow", file.flow.is_some()),
+                ("sample", file.sample.is_some()),
+            ]
+            .iter()
+            .find(|(_, present)| *present)
+            {
+                return Err(invalid(
+                    "anneal",
+                    format!(
+                        "an [anneal] config runs its own sampler; remove the [{}] section",
+                        other.0
+                    ),
+                ));
+            }
+            if pseudofermion {
+                return Err(invalid(
+                    "action.fermions",
+                    "annealing needs the exact effective action: use fermions = \"exact\"",
+                ));
+            }
         }
         let flow = match (&file.flow, &file.train) {
             (Some(f), Some(t)) => Some(FlowPlan {
@@ -182,6 +215,11 @@ impl TryFrom<ConfigFile> for Config {
             None => None,
         };
         let output = Output::try_from(&file.output)?;
+        let anneal = file
+            .anneal
+            .as_ref()
+            .map(|a| a.resolve(&output.path, &file.lattice.shape))
+            .transpose()?;
         Ok(Config {
             file,
             lattice,
@@ -190,6 +228,7 @@ impl TryFrom<ConfigFile> for Config {
             hmc,
             flow,
             sample,
+            anneal,
             output,
         })
     }

@@ -3,6 +3,7 @@
 
 use crate::ConfigError;
 use crate::action::ActionConfig;
+use crate::anneal::AnnealConfig;
 use crate::flow::FlowConfig;
 use crate::hmc::HmcConfig;
 use crate::output::OutputConfig;
@@ -32,6 +33,9 @@ pub struct ConfigFile {
     /// Sampling with the trained flow (`lft sample`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleConfig>,
+    /// Annealing from a prior to e^{−S}: SMC, AIS, CRAFT, PIMH (`lft anneal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anneal: Option<AnnealConfig>,
     pub output: OutputConfig,
 }
 

@@ -29,10 +29,11 @@
 //! ```
 //!
 //! One file per job: [`file`] (the schema as written), [`action`], [`hmc`], [`flow`],
-//! [`train`], [`sample`], [`output`] (each section and what it resolves to), [`config`]
+//! [`train`], [`sample`], [`anneal`], [`output`] (each section and what it resolves to), [`config`]
 //! (the resolved whole) and [`reuse`] (whether a stored file belongs to a config).
 
 pub mod action;
+pub mod anneal;
 pub mod config;
 mod defaults;
 mod error;
@@ -46,6 +47,10 @@ pub mod sample;
 pub mod train;
 
 pub use action::{ActionConfig, ActionKind, Couplings, Fermions, FermionsName, Model};
+pub use anneal::{
+    AnnealConfig, AnnealMethod, AnnealPlan, CraftPlan, PimhPasses, PimhPlan, ResamplingName,
+    ScheduleKind,
+};
 pub use config::{Config, FlowPlan};
 pub use error::ConfigError;
 pub use file::{ConfigFile, LatticeConfig};

@@ -9,13 +9,17 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
-    /// `sample.configs`) and where and how often it is flushed.
+    /// `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`) and where and how often it is
+    /// flushed.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
     /// must agree, except `train.steps`; sampling and output settings may change.
     Training,
     /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree.
     Sampling,
+    /// Training CRAFT flows further or annealing with them: everything must agree but the
+    /// number of iterations and the keys of what is done with the flows afterwards.
+    Craft,
 }
 
 impl Reuse {
@@ -25,11 +29,25 @@ impl Reuse {
             Reuse::Ensemble => &[
                 "hmc.trajectories",
                 "sample.configs",
+                "anneal.repeats",
+                "anneal.pimh_steps",
+                "anneal.checkpoint_every",
                 "output.path",
                 "output.flush_seconds",
             ],
             Reuse::Training => &["train.steps", "hmc", "sample", "output"],
             Reuse::Sampling => &["hmc", "train", "sample", "output"],
+            Reuse::Craft => &[
+                "anneal.method",
+                "anneal.iterations",
+                "anneal.repeats",
+                "anneal.checkpoint",
+                "anneal.checkpoint_every",
+                "anneal.pimh_steps",
+                "anneal.pimh_chains",
+                "anneal.pimh_passes",
+                "output",
+            ],
         }
     }
 

@@ -1,5 +1,6 @@
 //! Flow checkpoints (HDF5, docs/FORMAT.md): weights, optimiser state, generator state and the
-//! training history, written atomically (beside the target, then renamed).
+//! training history, written atomically (beside the target, then renamed). CRAFT checkpoints
+//! (the flows of every annealing transition) share the layout under their own `format`.
 
 use crate::ensemble::EnsembleError;
 use hdf5_pure::{AttrValue, FileBuilder};
@@ -21,7 +22,52 @@ pub const HISTORY_COLUMNS: [&str; 7] = [
     "lr",
 ];
 
-/// Everything needed to continue training exactly, or to sample.
+/// Value of the root attribute `format` of a CRAFT checkpoint.
+pub const CRAFT_CHECKPOINT_FORMAT: &str = "lft-craft-checkpoint";
+/// Columns of the `history` dataset of a CRAFT checkpoint (one row per iteration).
+pub const CRAFT_HISTORY_COLUMNS: [&str; 7] = [
+    "iteration",
+    "log_z",
+    "loss",
+    "min_ess",
+    "acceptance",
+    "grad_norm",
+    "lr",
+];
+
+/// Which checkpoint a file is: its `format` and the names of its history columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Flow,
+    Craft,
+}
+
+impl Kind {
+    fn format(self) -> &'static str {
+        match self {
+            Kind::Flow => CHECKPOINT_FORMAT,
+            Kind::Craft => CRAFT_CHECKPOINT_FORMAT,
+        }
+    }
+
+    fn columns(self) -> [&'static str; 7] {
+        match self {
+            Kind::Flow => HISTORY_COLUMNS,
+            Kind::Craft => CRAFT_HISTORY_COLUMNS,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Flow => "lft flow checkpoint",
+            Kind::Craft => "lft CRAFT checkpoint",
+        }
+    }
+}
+
+/// Everything needed to continue training exactly, or to sample. For CRAFT: `params`,
+/// `adam_m` and `adam_v` hold every transition's flow, one after the other; `step` counts
+/// iterations; `rng` is unused (each iteration draws from its own streams).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     pub lft_version: String,
@@ -47,15 +93,37 @@ fn err(path: &Path) -> impl Fn(String) -> EnsembleError + '_ {
 
 /// Writes `ckpt` to `path`, replacing an earlier checkpoint (never any other file).
 pub fn write_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), EnsembleError> {
-    if path.exists() && read_checkpoint(path).is_err() {
+    write_as(path, ckpt, Kind::Flow)
+}
+
+/// Reads a flow checkpoint, checking its format.
+pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
+    read_as(path, Kind::Flow)
+}
+
+/// Writes a CRAFT checkpoint, replacing an earlier one (never any other file).
+pub fn write_craft_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), EnsembleError> {
+    write_as(path, ckpt, Kind::Craft)
+}
+
+/// Reads a CRAFT checkpoint, checking its format.
+pub fn read_craft_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
+    read_as(path, Kind::Craft)
+}
+
+fn write_as(path: &Path, ckpt: &Checkpoint, kind: Kind) -> Result<(), EnsembleError> {
+    if path.exists() && read_as(path, kind).is_err() {
         return Err(EnsembleError::Usage {
             path: path.to_path_buf(),
-            message: "exists and is not an lft flow checkpoint; refusing to overwrite it".into(),
+            message: format!(
+                "exists and is not an {}; refusing to overwrite it",
+                kind.what()
+            ),
         });
     }
     let mut fb = FileBuilder::new();
     let s = |v: &str| AttrValue::String(v.to_string());
-    fb.set_attr("format", s(CHECKPOINT_FORMAT));
+    fb.set_attr("format", s(kind.format()));
     fb.set_attr("format_version", AttrValue::U64(CHECKPOINT_VERSION));
     fb.set_attr("lft_version", s(&ckpt.lft_version));
     fb.set_attr("config", s(&ckpt.config_text));
@@ -71,7 +139,7 @@ pub fn write_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), EnsembleEr
     fb.create_dataset("history")
         .with_f64_data(&flat)
         .with_shape(&[ckpt.history.len() as u64, 7])
-        .set_attr("columns", s(&HISTORY_COLUMNS.join(", ")));
+        .set_attr("columns", s(&kind.columns().join(", ")));
     let bytes = fb.finish().map_err(|e| err(path)(e.to_string()))?;
     let io = |source| EnsembleError::Io {
         path: path.to_path_buf(),
@@ -90,8 +158,7 @@ pub fn write_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), EnsembleEr
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Reads a checkpoint, checking its format.
-pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
+fn read_as(path: &Path, kind: Kind) -> Result<Checkpoint, EnsembleError> {
     if let Err(source) = std::fs::metadata(path) {
         return Err(EnsembleError::Io {
             path: path.to_path_buf(),
@@ -112,11 +179,13 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
         Some(AttrValue::U64(x)) => Some(*x),
         _ => None,
     };
-    if get_str("format").as_deref() != Some(CHECKPOINT_FORMAT) {
+    if get_str("format").as_deref() != Some(kind.format()) {
         return Err(EnsembleError::Usage {
             path: path.to_path_buf(),
             message: format!(
-                "not an lft flow checkpoint (no root attribute format = \"{CHECKPOINT_FORMAT}\")"
+                "not an {} (no root attribute format = \"{}\")",
+                kind.what(),
+                kind.format()
             ),
         });
     }
@@ -181,6 +250,24 @@ mod tests {
         };
         write_checkpoint(&path, &ckpt).unwrap();
         assert_eq!(read_checkpoint(&path).unwrap(), ckpt);
+        // A CRAFT checkpoint is its own format: neither reads or overwrites the other.
+        let craft = dir.path().join("craft.h5");
+        write_craft_checkpoint(&craft, &ckpt).unwrap();
+        assert_eq!(read_craft_checkpoint(&craft).unwrap(), ckpt);
+        assert!(
+            read_checkpoint(&craft)
+                .unwrap_err()
+                .to_string()
+                .contains("lft flow")
+        );
+        assert!(
+            read_craft_checkpoint(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("CRAFT")
+        );
+        assert!(write_craft_checkpoint(&path, &ckpt).is_err());
+        assert!(write_checkpoint(&craft, &ckpt).is_err());
         write_checkpoint(
             &path,
             &Checkpoint {

@@ -9,8 +9,9 @@ pub mod ensemble;
 pub mod lock;
 
 pub use ensemble::{
-    ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleStore,
-    EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, Integrator, MEASUREMENTS_GROUP,
-    RecordBlock, SamplerKind, StoredArray, read_measurement, rewrite_canonical, store_measurements,
+    ANNEAL_GROUP, ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader,
+    EnsembleStore, EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, Integrator,
+    MEASUREMENTS_GROUP, RecordBlock, SamplerKind, StoredArray, StoredGroup, load_group,
+    read_measurement, rewrite_canonical, store_group, store_measurements,
 };
 pub use lock::{FileLock, LockError};

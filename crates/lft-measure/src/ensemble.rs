@@ -125,8 +125,15 @@ pub fn measure_files(
     let geometry = Geometry {
         shape: meta.shape.clone(),
     };
+    // The particles of one annealing pass are correlated (resampling copies them): errors
+    // come from the spread between passes, one jackknife block per pass.
+    let passes = meta.sampler.is_annealing_pass() && chains.len() >= 2;
+    let bin = match options.bin {
+        None if passes => Some(chains[0].magnetization.len()),
+        b => b,
+    };
     let analysis = AnalysisOptions {
-        bin: options.bin,
+        bin,
         fit_range: options.fit_range,
     };
     analyze(&chains, &geometry, &analysis, sampler.summary())
@@ -272,6 +279,8 @@ struct SamplerTotals {
     /// Flow independence Metropolis: the log weights of every proposal.
     proposal_log_weights: Vec<f64>,
     longest_rejection_run: usize,
+    /// Annealing: log Ẑ of each pass (the log-sum-exp of its stored log weights).
+    log_z: Vec<f64>,
 }
 
 impl SamplerTotals {
@@ -288,7 +297,11 @@ impl SamplerTotals {
         }
         match r.meta().sampler {
             // The acceptance above is the flow proposals'; the HMC part has its own count.
-            SamplerKind::FlowHmc => {}
+            SamplerKind::FlowHmc | SamplerKind::Pimh => {}
+            // A pass stores log W_i + log Ẑ: its weights sum to Ẑ (all particles, not skipped).
+            SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft => self.log_z.push(
+                lft_stats::log_sum_exp(&r.read_f64_records(c, "log_weight")?),
+            ),
             SamplerKind::FlowImh | SamplerKind::FlowReweight => self
                 .proposal_log_weights
                 .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]),
@@ -312,6 +325,7 @@ impl SamplerTotals {
             ess: (!self.proposal_log_weights.is_empty())
                 .then(|| lft_stats::kish_ess(&self.proposal_log_weights)),
             longest_rejection_run: self.longest_rejection_run,
+            log_z: crate::results::LogZ::from_passes(&self.log_z),
         })
     }
 }

@@ -19,7 +19,7 @@ pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
 pub use observables::{ConfigObservables, config_observables, two_point};
 pub use results::{
-    AnalysisOptions, ChainSeries, Geometry, History, Measurement, ObservableResult, PointResult,
-    PoleMass, Propagator, SamplerSummary,
+    AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,
+    PointResult, PoleMass, Propagator, SamplerSummary,
 };
 pub use summary::analyze;

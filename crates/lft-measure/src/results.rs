@@ -63,6 +63,43 @@ pub struct SamplerSummary {
     pub ess: Option<f64>,
     /// Longest run of consecutive rejections in any chain.
     pub longest_rejection_run: usize,
+    /// Annealing passes (SMC, AIS, CRAFT): their estimates of log Z.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_z: Option<LogZ>,
+}
+
+/// log Z = log ∫ e^{−S} dφ from R independent annealing passes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LogZ {
+    pub passes: usize,
+    /// The mean of the passes' log Ẑ_r (biased low by about var/2 per pass).
+    pub mean: f64,
+    /// Its standard error over passes (None for one pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<f64>,
+    /// log((1/R) Σ_r Ẑ_r): the log of an unbiased estimate of Z.
+    pub log_mean_exp: f64,
+}
+
+impl LogZ {
+    /// From each pass's log Ẑ_r.
+    pub fn from_passes(log_z: &[f64]) -> Option<Self> {
+        let r = log_z.len();
+        if r == 0 {
+            return None;
+        }
+        let mean = log_z.iter().sum::<f64>() / r as f64;
+        let error = (r > 1).then(|| {
+            let var = log_z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (r - 1) as f64;
+            (var / r as f64).sqrt()
+        });
+        Some(LogZ {
+            passes: r,
+            mean,
+            error,
+            log_mean_exp: lft_stats::log_mean_exp(log_z),
+        })
+    }
 }
 
 /// G_c(x) = (1/V) Σ_y ⟨φ_y φ_{y+x}⟩ − ⟨φ⟩² for every x (laid out like a site index).

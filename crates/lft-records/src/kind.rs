@@ -14,6 +14,15 @@ pub enum SamplerKind {
     FlowReweight,
     /// A flow proposal, then HMC trajectories, in every step of one chain.
     FlowHmc,
+    /// The final weighted particles of SMC passes (one pass per chain).
+    Smc,
+    /// The final weighted particles of AIS passes (no resampling).
+    Ais,
+    /// The final weighted particles of CRAFT evaluation passes (trained flows frozen).
+    Craft,
+    /// Particle independent Metropolis–Hastings: a chain of whole passes, one configuration
+    /// drawn from the current one per step.
+    Pimh,
 }
 
 /// A name that is no [`SamplerKind`] (or no integrator).
@@ -32,20 +41,29 @@ impl fmt::Display for UnknownName {
 impl std::error::Error for UnknownName {}
 
 impl SamplerKind {
-    pub const ALL: [SamplerKind; 4] = [
+    pub const ALL: [SamplerKind; 8] = [
         SamplerKind::Hmc,
         SamplerKind::FlowImh,
         SamplerKind::FlowReweight,
         SamplerKind::FlowHmc,
+        SamplerKind::Smc,
+        SamplerKind::Ais,
+        SamplerKind::Craft,
+        SamplerKind::Pimh,
     ];
 
-    /// The name stored in files: "hmc", "flow-imh", "flow-reweight", "flow-hmc".
+    /// The name stored in files: "hmc", "flow-imh", "flow-reweight", "flow-hmc", "smc",
+    /// "ais", "craft", "pimh".
     pub fn name(self) -> &'static str {
         match self {
             SamplerKind::Hmc => "hmc",
             SamplerKind::FlowImh => "flow-imh",
             SamplerKind::FlowReweight => "flow-reweight",
             SamplerKind::FlowHmc => "flow-hmc",
+            SamplerKind::Smc => "smc",
+            SamplerKind::Ais => "ais",
+            SamplerKind::Craft => "craft",
+            SamplerKind::Pimh => "pimh",
         }
     }
 
@@ -67,6 +85,10 @@ impl SamplerKind {
     /// - Flow IMH and reweighting: S, log q, log w = −S − log q of the current configuration,
     ///   and log w of the proposal made at this step.
     /// - Flow-HMC: S after the step and the number of HMC trajectories it accepted.
+    /// - SMC, AIS, CRAFT: S of the particle, its final log weight (unnormalised) and its slot
+    ///   in the particle system (the records of a chain are the particles of one pass).
+    /// - PIMH: S of the drawn configuration, log Ẑ of the current pass, its index and the
+    ///   index of the pass proposed at this step.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             SamplerKind::Hmc => &["action", "delta_h"],
@@ -74,6 +96,10 @@ impl SamplerKind {
                 &["action", "log_q", "log_weight", "proposal_log_weight"]
             }
             SamplerKind::FlowHmc => &["action", "hmc_accepted"],
+            SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft => {
+                &["action", "log_weight", "particle"]
+            }
+            SamplerKind::Pimh => &["action", "log_z", "pass", "proposal"],
         }
     }
 
@@ -85,12 +111,23 @@ impl SamplerKind {
     /// Whether the records form Markov chains (autocorrelated); reweighted samples are
     /// independent draws with weights instead.
     pub fn is_markov_chain(self) -> bool {
-        self != SamplerKind::FlowReweight
+        !self.is_weighted()
     }
 
     /// Whether the records carry importance weights (`log_weight`) that an estimate must use.
     pub fn is_weighted(self) -> bool {
-        self == SamplerKind::FlowReweight
+        matches!(
+            self,
+            SamplerKind::FlowReweight | SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft
+        )
+    }
+
+    /// Whether each chain is one annealing pass (its records the final particles).
+    pub fn is_annealing_pass(self) -> bool {
+        matches!(
+            self,
+            SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft
+        )
     }
 }
 
@@ -116,7 +153,7 @@ mod tests {
         for k in SamplerKind::ALL {
             assert_eq!(SamplerKind::from_name(k.name()), Ok(k));
         }
-        assert!(SamplerKind::from_name("smc").is_err());
+        assert!(SamplerKind::from_name("mcmc").is_err());
     }
 
     #[test]

@@ -77,6 +77,14 @@ pub enum ChainSettings {
         hmc_per_step: u64,
         flow_step: u64,
     },
+    /// Annealing (samplers "smc", "ais", "craft", "pimh"): a chain is pass `pass` (for PIMH,
+    /// the chain's passes are numbered from `pass`) of `particles` particles.
+    Anneal {
+        particles: u64,
+        pass: u64,
+        /// CRAFT training iterations of the flows used (0 without flows).
+        flow_step: u64,
+    },
 }
 
 /// Per-chain metadata: the frozen settings, how often a step is stored, and the state

@@ -150,12 +150,12 @@ fn smc_craft_and_pimh_agree_with_hmc_in_the_broken_phase() {
         particles: 64,
         ..settings
     };
-    let mut chain = smc_pimh(&prior, &action, &small, 9).unwrap();
+    let (mut chain, mut passes) = smc_pimh(&prior, &action, &small, 9).unwrap();
     let mut series = vec![Vec::new(); 3];
     let mut accepted = 0;
     let steps = 1500;
     for _ in 0..steps {
-        let step = chain.step().unwrap();
+        let step = chain.step(&mut passes).unwrap();
         accepted += step.accepted as usize;
         for (k, o) in observables(&step.config).into_iter().enumerate() {
             series[k].push(o);

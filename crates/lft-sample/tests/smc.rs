@@ -119,3 +119,68 @@ fn passes_are_reproducible_and_independent() {
             .all(|t| t.acceptance > 0.3 && t.ess > 0.0 && t.ess <= 1.0)
     );
 }
+
+/// An action that is NaN wherever φ_0 > 2 (a broken model, or an overflow).
+struct Broken(Phi4);
+
+impl lft_action::Action for Broken {
+    fn lattice(&self) -> &Lattice {
+        self.0.lattice()
+    }
+    fn action(&self, phi: &[f64]) -> f64 {
+        if phi[0] > 2.0 {
+            f64::NAN
+        } else {
+            self.0.action(phi)
+        }
+    }
+    fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
+        self.0.gradient(phi, grad)
+    }
+}
+
+/// A non-finite weight is a named error that says which particle and temperature, for SMC
+/// and for CRAFT training alike.
+#[test]
+fn non_finite_weights_are_named_errors() {
+    use lft_sample::anneal::{AnnealError, Craft};
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let action = Broken(
+        Phi4::new(
+            lat.clone(),
+            Phi4Params {
+                m2: 1.0,
+                lambda: 0.0,
+            },
+        )
+        .unwrap(),
+    );
+    let prior = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
+    let s = settings(Schedule::Linear { steps: 4 }, Some(Resampling::Systematic));
+    let err = smc_pass(&prior, &action, &s, 1, 0).unwrap_err();
+    assert!(
+        matches!(err, AnnealError::NonFinite { value, .. } if value.is_nan()),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("incremental log weight of particle")
+    );
+    let spec = lft_flow::FlowSpec {
+        layers: 2,
+        hidden: vec![2],
+        kernel: 3,
+        activation: lft_flow::Activation::Tanh,
+        final_activation: lft_flow::Activation::Tanh,
+        equivariant: false,
+        coupling: lft_flow::CouplingSpec::Affine,
+        prior: PriorSpec::StandardNormal,
+        spectral: false,
+    };
+    let mut craft = Craft::new(&spec, &lat, 4, 1);
+    let err = craft
+        .train_iteration(&prior, &action, &s, 1e-3, 1)
+        .unwrap_err();
+    assert!(matches!(err, AnnealError::NonFinite { .. }), "{err}");
+    assert_eq!(craft.iterations(), 0, "no step taken");
+}

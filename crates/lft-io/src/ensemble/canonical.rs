@@ -72,7 +72,14 @@ fn rewrite(
             });
         }
     }
-    let stored = super::measurements::load_measurements(path)?;
+    let side: Vec<(&str, super::measurements::StoredGroup)> = super::measurements::SIDE_GROUPS
+        .iter()
+        .filter_map(|&g| {
+            super::measurements::load_group(path, g)
+                .transpose()
+                .map(|r| r.map(|s| (g, s)))
+        })
+        .collect::<Result<_, _>>()?;
     let tmp = tmp_path(path);
     let io = |source| EnsembleError::Io {
         path: tmp.clone(),
@@ -102,9 +109,9 @@ fn rewrite(
     let (writer, pending) = rounds.into_pending();
     writer.close()?;
     drop(reader);
-    if let Some((arrays, attrs)) = stored {
+    for (group, (arrays, attrs)) in &side {
         // Stored results survive (their `n_configs` attribute tells what they were made from).
-        super::store_measurements(&tmp, &arrays, &attrs)?;
+        super::measurements::store_group(&tmp, group, arrays, attrs)?;
     }
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())

@@ -1,4 +1,6 @@
-//! Results of `lft measure --store`: small float64 datasets in the group `/measurements`.
+//! Small float64 datasets in a group beside the chains: `/measurements` (results of
+//! `lft measure --store`) and `/anneal` (what each annealing pass did). Both survive the
+//! canonical rewrite of a file.
 
 use super::EnsembleError;
 use super::reader::{EnsembleReader, h5_err};
@@ -7,6 +9,10 @@ use std::path::Path;
 
 /// Name of the group holding stored measurements.
 pub const MEASUREMENTS_GROUP: &str = "measurements";
+/// Name of the group holding the per-pass records of an annealing ensemble.
+pub const ANNEAL_GROUP: &str = "anneal";
+/// The groups of small arrays a file may hold besides its chains.
+pub(crate) const SIDE_GROUPS: [&str; 2] = [MEASUREMENTS_GROUP, ANNEAL_GROUP];
 
 /// One stored result: a float64 array of the given shape, with a `columns` attribute saying
 /// what its entries are.
@@ -36,6 +42,18 @@ pub fn store_measurements(
     arrays: &[StoredArray],
     attrs: &[(String, String)],
 ) -> Result<(), EnsembleError> {
+    store_group(path, MEASUREMENTS_GROUP, arrays, attrs)
+}
+
+/// Replaces the group `group` (a name of [`SIDE_GROUPS`]) of the ensemble at `path` with
+/// `arrays` and string attributes `attrs`, in one atomic commit.
+pub fn store_group(
+    path: &Path,
+    group: &str,
+    arrays: &[StoredArray],
+    attrs: &[(String, String)],
+) -> Result<(), EnsembleError> {
+    assert!(SIDE_GROUPS.contains(&group), "not a side group: {group}");
     drop(EnsembleReader::open(path)?); // an lft ensemble, or a clear error
     for a in arrays {
         if a.shape.iter().product::<usize>() != a.data.len() {
@@ -53,16 +71,11 @@ pub fn store_measurements(
     let err = h5_err(path);
     let file = hdf5_pure::File::open_rw(path).map_err(&err)?;
     let root = file.root();
-    if root
-        .groups()
-        .map_err(&err)?
-        .iter()
-        .any(|g| g == MEASUREMENTS_GROUP)
-    {
-        root.delete(MEASUREMENTS_GROUP).map_err(&err)?;
+    if root.groups().map_err(&err)?.iter().any(|g| g == group) {
+        root.delete(group).map_err(&err)?;
         file.commit().map_err(&err)?;
     }
-    root.create_group_with(MEASUREMENTS_GROUP, |g| {
+    root.create_group_with(group, |g| {
         for (k, v) in attrs {
             g.set_attr(k, AttrValue::String(v.clone()));
         }
@@ -88,11 +101,12 @@ pub fn read_measurement(path: &Path, name: &str) -> Result<Vec<f64>, EnsembleErr
     ds.read_f64().map_err(h5_err(path))
 }
 
-/// The stored measurements of an ensemble, if any: arrays (sorted by name) and string
-/// attributes (sorted by key), ready to be stored again.
-pub(crate) type StoredMeasurements = (Vec<StoredArray>, Vec<(String, String)>);
+/// The arrays (sorted by name) and string attributes (sorted by key) of a stored group,
+/// ready to be stored again.
+pub type StoredGroup = (Vec<StoredArray>, Vec<(String, String)>);
 
-pub(crate) fn load_measurements(path: &Path) -> Result<Option<StoredMeasurements>, EnsembleError> {
+/// The group `group` of the file at `path`, if it has one.
+pub fn load_group(path: &Path, group_name: &str) -> Result<Option<StoredGroup>, EnsembleError> {
     let err = h5_err(path);
     let file = hdf5_pure::File::open_streaming(path).map_err(&err)?;
     if !file
@@ -100,11 +114,11 @@ pub(crate) fn load_measurements(path: &Path) -> Result<Option<StoredMeasurements
         .groups()
         .map_err(&err)?
         .iter()
-        .any(|g| g == MEASUREMENTS_GROUP)
+        .any(|g| g == group_name)
     {
         return Ok(None);
     }
-    let group = file.group(MEASUREMENTS_GROUP).map_err(&err)?;
+    let group = file.group(group_name).map_err(&err)?;
     let string = |v: &AttrValue| match v {
         AttrValue::String(s) | AttrValue::AsciiString(s) => Some(s.clone()),
         _ => None,
@@ -121,7 +135,7 @@ pub(crate) fn load_measurements(path: &Path) -> Result<Option<StoredMeasurements
     let mut arrays = Vec::new();
     for name in names {
         let ds = file
-            .dataset(&format!("{MEASUREMENTS_GROUP}/{name}"))
+            .dataset(&format!("{group_name}/{name}"))
             .map_err(&err)?;
         let shape = ds
             .shape()

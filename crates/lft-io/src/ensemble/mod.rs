@@ -17,7 +17,10 @@ mod writer;
 
 pub use canonical::rewrite_canonical;
 pub use layout::tmp_path;
-pub use measurements::{MEASUREMENTS_GROUP, StoredArray, read_measurement, store_measurements};
+pub use measurements::{
+    ANNEAL_GROUP, MEASUREMENTS_GROUP, StoredArray, StoredGroup, load_group, read_measurement,
+    store_group, store_measurements,
+};
 pub use reader::EnsembleReader;
 pub use store::EnsembleStore;
 pub use writer::EnsembleWriter;

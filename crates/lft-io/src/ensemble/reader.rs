@@ -174,6 +174,13 @@ impl EnsembleReader {
                     integrator: integrator(&a)?,
                     length_jitter: a.f64("length_jitter")?,
                 },
+                SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft | SamplerKind::Pimh => {
+                    ChainSettings::Anneal {
+                        particles: a.u64("particles")?,
+                        pass: a.u64("pass")?,
+                        flow_step: a.u64("flow_step")?,
+                    }
+                }
             },
             save_every: if a.map.contains_key("save_every") {
                 a.u64("save_every")?.max(1)

@@ -99,6 +99,15 @@ pub(super) fn write_skeleton(
                 g.set_attr("hmc_per_step", AttrValue::U64(hmc_per_step));
                 g.set_attr("flow_step", AttrValue::U64(flow_step));
             }
+            ChainSettings::Anneal {
+                particles,
+                pass,
+                flow_step,
+            } => {
+                g.set_attr("particles", AttrValue::U64(particles));
+                g.set_attr("pass", AttrValue::U64(pass));
+                g.set_attr("flow_step", AttrValue::U64(flow_step));
+            }
         }
         if cm.save_every != 1 {
             // Written only when thinning, so files of every-step chains keep their bytes.

@@ -6,13 +6,15 @@
 //! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z);
 //! - [`smc`]: SMC and AIS: settings, records, [`smc_pass`];
 //! - [`craft`]: CRAFT, a trained flow per transition;
-//! - [`pimh`]: particle independent Metropolis–Hastings over whole passes.
+//! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
+//! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
 
 pub mod craft;
 pub mod pass;
 pub mod path;
 pub mod pimh;
 pub mod resample;
+pub mod sampler;
 pub mod schedule;
 pub mod smc;
 
@@ -21,5 +23,8 @@ pub use pass::{PASS_STREAMS, TransitionLoss, pass_base};
 pub use path::Tempered;
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
+pub use sampler::{
+    AnnealContext, PassChain, PassSampler, PassSource, PimhChain, PimhSampler, pimh_first_pass,
+};
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
 pub use smc::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord, smc_pass};

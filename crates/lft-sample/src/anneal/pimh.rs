@@ -1,18 +1,22 @@
 //! Particle independent Metropolis–Hastings (Andrieu, Doucet, Holenstein 2010): whole SMC
-//! passes are the proposals. With Ẑ the estimate of the current pass and Ẑ′ that of a fresh
-//! one, the proposal is accepted with probability min(1, Ẑ′/Ẑ); each step reports one
+//! (or CRAFT) passes are the proposals. With Ẑ the estimate of the current pass and Ẑ′ that of
+//! a fresh one, the proposal is accepted with probability min(1, Ẑ′/Ẑ); each step reports one
 //! configuration drawn ∝ W from the current particle system. The chain is exact for any
 //! number of particles (its invariant law is e^{−S}/Z), because Ẑ is unbiased.
+//!
+//! The chain is handed its source of passes at every step (pass index → pass), so that it
+//! can be stored and resumed: its state is the index of the current pass (rerun on resume,
+//! passes being deterministic), the index of the next proposal and its generator.
 
 use super::smc::{AnnealError, SmcPass, SmcSettings, smc_pass};
 use lft_action::Action;
 use lft_flow::Prior;
-use lft_lattice::{Pcg64, stream_rng, uniform};
+use lft_lattice::{Pcg64, RngState, stream_rng, uniform};
 use lft_stats::normalized_weights;
 
-/// Random stream of the accept/reject and particle draws of a PIMH chain (its passes use the
-/// annealing streams of pass 0, 1, 2, …).
-pub const PIMH_STREAM: u64 = (1 << 34) - 1;
+/// First random stream of the accept/reject and particle draws of PIMH chains (chain c uses
+/// PIMH_STREAM + c).
+pub const PIMH_STREAM: u64 = 1 << 61;
 
 /// One PIMH step.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,36 +26,59 @@ pub struct PimhStep {
     pub accepted: bool,
     /// log Ẑ of the current pass.
     pub log_z: f64,
+    /// Index of the current pass.
+    pub pass: u64,
+    /// Index of the pass proposed in this step.
+    pub proposal: u64,
 }
 
-/// A PIMH chain: the current pass, the source of fresh passes (SMC, AIS or CRAFT evaluation
-/// passes, each call with a new pass index) and the generator of its decisions.
-pub struct Pimh<F> {
-    passes: F,
-    next_pass: u64,
+/// A PIMH chain: the current pass and the generator of its decisions.
+#[derive(Debug, Clone)]
+pub struct Pimh {
     current: SmcPass,
+    current_pass: u64,
+    next_pass: u64,
     rng: Pcg64,
 }
 
-impl<F: FnMut(u64) -> Result<SmcPass, AnnealError>> Pimh<F> {
-    /// Starts from pass 0 of `passes`; the decisions draw from (seed, PIMH_STREAM).
-    pub fn new(mut passes: F, seed: u64) -> Result<Self, AnnealError> {
-        let current = passes(0)?;
+impl Pimh {
+    /// Starts from pass `first` of `passes`; later proposals are passes first + 1, first + 2, ….
+    pub fn new(
+        passes: &mut impl FnMut(u64) -> Result<SmcPass, AnnealError>,
+        first: u64,
+        rng: Pcg64,
+    ) -> Result<Self, AnnealError> {
+        Self::resume(passes, first, first + 1, rng)
+    }
+
+    /// Continues a chain whose current pass is `current_pass` and whose next proposal is
+    /// `next_pass`, with generator `rng` (the current pass is run again).
+    pub fn resume(
+        passes: &mut impl FnMut(u64) -> Result<SmcPass, AnnealError>,
+        current_pass: u64,
+        next_pass: u64,
+        rng: Pcg64,
+    ) -> Result<Self, AnnealError> {
         Ok(Self {
-            passes,
-            next_pass: 1,
-            current,
-            rng: stream_rng(seed, PIMH_STREAM),
+            current: passes(current_pass)?,
+            current_pass,
+            next_pass,
+            rng,
         })
     }
 
     /// A fresh pass, accepted with min(1, Ẑ′/Ẑ), then one configuration drawn ∝ W.
-    pub fn step(&mut self) -> Result<PimhStep, AnnealError> {
-        let proposal = (self.passes)(self.next_pass)?;
+    pub fn step(
+        &mut self,
+        passes: &mut impl FnMut(u64) -> Result<SmcPass, AnnealError>,
+    ) -> Result<PimhStep, AnnealError> {
+        let proposal_index = self.next_pass;
+        let proposal = passes(proposal_index)?;
         self.next_pass += 1;
         let accepted = uniform(&mut self.rng).ln() < proposal.log_z - self.current.log_z;
         if accepted {
             self.current = proposal;
+            self.current_pass = proposal_index;
         }
         let w = normalized_weights(&self.current.log_weights);
         let u = uniform(&mut self.rng);
@@ -68,6 +95,8 @@ impl<F: FnMut(u64) -> Result<SmcPass, AnnealError>> Pimh<F> {
             config: self.current.particles[pick * v..(pick + 1) * v].to_vec(),
             accepted,
             log_z: self.current.log_z,
+            pass: self.current_pass,
+            proposal: proposal_index,
         })
     }
 
@@ -75,17 +104,25 @@ impl<F: FnMut(u64) -> Result<SmcPass, AnnealError>> Pimh<F> {
     pub fn current(&self) -> &SmcPass {
         &self.current
     }
+
+    pub fn rng_state(&self) -> RngState {
+        RngState::of(&self.rng)
+    }
 }
 
-/// A PIMH chain over SMC (or AIS) passes of `settings`.
+/// A source of passes by index, as [`Pimh::step`] takes it.
+pub trait PassFn: FnMut(u64) -> Result<SmcPass, AnnealError> {}
+impl<F: FnMut(u64) -> Result<SmcPass, AnnealError>> PassFn for F {}
+
+/// A PIMH chain over SMC (or AIS) passes of `settings`, from pass 0, with the decisions of
+/// stream (seed, PIMH_STREAM); returns the chain and its source of passes.
 pub fn smc_pimh<'a>(
     prior: &'a Prior,
     action: &'a dyn Action,
     settings: &'a SmcSettings,
     seed: u64,
-) -> Result<Pimh<impl FnMut(u64) -> Result<SmcPass, AnnealError> + 'a>, AnnealError> {
-    Pimh::new(
-        move |pass| smc_pass(prior, action, settings, seed, pass),
-        seed,
-    )
+) -> Result<(Pimh, impl PassFn + 'a), AnnealError> {
+    let mut passes = move |pass| smc_pass(prior, action, settings, seed, pass);
+    let chain = Pimh::new(&mut passes, 0, stream_rng(seed, PIMH_STREAM))?;
+    Ok((chain, passes))
 }

@@ -1,0 +1,477 @@
+//! `[anneal]`: annealing from a normalised prior to e^{−S} (SMC, AIS, CRAFT, PIMH), resolved
+//! into an [`AnnealPlan`] of lft-sample types.
+
+use crate::ConfigError;
+use crate::error::{at_least_one, invalid, positive};
+use crate::flow::{ActivationName, PriorName};
+use crate::hmc::IntegratorName;
+use lft_flow::{Activation, CouplingSpec, FlowSpec, PriorSpec};
+use lft_sample::HmcParams;
+use lft_sample::anneal::{Resampling, Schedule, SmcSettings};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnnealMethod {
+    /// Sequential Monte Carlo: resampling when the ESS falls below the threshold.
+    Smc,
+    /// Annealed importance sampling: SMC without resampling.
+    Ais,
+    /// SMC with a trained flow per transition.
+    Craft,
+    /// Particle independent Metropolis–Hastings over whole SMC (or CRAFT) passes.
+    Pimh,
+}
+
+impl AnnealMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AnnealMethod::Smc => "smc",
+            AnnealMethod::Ais => "ais",
+            AnnealMethod::Craft => "craft",
+            AnnealMethod::Pimh => "pimh",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// `temperatures` equal steps in β.
+    Linear,
+    /// The β of `betas`.
+    List,
+    /// Each step keeps the conditional ESS at `target_ess`.
+    Adaptive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResamplingName {
+    Systematic,
+    Stratified,
+    Multinomial,
+}
+
+impl From<ResamplingName> for Resampling {
+    fn from(name: ResamplingName) -> Self {
+        match name {
+            ResamplingName::Systematic => Resampling::Systematic,
+            ResamplingName::Stratified => Resampling::Stratified,
+            ResamplingName::Multinomial => Resampling::Multinomial,
+        }
+    }
+}
+
+/// What PIMH takes its passes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PimhPasses {
+    Smc,
+    Craft,
+}
+
+/// The `[anneal]` section as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnealConfig {
+    pub method: AnnealMethod,
+    /// Particles N of a pass.
+    #[serde(default = "default_particles")]
+    pub particles: usize,
+    #[serde(default = "default_schedule")]
+    pub schedule: ScheduleKind,
+    /// linear: the number of transitions K (β_k = k/K).
+    #[serde(default = "default_temperatures")]
+    pub temperatures: usize,
+    /// list: β_1 < … < β_K = 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub betas: Option<Vec<f64>>,
+    /// adaptive: the conditional ESS fraction kept at each step.
+    #[serde(default = "default_target_ess")]
+    pub target_ess: f64,
+    /// Resample when ESS/N falls below this (smc, craft, pimh; ais never resamples).
+    #[serde(default = "default_ess_threshold")]
+    pub ess_threshold: f64,
+    #[serde(default = "default_resampling")]
+    pub resampling: ResamplingName,
+    /// HMC trajectories per particle at every temperature.
+    #[serde(default = "default_trajectories")]
+    pub trajectories: usize,
+    /// Mean leapfrog (or Omelyan) steps per trajectory.
+    #[serde(default = "default_leapfrog_steps")]
+    pub leapfrog_steps: usize,
+    /// The HMC step size, unless `step_betas` and `step_sizes` are given.
+    #[serde(default = "default_step_size")]
+    pub step_size: f64,
+    /// Knots (β, ε): the step size at β is interpolated linearly between them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_betas: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_sizes: Option<Vec<f64>>,
+    #[serde(default = "default_integrator")]
+    pub integrator: IntegratorName,
+    /// Each trajectory takes round(steps·u) steps, u uniform in [1 − j, 1 + j].
+    #[serde(default)]
+    pub length_jitter: f64,
+    /// The normalised prior r: "normal" or "free" (of mass² `prior_m2`).
+    #[serde(default = "default_prior")]
+    pub prior: PriorName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_m2: Option<f64>,
+    /// Independent passes (smc, ais, craft evaluation), each stored as one chain.
+    #[serde(default = "default_repeats")]
+    pub repeats: usize,
+    /// craft: training iterations (each a whole pass and one Adam step per flow).
+    #[serde(default = "default_iterations")]
+    pub iterations: usize,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    /// craft: affine coupling layers per transition flow.
+    #[serde(default = "default_flow_layers")]
+    pub flow_layers: usize,
+    #[serde(default = "default_flow_hidden")]
+    pub flow_hidden: Vec<usize>,
+    #[serde(default = "default_flow_kernel")]
+    pub flow_kernel: usize,
+    #[serde(default = "default_flow_activation")]
+    pub flow_activation: ActivationName,
+    /// craft: the trained flows (default: the output path with `.craft.h5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    /// craft: iterations between checkpoints.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: usize,
+    /// pimh: steps per chain (each a fresh pass).
+    #[serde(default = "default_pimh_steps")]
+    pub pimh_steps: usize,
+    #[serde(default = "default_pimh_chains")]
+    pub pimh_chains: usize,
+    /// pimh: passes of "smc" or of trained "craft" flows.
+    #[serde(default = "default_pimh_passes")]
+    pub pimh_passes: PimhPasses,
+}
+
+/// CRAFT training settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CraftPlan {
+    pub iterations: usize,
+    pub learning_rate: f64,
+    /// The architecture of every transition flow (its prior is unused).
+    pub transport: FlowSpec,
+    pub checkpoint: PathBuf,
+    pub checkpoint_every: usize,
+}
+
+/// PIMH settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PimhPlan {
+    pub steps: usize,
+    pub chains: usize,
+    pub passes: PimhPasses,
+}
+
+/// A validated `[anneal]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnealPlan {
+    pub method: AnnealMethod,
+    /// One pass (for AIS without resampling).
+    pub settings: SmcSettings,
+    pub prior: PriorSpec,
+    pub repeats: usize,
+    /// For craft, and for pimh over craft passes.
+    pub craft: Option<CraftPlan>,
+    pub pimh: Option<PimhPlan>,
+}
+
+impl AnnealPlan {
+    /// Whether the method needs trained CRAFT flows.
+    pub fn needs_craft(&self) -> bool {
+        self.craft.is_some()
+    }
+}
+
+impl AnnealConfig {
+    /// The plan; `output` is the ensemble path (for the default checkpoint) and `shape` the
+    /// lattice.
+    pub(crate) fn resolve(
+        &self,
+        output: &std::path::Path,
+        shape: &[usize],
+    ) -> Result<AnnealPlan, ConfigError> {
+        if self.particles < 2 {
+            return Err(invalid("anneal.particles", "must be at least 2"));
+        }
+        let schedule = match self.schedule {
+            ScheduleKind::Linear => {
+                at_least_one("anneal.temperatures", self.temperatures)?;
+                if self.betas.is_some() {
+                    return Err(invalid(
+                        "anneal.betas",
+                        "only used with schedule = \"list\"",
+                    ));
+                }
+                Schedule::Linear {
+                    steps: self.temperatures,
+                }
+            }
+            ScheduleKind::List => Schedule::List(self.betas.clone().ok_or_else(|| {
+                invalid(
+                    "anneal.betas",
+                    "schedule = \"list\" needs betas = [..., 1.0]",
+                )
+            })?),
+            ScheduleKind::Adaptive => {
+                if self.betas.is_some() {
+                    return Err(invalid(
+                        "anneal.betas",
+                        "only used with schedule = \"list\"",
+                    ));
+                }
+                Schedule::Adaptive {
+                    target: self.target_ess,
+                }
+            }
+        };
+        schedule.validate().map_err(|e| {
+            let key = match self.schedule {
+                ScheduleKind::Linear => "anneal.temperatures",
+                ScheduleKind::List => "anneal.betas",
+                ScheduleKind::Adaptive => "anneal.target_ess",
+            };
+            invalid(key, e.to_string())
+        })?;
+        if !(0.0..=1.0).contains(&self.ess_threshold) {
+            return Err(invalid(
+                "anneal.ess_threshold",
+                format!("must be in [0, 1], got {}", self.ess_threshold),
+            ));
+        }
+        at_least_one("anneal.leapfrog_steps", self.leapfrog_steps)?;
+        positive("anneal.step_size", self.step_size)?;
+        if !(0.0..1.0).contains(&self.length_jitter) {
+            return Err(invalid(
+                "anneal.length_jitter",
+                format!("must be in [0, 1), got {}", self.length_jitter),
+            ));
+        }
+        let step_knots = self.step_knots()?;
+        let prior = match (self.prior, self.prior_m2) {
+            (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
+                PriorSpec::FreeField { m2 }
+            }
+            (PriorName::Free, _) => {
+                return Err(invalid(
+                    "anneal.prior_m2",
+                    "the free-field prior needs prior_m2 > 0",
+                ));
+            }
+            (PriorName::Normal, Some(_)) => {
+                return Err(invalid(
+                    "anneal.prior_m2",
+                    "only used with prior = \"free\"",
+                ));
+            }
+            (PriorName::Normal, None) => PriorSpec::StandardNormal,
+        };
+        at_least_one("anneal.repeats", self.repeats)?;
+        let settings = SmcSettings {
+            particles: self.particles,
+            schedule,
+            resampling: (self.method != AnnealMethod::Ais).then(|| self.resampling.into()),
+            ess_threshold: self.ess_threshold,
+            hmc: HmcParams {
+                step_size: self.step_size,
+                n_steps: self.leapfrog_steps,
+                integrator: self.integrator.into(),
+                length_jitter: self.length_jitter,
+            },
+            trajectories: self.trajectories,
+            step_knots,
+        };
+        let uses_craft = self.method == AnnealMethod::Craft
+            || (self.method == AnnealMethod::Pimh && self.pimh_passes == PimhPasses::Craft);
+        let craft = if uses_craft {
+            if self.schedule == ScheduleKind::Adaptive {
+                return Err(invalid(
+                    "anneal.schedule",
+                    "CRAFT trains one flow per transition: use \"linear\" or \"list\"",
+                ));
+            }
+            Some(self.craft_plan(output, shape)?)
+        } else {
+            None
+        };
+        let pimh = if self.method == AnnealMethod::Pimh {
+            at_least_one("anneal.pimh_steps", self.pimh_steps)?;
+            at_least_one("anneal.pimh_chains", self.pimh_chains)?;
+            Some(PimhPlan {
+                steps: self.pimh_steps,
+                chains: self.pimh_chains,
+                passes: self.pimh_passes,
+            })
+        } else {
+            None
+        };
+        Ok(AnnealPlan {
+            method: self.method,
+            settings,
+            prior,
+            repeats: self.repeats,
+            craft,
+            pimh,
+        })
+    }
+
+    fn step_knots(&self) -> Result<Vec<(f64, f64)>, ConfigError> {
+        let (betas, sizes) = match (&self.step_betas, &self.step_sizes) {
+            (None, None) => return Ok(Vec::new()),
+            (Some(b), Some(s)) if b.len() == s.len() && !b.is_empty() => (b, s),
+            _ => {
+                return Err(invalid(
+                    "anneal.step_sizes",
+                    "step_betas and step_sizes go together, with as many entries each",
+                ));
+            }
+        };
+        let mut previous = f64::NEG_INFINITY;
+        for &b in betas {
+            if !(b > previous && (0.0..=1.0).contains(&b)) {
+                return Err(invalid(
+                    "anneal.step_betas",
+                    "must increase strictly within [0, 1]",
+                ));
+            }
+            previous = b;
+        }
+        for &s in sizes {
+            positive("anneal.step_sizes", s)?;
+        }
+        Ok(betas.iter().copied().zip(sizes.iter().copied()).collect())
+    }
+
+    fn craft_plan(
+        &self,
+        output: &std::path::Path,
+        shape: &[usize],
+    ) -> Result<CraftPlan, ConfigError> {
+        at_least_one("anneal.iterations", self.iterations)?;
+        positive("anneal.learning_rate", self.learning_rate)?;
+        at_least_one("anneal.flow_layers", self.flow_layers)?;
+        at_least_one("anneal.checkpoint_every", self.checkpoint_every)?;
+        let min_extent = shape.iter().copied().min().unwrap_or(0);
+        if self.flow_kernel.is_multiple_of(2) || self.flow_kernel > min_extent {
+            return Err(invalid(
+                "anneal.flow_kernel",
+                format!(
+                    "must be odd and at most the smallest lattice extent ({min_extent}), got {}",
+                    self.flow_kernel
+                ),
+            ));
+        }
+        if self.flow_hidden.contains(&0) {
+            return Err(invalid(
+                "anneal.flow_hidden",
+                "every hidden layer needs at least one channel",
+            ));
+        }
+        if self.flow_activation == ActivationName::None {
+            return Err(invalid(
+                "anneal.flow_activation",
+                "hidden layers need \"leaky_relu\" or \"tanh\"",
+            ));
+        }
+        let checkpoint = self
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| output.with_extension("craft.h5"));
+        if checkpoint == output {
+            return Err(invalid("anneal.checkpoint", "must differ from output.path"));
+        }
+        Ok(CraftPlan {
+            iterations: self.iterations,
+            learning_rate: self.learning_rate,
+            transport: FlowSpec {
+                layers: self.flow_layers,
+                hidden: self.flow_hidden.clone(),
+                kernel: self.flow_kernel,
+                activation: self.flow_activation.into(),
+                final_activation: Activation::Tanh,
+                equivariant: false,
+                coupling: CouplingSpec::Affine,
+                prior: PriorSpec::StandardNormal,
+                spectral: false,
+            },
+            checkpoint,
+            checkpoint_every: self.checkpoint_every,
+        })
+    }
+}
+
+fn default_particles() -> usize {
+    1000
+}
+fn default_schedule() -> ScheduleKind {
+    ScheduleKind::Linear
+}
+fn default_temperatures() -> usize {
+    10
+}
+fn default_target_ess() -> f64 {
+    0.9
+}
+fn default_ess_threshold() -> f64 {
+    0.3
+}
+fn default_resampling() -> ResamplingName {
+    ResamplingName::Systematic
+}
+fn default_trajectories() -> usize {
+    10
+}
+fn default_leapfrog_steps() -> usize {
+    10
+}
+fn default_step_size() -> f64 {
+    0.1
+}
+fn default_integrator() -> IntegratorName {
+    IntegratorName::Leapfrog
+}
+fn default_prior() -> PriorName {
+    PriorName::Normal
+}
+fn default_repeats() -> usize {
+    1
+}
+fn default_iterations() -> usize {
+    1000
+}
+fn default_learning_rate() -> f64 {
+    1e-3
+}
+fn default_flow_layers() -> usize {
+    2
+}
+fn default_flow_hidden() -> Vec<usize> {
+    vec![10]
+}
+fn default_flow_kernel() -> usize {
+    3
+}
+fn default_flow_activation() -> ActivationName {
+    ActivationName::LeakyRelu
+}
+fn default_checkpoint_every() -> usize {
+    50
+}
+fn default_pimh_steps() -> usize {
+    1000
+}
+fn default_pimh_chains() -> usize {
+    1
+}
+fn default_pimh_passes() -> PimhPasses {
+    PimhPasses::Smc
+}
