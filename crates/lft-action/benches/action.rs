@@ -1,4 +1,4 @@
-//! φ⁴ action and gradient on 2D L = 64 and 4D L = 16, and Gaussian momentum generation.
+//! φ⁴ action and gradient on 2D L = 14 (the CRAFT point) and 64 and 4D L = 16, and Gaussian momentum generation.
 //!
 //! Run: `cargo bench -p lft-action --bench action`. Results: docs/PERFORMANCE.md.
 
@@ -9,7 +9,11 @@ use std::hint::black_box;
 
 fn phi4(c: &mut Criterion) {
     let mut group = c.benchmark_group("phi4");
-    for (name, shape) in [("2d_L64", vec![64, 64]), ("4d_L16", vec![16, 16, 16, 16])] {
+    for (name, shape) in [
+        ("2d_L14", vec![14, 14]),
+        ("2d_L64", vec![64, 64]),
+        ("4d_L16", vec![16, 16, 16, 16]),
+    ] {
         let lat = Lattice::new(&shape).unwrap();
         let action = Phi4::new(
             lat.clone(),

@@ -35,6 +35,16 @@ pub trait Action: Send + Sync {
             .for_each(|(s, phi)| *s = self.action(phi));
     }
 
+    /// `grad[x] = a ∂S/∂φ_x + b φ_x`: the gradient of a S + (b/2) Σ φ², the tempered action
+    /// between a standard normal prior and e^{−S} (a = β, b = 1 − β). Actions may fuse it into
+    /// one pass; the default computes the gradient, then combines.
+    fn scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64) {
+        self.gradient(phi, grad);
+        grad.iter_mut()
+            .zip(phi)
+            .for_each(|(g, x)| *g = a * *g + b * x);
+    }
+
     /// ∂S/∂φ for every configuration of a batch `[n, V]`, in parallel over configurations.
     fn gradient_batch(&self, phis: &[f64], grads: &mut [f64]) {
         let v = self.lattice().volume();

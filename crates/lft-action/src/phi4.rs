@@ -130,13 +130,9 @@ fn local_sum(lattice: &Lattice, phi: &[f64], term: impl Fn(f64, f64) -> f64 + Sy
     let l0 = lattice.shape()[0];
     let chunk_sum = |first: usize| {
         let n = k.min(l0 - first);
-        let mut hops = vec![0.0; n * sv];
-        lattice.neighbour_sum(phi, &mut hops, first, Hop::Forward);
-        let base = first * sv;
-        hops.iter()
-            .enumerate()
-            .map(|(i, &nb)| term(phi[base + i], nb))
-            .sum::<f64>()
+        let mut terms = vec![0.0; n * sv];
+        lattice.neighbour_map(phi, &mut terms, first, Hop::Forward, &term);
+        terms.iter().sum::<f64>()
     };
     let firsts: Vec<usize> = (0..l0).step_by(k).collect();
     if phi.len() < PARALLEL_SITES {
@@ -156,11 +152,7 @@ fn local_fill(
     let sv = lattice.slice_volume();
     let k = slices_per_chunk(lattice);
     let fill = |c: usize, chunk: &mut [f64]| {
-        lattice.neighbour_sum(phi, chunk, c * k, Hop::Both);
-        let base = c * k * sv;
-        for (i, o) in chunk.iter_mut().enumerate() {
-            *o = term(phi[base + i], *o);
-        }
+        lattice.neighbour_map(phi, chunk, c * k, Hop::Both, &term);
     };
     if out.len() < PARALLEL_SITES {
         out.chunks_mut(k * sv)
@@ -213,6 +205,15 @@ impl Action for Phi4 {
         let lambda4 = 4.0 * self.params.lambda;
         local_fill(&self.lattice, phi, grad, |p, hops| {
             p * (mass2 + lambda4 * p * p) - 2.0 * hops
+        });
+    }
+
+    /// a ∂S/∂φ_x + b φ_x in one pass.
+    fn scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64) {
+        let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
+        let lambda4 = 4.0 * self.params.lambda;
+        local_fill(&self.lattice, phi, grad, |p, hops| {
+            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
         });
     }
 }

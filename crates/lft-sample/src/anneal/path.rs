@@ -62,14 +62,11 @@ impl Action for Tempered<'_> {
     /// (1 − β) ∂(−log r)/∂φ + β ∂S/∂φ.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         let b = self.beta;
-        self.action.gradient(phi, grad);
         match self.prior {
-            // ∂(−log r)/∂φ = φ: no buffer needed.
-            Prior::StandardNormal => grad
-                .iter_mut()
-                .zip(phi)
-                .for_each(|(g, x)| *g = b * *g + (1.0 - b) * x),
+            // ∂(−log r)/∂φ = φ: one pass of the action's own.
+            Prior::StandardNormal => self.action.scaled_gradient(phi, grad, b, 1.0 - b),
             _ => {
+                self.action.gradient(phi, grad);
                 let mut prior = vec![0.0; phi.len()];
                 self.prior.grad_neg_log_prob(phi, &mut prior);
                 grad.iter_mut()
