@@ -23,7 +23,8 @@ use std::time::Instant;
 use tracing::info;
 
 /// Columns of `/anneal/temperatures`.
-const TEMPERATURE_COLUMNS: &str = "pass, beta, ess, log_z_increment, acceptance, resampled";
+const TEMPERATURE_COLUMNS: &str =
+    "pass, beta, ess, log_z_increment, acceptance, step_size, resampled";
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
@@ -163,11 +164,12 @@ fn store_passes(
                 t.ess,
                 t.log_z_increment,
                 t.acceptance,
+                t.step_size,
                 f64::from(u8::from(t.resampled)),
             ]);
         }
     }
-    let n_rows = rows.len() / 6;
+    let n_rows = rows.len() / 7;
     let arrays = [
         StoredArray::new(
             "log_z",
@@ -175,7 +177,7 @@ fn store_passes(
             log_z,
             "log Z estimate of each pass (chain)",
         ),
-        StoredArray::new("temperatures", vec![n_rows, 6], rows, TEMPERATURE_COLUMNS),
+        StoredArray::new("temperatures", vec![n_rows, 7], rows, TEMPERATURE_COLUMNS),
     ];
     let attrs = [
         ("method".to_string(), plan.method.name().to_string()),

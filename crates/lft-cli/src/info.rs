@@ -122,26 +122,27 @@ fn print_anneal(path: &std::path::Path) -> Result<()> {
         println!("    log Z of each pass: {}", shown.join(", "));
     }
     if let Some(t) = array("temperatures") {
-        // Rows: pass, beta, ess, log_z_increment, acceptance, resampled.
+        // Rows: pass, beta, ess, log_z_increment, acceptance, step_size, resampled.
         let first: Vec<&[f64]> = t
             .data
-            .chunks_exact(6)
+            .chunks_exact(7)
             .filter(|r| r[0] == t.data[0])
             .collect();
         println!(
-            "    pass {}: {:>3} {:>9} {:>8} {:>12} {:>10} resampled",
-            t.data[0], "k", "beta", "ESS/N", "log Z incr.", "HMC acc."
+            "    pass {}: {:>3} {:>9} {:>8} {:>12} {:>9} {:>9} resampled",
+            t.data[0], "k", "beta", "ESS/N", "log Z incr.", "HMC acc.", "step"
         );
         for (k, r) in first.iter().enumerate() {
             println!(
-                "    {:>8} {:>3} {:>9.5} {:>8.4} {:>12.6} {:>10.4} {}",
+                "    {:>8} {:>3} {:>9.5} {:>8.4} {:>12.6} {:>9.4} {:>9.5} {}",
                 "",
                 k + 1,
                 r[1],
                 r[2],
                 r[3],
                 r[4],
-                if r[5] > 0.0 { "yes" } else { "" }
+                r[5],
+                if r[6] > 0.0 { "yes" } else { "" }
             );
         }
     }

@@ -110,6 +110,10 @@ pub struct AnnealConfig {
     pub step_betas: Option<Vec<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_sizes: Option<Vec<f64>>,
+    /// Adapt the step size towards this HMC acceptance, temperature after temperature
+    /// (a factor e^{acceptance − target} on the step size per temperature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_acceptance: Option<f64>,
     #[serde(default = "default_integrator")]
     pub integrator: IntegratorName,
     /// Each trajectory takes round(steps·u) steps, u uniform in [1 − j, 1 + j].
@@ -257,6 +261,14 @@ impl AnnealConfig {
             ));
         }
         let step_knots = self.step_knots()?;
+        if let Some(t) = self.target_acceptance
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(invalid(
+                "anneal.target_acceptance",
+                format!("must be in (0, 1), got {t}"),
+            ));
+        }
         let prior = match (self.prior, self.prior_m2) {
             (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
                 PriorSpec::FreeField { m2 }
@@ -289,6 +301,7 @@ impl AnnealConfig {
             },
             trajectories: self.trajectories,
             step_knots,
+            target_acceptance: self.target_acceptance,
         };
         let uses_craft = self.method == AnnealMethod::Craft
             || (self.method == AnnealMethod::Pimh && self.pimh_passes == PimhPasses::Craft);

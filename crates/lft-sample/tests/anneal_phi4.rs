@@ -123,6 +123,7 @@ fn smc_craft_and_pimh_agree_with_hmc_in_the_broken_phase() {
         hmc: hmc_params(),
         trajectories: 2,
         step_knots: Vec::new(),
+        target_acceptance: None,
     };
     let smc: Vec<SmcPass> = (0..24)
         .map(|p| smc_pass(&prior, &action, &settings, 5, p).unwrap())

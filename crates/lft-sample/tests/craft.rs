@@ -37,6 +37,7 @@ fn settings(particles: usize, steps: usize) -> SmcSettings {
         },
         trajectories: 1,
         step_knots: Vec::new(),
+        target_acceptance: None,
     }
 }
 

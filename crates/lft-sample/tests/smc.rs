@@ -22,6 +22,7 @@ fn settings(schedule: Schedule, resampling: Option<Resampling>) -> SmcSettings {
         },
         trajectories: 2,
         step_knots: Vec::new(),
+        target_acceptance: None,
     }
 }
 
@@ -183,4 +184,50 @@ fn non_finite_weights_are_named_errors() {
         .unwrap_err();
     assert!(matches!(err, AnnealError::NonFinite { .. }), "{err}");
     assert_eq!(craft.iterations(), 0, "no step taken");
+}
+
+/// With a target acceptance, a step size far too large is brought down temperature after
+/// temperature until the acceptance nears the target; log Z stays exact.
+#[test]
+fn the_step_size_adapts_to_the_target_acceptance() {
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let action = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: 1.0,
+            lambda: 0.0,
+        },
+    )
+    .unwrap();
+    let prior = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
+    let exact = FreeField::new(lat.clone(), 1.0).unwrap().log_z();
+    let mut s = settings(Schedule::Linear { steps: 20 }, Some(Resampling::Systematic));
+    s.hmc.step_size = 1.2;
+    let fixed = smc_pass(&prior, &action, &s, 2, 0).unwrap();
+    s.target_acceptance = Some(0.8);
+    let adapted = smc_pass(&prior, &action, &s, 2, 0).unwrap();
+    let late = |p: &lft_sample::anneal::SmcPass| {
+        p.temperatures[10..]
+            .iter()
+            .map(|t| t.acceptance)
+            .sum::<f64>()
+            / 10.0
+    };
+    let (a_fixed, a_adapted) = (late(&fixed), late(&adapted));
+    eprintln!("late acceptance: fixed step {a_fixed:.3}, adapted {a_adapted:.3}");
+    assert!(
+        (a_adapted - 0.8).abs() < 0.1,
+        "adapted acceptance {a_adapted}"
+    );
+    assert!((a_fixed - 0.8).abs() > (a_adapted - 0.8).abs());
+    let steps: Vec<f64> = adapted.temperatures.iter().map(|t| t.step_size).collect();
+    assert_eq!(steps[0], 1.2);
+    assert!(steps[19] < 0.8 * steps[0], "step sizes {steps:?}");
+    assert!(fixed.temperatures.iter().all(|t| t.step_size == 1.2));
+    let (mean, se) = log_z_estimate(&prior, &action, &s, 16);
+    eprintln!("adapted: log Z = {mean:.5} ± {se:.5} (exact {exact:.6})");
+    assert!(
+        (mean - exact).abs() < 3.0 * se,
+        "log Z {mean} ± {se}, exact {exact}"
+    );
 }

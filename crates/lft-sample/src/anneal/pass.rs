@@ -75,6 +75,7 @@ pub(crate) fn run_pass(
     let fixed = settings.schedule.betas();
     let mut temperatures = Vec::new();
     let mut ancestors = Vec::new();
+    let mut step_factor = 1.0;
     while beta < 1.0 {
         let k = temperatures.len();
         let from = Tempered {
@@ -142,7 +143,7 @@ pub(crate) fn run_pass(
             _ => false,
         };
         let params = HmcParams {
-            step_size: settings.step_size_at(next),
+            step_size: settings.step_size_at(next) * step_factor,
             ..settings.hmc
         };
         let accepted = hmc_move(
@@ -152,11 +153,16 @@ pub(crate) fn run_pass(
             &mut particles,
             &mut rngs,
         );
+        let acceptance = accepted as f64 / (n * settings.trajectories).max(1) as f64;
+        if let Some(target) = settings.target_acceptance {
+            step_factor = (step_factor * (acceptance - target).exp()).clamp(0.05, 20.0);
+        }
         temperatures.push(TemperatureRecord {
             beta: next,
             ess: ess_fraction,
             log_z_increment,
-            acceptance: accepted as f64 / (n * settings.trajectories).max(1) as f64,
+            acceptance,
+            step_size: params.step_size,
             resampled,
         });
         beta = next;

@@ -39,6 +39,10 @@ pub struct SmcSettings {
     /// (β, ε) knots: the step size at β is interpolated linearly between them (constant
     /// beyond the ends); empty: `hmc.step_size` throughout.
     pub step_knots: Vec<(f64, f64)>,
+    /// Adapt the step size from the move's acceptance: after each temperature the factor on
+    /// the interpolated step size is multiplied by e^{acceptance − target} (kept within
+    /// [0.05, 20]); `None`: no adaptation.
+    pub target_acceptance: Option<f64>,
 }
 
 /// What one temperature of a pass did.
@@ -51,6 +55,8 @@ pub struct TemperatureRecord {
     pub log_z_increment: f64,
     /// Acceptance of the HMC move.
     pub acceptance: f64,
+    /// The HMC step size of the move.
+    pub step_size: f64,
     pub resampled: bool,
 }
 
@@ -78,6 +84,8 @@ pub enum AnnealError {
     },
     #[error("anneal: ess_threshold must be in [0, 1], got {0}")]
     Threshold(f64),
+    #[error("anneal: target_acceptance must be in (0, 1), got {0}")]
+    TargetAcceptance(f64),
     #[error(
         "anneal: the incremental log weight of particle {particle} is {value} on the way to \
          β = {beta}; a smaller HMC step size or more temperatures may help"
@@ -119,6 +127,11 @@ impl SmcSettings {
         }
         if !(0.0..=1.0).contains(&self.ess_threshold) {
             return Err(AnnealError::Threshold(self.ess_threshold));
+        }
+        if let Some(t) = self.target_acceptance
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(AnnealError::TargetAcceptance(t));
         }
         Ok(())
     }
