@@ -5,7 +5,7 @@ use crate::ConfigError;
 use crate::error::{at_least_one, invalid, positive};
 use crate::flow::{ActivationName, PriorName};
 use crate::hmc::IntegratorName;
-use lft_flow::{Activation, CouplingSpec, FlowSpec, PriorSpec};
+use lft_flow::{FlowSpec, PriorSpec};
 use lft_sample::HmcParams;
 use lft_sample::anneal::{Resampling, Schedule, SmcSettings};
 use serde::{Deserialize, Serialize};
@@ -405,17 +405,12 @@ impl AnnealConfig {
         Ok(CraftPlan {
             iterations: self.iterations,
             learning_rate: self.learning_rate,
-            transport: FlowSpec {
-                layers: self.flow_layers,
-                hidden: self.flow_hidden.clone(),
-                kernel: self.flow_kernel,
-                activation: self.flow_activation.into(),
-                final_activation: Activation::Tanh,
-                equivariant: false,
-                coupling: CouplingSpec::Affine,
-                prior: PriorSpec::StandardNormal,
-                spectral: false,
-            },
+            transport: FlowSpec::affine_transport(
+                self.flow_layers,
+                self.flow_hidden.clone(),
+                self.flow_kernel,
+                self.flow_activation.into(),
+            ),
             checkpoint,
             checkpoint_every: self.checkpoint_every,
         })

@@ -57,6 +57,29 @@ pub struct FlowSpec {
 }
 
 impl FlowSpec {
+    /// A stack of `layers` affine couplings with conv conditioners of `hidden` channels,
+    /// `kernel` wide, hidden activation `activation` and tanh on the output, no spectral
+    /// layer and no symmetrisation: the default transport between annealing temperatures
+    /// (build it with [`FlowSpec::build_identity_stack`]; the prior is unused there).
+    pub fn affine_transport(
+        layers: usize,
+        hidden: Vec<usize>,
+        kernel: usize,
+        activation: Activation,
+    ) -> Self {
+        Self {
+            layers,
+            hidden,
+            kernel,
+            activation,
+            final_activation: Activation::Tanh,
+            equivariant: false,
+            coupling: CouplingSpec::Affine,
+            prior: PriorSpec::StandardNormal,
+            spectral: false,
+        }
+    }
+
     /// The stack of bijections of this architecture on `lattice`, with parameters drawn from
     /// stream (seed, 0): the spectral scale (if any) starts at the identity, the nets as
     /// [`ConvNet::init_params`].

@@ -9,7 +9,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::{Activation, CouplingSpec, FlowSpec, Prior, PriorSpec};
+use lft_flow::{Activation, FlowSpec, Prior, PriorSpec};
 use lft_lattice::Lattice;
 use lft_sample::anneal::{Craft, Resampling, Schedule, SmcSettings, smc_pass};
 use lft_sample::{HmcParams, Integrator};
@@ -41,17 +41,7 @@ fn craft_point(c: &mut Criterion) {
         step_knots: vec![(0.0, 0.3), (0.3, 0.15), (1.0, 0.1)],
         target_acceptance: None,
     };
-    let spec = FlowSpec {
-        layers: 2,
-        hidden: vec![10],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant: false,
-        coupling: CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-    };
+    let spec = FlowSpec::affine_transport(2, vec![10], 3, Activation::LeakyRelu(0.01));
     let mut group = c.benchmark_group("anneal_craft_point");
     group.sample_size(10);
     let mut pass = 0;

@@ -4,7 +4,7 @@
 //! (each stays in the sign it fell into).
 
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::{Activation, CouplingSpec, FlowSpec, Prior, PriorSpec};
+use lft_flow::{Activation, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::anneal::{Craft, Resampling, Schedule, SmcPass, SmcSettings, smc_pass, smc_pimh};
 use lft_sample::{HmcChain, HmcParams, Integrator, Start};
@@ -82,17 +82,7 @@ fn check_passes(method: &str, passes: &[SmcPass], reference: [(f64, f64); 3]) {
 }
 
 fn transport_spec() -> FlowSpec {
-    FlowSpec {
-        layers: 2,
-        hidden: vec![4],
-        kernel: 3,
-        activation: Activation::Tanh,
-        final_activation: Activation::Tanh,
-        equivariant: false,
-        coupling: CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-    }
+    FlowSpec::affine_transport(2, vec![4], 3, Activation::Tanh)
 }
 
 #[test]

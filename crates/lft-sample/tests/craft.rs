@@ -11,15 +11,8 @@ use lft_sample::{HmcParams, Integrator};
 
 fn transport_spec(coupling: CouplingSpec) -> FlowSpec {
     FlowSpec {
-        layers: 2,
-        hidden: vec![4],
-        kernel: 3,
-        activation: Activation::Tanh,
-        final_activation: Activation::Tanh,
-        equivariant: false,
         coupling,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
+        ..FlowSpec::affine_transport(2, vec![4], 3, Activation::Tanh)
     }
 }
 

@@ -167,17 +167,7 @@ fn non_finite_weights_are_named_errors() {
         err.to_string()
             .contains("incremental log weight of particle")
     );
-    let spec = lft_flow::FlowSpec {
-        layers: 2,
-        hidden: vec![2],
-        kernel: 3,
-        activation: lft_flow::Activation::Tanh,
-        final_activation: lft_flow::Activation::Tanh,
-        equivariant: false,
-        coupling: lft_flow::CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-    };
+    let spec = lft_flow::FlowSpec::affine_transport(2, vec![2], 3, lft_flow::Activation::Tanh);
     let mut craft = Craft::new(&spec, &lat, 4, 1);
     let err = craft
         .train_iteration(&prior, &action, &s, 1e-3, 1)
