@@ -16,7 +16,7 @@ use lft_io::{ANNEAL_GROUP, SamplerKind, StoredArray};
 use lft_lattice::RngState;
 use lft_sample::anneal::{
     AnnealContext, Craft, CraftIteration, PassChain, PassSampler, PassSource, PimhSampler, SmcPass,
-    smc_pass,
+    TemperatureRecord, smc_pass_observed,
 };
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -50,9 +50,16 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     };
     let seed = config.seed();
     let settings = &plan.settings;
+    let reporter = TemperatureReporter::new();
     let passes: Box<PassSource> = match &craft {
-        Some(c) => Box::new(|p| c.evaluate(&prior, action, settings, seed, p)),
-        None => Box::new(|p| smc_pass(&prior, action, settings, seed, p)),
+        Some(c) => Box::new(|p| {
+            let observe = |t: &TemperatureRecord, z: f64| reporter.report(p, t, z);
+            c.evaluate_observed(&prior, action, settings, seed, p, Some(&observe))
+        }),
+        None => Box::new(|p| {
+            let observe = |t: &TemperatureRecord, z: f64| reporter.report(p, t, z);
+            smc_pass_observed(&prior, action, settings, seed, p, Some(&observe))
+        }),
     };
     let context = AnnealContext {
         passes: passes.as_ref(),
@@ -135,6 +142,31 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A log line at most every 10 s from inside the passes: which pass, its β, ESS and log Ẑ so
+/// far (passes may be long: an adaptive schedule can take a hundred temperatures).
+struct TemperatureReporter {
+    last: std::sync::Mutex<Instant>,
+}
+
+impl TemperatureReporter {
+    fn new() -> Self {
+        Self {
+            last: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    fn report(&self, pass: u64, t: &TemperatureRecord, log_z: f64) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed().as_secs() >= 10 {
+            *last = Instant::now();
+            info!(
+                "pass {pass}: beta {:.4}, ESS/N {:.3}, HMC acceptance {:.3}, log Z so far {:.4}",
+                t.beta, t.ess, t.acceptance, log_z
+            );
+        }
+    }
 }
 
 /// "linear, 10 temperatures" and the like.

@@ -11,7 +11,7 @@
 //! iteration t runs on [`pass_base`]`(CRAFT_TRAIN_STREAM, t)` onwards and evaluation pass p on
 //! the SMC streams of pass p, so that a pass with identity flows repeats [`super::smc_pass`].
 
-use super::pass::{TransitionLoss, Transports, pass_base, run_pass, transport_step};
+use super::pass::{Observer, TransitionLoss, Transports, pass_base, run_pass, transport_step};
 use super::path::Tempered;
 use super::smc::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
 use lft_action::Action;
@@ -144,7 +144,7 @@ impl Craft {
             flows: &self.flows,
             losses: Some(&mut losses),
         };
-        let pass = run_pass(prior, action, settings, seed, base, Some(transports))?;
+        let pass = run_pass(prior, action, settings, seed, base, Some(transports), None)?;
         let mut norm2 = 0.0;
         for (k, l) in losses.iter().enumerate() {
             let sq: f64 = l.grad.iter().map(|g| g * g).sum();
@@ -177,13 +177,34 @@ impl Craft {
         seed: u64,
         pass: u64,
     ) -> Result<SmcPass, AnnealError> {
+        self.evaluate_observed(prior, action, settings, seed, pass, None)
+    }
+
+    /// [`Craft::evaluate`], telling `observer` of every temperature as it ends.
+    pub fn evaluate_observed(
+        &self,
+        prior: &Prior,
+        action: &dyn Action,
+        settings: &SmcSettings,
+        seed: u64,
+        pass: u64,
+        observer: Option<Observer<'_>>,
+    ) -> Result<SmcPass, AnnealError> {
         self.check(settings)?;
         let transports = Transports {
             flows: &self.flows,
             losses: None,
         };
         let base = pass_base(ANNEAL_STREAM, pass);
-        run_pass(prior, action, settings, seed, base, Some(transports))
+        run_pass(
+            prior,
+            action,
+            settings,
+            seed,
+            base,
+            Some(transports),
+            observer,
+        )
     }
 }
 

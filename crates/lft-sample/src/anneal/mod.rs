@@ -19,7 +19,7 @@ pub mod schedule;
 pub mod smc;
 
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
-pub use pass::{PASS_STREAMS, TransitionLoss, pass_base};
+pub use pass::{Observer, PASS_STREAMS, TransitionLoss, pass_base};
 pub use path::Tempered;
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
@@ -27,4 +27,7 @@ pub use sampler::{
     AnnealContext, PassChain, PassSampler, PassSource, PimhChain, PimhSampler, pimh_first_pass,
 };
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
-pub use smc::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord, smc_pass};
+pub use smc::{
+    ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord, smc_pass,
+    smc_pass_observed,
+};

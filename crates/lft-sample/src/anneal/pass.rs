@@ -48,6 +48,10 @@ pub(crate) struct Transports<'a> {
     pub losses: Option<&'a mut [TransitionLoss]>,
 }
 
+/// Hears each temperature of a pass as it ends: its record and log Ẑ so far (for progress
+/// reports; called from the thread running the pass).
+pub type Observer<'a> = &'a (dyn Fn(&TemperatureRecord, f64) + Sync);
+
 /// Runs one pass with its streams starting at `base`.
 pub(crate) fn run_pass(
     prior: &Prior,
@@ -56,6 +60,7 @@ pub(crate) fn run_pass(
     seed: u64,
     base: u64,
     mut transports: Option<Transports<'_>>,
+    observer: Option<Observer<'_>>,
 ) -> Result<SmcPass, AnnealError> {
     settings.validate()?;
     let n = settings.particles;
@@ -165,6 +170,9 @@ pub(crate) fn run_pass(
             step_size: params.step_size,
             resampled,
         });
+        if let Some(observe) = observer {
+            observe(temperatures.last().expect("just pushed"), log_z);
+        }
         beta = next;
     }
     Ok(SmcPass {

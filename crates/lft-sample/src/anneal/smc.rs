@@ -12,7 +12,7 @@
 //! Pass p uses the streams from [`pass_base`]`(ANNEAL_STREAM, p)`: slot i its own, the
 //! resampling another, so results do not depend on the number of threads.
 
-use super::pass::{pass_base, run_pass};
+use super::pass::{Observer, pass_base, run_pass};
 use super::resample::Resampling;
 use super::schedule::{Schedule, ScheduleError};
 use crate::hmc::HmcParams;
@@ -160,6 +160,18 @@ pub fn smc_pass(
     seed: u64,
     pass: u64,
 ) -> Result<SmcPass, AnnealError> {
+    smc_pass_observed(prior, action, settings, seed, pass, None)
+}
+
+/// [`smc_pass`], telling `observer` of every temperature as it ends.
+pub fn smc_pass_observed(
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    pass: u64,
+    observer: Option<Observer<'_>>,
+) -> Result<SmcPass, AnnealError> {
     run_pass(
         prior,
         action,
@@ -167,5 +179,6 @@ pub fn smc_pass(
         seed,
         pass_base(ANNEAL_STREAM, pass),
         None,
+        observer,
     )
 }
