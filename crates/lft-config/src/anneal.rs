@@ -483,3 +483,99 @@ fn default_pimh_chains() -> usize {
 fn default_pimh_passes() -> PimhPasses {
     PimhPasses::Smc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Reuse};
+    use std::path::Path;
+
+    const ANNEAL: &str = r#"
+seed = 1
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[anneal]
+method = "smc"
+[output]
+path = "runs/a.h5"
+"#;
+
+    fn config(overrides: &[&str]) -> Result<Config, crate::ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::from_text(ANNEAL, Path::new("test.toml"), &o)
+    }
+
+    #[test]
+    fn defaults_resolve_into_a_plan() {
+        let c = config(&[]).unwrap();
+        let plan = c.anneal().unwrap();
+        assert_eq!(plan.method, AnnealMethod::Smc);
+        assert_eq!(plan.settings.particles, 1000);
+        assert_eq!(plan.settings.schedule, Schedule::Linear { steps: 10 });
+        assert_eq!(plan.settings.resampling, Some(Resampling::Systematic));
+        assert_eq!(plan.settings.ess_threshold, 0.3);
+        assert!(plan.craft.is_none() && plan.pimh.is_none());
+        // The defaults are written out, so the stored text names every setting.
+        assert!(c.to_toml().contains("trajectories = 10"));
+        let ais = config(&["anneal.method=\"ais\""]).unwrap();
+        assert_eq!(ais.anneal().unwrap().settings.resampling, None);
+        let craft = config(&["anneal.method=\"craft\""]).unwrap();
+        let cp = craft.anneal().unwrap().craft.clone().unwrap();
+        assert_eq!(cp.checkpoint, Path::new("runs/a.craft.h5"));
+        assert_eq!((cp.iterations, cp.transport.layers), (1000, 2));
+        let pimh = config(&["anneal.method=\"pimh\"", "anneal.pimh_passes=\"craft\""]).unwrap();
+        let plan = pimh.anneal().unwrap();
+        assert!(plan.craft.is_some());
+        assert_eq!(plan.pimh.unwrap().passes, PimhPasses::Craft);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (set, key) in [
+            ("anneal.particles=1", "anneal.particles"),
+            ("anneal.schedule=\"list\"", "anneal.betas"),
+            ("anneal.target_acceptance=1.5", "anneal.target_acceptance"),
+            ("anneal.step_betas=[0.0, 1.0]", "anneal.step_sizes"),
+            ("anneal.prior_m2=1.0", "anneal.prior_m2"),
+            ("anneal.repeats=0", "anneal.repeats"),
+        ] {
+            let e = config(&[set]).unwrap_err().to_string();
+            assert!(e.contains(key), "{set}: {e}");
+        }
+        let list = config(&["anneal.schedule=\"list\"", "anneal.betas=[0.5, 0.9]"]);
+        assert!(list.unwrap_err().to_string().contains("anneal.betas"));
+        let both = Config::from_text(
+            &format!("{ANNEAL}[hmc]\ntrajectories = 10\n"),
+            Path::new("t.toml"),
+            &[],
+        );
+        assert!(
+            both.unwrap_err()
+                .to_string()
+                .contains("remove the [hmc] section")
+        );
+    }
+
+    #[test]
+    fn craft_flows_may_train_further_but_not_change() {
+        let stored = config(&["anneal.method=\"craft\""]).unwrap();
+        let more = config(&["anneal.method=\"craft\"", "anneal.iterations=2000"]).unwrap();
+        assert_eq!(more.check_reuse(&stored, Reuse::Craft), Ok(()));
+        let pimh = config(&["anneal.method=\"pimh\"", "anneal.pimh_passes=\"craft\""]).unwrap();
+        assert_eq!(pimh.check_reuse(&stored, Reuse::Craft), Ok(()));
+        let other = config(&["anneal.method=\"craft\"", "anneal.particles=500"]).unwrap();
+        assert_eq!(
+            other.check_reuse(&stored, Reuse::Craft).unwrap_err().key,
+            "anneal.particles"
+        );
+        // An ensemble of those flows is another ensemble once they train further.
+        assert_eq!(
+            more.check_reuse(&stored, Reuse::Ensemble).unwrap_err().key,
+            "anneal.iterations"
+        );
+    }
+}
