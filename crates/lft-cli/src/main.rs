@@ -2,6 +2,7 @@
 
 mod anneal;
 mod cli;
+mod craft;
 mod hmc_run;
 mod info;
 mod measure;

@@ -37,6 +37,8 @@ pub struct RunProgress {
     abort_after: Option<u64>,
     /// Log each chain's frozen step size after thermalisation (when it was tuned).
     pub log_settings: bool,
+    /// Show the acceptance (not for annealing passes, whose records are all "accepted").
+    pub show_acceptance: bool,
 }
 
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -50,6 +52,7 @@ impl RunProgress {
             last_log: Instant::now(),
             abort_after,
             log_settings: false,
+            show_acceptance: true,
         }
     }
 
@@ -62,17 +65,21 @@ impl RunProgress {
 
 impl Progress for RunProgress {
     fn update(&mut self, s: &RunSummary) {
+        let acceptance = if self.show_acceptance {
+            format!(", acceptance {:.3}", s.acceptance())
+        } else {
+            String::new()
+        };
         if let Some(bar) = &self.bar {
             bar.set_position(s.steps);
-            bar.set_message(format!("acc {:.3}", s.acceptance()));
+            bar.set_message(acceptance.trim_start_matches(", ").to_string());
         } else if self.last_log.elapsed() >= LOG_EVERY || s.steps == self.total {
             self.last_log = Instant::now();
             info!(
-                "{}/{} {}, acceptance {:.3}, {:.1} s",
+                "{}/{} {}{acceptance}, {:.1} s",
                 s.steps,
                 self.total,
                 self.unit,
-                s.acceptance(),
                 s.elapsed.as_secs_f64()
             );
         }
