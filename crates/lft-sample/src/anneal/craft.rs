@@ -13,7 +13,7 @@
 
 use super::pass::{Observer, TransitionLoss, Transports, pass_base, run_pass, transport_step};
 use super::path::Tempered;
-use super::smc::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
+use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
 use lft_action::Action;
 use lft_flow::{Adam, BijectionStack, FlowSpec, ParamCountError, Prior};
 use lft_lattice::Lattice;

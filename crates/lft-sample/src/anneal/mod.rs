@@ -3,8 +3,9 @@
 //! - [`path`]: the tempered action S_β = −(1 − β) log r + β S, and the incremental weights;
 //! - [`schedule`]: linear, listed and adaptive (conditional-ESS) temperatures;
 //! - [`resample`]: multinomial, stratified and systematic resampling;
-//! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z);
-//! - [`smc`]: SMC and AIS: settings, records, [`smc_pass`];
+//! - [`settings`]: what a pass is told and reports ([`SmcSettings`], [`SmcPass`]), its errors;
+//! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z), and
+//!   [`smc_pass`] (SMC, or AIS without resampling);
 //! - [`craft`]: CRAFT, a trained flow per transition;
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
@@ -16,10 +17,10 @@ pub mod pimh;
 pub mod resample;
 pub mod sampler;
 pub mod schedule;
-pub mod smc;
+pub mod settings;
 
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
-pub use pass::{Observer, PASS_STREAMS, TransitionLoss, pass_base};
+pub use pass::{Observer, PASS_STREAMS, TransitionLoss, pass_base, smc_pass, smc_pass_observed};
 pub use path::Tempered;
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
@@ -27,7 +28,4 @@ pub use sampler::{
     AnnealContext, PassChain, PassSampler, PassSource, PimhChain, PimhSampler, pimh_first_pass,
 };
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
-pub use smc::{
-    ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord, smc_pass,
-    smc_pass_observed,
-};
+pub use settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};

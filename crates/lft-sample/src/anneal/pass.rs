@@ -6,13 +6,18 @@
 //!   - resampling if the ESS fraction falls below the threshold (log w reset to equal);
 //!   - HMC trajectories on π_β′ for every particle.
 //!
+//! With resampling this is SMC, without it AIS ([`smc_pass`]); with transports, CRAFT. log Ẑ
+//! estimates log Z_1 = log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about
+//! var(log Ẑ)/2).
+//!
 //! Streams: slot i draws from (seed, base + 1 + i), resampling from (seed, base), where `base`
-//! is the pass's first stream ([`pass_base`]); the per-particle work runs in parallel but in
-//! fixed chunks reduced in order, so results do not depend on the number of threads.
+//! is the pass's first stream ([`pass_base`]; SMC pass p starts at
+//! `pass_base(ANNEAL_STREAM, p)`); the per-particle work runs in parallel but in fixed chunks
+//! reduced in order, so results do not depend on the number of threads.
 
 use super::path::Tempered;
 use super::schedule::{Schedule, next_adaptive_beta};
-use super::smc::{AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
 use crate::hmc::{HmcChain, HmcParams};
 use lft_action::Action;
 use lft_flow::{BijectionStack, Prior};
@@ -51,6 +56,38 @@ pub(crate) struct Transports<'a> {
 /// Hears each temperature of a pass as it ends: its record and log Ẑ so far (for progress
 /// reports; called from the thread running the pass).
 pub type Observer<'a> = &'a (dyn Fn(&TemperatureRecord, f64) + Sync);
+
+/// One SMC (or AIS) pass number `pass` of `settings` from `prior` to e^{−S}, on the streams
+/// [`pass_base`]`(ANNEAL_STREAM, pass)` onwards.
+pub fn smc_pass(
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    pass: u64,
+) -> Result<SmcPass, AnnealError> {
+    smc_pass_observed(prior, action, settings, seed, pass, None)
+}
+
+/// [`smc_pass`], telling `observer` of every temperature as it ends.
+pub fn smc_pass_observed(
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    pass: u64,
+    observer: Option<Observer<'_>>,
+) -> Result<SmcPass, AnnealError> {
+    run_pass(
+        prior,
+        action,
+        settings,
+        seed,
+        pass_base(ANNEAL_STREAM, pass),
+        None,
+        observer,
+    )
+}
 
 /// Runs one pass with its streams starting at `base`.
 pub(crate) fn run_pass(

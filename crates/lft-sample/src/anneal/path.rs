@@ -44,19 +44,20 @@ impl Action for Tempered<'_> {
         self.action.lattice()
     }
 
-    /// −(1 − β) log r(φ) + β S(φ).
+    /// −log π_β(φ) = −(1 − β) log r(φ) + β S(φ); a term whose coefficient is zero is not
+    /// evaluated.
     fn action(&self, phi: &[f64]) -> f64 {
-        let prior = if self.beta < 1.0 {
-            -(1.0 - self.beta) * self.prior.log_prob(phi)
+        let s = if self.beta > 0.0 {
+            self.action.action(phi)
         } else {
             0.0
         };
-        let target = if self.beta > 0.0 {
-            self.beta * self.action.action(phi)
+        let lr = if self.beta < 1.0 {
+            self.prior.log_prob(phi)
         } else {
             0.0
         };
-        prior + target
+        -self.log_density(s, lr)
     }
 
     /// (1 − β) ∂(−log r)/∂φ + β ∂S/∂φ.

@@ -8,7 +8,8 @@
 //! can be stored and resumed: its state is the index of the current pass (rerun on resume,
 //! passes being deterministic), the index of the next proposal and its generator.
 
-use super::smc::{AnnealError, SmcPass, SmcSettings, smc_pass};
+use super::pass::smc_pass;
+use super::settings::{AnnealError, SmcPass, SmcSettings};
 use lft_action::Action;
 use lft_flow::Prior;
 use lft_lattice::{Pcg64, RngState, stream_rng, uniform};

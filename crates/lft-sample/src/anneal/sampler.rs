@@ -5,7 +5,7 @@
 
 use super::pass::pass_base;
 use super::pimh::{PIMH_STREAM, Pimh};
-use super::smc::{ANNEAL_STREAM, AnnealError, SmcPass};
+use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass};
 use crate::{Chain, Recorder, Sampler, Step};
 use lft_action::Action;
 use lft_lattice::{RngState, stream_rng};

@@ -1,23 +1,11 @@
-//! Sequential Monte Carlo from the prior r to e^{−S} along log π_β = (1 − β) log r − β S, and
-//! AIS (the same without resampling): their settings, what a pass reports, and [`smc_pass`].
-//!
-//! N particles start as exact draws from r (Z_0 = 1) with log w = 0. At each step β → β′:
-//!   log w_i += log π_β′(φ_i) − log π_β(φ_i) = (β′ − β)(−S(φ_i) − log r(φ_i)),
-//!   log Ẑ += log Σ_i W_i e^{increment_i}   (W the normalised weights before the step),
-//! then, if the ESS fraction falls below the threshold, resampling (log w reset to equal), and
-//! a Markov move of every particle: HMC trajectories on π_β′ (the loop is in [`super::pass`]).
-//! log Ẑ estimates log Z_1 = log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about
-//! var(log Ẑ)/2).
-//!
-//! Pass p uses the streams from [`pass_base`]`(ANNEAL_STREAM, p)`: slot i its own, the
-//! resampling another, so results do not depend on the number of threads.
+//! What an annealing pass is told and what it tells: [`SmcSettings`] (particles, schedule,
+//! resampling or none for AIS, the HMC move), [`TemperatureRecord`] and [`SmcPass`], the
+//! named errors [`AnnealError`], and the stream family [`ANNEAL_STREAM`] of SMC passes. The
+//! pass itself is [`super::pass`].
 
-use super::pass::{Observer, pass_base, run_pass};
 use super::resample::Resampling;
 use super::schedule::{Schedule, ScheduleError};
 use crate::hmc::HmcParams;
-use lft_action::Action;
-use lft_flow::Prior;
 use thiserror::Error;
 
 /// Random stream family of annealing passes.
@@ -149,36 +137,4 @@ impl SmcSettings {
             }
         }
     }
-}
-
-/// One SMC (or AIS) pass number `pass` of `settings` from `prior` to e^{−S}, on the streams
-/// [`pass_base`]`(ANNEAL_STREAM, pass)` onwards.
-pub fn smc_pass(
-    prior: &Prior,
-    action: &dyn Action,
-    settings: &SmcSettings,
-    seed: u64,
-    pass: u64,
-) -> Result<SmcPass, AnnealError> {
-    smc_pass_observed(prior, action, settings, seed, pass, None)
-}
-
-/// [`smc_pass`], telling `observer` of every temperature as it ends.
-pub fn smc_pass_observed(
-    prior: &Prior,
-    action: &dyn Action,
-    settings: &SmcSettings,
-    seed: u64,
-    pass: u64,
-    observer: Option<Observer<'_>>,
-) -> Result<SmcPass, AnnealError> {
-    run_pass(
-        prior,
-        action,
-        settings,
-        seed,
-        pass_base(ANNEAL_STREAM, pass),
-        None,
-        observer,
-    )
 }
