@@ -1,5 +1,6 @@
 //! The `Action` trait shared by every theory, and parameter errors.
 
+use crate::LaneAction;
 use lft_lattice::Lattice;
 use rayon::prelude::*;
 use thiserror::Error;
@@ -43,6 +44,12 @@ pub trait Action: Send + Sync {
         grad.iter_mut()
             .zip(phi)
             .for_each(|(g, x)| *g = a * *g + b * x);
+    }
+
+    /// The same action on lane-interleaved batches of [`lft_lattice::LANES`] configurations,
+    /// where the action implements it (bit-identical lane by lane); `None` by default.
+    fn lanes(&self) -> Option<&dyn LaneAction> {
+        None
     }
 
     /// ∂S/∂φ for every configuration of a batch `[n, V]`, in parallel over configurations.

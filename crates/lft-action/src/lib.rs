@@ -3,11 +3,13 @@
 
 mod action;
 pub mod free_field;
+mod lanes;
 mod phi4;
 mod yukawa;
 
 pub use action::{Action, ActionError};
 pub use free_field::FreeField;
+pub use lanes::LaneAction;
 /// CG settings of the pseudofermion action (from lft-fermion).
 pub use lft_fermion::CgParams;
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};

@@ -6,8 +6,8 @@
 //! They are one theory: φ = √κ φ̃, λ = λ̃/κ², m² = (1 − 2λ̃)/κ − 2d, and
 //! S_AKS(√κ φ̃) = S_hop(φ̃) − V λ̃.
 
-use crate::{Action, ActionError};
-use lft_lattice::{Hop, Lattice};
+use crate::{Action, ActionError, LaneAction};
+use lft_lattice::{Hop, LANES, Lanes, Lattice};
 use rayon::prelude::*;
 
 /// Sites per parallel work item (rounded to whole time slices); fixed so that sums are bit for
@@ -165,6 +165,29 @@ fn local_fill(
     }
 }
 
+/// [`local_sum`] of every lane of a `[V][LANES]` batch, with the same chunks and order of
+/// summation, so each lane equals it bit for bit.
+fn lane_local_sum(lattice: &Lattice, phi: &[Lanes], term: impl Fn(f64, f64) -> f64) -> Lanes {
+    let sv = lattice.slice_volume();
+    let chunk = slices_per_chunk(lattice) * sv;
+    let mut terms = vec![[0.0; LANES]; chunk.min(phi.len())];
+    let mut total = [-0.0; LANES];
+    for first in (0..phi.len()).step_by(chunk) {
+        let n = chunk.min(phi.len() - first);
+        lattice.lane_neighbour_map(phi, &mut terms[..n], first, Hop::Forward, &term);
+        let mut part = [-0.0; LANES];
+        for site in &terms[..n] {
+            for l in 0..LANES {
+                part[l] += site[l];
+            }
+        }
+        for l in 0..LANES {
+            total[l] += part[l];
+        }
+    }
+    total
+}
+
 /// φ⁴ in the AKS form (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Phi4 {
@@ -208,6 +231,10 @@ impl Action for Phi4 {
         });
     }
 
+    fn lanes(&self) -> Option<&dyn LaneAction> {
+        Some(self)
+    }
+
     /// a ∂S/∂φ_x + b φ_x in one pass.
     fn scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64) {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
@@ -215,6 +242,26 @@ impl Action for Phi4 {
         local_fill(&self.lattice, phi, grad, |p, hops| {
             a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
         });
+    }
+}
+
+impl LaneAction for Phi4 {
+    fn lane_action(&self, phi: &[Lanes]) -> Lanes {
+        let mass = 2.0 * self.lattice.dim() as f64 + self.params.m2;
+        let lambda = self.params.lambda;
+        lane_local_sum(&self.lattice, phi, move |p, hops| {
+            let p2 = p * p;
+            p2 * (mass + lambda * p2) - 2.0 * p * hops
+        })
+    }
+
+    fn lane_scaled_gradient(&self, phi: &[Lanes], grad: &mut [Lanes], a: f64, b: f64) {
+        let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
+        let lambda4 = 4.0 * self.params.lambda;
+        self.lattice
+            .lane_neighbour_map(phi, grad, 0, Hop::Both, move |p, hops| {
+                a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
+            });
     }
 }
 

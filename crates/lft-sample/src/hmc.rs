@@ -46,6 +46,21 @@ pub struct HmcRecord {
     pub n_steps: usize,
 }
 
+/// Steps for the next trajectory: n' = max(1, round(n·u)), u uniform in [1 − j, 1 + j] (no
+/// draw when j = 0).
+pub(crate) fn trajectory_steps(params: &HmcParams, rng: &mut Pcg64) -> usize {
+    let HmcParams {
+        n_steps,
+        length_jitter,
+        ..
+    } = *params;
+    if length_jitter <= 0.0 {
+        return n_steps.max(1);
+    }
+    let u = 1.0 + length_jitter * (2.0 * uniform(rng) - 1.0);
+    ((n_steps as f64 * u).round() as usize).max(1)
+}
+
 /// One HMC Markov chain: the current field, its generator, and reusable buffers.
 #[derive(Debug, Clone)]
 pub struct HmcChain {
@@ -136,24 +151,10 @@ impl HmcChain {
         self.action_value
     }
 
-    /// Steps for the next trajectory: n' = max(1, round(n·u)), u uniform in [1 − j, 1 + j].
-    fn draw_steps(&mut self) -> usize {
-        let HmcParams {
-            n_steps,
-            length_jitter,
-            ..
-        } = self.params;
-        if length_jitter <= 0.0 {
-            return n_steps.max(1);
-        }
-        let u = 1.0 + length_jitter * (2.0 * uniform(&mut self.rng) - 1.0);
-        ((n_steps as f64 * u).round() as usize).max(1)
-    }
-
     /// One trajectory: fresh Gaussian momenta, molecular dynamics, Metropolis accept/reject
     /// with probability min(1, e^{−ΔH}).
     pub fn trajectory(&mut self, action: &dyn Action) -> HmcRecord {
-        let n = self.draw_steps();
+        let n = trajectory_steps(&self.params, &mut self.rng);
         gaussian_fill(&mut self.rng, &mut self.pi);
         let kinetic = crate::integrator::kinetic_energy;
         let h_start = kinetic(&self.pi) + self.action_value;

@@ -18,10 +18,11 @@
 use super::path::Tempered;
 use super::schedule::{Schedule, next_adaptive_beta};
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+use crate::LaneHmc;
 use crate::hmc::{HmcChain, HmcParams};
 use lft_action::Action;
 use lft_flow::{BijectionStack, Prior};
-use lft_lattice::{Pcg64, RngState, stream_rng};
+use lft_lattice::{LANES, Pcg64, RngState, stream_rng};
 use lft_stats::{kish_ess, log_sum_exp, normalized_weights};
 use rayon::prelude::*;
 
@@ -233,8 +234,42 @@ fn finite(values: &[f64], beta: f64) -> Result<(), AnnealError> {
 }
 
 /// `trajectories` HMC trajectories on `target` for every particle, each from its own stream;
-/// returns the number accepted.
+/// returns the number accepted. Where the target offers lane batches, whole groups of
+/// [`LANES`] particles move together ([`LaneHmc`], bit-identical to one chain per particle).
 fn hmc_move(
+    target: &Tempered<'_>,
+    params: HmcParams,
+    trajectories: usize,
+    particles: &mut [f64],
+    rngs: &mut [Pcg64],
+) -> usize {
+    let v = target.action.lattice().volume();
+    let Some(lanes) = target.lanes() else {
+        return hmc_move_one_by_one(target, params, trajectories, particles, rngs);
+    };
+    let grouped = rngs.len() / LANES * LANES;
+    let (groups, rest) = particles.split_at_mut(grouped * v);
+    let (group_rngs, rest_rngs) = rngs.split_at_mut(grouped);
+    let in_groups: usize = groups
+        .par_chunks_exact_mut(LANES * v)
+        .zip(group_rngs.par_chunks_exact_mut(LANES))
+        .map(|(fields, rngs)| {
+            let mut hmc = LaneHmc::new(&lanes, fields);
+            let accepted: usize = (0..trajectories)
+                .map(|_| {
+                    let lanes = hmc.trajectory(&lanes, params, rngs);
+                    lanes.iter().filter(|&&a| a).count()
+                })
+                .sum();
+            hmc.write_fields(fields);
+            accepted
+        })
+        .sum();
+    in_groups + hmc_move_one_by_one(target, params, trajectories, rest, rest_rngs)
+}
+
+/// [`hmc_move`] with one [`HmcChain`] per particle.
+fn hmc_move_one_by_one(
     target: &Tempered<'_>,
     params: HmcParams,
     trajectories: usize,

@@ -3,9 +3,10 @@
 //! so π_0 = r (Z_0 = 1) and π_1 ∝ e^{−S} with Z_1 = ∫ e^{−S} dφ. The incremental log weight of
 //! a particle moving from β to β′ is log π_β′(φ) − log π_β(φ) = (β′ − β)(−S(φ) − log r(φ)).
 
-use lft_action::Action;
+use crate::LaneTarget;
+use lft_action::{Action, LaneAction};
 use lft_flow::Prior;
-use lft_lattice::Lattice;
+use lft_lattice::{LANES, Lanes, Lattice, lane_sum_of_squares};
 
 /// The tempered action S_β(φ) = −log π_β(φ) = −(1 − β) log r(φ) + β S(φ), an [`Action`] so that
 /// HMC moves particles at fixed β.
@@ -25,17 +26,61 @@ impl Tempered<'_> {
     /// log π_β = (1 − β) log r − β S from the two values S and log r of a configuration (the
     /// term of a zero coefficient is left out, so that S = ∞ at β = 0 stays finite).
     pub fn log_density(&self, action: f64, log_prior: f64) -> f64 {
-        let prior = if self.beta < 1.0 {
-            (1.0 - self.beta) * log_prior
+        tempered_log_density(self.beta, action, log_prior)
+    }
+
+    /// The same target on lane batches, where the prior is the standard normal and the action
+    /// offers lane batches (each lane bit-identical to [`Action`] on `self`).
+    pub fn lanes(&self) -> Option<TemperedLanes<'_>> {
+        match self.prior {
+            Prior::StandardNormal => self.action.lanes().map(|action| TemperedLanes {
+                action,
+                beta: self.beta,
+            }),
+            Prior::FreeField { .. } => None,
+        }
+    }
+}
+
+/// log π_β of [`Tempered::log_density`].
+fn tempered_log_density(beta: f64, action: f64, log_prior: f64) -> f64 {
+    let prior = if beta < 1.0 {
+        (1.0 - beta) * log_prior
+    } else {
+        0.0
+    };
+    let target = if beta > 0.0 { beta * action } else { 0.0 };
+    prior - target
+}
+
+/// [`Tempered`] with the standard normal prior, on lane batches.
+pub struct TemperedLanes<'a> {
+    action: &'a dyn LaneAction,
+    beta: f64,
+}
+
+impl LaneTarget for TemperedLanes<'_> {
+    /// −log π_β of every lane, as [`Tempered`]'s `Action::action`.
+    fn action(&self, phi: &[Lanes]) -> Lanes {
+        let s = if self.beta > 0.0 {
+            self.action.lane_action(phi)
         } else {
-            0.0
+            [0.0; LANES]
         };
-        let target = if self.beta > 0.0 {
-            self.beta * action
+        let lr = if self.beta < 1.0 {
+            // log r = −½ Σ φ² − (V/2) log 2π, as `Prior::log_prob`.
+            let norm = 0.5 * phi.len() as f64 * (2.0 * std::f64::consts::PI).ln();
+            lane_sum_of_squares(phi).map(|q| -0.5 * q - norm)
         } else {
-            0.0
+            [0.0; LANES]
         };
-        prior - target
+        std::array::from_fn(|l| -tempered_log_density(self.beta, s[l], lr[l]))
+    }
+
+    /// β ∂S/∂φ + (1 − β) φ.
+    fn gradient(&self, phi: &[Lanes], grad: &mut [Lanes]) {
+        self.action
+            .lane_scaled_gradient(phi, grad, self.beta, 1.0 - self.beta);
     }
 }
 

@@ -1,0 +1,15 @@
+//! Actions over lane-interleaved batches ([`lft_lattice::Lanes`]): [`LANES`] configurations
+//! at once, each lane bit-identical to the one-configuration `Action` methods, so that a
+//! sampler may batch its chains without changing a single number.
+
+use lft_lattice::Lanes;
+
+/// An action evaluated on `[V][LANES]` batches (see `Action::lanes`).
+pub trait LaneAction: Sync {
+    /// S of every lane: `out[l] = Action::action(lane l)` bit for bit.
+    fn lane_action(&self, phi: &[Lanes]) -> Lanes;
+
+    /// `grad[x][l] = a ∂S/∂φ_x + b φ_x` of every lane, bit-identical to
+    /// `Action::scaled_gradient` on that lane.
+    fn lane_scaled_gradient(&self, phi: &[Lanes], grad: &mut [Lanes], a: f64, b: f64);
+}
