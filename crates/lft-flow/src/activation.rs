@@ -43,4 +43,35 @@ impl Activation {
             Activation::Identity => 1.0,
         }
     }
+
+    /// `out[i] = a(x[i])` for every value (the match hoisted out of the loop, so that the
+    /// piecewise-linear cases vectorise).
+    pub fn apply_all(self, x: &[f64], out: &mut [f64]) {
+        match self {
+            Activation::LeakyRelu(alpha) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = if x >= 0.0 { x } else { alpha * x };
+                }
+            }
+            Activation::Tanh => out.iter_mut().zip(x).for_each(|(o, x)| *o = x.tanh()),
+            Activation::Identity => out.copy_from_slice(x),
+        }
+    }
+
+    /// `g[i] *= a′(x[i])`, with y = a(x) (as [`Activation::derivative`]).
+    pub fn scale_by_derivative(self, g: &mut [f64], x: &[f64], y: &[f64]) {
+        match self {
+            Activation::LeakyRelu(alpha) => {
+                for (g, &x) in g.iter_mut().zip(x) {
+                    *g *= if x >= 0.0 { 1.0 } else { alpha };
+                }
+            }
+            Activation::Tanh => {
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g *= 1.0 - y * y;
+                }
+            }
+            Activation::Identity => {}
+        }
+    }
 }

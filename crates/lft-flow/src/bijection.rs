@@ -59,6 +59,12 @@ pub trait Bijection: Send + Sync + fmt::Debug {
     /// Number of parameters θ the layer reads from its slice of the flat vector.
     fn n_params(&self) -> usize;
 
+    /// The same layer on lane batches of [`lft_lattice::LANES`] configurations, where it
+    /// implements them; `None` by default.
+    fn lanes(&self) -> Option<&dyn crate::LaneBijection> {
+        None
+    }
+
     /// y = f(x); returns log|det ∂y/∂x| and keeps in `cache` what [`Bijection::backward`]
     /// needs.
     fn forward(

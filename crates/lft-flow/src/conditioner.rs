@@ -26,8 +26,8 @@ pub struct ChannelMirror {
 #[derive(Debug, Clone)]
 pub struct Conditioner {
     pub net: ConvNet,
-    shifts: Arc<KernelShifts>,
-    mirror: Option<ChannelMirror>,
+    pub(crate) shifts: Arc<KernelShifts>,
+    pub(crate) mirror: Option<ChannelMirror>,
 }
 
 impl Conditioner {

@@ -45,12 +45,14 @@ fn sized(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 /// patch rows are gathered as whole contiguous lines from a buffer that holds every line twice.
 #[derive(Debug, Clone)]
 pub struct KernelShifts {
-    volume: usize,
+    pub(crate) volume: usize,
     line: usize,
     /// `[K][V / line]`.
     src_line: Vec<Vec<u32>>,
     /// `[K]`: δ_last mod line.
     rotate: Vec<usize>,
+    /// `[K][V]`: the site x + δ_k (for the lane-batched convolutions, [`crate::lane_conv`]).
+    pub(crate) sites: Vec<u32>,
 }
 
 impl KernelShifts {
@@ -93,11 +95,28 @@ impl KernelShifts {
             .iter()
             .map(|off| off[d - 1].rem_euclid(line) as usize)
             .collect();
+        let mut c = vec![0usize; d];
+        let sites = offsets
+            .iter()
+            .flat_map(|off| {
+                (0..lattice.volume())
+                    .map(|x| {
+                        lattice.coords_into(x, &mut c);
+                        for mu in 0..d {
+                            let extent = shape[mu] as isize;
+                            c[mu] = (c[mu] as isize + off[mu]).rem_euclid(extent) as usize;
+                        }
+                        lattice.index(&c) as u32
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         Self {
             volume: lattice.volume(),
             line: line as usize,
             src_line,
             rotate,
+            sites,
         }
     }
 

@@ -20,12 +20,12 @@ use std::sync::Arc;
 /// A coupling layer: the active sites mapped by `T`, its parameters those of its net.
 #[derive(Debug, Clone)]
 pub struct MaskedCoupling<T> {
-    active: Vec<f64>,
+    pub(crate) active: Vec<f64>,
     /// Indices of the active sites, then of the frozen ones, in increasing order.
-    active_sites: Vec<usize>,
-    frozen_sites: Vec<usize>,
-    conditioner: Conditioner,
-    transform: T,
+    pub(crate) active_sites: Vec<usize>,
+    pub(crate) frozen_sites: Vec<usize>,
+    pub(crate) conditioner: Conditioner,
+    pub(crate) transform: T,
 }
 
 impl<T: ElementwiseTransform> MaskedCoupling<T> {
@@ -131,6 +131,10 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
 impl<T: ElementwiseTransform> Bijection for MaskedCoupling<T> {
     fn n_params(&self) -> usize {
         self.conditioner.net.n_params()
+    }
+
+    fn lanes(&self) -> Option<&dyn crate::LaneBijection> {
+        Some(self)
     }
 
     fn forward(

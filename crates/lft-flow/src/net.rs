@@ -7,13 +7,13 @@ use lft_lattice::{Pcg64, uniform};
 /// Convolutions with channel counts `channels` (e.g. [1, 8, 8, 2]).
 #[derive(Debug, Clone)]
 pub struct ConvNet {
-    convs: Vec<PeriodicConv>,
+    pub(crate) convs: Vec<PeriodicConv>,
     /// Start of each conv's parameters in the flat parameter vector.
-    offsets: Vec<usize>,
+    pub(crate) offsets: Vec<usize>,
     n_params: usize,
-    hidden: Activation,
-    last: Activation,
-    volume: usize,
+    pub(crate) hidden: Activation,
+    pub(crate) last: Activation,
+    pub(crate) volume: usize,
 }
 
 /// Intermediate values of one forward pass, kept for the backward pass.

@@ -11,9 +11,10 @@
 //! iteration t runs on [`pass_base`]`(CRAFT_TRAIN_STREAM, t)` onwards and evaluation pass p on
 //! the SMC streams of pass p, so that a pass with identity flows repeats [`super::smc_pass`].
 
-use super::pass::{Observer, TransitionLoss, Transports, pass_base, run_pass, transport_step};
+use super::pass::{Observer, Transports, pass_base, run_pass};
 use super::path::Tempered;
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
+use super::transport::{TransitionLoss, transport_step};
 use lft_action::Action;
 use lft_flow::{Adam, BijectionStack, FlowSpec, ParamCountError, Prior};
 use lft_lattice::Lattice;

@@ -6,6 +6,7 @@
 //! - [`settings`]: what a pass is told and reports ([`SmcSettings`], [`SmcPass`]), its errors;
 //! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z), and
 //!   [`smc_pass`] (SMC, or AIS without resampling);
+//! - [`transport`]: CRAFT's flow step inside a pass, with its loss and gradient;
 //! - [`craft`]: CRAFT, a trained flow per transition;
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
@@ -18,9 +19,10 @@ pub mod resample;
 pub mod sampler;
 pub mod schedule;
 pub mod settings;
+pub mod transport;
 
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
-pub use pass::{Observer, PASS_STREAMS, TransitionLoss, pass_base, smc_pass, smc_pass_observed};
+pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed};
 pub use path::Tempered;
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
@@ -29,3 +31,4 @@ pub use sampler::{
 };
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
 pub use settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+pub use transport::TransitionLoss;

@@ -18,6 +18,7 @@
 use super::path::Tempered;
 use super::schedule::{Schedule, next_adaptive_beta};
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+use super::transport::{TransitionLoss, transport_step};
 use crate::LaneHmc;
 use crate::hmc::{HmcChain, HmcParams};
 use lft_action::Action;
@@ -29,22 +30,9 @@ use rayon::prelude::*;
 /// Streams per pass: the resampling stream and one per particle slot.
 pub const PASS_STREAMS: u64 = 1 << 24;
 
-/// Particles per parallel work item of a transport (fixed, so that sums do not depend on the
-/// number of threads).
-const TRANSPORT_CHUNK: usize = 16;
-
 /// The first stream of pass `pass` of the family starting at `family`.
 pub fn pass_base(family: u64, pass: u64) -> u64 {
     family + pass * PASS_STREAMS
-}
-
-/// The loss of one transition's transport and its gradient in the transport's parameters:
-///   L = Σ_i W_i δ_i,   δ_i = log π_β(x_i) − log π_β′(T x_i) − log|det ∂T/∂x|(x_i),
-/// with the inputs x_i and weights W_i held constant.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TransitionLoss {
-    pub loss: f64,
-    pub grad: Vec<f64>,
 }
 
 /// The transports of a CRAFT pass: one stack per transition, and where training, one loss per
@@ -290,57 +278,4 @@ fn hmc_move_one_by_one(
             accepted
         })
         .sum()
-}
-
-/// Moves every particle by `flow` from π_`from` towards π_`to` and returns the increments
-/// log π_to(T x) + log|det| − log π_from(x); with `loss`, adds the transition loss
-/// Σ_i W_i δ_i (δ_i = −increment_i) and its parameter gradient: backward through T with the
-/// upstream ∂L/∂y = W_i ∇S_to(y) and ∂L/∂log|det| = −W_i.
-pub(crate) fn transport_step(
-    flow: &BijectionStack,
-    from: &Tempered<'_>,
-    to: &Tempered<'_>,
-    particles: &mut [f64],
-    weights: &[f64],
-    loss: Option<&mut TransitionLoss>,
-) -> Vec<f64> {
-    let v = to.action.lattice().volume();
-    let train = loss.is_some();
-    let n_params = flow.n_params();
-    let chunks: Vec<(Vec<f64>, f64, Vec<f64>)> = particles
-        .par_chunks_mut(TRANSPORT_CHUNK * v)
-        .zip(weights.par_chunks(TRANSPORT_CHUNK))
-        .map(|(chunk, w)| {
-            let mut scratch = flow.scratch(v);
-            let mut y = vec![0.0; v];
-            let mut g = Vec::with_capacity(v);
-            let mut grad = vec![0.0; if train { n_params } else { 0 }];
-            let mut loss = 0.0;
-            let mut increments = Vec::with_capacity(w.len());
-            for (x, &wi) in chunk.chunks_exact_mut(v).zip(w) {
-                let before = from.log_density(from.action.action(x), from.prior.log_prob(x));
-                let logdet = flow.forward(x, &mut y, &mut scratch);
-                let after = to.log_density(to.action.action(&y), to.prior.log_prob(&y));
-                let increment = after + logdet - before;
-                if train {
-                    g.resize(v, 0.0);
-                    to.gradient(&y, &mut g);
-                    g.iter_mut().for_each(|gi| *gi *= wi);
-                    flow.backward(&mut scratch, &mut g, -wi, &mut grad);
-                    loss -= wi * increment;
-                }
-                x.copy_from_slice(&y);
-                increments.push(increment);
-            }
-            (increments, loss, grad)
-        })
-        .collect();
-    if let Some(total) = loss {
-        total.grad.resize(n_params, 0.0);
-        for (_, l, grad) in &chunks {
-            total.loss += l;
-            total.grad.iter_mut().zip(grad).for_each(|(t, g)| *t += g);
-        }
-    }
-    chunks.into_iter().flat_map(|(inc, _, _)| inc).collect()
 }

@@ -1,0 +1,218 @@
+//! Coupling layers on lane batches: [`LaneBijection`], the forward pass and its backward for
+//! [`LANES`] configurations at once (`[V]` of [`Lanes`]), implemented by every
+//! [`MaskedCoupling`] (affine and spline, plain or Z₂-equivariant) with the formulas of
+//! [`crate::coupling`] and [`crate::conditioner`]. Only the direction a transport needs
+//! (forward and its backward) is batched.
+
+use crate::coupling::MaskedCoupling;
+use crate::lane_conv::LaneConvScratch;
+use crate::lane_net::LaneNetCache;
+use crate::transform::ElementwiseTransform;
+use lft_lattice::{LANES, Lanes};
+
+/// What a lane forward pass keeps for its backward pass (one per layer and thread).
+#[derive(Debug, Clone, Default)]
+pub struct LaneLayerCache {
+    input: Vec<Lanes>,
+    frozen: Vec<Lanes>,
+    net: LaneNetCache,
+    net_mirror: LaneNetCache,
+    /// The (symmetrised) conditioner output `[channels, V]`.
+    st: Vec<Lanes>,
+}
+
+/// A layer's forward map and its backward pass on lane batches (see
+/// [`crate::Bijection::lanes`]).
+pub trait LaneBijection: Send + Sync {
+    /// y = f(x) for every lane; returns log|det ∂y/∂x| of every lane.
+    fn forward_lanes(
+        &self,
+        params: &[f64],
+        x: &[Lanes],
+        y: &mut [Lanes],
+        cache: &mut LaneLayerCache,
+        ws: &mut LaneConvScratch,
+    ) -> Lanes;
+
+    /// Backward through the last `forward_lanes` in `cache`, with g = ∂L/∂y and γ_l =
+    /// ∂L/∂(log det of lane l): writes ∂L/∂x into `dx` and adds ∂L/∂θ, summed over the lanes.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        dy: &[Lanes],
+        dlogdet: &Lanes,
+        dparams: &mut [f64],
+        dx: &mut [Lanes],
+        ws: &mut LaneConvScratch,
+    );
+}
+
+impl<T: ElementwiseTransform> MaskedCoupling<T> {
+    /// `cache.st` = ō(f) of the frozen sites f = (1 − A) ⊙ x, lane by lane.
+    fn condition_lanes(
+        &self,
+        params: &[f64],
+        x: &[Lanes],
+        cache: &mut LaneLayerCache,
+        ws: &mut LaneConvScratch,
+    ) {
+        let c = &self.conditioner;
+        cache.frozen.clear();
+        cache.frozen.extend(
+            x.iter()
+                .zip(&self.active)
+                .map(|(v, a)| v.map(|v| v * (1.0 - a))),
+        );
+        c.net
+            .forward_lanes(&c.shifts, params, &cache.frozen, &mut cache.net, ws);
+        cache.st.clear();
+        cache.st.extend_from_slice(&cache.net.output);
+        let Some(m) = &c.mirror else { return };
+        cache.frozen.iter_mut().for_each(|f| *f = f.map(|f| -f));
+        c.net
+            .forward_lanes(&c.shifts, params, &cache.frozen, &mut cache.net_mirror, ws);
+        let v = x.len();
+        for (ch, (&pc, &sc)) in m.perm.iter().zip(&m.sign).enumerate() {
+            let mirrored = &cache.net_mirror.output[pc * v..(pc + 1) * v];
+            for (o, r) in cache.st[ch * v..(ch + 1) * v].iter_mut().zip(mirrored) {
+                for l in 0..LANES {
+                    o[l] = 0.5 * (o[l] + sc * r[l]);
+                }
+            }
+        }
+    }
+
+    /// Backward through the conditioner from g_net = ∂L/∂ō: adds ∂L/∂params, returns ∂L/∂f.
+    fn condition_backward_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        g_net: &[Lanes],
+        dparams: &mut [f64],
+        ws: &mut LaneConvScratch,
+    ) -> Vec<Lanes> {
+        let c = &self.conditioner;
+        let v = cache.input.len();
+        let mut d_frozen = vec![[0.0; LANES]; v];
+        let Some(m) = &c.mirror else {
+            c.net.backward_lanes(
+                &c.shifts,
+                params,
+                &cache.net,
+                g_net,
+                dparams,
+                &mut d_frozen,
+                ws,
+            );
+            return d_frozen;
+        };
+        let half: Vec<Lanes> = g_net.iter().map(|g| g.map(|g| 0.5 * g)).collect();
+        let mut mirrored = vec![[0.0; LANES]; half.len()];
+        for (ch, (&pc, &sc)) in m.perm.iter().zip(&m.sign).enumerate() {
+            for (o, h) in mirrored[pc * v..(pc + 1) * v]
+                .iter_mut()
+                .zip(&half[ch * v..(ch + 1) * v])
+            {
+                *o = h.map(|h| sc * h);
+            }
+        }
+        c.net.backward_lanes(
+            &c.shifts,
+            params,
+            &cache.net,
+            &half,
+            dparams,
+            &mut d_frozen,
+            ws,
+        );
+        let mut d_negated = vec![[0.0; LANES]; v];
+        let mirror_cache = &cache.net_mirror;
+        c.net.backward_lanes(
+            &c.shifts,
+            params,
+            mirror_cache,
+            &mirrored,
+            dparams,
+            &mut d_negated,
+            ws,
+        );
+        for (d, n) in d_frozen.iter_mut().zip(&d_negated) {
+            for l in 0..LANES {
+                d[l] -= n[l];
+            }
+        }
+        d_frozen
+    }
+}
+
+impl<T: ElementwiseTransform> LaneBijection for MaskedCoupling<T> {
+    fn forward_lanes(
+        &self,
+        params: &[f64],
+        x: &[Lanes],
+        y: &mut [Lanes],
+        cache: &mut LaneLayerCache,
+        ws: &mut LaneConvScratch,
+    ) -> Lanes {
+        self.condition_lanes(params, x, cache, ws);
+        cache.input.clear();
+        cache.input.extend_from_slice(x);
+        let v = x.len();
+        let p = self.transform.params_per_site();
+        let mut theta = vec![0.0; p];
+        let mut logdet = [0.0; LANES];
+        for &i in &self.active_sites {
+            for l in 0..LANES {
+                for (c, t) in theta.iter_mut().enumerate() {
+                    *t = cache.st[c * v + i][l];
+                }
+                let (value, log_slope) = self.transform.forward(x[i][l], &theta);
+                y[i][l] = value;
+                logdet[l] += log_slope;
+            }
+        }
+        for &i in &self.frozen_sites {
+            y[i] = x[i];
+        }
+        logdet
+    }
+
+    fn backward_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        dy: &[Lanes],
+        dlogdet: &Lanes,
+        dparams: &mut [f64],
+        dx: &mut [Lanes],
+        ws: &mut LaneConvScratch,
+    ) {
+        let v = dy.len();
+        let p = self.transform.params_per_site();
+        let mut g_net = vec![[0.0; LANES]; p * v];
+        let (mut theta, mut dtheta) = (vec![0.0; p], vec![0.0; p]);
+        for &i in &self.active_sites {
+            for l in 0..LANES {
+                for (c, t) in theta.iter_mut().enumerate() {
+                    *t = cache.st[c * v + i][l];
+                }
+                dtheta.fill(0.0);
+                let x = cache.input[i][l];
+                dx[i][l] = self
+                    .transform
+                    .backward(x, &theta, dy[i][l], dlogdet[l], &mut dtheta);
+                for (c, d) in dtheta.iter().enumerate() {
+                    g_net[c * v + i][l] = *d;
+                }
+            }
+        }
+        let d_frozen = self.condition_backward_lanes(params, cache, &g_net, dparams, ws);
+        for &i in &self.frozen_sites {
+            for l in 0..LANES {
+                dx[i][l] = dy[i][l] + d_frozen[i][l];
+            }
+        }
+    }
+}
