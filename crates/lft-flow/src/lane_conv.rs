@@ -243,6 +243,9 @@ mod avx512 {
     use lft_lattice::Lanes;
     use std::arch::x86_64::*;
 
+    /// Output channels o0 .. o0 + B, sites in groups of X = 16 / B (at most 8) sharing each
+    /// weight broadcast, the rest one by one.
+    ///
     /// # Safety
     /// The CPU has AVX-512F; `h`, `y` and the sites table fit `d` (checked by `Direct::run`).
     #[target_feature(enable = "avx512f")]
@@ -253,23 +256,71 @@ mod avx512 {
         y: &mut [Lanes],
     ) {
         let v = d.volume;
+        let mut x = 0;
+        // SAFETY: as for this function.
+        unsafe {
+            match B {
+                1 | 2 => {
+                    while x + 8 <= v {
+                        forward_sites::<B, 8>(d, o0, x, h, y);
+                        x += 8;
+                    }
+                }
+                3 | 4 => {
+                    while x + 4 <= v {
+                        forward_sites::<B, 4>(d, o0, x, h, y);
+                        x += 4;
+                    }
+                }
+                _ => {
+                    while x + 2 <= v {
+                        forward_sites::<B, 2>(d, o0, x, h, y);
+                        x += 2;
+                    }
+                }
+            }
+            for x in x..v {
+                forward_sites::<B, 1>(d, o0, x, h, y);
+            }
+        }
+    }
+
+    /// Outputs o0 .. o0 + B at the sites x0 .. x0 + X: B·X accumulators in registers.
+    ///
+    /// # Safety
+    /// As for [`forward_block`], and x0 + X ≤ V.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn forward_sites<const B: usize, const X: usize>(
+        d: &Direct<'_>,
+        o0: usize,
+        x0: usize,
+        h: &[Lanes],
+        y: &mut [Lanes],
+    ) {
+        let v = d.volume;
         let (hp, yp) = (h.as_ptr() as *const f64, y.as_mut_ptr() as *mut f64);
         unsafe {
-            for x in 0..v {
-                let mut acc: [__m512d; B] =
-                    std::array::from_fn(|b| _mm512_set1_pd(*d.bias.get_unchecked(o0 + b)));
-                for i in 0..d.c_in {
-                    for k in 0..d.kernel {
-                        let s = *d.sites.get_unchecked(k * v + x) as usize;
-                        let hv = _mm512_loadu_pd(hp.add((i * v + s) * 8));
-                        let w = d.weights.as_ptr().add((i * d.kernel + k) * d.c_out + o0);
-                        for (b, a) in acc.iter_mut().enumerate() {
-                            *a = _mm512_fmadd_pd(_mm512_set1_pd(*w.add(b)), hv, *a);
+            let mut acc: [[__m512d; B]; X] =
+                [std::array::from_fn(|b| _mm512_set1_pd(*d.bias.get_unchecked(o0 + b))); X];
+            for i in 0..d.c_in {
+                let hi = hp.add(i * v * 8);
+                for k in 0..d.kernel {
+                    let sites = d.sites.as_ptr().add(k * v + x0);
+                    let hv: [__m512d; X] = std::array::from_fn(|j| {
+                        _mm512_loadu_pd(hi.add(*sites.add(j) as usize * 8))
+                    });
+                    let w = d.weights.as_ptr().add((i * d.kernel + k) * d.c_out + o0);
+                    for b in 0..B {
+                        let wb = _mm512_set1_pd(*w.add(b));
+                        for j in 0..X {
+                            acc[j][b] = _mm512_fmadd_pd(wb, hv[j], acc[j][b]);
                         }
                     }
                 }
-                for (b, a) in acc.iter().enumerate() {
-                    _mm512_storeu_pd(yp.add(((o0 + b) * v + x) * 8), *a);
+            }
+            for (j, row) in acc.iter().enumerate() {
+                for (b, a) in row.iter().enumerate() {
+                    _mm512_storeu_pd(yp.add(((o0 + b) * v + x0 + j) * 8), *a);
                 }
             }
         }
