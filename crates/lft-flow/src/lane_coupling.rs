@@ -1,53 +1,12 @@
-//! Coupling layers on lane batches: [`LaneBijection`], the forward pass and its backward for
-//! [`LANES`] configurations at once (`[V]` of [`Lanes`]), implemented by every
-//! [`MaskedCoupling`] (affine and spline, plain or Z₂-equivariant) with the formulas of
-//! [`crate::coupling`] and [`crate::conditioner`]. Only the direction a transport needs
-//! (forward and its backward) is batched.
+//! Coupling layers on lane batches: [`LaneBijection`] for every [`MaskedCoupling`] (affine and
+//! spline, plain or Z₂-equivariant), with the formulas of [`crate::coupling`] and
+//! [`crate::conditioner`] applied to [`LANES`] configurations at once.
 
 use crate::coupling::MaskedCoupling;
+use crate::lane_bijection::{LaneBijection, LaneLayerCache};
 use crate::lane_conv::LaneConvScratch;
-use crate::lane_net::LaneNetCache;
 use crate::transform::ElementwiseTransform;
 use lft_lattice::{LANES, Lanes};
-
-/// What a lane forward pass keeps for its backward pass (one per layer and thread).
-#[derive(Debug, Clone, Default)]
-pub struct LaneLayerCache {
-    input: Vec<Lanes>,
-    frozen: Vec<Lanes>,
-    net: LaneNetCache,
-    net_mirror: LaneNetCache,
-    /// The (symmetrised) conditioner output `[channels, V]`.
-    st: Vec<Lanes>,
-}
-
-/// A layer's forward map and its backward pass on lane batches (see
-/// [`crate::Bijection::lanes`]).
-pub trait LaneBijection: Send + Sync {
-    /// y = f(x) for every lane; returns log|det ∂y/∂x| of every lane.
-    fn forward_lanes(
-        &self,
-        params: &[f64],
-        x: &[Lanes],
-        y: &mut [Lanes],
-        cache: &mut LaneLayerCache,
-        ws: &mut LaneConvScratch,
-    ) -> Lanes;
-
-    /// Backward through the last `forward_lanes` in `cache`, with g = ∂L/∂y and γ_l =
-    /// ∂L/∂(log det of lane l): writes ∂L/∂x into `dx` and adds ∂L/∂θ, summed over the lanes.
-    #[allow(clippy::too_many_arguments)]
-    fn backward_lanes(
-        &self,
-        params: &[f64],
-        cache: &LaneLayerCache,
-        dy: &[Lanes],
-        dlogdet: &Lanes,
-        dparams: &mut [f64],
-        dx: &mut [Lanes],
-        ws: &mut LaneConvScratch,
-    );
-}
 
 impl<T: ElementwiseTransform> MaskedCoupling<T> {
     /// `cache.st` = ō(f) of the frozen sites f = (1 − A) ⊙ x, lane by lane.

@@ -2,8 +2,8 @@
 //! layer for [`LANES`](lft_lattice::LANES) configurations at once, where every layer offers
 //! them ([`BijectionStack::has_lanes`]).
 
+use crate::lane_bijection::LaneLayerCache;
 use crate::lane_conv::LaneConvScratch;
-use crate::lane_coupling::LaneLayerCache;
 use crate::stack::BijectionStack;
 use lft_lattice::{LANES, Lanes};
 
