@@ -52,6 +52,8 @@ pub enum ResamplingName {
     Systematic,
     Stratified,
     Multinomial,
+    /// Systematic in the order of the particles' magnetisation.
+    Ordered,
 }
 
 impl From<ResamplingName> for Resampling {
@@ -60,6 +62,7 @@ impl From<ResamplingName> for Resampling {
             ResamplingName::Systematic => Resampling::Systematic,
             ResamplingName::Stratified => Resampling::Stratified,
             ResamplingName::Multinomial => Resampling::Multinomial,
+            ResamplingName::Ordered => Resampling::Ordered,
         }
     }
 }
@@ -523,6 +526,9 @@ path = "runs/a.h5"
         assert!(c.to_toml().contains("trajectories = 10"));
         let ais = config(&["anneal.method=\"ais\""]).unwrap();
         assert_eq!(ais.anneal().unwrap().settings.resampling, None);
+        let ordered = config(&["anneal.resampling=\"ordered\""]).unwrap();
+        let resampling = ordered.anneal().unwrap().settings.resampling;
+        assert_eq!(resampling, Some(Resampling::Ordered));
         let craft = config(&["anneal.method=\"craft\""]).unwrap();
         let cp = craft.anneal().unwrap().craft.clone().unwrap();
         assert_eq!(cp.checkpoint, Path::new("runs/a.craft.h5"));

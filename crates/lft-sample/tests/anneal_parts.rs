@@ -184,3 +184,57 @@ fn adaptive_steps_keep_the_conditional_ess_at_the_target() {
     // Equal log ratios change nothing: one step to 1.
     assert_eq!(next_adaptive_beta(0.2, &w, &vec![-3.0; n], 0.9), 1.0);
 }
+
+/// Ordered resampling: still E[copies of i] = N W_i (within 5 computed standard errors), and
+/// in every draw the particles with a positive key get N · W(key > 0) copies up to ±1, the
+/// balance that plain systematic resampling in index order lets drift.
+#[test]
+fn ordered_resampling_is_unbiased_and_keeps_the_balance_of_the_key() {
+    let n = 40;
+    let mut rng = stream_rng(13, 0);
+    let raw: Vec<f64> = (0..n)
+        .map(|_| lft_lattice::uniform(&mut rng) + 0.01)
+        .collect();
+    let total: f64 = raw.iter().sum();
+    let w: Vec<f64> = raw.iter().map(|x| x / total).collect();
+    let keys: Vec<f64> = (0..n)
+        .map(|_| lft_lattice::uniform(&mut rng) - 0.5)
+        .collect();
+    let positive: f64 = (0..n).filter(|&i| keys[i] > 0.0).map(|i| w[i]).sum();
+    let m = 20_000;
+    let (mut sum, mut sum2) = (vec![0.0; n], vec![0.0; n]);
+    let mut ancestors = Vec::new();
+    let mut worst_plain: f64 = 0.0;
+    for _ in 0..m {
+        Resampling::Ordered.ancestors_by_key(&w, &keys, &mut rng, &mut ancestors);
+        assert_eq!(ancestors.len(), n);
+        let mut copies = vec![0.0; n];
+        ancestors.iter().for_each(|&a| copies[a] += 1.0);
+        for i in 0..n {
+            sum[i] += copies[i];
+            sum2[i] += copies[i] * copies[i];
+        }
+        let up = ancestors.iter().filter(|&&a| keys[a] > 0.0).count() as f64;
+        assert!(
+            (up - n as f64 * positive).abs() <= 1.0,
+            "ordered: {up} copies with key > 0 for N·W = {}",
+            n as f64 * positive
+        );
+        Resampling::Systematic.ancestors(&w, &mut rng, &mut ancestors);
+        let up = ancestors.iter().filter(|&&a| keys[a] > 0.0).count() as f64;
+        worst_plain = worst_plain.max((up - n as f64 * positive).abs());
+    }
+    assert!(
+        worst_plain > 1.0,
+        "index-order systematic drifts ({worst_plain})"
+    );
+    for i in 0..n {
+        let mean = sum[i] / m as f64;
+        let se = ((sum2[i] / m as f64 - mean * mean).max(0.0) / m as f64).sqrt();
+        let expected = n as f64 * w[i];
+        assert!(
+            (mean - expected).abs() < 5.0 * se.max(1e-3 / (m as f64).sqrt()),
+            "ordered: particle {i}: {mean} copies on average, expected {expected} (se {se})"
+        );
+    }
+}

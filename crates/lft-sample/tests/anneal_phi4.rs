@@ -119,6 +119,15 @@ fn smc_craft_and_pimh_agree_with_hmc_in_the_broken_phase() {
         .map(|p| smc_pass(&prior, &action, &settings, 5, p).unwrap())
         .collect();
     check_passes("SMC", &smc, reference);
+    // The same with resampling in the order of M.
+    let ordered = SmcSettings {
+        resampling: Some(Resampling::Ordered),
+        ..settings.clone()
+    };
+    let smc: Vec<SmcPass> = (0..24)
+        .map(|p| smc_pass(&prior, &action, &ordered, 5, p).unwrap())
+        .collect();
+    check_passes("SMC, ordered resampling", &smc, reference);
 
     // CRAFT: 30 training iterations on a fixed schedule, then fresh evaluation passes.
     let fixed = SmcSettings {

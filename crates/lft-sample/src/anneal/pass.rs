@@ -163,7 +163,16 @@ pub(crate) fn run_pass(
         let ess_fraction = kish_ess(&log_w);
         let resampled = match settings.resampling {
             Some(scheme) if ess_fraction < settings.ess_threshold => {
-                scheme.ancestors(&normalized_weights(&log_w), &mut system_rng, &mut ancestors);
+                let keys: Vec<f64> = if scheme.needs_keys() {
+                    particles
+                        .chunks_exact(v)
+                        .map(|phi| phi.iter().sum())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let w = normalized_weights(&log_w);
+                scheme.ancestors_by_key(&w, &keys, &mut system_rng, &mut ancestors);
                 let old = particles.clone();
                 for (slot, &a) in ancestors.iter().enumerate() {
                     particles[slot * v..(slot + 1) * v].copy_from_slice(&old[a * v..(a + 1) * v]);
