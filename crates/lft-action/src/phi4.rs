@@ -311,4 +311,34 @@ impl Action for Phi4Hopping {
             2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops
         });
     }
+
+    fn lanes(&self) -> Option<&dyn LaneAction> {
+        Some(self)
+    }
+}
+
+impl LaneAction for Phi4Hopping {
+    fn lane_action(&self, phi: &[Lanes]) -> Lanes {
+        let HoppingParams {
+            kappa,
+            lambda_tilde,
+        } = self.params;
+        lane_local_sum(&self.lattice, phi, move |p, hops| {
+            let p2 = p * p;
+            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops
+        })
+    }
+
+    /// a ∂S/∂φ̃ + b φ̃, combined after the gradient as the default `Action::scaled_gradient`.
+    fn lane_scaled_gradient(&self, phi: &[Lanes], grad: &mut [Lanes], a: f64, b: f64) {
+        let HoppingParams {
+            kappa,
+            lambda_tilde,
+        } = self.params;
+        self.lattice
+            .lane_neighbour_map(phi, grad, 0, Hop::Both, move |p, hops| {
+                let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops;
+                a * g + b * p
+            });
+    }
 }

@@ -324,7 +324,7 @@ fn fused_scaled_gradient_equals_the_combination() {
 }
 
 /// The lane-interleaved action and scaled gradient equal the one-configuration ones lane by
-/// lane, bit for bit: in 1–4 dimensions, and on a lattice large enough to be summed in several
+/// lane, bit for bit, in both forms of φ⁴: in 1–4 dimensions, and on a lattice large enough to be summed in several
 /// parallel chunks.
 #[test]
 fn lane_batches_equal_single_configurations_bitwise() {
@@ -338,7 +338,7 @@ fn lane_batches_equal_single_configurations_bitwise() {
     ] {
         let lat = Lattice::new(&shape).unwrap();
         let v = lat.volume();
-        let action = Phi4::new(
+        let aks = Phi4::new(
             lat.clone(),
             Phi4Params {
                 m2: -4.75,
@@ -346,33 +346,43 @@ fn lane_batches_equal_single_configurations_bitwise() {
             },
         )
         .unwrap();
-        let lanes = action.lanes().expect("phi^4 offers lane batches");
-        let fields: Vec<Vec<f64>> = (0..LANES)
-            .map(|l| random_field(&lat, 100 + l as u64, 1.3))
-            .collect();
-        let mut batch = vec![[0.0; LANES]; v];
-        for (l, f) in fields.iter().enumerate() {
-            lane_scatter(f, l, &mut batch);
-        }
-        let s = lanes.lane_action(&batch);
-        let mut grad = vec![[0.0; LANES]; v];
-        lanes.lane_scaled_gradient(&batch, &mut grad, 0.37, 0.63);
-        let mut got = vec![0.0; v];
-        let mut want = vec![0.0; v];
-        for (l, f) in fields.iter().enumerate() {
-            assert_eq!(
-                s[l].to_bits(),
-                action.action(f).to_bits(),
-                "{shape:?} lane {l}"
-            );
-            action.scaled_gradient(f, &mut want, 0.37, 0.63);
-            lane_gather(&grad, l, &mut got);
-            assert!(
-                want.iter()
-                    .zip(&got)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{shape:?} lane {l}: gradients differ"
-            );
+        let hopping = Phi4Hopping::new(
+            lat.clone(),
+            HoppingParams {
+                kappa: 0.27,
+                lambda_tilde: 0.02,
+            },
+        )
+        .unwrap();
+        for action in [&aks as &dyn Action, &hopping] {
+            let lanes = action.lanes().expect("phi^4 offers lane batches");
+            let fields: Vec<Vec<f64>> = (0..LANES)
+                .map(|l| random_field(&lat, 100 + l as u64, 1.3))
+                .collect();
+            let mut batch = vec![[0.0; LANES]; v];
+            for (l, f) in fields.iter().enumerate() {
+                lane_scatter(f, l, &mut batch);
+            }
+            let s = lanes.lane_action(&batch);
+            let mut grad = vec![[0.0; LANES]; v];
+            lanes.lane_scaled_gradient(&batch, &mut grad, 0.37, 0.63);
+            let mut got = vec![0.0; v];
+            let mut want = vec![0.0; v];
+            for (l, f) in fields.iter().enumerate() {
+                assert_eq!(
+                    s[l].to_bits(),
+                    action.action(f).to_bits(),
+                    "{shape:?} lane {l}"
+                );
+                action.scaled_gradient(f, &mut want, 0.37, 0.63);
+                lane_gather(&grad, l, &mut got);
+                assert!(
+                    want.iter()
+                        .zip(&got)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{shape:?} lane {l}: gradients differ"
+                );
+            }
         }
     }
 }
