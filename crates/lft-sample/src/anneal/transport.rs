@@ -81,9 +81,11 @@ pub(crate) fn transport_step(
                     transport_lanes(flow, lane, x, w, train, &mut result);
                 }
             }
-            let mut scratch = flow.scratch(v);
+            // Only the particles left over from whole lane groups need the one-by-one buffers.
+            let mut scratch = (!rest.is_empty()).then(|| flow.scratch(v));
             for (x, &wi) in rest.chunks_exact_mut(v).zip(&w[grouped..]) {
-                transport_one(flow, from, to, &mut scratch, x, wi, train, &mut result);
+                let scratch = scratch.as_mut().expect("made for a non-empty rest");
+                transport_one(flow, from, to, scratch, x, wi, train, &mut result);
             }
             result
         })
