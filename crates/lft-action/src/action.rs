@@ -1,7 +1,7 @@
 //! The `Action` trait shared by every theory, and parameter errors.
 
 use crate::LaneAction;
-use lft_lattice::Lattice;
+use lft_lattice::{Hop, Lattice};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -46,6 +46,22 @@ pub trait Action: Send + Sync {
             .for_each(|(g, x)| *g = a * *g + b * x);
     }
 
+    /// `grad[x] = a ∂S/∂φ_x + b ∂S₀/∂φ_x` with S₀ = Σ_x [Σ_μ (φ_{x+μ̂} − φ_x)² + m₀² φ_x²] the
+    /// free field of mass² m₀² = `free_m2`, whose gradient is
+    /// ∂S₀/∂φ_x = 2(2d + m₀²) φ_x − 2 Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}): the gradient of the tempered
+    /// action between the free-field prior and e^{−S} (a = β, b = 1 − β). Actions may fuse it
+    /// into one pass; the default computes both gradients, then combines.
+    fn free_scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64, free_m2: f64) {
+        self.gradient(phi, grad);
+        let lattice = self.lattice();
+        let c = free_field_mass_term(lattice.dim(), free_m2);
+        let mut free = vec![0.0; phi.len()];
+        lattice.neighbour_map(phi, &mut free, 0, Hop::Both, |p, hops| c * p - 2.0 * hops);
+        grad.iter_mut()
+            .zip(&free)
+            .for_each(|(g, f)| *g = a * *g + b * f);
+    }
+
     /// The same action on lane-interleaved batches of [`lft_lattice::LANES`] configurations,
     /// where the action implements it (bit-identical lane by lane); `None` by default.
     fn lanes(&self) -> Option<&dyn LaneAction> {
@@ -61,4 +77,10 @@ pub trait Action: Send + Sync {
             .zip(phis.par_chunks_exact(v))
             .for_each(|(g, phi)| self.gradient(phi, g));
     }
+}
+
+/// 2(2d + m₀²), the coefficient of φ_x in the free-field gradient ∂S₀/∂φ_x of
+/// [`Action::free_scaled_gradient`].
+pub fn free_field_mass_term(dim: usize, free_m2: f64) -> f64 {
+    2.0 * (2.0 * dim as f64 + free_m2)
 }

@@ -12,4 +12,15 @@ pub trait LaneAction: Sync {
     /// `grad[x][l] = a ∂S/∂φ_x + b φ_x` of every lane, bit-identical to
     /// `Action::scaled_gradient` on that lane.
     fn lane_scaled_gradient(&self, phi: &[Lanes], grad: &mut [Lanes], a: f64, b: f64);
+
+    /// `grad[x][l] = a ∂S/∂φ_x + b ∂S₀/∂φ_x` (S₀ the free field of mass² `free_m2`) of every
+    /// lane, bit-identical to `Action::free_scaled_gradient` on that lane.
+    fn lane_free_scaled_gradient(
+        &self,
+        phi: &[Lanes],
+        grad: &mut [Lanes],
+        a: f64,
+        b: f64,
+        free_m2: f64,
+    );
 }

@@ -6,6 +6,7 @@
 //! They are one theory: φ = √κ φ̃, λ = λ̃/κ², m² = (1 − 2λ̃)/κ − 2d, and
 //! S_AKS(√κ φ̃) = S_hop(φ̃) − V λ̃.
 
+use crate::action::free_field_mass_term;
 use crate::{Action, ActionError, LaneAction};
 use lft_lattice::{Hop, LANES, Lanes, Lattice};
 use rayon::prelude::*;
@@ -243,6 +244,29 @@ impl Action for Phi4 {
             a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
         });
     }
+
+    /// a ∂S/∂φ_x + b ∂S₀/∂φ_x in one pass.
+    fn free_scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64, free_m2: f64) {
+        local_fill(
+            &self.lattice,
+            phi,
+            grad,
+            self.free_scaled_term(a, b, free_m2),
+        );
+    }
+}
+
+impl Phi4 {
+    /// The site term of [`Action::free_scaled_gradient`] from φ_x and its neighbour sum:
+    /// a (φ (2(2d + m²) + 4λ φ²) − 2 hops) + b (2(2d + m₀²) φ − 2 hops).
+    fn free_scaled_term(&self, a: f64, b: f64, free_m2: f64) -> impl Fn(f64, f64) -> f64 + Sync {
+        let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
+        let lambda4 = 4.0 * self.params.lambda;
+        let free = free_field_mass_term(self.lattice.dim(), free_m2);
+        move |p, hops| {
+            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * (free * p - 2.0 * hops)
+        }
+    }
 }
 
 impl LaneAction for Phi4 {
@@ -262,6 +286,19 @@ impl LaneAction for Phi4 {
             .lane_neighbour_map(phi, grad, 0, Hop::Both, move |p, hops| {
                 a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
             });
+    }
+
+    fn lane_free_scaled_gradient(
+        &self,
+        phi: &[Lanes],
+        grad: &mut [Lanes],
+        a: f64,
+        b: f64,
+        free_m2: f64,
+    ) {
+        let term = self.free_scaled_term(a, b, free_m2);
+        self.lattice
+            .lane_neighbour_map(phi, grad, 0, Hop::Both, term);
     }
 }
 
@@ -315,6 +352,32 @@ impl Action for Phi4Hopping {
     fn lanes(&self) -> Option<&dyn LaneAction> {
         Some(self)
     }
+
+    /// a ∂S/∂φ̃_x + b ∂S₀/∂φ̃_x in one pass.
+    fn free_scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64, free_m2: f64) {
+        local_fill(
+            &self.lattice,
+            phi,
+            grad,
+            self.free_scaled_term(a, b, free_m2),
+        );
+    }
+}
+
+impl Phi4Hopping {
+    /// The site term of [`Action::free_scaled_gradient`]:
+    /// a (2φ̃ + 4λ̃ (φ̃² − 1) φ̃ − 2κ hops) + b (2(2d + m₀²) φ̃ − 2 hops).
+    fn free_scaled_term(&self, a: f64, b: f64, free_m2: f64) -> impl Fn(f64, f64) -> f64 + Sync {
+        let HoppingParams {
+            kappa,
+            lambda_tilde,
+        } = self.params;
+        let free = free_field_mass_term(self.lattice.dim(), free_m2);
+        move |p, hops| {
+            let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops;
+            a * g + b * (free * p - 2.0 * hops)
+        }
+    }
 }
 
 impl LaneAction for Phi4Hopping {
@@ -340,5 +403,18 @@ impl LaneAction for Phi4Hopping {
                 let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops;
                 a * g + b * p
             });
+    }
+
+    fn lane_free_scaled_gradient(
+        &self,
+        phi: &[Lanes],
+        grad: &mut [Lanes],
+        a: f64,
+        b: f64,
+        free_m2: f64,
+    ) {
+        let term = self.free_scaled_term(a, b, free_m2);
+        self.lattice
+            .lane_neighbour_map(phi, grad, 0, Hop::Both, term);
     }
 }

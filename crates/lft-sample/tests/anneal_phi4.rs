@@ -128,6 +128,12 @@ fn smc_craft_and_pimh_agree_with_hmc_in_the_broken_phase() {
         .map(|p| smc_pass(&prior, &action, &ordered, 5, p).unwrap())
         .collect();
     check_passes("SMC, ordered resampling", &smc, reference);
+    // The same from the free-field prior (the lane-batched moves of its tempered φ⁴).
+    let free = Prior::new(PriorSpec::FreeField { m2: 1.0 }, &lat).unwrap();
+    let smc: Vec<SmcPass> = (0..24)
+        .map(|p| smc_pass(&free, &action, &settings, 5, p).unwrap())
+        .collect();
+    check_passes("SMC from the free field", &smc, reference);
 
     // CRAFT: 30 training iterations on a fixed schedule, then fresh evaluation passes.
     let fixed = SmcSettings {

@@ -1,19 +1,25 @@
 //! Lane-batched HMC ([`LaneHmc`]) is bit-identical to one [`HmcChain`] per configuration on
 //! the tempered φ⁴ target: same fields, same acceptances, same generator states, for both
-//! integrators, with and without trajectory-length jitter, at β = 0, in between and at 1.
+//! integrators, with and without trajectory-length jitter, at β = 0, in between and at 1, from
+//! the standard normal and from the free-field prior.
 
 use lft_action::{Action, Phi4, Phi4Params};
-use lft_flow::Prior;
+use lft_flow::{Prior, PriorSpec};
 use lft_lattice::{LANES, Lattice, RngState, gaussian_fill, stream_rng};
 use lft_sample::anneal::Tempered;
 use lft_sample::{HmcChain, HmcParams, Integrator, LaneHmc};
 
 #[test]
 fn lane_hmc_equals_one_chain_per_lane_bitwise() {
-    let prior = Prior::StandardNormal;
-    for shape in [vec![14, 14], vec![4, 3, 5]] {
+    for (shape, spec) in [
+        (vec![14, 14], PriorSpec::StandardNormal),
+        (vec![4, 3, 5], PriorSpec::StandardNormal),
+        (vec![14, 14], PriorSpec::FreeField { m2: 0.7 }),
+        (vec![4, 3, 5], PriorSpec::FreeField { m2: 1.3 }),
+    ] {
         let lat = Lattice::new(&shape).unwrap();
         let v = lat.volume();
+        let prior = Prior::new(spec, &lat).unwrap();
         let action = Phi4::new(
             lat,
             Phi4Params {
@@ -34,7 +40,7 @@ fn lane_hmc_equals_one_chain_per_lane_bitwise() {
                 action: &action,
                 beta,
             };
-            let lanes = target.lanes().expect("phi^4 with a normal prior has lanes");
+            let lanes = target.lanes().expect("phi^4 has lanes with either prior");
             let params = HmcParams {
                 step_size: 0.12,
                 n_steps: 8,
@@ -56,12 +62,12 @@ fn lane_hmc_equals_one_chain_per_lane_bitwise() {
                     let record = chain.trajectory(&target);
                     assert_eq!(
                         record.accepted, lane_accepts[l],
-                        "{shape:?} β={beta} lane {l}"
+                        "{shape:?} {spec:?} β={beta} lane {l}"
                     );
                     accepted[usize::from(record.accepted)] += 1;
                 }
             }
-            let what = format!("{shape:?} β={beta} {integrator:?} jitter {jitter}");
+            let what = format!("{shape:?} {spec:?} β={beta} {integrator:?} jitter {jitter}");
             hmc.write_fields(&mut fields);
             let s = hmc.action_values();
             for (l, chain) in chains.iter().enumerate() {
@@ -78,7 +84,7 @@ fn lane_hmc_equals_one_chain_per_lane_bitwise() {
         }
         assert!(
             accepted[0] > 0 && accepted[1] > 0,
-            "{shape:?}: both outcomes occur, {accepted:?}"
+            "{shape:?} {spec:?}: both outcomes occur, {accepted:?}"
         );
     }
 }

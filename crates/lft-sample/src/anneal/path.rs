@@ -29,16 +29,23 @@ impl Tempered<'_> {
         tempered_log_density(self.beta, action, log_prior)
     }
 
-    /// The same target on lane batches, where the prior is the standard normal and the action
-    /// offers lane batches (each lane bit-identical to [`Action`] on `self`).
+    /// The same target on lane batches, where the action offers them (each lane
+    /// bit-identical to [`Action`] on `self`, for either prior).
     pub fn lanes(&self) -> Option<TemperedLanes<'_>> {
-        match self.prior {
-            Prior::StandardNormal => self.action.lanes().map(|action| TemperedLanes {
-                action,
-                beta: self.beta,
-            }),
-            Prior::FreeField { .. } => None,
-        }
+        let action = self.action.lanes()?;
+        let prior = match self.prior {
+            Prior::StandardNormal => LanePrior::StandardNormal,
+            Prior::FreeField { action, log_z, .. } => LanePrior::FreeField {
+                action: action.as_ref(),
+                m2: action.params().m2,
+                log_z: *log_z,
+            },
+        };
+        Some(TemperedLanes {
+            action,
+            prior,
+            beta: self.beta,
+        })
     }
 }
 
@@ -53,10 +60,38 @@ fn tempered_log_density(beta: f64, action: f64, log_prior: f64) -> f64 {
     prior - target
 }
 
-/// [`Tempered`] with the standard normal prior, on lane batches.
+/// [`Tempered`] on lane batches.
 pub struct TemperedLanes<'a> {
     action: &'a dyn LaneAction,
+    prior: LanePrior<'a>,
     beta: f64,
+}
+
+/// The prior r of [`TemperedLanes`].
+enum LanePrior<'a> {
+    /// log r = −½ Σ φ² − (V/2) log 2π.
+    StandardNormal,
+    /// log r = −S₀(φ) − log Z₀, S₀ the free-field action (φ⁴ with λ = 0).
+    FreeField {
+        action: &'a dyn LaneAction,
+        m2: f64,
+        log_z: f64,
+    },
+}
+
+impl LanePrior<'_> {
+    /// log r of every lane, as `Prior::log_prob` of each.
+    fn log_prob(&self, phi: &[Lanes]) -> Lanes {
+        match self {
+            LanePrior::StandardNormal => {
+                let norm = 0.5 * phi.len() as f64 * (2.0 * std::f64::consts::PI).ln();
+                lane_sum_of_squares(phi).map(|q| -0.5 * q - norm)
+            }
+            LanePrior::FreeField { action, log_z, .. } => {
+                action.lane_action(phi).map(|s0| -s0 - log_z)
+            }
+        }
+    }
 }
 
 impl LaneTarget for TemperedLanes<'_> {
@@ -68,19 +103,24 @@ impl LaneTarget for TemperedLanes<'_> {
             [0.0; LANES]
         };
         let lr = if self.beta < 1.0 {
-            // log r = −½ Σ φ² − (V/2) log 2π, as `Prior::log_prob`.
-            let norm = 0.5 * phi.len() as f64 * (2.0 * std::f64::consts::PI).ln();
-            lane_sum_of_squares(phi).map(|q| -0.5 * q - norm)
+            self.prior.log_prob(phi)
         } else {
             [0.0; LANES]
         };
         std::array::from_fn(|l| -tempered_log_density(self.beta, s[l], lr[l]))
     }
 
-    /// β ∂S/∂φ + (1 − β) φ.
+    /// β ∂S/∂φ + (1 − β) ∂(−log r)/∂φ in one pass: ∂(−log r)/∂φ = φ for the standard normal,
+    /// ∂S₀/∂φ for the free field.
     fn gradient(&self, phi: &[Lanes], grad: &mut [Lanes]) {
-        self.action
-            .lane_scaled_gradient(phi, grad, self.beta, 1.0 - self.beta);
+        let b = self.beta;
+        match self.prior {
+            LanePrior::StandardNormal => self.action.lane_scaled_gradient(phi, grad, b, 1.0 - b),
+            LanePrior::FreeField { m2, .. } => {
+                self.action
+                    .lane_free_scaled_gradient(phi, grad, b, 1.0 - b, m2)
+            }
+        }
     }
 }
 
@@ -111,13 +151,9 @@ impl Action for Tempered<'_> {
         match self.prior {
             // ∂(−log r)/∂φ = φ: one pass of the action's own.
             Prior::StandardNormal => self.action.scaled_gradient(phi, grad, b, 1.0 - b),
-            _ => {
-                self.action.gradient(phi, grad);
-                let mut prior = vec![0.0; phi.len()];
-                self.prior.grad_neg_log_prob(phi, &mut prior);
-                grad.iter_mut()
-                    .zip(&prior)
-                    .for_each(|(g, p)| *g = b * *g + (1.0 - b) * p);
+            Prior::FreeField { action: free, .. } => {
+                self.action
+                    .free_scaled_gradient(phi, grad, b, 1.0 - b, free.params().m2)
             }
         }
     }
