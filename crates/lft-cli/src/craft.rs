@@ -132,11 +132,18 @@ pub fn train_craft(
             None => {}
         }
         let done = craft.iterations() as usize;
-        if done.is_multiple_of(cp.checkpoint_every) || done == cp.iterations {
+        let stopping = crate::signals::STOP.requested() && done < cp.iterations;
+        if done.is_multiple_of(cp.checkpoint_every) || done == cp.iterations || stopping {
             save(config, cp, &craft, &history)?;
             if abort_after.is_some_and(|n| craft.iterations() >= n) {
                 std::process::abort();
             }
+        }
+        if stopping {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            crate::signals::check(format!("the CRAFT training in {}", cp.checkpoint.display()))?;
         }
     }
     if let Some(b) = &bar {

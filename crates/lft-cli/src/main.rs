@@ -9,6 +9,7 @@ mod measure;
 mod pipeline;
 mod progress;
 mod sample;
+mod signals;
 mod store;
 mod train;
 
@@ -47,6 +48,7 @@ fn default_sigpipe() {
 
 fn main() -> ExitCode {
     default_sigpipe();
+    signals::install();
     let cli = Cli::parse();
     progress::init_logging(cli.verbose, cli.quiet);
     let result = match &cli.command {
@@ -60,6 +62,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<signals::Stopped>().is_some() => {
+            eprintln!("lft: {e:#}");
+            ExitCode::from(signals::EXIT_STOPPED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

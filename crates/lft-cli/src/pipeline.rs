@@ -109,6 +109,11 @@ where
     let meta = ensemble_meta(config, sampler.kind(), plan.chains);
     let mut store = EnsembleStore::new(path, meta)?;
     check_output(config, sampler.kind())?;
+    let plan = RunPlan {
+        stop: Some(&crate::signals::STOP),
+        ..*plan
+    };
+    let plan = &plan;
     let outcome = lft_sample::run(sampler, &mut store, plan, progress);
     progress.finish();
     let outcome = outcome.map_err(|e| match e {
@@ -123,6 +128,12 @@ where
             path.display()
         )),
     })?;
+    if outcome.summary.stopped {
+        return Err(crate::signals::Stopped {
+            what: path.display().to_string(),
+        }
+        .into());
+    }
     if outcome.resumed && outcome.summary.steps == 0 {
         info!("{} is complete: nothing to do", path.display());
     }

@@ -148,6 +148,12 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         if abort_after.is_some_and(|n| adam.steps() >= n) {
             std::process::abort();
         }
+        if (adam.steps() as usize) < steps {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            crate::signals::check(format!("the training in {}", t.checkpoint.display()))?;
+        }
     }
     if let Some(b) = &bar {
         b.finish_and_clear();

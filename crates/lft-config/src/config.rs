@@ -137,6 +137,7 @@ impl Config {
             save_every,
             flush_every: self.output.flush_every,
             first_chain: 0,
+            stop: None,
         }
     }
 }

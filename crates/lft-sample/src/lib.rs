@@ -15,6 +15,7 @@ mod pf_hmc;
 mod pipeline;
 mod reweight;
 mod run;
+mod stop;
 mod summary;
 mod tune;
 
@@ -33,5 +34,6 @@ pub use reweight::{FlowReweight, ReweightSampler};
 pub use run::{
     Production, Progress, RunError, run_chains, run_production, thermalize_all, thermalize_chains,
 };
+pub use stop::{Stop, stop_requested};
 pub use summary::RunSummary;
 pub use tune::StepSizeTuner;

@@ -6,7 +6,7 @@
 //! the runner knows nothing of the algorithm, and a store knows nothing of the sampler but
 //! its [`SamplerKind`].
 
-use crate::{Chain, Production, Progress, RunError, RunSummary, run_chains};
+use crate::{Chain, Production, Progress, RunError, RunSummary, Stop, run_chains};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, Store, StoredRow};
 use std::time::Duration;
 
@@ -109,6 +109,8 @@ pub struct RunPlan {
     /// Global index of the first chain: chain c draws from stream `first_chain + c` of its
     /// sampler, so task i of a job array can own chains no other task has.
     pub first_chain: u64,
+    /// Ends production early, everything so far stored, when requested (see [`Stop`]).
+    pub stop: Option<&'static Stop>,
 }
 
 impl RunPlan {
@@ -258,6 +260,7 @@ pub fn run<Sm: Sampler, S: Store>(
         );
         production.granule = sampler.resume_period();
         production.max_lead = store.max_lead().map(|rows| rows * save_every);
+        production.stop = plan.stop;
         summary = run_chains(&mut chains, &production, &remaining, store, observer).map_err(
             |e| match e {
                 RunError::Sink(e) => RunError::Sink(e),

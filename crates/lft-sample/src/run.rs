@@ -4,6 +4,7 @@
 use crate::{
     Chain, HmcChain, HmcParams, MarkovChain, Recorder, RunSummary, StepSizeTuner, WithAction,
 };
+use crate::{Stop, stop_requested};
 use lft_action::Action;
 use lft_records::{RecordBlock, SamplerKind, Sink};
 use rayon::prelude::*;
@@ -160,6 +161,8 @@ pub struct Production {
     pub max_lead: Option<usize>,
     /// Records a chain hands over at most at once (about 4 MiB of configurations).
     pub max_block: usize,
+    /// Ends the run early, after the steps in hand, when requested.
+    pub stop: Option<&'static Stop>,
 }
 
 impl Production {
@@ -173,6 +176,7 @@ impl Production {
             granule: 1,
             max_lead: None,
             max_block: ((4 << 20) / (8 * volume).max(1)).max(1),
+            stop: None,
         }
     }
 
@@ -230,6 +234,7 @@ pub fn run_chains<C: Chain, S: Sink>(
                 let mut done = 0;
                 let todo = plan.allowed(left, slowest);
                 while done < todo
+                    && !stop_requested(plan.stop)
                     && (done == 0 || Instant::now() < deadline)
                     && block.len() < max_rows
                 {
@@ -256,7 +261,8 @@ pub fn run_chains<C: Chain, S: Sink>(
             }
         }
         let finished = left.iter().all(|&n| n == 0);
-        if failure.is_some() || finished || Instant::now() >= next_flush {
+        summary.stopped = !finished && stop_requested(plan.stop);
+        if failure.is_some() || finished || summary.stopped || Instant::now() >= next_flush {
             sink.flush().map_err(RunError::Sink)?;
             next_flush = Instant::now() + plan.flush_every;
         }
@@ -264,6 +270,9 @@ pub fn run_chains<C: Chain, S: Sink>(
         progress.update(&summary);
         if let Some(f) = failure {
             return Err(f);
+        }
+        if summary.stopped {
+            break;
         }
     }
     Ok(summary)

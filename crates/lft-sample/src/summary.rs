@@ -18,6 +18,8 @@ pub struct RunSummary {
     pub inner_steps: u64,
     pub inner_accepted: u64,
     pub elapsed: Duration,
+    /// The run ended early on a [`crate::Stop`] request, everything so far stored.
+    pub stopped: bool,
 }
 
 impl RunSummary {
@@ -58,6 +60,7 @@ impl RunSummary {
         self.sum_exp_minus_delta_h += other.sum_exp_minus_delta_h;
         self.inner_steps += other.inner_steps;
         self.inner_accepted += other.inner_accepted;
+        self.stopped |= other.stopped;
     }
 
     pub fn acceptance(&self) -> f64 {

@@ -1,6 +1,7 @@
 //! The one sampler pipeline: fresh and resumed runs give the same records for every sampler,
 //! `save_every` keeps exactly every k-th step, resume points respect a flow chain's batches,
-//! chain indices select streams, and stores that do not fit the run are refused.
+//! chain indices select streams, a stop request ends a run early and resumably, and stores
+//! that do not fit the run are refused.
 
 mod common;
 use common::trained_flow;
@@ -8,8 +9,8 @@ use lft_action::{Action, Phi4, Phi4Params};
 use lft_lattice::Lattice;
 use lft_records::Store;
 use lft_sample::{
-    FlowHmcSampler, HmcParams, HmcSampler, ImhSampler, Integrator, MemoryStore, ReweightSampler,
-    RunError, RunPlan, Sampler, Start, StoreMismatch, run,
+    FlowHmcSampler, HmcParams, HmcSampler, ImhSampler, Integrator, MemoryStore, Progress,
+    ReweightSampler, RunError, RunPlan, RunSummary, Sampler, Start, Stop, StoreMismatch, run,
 };
 use std::time::Duration;
 
@@ -52,6 +53,7 @@ fn plan(chains: usize, steps: usize, save_every: usize) -> RunPlan {
         // Zero: a flush after every step, the most interleaving the runner can do.
         flush_every: Duration::ZERO,
         first_chain: 0,
+        stop: None,
     }
 }
 
@@ -155,6 +157,55 @@ fn the_first_chain_index_selects_the_streams() {
     assert_eq!(second.records[0].configs, both.records[1].configs);
     assert_eq!(second.metas[0], both.metas[1]);
     assert_ne!(both.records[0].configs, both.records[1].configs);
+}
+
+/// Requests `stop` once the run has made `after` steps (as a signal would, between rounds).
+struct StopAfter {
+    stop: &'static Stop,
+    after: u64,
+}
+
+impl Progress for StopAfter {
+    fn update(&mut self, summary: &RunSummary) {
+        if summary.steps >= self.after {
+            self.stop.request();
+        }
+    }
+}
+
+impl lft_sample::RunObserver for StopAfter {}
+
+/// A stop requested part-way ends the run after the steps in hand with `stopped` set and
+/// fewer records than asked for; a run without the request then continues the store to the
+/// records of an uninterrupted run.
+#[test]
+fn a_stop_request_ends_the_run_early_and_resumably() {
+    static STOP: Stop = Stop::new();
+    let action = phi4();
+    let sampler = hmc(&action);
+    let mut whole = MemoryStore::new(16);
+    run(&sampler, &mut whole, &plan(2, 200, 1), &mut ()).unwrap();
+    let mut store = MemoryStore::new(16);
+    let mut stopping = plan(2, 200, 1);
+    stopping.stop = Some(&STOP);
+    let mut observer = StopAfter {
+        stop: &STOP,
+        after: 50,
+    };
+    let out = run(&sampler, &mut store, &stopping, &mut observer).unwrap();
+    assert!(out.summary.stopped);
+    let stored: Vec<usize> = store.records.iter().map(|r| r.len()).collect();
+    assert!(
+        stored.iter().all(|&n| n < 200) && stored.iter().sum::<usize>() >= 50,
+        "stored {stored:?}"
+    );
+    let out = run(&sampler, &mut store, &plan(2, 200, 1), &mut ()).unwrap();
+    assert!(!out.summary.stopped);
+    assert_eq!(whole.records, store.records);
+    // A flag requested before the run starts: no step is made at all.
+    let mut early = MemoryStore::new(16);
+    let out = run(&sampler, &mut early, &stopping, &mut ()).unwrap();
+    assert!(out.summary.stopped && out.summary.steps == 0);
 }
 
 #[test]
