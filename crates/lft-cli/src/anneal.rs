@@ -27,6 +27,22 @@ pub fn run(args: &RunArgs) -> Result<()> {
     run_config(&config, args.abort_after)
 }
 
+/// `lft train` on an [anneal] config: trains its CRAFT flows to `anneal.iterations` and
+/// stops (the job before a job array of evaluation passes).
+pub fn train_only(config: &Config, abort_after: Option<u64>) -> Result<()> {
+    let plan = config.anneal()?;
+    let Some(cp) = &plan.craft else {
+        anyhow::bail!(
+            "anneal.method = \"{}\" trains no flows; `lft anneal` runs it",
+            plan.method.name()
+        );
+    };
+    let action = config.field_action()?;
+    let prior = Prior::new(plan.prior, config.lattice()).context("anneal.prior_m2")?;
+    train_craft(config, plan, cp, &prior, action.as_ref(), abort_after)?;
+    Ok(())
+}
+
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let plan = config.anneal()?;
     let action = config.field_action()?;

@@ -31,6 +31,9 @@ pub enum Command {
     /// Anneal from a prior to e^{-S} ([anneal]: SMC, AIS, CRAFT, PIMH): log Z and weighted
     /// particles, or a PIMH chain. CRAFT trains its flows first (checkpointed). Resumes.
     Anneal(RunArgs),
+    /// Submit a config to Slurm as a job array: task i on its own streams into
+    /// `<output stem>/task-NNNN.h5`, resources from [slurm]; flows and CRAFT train first.
+    Submit(SubmitArgs),
     /// Measure observables of one or more ensemble files (several files = replicas).
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.
@@ -48,6 +51,21 @@ pub struct RunArgs {
     /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]
     pub abort_after: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The run config (TOML), with a [slurm] section (defaults otherwise).
+    pub config: PathBuf,
+    /// Tasks of the job array, each on its own random streams into its own file.
+    #[arg(long)]
+    pub tasks: usize,
+    /// Print the batch script(s) instead of submitting them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Override a config key for every task, e.g. `--set hmc.trajectories=500` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -34,7 +34,14 @@ pub fn train_craft(
     let seed = config.seed();
     let mut craft = Craft::new(&cp.transport, config.lattice(), transitions, seed);
     let mut history: Vec<[f64; 7]> = Vec::new();
-    let _lock = lft_io::FileLock::acquire(&cp.checkpoint)?;
+    // Fully trained flows are only read, so the tasks of a job array may share them; training
+    // holds the lock (one trainer per checkpoint).
+    let trained = cp.checkpoint.exists()
+        && read_craft_checkpoint(&cp.checkpoint).is_ok_and(|c| c.step as usize == cp.iterations);
+    let _lock = match trained {
+        true => None,
+        false => Some(lft_io::FileLock::acquire(&cp.checkpoint)?),
+    };
     if cp.checkpoint.exists() {
         let ckpt = read_craft_checkpoint(&cp.checkpoint).with_context(|| {
             format!(

@@ -11,6 +11,7 @@ mod progress;
 mod sample;
 mod signals;
 mod store;
+mod submit;
 mod train;
 
 use clap::Parser;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Anneal(args) => anneal::run(args),
+        Command::Submit(args) => submit::run(args),
         Command::Measure(args) => measure::run(args),
         Command::Info(args) => info::run(args),
     };

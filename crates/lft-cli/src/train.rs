@@ -18,8 +18,12 @@ use tracing::info;
 pub const INIT_STREAM: u64 = 1 << 32;
 const LATENT_STREAM: u64 = (1 << 32) + 1;
 
+/// `lft train`: the flow of a [flow] config, or the CRAFT flows of an [anneal] config.
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
+    if config.anneal().is_ok() {
+        return crate::anneal::train_only(&config, args.abort_after);
+    }
     run_config(&config, args.abort_after)
 }
 

@@ -8,14 +8,15 @@ use crate::anneal::AnnealPlan;
 use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
-use crate::output::Output;
+use crate::output::{Output, task_file};
 use crate::sample::SamplePlan;
+use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::train::TrainPlan;
 use lft_action::Action;
 use lft_flow::FlowSpec;
 use lft_lattice::Lattice;
 use lft_sample::RunPlan;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A validated run configuration: the effective file (every default written out) and what it
 /// resolves to.
@@ -30,6 +31,9 @@ pub struct Config {
     sample: Option<SamplePlan>,
     anneal: Option<AnnealPlan>,
     output: Output,
+    /// `[output] path` as written, before a task moves it into the task folder.
+    base_output: PathBuf,
+    slurm: SlurmPlan,
 }
 
 /// A validated `[flow]` with its `[train]` section.
@@ -128,15 +132,36 @@ impl Config {
         &self.output
     }
 
+    /// Task i of a job array (`task = i`), if this run is one.
+    pub fn task(&self) -> Option<u64> {
+        self.file.task
+    }
+
+    /// `[output] path` as written: for a task, the path whose folder holds the task files.
+    pub fn base_output(&self) -> &Path {
+        &self.base_output
+    }
+
+    /// The `[slurm]` settings (the defaults if the config has no such section).
+    pub fn slurm(&self) -> &SlurmPlan {
+        &self.slurm
+    }
+
+    /// Whether the config has a `[slurm]` section.
+    pub fn has_slurm_section(&self) -> bool {
+        self.file.slurm.is_some()
+    }
+
     /// The pipeline plan of `chains` chains of `steps` steps, one in `save_every` stored,
-    /// flushed as `[output]` says; chain indices start at 0.
+    /// flushed as `[output]` says. Chain indices start at 0, or for task i at i · chains, so
+    /// that the tasks of a job array draw from disjoint streams.
     pub fn run_plan(&self, chains: usize, steps: usize, save_every: usize) -> RunPlan {
         RunPlan {
             chains,
             steps,
             save_every,
             flush_every: self.output.flush_every,
-            first_chain: 0,
+            first_chain: self.file.task.unwrap_or(0) * chains as u64,
             stop: None,
         }
     }
@@ -215,12 +240,17 @@ impl TryFrom<ConfigFile> for Config {
             Some(s) => Some(SamplePlan::try_from(s)?),
             None => None,
         };
-        let output = Output::try_from(&file.output)?;
+        let mut output = Output::try_from(&file.output)?;
+        let base_output = output.path.clone();
         let anneal = file
             .anneal
             .as_ref()
-            .map(|a| a.resolve(&output.path, &file.lattice.shape))
+            .map(|a| a.resolve(&base_output, &file.lattice.shape))
             .transpose()?;
+        if let Some(task) = file.task {
+            output.path = task_file(&base_output, task);
+        }
+        let slurm = SlurmPlan::try_from(file.slurm.as_ref().unwrap_or(&SlurmConfig::default()))?;
         Ok(Config {
             file,
             lattice,
@@ -231,6 +261,8 @@ impl TryFrom<ConfigFile> for Config {
             sample,
             anneal,
             output,
+            base_output,
+            slurm,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::hmc::HmcConfig;
 use crate::output::OutputConfig;
 use crate::overrides::apply_override;
 use crate::sample::SampleConfig;
+use crate::slurm::SlurmConfig;
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -19,6 +20,10 @@ use std::path::Path;
 pub struct ConfigFile {
     /// Seed of every random stream of the run (chain c draws from stream (seed, c)).
     pub seed: u64,
+    /// Task i of a job array (`lft submit`): chain c of the run draws from global chain index
+    /// i · chains + c, and the output goes to `<output stem>/task-NNNN.h5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<u64>,
     pub lattice: LatticeConfig,
     pub action: ActionConfig,
     /// Hybrid Monte Carlo (`lft run`, `lft hmc`).
@@ -37,6 +42,9 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anneal: Option<AnnealConfig>,
     pub output: OutputConfig,
+    /// Resources of the job arrays `lft submit` writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

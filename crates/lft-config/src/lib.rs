@@ -29,7 +29,7 @@
 //! ```
 //!
 //! One file per job: [`file`] (the schema as written), [`action`], [`hmc`], [`flow`],
-//! [`train`], [`sample`], [`anneal`], [`output`] (each section and what it resolves to), [`config`]
+//! [`train`], [`sample`], [`anneal`], [`output`], [`slurm`] (each section and what it resolves to), [`config`]
 //! (the resolved whole) and [`reuse`] (whether a stored file belongs to a config).
 
 pub mod action;
@@ -44,6 +44,7 @@ pub mod output;
 mod overrides;
 pub mod reuse;
 pub mod sample;
+pub mod slurm;
 pub mod train;
 
 pub use action::{ActionConfig, ActionKind, Couplings, Fermions, FermionsName, Model};
@@ -59,4 +60,5 @@ pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};
 pub use reuse::{Mismatch, Reuse};
 pub use sample::{SampleConfig, SampleMethod, SamplePlan};
+pub use slurm::{SlurmConfig, SlurmPlan, WarningSignal};
 pub use train::{ObjectiveName, ScheduleName, TrainConfig, TrainPlan};

@@ -4,7 +4,7 @@ use crate::ConfigError;
 use crate::defaults;
 use crate::error::invalid;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,4 +43,15 @@ impl TryFrom<&OutputConfig> for Output {
             flush_every: Duration::from_secs_f64(o.flush_seconds),
         })
     }
+}
+
+/// The folder of a job array's task files: the output path without its extension
+/// (`ensembles/e5.h5` → `ensembles/e5`).
+pub fn task_folder(output: &Path) -> PathBuf {
+    output.with_extension("")
+}
+
+/// Task i's ensemble: `<task folder>/task-0007.h5`.
+pub fn task_file(output: &Path, task: u64) -> PathBuf {
+    task_folder(output).join(format!("task-{task:04}.h5"))
 }

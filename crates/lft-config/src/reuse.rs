@@ -9,11 +9,12 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
-    /// `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`) and where and how often it is
-    /// flushed.
+    /// `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`), where and how often it is
+    /// flushed, and `[slurm]`; the task must agree.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
-    /// must agree, except `train.steps`; sampling and output settings may change.
+    /// must agree, except `train.steps`; sampling and output settings, the task and `[slurm]`
+    /// may change (every task of an array samples with the one trained flow).
     Training,
     /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree.
     Sampling,
@@ -34,9 +35,10 @@ impl Reuse {
                 "anneal.checkpoint_every",
                 "output.path",
                 "output.flush_seconds",
+                "slurm",
             ],
-            Reuse::Training => &["train.steps", "hmc", "sample", "output"],
-            Reuse::Sampling => &["hmc", "train", "sample", "output"],
+            Reuse::Training => &["train.steps", "hmc", "sample", "output", "task", "slurm"],
+            Reuse::Sampling => &["hmc", "train", "sample", "output", "task", "slurm"],
             Reuse::Craft => &[
                 "anneal.method",
                 "anneal.iterations",
@@ -47,6 +49,8 @@ impl Reuse {
                 "anneal.pimh_chains",
                 "anneal.pimh_passes",
                 "output",
+                "task",
+                "slurm",
             ],
         }
     }
