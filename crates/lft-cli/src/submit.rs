@@ -264,9 +264,15 @@ impl Script<'_> {
                 line(format!("--{option}={v}"));
             }
         }
-        if p.requeue {
-            line("--requeue".into());
-        }
+        // Explicit either way: clusters differ in their default (JobRequeue).
+        line(
+            if p.requeue {
+                "--requeue"
+            } else {
+                "--no-requeue"
+            }
+            .into(),
+        );
         for extra in &p.extra {
             line(extra.clone());
         }

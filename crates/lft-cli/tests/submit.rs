@@ -64,7 +64,13 @@ fn the_array_script_carries_the_resources_and_one_task_per_index() {
                 .contains("--set 'hmc.trajectories=40' --set \"task=${SLURM_ARRAY_TASK_ID}\" &"),
         "{script}"
     );
-    assert!(!script.contains("requeue"));
+    assert!(script.contains("#SBATCH --no-requeue") && !script.contains("scontrol requeue"));
+    let requeue = dry_run(dir.path(), &["--tasks", "5", "--set", "slurm.requeue=true"]);
+    assert!(requeue.contains("#SBATCH --requeue\n"), "{requeue}");
+    assert!(
+        requeue.contains("scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\""),
+        "{requeue}"
+    );
     // Without [slurm]: the defaults, and a warning.
     let dir = scratch(SMALL);
     let o = lft(

@@ -1,0 +1,278 @@
+//! `lft submit` on a real Slurm: `.ci/run` starts a one-node cluster on localhost
+//! (`scripts/slurm-local.sh`) and sets `LFT_REQUIRE_SLURM=1`, which turns the skip below into
+//! a failure. By hand: `eval "$(scripts/slurm-local.sh start)"` (as root, with Debian's
+//! slurm-wlm), then `LFT_REQUIRE_SLURM=1 cargo test -p lft-cli --test slurm`.
+//!
+//! A 3-task array writes exactly the files that `lft run --set task=i` writes; a task stopped
+//! by `scancel --signal=TERM` exits with 75 and, submitted again, finishes into the bytes of an
+//! uninterrupted task; a flow config trains in one job and samples in the array after it.
+#![cfg(unix)]
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Whether a Slurm cluster answers; panics if `LFT_REQUIRE_SLURM=1` and none does.
+fn slurm_available() -> bool {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !up {
+        if std::env::var("LFT_REQUIRE_SLURM").as_deref() == Ok("1") {
+            panic!("LFT_REQUIRE_SLURM=1 but no Slurm cluster answers `sinfo`");
+        }
+        eprintln!("skipped: no Slurm cluster (start one with scripts/slurm-local.sh)");
+    }
+    up
+}
+
+/// The job id `lft submit` printed for the array (its last line names it).
+fn submit(dir: &Path, args: &[&str]) -> (Option<String>, String) {
+    let o = lft(dir, &[&["submit", "config.toml"], args].concat());
+    assert!(o.status.success(), "lft submit: {}", stderr(&o));
+    let out = stdout(&o);
+    let id = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split(':').next())
+            .map(str::to_string)
+    };
+    let train = id("training job ");
+    let array = id("job array ").expect("a job id");
+    (train, array)
+}
+
+/// Waits until Slurm no longer lists `job` (at most 180 s), then returns
+/// (JobState, ExitCode) of each of its tasks from `scontrol show job`.
+fn wait_for(job: &str) -> Vec<(String, String)> {
+    let t0 = Instant::now();
+    loop {
+        let q = Command::new("squeue")
+            .args(["-h", "-j", job])
+            .output()
+            .unwrap();
+        if q.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(180),
+            "job {job} still queued"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let show = Command::new("scontrol")
+        .args(["show", "job", job])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    let field = |line: &str, key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or("")
+            .to_string()
+    };
+    let states: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("JobState="))
+        .map(|l| field(l, "JobState="))
+        .collect();
+    let codes: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("ExitCode="))
+        .map(|l| field(l, "ExitCode="))
+        .collect();
+    states.into_iter().zip(codes).collect()
+}
+
+const TASK: &str = r#"seed = 7
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+
+[hmc]
+trajectories = 300
+thermalization = 50
+steps = 5
+length = 1.0
+integrator = "omelyan"
+chains = 1
+
+[output]
+path = "out/ens.h5"
+
+[slurm]
+time = "10"
+cpus_per_task = 1
+grace_seconds = 30
+"#;
+
+#[test]
+fn an_array_writes_the_files_of_its_tasks() {
+    if !slurm_available() {
+        return;
+    }
+    let dir = scratch(TASK);
+    let (_, job) = submit(dir.path(), &["--tasks", "3"]);
+    let states = wait_for(&job);
+    assert_eq!(states.len(), 3, "{states:?}");
+    assert!(
+        states.iter().all(|(s, c)| s == "COMPLETED" && c == "0:0"),
+        "{states:?}"
+    );
+    let by_hand = scratch(TASK);
+    for task in 0..3 {
+        let o = lft(
+            by_hand.path(),
+            &["run", "config.toml", "--set", &format!("task={task}")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let f = format!("out/ens/task-{task:04}.h5");
+        assert!(
+            std::fs::read(dir.path().join(&f)).unwrap()
+                == std::fs::read(by_hand.path().join(&f)).unwrap(),
+            "{f} differs from `lft run --set task={task}`"
+        );
+        assert!(
+            dir.path()
+                .join(format!("out/ens/task-{task:04}.log"))
+                .exists()
+        );
+    }
+    // The three tasks measured together, as replicas.
+    let files: Vec<String> = (0..3).map(|t| format!("out/ens/task-{t:04}.h5")).collect();
+    let args: Vec<&str> = ["measure", "--json"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = lft(dir.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["n_chains"], 3);
+    assert_eq!(json["n_configs"], 900);
+}
+
+/// `scancel --signal=TERM --batch` reaches the batch script, which stops lft: the task ends
+/// FAILED with exit code 75 and a partial file; submitted again, it finishes into the bytes of
+/// an uninterrupted task.
+#[test]
+fn a_signalled_task_stops_cleanly_and_continues_when_submitted_again() {
+    if !slurm_available() {
+        return;
+    }
+    let text = TASK
+        .replace("shape = [4, 4]", "shape = [16, 16]")
+        .replace("trajectories = 300", "trajectories = 20000");
+    let reference = {
+        let dir = scratch(&text);
+        let o = lft(dir.path(), &["run", "config.toml", "--set", "task=0"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(dir.path().join("out/ens/task-0000.h5")).unwrap()
+    };
+    let dir = scratch(&text);
+    let file = dir.path().join("out/ens/task-0000.h5");
+    let (_, job) = submit(dir.path(), &["--tasks", "1"]);
+    let t0 = Instant::now();
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 5_000_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the task never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Command::new("scancel")
+        .args(["--signal=TERM", "--batch", &job])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let states = wait_for(&job);
+    assert_eq!(states, vec![("FAILED".to_string(), "75:0".to_string())]);
+    let stored = lft_io::EnsembleReader::open(&file)
+        .unwrap()
+        .chain_len(0)
+        .unwrap();
+    assert!(stored < 20000, "{stored} stored");
+    let (_, again) = submit(dir.path(), &["--tasks", "1"]);
+    let states = wait_for(&again);
+    assert!(states.iter().all(|(s, _)| s == "COMPLETED"), "{states:?}");
+    assert!(
+        std::fs::read(&file).unwrap() == reference,
+        "the continued task differs from an uninterrupted one"
+    );
+}
+
+const FLOW: &str = r#"seed = 5
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+
+[flow]
+layers = 2
+hidden = [4]
+
+[train]
+steps = 40
+batch = 16
+checkpoint = "out/flow.h5"
+checkpoint_every = 20
+
+[sample]
+configs = 256
+chains = 1
+
+[output]
+path = "out/ens.h5"
+
+[slurm]
+time = "10"
+cpus_per_task = 1
+grace_seconds = 30
+"#;
+
+/// A flow config: one training job, then the array after it (`afterok`), each task sampling
+/// with the trained flow into its own file, as `lft sample --set task=i` does.
+#[test]
+fn a_flow_config_trains_once_then_samples_in_the_array() {
+    if !slurm_available() {
+        return;
+    }
+    let dir = scratch(FLOW);
+    let (train, job) = submit(dir.path(), &["--tasks", "2"]);
+    let train = train.expect("a training job");
+    let states = wait_for(&job);
+    assert!(
+        states.iter().all(|(s, c)| s == "COMPLETED" && c == "0:0"),
+        "{states:?}"
+    );
+    assert_eq!(wait_for(&train), vec![("COMPLETED".into(), "0:0".into())]);
+    let ckpt = lft_io::checkpoint::read_checkpoint(&dir.path().join("out/flow.h5")).unwrap();
+    assert_eq!(ckpt.step, 40);
+    let by_hand = scratch(FLOW);
+    let o = lft(by_hand.path(), &["train", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for task in 0..2 {
+        let o = lft(
+            by_hand.path(),
+            &["sample", "config.toml", "--set", &format!("task={task}")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let f = format!("out/ens/task-{task:04}.h5");
+        assert!(
+            std::fs::read(dir.path().join(&f)).unwrap()
+                == std::fs::read(by_hand.path().join(&f)).unwrap(),
+            "{f} differs from `lft sample --set task={task}`"
+        );
+    }
+}
