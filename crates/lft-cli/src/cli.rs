@@ -34,6 +34,12 @@ pub enum Command {
     /// Submit a config to Slurm as a job array: task i on its own streams into
     /// `<output stem>/task-NNNN.h5`, resources from [slurm]; flows and CRAFT train first.
     Submit(SubmitArgs),
+    /// Merge the task files of a job array (files, or their folder) into one ensemble: task
+    /// i's chains become chains i·C … i·C + C − 1.
+    Merge(MergeArgs),
+    /// The tasks of a submission (its task folder): done, queued, running, unfinished or
+    /// failed, what each stored, and the command that submits the rest.
+    Status(StatusArgs),
     /// Measure observables of one or more ensemble files (several files = replicas).
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.
@@ -56,16 +62,36 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The run config (TOML), with a [slurm] section (defaults otherwise).
-    pub config: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
     /// Tasks of the job array, each on its own random streams into its own file.
-    #[arg(long)]
-    pub tasks: usize,
+    #[arg(long, required_unless_present = "resume")]
+    pub tasks: Option<usize>,
+    /// Submit again exactly the unfinished tasks of an earlier submission (its task folder,
+    /// `<output stem>/`): neither done nor still queued or running.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "tasks", "overrides"])]
+    pub resume: Option<PathBuf>,
     /// Print the batch script(s) instead of submitting them.
     #[arg(long)]
     pub dry_run: bool,
     /// Override a config key for every task, e.g. `--set hmc.trajectories=500` (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged ensemble (a new file).
+    pub out: PathBuf,
+    /// Task files, or the folder that holds them.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The task folder of a submission (`<output stem>/`).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

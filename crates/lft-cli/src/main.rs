@@ -6,10 +6,12 @@ mod craft;
 mod hmc_run;
 mod info;
 mod measure;
+mod merge;
 mod pipeline;
 mod progress;
 mod sample;
 mod signals;
+mod status;
 mod store;
 mod submit;
 mod train;
@@ -59,6 +61,8 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(args),
         Command::Anneal(args) => anneal::run(args),
         Command::Submit(args) => submit::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Measure(args) => measure::run(args),
         Command::Info(args) => info::run(args),
     };

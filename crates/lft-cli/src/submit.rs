@@ -7,7 +7,7 @@
 use crate::cli::SubmitArgs;
 use crate::pipeline::check_belongs;
 use anyhow::{Context, Result, bail};
-use lft_config::output::{task_file, task_folder};
+use lft_config::output::task_folder;
 use lft_config::{Config, Reuse, SlurmPlan};
 use lft_io::EnsembleReader;
 use std::fmt::Write as _;
@@ -46,52 +46,113 @@ fn jobs(config: &Config) -> Result<Jobs> {
     })
 }
 
+/// The record of a submission in its task folder, which `--resume` reads.
+const RECORD: &str = "submission.json";
+
 pub fn run(args: &SubmitArgs) -> Result<()> {
-    if args.tasks == 0 {
+    if let Some(dir) = &args.resume {
+        return resume(dir, args.dry_run);
+    }
+    let (Some(config_path), Some(tasks)) = (&args.config, args.tasks) else {
+        bail!("lft submit needs CONFIG and --tasks N (or --resume DIR)");
+    };
+    if tasks == 0 {
         bail!("--tasks must be at least 1");
     }
-    let config = Config::load(&args.config, &args.overrides)?;
+    let cwd = std::env::current_dir().context("the working directory")?;
+    let config_path =
+        std::fs::canonicalize(config_path).with_context(|| format!("{}", config_path.display()))?;
+    let submission = Submission {
+        config: config_path,
+        cwd,
+        overrides: args.overrides.clone(),
+        tasks,
+        jobs: Vec::new(),
+    };
+    let config = submission.config(None)?;
     if config.task().is_some() {
         bail!(
             "{}: remove the key `task`; lft submit gives every task its own",
-            args.config.display()
+            submission.config.display()
         );
     }
     if !config.has_slurm_section() {
         warn!(
             "{} has no [slurm] section: the defaults apply ({}, {} CPUs per task, no partition)",
-            args.config.display(),
+            submission.config.display(),
             config.slurm().time,
             config.slurm().cpus_per_task
         );
     }
-    let jobs = jobs(&config)?;
-    let folder = task_folder(config.base_output());
-    for task in 0..args.tasks as u64 {
-        refuse_other_config(&args.config, &args.overrides, task)?;
+    for task in 0..tasks as u64 {
+        refuse_other_config(&submission, task)?;
     }
-    let cwd = std::env::current_dir().context("the working directory")?;
-    let config_path = std::fs::canonicalize(&args.config)
-        .with_context(|| format!("{}", args.config.display()))?;
+    let all: Vec<u64> = (0..tasks as u64).collect();
+    let train = jobs(&config)?.train.is_some();
+    submit_jobs(submission, &config, train, &all, args.dry_run)
+}
+
+/// `--resume DIR`: submits again the tasks of DIR's submission that are neither done nor
+/// queued or running (and the training job first if the flows are not fully trained).
+fn resume(dir: &Path, dry_run: bool) -> Result<()> {
+    let submission = Submission::read(dir)?;
+    let config = submission.config(None)?;
+    let active = active_tasks(&submission.jobs)?;
+    let mut todo = Vec::new();
+    let mut done = 0;
+    for task in 0..submission.tasks as u64 {
+        if active.contains(&task) {
+            continue;
+        }
+        match task_progress(&submission, task)? {
+            TaskProgress::Done => done += 1,
+            _ => todo.push(task),
+        }
+    }
+    if todo.is_empty() {
+        println!(
+            "nothing to resume in {}: {done} task(s) done, {} queued or running",
+            dir.display(),
+            active.len()
+        );
+        return Ok(());
+    }
+    let train = jobs(&config)?.train.is_some() && !flows_trained(&config);
+    submit_jobs(submission, &config, train, &todo, dry_run)
+}
+
+/// Writes the scripts of `tasks` (and of the training job, if `train`) and submits them, or
+/// prints them for a dry run; records the job ids in the task folder.
+fn submit_jobs(
+    mut submission: Submission,
+    config: &Config,
+    train: bool,
+    tasks: &[u64],
+    dry_run: bool,
+) -> Result<()> {
+    let jobs = jobs(config)?;
+    let folder = submission.cwd.join(task_folder(config.base_output()));
     let lft = match &config.slurm().lft {
         Some(p) => p.clone(),
         None => std::env::current_exe().context("the path of this lft binary")?,
     };
-    let absolute_folder = cwd.join(&folder);
     let script = Script {
         slurm: config.slurm(),
         name: folder
             .file_name()
             .map_or("lft".into(), |n| n.to_string_lossy().into_owned()),
-        folder: &absolute_folder,
-        cwd: &cwd,
+        folder: &folder,
+        cwd: &submission.cwd,
         lft: &lft,
-        config: &config_path,
-        overrides: &args.overrides,
+        config: &submission.config,
+        overrides: &submission.overrides,
     };
-    let train = jobs.train.map(|cmd| script.train(cmd));
-    let array = script.array(jobs.task, args.tasks);
-    if args.dry_run {
+    let train = match (train, jobs.train) {
+        (true, Some(cmd)) => Some(script.train(cmd)),
+        _ => None,
+    };
+    let array = script.array(jobs.task, &array_spec(tasks));
+    if dry_run {
         if let Some(t) = &train {
             println!("# train.sbatch (runs first; the array waits for it with afterok)\n{t}");
             println!("# array.sbatch");
@@ -105,40 +166,205 @@ pub fn run(args: &SubmitArgs) -> Result<()> {
              script)"
         )
     })?;
-    std::fs::create_dir_all(&absolute_folder)
-        .with_context(|| format!("creating {}", absolute_folder.display()))?;
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
     let mut dependency = None;
     if let Some(t) = &train {
-        let path = absolute_folder.join("train.sbatch");
+        let path = folder.join("train.sbatch");
         std::fs::write(&path, t).with_context(|| format!("{}", path.display()))?;
-        let id = submit(&sbatch, &path, None)?;
+        let id = sbatch_submit(&sbatch, &path, None)?;
         println!(
             "training job {id}: log {}",
-            absolute_folder.join("train.log").display()
+            folder.join("train.log").display()
         );
+        submission.jobs.push(id.clone());
+        submission.write(&folder)?;
         dependency = Some(id);
     }
-    let path = absolute_folder.join("array.sbatch");
+    let path = folder.join("array.sbatch");
     std::fs::write(&path, &array).with_context(|| format!("{}", path.display()))?;
-    let id = submit(&sbatch, &path, dependency.as_deref())?;
+    let id = sbatch_submit(&sbatch, &path, dependency.as_deref())?;
+    submission.jobs.push(id.clone());
+    submission.write(&folder)?;
     println!(
-        "job array {id}: {} task(s) into {} ({}, ...), logs task-NNNN.log beside them",
-        args.tasks,
-        absolute_folder.display(),
-        task_file(config.base_output(), 0).display()
+        "job array {id}: {} task(s) ({}) into {}, logs task-NNNN.log beside them",
+        tasks.len(),
+        array_spec(tasks),
+        folder.display()
     );
     Ok(())
 }
 
+/// Slurm's `--array` list of `tasks`: `0-7`, or `1,4,6`.
+fn array_spec(tasks: &[u64]) -> String {
+    let contiguous = tasks.windows(2).all(|w| w[1] == w[0] + 1);
+    match (tasks.first(), tasks.last()) {
+        (Some(a), Some(b)) if contiguous && tasks.len() > 1 => format!("{a}-{b}"),
+        _ => tasks
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+/// A submission: what `lft submit` was asked, and the jobs it made.
+pub(crate) struct Submission {
+    pub(crate) config: PathBuf,
+    /// The working directory of the submission (relative output paths start there).
+    pub(crate) cwd: PathBuf,
+    pub(crate) overrides: Vec<String>,
+    pub(crate) tasks: usize,
+    pub(crate) jobs: Vec<String>,
+}
+
+impl Submission {
+    /// The config of task `task` (or of the whole submission).
+    pub(crate) fn config(&self, task: Option<u64>) -> Result<Config> {
+        let mut overrides = self.overrides.clone();
+        if let Some(t) = task {
+            overrides.push(format!("task={t}"));
+        }
+        Ok(Config::load(&self.config, &overrides)?)
+    }
+
+    /// Task `task`'s ensemble file.
+    pub(crate) fn task_file(&self, task: u64) -> Result<PathBuf> {
+        Ok(self.cwd.join(&self.config(Some(task))?.output().path))
+    }
+
+    fn write(&self, folder: &Path) -> Result<()> {
+        let record = serde_json::json!({
+            "config": self.config,
+            "cwd": self.cwd,
+            "overrides": self.overrides,
+            "tasks": self.tasks,
+            "jobs": self.jobs,
+        });
+        let path = folder.join(RECORD);
+        let tmp = folder.join(format!("{RECORD}.tmp"));
+        std::fs::write(&tmp, serde_json::to_string_pretty(&record)? + "\n")
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    pub(crate) fn read(folder: &Path) -> Result<Self> {
+        let path = folder.join(RECORD);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: not the task folder of an lft submit", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let bad =
+            |key: &str| anyhow::anyhow!("{}: `{key}` is missing or malformed", path.display());
+        let text_of = |key: &str| v[key].as_str().map(str::to_string).ok_or_else(|| bad(key));
+        let list = |key: &str| -> Result<Vec<String>> {
+            v[key]
+                .as_array()
+                .ok_or_else(|| bad(key))?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad(key)))
+                .collect()
+        };
+        Ok(Submission {
+            config: text_of("config")?.into(),
+            cwd: text_of("cwd")?.into(),
+            overrides: list("overrides")?,
+            tasks: v["tasks"].as_u64().ok_or_else(|| bad("tasks"))? as usize,
+            jobs: list("jobs")?,
+        })
+    }
+}
+
+/// How far a task's ensemble is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskProgress {
+    /// No file yet.
+    NotStarted,
+    /// Records stored of those planned, over all chains.
+    Unfinished {
+        stored: usize,
+        planned: usize,
+    },
+    Done,
+}
+
+pub(crate) fn task_progress(submission: &Submission, task: u64) -> Result<TaskProgress> {
+    let config = submission.config(Some(task))?;
+    let file = submission.task_file(task)?;
+    if !file.exists() {
+        return Ok(TaskProgress::NotStarted);
+    }
+    let plan = config
+        .ensemble_plan()
+        .ok_or_else(|| anyhow::anyhow!("this config writes no ensemble"))?;
+    let reader = EnsembleReader::open(&file).with_context(|| format!("{}", file.display()))?;
+    let planned = plan.chains * plan.records();
+    let mut stored = 0;
+    for c in 0..reader.meta().n_chains {
+        stored += reader.chain_len(c)?;
+    }
+    Ok(
+        if reader.meta().n_chains == plan.chains && stored == planned {
+            TaskProgress::Done
+        } else {
+            TaskProgress::Unfinished { stored, planned }
+        },
+    )
+}
+
+/// Whether the config's flows (a flow's or CRAFT's) are trained to the end.
+fn flows_trained(config: &Config) -> bool {
+    if let Ok(plan) = config.anneal() {
+        return plan.craft.as_ref().is_none_or(|cp| {
+            lft_io::checkpoint::read_craft_checkpoint(&cp.checkpoint)
+                .is_ok_and(|c| c.step as usize == cp.iterations)
+        });
+    }
+    config.flow().is_ok_and(|f| {
+        lft_io::checkpoint::read_checkpoint(&f.train.checkpoint)
+            .is_ok_and(|c| c.step as usize == f.train.options.steps)
+    })
+}
+
+/// The tasks of `jobs` that Slurm still lists (queued or running), from `squeue`.
+fn active_tasks(jobs: &[String]) -> Result<std::collections::BTreeSet<u64>> {
+    Ok(task_states(jobs)?.into_keys().collect())
+}
+
+/// Slurm's state (PENDING, RUNNING, ...) of every task of `jobs` that it still lists.
+pub(crate) fn task_states(jobs: &[String]) -> Result<std::collections::BTreeMap<u64, String>> {
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i %T"])
+        .output()
+        .context("running squeue (to ask Slurm which tasks are queued or running)")?;
+    if !out.status.success() {
+        bail!(
+            "squeue failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let mut states = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((id, state)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let Some((job, task)) = id.split_once('_') else {
+            continue;
+        };
+        if let (true, Ok(task)) = (jobs.iter().any(|j| j == job), task.parse()) {
+            states.insert(task, state.trim().to_string());
+        }
+    }
+    Ok(states)
+}
+
 /// Refuses a task file already there that another config (or other overrides) made.
-fn refuse_other_config(path: &Path, overrides: &[String], task: u64) -> Result<()> {
-    let with_task = [overrides, &[format!("task={task}")]].concat();
-    let config = Config::load(path, &with_task)?;
-    let file = &config.output().path;
+fn refuse_other_config(submission: &Submission, task: u64) -> Result<()> {
+    let config = submission.config(Some(task))?;
+    let file = submission.task_file(task)?;
     if !file.exists() {
         return Ok(());
     }
-    let reader = EnsembleReader::open(file).with_context(|| {
+    let reader = EnsembleReader::open(&file).with_context(|| {
         format!(
             "{} exists and is not an lft ensemble; refusing to submit over it",
             file.display()
@@ -147,14 +373,14 @@ fn refuse_other_config(path: &Path, overrides: &[String], task: u64) -> Result<(
     check_belongs(
         &config,
         &reader.meta().config_text,
-        file,
+        &file,
         "output.path",
         Reuse::Ensemble,
     )
 }
 
 /// `sbatch --parsable [--dependency=afterok:ID] SCRIPT`; returns the job id.
-fn submit(sbatch: &Path, script: &Path, after: Option<&str>) -> Result<String> {
+fn sbatch_submit(sbatch: &Path, script: &Path, after: Option<&str>) -> Result<String> {
     let mut command = Command::new(sbatch);
     command.arg("--parsable");
     if let Some(id) = after {
@@ -213,10 +439,10 @@ impl Script<'_> {
         s
     }
 
-    /// The job array of `tasks` tasks.
-    fn array(&self, command: &str, tasks: usize) -> String {
+    /// The job array of the tasks `spec` (Slurm's `--array` list).
+    fn array(&self, command: &str, spec: &str) -> String {
         let log = self.folder.join("task-%4a.log");
-        let mut array = format!("0-{}", tasks - 1);
+        let mut array = spec.to_string();
         if let Some(k) = self.slurm.max_running {
             let _ = write!(array, "%{k}");
         }

@@ -4,8 +4,9 @@
 //! slurm-wlm), then `LFT_REQUIRE_SLURM=1 cargo test -p lft-cli --test slurm`.
 //!
 //! A 3-task array writes exactly the files that `lft run --set task=i` writes; a task stopped
-//! by `scancel --signal=TERM` exits with 75 and, submitted again, finishes into the bytes of an
-//! uninterrupted task; a flow config trains in one job and samples in the array after it.
+//! by `scancel --signal=TERM` exits with 75, and `lft submit --resume` submits it alone and it
+//! finishes into the bytes of an uninterrupted task; a flow config trains in one job and
+//! samples in the array after it.
 #![cfg(unix)]
 
 mod common;
@@ -159,53 +160,102 @@ fn an_array_writes_the_files_of_its_tasks() {
     assert_eq!(json["n_configs"], 900);
 }
 
-/// `scancel --signal=TERM --batch` reaches the batch script, which stops lft: the task ends
-/// FAILED with exit code 75 and a partial file; submitted again, it finishes into the bytes of
-/// an uninterrupted task.
+/// `scancel --signal=TERM --batch` reaches the batch script of task 0, which stops lft: the
+/// task ends FAILED with exit code 75 and a partial file, while task 1 completes.
+/// `lft submit --resume` then submits task 0 alone, which finishes into the bytes of an
+/// uninterrupted task; a second `--resume` finds nothing to do.
 #[test]
-fn a_signalled_task_stops_cleanly_and_continues_when_submitted_again() {
+fn a_signalled_task_stops_cleanly_and_resume_submits_it_alone() {
     if !slurm_available() {
         return;
     }
     let text = TASK
         .replace("shape = [4, 4]", "shape = [16, 16]")
         .replace("trajectories = 300", "trajectories = 20000");
-    let reference = {
-        let dir = scratch(&text);
-        let o = lft(dir.path(), &["run", "config.toml", "--set", "task=0"]);
+    let by_hand = scratch(&text);
+    for task in ["task=0", "task=1"] {
+        let o = lft(by_hand.path(), &["run", "config.toml", "--set", task]);
         assert!(o.status.success(), "{}", stderr(&o));
-        std::fs::read(dir.path().join("out/ens/task-0000.h5")).unwrap()
-    };
+    }
+    let reference =
+        |t: u64| std::fs::read(by_hand.path().join(format!("out/ens/task-{t:04}.h5"))).unwrap();
     let dir = scratch(&text);
     let file = dir.path().join("out/ens/task-0000.h5");
-    let (_, job) = submit(dir.path(), &["--tasks", "1"]);
+    let (_, job) = submit(dir.path(), &["--tasks", "2"]);
     let t0 = Instant::now();
     while std::fs::metadata(&file).map_or(0, |m| m.len()) < 5_000_000 {
         assert!(
             t0.elapsed() < Duration::from_secs(120),
-            "the task never wrote"
+            "task 0 never wrote"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
     let sent = Command::new("scancel")
-        .args(["--signal=TERM", "--batch", &job])
+        .args(["--signal=TERM", "--batch", &format!("{job}_0")])
         .status()
         .unwrap();
     assert!(sent.success());
-    let states = wait_for(&job);
-    assert_eq!(states, vec![("FAILED".to_string(), "75:0".to_string())]);
+    let mut states = wait_for(&job);
+    states.sort();
+    assert_eq!(
+        states,
+        vec![
+            ("COMPLETED".to_string(), "0:0".to_string()),
+            ("FAILED".to_string(), "75:0".to_string())
+        ]
+    );
     let stored = lft_io::EnsembleReader::open(&file)
         .unwrap()
         .chain_len(0)
         .unwrap();
     assert!(stored < 20000, "{stored} stored");
-    let (_, again) = submit(dir.path(), &["--tasks", "1"]);
-    let states = wait_for(&again);
-    assert!(states.iter().all(|(s, _)| s == "COMPLETED"), "{states:?}");
+    // lft status: task 0 stopped part-way, task 1 done, and the command that resumes.
+    let o = lft(dir.path(), &["status", "out/ens"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status = stdout(&o);
+    let row = |t: &str| {
+        status
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(t))
+            .unwrap_or_else(|| panic!("no row for task {t}: {status}"))
+            .to_string()
+    };
     assert!(
-        std::fs::read(&file).unwrap() == reference,
-        "the continued task differs from an uninterrupted one"
+        row("0").contains("unfinished (stopped by a signal)")
+            && row("0").contains(&format!("{stored} of 20000")),
+        "{status}"
     );
+    assert!(
+        row("1").contains("done") && row("1").contains("20000"),
+        "{status}"
+    );
+    assert!(status.contains("lft submit --resume out/ens"), "{status}");
+    let o = lft(dir.path(), &["submit", "--resume", "out/ens"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("1 task(s) (0)"), "only task 0 again: {out}");
+    let again = out
+        .lines()
+        .find_map(|l| l.strip_prefix("job array "))
+        .and_then(|r| r.split(':').next())
+        .expect("a job id")
+        .to_string();
+    let states = wait_for(&again);
+    assert_eq!(states, vec![("COMPLETED".to_string(), "0:0".to_string())]);
+    for t in 0..2 {
+        assert!(
+            std::fs::read(dir.path().join(format!("out/ens/task-{t:04}.h5"))).unwrap()
+                == reference(t),
+            "task {t} differs from an uninterrupted one"
+        );
+    }
+    let o = lft(dir.path(), &["submit", "--resume", "out/ens"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nothing to resume"), "{}", stdout(&o));
+    let o = lft(dir.path(), &["status", "out/ens"]);
+    let status = stdout(&o);
+    assert_eq!(status.matches(" done ").count(), 2, "{status}");
+    assert!(!status.contains("--resume"), "{status}");
 }
 
 const FLOW: &str = r#"seed = 5

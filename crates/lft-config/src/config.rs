@@ -132,6 +132,24 @@ impl Config {
         &self.output
     }
 
+    /// The run plan of the ensemble this config writes to `output.path`: `[hmc]` chains of
+    /// trajectories, `[sample]` chains of configurations, annealing passes of particles, or
+    /// PIMH chains of steps (`None` for a flow config without `[sample]`).
+    pub fn ensemble_plan(&self) -> Option<RunPlan> {
+        if let Some(a) = &self.anneal {
+            return Some(match &a.pimh {
+                Some(p) => self.run_plan(p.chains, p.steps, 1),
+                None => self.run_plan(a.repeats, a.settings.particles, 1),
+            });
+        }
+        if let Some(h) = &self.hmc {
+            return Some(self.run_plan(h.chains, h.trajectories, h.save_every));
+        }
+        self.sample
+            .as_ref()
+            .map(|s| self.run_plan(s.chains, s.configs, s.save_every))
+    }
+
     /// Task i of a job array (`task = i`), if this run is one.
     pub fn task(&self) -> Option<u64> {
         self.file.task

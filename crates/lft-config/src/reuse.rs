@@ -21,6 +21,9 @@ pub enum Reuse {
     /// Training CRAFT flows further or annealing with them: everything must agree but the
     /// number of iterations and the keys of what is done with the flows afterwards.
     Craft,
+    /// Merging the task files of a job array: everything must agree but the task, the output
+    /// and `[slurm]`.
+    Merge,
 }
 
 impl Reuse {
@@ -52,6 +55,7 @@ impl Reuse {
                 "task",
                 "slurm",
             ],
+            Reuse::Merge => &["task", "output", "slurm"],
         }
     }
 

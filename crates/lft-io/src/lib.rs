@@ -12,6 +12,6 @@ pub use ensemble::{
     ANNEAL_GROUP, ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader,
     EnsembleStore, EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, Integrator,
     MEASUREMENTS_GROUP, RecordBlock, SamplerKind, StoredArray, StoredGroup, load_group,
-    read_measurement, rewrite_canonical, store_group, store_measurements,
+    merge_ensembles, read_measurement, rewrite_canonical, store_group, store_measurements,
 };
 pub use lock::{FileLock, LockError};

@@ -10,6 +10,7 @@ mod attrs;
 mod canonical;
 mod layout;
 mod measurements;
+mod merge;
 mod reader;
 mod rounds;
 mod store;
@@ -21,6 +22,7 @@ pub use measurements::{
     ANNEAL_GROUP, MEASUREMENTS_GROUP, StoredArray, StoredGroup, load_group, read_measurement,
     store_group, store_measurements,
 };
+pub use merge::merge_ensembles;
 pub use reader::EnsembleReader;
 pub use store::EnsembleStore;
 pub use writer::EnsembleWriter;

@@ -1,0 +1,106 @@
+//! Merging ensembles: the chains of several files, one file after another, into one new
+//! file in the canonical layout (docs/FORMAT.md), so that merging the task files of a job
+//! array gives the bytes of one run with all their chains.
+
+use super::layout;
+use super::layout::tmp_path;
+use super::rounds::RoundWriter;
+use super::writer::write_skeleton;
+use super::{EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter};
+use std::path::Path;
+
+/// Writes `out` with the chains of `inputs` in order (chain c of input k becomes chain
+/// Σ_{j<k} n_j + c) and the root attributes `meta` (whose `n_chains` must be the total).
+/// Every input must be of `meta`'s sampler and volume. `out` must not exist; it appears only
+/// when complete (written beside it, then renamed), and no input is changed.
+pub fn merge_ensembles(
+    out: &Path,
+    inputs: &[&Path],
+    meta: &EnsembleMeta,
+) -> Result<(), EnsembleError> {
+    let usage = |path: &Path, message: String| EnsembleError::Usage {
+        path: path.to_path_buf(),
+        message,
+    };
+    if out.exists() {
+        return Err(usage(out, "exists; a merge never overwrites a file".into()));
+    }
+    let readers = inputs
+        .iter()
+        .map(|p| EnsembleReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    // (reader, chain within it) of every merged chain.
+    let mut sources = Vec::new();
+    let mut chains = Vec::new();
+    let mut lens = Vec::new();
+    for (k, r) in readers.iter().enumerate() {
+        let m = r.meta();
+        if m.sampler != meta.sampler || m.volume() != meta.volume() {
+            return Err(usage(
+                inputs[k],
+                format!(
+                    "holds `{}` records of {} sites, not `{}` of {}",
+                    m.sampler,
+                    m.volume(),
+                    meta.sampler,
+                    meta.volume()
+                ),
+            ));
+        }
+        for c in 0..m.n_chains {
+            sources.push((k, c));
+            chains.push(r.chain_meta(c)?);
+            lens.push(r.chain_len(c)?);
+        }
+    }
+    if chains.len() != meta.n_chains {
+        return Err(usage(
+            out,
+            format!(
+                "the inputs hold {} chains, the merged file is to have {}",
+                chains.len(),
+                meta.n_chains
+            ),
+        ));
+    }
+    let tmp = tmp_path(out);
+    let io = |source| EnsembleError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    if tmp.exists() {
+        // Left by an earlier merge that was interrupted.
+        std::fs::remove_file(&tmp).map_err(io)?;
+    }
+    let staged = tmp_path(&tmp);
+    write_skeleton(&staged, meta, &chains)?;
+    std::fs::rename(&staged, &tmp).map_err(io)?;
+    let writer = EnsembleWriter::open_append(&tmp)?;
+    let mut rounds = RoundWriter::new(writer, meta.sampler, meta.volume(), meta.n_chains, None);
+    let b = layout::round_rows(meta.volume());
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    for start in (0..longest).step_by(b) {
+        for (g, (&(k, c), &n)) in sources.iter().zip(&lens).enumerate() {
+            if start < n {
+                let mut block = readers[k].read_block(c, start, b.min(n - start))?;
+                block.chain = g;
+                rounds.push(&block)?;
+            }
+        }
+    }
+    rounds.flush_tails()?;
+    let (writer, _) = rounds.into_pending();
+    writer.close()?;
+    drop(readers);
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&tmp, out).map_err(|source| EnsembleError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
