@@ -1,8 +1,8 @@
 //! Signals that end a run cleanly. SIGINT (Ctrl-C), SIGTERM (a cluster's time limit or
 //! preemption), SIGUSR1 and SIGUSR2 (Slurm's `--signal` warning before the limit) ask the run
 //! to stop: it finishes the step in hand (an HMC trajectory, a batch of proposals, an
-//! annealing pass, a CRAFT iteration; flow training stops at its next checkpoint), stores
-//! everything, and exits with [`EXIT_STOPPED`]. The same command then continues it exactly.
+//! annealing pass, a CRAFT iteration, a training step), stores everything, and exits with
+//! [`EXIT_STOPPED`]. The same command then continues it exactly.
 //! A second signal ends the process at once (exit 128 + signal), as a crash would; the
 //! files stay readable and resumable.
 

@@ -145,6 +145,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             &mut adam,
             &mut rng,
             &mut report,
+            &|| crate::signals::STOP.requested(),
         );
         let saved = save(config, &flow, &adam, &rng, &history, t);
         result.context("train")?;

@@ -158,6 +158,13 @@ fn an_array_writes_the_files_of_its_tasks() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json["n_chains"], 3);
     assert_eq!(json["n_configs"], 900);
+    // Merged into one file, they measure exactly as the task files read directly.
+    let o = lft(dir.path(), &["merge", "merged.h5", "out/ens"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lft(dir.path(), &["measure", "--json", "merged.h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merged: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(merged["observables"], json["observables"]);
 }
 
 /// `scancel --signal=TERM --batch` reaches the batch script of task 0, which stops lft: the
@@ -256,6 +263,16 @@ fn a_signalled_task_stops_cleanly_and_resume_submits_it_alone() {
     let status = stdout(&o);
     assert_eq!(status.matches(" done ").count(), 2, "{status}");
     assert!(!status.contains("--resume"), "{status}");
+    // The merged tasks are the merged uninterrupted ones.
+    for d in [dir.path(), by_hand.path()] {
+        let o = lft(d, &["merge", "merged.h5", "out/ens"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(
+        std::fs::read(dir.path().join("merged.h5")).unwrap()
+            == std::fs::read(by_hand.path().join("merged.h5")).unwrap(),
+        "the merged file differs from the merged uninterrupted tasks"
+    );
 }
 
 const FLOW: &str = r#"seed = 5

@@ -162,12 +162,14 @@ pub fn train<F: Trainable + ?Sized>(
         adam,
         rng,
         report,
+        &|| false,
     )
 }
 
 /// Trains `flow` from step `adam.steps()` up to step `until` (at most `options.steps`, which
 /// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
-/// called after every step. Stopping and continuing at any step gives the same result as one
+/// called after every step, and `stop` before each: once it says true, training returns
+/// after the step in hand. Stopping and continuing at any step gives the same result as one
 /// run. Returns the records of the steps taken.
 pub fn train_with<F: Trainable + ?Sized>(
     flow: &mut F,
@@ -177,6 +179,7 @@ pub fn train_with<F: Trainable + ?Sized>(
     adam: &mut Adam,
     rng: &mut Pcg64,
     report: &mut dyn FnMut(&StepRecord),
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<StepRecord>, TrainError> {
     let v = flow.volume();
     let mut history = Vec::with_capacity(options.steps);
@@ -184,7 +187,7 @@ pub fn train_with<F: Trainable + ?Sized>(
     let mut failures = 0;
     let mut step = adam.steps() as usize;
     let until = until.min(options.steps);
-    while step < until {
+    while step < until && !stop() {
         let (loss, terms, mut grad) = match objective {
             Objective::ReverseKl(action) => {
                 let z = flow.sample_latent(options.batch, rng);
