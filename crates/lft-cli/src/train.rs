@@ -8,7 +8,7 @@ use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_config::{Config, Reuse, TrainPlan};
-use lft_flow::{Adam, Flow, Objective, StepRecord, batch_quality, train_with};
+use lft_flow::{Adam, Flow, Objective, StepRecord, TrainHooks, batch_quality, train_with};
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 use lft_lattice::{RngState, stream_rng};
 use std::io::IsTerminal;
@@ -144,8 +144,10 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
             until,
             &mut adam,
             &mut rng,
-            &mut report,
-            &|| crate::signals::STOP.requested(),
+            TrainHooks {
+                report: &mut report,
+                stop: &|| crate::signals::STOP.requested(),
+            },
         );
         let saved = save(config, &flow, &adam, &rng, &history, t);
         result.context("train")?;

@@ -161,15 +161,25 @@ pub fn train<F: Trainable + ?Sized>(
         until,
         adam,
         rng,
-        report,
-        &|| false,
+        TrainHooks {
+            report,
+            stop: &|| false,
+        },
     )
 }
 
+/// What [`train_with`] tells and asks along the way.
+pub struct TrainHooks<'a> {
+    /// Called after every step.
+    pub report: &'a mut dyn FnMut(&StepRecord),
+    /// Asked before every step: once it says true, training returns after the step in hand.
+    pub stop: &'a dyn Fn() -> bool,
+}
+
 /// Trains `flow` from step `adam.steps()` up to step `until` (at most `options.steps`, which
-/// also sets the length of the schedule), drawing latent batches from `rng`. `report` is
-/// called after every step, and `stop` before each: once it says true, training returns
-/// after the step in hand. Stopping and continuing at any step gives the same result as one
+/// also sets the length of the schedule), drawing latent batches from `rng`. The hooks'
+/// `report` is called after every step, and `stop` asked before each: once it says true,
+/// training returns after the step in hand. Stopping and continuing at any step gives the same result as one
 /// run. Returns the records of the steps taken.
 pub fn train_with<F: Trainable + ?Sized>(
     flow: &mut F,
@@ -178,9 +188,9 @@ pub fn train_with<F: Trainable + ?Sized>(
     until: usize,
     adam: &mut Adam,
     rng: &mut Pcg64,
-    report: &mut dyn FnMut(&StepRecord),
-    stop: &dyn Fn() -> bool,
+    hooks: TrainHooks<'_>,
 ) -> Result<Vec<StepRecord>, TrainError> {
+    let TrainHooks { report, stop } = hooks;
     let v = flow.volume();
     let mut history = Vec::with_capacity(options.steps);
     let mut lr_scale = 1.0;
