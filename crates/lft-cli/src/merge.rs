@@ -1,13 +1,17 @@
 //! `lft merge OUT FILES...|DIR`: the task files of a job array as one ensemble. Task i's
 //! chain c becomes chain i · C + c, the chain its streams belong to, so merging tasks
-//! 0 … N − 1 gives the file one run of N · C chains writes. Files of another config (other
-//! than the task, the output and `[slurm]`), unfinished tasks and gaps are refused.
+//! 0 … N − 1 gives the file one run of N · C chains writes. An annealing task's per-pass
+//! records (`/anneal`, whose pass column is already the global pass index) are joined in the
+//! same order. Files of another config (other than the task, the output and `[slurm]`),
+//! unfinished tasks and gaps are refused.
 
 use crate::cli::MergeArgs;
 use crate::pipeline::check_belongs;
 use anyhow::{Context, Result, bail};
 use lft_config::{Config, ConfigFile, Reuse};
-use lft_io::{EnsembleReader, SamplerKind, merge_ensembles};
+use lft_io::{
+    ANNEAL_GROUP, EnsembleReader, SamplerKind, StoredArray, StoredGroup, merge_ensembles,
+};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &MergeArgs) -> Result<()> {
@@ -23,16 +27,6 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     for file in &files {
         let reader = EnsembleReader::open(file).with_context(|| format!("{}", file.display()))?;
         let meta = reader.meta();
-        if matches!(
-            meta.sampler,
-            SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft | SamplerKind::Pimh
-        ) {
-            bail!(
-                "{}: annealing files are not merged (their /anneal records are per pass); \
-                 measure the task files together instead: lft measure FILES...",
-                file.display()
-            );
-        }
         let text = meta.config_text.clone();
         let config = Config::from_text(&text, file, &[])
             .with_context(|| format!("{}: its stored config is unreadable", file.display()))?;
@@ -78,16 +72,23 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     let mut merged = ConfigFile::parse(first_text, first_file, &[])?;
     merged.task = None;
     merged.output.path = args.out.clone();
-    match (&mut merged.hmc, &mut merged.sample) {
-        (Some(h), _) => h.chains = total,
-        (None, Some(s)) => s.chains = total,
-        (None, None) => unreachable!("checked: not an annealing file"),
+    match (&mut merged.hmc, &mut merged.sample, &mut merged.anneal) {
+        (Some(h), _, _) => h.chains = total,
+        (_, Some(s), _) => s.chains = total,
+        (_, _, Some(a)) if first_meta.sampler == SamplerKind::Pimh => a.pimh_chains = total,
+        (_, _, Some(a)) => a.repeats = total,
+        _ => unreachable!("an ensemble's config has a sampler"),
     }
+    let side = anneal_records(&tasks.iter().map(|t| t.1.as_path()).collect::<Vec<_>>())?;
     let mut meta = first_meta.clone();
     meta.n_chains = total;
     meta.config_text = merged.to_toml();
     let paths: Vec<&Path> = tasks.iter().map(|t| t.1.as_path()).collect();
     merge_ensembles(&args.out, &paths, &meta)?;
+    if let Some((arrays, attrs)) = side {
+        lft_io::store_group(&args.out, ANNEAL_GROUP, &arrays, &attrs)
+            .with_context(|| format!("{}: storing the per-pass records", args.out.display()))?;
+    }
     println!(
         "lft merge: {} task file(s), {total} chain(s), into {}",
         tasks.len(),
@@ -117,4 +118,45 @@ fn inputs(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
         return Ok(files);
     }
     Ok(given.to_vec())
+}
+
+/// The `/anneal` groups of `files` joined row-wise in order (every array along its first
+/// axis; the attributes of the first), or `None` if no file has one.
+fn anneal_records(files: &[&Path]) -> Result<Option<StoredGroup>> {
+    let groups = files
+        .iter()
+        .map(|f| lft_io::load_group(f, ANNEAL_GROUP).with_context(|| format!("{}", f.display())))
+        .collect::<Result<Vec<_>>>()?;
+    if groups.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let mut joined: Option<StoredGroup> = None;
+    for (file, group) in files.iter().zip(groups) {
+        let Some((arrays, attrs)) = group else {
+            bail!(
+                "{} has no /anneal records, unlike the other files",
+                file.display()
+            );
+        };
+        let Some((into, _)) = &mut joined else {
+            joined = Some((arrays, attrs));
+            continue;
+        };
+        let same = into.len() == arrays.len()
+            && into.iter().zip(&arrays).all(|(a, b)| {
+                a.name == b.name && a.columns == b.columns && a.shape[1..] == b.shape[1..]
+            });
+        if !same {
+            bail!(
+                "{}: its /anneal records differ in layout from the first file's",
+                file.display()
+            );
+        }
+        for (a, b) in into.iter_mut().zip(arrays) {
+            let StoredArray { shape, data, .. } = b;
+            a.shape[0] += shape[0];
+            a.data.extend(data);
+        }
+    }
+    Ok(joined)
 }

@@ -145,3 +145,65 @@ fn files_that_do_not_merge_are_refused() {
     assert!(!dir.path().join("m.h5").exists(), "nothing written");
     assert!(std::fs::read(dir.path().join("out/ens/task-0000.h5")).unwrap() == before);
 }
+
+const SMC: &str = r#"seed = 3
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = 1.0
+lambda = 0.0
+
+[anneal]
+method = "smc"
+particles = 64
+temperatures = 5
+trajectories = 1
+leapfrog_steps = 3
+step_size = 0.2
+repeats = 2
+
+[output]
+path = "out/anneal.h5"
+"#;
+
+/// Annealing tasks of two passes each merge into the file of one run of six passes, their
+/// per-pass records (`/anneal`) included, so log Z comes out the same.
+#[test]
+fn merged_annealing_tasks_are_the_file_of_one_run_with_all_their_passes() {
+    let dir = scratch(SMC);
+    for task in 0..3 {
+        let t = format!("task={task}");
+        let o = lft(dir.path(), &["anneal", "config.toml", "--set", &t]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = lft(dir.path(), &["merge", "merged.h5", "out/anneal"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let single = scratch(SMC);
+    let o = lft(
+        single.path(),
+        &[
+            "anneal",
+            "config.toml",
+            "--set",
+            "anneal.repeats=6",
+            "--set",
+            "output.path=\"merged.h5\"",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(dir.path().join("merged.h5")).unwrap()
+            == std::fs::read(single.path().join("merged.h5")).unwrap(),
+        "the merged file differs from the six-pass run's"
+    );
+    let o = lft(dir.path(), &["measure", "merged.h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mean of 6 passes' log Z"),
+        "{}",
+        stdout(&o)
+    );
+}
