@@ -3,8 +3,8 @@
 //! to stop: it finishes the step in hand (an HMC trajectory, a batch of proposals, an
 //! annealing pass, a CRAFT iteration, a training step), stores everything, and exits with
 //! [`EXIT_STOPPED`]. The same command then continues it exactly.
-//! A second signal ends the process at once (exit 128 + signal), as a crash would; the
-//! files stay readable and resumable.
+//! A second Ctrl-C ends the process at once (exit 130), as a crash would; the files stay
+//! readable and resumable. Repeated TERM and USR signals are one request.
 
 use lft_sample::Stop;
 
@@ -48,7 +48,10 @@ pub fn check(what: impl std::fmt::Display) -> anyhow::Result<()> {
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: libc::c_int) {
-    if STOP.requested() {
+    // A second Ctrl-C means "now". Repeated TERM or USR signals do not: at a time limit or
+    // on preemption Slurm signals every process of the job, so lft gets its own TERM and the
+    // one the batch script passes on.
+    if signal == libc::SIGINT && STOP.requested() {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + signal) };
     }

@@ -32,11 +32,14 @@ fn signal_when(
     while !ready() && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let killed = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success(), "kill -{signal}");
+    // `signal` may name several, sent one after the other ("TERM TERM").
+    for signal in signal.split_whitespace() {
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -{signal}");
+    }
     let out = child.wait_with_output().unwrap();
     (
         out.status,
@@ -53,15 +56,16 @@ fn run_ok(dir: &Path, args: &[&str]) {
     assert!(o.status.success(), "lft {args:?}: {}", stderr(&o));
 }
 
-/// HMC production on 16 × 16, stopped three times in a row, by SIGTERM, SIGUSR2 and SIGINT,
-/// each once more has been written: every stop exits with 75 and leaves a readable file of
-/// fewer configurations than asked for, and the fourth run finishes it into the bytes of an
+/// HMC production on 16 × 16, stopped again and again, by SIGTERM, SIGUSR2, SIGINT and two
+/// SIGTERMs, each once more has been written: every stop exits with 75 and leaves a readable
+/// file of fewer configurations than asked for; two SIGINTs end lft at once (130, unless the
+/// first stop was already through); the last run finishes the file into the bytes of an
 /// uninterrupted run.
 #[test]
 fn stopped_hmc_run_resumes_to_identical_bytes() {
     let text = SMALL
         .replace("shape = [4, 4]", "shape = [16, 16]")
-        .replace("trajectories = 300", "trajectories = 16000");
+        .replace("trajectories = 300", "trajectories = 24000");
     let reference = {
         let dir = scratch(&text);
         run_ok(dir.path(), &["run", "config.toml"]);
@@ -70,7 +74,8 @@ fn stopped_hmc_run_resumes_to_identical_bytes() {
     let dir = scratch(&text);
     let path = dir.path().join("out/ens.h5");
     let mut before = 0;
-    for signal in ["TERM", "USR2", "INT"] {
+    // TERM twice is one request (Slurm signals lft and its batch script alike).
+    for signal in ["TERM", "USR2", "INT", "TERM TERM"] {
         // Rounds of 2048 rows (4 MiB) per chain: wait for one more round in the file.
         let (status, err) = signal_when(
             dir.path(),
@@ -84,12 +89,23 @@ fn stopped_hmc_run_resumes_to_identical_bytes() {
         let r = lft_io::EnsembleReader::open(&path).expect("a readable file");
         let total: usize = (0..2).map(|c| r.chain_len(c).unwrap()).sum();
         assert!(
-            (2048..32000).contains(&total),
-            "SIG{signal}: {total} of 32000 stored"
+            (2048..48000).contains(&total),
+            "SIG{signal}: {total} of 48000 stored"
         );
         drop(r);
         before = file_len(&path);
     }
+    // A second Ctrl-C ends lft at once (130); the file is still whole and continues.
+    let (status, _) = signal_when(
+        dir.path(),
+        &["run", "config.toml"],
+        || file_len(&path) > before + 5_000_000,
+        "INT INT",
+    );
+    assert!(
+        matches!(status.code(), Some(130) | Some(EXIT_STOPPED)),
+        "{status:?}"
+    );
     run_ok(dir.path(), &["run", "config.toml"]);
     assert!(
         std::fs::read(&path).unwrap() == reference,
