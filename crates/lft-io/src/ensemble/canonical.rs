@@ -4,9 +4,9 @@ use super::layout;
 use super::layout::tmp_path;
 use super::rounds::RoundWriter;
 use super::writer::write_skeleton;
-use super::{EnsembleError, EnsembleReader, EnsembleWriter};
+use super::{ChainMeta, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter};
 use lft_records::RecordBlock;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Rewrites the ensemble at `path` canonically: skeleton first, then every record in the
 /// canonical append order (docs/FORMAT.md: rounds of B rows, chain after chain, then each
@@ -80,20 +80,7 @@ fn rewrite(
                 .map(|r| r.map(|s| (g, s)))
         })
         .collect::<Result<_, _>>()?;
-    let tmp = tmp_path(path);
-    let io = |source| EnsembleError::Io {
-        path: tmp.clone(),
-        source,
-    };
-    if tmp.exists() {
-        // Left by an earlier rewrite that was interrupted; the original is intact.
-        std::fs::remove_file(&tmp).map_err(io)?;
-    }
-    let staged = tmp_path(&tmp);
-    write_skeleton(&staged, &meta, &chains)?;
-    std::fs::rename(&staged, &tmp).map_err(io)?;
-    let writer = EnsembleWriter::open_append(&tmp)?;
-    let mut rounds = RoundWriter::new(writer, meta.sampler, meta.volume(), meta.n_chains, None);
+    let (tmp, mut rounds) = begin_staged(path, &meta, &chains)?;
     let b = layout::round_rows(meta.volume());
     let longest = lens.iter().copied().max().unwrap_or(0);
     for start in (0..longest).step_by(b) {
@@ -113,16 +100,50 @@ fn rewrite(
         // Stored results survive (their `n_configs` attribute tells what they were made from).
         super::measurements::store_group(&tmp, group, arrays, attrs)?;
     }
-    std::fs::File::open(&tmp)
+    commit_staged(&tmp, path)?;
+    Ok(pending)
+}
+
+/// Starts a new file for `path` beside it (at `tmp_path(path)`, replacing one an interrupted
+/// rewrite left): the skeleton of `meta` and `chains`, then a [`RoundWriter`] to push the
+/// records in the canonical order. Returns the staging path and the writer.
+pub(super) fn begin_staged(
+    path: &Path,
+    meta: &EnsembleMeta,
+    chains: &[ChainMeta],
+) -> Result<(PathBuf, RoundWriter), EnsembleError> {
+    let tmp = tmp_path(path);
+    let io = |source| EnsembleError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    if tmp.exists() {
+        // Left by an earlier rewrite or merge that was interrupted; `path` is intact.
+        std::fs::remove_file(&tmp).map_err(io)?;
+    }
+    let staged = tmp_path(&tmp);
+    write_skeleton(&staged, meta, chains)?;
+    std::fs::rename(&staged, &tmp).map_err(io)?;
+    let writer = EnsembleWriter::open_append(&tmp)?;
+    let rounds = RoundWriter::new(writer, meta.sampler, meta.volume(), meta.n_chains, None);
+    Ok((tmp, rounds))
+}
+
+/// Makes the staged file `tmp` durable and renames it over `path` (durably too, where the
+/// platform can open a directory).
+pub(super) fn commit_staged(tmp: &Path, path: &Path) -> Result<(), EnsembleError> {
+    std::fs::File::open(tmp)
         .and_then(|f| f.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|source| EnsembleError::Io {
+        .map_err(|source| EnsembleError::Io {
+            path: tmp.to_path_buf(),
+            source,
+        })?;
+    std::fs::rename(tmp, path).map_err(|source| EnsembleError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the rename itself durable; not all platforms can open a directory.
         let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
-    Ok(pending)
+    Ok(())
 }

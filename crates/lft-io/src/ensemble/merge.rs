@@ -2,11 +2,9 @@
 //! file in the canonical layout (docs/FORMAT.md), so that merging the task files of a job
 //! array gives the bytes of one run with all their chains.
 
+use super::canonical::{begin_staged, commit_staged};
 use super::layout;
-use super::layout::tmp_path;
-use super::rounds::RoundWriter;
-use super::writer::write_skeleton;
-use super::{EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter};
+use super::{EnsembleError, EnsembleMeta, EnsembleReader};
 use std::path::Path;
 
 /// Writes `out` with the chains of `inputs` in order (chain c of input k becomes chain
@@ -63,20 +61,7 @@ pub fn merge_ensembles(
             ),
         ));
     }
-    let tmp = tmp_path(out);
-    let io = |source| EnsembleError::Io {
-        path: tmp.clone(),
-        source,
-    };
-    if tmp.exists() {
-        // Left by an earlier merge that was interrupted.
-        std::fs::remove_file(&tmp).map_err(io)?;
-    }
-    let staged = tmp_path(&tmp);
-    write_skeleton(&staged, meta, &chains)?;
-    std::fs::rename(&staged, &tmp).map_err(io)?;
-    let writer = EnsembleWriter::open_append(&tmp)?;
-    let mut rounds = RoundWriter::new(writer, meta.sampler, meta.volume(), meta.n_chains, None);
+    let (tmp, mut rounds) = begin_staged(out, meta, &chains)?;
     let b = layout::round_rows(meta.volume());
     let longest = lens.iter().copied().max().unwrap_or(0);
     for start in (0..longest).step_by(b) {
@@ -92,15 +77,6 @@ pub fn merge_ensembles(
     let (writer, _) = rounds.into_pending();
     writer.close()?;
     drop(readers);
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&tmp, out).map_err(|source| EnsembleError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-    }
+    commit_staged(&tmp, out)?;
     Ok(())
 }
