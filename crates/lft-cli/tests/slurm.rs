@@ -5,8 +5,9 @@
 //!
 //! A 3-task array writes exactly the files that `lft run --set task=i` writes; a task stopped
 //! by `scancel --signal=TERM` exits with 75, and `lft submit --resume` submits it alone and it
-//! finishes into the bytes of an uninterrupted task; a flow config trains in one job and
-//! samples in the array after it.
+//! finishes into the bytes of an uninterrupted task; with `requeue = true` a stopped task
+//! queues itself again and finishes alike; a flow config trains in one job and samples in the
+//! array after it.
 #![cfg(unix)]
 
 mod common;
@@ -272,6 +273,72 @@ fn a_signalled_task_stops_cleanly_and_resume_submits_it_alone() {
         std::fs::read(dir.path().join("merged.h5")).unwrap()
             == std::fs::read(by_hand.path().join("merged.h5")).unwrap(),
         "the merged file differs from the merged uninterrupted tasks"
+    );
+}
+
+/// With `requeue = true`, a task stopped by the warning signal puts itself back in the queue
+/// and, run again by Slurm, finishes into the bytes of an uninterrupted task.
+#[test]
+fn a_requeued_task_continues_by_itself() {
+    if !slurm_available() {
+        return;
+    }
+    let text = TASK
+        .replace("shape = [4, 4]", "shape = [16, 16]")
+        .replace("trajectories = 300", "trajectories = 20000")
+        .replace("grace_seconds = 30", "grace_seconds = 30\nrequeue = true");
+    let by_hand = scratch(&text);
+    let o = lft(by_hand.path(), &["run", "config.toml", "--set", "task=0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = scratch(&text);
+    let file = dir.path().join("out/ens/task-0000.h5");
+    let (_, job) = submit(dir.path(), &["--tasks", "1"]);
+    let t0 = Instant::now();
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 5_000_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the task never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Command::new("scancel")
+        .args(["--signal=USR2", "--batch", &job])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Slurm makes a requeued job eligible again two minutes later; the test does not wait.
+    let t0 = Instant::now();
+    loop {
+        let q = Command::new("squeue")
+            .args(["-h", "-j", &job, "-o", "%r"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&q.stdout).contains("BeginTime") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the task was not requeued"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let now = Command::new("scontrol")
+        .args(["update", &format!("JobId={job}"), "StartTime=now"])
+        .status()
+        .unwrap();
+    assert!(now.success());
+    let states = wait_for(&job);
+    assert_eq!(states, vec![("COMPLETED".to_string(), "0:0".to_string())]);
+    let show = Command::new("scontrol")
+        .args(["show", "job", &job])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("Restarts=1"), "requeued once: {text}");
+    assert!(
+        std::fs::read(&file).unwrap()
+            == std::fs::read(by_hand.path().join("out/ens/task-0000.h5")).unwrap(),
+        "the requeued task differs from an uninterrupted one"
     );
 }
 
