@@ -31,11 +31,11 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         let (stored, planned) = match progress {
             TaskProgress::NotStarted => (0, None),
             TaskProgress::Unfinished { stored, planned } => (stored, Some(planned)),
-            TaskProgress::Done => (stored_records(&file)?, None),
+            TaskProgress::Done { stored } => (stored, None),
         };
         let state = match (active.get(&task), progress) {
             (Some(s), _) => s.to_lowercase(),
-            (None, TaskProgress::Done) => "done".into(),
+            (None, TaskProgress::Done { .. }) => "done".into(),
             (None, TaskProgress::NotStarted) => {
                 left += 1;
                 "not started".into()
@@ -59,15 +59,6 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn stored_records(file: &Path) -> Result<usize> {
-    let r = EnsembleReader::open(file)?;
-    let mut n = 0;
-    for c in 0..r.meta().n_chains {
-        n += r.chain_len(c)?;
-    }
-    Ok(n)
 }
 
 /// The mean acceptance over the stored steps, if the file has any.

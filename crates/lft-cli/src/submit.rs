@@ -105,7 +105,7 @@ fn resume(dir: &Path, dry_run: bool) -> Result<()> {
             continue;
         }
         match task_progress(&submission, task)? {
-            TaskProgress::Done => done += 1,
+            TaskProgress::Done { .. } => done += 1,
             _ => todo.push(task),
         }
     }
@@ -280,11 +280,9 @@ pub enum TaskProgress {
     /// No file yet.
     NotStarted,
     /// Records stored of those planned, over all chains.
-    Unfinished {
-        stored: usize,
-        planned: usize,
-    },
-    Done,
+    Unfinished { stored: usize, planned: usize },
+    /// Every planned record stored.
+    Done { stored: usize },
 }
 
 pub(crate) fn task_progress(submission: &Submission, task: u64) -> Result<TaskProgress> {
@@ -304,7 +302,7 @@ pub(crate) fn task_progress(submission: &Submission, task: u64) -> Result<TaskPr
     }
     Ok(
         if reader.meta().n_chains == plan.chains && stored == planned {
-            TaskProgress::Done
+            TaskProgress::Done { stored }
         } else {
             TaskProgress::Unfinished { stored, planned }
         },

@@ -36,15 +36,30 @@ fn submit(dir: &Path, args: &[&str]) -> (Option<String>, String) {
     let o = lft(dir, &[&["submit", "config.toml"], args].concat());
     assert!(o.status.success(), "lft submit: {}", stderr(&o));
     let out = stdout(&o);
-    let id = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|rest| rest.split(':').next())
-            .map(str::to_string)
-    };
-    let train = id("training job ");
-    let array = id("job array ").expect("a job id");
+    let train = job_id(&out, "training job ");
+    let array = job_id(&out, "job array ").expect("a job id");
     (train, array)
+}
+
+/// The job id on the line of `lft submit`'s output that starts with `prefix`.
+fn job_id(out: &str, prefix: &str) -> Option<String> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.split(':').next())
+        .map(str::to_string)
+}
+
+/// Waits (at most 120 s) until a task has written its first rounds (5 MB) to `file`.
+fn wait_until_written(file: &Path) {
+    let t0 = Instant::now();
+    while std::fs::metadata(file).map_or(0, |m| m.len()) < 5_000_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "{} never grew",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Waits until Slurm no longer lists `job` (at most 180 s), then returns
@@ -190,14 +205,7 @@ fn a_signalled_task_stops_cleanly_and_resume_submits_it_alone() {
     let dir = scratch(&text);
     let file = dir.path().join("out/ens/task-0000.h5");
     let (_, job) = submit(dir.path(), &["--tasks", "2"]);
-    let t0 = Instant::now();
-    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 5_000_000 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "task 0 never wrote"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_written(&file);
     let sent = Command::new("scancel")
         .args(["--signal=TERM", "--batch", &format!("{job}_0")])
         .status()
@@ -242,12 +250,7 @@ fn a_signalled_task_stops_cleanly_and_resume_submits_it_alone() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("1 task(s) (0)"), "only task 0 again: {out}");
-    let again = out
-        .lines()
-        .find_map(|l| l.strip_prefix("job array "))
-        .and_then(|r| r.split(':').next())
-        .expect("a job id")
-        .to_string();
+    let again = job_id(&out, "job array ").expect("a job id");
     let states = wait_for(&again);
     assert_eq!(states, vec![("COMPLETED".to_string(), "0:0".to_string())]);
     for t in 0..2 {
@@ -293,14 +296,7 @@ fn a_requeued_task_continues_by_itself() {
     let dir = scratch(&text);
     let file = dir.path().join("out/ens/task-0000.h5");
     let (_, job) = submit(dir.path(), &["--tasks", "1"]);
-    let t0 = Instant::now();
-    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 5_000_000 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the task never wrote"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_written(&file);
     let sent = Command::new("scancel")
         .args(["--signal=USR2", "--batch", &job])
         .status()
