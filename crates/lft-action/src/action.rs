@@ -62,6 +62,13 @@ pub trait Action: Send + Sync {
             .for_each(|(g, f)| *g = a * *g + b * f);
     }
 
+    /// Whether S(−φ) = S(φ) for every φ (the Z₂ symmetry of φ⁴ without an external field):
+    /// then ⟨M⟩ = 0, and a proposal should give both signs of M in equal measure. False unless
+    /// an action says so.
+    fn is_z2_symmetric(&self) -> bool {
+        false
+    }
+
     /// The same action on lane-interleaved batches of [`lft_lattice::LANES`] configurations,
     /// where the action implements it (bit-identical lane by lane); `None` by default.
     fn lanes(&self) -> Option<&dyn LaneAction> {

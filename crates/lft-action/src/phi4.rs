@@ -213,6 +213,10 @@ impl Action for Phi4 {
         &self.lattice
     }
 
+    fn is_z2_symmetric(&self) -> bool {
+        true
+    }
+
     /// S = Σ_x [ (2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂} ].
     fn action(&self, phi: &[f64]) -> f64 {
         let mass = 2.0 * self.lattice.dim() as f64 + self.params.m2;
@@ -324,6 +328,10 @@ impl Phi4Hopping {
 impl Action for Phi4Hopping {
     fn lattice(&self) -> &Lattice {
         &self.lattice
+    }
+
+    fn is_z2_symmetric(&self) -> bool {
+        true
     }
 
     /// S = Σ_x [ −2κ φ̃_x Σ_μ φ̃_{x+μ̂} + φ̃_x² + λ̃ (φ̃_x² − 1)² ].

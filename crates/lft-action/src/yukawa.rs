@@ -32,6 +32,13 @@ pub struct Yukawa {
 }
 
 impl Yukawa {
+    /// Massless staggered fermions keep the Z₂ symmetry φ → −φ: with ε_x = (−1)^{Σ x_μ} the
+    /// hopping term anticommutes with ε, so ε D(φ) ε = −D(−φ) at m = 0 and
+    /// det D(−φ) = (−1)^V det D(φ), whose square is the same. A bare mass breaks it.
+    pub fn is_z2_symmetric(&self) -> bool {
+        self.params.mass == 0.0
+    }
+
     /// The model on a 2D lattice with even extents (antiperiodic fermions in time).
     pub fn new(lattice: Lattice, params: YukawaParams) -> Result<Self, ActionError> {
         if lattice.dim() != 2 {
@@ -110,6 +117,10 @@ impl YukawaExact {
 impl Action for YukawaExact {
     fn lattice(&self) -> &Lattice {
         self.model.phi4.lattice()
+    }
+
+    fn is_z2_symmetric(&self) -> bool {
+        self.model.is_z2_symmetric()
     }
 
     /// S_φ⁴ − 2 log|det D|; +∞ where det D = 0.
@@ -237,6 +248,10 @@ impl YukawaPseudofermion {
 impl Action for YukawaPseudofermion {
     fn lattice(&self) -> &Lattice {
         self.model.phi4.lattice()
+    }
+
+    fn is_z2_symmetric(&self) -> bool {
+        self.model.is_z2_symmetric()
     }
 
     /// S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ, CG at the tight (`action`) tolerance.

@@ -477,3 +477,30 @@ fn lane_batches_equal_single_configurations_bitwise() {
         }
     }
 }
+
+#[test]
+fn both_forms_of_phi4_are_z2_symmetric() {
+    let lat = Lattice::new(&[4, 6]).unwrap();
+    let aks = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: -4.0,
+            lambda: 8.0,
+        },
+    )
+    .unwrap();
+    let hopping = Phi4Hopping::new(
+        lat.clone(),
+        HoppingParams {
+            kappa: 0.2,
+            lambda_tilde: 0.02,
+        },
+    )
+    .unwrap();
+    let phi = random_field(&lat, 7, 1.3);
+    let minus: Vec<f64> = phi.iter().map(|x| -x).collect();
+    for s in [&aks as &dyn Action, &hopping] {
+        assert!(s.is_z2_symmetric());
+        assert_eq!(s.action(&phi), s.action(&minus));
+    }
+}

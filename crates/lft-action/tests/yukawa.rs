@@ -117,3 +117,19 @@ fn bad_lattices_and_couplings_are_refused() {
     .unwrap_err();
     assert!(nan_g.to_string().contains("`g`"), "{nan_g}");
 }
+
+#[test]
+fn massless_fermions_keep_the_z2_symmetry_and_a_mass_breaks_it() {
+    let phi = random(24, 5, 0.8);
+    let minus: Vec<f64> = phi.iter().map(|x| -x).collect();
+    let massless = YukawaExact::new(model(&[4, 6], 0.7, 0.0));
+    assert!(massless.is_z2_symmetric());
+    let (s, s_minus) = (massless.action(&phi), massless.action(&minus));
+    assert!(
+        (s - s_minus).abs() < 1e-10 * s.abs(),
+        "{s} against {s_minus}"
+    );
+    let massive = YukawaExact::new(model(&[4, 6], 0.7, 0.3));
+    assert!(!massive.is_z2_symmetric());
+    assert!((massive.action(&phi) - massive.action(&minus)).abs() > 1e-3);
+}

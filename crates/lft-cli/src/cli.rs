@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Override a config key, e.g. `--set hmc.trajectories=500` (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// `train` and `sample`: print the summary as one JSON object (one line) instead of text;
+    /// `run` prints one line per phase.
+    #[arg(long)]
+    pub json: bool,
     /// Test hook: abort the process (as a crash would) once this many production trajectories
     /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]

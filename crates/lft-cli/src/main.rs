@@ -30,9 +30,9 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     if config.hmc().is_ok() {
         return hmc_run::run_config(&config, args);
     }
-    train::run_config(&config, args.abort_after)?;
+    train::run_config(&config, args.abort_after, args.json)?;
     if config.sample().is_ok() {
-        sample::run_config(&config, args.abort_after)?;
+        sample::run_config(&config, args.abort_after, args.json)?;
     } else {
         tracing::info!("no [sample] section: the flow is trained; add one to sample with it");
     }

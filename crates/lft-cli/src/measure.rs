@@ -123,6 +123,7 @@ fn print_table(m: &Measurement) {
         if z.passes >= 2 {
             println!("(errors above: jackknife over passes, one block per pass)");
         }
+        print_sign_balance(m);
         return;
     }
     if let Some(s) = m.sampler {
@@ -133,6 +134,23 @@ fn print_table(m: &Measurement) {
         if let Some(ess) = s.ess {
             line += &format!(", ESS of the flow {ess:.4}");
         }
+        if let Some(k) = s.pareto_k {
+            line += &format!(", Pareto k-hat {k:.3}");
+        }
         println!("{line}, longest rejection run {}", s.longest_rejection_run);
+    }
+    print_sign_balance(m);
+}
+
+/// The fraction of configurations with M > 0 (Z₂-symmetric actions), and the warnings.
+fn print_sign_balance(m: &Measurement) {
+    if let Some(f) = &m.positive_fraction {
+        println!(
+            "sign balance: M > 0 in {:.4} ± {:.4} of the configurations (1/2 expected)",
+            f.value, f.error
+        );
+    }
+    for w in &m.warnings {
+        tracing::warn!("{w}");
     }
 }

@@ -13,7 +13,6 @@ use crate::train::INIT_STREAM;
 use anyhow::{Context, Result};
 use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
 use lft_flow::Flow;
-use lft_io::EnsembleReader;
 use lft_io::checkpoint::read_checkpoint;
 use lft_sample::{FlowHmcSampler, ImhSampler, ReweightSampler, RunSummary};
 use std::time::Instant;
@@ -21,7 +20,7 @@ use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
-    run_config(&config, args.abort_after)
+    run_config(&config, args.abort_after, args.json)
 }
 
 /// The trained flow of `config` (from its checkpoint) and the training steps it had.
@@ -52,7 +51,8 @@ pub(crate) fn load_flow(config: &Config) -> Result<(Flow, u64)> {
     Ok((flow, ckpt.step))
 }
 
-pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+/// Samples, then prints the summary (one JSON object with `json`).
+pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Result<()> {
     let s = config.sample()?;
     let action = config.field_action()?;
     let action = action.as_ref();
@@ -73,6 +73,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 batch,
                 seed,
                 flow_step,
+                inverse_check: s.inverse_check,
             };
             run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
         }
@@ -87,6 +88,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 batch,
                 seed,
                 flow_step,
+                inverse_check: s.inverse_check,
             };
             run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
         }
@@ -102,81 +104,113 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                 hmc_per_step: s.hmc_per_step,
                 seed,
                 flow_step,
+                inverse_check: s.inverse_check,
             };
             run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
         }
     };
     if summary.steps > 0 {
-        print_summary(config, s, &summary, start.elapsed().as_secs_f64())?;
+        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), json)?;
     }
     Ok(())
 }
 
-fn print_summary(config: &Config, s: &SamplePlan, run: &RunSummary, elapsed: f64) -> Result<()> {
+/// The run's summary, with the diagnostics of the whole ensemble file (lft-measure): the
+/// proposals' ESS and Pareto k̂, the longest rejection run, τ_int, the sign balance, and the
+/// warnings.
+fn print_summary(
+    config: &Config,
+    s: &SamplePlan,
+    run: &RunSummary,
+    elapsed: f64,
+    json: bool,
+) -> Result<()> {
     let path = &config.output().path;
     let per_step = 1e3 * elapsed / run.steps.max(1) as f64;
-    if s.method == SampleMethod::FlowHmc {
-        println!(
-            "lft sample (flow-HMC): {} chain(s) × {} steps, {}",
-            s.chains,
-            s.configs,
-            path.display()
-        );
-        println!("  flow acceptance (this run)  {:.4}", run.acceptance());
-        println!(
-            "  HMC acceptance (this run)   {:.4}",
-            run.inner_acceptance()
-        );
-        println!("  time per step               {per_step:.3} ms (wall clock, chains in parallel)");
-        print_tau_int(path, 16);
+    let m = lft_measure::measure_files(std::slice::from_ref(path), &Default::default())
+        .with_context(|| format!("measuring {}", path.display()))?;
+    for w in &m.warnings {
+        tracing::warn!("{w}");
+    }
+    let sampler = m.sampler.as_ref();
+    let tau = |key: &str| m.observables.get(key).map(|o| (o.tau_int, o.tau_int_error));
+    if json {
+        let summary = serde_json::json!({
+            "command": "sample",
+            "method": s.method,
+            "output": path,
+            "chains": s.chains,
+            "configs": s.configs,
+            "acceptance_this_run": run.acceptance(),
+            "inner_acceptance_this_run": (s.method == SampleMethod::FlowHmc)
+                .then(|| run.inner_acceptance()),
+            "ms_per_step": per_step,
+            "sampler": sampler,
+            "positive_fraction": m.positive_fraction,
+            "tau_int_abs_mag": tau("abs_mag"),
+            "tau_int_chi2": tau("chi2"),
+            "warnings": m.warnings,
+        });
+        println!("{summary}");
         return Ok(());
     }
-    let reader = EnsembleReader::open(path)?;
-    let mut proposals = Vec::new();
-    let mut longest = 0;
-    for c in 0..reader.meta().n_chains {
-        proposals.extend(reader.read_f64_records(c, "proposal_log_weight")?);
-        let mut streak = 0;
-        for a in reader.read_accepted(c)? {
-            streak = if a { 0 } else { streak + 1 };
-            longest = longest.max(streak);
-        }
-    }
+    let label = match s.method {
+        SampleMethod::FlowHmc => "lft sample (flow-HMC)",
+        _ => "lft sample",
+    };
     println!(
-        "lft sample: {} chain(s) × {} configurations, {}",
+        "{label}: {} chain(s) × {} {}, {}",
         s.chains,
         s.configs,
+        if s.method == SampleMethod::FlowHmc {
+            "steps"
+        } else {
+            "configurations"
+        },
         path.display()
     );
-    let ess = lft_stats::kish_ess(&proposals);
-    if s.method == SampleMethod::Reweight {
-        println!(
-            "  importance-weighted samples: ESS (Kish) {ess:.4}, N·ESS = {:.0}",
-            ess * proposals.len() as f64
-        );
-    } else {
-        println!("  acceptance (this run)    {:.4}", run.acceptance());
-        println!("  ESS of the proposals     {ess:.4}");
-        println!("  longest rejection run    {longest}");
+    let row = |name: &str, value: String| println!("  {name:<26}{value}");
+    match s.method {
+        SampleMethod::Reweight => {
+            if let Some(ess) = sampler.and_then(|x| x.ess) {
+                row(
+                    "ESS (Kish)",
+                    format!("{ess:.4}, N·ESS = {:.0}", ess * m.n_configs as f64),
+                );
+            }
+        }
+        SampleMethod::Imh | SampleMethod::FlowHmc => {
+            row("acceptance (this run)", format!("{:.4}", run.acceptance()));
+            if s.method == SampleMethod::FlowHmc {
+                row(
+                    "HMC acceptance (this run)",
+                    format!("{:.4}", run.inner_acceptance()),
+                );
+            }
+            if let Some(ess) = sampler.and_then(|x| x.ess) {
+                row("ESS of the proposals", format!("{ess:.4}"));
+            }
+            if let Some(x) = sampler {
+                row("longest rejection run", x.longest_rejection_run.to_string());
+            }
+        }
     }
-    println!("  time per configuration   {per_step:.3} ms");
-    if s.method == SampleMethod::Imh {
-        // Autocorrelation of the chain (Γ-method): what the rejections cost.
-        print_tau_int(path, 14);
+    if let Some(k) = sampler.and_then(|x| x.pareto_k) {
+        row("Pareto k-hat", format!("{k:.3} (above 0.7: unreliable)"));
+    }
+    if let Some(f) = &m.positive_fraction {
+        row(
+            "configurations with M > 0",
+            format!("{:.4} ± {:.4} (1/2 expected)", f.value, f.error),
+        );
+    }
+    row("time per step", format!("{per_step:.3} ms"));
+    if s.method != SampleMethod::Reweight {
+        for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
+            if let Some((t, e)) = tau(key) {
+                row(&format!("tau_int of {label}"), format!("{t:.2} ± {e:.2}"));
+            }
+        }
     }
     Ok(())
-}
-
-/// Prints τ_int of |M| and χ₂ (Γ-method) of a measured chain, labels padded to `width`.
-fn print_tau_int(path: &std::path::PathBuf, width: usize) {
-    let Ok(m) = lft_measure::measure_files(std::slice::from_ref(path), &Default::default()) else {
-        return;
-    };
-    for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
-        let o = &m.observables[key];
-        println!(
-            "  tau_int of {label:<width$} {:.2} ± {:.2}",
-            o.tau_int, o.tau_int_error
-        );
-    }
 }

@@ -8,11 +8,12 @@ use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_config::{Config, Reuse, TrainPlan};
-use lft_flow::{Adam, Flow, Objective, StepRecord, TrainHooks, batch_quality, train_with};
+use lft_flow::diagnostics::{ROUND_TRIP_TOLERANCE, evaluate};
+use lft_flow::{Adam, Flow, FlowQuality, Objective, StepRecord, TrainHooks, train_with};
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 use lft_lattice::{RngState, stream_rng};
 use std::io::IsTerminal;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Random stream of the initial weights and of the latent batches.
 pub const INIT_STREAM: u64 = 1 << 32;
@@ -24,12 +25,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if config.anneal().is_ok() {
         return crate::anneal::train_only(&config, args.abort_after);
     }
-    run_config(&config, args.abort_after)
+    run_config(&config, args.abort_after, args.json)
 }
 
-/// Trains; `abort_after` is a test hook: abort (as a crash would) after the first checkpoint
-/// at or beyond that many steps.
-pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+/// Trains, then prints the summary (one JSON object with `json`); `abort_after` is a test
+/// hook: abort (as a crash would) after the first checkpoint at or beyond that many steps.
+pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Result<()> {
     let plan = config.flow()?;
     let (spec, t) = (&plan.spec, &plan.train);
     let steps = t.options.steps;
@@ -166,24 +167,89 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         b.finish_and_clear();
     }
     let elapsed = start.elapsed();
-    // Quality on a fresh batch (its own stream, so training is not disturbed).
-    let z = flow.sample_latent(1024, &mut stream_rng(config.seed(), LATENT_STREAM + 1));
-    let (loss, terms, _) = flow.reverse_kl(action, &z);
-    let (_, var, ess, acceptance) = batch_quality(&terms);
+    let ran = adam.steps() - first_step;
+    let ms_per_step = (ran > 0).then(|| 1e3 * elapsed.as_secs_f64() / ran as f64);
+    // Quality on fresh samples of their own stream, so training is not disturbed.
+    let quality = (t.eval_samples > 0).then(|| {
+        info!(
+            "estimating the flow's quality on {} fresh samples",
+            t.eval_samples
+        );
+        let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
+        evaluate(&flow, action, t.eval_samples, &mut rng)
+    });
+    let warnings = quality
+        .as_ref()
+        .map(|q| q.warnings(ROUND_TRIP_TOLERANCE))
+        .unwrap_or_default();
+    for w in &warnings {
+        warn!("{w}");
+    }
+    if json {
+        let summary = serde_json::json!({
+            "command": "train",
+            "steps": adam.steps(),
+            "steps_this_run": ran,
+            "checkpoint": t.checkpoint,
+            "ms_per_step": ms_per_step,
+            "quality": quality.as_ref().map(quality_json),
+            "warnings": warnings,
+        });
+        println!("{summary}");
+        return Ok(());
+    }
     println!(
-        "lft train: {} steps ({} this run), checkpoint {}",
+        "lft train: {} steps ({ran} this run), checkpoint {}",
         adam.steps(),
-        adam.steps() - first_step,
         t.checkpoint.display()
     );
-    println!("  loss <log q + S>       {loss:.5} (variance {var:.4}, over 1024 fresh samples)");
-    println!("  ESS (Kish)             {ess:.4}");
-    println!("  acceptance (estimate)  {acceptance:.4}");
-    if adam.steps() > first_step {
-        let per = elapsed.as_secs_f64() / (adam.steps() - first_step) as f64;
-        println!("  time per step          {:.2} ms", 1e3 * per);
+    if let Some(ms) = ms_per_step {
+        println!("  time per step            {ms:.2} ms");
+    }
+    if let Some(q) = &quality {
+        print_quality(q);
     }
     Ok(())
+}
+
+/// The quality estimate as printed by `lft train`.
+fn print_quality(q: &FlowQuality) {
+    println!("  quality over {} fresh samples:", q.samples);
+    println!(
+        "  loss <log q + S>         {:.5} (variance {:.4})",
+        q.loss, q.loss_variance
+    );
+    println!("  ESS (Kish)               {:.4}", q.ess);
+    println!("  IMH acceptance           {:.4}", q.acceptance);
+    println!("  longest rejection run    {}", q.longest_rejection_run);
+    match q.pareto_k {
+        Some(k) => println!("  Pareto k-hat             {k:.3} (above 0.7: unreliable)"),
+        None => println!("  Pareto k-hat             none (equal weights)"),
+    }
+    if let Some(f) = q.positive_fraction {
+        println!("  proposals with M > 0     {f:.4} (1/2 expected)");
+    }
+    println!(
+        "  round trip               {:.1e} in z, {:.1e} in log q",
+        q.round_trip.latent_error, q.round_trip.log_q_error
+    );
+}
+
+/// The quality estimate as JSON.
+pub(crate) fn quality_json(q: &FlowQuality) -> serde_json::Value {
+    serde_json::json!({
+        "samples": q.samples,
+        "loss": q.loss,
+        "loss_variance": q.loss_variance,
+        "ess": q.ess,
+        "acceptance": q.acceptance,
+        "longest_rejection_run": q.longest_rejection_run,
+        "pareto_k": q.pareto_k,
+        "positive_fraction": q.positive_fraction,
+        "non_finite": q.non_finite,
+        "round_trip_latent_error": q.round_trip.latent_error,
+        "round_trip_log_q_error": q.round_trip.log_q_error,
+    })
 }
 
 fn save(

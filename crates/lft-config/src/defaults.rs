@@ -61,3 +61,22 @@ pub fn target_acceptance() -> f64 {
 pub fn flush_seconds() -> f64 {
     2.0
 }
+
+pub fn eval_samples() -> usize {
+    65_536
+}
+pub fn is_eval_samples(n: &usize) -> bool {
+    *n == eval_samples()
+}
+pub fn inverse_checks() -> usize {
+    2
+}
+pub fn is_inverse_checks(n: &usize) -> bool {
+    *n == inverse_checks()
+}
+pub fn inverse_tol() -> f64 {
+    1e-6
+}
+pub fn is_inverse_tol(x: &f64) -> bool {
+    *x == inverse_tol()
+}

@@ -10,10 +10,11 @@ use std::fmt;
 pub enum Reuse {
     /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
     /// `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`), where and how often it is
-    /// flushed, and `[slurm]`; the task must agree.
+    /// flushed, the checks that change no result (`train.eval_samples`, the round-trip
+    /// check), and `[slurm]`; the task must agree.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
-    /// must agree, except `train.steps`; sampling and output settings, the task and `[slurm]`
+    /// must agree, except `train.steps` and `train.eval_samples`; sampling and output settings, the task and `[slurm]`
     /// may change (every task of an array samples with the one trained flow).
     Training,
     /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree.
@@ -38,9 +39,20 @@ impl Reuse {
                 "anneal.checkpoint_every",
                 "output.path",
                 "output.flush_seconds",
+                "train.eval_samples",
+                "sample.inverse_checks",
+                "sample.inverse_tol",
                 "slurm",
             ],
-            Reuse::Training => &["train.steps", "hmc", "sample", "output", "task", "slurm"],
+            Reuse::Training => &[
+                "train.steps",
+                "train.eval_samples",
+                "hmc",
+                "sample",
+                "output",
+                "task",
+                "slurm",
+            ],
             Reuse::Sampling => &["hmc", "train", "sample", "output", "task", "slurm"],
             Reuse::Craft => &[
                 "anneal.method",

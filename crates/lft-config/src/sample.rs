@@ -5,7 +5,7 @@ use crate::defaults;
 use crate::error::{at_least_one, invalid, positive};
 use crate::hmc::IntegratorName;
 use lft_records::SamplerKind;
-use lft_sample::HmcParams;
+use lft_sample::{HmcParams, InverseCheck};
 use serde::{Deserialize, Serialize};
 
 /// Independence Metropolis with the trained flow.
@@ -44,6 +44,20 @@ pub struct SampleConfig {
         skip_serializing_if = "defaults::is_one"
     )]
     pub save_every: usize,
+    /// Proposals of every batch whose round trip f⁻¹(f(z)) is checked (0: none); sampling
+    /// stops with an error when one is off by more than `inverse_tol`. Written out only when
+    /// not the default.
+    #[serde(
+        default = "defaults::inverse_checks",
+        skip_serializing_if = "defaults::is_inverse_checks"
+    )]
+    pub inverse_checks: usize,
+    /// Tolerance of the round trip: max |f⁻¹(f(z)) − z| and the relative change of log q.
+    #[serde(
+        default = "defaults::inverse_tol",
+        skip_serializing_if = "defaults::is_inverse_tol"
+    )]
+    pub inverse_tol: f64,
 }
 
 /// How flow samples are turned into an ensemble.
@@ -84,6 +98,8 @@ pub struct SamplePlan {
     pub hmc_per_step: usize,
     /// flow_hmc: the molecular dynamics of those trajectories, ε = hmc_length / hmc_steps.
     pub hmc: HmcParams,
+    /// The round-trip check of the proposals.
+    pub inverse_check: InverseCheck,
 }
 
 impl TryFrom<&SampleConfig> for SamplePlan {
@@ -99,6 +115,7 @@ impl TryFrom<&SampleConfig> for SamplePlan {
                 format!("must be between 1 and sample.configs = {}", s.configs),
             ));
         }
+        positive("sample.inverse_tol", s.inverse_tol)?;
         if s.method == SampleMethod::FlowHmc {
             at_least_one("sample.hmc_steps", s.hmc_steps)?;
             positive("sample.hmc_length", s.hmc_length)?;
@@ -115,6 +132,10 @@ impl TryFrom<&SampleConfig> for SamplePlan {
                 n_steps: s.hmc_steps,
                 integrator: s.hmc_integrator.into(),
                 length_jitter: FLOW_HMC_LENGTH_JITTER,
+            },
+            inverse_check: InverseCheck {
+                per_batch: s.inverse_checks,
+                tolerance: s.inverse_tol,
             },
         })
     }

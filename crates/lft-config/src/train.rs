@@ -56,6 +56,13 @@ pub struct TrainConfig {
     /// Steps between log lines when not on a terminal.
     #[serde(default = "defaults::every")]
     pub report_every: usize,
+    /// Fresh flow samples on which the quality is estimated at the end of training (ESS,
+    /// acceptance, Pareto k̂, sign balance); 0 skips it. Written out only when not the default.
+    #[serde(
+        default = "defaults::eval_samples",
+        skip_serializing_if = "defaults::is_eval_samples"
+    )]
+    pub eval_samples: usize,
 }
 
 /// A validated `[train]` section.
@@ -68,6 +75,8 @@ pub struct TrainPlan {
     pub checkpoint: PathBuf,
     pub checkpoint_every: usize,
     pub report_every: usize,
+    /// Fresh samples of the final quality estimate (0: none).
+    pub eval_samples: usize,
 }
 
 /// Consecutive non-finite training steps tolerated (each rolls back and halves the learning
@@ -116,6 +125,12 @@ impl TryFrom<&TrainConfig> for TrainPlan {
                 "checkpoint_every and report_every must be ≥ 1",
             ));
         }
+        if t.eval_samples == 1 {
+            return Err(invalid(
+                "train.eval_samples",
+                "must be at least 2 (or 0 to skip the quality estimate)",
+            ));
+        }
         Ok(TrainPlan {
             options: TrainOptions {
                 steps: t.steps,
@@ -136,6 +151,7 @@ impl TryFrom<&TrainConfig> for TrainPlan {
             checkpoint: t.checkpoint.clone(),
             checkpoint_every: t.checkpoint_every,
             report_every: t.report_every,
+            eval_samples: t.eval_samples,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! configurations go through [`Flow::forward_with`] and [`Flow::log_q_with`] with a scratch the
 //! caller keeps.
 
+use crate::diagnostics::RoundTrip;
 use crate::prior::Prior;
 use crate::spec::FlowSpec;
 use crate::stack::{BijectionStack, ParamCountError, StackScratch};
@@ -32,6 +33,9 @@ pub struct FlowSample {
     pub phi: Vec<f64>,
     /// log q(φ) of each configuration.
     pub log_q: Vec<f64>,
+    /// The latent draws z `[n, V]` with φ = f(z) (empty for proposals without a latent space):
+    /// what a round-trip check inverts against.
+    pub latent: Vec<f64>,
 }
 
 impl Flow {
@@ -125,7 +129,19 @@ impl Flow {
                     .collect::<Vec<f64>>()
             })
             .collect();
-        FlowSample { phi, log_q }
+        FlowSample {
+            phi,
+            log_q,
+            latent: z,
+        }
+    }
+
+    /// The numerical round trip of one drawn configuration: z′ = f⁻¹(φ) for φ = f(z) drawn
+    /// with log q, against z and that log q (see [`RoundTrip`]).
+    pub fn round_trip_of(&self, z: &[f64], phi: &[f64], log_q: f64) -> RoundTrip {
+        let mut z_back = vec![0.0; z.len()];
+        let log_q_back = self.inverse(phi, &mut z_back);
+        RoundTrip::between(z, &z_back, log_q, log_q_back)
     }
 
     /// log q(φ) of every configuration of a batch `[n, V]`.

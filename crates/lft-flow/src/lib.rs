@@ -14,7 +14,8 @@
 //! on the frozen sites, optionally Z₂-symmetrised), [`spectral`] (a learnable momentum-space
 //! scale). Below them [`conv`], [`activation`], [`net`]; beside them [`prior`]. [`spec`] builds
 //! a [`Flow`] (prior + stack, [`flow`]) from a [`FlowSpec`]; [`kl`] holds its losses, [`adam`]
-//! the optimiser and [`train`] the training loop.
+//! the optimiser and [`train`] the training loop; [`diagnostics`] says how far to trust a
+//! trained flow.
 //!
 //! Everything is `f64` and reproducible: batches are processed in parallel over fixed chunks.
 
@@ -25,6 +26,7 @@ pub mod bijection;
 pub mod conditioner;
 pub mod conv;
 pub mod coupling;
+pub mod diagnostics;
 pub mod flow;
 pub mod gemm;
 pub mod kl;
@@ -50,6 +52,7 @@ pub use adam::{Adam, clip_grad_norm};
 pub use affine::{Affine, AffineCoupling};
 pub use bijection::{Bijection, Cotangent, LayerCache, Workspace};
 pub use coupling::MaskedCoupling;
+pub use diagnostics::{FlowQuality, RoundTrip};
 pub use flow::{Flow, FlowSample};
 pub use lane_bijection::{LaneBijection, LaneLayerCache};
 pub use lane_conv::LaneConvScratch;

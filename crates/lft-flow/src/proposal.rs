@@ -2,6 +2,7 @@
 //! Metropolis, reweighting, flow-HMC, and later SMC): draw configurations with their log q,
 //! and evaluate log q of configurations given. A GPU flow implements the same trait.
 
+use crate::diagnostics::RoundTrip;
 use crate::flow::{Flow, FlowSample};
 use lft_lattice::Pcg64;
 
@@ -20,6 +21,14 @@ pub trait Proposal: Sync {
     fn log_q_one(&self, phi: &[f64]) -> f64 {
         self.log_q(phi)[0]
     }
+
+    /// The numerical round trip of configuration `i` of a batch this proposal drew (the
+    /// inverse map against the latent draw, see [`RoundTrip`]); `None` for proposals without
+    /// a latent space (the default).
+    fn round_trip(&self, sample: &FlowSample, i: usize) -> Option<RoundTrip> {
+        let _ = (sample, i);
+        None
+    }
 }
 
 impl Proposal for Flow {
@@ -37,5 +46,12 @@ impl Proposal for Flow {
 
     fn log_q_one(&self, phi: &[f64]) -> f64 {
         self.inverse(phi, &mut vec![0.0; phi.len()])
+    }
+
+    fn round_trip(&self, sample: &FlowSample, i: usize) -> Option<RoundTrip> {
+        let v = self.lattice().volume();
+        let rows = i * v..(i + 1) * v;
+        let z = sample.latent.get(rows.clone())?;
+        Some(self.round_trip_of(z, &sample.phi[rows], sample.log_q[i]))
     }
 }

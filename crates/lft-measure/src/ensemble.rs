@@ -135,6 +135,7 @@ pub fn measure_files(
     let analysis = AnalysisOptions {
         bin,
         fit_range: options.fit_range,
+        z2_symmetric: meta_is_z2_symmetric(&meta),
     };
     analyze(&chains, &geometry, &analysis, sampler.summary())
         .map_err(|e| MeasureError::Analysis(e.to_string()))
@@ -324,9 +325,19 @@ impl SamplerTotals {
             mean_exp_minus_delta_h: (self.n_dh > 0).then(|| self.sum_exp / n_dh),
             ess: (!self.proposal_log_weights.is_empty())
                 .then(|| lft_stats::kish_ess(&self.proposal_log_weights)),
+            pareto_k: lft_stats::pareto_k_hat(&self.proposal_log_weights),
             longest_rejection_run: self.longest_rejection_run,
             log_z: crate::results::LogZ::from_passes(&self.log_z),
         })
+    }
+}
+
+/// Whether the ensemble's action is Z₂-symmetric: φ⁴, and the Yukawa model with massless
+/// fermions (lft_action::Yukawa::is_z2_symmetric).
+fn meta_is_z2_symmetric(meta: &EnsembleMeta) -> bool {
+    match &meta.fermions {
+        None => meta.action_kind == "phi4",
+        Some(f) => f.mass == 0.0,
     }
 }
 

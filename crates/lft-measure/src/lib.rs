@@ -13,6 +13,7 @@ mod observables;
 pub mod plot;
 mod results;
 mod summary;
+pub mod warnings;
 
 pub use ensemble::{FermionChoice, MeasureError, MeasureOptions, SeriesBuilder, measure_files};
 pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};

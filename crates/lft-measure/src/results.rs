@@ -61,6 +61,9 @@ pub struct SamplerSummary {
     /// Kish ESS of the flow's proposals (flow independence Metropolis).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ess: Option<f64>,
+    /// Pareto k̂ of the proposals' log weights (PSIS; > 0.7: unreliable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pareto_k: Option<f64>,
     /// Longest run of consecutive rejections in any chain.
     pub longest_rejection_run: usize,
     /// Annealing passes (SMC, AIS, CRAFT): their estimates of log Z.
@@ -136,6 +139,13 @@ pub struct Measurement {
     pub pole_mass: Option<PoleMass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampler: Option<SamplerSummary>,
+    /// For Z₂-symmetric actions: the fraction of configurations with M > 0 (weighted for
+    /// weighted samples), ½ for a sampler that visits both signs of M.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positive_fraction: Option<ObservableResult>,
+    /// What the results should not be trusted for (see [`crate::warnings`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub propagator: Option<Propagator>,
     #[serde(skip)]
@@ -184,4 +194,6 @@ pub struct AnalysisOptions {
     pub bin: Option<usize>,
     /// Fit range [t₁, t₂] of the pole mass (None: automatic plateau).
     pub fit_range: Option<(usize, usize)>,
+    /// The action is Z₂-symmetric: measure the fraction of configurations with M > 0.
+    pub z2_symmetric: bool,
 }

@@ -206,6 +206,9 @@ pub fn analyze(
         )
     })
     .collect();
+    let positive_fraction = options
+        .z2_symmetric
+        .then(|| est.fraction(&scaled(|c| &c.magnetization, |m| f64::from(m > 0.0))));
     let propagator = propagator(chains, geometry, &phi_bar, bin);
     let ess = weighted.then(|| {
         let all: Vec<f64> = chains
@@ -214,6 +217,7 @@ pub fn analyze(
             .collect();
         lft_stats::kish_ess(&all)
     });
+    let warnings = crate::warnings::warnings(sampler.as_ref(), positive_fraction.as_ref());
     Ok(Measurement {
         n_configs: chains.iter().map(|c| c.magnetization.len()).sum(),
         n_chains: chains.len(),
@@ -225,6 +229,8 @@ pub fn analyze(
         effective_mass,
         pole_mass,
         sampler,
+        positive_fraction,
+        warnings,
         propagator,
         histories,
     })
@@ -276,6 +282,23 @@ impl Estimator<'_> {
             tau_int_error: 0.0,
             error_of_error: 0.0,
             window: 0,
+        })
+    }
+
+    /// The mean of an indicator series with its error; a series that never changes (a chain
+    /// that stays on one side) has error 0 rather than no estimate.
+    fn fraction(&self, indicator: &Vec<Vec<f64>>) -> ObservableResult {
+        self.any(&[indicator], &|a| a[0]).unwrap_or_else(|_| {
+            let n: usize = indicator.iter().map(Vec::len).sum();
+            let value = indicator.iter().flatten().sum::<f64>() / n.max(1) as f64;
+            ObservableResult {
+                value,
+                error: 0.0,
+                tau_int: 0.5,
+                tau_int_error: 0.0,
+                error_of_error: 0.0,
+                window: 0,
+            }
         })
     }
 

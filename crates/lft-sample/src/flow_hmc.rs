@@ -4,7 +4,9 @@
 //! jumps between regions HMC connects slowly.
 
 use crate::imh::FLOW_CHAIN_STREAM;
-use crate::{Chain, HmcChain, HmcParams, Recorder, Sampler, Step};
+use crate::{
+    Chain, HmcChain, HmcParams, InverseCheck, InverseCheckFailed, Recorder, Sampler, Step,
+};
 use lft_action::Action;
 use lft_flow::Proposal;
 use lft_lattice::{RngState, stream_rng, uniform};
@@ -30,6 +32,7 @@ pub struct FlowHmc<'a> {
     hmc: HmcChain,
     hmc_per_step: usize,
     flow_step: u64,
+    inverse_check: InverseCheck,
 }
 
 impl<'a> FlowHmc<'a> {
@@ -46,6 +49,7 @@ impl<'a> FlowHmc<'a> {
             hmc,
             hmc_per_step,
             flow_step: 0,
+            inverse_check: InverseCheck::default(),
         }
     }
 
@@ -58,10 +62,17 @@ impl<'a> FlowHmc<'a> {
         self.hmc.rng_state()
     }
 
+    /// Checks the round trip of proposals with `check` instead of the default.
+    pub fn with_inverse_check(mut self, check: InverseCheck) -> Self {
+        self.inverse_check = check;
+        self
+    }
+
     /// One step: a flow proposal φ' accepted with min(1, w(φ')/w(φ)), w = e^{−S}/q, then
-    /// `hmc_per_step` HMC trajectories.
-    pub fn step(&mut self) -> FlowHmcRecord {
+    /// `hmc_per_step` HMC trajectories. Fails when the proposal fails the round-trip check.
+    pub fn step(&mut self) -> Result<FlowHmcRecord, InverseCheckFailed> {
         let sample = self.proposal.draw(1, self.hmc.rng_mut());
+        self.inverse_check.check(self.proposal, &sample)?;
         let (proposal, log_q_new) = (sample.phi, sample.log_q[0]);
         let s_new = self.action.action(&proposal);
         let log_q_cur = self.proposal.log_q_one(self.hmc.field());
@@ -74,20 +85,20 @@ impl<'a> FlowHmc<'a> {
         let hmc_accepted = (0..self.hmc_per_step)
             .filter(|_| self.hmc.trajectory(self.action).accepted)
             .count();
-        FlowHmcRecord {
+        Ok(FlowHmcRecord {
             flow_accepted,
             hmc_accepted,
             action: self.hmc.action_value(),
-        }
+        })
     }
 }
 
 impl Chain for FlowHmc<'_> {
-    type Error = std::convert::Infallible;
+    type Error = InverseCheckFailed;
 
     /// One step: a flow proposal and `hmc_per_step` trajectories.
     fn advance(&mut self, _max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
-        let r = self.step();
+        let r = self.step()?;
         out.record(Step {
             config: self.field(),
             values: &[r.action, r.hmc_accepted as f64],
@@ -125,6 +136,8 @@ pub struct FlowHmcSampler<'a> {
     pub hmc_per_step: usize,
     pub seed: u64,
     pub flow_step: u64,
+    /// The round-trip check of the proposals.
+    pub inverse_check: InverseCheck,
 }
 
 impl<'a> FlowHmcSampler<'a> {
@@ -132,6 +145,7 @@ impl<'a> FlowHmcSampler<'a> {
         let hmc = HmcChain::resume(self.action, field, rng.restore(), params);
         FlowHmc {
             flow_step: self.flow_step,
+            inverse_check: self.inverse_check,
             ..FlowHmc::new(self.proposal, self.action, hmc, self.hmc_per_step)
         }
     }

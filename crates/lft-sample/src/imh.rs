@@ -4,7 +4,7 @@
 //! log w = −S(φ) − log q(φ), φ' replaces the current φ with probability min(1, w(φ')/w(φ)).
 //! The chain is exact for any q that covers the target; the flow only sets the acceptance.
 
-use crate::{Chain, Recorder, Sampler, Step};
+use crate::{Chain, InverseCheck, InverseCheckFailed, Recorder, Sampler, Step};
 use lft_action::Action;
 use lft_flow::Proposal;
 use lft_lattice::{Pcg64, RngState, stream_rng, uniform};
@@ -33,6 +33,7 @@ pub struct FlowImh<'a> {
     rng: Pcg64,
     current: Option<(Vec<f64>, ImhRecord)>,
     flow_step: u64,
+    inverse_check: InverseCheck,
 }
 
 impl<'a> FlowImh<'a> {
@@ -51,6 +52,7 @@ impl<'a> FlowImh<'a> {
             rng,
             current: None,
             flow_step: 0,
+            inverse_check: InverseCheck::default(),
         }
     }
 
@@ -70,6 +72,7 @@ impl<'a> FlowImh<'a> {
             rng,
             current,
             flow_step: 0,
+            inverse_check: InverseCheck::default(),
         }
     }
 
@@ -79,30 +82,40 @@ impl<'a> FlowImh<'a> {
         self
     }
 
+    /// Checks the round trip of proposals with `check` instead of the default.
+    pub fn with_inverse_check(mut self, check: InverseCheck) -> Self {
+        self.inverse_check = check;
+        self
+    }
+
     /// Generator state (meaningful between batches: the chain resumes from it exactly).
     pub fn rng_state(&self) -> RngState {
         RngState::of(&self.rng)
     }
 
     /// Runs `n` steps; returns the configuration after each step `[n, V]` and its record.
-    pub fn run(&mut self, n: usize) -> (Vec<f64>, Vec<ImhRecord>) {
+    /// Fails when a proposal fails the round-trip check.
+    #[allow(clippy::type_complexity)]
+    pub fn run(&mut self, n: usize) -> Result<(Vec<f64>, Vec<ImhRecord>), InverseCheckFailed> {
         let mut configs = Vec::new();
         let mut records = Vec::with_capacity(n);
         while records.len() < n {
             let k = self.batch.min(n - records.len());
-            let (c, r) = self.next_batch(k);
+            let (c, r) = self.next_batch(k)?;
             configs.extend(c);
             records.extend(r);
         }
-        (configs, records)
+        Ok((configs, records))
     }
 
     /// Runs one batch of `k` ≤ batch steps.
-    fn next_batch(&mut self, k: usize) -> (Vec<f64>, Vec<ImhRecord>) {
+    #[allow(clippy::type_complexity)]
+    fn next_batch(&mut self, k: usize) -> Result<(Vec<f64>, Vec<ImhRecord>), InverseCheckFailed> {
         let v = self.proposal.volume();
         let mut configs = Vec::with_capacity(k * v);
         let mut records = Vec::with_capacity(k);
         let proposals = self.proposal.draw(k, &mut self.rng);
+        self.inverse_check.check(self.proposal, &proposals)?;
         let mut actions = vec![0.0; k];
         self.action.action_batch(&proposals.phi, &mut actions);
         for (i, phi) in proposals.phi.chunks_exact(v).enumerate() {
@@ -131,7 +144,7 @@ impl<'a> FlowImh<'a> {
             configs.extend_from_slice(state);
             records.push(*rec);
         }
-        (configs, records)
+        Ok((configs, records))
     }
 }
 
@@ -182,11 +195,11 @@ pub(crate) fn record_batch(
 }
 
 impl Chain for FlowImh<'_> {
-    type Error = std::convert::Infallible;
+    type Error = InverseCheckFailed;
 
     /// One batch of at most `max` proposals.
     fn advance(&mut self, max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
-        let (configs, records) = self.next_batch(self.batch.min(max));
+        let (configs, records) = self.next_batch(self.batch.min(max))?;
         record_batch(out, &configs, &records, self.rng_state());
         Ok(())
     }
@@ -215,6 +228,8 @@ pub struct ImhSampler<'a> {
     pub seed: u64,
     /// Training steps of the flow (stored with the chains).
     pub flow_step: u64,
+    /// The round-trip check of the proposals.
+    pub inverse_check: InverseCheck,
 }
 
 impl<'a> Sampler for ImhSampler<'a> {
@@ -230,7 +245,9 @@ impl<'a> Sampler for ImhSampler<'a> {
 
     fn fresh(&self, index: u64) -> FlowImh<'a> {
         let rng = stream_rng(self.seed, FLOW_CHAIN_STREAM + index);
-        FlowImh::new(self.proposal, self.action, self.batch, rng).with_flow_step(self.flow_step)
+        FlowImh::new(self.proposal, self.action, self.batch, rng)
+            .with_flow_step(self.flow_step)
+            .with_inverse_check(self.inverse_check)
     }
 
     fn resume(&self, meta: &ChainMeta, last: Option<&StoredRow>) -> Result<FlowImh<'a>, String> {
@@ -249,7 +266,8 @@ impl<'a> Sampler for ImhSampler<'a> {
             rng.restore(),
             current,
         )
-        .with_flow_step(self.flow_step))
+        .with_flow_step(self.flow_step)
+        .with_inverse_check(self.inverse_check))
     }
 
     fn resume_period(&self) -> usize {

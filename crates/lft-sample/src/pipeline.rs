@@ -261,13 +261,17 @@ pub fn run<Sm: Sampler, S: Store>(
         production.granule = sampler.resume_period();
         production.max_lead = store.max_lead().map(|rows| rows * save_every);
         production.stop = plan.stop;
-        summary = run_chains(&mut chains, &production, &remaining, store, observer).map_err(
-            |e| match e {
-                RunError::Sink(e) => RunError::Sink(e),
-                RunError::Chain { chain, error } => RunError::Chain { chain, error },
-                RunError::Stored(never) => match never {},
-            },
-        )?;
+        summary = match run_chains(&mut chains, &production, &remaining, store, observer) {
+            Ok(summary) => summary,
+            // What the chains completed is in the store; finishing it appends the rows a
+            // resumed store still holds, so a failing chain loses nothing written before.
+            Err(RunError::Chain { chain, error }) => {
+                store.finish().map_err(RunError::Sink)?;
+                return Err(RunError::Chain { chain, error });
+            }
+            Err(RunError::Sink(e)) => return Err(RunError::Sink(e)),
+            Err(RunError::Stored(never)) => match never {},
+        };
     }
     store.finish().map_err(RunError::Sink)?;
     Ok(RunOutcome {

@@ -3,7 +3,7 @@
 //! with every `accepted` 1 and the proposal's log w equal to the sample's.
 
 use crate::imh::{FLOW_CHAIN_STREAM, record_batch};
-use crate::{Chain, ImhRecord, Recorder, Sampler};
+use crate::{Chain, ImhRecord, InverseCheck, InverseCheckFailed, Recorder, Sampler};
 use lft_action::Action;
 use lft_flow::Proposal;
 use lft_lattice::{Pcg64, RngState, stream_rng};
@@ -16,6 +16,7 @@ pub struct FlowReweight<'a> {
     batch: usize,
     rng: Pcg64,
     flow_step: u64,
+    inverse_check: InverseCheck,
 }
 
 impl<'a> FlowReweight<'a> {
@@ -31,12 +32,16 @@ impl<'a> FlowReweight<'a> {
             batch: batch.max(1),
             rng,
             flow_step: 0,
+            inverse_check: InverseCheck::default(),
         }
     }
 
-    /// `k` samples with S, log q and log w = −S − log q.
-    pub fn draw(&mut self, k: usize) -> (Vec<f64>, Vec<ImhRecord>) {
+    /// `k` samples with S, log q and log w = −S − log q; fails when a sample fails the
+    /// round-trip check.
+    #[allow(clippy::type_complexity)]
+    pub fn draw(&mut self, k: usize) -> Result<(Vec<f64>, Vec<ImhRecord>), InverseCheckFailed> {
         let sample = self.proposal.draw(k, &mut self.rng);
+        self.inverse_check.check(self.proposal, &sample)?;
         let v = self.proposal.volume();
         let records = sample
             .phi
@@ -53,16 +58,16 @@ impl<'a> FlowReweight<'a> {
                 }
             })
             .collect();
-        (sample.phi, records)
+        Ok((sample.phi, records))
     }
 }
 
 impl Chain for FlowReweight<'_> {
-    type Error = std::convert::Infallible;
+    type Error = InverseCheckFailed;
 
     /// One batch of at most `max` samples.
     fn advance(&mut self, max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
-        let (configs, records) = self.draw(self.batch.min(max));
+        let (configs, records) = self.draw(self.batch.min(max))?;
         record_batch(out, &configs, &records, RngState::of(&self.rng));
         Ok(())
     }
@@ -87,6 +92,8 @@ pub struct ReweightSampler<'a> {
     pub batch: usize,
     pub seed: u64,
     pub flow_step: u64,
+    /// The round-trip check of the samples.
+    pub inverse_check: InverseCheck,
 }
 
 impl<'a> Sampler for ReweightSampler<'a> {
@@ -104,6 +111,7 @@ impl<'a> Sampler for ReweightSampler<'a> {
         let rng = stream_rng(self.seed, FLOW_CHAIN_STREAM + index);
         FlowReweight {
             flow_step: self.flow_step,
+            inverse_check: self.inverse_check,
             ..FlowReweight::new(self.proposal, self.action, self.batch, rng)
         }
     }
@@ -116,6 +124,7 @@ impl<'a> Sampler for ReweightSampler<'a> {
         let rng = last.map_or(meta.start_rng, |row| row.rng);
         Ok(FlowReweight {
             flow_step: self.flow_step,
+            inverse_check: self.inverse_check,
             ..FlowReweight::new(self.proposal, self.action, self.batch, rng.restore())
         })
     }

@@ -37,10 +37,12 @@ where
     C: std::error::Error + 'static,
     M: std::fmt::Debug + std::fmt::Display,
 {
+    /// The inner error's own source: its message is part of this one's already, and a chain
+    /// of causes printed in full (`{:#}`) should not repeat it.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RunError::Sink(e) => Some(e),
-            RunError::Chain { error, .. } => Some(error),
+            RunError::Sink(e) => e.source(),
+            RunError::Chain { error, .. } => error.source(),
             RunError::Stored(_) => None,
         }
     }

@@ -5,8 +5,8 @@ use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSample, FlowSpec, Prior, PriorSpec, Proposal};
 use lft_lattice::{Lattice, Pcg64, stream_rng};
 use lft_sample::{
-    FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start,
-    run_production, thermalize_all,
+    FlowHmc, FlowImh, FlowReweight, HmcChain, HmcParams, Integrator, InverseCheck, MemoryStore,
+    SamplerKind, Start, run_production, thermalize_all,
 };
 use lft_stats::estimate_mean;
 use std::time::Duration;
@@ -32,7 +32,7 @@ fn flow_imh_reproduces_the_free_field() {
     let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
     let flow = trained_flow(&action, 400, 1);
     let mut chain = FlowImh::new(&flow, &action, 256, stream_rng(2, 0));
-    let (configs, records) = chain.run(20_000);
+    let (configs, records) = chain.run(20_000).unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / records.len() as f64;
     assert!(acceptance > 0.5, "acceptance {acceptance}");
     let exact = FreeField::new(lat, m2).unwrap();
@@ -69,7 +69,11 @@ impl Proposal for FreeFieldProposal {
             self.prior.sample(rng, p);
         }
         let log_q = self.log_q(&phi);
-        FlowSample { phi, log_q }
+        FlowSample {
+            phi,
+            log_q,
+            latent: Vec::new(),
+        }
     }
 
     fn log_q(&self, phis: &[f64]) -> Vec<f64> {
@@ -92,7 +96,7 @@ fn any_proposal_drives_independence_metropolis() {
     };
     let exact = FreeField::new(lat, m2).unwrap();
     let mut chain = FlowImh::new(&proposal, &action, 256, stream_rng(5, 0));
-    let (configs, records) = chain.run(20_000);
+    let (configs, records) = chain.run(20_000).unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / records.len() as f64;
     assert!(
         acceptance > 0.05 && acceptance < 0.99,
@@ -124,7 +128,9 @@ fn exact_prior_is_always_accepted() {
         spectral: false,
     };
     let flow = Flow::new(lat, &spec, 1).unwrap();
-    let (_, records) = FlowImh::new(&flow, &action, 100, stream_rng(3, 0)).run(1000);
+    let (_, records) = FlowImh::new(&flow, &action, 100, stream_rng(3, 0))
+        .run(1000)
+        .unwrap();
     assert!(records.iter().all(|r| r.accepted));
 }
 
@@ -142,7 +148,9 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
     )
     .unwrap();
     let flow = trained_flow(&action, 400, 5);
-    let (imh_configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(6, 0)).run(30_000);
+    let (imh_configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(6, 0))
+        .run(30_000)
+        .unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / records.len() as f64;
     assert!(acceptance > 0.3, "acceptance {acceptance}");
 
@@ -174,7 +182,7 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
     let mut fh_configs = Vec::new();
     let mut flow_acc = 0;
     for _ in 0..15_000 {
-        flow_acc += usize::from(fh.step().flow_accepted);
+        flow_acc += usize::from(fh.step().unwrap().flow_accepted);
         fh_configs.extend_from_slice(fh.field());
     }
     assert!(flow_acc > 0, "some flow proposals should be accepted");
@@ -197,4 +205,64 @@ fn flow_samplers_agree_with_hmc_on_a_tiny_phi4_lattice() {
             "{name}: flow-HMC {c:?} vs HMC {b:?}"
         );
     }
+}
+
+/// A flow whose inverse loses most digits: one affine coupling with t = 10¹² on the active
+/// sites (a single linear convolution, all weights zero, the t bias 10¹²).
+fn ill_conditioned_flow(lattice: &Lattice) -> Flow {
+    let spec = FlowSpec {
+        layers: 1,
+        hidden: vec![],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Identity,
+        equivariant: false,
+        coupling: CouplingSpec::Affine,
+        prior: PriorSpec::StandardNormal,
+        spectral: false,
+    };
+    let mut flow = Flow::new(lattice.clone(), &spec, 1).unwrap();
+    let n = flow.n_params();
+    flow.params_mut().iter_mut().for_each(|p| *p = 0.0);
+    flow.params_mut()[n - 1] = 1e12;
+    flow
+}
+
+#[test]
+fn flow_samplers_stop_on_a_proposal_that_fails_its_round_trip() {
+    let lattice = Lattice::new(&[4, 4]).unwrap();
+    let action = Phi4::new(
+        lattice.clone(),
+        Phi4Params {
+            m2: -1.0,
+            lambda: 1.0,
+        },
+    )
+    .unwrap();
+    let bad = ill_conditioned_flow(&lattice);
+    let err = FlowImh::new(&bad, &action, 16, stream_rng(1, 0))
+        .run(32)
+        .unwrap_err();
+    assert!(err.round_trip.latent_error > 1e-6, "{err:?}");
+    assert!(err.to_string().contains("numerically unstable"), "{err}");
+    let mut reweight = FlowReweight::new(&bad, &action, 16, stream_rng(1, 0));
+    assert!(reweight.draw(16).is_err());
+    let params = HmcParams {
+        step_size: 0.1,
+        n_steps: 5,
+        integrator: Integrator::Leapfrog,
+        length_jitter: 0.0,
+    };
+    let start = HmcChain::new(&action, Start::Cold, stream_rng(2, 0), params);
+    assert!(FlowHmc::new(&bad, &action, start, 1).step().is_err());
+    // With the check off the chain runs (and would store wrong weights).
+    let off = InverseCheck {
+        per_batch: 0,
+        ..InverseCheck::default()
+    };
+    let (_, records) = FlowImh::new(&bad, &action, 16, stream_rng(1, 0))
+        .with_inverse_check(off)
+        .run(32)
+        .unwrap();
+    assert_eq!(records.len(), 32);
 }

@@ -9,8 +9,9 @@ use lft_action::{Action, Phi4, Phi4Params};
 use lft_lattice::Lattice;
 use lft_records::Store;
 use lft_sample::{
-    FlowHmcSampler, HmcParams, HmcSampler, ImhSampler, Integrator, MemoryStore, Progress,
-    ReweightSampler, RunError, RunPlan, RunSummary, Sampler, Start, Stop, StoreMismatch, run,
+    FlowHmcSampler, HmcParams, HmcSampler, ImhSampler, Integrator, InverseCheck, MemoryStore,
+    Progress, ReweightSampler, RunError, RunPlan, RunSummary, Sampler, Start, Stop, StoreMismatch,
+    run,
 };
 use std::time::Duration;
 
@@ -95,6 +96,7 @@ fn flow_samplers_resume_exactly() {
         batch: 8,
         seed: 9,
         flow_step: 10,
+        inverse_check: InverseCheck::default(),
     };
     // Stops inside batches: the chain restarts from the last complete batch.
     resumes_exactly(&imh, 50, 1, &[5, 8, 30]);
@@ -105,6 +107,7 @@ fn flow_samplers_resume_exactly() {
         batch: 8,
         seed: 9,
         flow_step: 10,
+        inverse_check: InverseCheck::default(),
     };
     resumes_exactly(&reweight, 40, 1, &[3, 21]);
     let flow_hmc = FlowHmcSampler {
@@ -114,6 +117,7 @@ fn flow_samplers_resume_exactly() {
         hmc_per_step: 2,
         seed: 9,
         flow_step: 10,
+        inverse_check: InverseCheck::default(),
     };
     resumes_exactly(&flow_hmc, 30, 3, &[4, 11]);
 }
@@ -235,8 +239,12 @@ fn stores_that_do_not_fit_the_run_are_refused() {
         batch: 4,
         seed: 1,
         flow_step: 2,
+        inverse_check: InverseCheck::default(),
     };
-    let m = message(run(&imh, &mut store.clone(), &plan(2, 30, 1), &mut ()).map(|_| ()));
+    let m = match run(&imh, &mut store.clone(), &plan(2, 30, 1), &mut ()) {
+        Err(RunError::Stored(m)) => m.to_string(),
+        other => panic!("{:?}", other.map(|_| ())),
+    };
     assert!(m.contains("sampler `hmc`, not `flow-imh`"), "{m}");
     // A complete store is left as it is.
     let before = store.records.clone();

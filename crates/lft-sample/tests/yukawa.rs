@@ -136,7 +136,9 @@ fn metropolis(g: f64, sweeps: usize, seed: u64) -> Vec<f64> {
 fn flow_imh(g: f64, n: usize) -> (Vec<f64>, f64) {
     let action = YukawaExact::new(model(g));
     let flow = trained_flow(&action, 1500, 21);
-    let (configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(22, 0)).run(n);
+    let (configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(22, 0))
+        .run(n)
+        .unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / n as f64;
     eprintln!("g = {g}: flow acceptance {acceptance}");
     assert!(acceptance > 0.2, "g = {g}: flow acceptance {acceptance}");

@@ -4,13 +4,15 @@
 //!   on one or several replicas, with automatic windowing, bias correction, the error of the
 //!   error and a replica Q-value.
 //! - [`jackknife`] and [`bootstrap`] over bins ([`bin_means`]), and [`binning_analysis`].
-//! - Importance-weighted samples: [`kish_ess`], [`ess`], [`log_sum_exp`], [`weighted_jackknife`].
+//! - Importance-weighted samples: [`kish_ess`], [`ess`], [`log_sum_exp`], [`weighted_jackknife`],
+//!   and the Pareto k̂ of their tail, [`pareto_k_hat`].
 
 mod autocorr;
 mod binning;
 mod bootstrap;
 mod gamma;
 mod jackknife;
+mod psis;
 pub mod special;
 mod weighted;
 
@@ -19,6 +21,7 @@ pub use binning::binning_analysis;
 pub use bootstrap::bootstrap;
 pub use gamma::{GammaOptions, GammaResult, Replicas, gamma_mean, gamma_method};
 pub use jackknife::{bin_means, jackknife};
+pub use psis::{PARETO_K_MIN_SAMPLES, PARETO_K_UNRELIABLE, pareto_k_hat, pareto_warning};
 pub use weighted::{
     ess, kish_ess, log_mean_exp, log_sum_exp, normalized_weights, weighted_jackknife,
 };
