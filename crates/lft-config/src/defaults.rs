@@ -80,3 +80,6 @@ pub fn inverse_tol() -> f64 {
 pub fn is_inverse_tol(x: &f64) -> bool {
     *x == inverse_tol()
 }
+pub fn is_zero(n: &usize) -> bool {
+    *n == 0
+}

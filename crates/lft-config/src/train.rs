@@ -4,7 +4,7 @@
 use crate::ConfigError;
 use crate::defaults;
 use crate::error::{at_least_one, invalid, positive};
-use lft_flow::{Schedule, TrainOptions};
+use lft_flow::{GradientEstimator, Schedule, TrainOptions};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -21,6 +21,21 @@ pub enum ScheduleName {
 pub enum ObjectiveName {
     ReverseKl,
     ForwardKl,
+}
+
+/// The estimator of the reverse-KL gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientName {
+    #[default]
+    Total,
+    Path,
+}
+
+impl GradientName {
+    fn is_total(&self) -> bool {
+        *self == GradientName::Total
+    }
 }
 
 /// Training of the flow.
@@ -44,6 +59,18 @@ pub struct TrainConfig {
     pub grad_clip: Option<f64>,
     #[serde(default = "default_objective")]
     pub objective: ObjectiveName,
+    /// The reverse-KL gradient: "total" (the reparameterised derivative of log q + S) or
+    /// "path" (without the score term: lower variance near the target, about twice the cost
+    /// per step). Written out only when not "total".
+    #[serde(default, skip_serializing_if = "GradientName::is_total")]
+    pub gradient: GradientName,
+    /// Steps of linear learning-rate warm-up (0: none). Written out only when not 0.
+    #[serde(default, skip_serializing_if = "defaults::is_zero")]
+    pub warmup: usize,
+    /// The batch of the last step: the batch grows geometrically from `batch` to `batch_max`
+    /// over training. Written out only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_max: Option<usize>,
     /// For `objective = "forward_kl"`: an ensemble file of the target (any sampler), whose
     /// configurations are the training data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +152,15 @@ impl TryFrom<&TrainConfig> for TrainPlan {
                 "checkpoint_every and report_every must be ≥ 1",
             ));
         }
+        if t.batch_max.is_some_and(|b| b < t.batch) {
+            return Err(invalid("train.batch_max", "must be at least train.batch"));
+        }
+        if t.gradient == GradientName::Path && t.objective == ObjectiveName::ForwardKl {
+            return Err(invalid(
+                "train.gradient",
+                "the path gradient is an estimator of the reverse KL; forward_kl has its own",
+            ));
+        }
         if t.eval_samples == 1 {
             return Err(invalid(
                 "train.eval_samples",
@@ -146,6 +182,12 @@ impl TryFrom<&TrainConfig> for TrainPlan {
                 },
                 grad_clip: t.grad_clip,
                 max_failures: MAX_FAILURES,
+                gradient: match t.gradient {
+                    GradientName::Total => GradientEstimator::Total,
+                    GradientName::Path => GradientEstimator::Path,
+                },
+                warmup: t.warmup,
+                batch_max: t.batch_max,
             },
             data: t.data.clone(),
             checkpoint: t.checkpoint.clone(),

@@ -66,7 +66,7 @@ pub use spline::RqSpline;
 pub use spline_coupling::SplineCoupling;
 pub use stack::{BijectionStack, ParamCountError, StackScratch};
 pub use train::{
-    Objective, Schedule, StepRecord, TrainError, TrainHooks, TrainOptions, Trainable,
-    batch_quality, train, train_with,
+    GradientEstimator, Objective, Schedule, StepRecord, TrainError, TrainHooks, TrainOptions,
+    Trainable, batch_quality, train, train_with,
 };
 pub use transform::ElementwiseTransform;

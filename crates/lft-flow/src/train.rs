@@ -19,10 +19,21 @@ pub enum Schedule {
     },
 }
 
+/// Which estimator of the reverse-KL gradient a step takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GradientEstimator {
+    /// The total derivative of log q + S along φ = f(z) ([`Flow::reverse_kl`]).
+    #[default]
+    Total,
+    /// The path gradient, without the score term ([`Flow::reverse_kl_path`]).
+    Path,
+}
+
 /// Training settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOptions {
     pub steps: usize,
+    /// The batch of the first step.
     pub batch: usize,
     pub lr: f64,
     pub schedule: Schedule,
@@ -30,6 +41,31 @@ pub struct TrainOptions {
     pub grad_clip: Option<f64>,
     /// Consecutive non-finite steps tolerated (each rolls back and halves the learning rate).
     pub max_failures: usize,
+    /// The reverse-KL gradient estimator.
+    pub gradient: GradientEstimator,
+    /// Steps of linear learning-rate warm-up: the schedule's rate times min(1, (t + 1)/warmup).
+    pub warmup: usize,
+    /// The batch of the last step: the batch grows geometrically from `batch` to `batch_max`
+    /// over the steps (`None`: constant).
+    pub batch_max: Option<usize>,
+}
+
+impl Default for TrainOptions {
+    /// 1000 steps of batch 64 at a constant lr 10⁻³, total gradient, no clipping, warm-up or
+    /// batch growth.
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch: 64,
+            lr: 1e-3,
+            schedule: Schedule::Constant,
+            grad_clip: None,
+            max_failures: 5,
+            gradient: GradientEstimator::Total,
+            warmup: 0,
+            batch_max: None,
+        }
+    }
 }
 
 /// What one training step measured.
@@ -63,8 +99,25 @@ pub enum TrainError {
 }
 
 impl TrainOptions {
-    fn lr_at(&self, step: usize, scale: f64) -> f64 {
-        let base = self.lr * scale;
+    /// The batch of step t: round(b₀ (b₁/b₀)^{t/(T−1)}), from `batch` to `batch_max`.
+    pub fn batch_at(&self, step: usize) -> usize {
+        let last = match self.batch_max {
+            Some(b) if b > self.batch && self.steps >= 2 => b,
+            _ => return self.batch,
+        };
+        let ratio = last as f64 / self.batch as f64;
+        let t = step.min(self.steps - 1) as f64 / (self.steps - 1) as f64;
+        ((self.batch as f64 * ratio.powf(t)).round() as usize).clamp(self.batch, last)
+    }
+
+    /// The learning rate of step t, with the failure scale applied.
+    pub fn lr_at(&self, step: usize, scale: f64) -> f64 {
+        let warm = if self.warmup > 0 {
+            ((step + 1) as f64 / self.warmup as f64).min(1.0)
+        } else {
+            1.0
+        };
+        let base = self.lr * scale * warm;
         match self.schedule {
             Schedule::Constant => base,
             Schedule::Cosine => {
@@ -109,6 +162,8 @@ pub trait Trainable {
     fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64>;
     /// (L, per-sample log q + S, ∂L/∂θ) of the reverse KL on the latent batch `z`.
     fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+    /// As `reverse_kl`, with the path gradient (the score term dropped).
+    fn reverse_kl_path(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
     /// (L, ∂L/∂θ) of the forward KL on the configurations `phis`.
     fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>);
 }
@@ -128,6 +183,9 @@ impl Trainable for Flow {
     }
     fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         Flow::reverse_kl(self, action, z)
+    }
+    fn reverse_kl_path(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        Flow::reverse_kl_path(self, action, z)
     }
     fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>) {
         Flow::forward_kl(self, phis)
@@ -200,13 +258,17 @@ pub fn train_with<F: Trainable + ?Sized>(
     while step < until && !stop() {
         let (loss, terms, mut grad) = match objective {
             Objective::ReverseKl(action) => {
-                let z = flow.sample_latent(options.batch, rng);
-                flow.reverse_kl(action, &z)
+                let z = flow.sample_latent(options.batch_at(step), rng);
+                match options.gradient {
+                    GradientEstimator::Total => flow.reverse_kl(action, &z),
+                    GradientEstimator::Path => flow.reverse_kl_path(action, &z),
+                }
             }
             Objective::ForwardKl(data) => {
                 let n_data = data.len() / v;
-                let mut batch = Vec::with_capacity(options.batch * v);
-                for _ in 0..options.batch {
+                let n = options.batch_at(step);
+                let mut batch = Vec::with_capacity(n * v);
+                for _ in 0..n {
                     let j = ((lft_lattice::uniform(rng) * n_data as f64) as usize).min(n_data - 1);
                     batch.extend_from_slice(&data[j * v..(j + 1) * v]);
                 }

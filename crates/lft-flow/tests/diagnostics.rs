@@ -75,6 +75,7 @@ fn broken_phase_flow(equivariant: bool) -> (Flow, Phi4) {
         schedule: Schedule::Constant,
         grad_clip: None,
         max_failures: 3,
+        ..TrainOptions::default()
     };
     let mut adam = Adam::new(flow.n_params());
     train(

@@ -132,6 +132,7 @@ fn flow_trained_on_the_free_field_reaches_high_ess_quickly() {
         schedule: Schedule::Cosine,
         grad_clip: Some(100.0),
         max_failures: 5,
+        ..TrainOptions::default()
     };
     let mut adam = Adam::new(flow.n_params());
     let mut rng = stream_rng(1, 1);

@@ -30,6 +30,7 @@ pub fn trained_flow(action: &dyn Action, steps: usize, seed: u64) -> Flow {
         schedule: Schedule::Cosine,
         grad_clip: Some(100.0),
         max_failures: 5,
+        ..TrainOptions::default()
     };
     let mut adam = Adam::new(flow.n_params());
     train(
