@@ -169,18 +169,22 @@ fn print_summary(
         },
         path.display()
     );
-    let row = |name: &str, value: String| println!("  {name:<26}{value}");
+    let row = |name: &str, value: String| println!("  {name:<28}{value}");
     match s.method {
         SampleMethod::Reweight => {
             if let Some(ess) = sampler.and_then(|x| x.ess) {
                 row(
-                    "ESS (Kish)",
-                    format!("{ess:.4}, N·ESS = {:.0}", ess * m.n_configs as f64),
+                    "importance-weighted ESS",
+                    format!("{ess:.4} (Kish), N·ESS = {:.0}", ess * m.n_configs as f64),
                 );
             }
         }
         SampleMethod::Imh | SampleMethod::FlowHmc => {
-            row("acceptance (this run)", format!("{:.4}", run.acceptance()));
+            let label = match s.method {
+                SampleMethod::FlowHmc => "flow acceptance (this run)",
+                _ => "acceptance (this run)",
+            };
+            row(label, format!("{:.4}", run.acceptance()));
             if s.method == SampleMethod::FlowHmc {
                 row(
                     "HMC acceptance (this run)",

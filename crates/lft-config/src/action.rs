@@ -75,6 +75,16 @@ pub enum Model {
     },
 }
 
+impl Model {
+    /// Whether S(−φ) = S(φ): φ⁴, and the Yukawa model with massless fermions.
+    pub fn is_z2_symmetric(&self) -> bool {
+        match self {
+            Model::Phi4(_) => true,
+            Model::Yukawa { params, .. } => params.mass == 0.0,
+        }
+    }
+}
+
 /// The fermion treatment of a validated Yukawa config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fermions {

@@ -189,10 +189,14 @@ impl TryFrom<ConfigFile> for Config {
     type Error = ConfigError;
 
     /// Checks every value for range and consistency, section by section, and resolves it.
-    fn try_from(file: ConfigFile) -> Result<Self, ConfigError> {
+    fn try_from(mut file: ConfigFile) -> Result<Self, ConfigError> {
         let lattice = Lattice::new(&file.lattice.shape)
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
         let (model, couplings) = file.action.resolve(&lattice)?;
+        // Flows are Z₂-equivariant by default where the action is Z₂-symmetric.
+        if let Some(flow) = file.flow.as_mut() {
+            flow.equivariant.get_or_insert(model.is_z2_symmetric());
+        }
         let pseudofermion = matches!(
             model,
             Model::Yukawa {

@@ -61,9 +61,11 @@ pub struct FlowConfig {
     /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
     #[serde(default = "default_final_activation")]
     pub final_activation: ActivationName,
-    /// Symmetrise the conditioners under φ → −φ (affine couplings).
-    #[serde(default)]
-    pub equivariant: bool,
+    /// Symmetrise the conditioners under φ → −φ, so that q(−φ) = q(φ). Defaults to true
+    /// for Z₂-symmetric actions (φ⁴; Yukawa with massless fermions), false otherwise; the
+    /// resolved value is written out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equivariant: Option<bool>,
     /// Start the flow with a learnable momentum-space scale z̃(p) → e^{c(p)} z̃(p).
     #[serde(default)]
     pub spectral: bool,
@@ -133,7 +135,7 @@ impl FlowConfig {
             kernel: self.kernel,
             activation: self.activation.into(),
             final_activation: self.final_activation.into(),
-            equivariant: self.equivariant,
+            equivariant: self.equivariant.unwrap_or(false),
             coupling: match self.coupling {
                 CouplingName::Affine => CouplingSpec::Affine,
                 CouplingName::Spline => CouplingSpec::Spline {
