@@ -8,6 +8,10 @@
 //! - `inverse_backward`: through x = f⁻¹(y), with g = ∂L/∂x and γ = ∂L/∂ℓ, writes ∂L/∂y and
 //!   adds ∂L/∂θ.
 //!
+//! A layer's cache after `forward` from x equals, up to rounding of x, its cache after
+//! `inverse` from y = f(x), so `inverse_backward` may run on the caches of a forward pass
+//! (tests/gradients.rs checks this for every layer).
+//!
 //! Parameters live outside the layer (the caller's flat vector), and so does every buffer a
 //! pass needs ([`LayerCache`]): a layer is immutable and can be shared between threads.
 

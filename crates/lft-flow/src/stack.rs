@@ -163,7 +163,10 @@ impl BijectionStack {
     }
 
     /// Backward through the last [`BijectionStack::inverse`] in `scratch`: `g` = ∂L/∂x on
-    /// entry and ∂L/∂y on return, γ = ∂L/∂(Σ log det); adds ∂L/∂θ to `grad`.
+    /// entry and ∂L/∂y on return, γ = ∂L/∂(Σ log det); adds ∂L/∂θ to `grad`. The caches of a
+    /// [`BijectionStack::forward`] from x serve it too, as those of the inverse from y = T(x)
+    /// (every layer keeps its x-side input and a conditioner state that depends only on sites
+    /// equal on both sides; see [`crate::Bijection`]): the path gradient uses that.
     pub fn inverse_backward(
         &self,
         scratch: &mut StackScratch,
