@@ -193,9 +193,18 @@ impl TryFrom<ConfigFile> for Config {
         let lattice = Lattice::new(&file.lattice.shape)
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
         let (model, couplings) = file.action.resolve(&lattice)?;
-        // Flows are Z₂-equivariant by default where the action is Z₂-symmetric.
+        // Flows are Z₂-equivariant by default where the action is Z₂-symmetric, and a
+        // free-field prior without a mass gets the one fitted to the action (written out).
         if let Some(flow) = file.flow.as_mut() {
             flow.equivariant.get_or_insert(model.is_z2_symmetric());
+            if flow.prior == crate::flow::PriorName::Free && flow.prior_m2.is_none() {
+                let action = model.field_action(&lattice)?;
+                flow.prior_m2 = Some(lft_flow::prior::fit_free_field_mass(
+                    &lattice,
+                    action.as_ref(),
+                    file.seed,
+                ));
+            }
         }
         let pseudofermion = matches!(
             model,

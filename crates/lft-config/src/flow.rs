@@ -38,7 +38,7 @@ impl From<ActivationName> for Activation {
 pub enum PriorName {
     /// Independent standard normal variables.
     Normal,
-    /// The free field of mass² `prior_m2`, sampled exactly.
+    /// The free field of mass² `prior_m2` (fitted if absent), sampled exactly.
     Free,
 }
 
@@ -77,7 +77,8 @@ pub struct FlowConfig {
     pub tail_bound: f64,
     #[serde(default = "default_prior")]
     pub prior: PriorName,
-    /// Mass² of the free-field prior.
+    /// Mass² of the free-field prior; absent, the one closest to e^{−S} in the reverse KL is
+    /// fitted (`lft_flow::prior::fit_free_field_mass`) and written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_m2: Option<f64>,
 }

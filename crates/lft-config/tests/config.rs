@@ -272,3 +272,45 @@ fn pseudofermions_have_no_field_action() {
     let phi = vec![0.1; 64];
     assert!(exact.field_action().unwrap().action(&phi).is_finite());
 }
+
+const FLOW: &str = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[flow]
+layers = 2
+[train]
+steps = 10
+checkpoint = "c.h5"
+[output]
+path = "x.h5"
+"#;
+
+#[test]
+fn flow_defaults_follow_the_action_and_are_written_out() {
+    // φ⁴ is Z₂-symmetric: equivariant by default; a massive Yukawa model is not.
+    let c = load(FLOW, &[]).unwrap();
+    assert!(c.flow().unwrap().spec.equivariant);
+    assert_eq!(c.file().flow.as_ref().unwrap().equivariant, Some(true));
+    assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
+    let plain = load(FLOW, &["flow.equivariant=false"]).unwrap();
+    assert!(!plain.flow().unwrap().spec.equivariant);
+    let massive = FLOW.replace("lambda = 8.0\n", "lambda = 8.0\ng = 0.5\nmass = 0.2\n");
+    let massive = load(&massive.replace("\"phi4\"", "\"yukawa\""), &[]).unwrap();
+    assert!(!massive.flow().unwrap().spec.equivariant);
+
+    // A free-field prior without a mass gets the fitted one, written out.
+    let free = load(FLOW, &["flow.prior=\"free\""]).unwrap();
+    let m2 = free.file().flow.as_ref().unwrap().prior_m2.unwrap();
+    assert!(m2 > 0.0);
+    assert_eq!(
+        free.flow().unwrap().spec.prior,
+        lft_flow::PriorSpec::FreeField { m2 }
+    );
+    assert!(free.to_toml().contains("prior_m2"), "{}", free.to_toml());
+    assert_eq!(load(&free.to_toml(), &[]).unwrap(), free);
+}

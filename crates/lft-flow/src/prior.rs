@@ -91,3 +91,111 @@ impl Prior {
         }
     }
 }
+
+/// Samples of the reverse KL that [`fit_free_field_mass`] averages.
+pub const FIT_SAMPLES: usize = 256;
+
+/// The mass² of the free-field prior closest to e^{−S} in the reverse Kullback–Leibler
+/// divergence: the minimiser over m² of
+///   K(m²) = (1/n) Σ_b [log r_{m²}(φ_b) + S(φ_b)],  φ_b = F⁻¹[σ_p(m²) √V e^{iθ_{b,p}}],
+/// n = [`FIT_SAMPLES`], σ_p(m²) = (2(p̂² + m²))^{−1/2}: free fields whose Fourier modes have
+/// their mean amplitude and random phases θ (from stream (seed, 0), the same for every m²,
+/// with θ_{−p} = −θ_p so that φ is real). With these the Gaussian part of K is exact, so the
+/// fit of a free field (λ = 0) is its own m²; by golden-section search in log m² over
+/// [10⁻², 10²], rounded to four significant digits (a value every machine reproduces).
+pub fn fit_free_field_mass(lattice: &Lattice, action: &dyn Action, seed: u64) -> f64 {
+    let fft = LatticeFft::new(lattice);
+    let phases = random_phases(lattice, seed);
+    let kl = |log_m2: f64| free_field_kl_with(lattice, action, log_m2.exp(), &fft, &phases);
+    let golden = 0.5 * (5f64.sqrt() - 1.0);
+    let (mut a, mut b) = (1e-2f64.ln(), 1e2f64.ln());
+    let mut c = b - golden * (b - a);
+    let mut d = a + golden * (b - a);
+    let (mut kc, mut kd) = (kl(c), kl(d));
+    for _ in 0..60 {
+        if kc < kd {
+            b = d;
+            d = c;
+            kd = kc;
+            c = b - golden * (b - a);
+            kc = kl(c);
+        } else {
+            a = c;
+            c = d;
+            kc = kd;
+            d = a + golden * (b - a);
+            kd = kl(d);
+        }
+    }
+    let m2 = (0.5 * (a + b)).exp();
+    let scale = 10f64.powi(3 - m2.log10().floor() as i32);
+    (m2 * scale).round() / scale
+}
+
+/// K(m²) of [`fit_free_field_mass`], the criterion it minimises.
+pub fn free_field_kl(lattice: &Lattice, action: &dyn Action, m2: f64, seed: u64) -> f64 {
+    let phases = random_phases(lattice, seed);
+    free_field_kl_with(lattice, action, m2, &LatticeFft::new(lattice), &phases)
+}
+
+fn free_field_kl_with(
+    lattice: &Lattice,
+    action: &dyn Action,
+    m2: f64,
+    fft: &LatticeFft,
+    phases: &[f64],
+) -> f64 {
+    let v = lattice.volume();
+    let prior =
+        Prior::new(PriorSpec::FreeField { m2 }, lattice).expect("m² > 0 on the search interval");
+    let amplitude: Vec<f64> = (0..v)
+        .map(|k| (v as f64 * 0.5 / (p_hat_squared(lattice, k) + m2)).sqrt())
+        .collect();
+    let mut total = 0.0;
+    let mut phi = vec![0.0; v];
+    for theta in phases.chunks_exact(v) {
+        let mut c: Vec<Complex64> = theta
+            .iter()
+            .zip(&amplitude)
+            .map(|(&t, &a)| Complex64::from_polar(a, t))
+            .collect();
+        fft.inverse(&mut c);
+        phi.iter_mut().zip(&c).for_each(|(x, c)| *x = c.re);
+        total += prior.log_prob(&phi) + action.action(&phi);
+    }
+    let mean = total / FIT_SAMPLES as f64;
+    if mean.is_nan() { f64::INFINITY } else { mean }
+}
+
+/// [`FIT_SAMPLES`] sets of phases θ_p, `[n, V]`, with θ_{−p} = −θ_p, and θ_p ∈ {0, π} where
+/// p = −p: the Fourier modes of real fields.
+fn random_phases(lattice: &Lattice, seed: u64) -> Vec<f64> {
+    let v = lattice.volume();
+    let shape = lattice.shape();
+    let minus: Vec<usize> = (0..v)
+        .map(|k| {
+            let c: Vec<usize> = lattice
+                .coords(k)
+                .iter()
+                .zip(shape)
+                .map(|(&x, &l)| (l - x) % l)
+                .collect();
+            lattice.index(&c)
+        })
+        .collect();
+    let mut rng = lft_lattice::stream_rng(seed, 0);
+    let mut out = vec![0.0; FIT_SAMPLES * v];
+    for theta in out.chunks_exact_mut(v) {
+        for k in 0..v {
+            let u = lft_lattice::uniform(&mut rng);
+            match minus[k].cmp(&k) {
+                std::cmp::Ordering::Greater => theta[k] = 2.0 * std::f64::consts::PI * u,
+                std::cmp::Ordering::Less => theta[k] = -theta[minus[k]],
+                std::cmp::Ordering::Equal => {
+                    theta[k] = if u < 0.5 { 0.0 } else { std::f64::consts::PI }
+                }
+            }
+        }
+    }
+    out
+}

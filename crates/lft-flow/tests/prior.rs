@@ -102,3 +102,45 @@ fn flow_with_the_exact_prior_has_ess_one() {
         .is_err()
     );
 }
+
+#[test]
+fn the_fitted_free_prior_of_a_free_field_is_that_field() {
+    let lattice = Lattice::new(&[6, 6]).unwrap();
+    for m2 in [0.37, 1.5] {
+        let action = Phi4::new(lattice.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
+        let fitted = lft_flow::prior::fit_free_field_mass(&lattice, &action, 3);
+        assert!(
+            (fitted - m2).abs() < 2e-3 * m2,
+            "m² = {m2}: fitted {fitted}"
+        );
+    }
+}
+
+#[test]
+fn the_fitted_free_prior_minimises_the_reverse_kl_for_phi4() {
+    // The tutorial point: the fit is the minimum of its criterion, against a scan.
+    let lattice = Lattice::new(&[8, 8]).unwrap();
+    let action = Phi4::new(
+        lattice.clone(),
+        Phi4Params {
+            m2: -4.0,
+            lambda: 8.0,
+        },
+    )
+    .unwrap();
+    let fitted = lft_flow::prior::fit_free_field_mass(&lattice, &action, 5);
+    let k = |m2: f64| lft_flow::prior::free_field_kl(&lattice, &action, m2, 5);
+    let best = k(fitted);
+    assert!(
+        best < k(1.01 * fitted) && best < k(fitted / 1.01),
+        "{fitted}"
+    );
+    for i in 0..=40 {
+        let m2 = 10f64.powf(-2.0 + 0.1 * i as f64);
+        assert!(
+            k(m2) >= best - 1e-9,
+            "K({m2}) = {} below K({fitted}) = {best}",
+            k(m2)
+        );
+    }
+}
