@@ -314,3 +314,17 @@ fn flow_defaults_follow_the_action_and_are_written_out() {
     assert!(free.to_toml().contains("prior_m2"), "{}", free.to_toml());
     assert_eq!(load(&free.to_toml(), &[]).unwrap(), free);
 }
+
+#[test]
+fn every_shipped_config_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "only {n} configs in {}", dir.display());
+}

@@ -35,14 +35,7 @@ impl Flow {
                 },
             )
             .collect();
-        let mut grad = vec![0.0; self.n_params()];
-        let mut terms = Vec::with_capacity(n);
-        for (t, gchunk) in per_chunk {
-            terms.extend(t);
-            grad.iter_mut().zip(&gchunk).for_each(|(a, b)| *a += b);
-        }
-        let loss = terms.iter().sum::<f64>() * inv_n;
-        (loss, terms, grad)
+        combine_chunks(per_chunk, self.n_params(), n, inv_n)
     }
 
     /// The reverse Kullback–Leibler loss of [`Flow::reverse_kl`] with the **path gradient**
@@ -88,14 +81,7 @@ impl Flow {
                 },
             )
             .collect();
-        let mut grad = vec![0.0; self.n_params()];
-        let mut terms = Vec::with_capacity(n);
-        for (t, gchunk) in per_chunk {
-            terms.extend(t);
-            grad.iter_mut().zip(&gchunk).for_each(|(a, b)| *a += b);
-        }
-        let loss = terms.iter().sum::<f64>() * inv_n;
-        (loss, terms, grad)
+        combine_chunks(per_chunk, self.n_params(), n, inv_n)
     }
 
     /// The forward Kullback–Leibler (maximum-likelihood) loss on data φ_b `[n, V]` and its
@@ -134,4 +120,22 @@ impl Flow {
         }
         (loss * inv_n, grad)
     }
+}
+
+/// (L, per-sample terms, gradient) from the chunks' terms and gradients, summed in chunk
+/// order (so the result does not depend on the thread count); L = (1/n) Σ terms.
+fn combine_chunks(
+    per_chunk: Vec<(Vec<f64>, Vec<f64>)>,
+    n_params: usize,
+    n: usize,
+    inv_n: f64,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    let mut grad = vec![0.0; n_params];
+    let mut terms = Vec::with_capacity(n);
+    for (t, gchunk) in per_chunk {
+        terms.extend(t);
+        grad.iter_mut().zip(&gchunk).for_each(|(a, b)| *a += b);
+    }
+    let loss = terms.iter().sum::<f64>() * inv_n;
+    (loss, terms, grad)
 }
