@@ -89,7 +89,7 @@ pub struct FlowQuality {
 }
 
 /// The quality of `proposal` for e^{−S}, from `samples` fresh draws (at least 2), drawn
-/// [`EVAL_CHUNK`] at a time from `rng`, which also drives the acceptance test of the chain.
+/// 1024 at a time from `rng`, which also drives the acceptance test of the chain.
 pub fn evaluate(
     proposal: &dyn Proposal,
     action: &dyn Action,
