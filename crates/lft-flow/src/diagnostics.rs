@@ -5,11 +5,12 @@
 //!   the log weights (PSIS: k̂ > 0.7 means the weights' variance is effectively infinite), and
 //!   for Z₂-symmetric actions the fraction of proposals with M > 0 (½ for a flow that covers
 //!   both modes);
-//! - [`RoundTrip`]: how far the inverse map lands from the latent draw, max_x |f⁻¹(f(z))_x − z_x|,
-//!   and how far log q through the inverse is from the log q of the draw. A flow whose inverse
-//!   is numerically unstable gives wrong weights; samplers stop on it.
+//! - [`RoundTrip`] (in `round_trip.rs`): how far the inverse map lands from the latent draw; a
+//!   flow whose inverse is numerically unstable gives wrong weights, and samplers stop on it.
 
 use crate::proposal::Proposal;
+pub use crate::round_trip::ROUND_TRIP_TOLERANCE;
+use crate::round_trip::RoundTrip;
 use lft_action::Action;
 use lft_lattice::{Pcg64, uniform};
 use lft_stats::{PARETO_K_UNRELIABLE, kish_ess, pareto_k_hat, pareto_warning};
@@ -18,51 +19,8 @@ use lft_stats::{PARETO_K_UNRELIABLE, kish_ess, pareto_k_hat, pareto_warning};
 /// from ½ means the flow under-samples one sign (a dropped mode).
 pub const SIGN_BALANCE_TOLERANCE: f64 = 0.1;
 
-/// The default tolerance of [`RoundTrip::exceeds`]: f64 flows round-trip to about 1e-13.
-pub const ROUND_TRIP_TOLERANCE: f64 = 1e-6;
-
 /// Configurations drawn at a time by [`evaluate`].
 const EVAL_CHUNK: usize = 1024;
-
-/// The numerical round trip of one configuration: φ = f(z) drawn with log q, then
-/// z′ = f⁻¹(φ) with log q′.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RoundTrip {
-    /// max_x |z′_x − z_x| (∞ if anything is not finite).
-    pub latent_error: f64,
-    /// |log q′ − log q| / max(1, |log q|) (∞ if not finite).
-    pub log_q_error: f64,
-}
-
-impl RoundTrip {
-    /// The round trip from the latent draw `z` with `log_q` to `z_back` with `log_q_back`.
-    pub fn between(z: &[f64], z_back: &[f64], log_q: f64, log_q_back: f64) -> Self {
-        let finite_or_inf = |x: f64| if x.is_finite() { x } else { f64::INFINITY };
-        let latent_error = z
-            .iter()
-            .zip(z_back)
-            .map(|(a, b)| finite_or_inf((a - b).abs()))
-            .fold(0.0, f64::max);
-        let log_q_error = finite_or_inf((log_q_back - log_q).abs() / log_q.abs().max(1.0));
-        Self {
-            latent_error,
-            log_q_error,
-        }
-    }
-
-    /// The larger error of each kind.
-    pub fn worst(self, other: RoundTrip) -> RoundTrip {
-        RoundTrip {
-            latent_error: self.latent_error.max(other.latent_error),
-            log_q_error: self.log_q_error.max(other.log_q_error),
-        }
-    }
-
-    /// Whether either error is above `tolerance`.
-    pub fn exceeds(&self, tolerance: f64) -> bool {
-        !(self.latent_error <= tolerance && self.log_q_error <= tolerance)
-    }
-}
 
 /// The quality of a flow as a proposal for e^{−S}, from an independent sample (see the module
 /// documentation).

@@ -7,8 +7,8 @@
 //! configurations go through [`Flow::forward_with`] and [`Flow::log_q_with`] with a scratch the
 //! caller keeps.
 
-use crate::diagnostics::RoundTrip;
 use crate::prior::Prior;
+use crate::round_trip::RoundTrip;
 use crate::spec::FlowSpec;
 use crate::stack::{BijectionStack, ParamCountError, StackScratch};
 use lft_lattice::{Lattice, Pcg64};

@@ -2,8 +2,8 @@
 //! Metropolis, reweighting, flow-HMC, and later SMC): draw configurations with their log q,
 //! and evaluate log q of configurations given. A GPU flow implements the same trait.
 
-use crate::diagnostics::RoundTrip;
 use crate::flow::{Flow, FlowSample};
+use crate::round_trip::RoundTrip;
 use lft_lattice::Pcg64;
 
 /// A normalized density q(φ) on configurations of `volume()` sites that can be sampled.

@@ -10,18 +10,18 @@ use lft_flow::{
 };
 use lft_lattice::{Lattice, stream_rng};
 
+mod common;
+use common::flow_spec;
+
 fn spec(layers: usize, hidden: Vec<usize>, equivariant: bool, prior: PriorSpec) -> FlowSpec {
-    FlowSpec {
+    flow_spec(
         layers,
         hidden,
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
+        CouplingSpec::Affine,
         equivariant,
-        coupling: CouplingSpec::Affine,
         prior,
-        spectral: false,
-    }
+        false,
+    )
 }
 
 fn phi4(lattice: &Lattice, m2: f64, lambda: f64) -> Phi4 {

@@ -14,7 +14,7 @@ use lft_lattice::{Lattice, Parity, stream_rng};
 use std::sync::Arc;
 
 mod common;
-use common::{H, check_bijection, close, fd, fd_jacobian, log_abs_det, randn};
+use common::{H, check_bijection, close, fd, fd_jacobian, flow_spec, log_abs_det, randn};
 
 #[test]
 fn conv_backward_matches_finite_differences() {
@@ -576,17 +576,14 @@ fn forward_caches_serve_the_inverse_backward() {
         (CouplingSpec::Affine, true, true),
         (spline, true, false),
     ] {
-        let spec = FlowSpec {
-            layers: 4,
-            hidden: vec![4],
-            kernel: 3,
-            activation: Activation::LeakyRelu(0.01),
-            final_activation: Activation::Tanh,
-            equivariant,
+        let spec = flow_spec(
+            4,
+            vec![4],
             coupling,
-            prior: PriorSpec::StandardNormal,
+            equivariant,
+            PriorSpec::StandardNormal,
             spectral,
-        };
+        );
         let mut flow = Flow::new(lattice.clone(), &spec, 31).unwrap();
         // A spectral scale away from the identity, so that its cache matters.
         let noise = randn(flow.n_params(), 32, 0.3);

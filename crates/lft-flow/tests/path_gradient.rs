@@ -4,25 +4,14 @@
 //! and near the target its variance is far smaller.
 
 use lft_action::{Action, Phi4, Phi4Params};
-use lft_flow::activation::Activation;
-use lft_flow::{CouplingSpec, Flow, FlowSpec, PriorSpec};
+use lft_flow::{CouplingSpec, Flow, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 
 mod common;
-use common::{H, close};
+use common::{H, close, flow_spec};
 
-fn flow(spec_coupling: CouplingSpec, equivariant: bool, prior: PriorSpec, seed: u64) -> Flow {
-    let spec = FlowSpec {
-        layers: 4,
-        hidden: vec![4],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant,
-        coupling: spec_coupling,
-        prior,
-        spectral: false,
-    };
+fn flow(coupling: CouplingSpec, equivariant: bool, prior: PriorSpec, seed: u64) -> Flow {
+    let spec = flow_spec(4, vec![4], coupling, equivariant, prior, false);
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
 

@@ -189,3 +189,26 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
         close(dy[i], num, &format!("{name}: inverse dy[{i}]"));
     }
 }
+
+/// A flow architecture with kernel 3, leaky-ReLU hidden layers and tanh on the conditioner
+/// output (the tutorial's), with the rest as given.
+pub fn flow_spec(
+    layers: usize,
+    hidden: Vec<usize>,
+    coupling: lft_flow::CouplingSpec,
+    equivariant: bool,
+    prior: lft_flow::PriorSpec,
+    spectral: bool,
+) -> lft_flow::FlowSpec {
+    lft_flow::FlowSpec {
+        layers,
+        hidden,
+        kernel: 3,
+        activation: lft_flow::Activation::LeakyRelu(0.01),
+        final_activation: lft_flow::Activation::Tanh,
+        equivariant,
+        coupling,
+        prior,
+        spectral,
+    }
+}
