@@ -3,7 +3,7 @@
 use crate::ConfigError;
 use crate::defaults;
 use crate::error::{invalid, positive};
-use lft_flow::{Activation, CouplingSpec, FlowSpec, PriorSpec};
+use lft_flow::{Activation, CouplingSpec, FlowSpec, Precision, PriorSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +81,33 @@ pub struct FlowConfig {
     /// fitted (`lft_flow::prior::fit_free_field_mass`) and written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_m2: Option<f64>,
+    /// The floating-point type of the conditioner networks: "f64" (default) or "f32"
+    /// (log-determinants, actions, losses and Metropolis weights stay in f64).
+    #[serde(default, skip_serializing_if = "PrecisionName::is_default")]
+    pub precision: PrecisionName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrecisionName {
+    #[default]
+    F64,
+    F32,
+}
+
+impl PrecisionName {
+    fn is_default(&self) -> bool {
+        *self == PrecisionName::F64
+    }
+}
+
+impl From<PrecisionName> for Precision {
+    fn from(name: PrecisionName) -> Self {
+        match name {
+            PrecisionName::F64 => Precision::F64,
+            PrecisionName::F32 => Precision::F32,
+        }
+    }
 }
 
 impl FlowConfig {
@@ -115,6 +142,13 @@ impl FlowConfig {
                 "hidden layers need \"leaky_relu\" or \"tanh\"",
             ));
         }
+        if self.precision == PrecisionName::F32 && self.coupling == CouplingName::Spline {
+            return Err(invalid(
+                "flow.precision",
+                "\"f32\" is for affine couplings; spline couplings compute in \"f64\" (narrow \
+                 bins amplify float32 rounding in log|det J|)",
+            ));
+        }
         let prior = match (self.prior, self.prior_m2) {
             (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
                 PriorSpec::FreeField { m2 }
@@ -146,6 +180,7 @@ impl FlowConfig {
             },
             prior,
             spectral: self.spectral,
+            precision: self.precision.into(),
         })
     }
 }

@@ -55,7 +55,7 @@ pub use anneal::{
 pub use config::{Config, FlowPlan};
 pub use error::ConfigError;
 pub use file::{ConfigFile, LatticeConfig};
-pub use flow::{ActivationName, CouplingName, FlowConfig, PriorName};
+pub use flow::{ActivationName, CouplingName, FlowConfig, PrecisionName, PriorName};
 pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};
 pub use reuse::{Mismatch, Reuse};

@@ -14,10 +14,12 @@ pub enum Reuse {
     /// check), and `[slurm]`; the task must agree.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
-    /// must agree, except `train.steps` and `train.eval_samples`; sampling and output settings, the task and `[slurm]`
-    /// may change (every task of an array samples with the one trained flow).
+    /// must agree, except `train.steps`, `train.eval_samples` and `flow.precision`; sampling
+    /// and output settings, the task and `[slurm]` may change (every task of an array samples
+    /// with the one trained flow).
     Training,
-    /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree.
+    /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree, except
+    /// `flow.precision` (the parameters are float64 whichever type the nets computed in).
     Sampling,
     /// Training CRAFT flows further or annealing with them: everything must agree but the
     /// number of iterations and the keys of what is done with the flows afterwards.
@@ -47,13 +49,22 @@ impl Reuse {
             Reuse::Training => &[
                 "train.steps",
                 "train.eval_samples",
+                "flow.precision",
                 "hmc",
                 "sample",
                 "output",
                 "task",
                 "slurm",
             ],
-            Reuse::Sampling => &["hmc", "train", "sample", "output", "task", "slurm"],
+            Reuse::Sampling => &[
+                "hmc",
+                "train",
+                "sample",
+                "output",
+                "task",
+                "slurm",
+                "flow.precision",
+            ],
             Reuse::Craft => &[
                 "anneal.method",
                 "anneal.iterations",

@@ -313,6 +313,27 @@ fn flow_defaults_follow_the_action_and_are_written_out() {
     );
     assert!(free.to_toml().contains("prior_m2"), "{}", free.to_toml());
     assert_eq!(load(&free.to_toml(), &[]).unwrap(), free);
+
+    // Precision: f64 unless asked, written out only when f32; f32 is for affine couplings.
+    assert_eq!(c.flow().unwrap().spec.precision, lft_flow::Precision::F64);
+    assert!(!c.to_toml().contains("precision"));
+    let single = load(FLOW, &["flow.precision=\"f32\""]).unwrap();
+    assert_eq!(
+        single.flow().unwrap().spec.precision,
+        lft_flow::Precision::F32
+    );
+    assert!(single.to_toml().contains("precision = \"f32\""));
+    assert_eq!(load(&single.to_toml(), &[]).unwrap(), single);
+    for (overrides, needle) in [
+        (&["flow.precision=\"f16\""][..], "f16"),
+        (
+            &["flow.precision=\"f32\"", "flow.coupling=\"spline\""][..],
+            "flow.precision",
+        ),
+    ] {
+        let e = load(FLOW, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
 }
 
 #[test]

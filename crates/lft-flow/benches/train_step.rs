@@ -28,6 +28,7 @@ fn tutorial() -> (Phi4, Flow) {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision: lft_flow::Precision::F64,
     };
     (action, Flow::new(lat, &spec, 1).unwrap())
 }

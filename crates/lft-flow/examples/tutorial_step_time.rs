@@ -4,15 +4,23 @@
 //! fastest block (the least disturbed by other load) and the mean.
 //!
 //!     cargo run --release -p lft-flow --example tutorial_step_time -- 64 1024
+//!     cargo run --release -p lft-flow --example tutorial_step_time -- --f32 64 1024
 
 use lft_action::{Phi4, Phi4Params};
-use lft_flow::{Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec};
+use lft_flow::{Activation, Adam, CouplingSpec, Flow, FlowSpec, Precision, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use std::time::Instant;
 
 fn main() {
-    let batches: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let precision = if args.iter().any(|a| a == "--f32") {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
+    let batches: Vec<usize> = args
+        .iter()
+        .filter(|a| *a != "--f32")
         .map(|a| a.parse().expect("batch sizes are integers"))
         .collect();
     let batches = if batches.is_empty() {
@@ -36,12 +44,13 @@ fn main() {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision,
     };
     let mut flow = Flow::new(lat, &spec, 1).unwrap();
     let mut adam = Adam::new(flow.n_params());
     let mut rng = stream_rng(2, 0);
     println!(
-        "lft, {} rayon threads, float64, {} parameters",
+        "lft, {} rayon threads, conditioners in {precision}, {} parameters",
         rayon::current_num_threads(),
         flow.n_params()
     );

@@ -16,6 +16,8 @@
 //! pass needs ([`LayerCache`]): a layer is immutable and can be shared between threads.
 
 use crate::conv::ConvScratch;
+use crate::lane_conv::LaneConvScratch;
+use crate::lane_net32::LaneNet32Cache;
 use crate::net::NetCache;
 use std::fmt;
 
@@ -37,6 +39,9 @@ pub struct LayerCache {
     pub(crate) net: NetCache,
     /// The evaluation at −f (equivariant conditioners only).
     pub(crate) net_mirror: NetCache,
+    /// The intermediate values of float32 nets (in lane 0 of a lane batch), at f and at −f.
+    pub(crate) net32: LaneNet32Cache,
+    pub(crate) net32_mirror: LaneNet32Cache,
     /// The (symmetrised) conditioner output `[channels, V]`: per active site, the parameters
     /// of its elementwise transform.
     pub(crate) st: Vec<f64>,
@@ -56,6 +61,8 @@ impl LayerCache {
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
     pub(crate) conv: ConvScratch,
+    /// The layouts of float32 nets' passes.
+    pub(crate) lanes: LaneConvScratch,
 }
 
 /// One invertible layer (see the module documentation for the contract).
@@ -67,6 +74,11 @@ pub trait Bijection: Send + Sync + fmt::Debug {
     /// implements them; `None` by default.
     fn lanes(&self) -> Option<&dyn crate::LaneBijection> {
         None
+    }
+
+    /// The floating-point type the layer's networks compute in (float64 for layers without).
+    fn precision(&self) -> crate::Precision {
+        crate::Precision::F64
     }
 
     /// y = f(x); returns log|det ∂y/∂x| and keeps in `cache` what [`Bijection::backward`]

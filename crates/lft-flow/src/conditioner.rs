@@ -10,7 +10,9 @@
 
 use crate::bijection::{LayerCache, Workspace};
 use crate::conv::KernelShifts;
-use crate::net::ConvNet;
+use crate::lane_net32::LaneNet32Cache;
+use crate::net::{ConvNet, NetCache};
+use crate::precision::Precision;
 use std::sync::Arc;
 
 /// How a conditioner's output channels transform under φ → −φ.
@@ -61,24 +63,14 @@ impl Conditioner {
         cache
             .frozen
             .extend(x.iter().zip(active).map(|(v, a)| v * (1.0 - a)));
-        self.net.forward(
-            &self.shifts,
-            params,
-            &cache.frozen,
-            &mut cache.net,
-            &mut ws.conv,
-        );
+        let (net, net32) = (&mut cache.net, &mut cache.net32);
+        self.net_forward(params, &cache.frozen, net, net32, ws);
         cache.st.clear();
         cache.st.extend_from_slice(&cache.net.output);
         let Some(m) = &self.mirror else { return };
         cache.frozen.iter_mut().for_each(|f| *f = -*f);
-        self.net.forward(
-            &self.shifts,
-            params,
-            &cache.frozen,
-            &mut cache.net_mirror,
-            &mut ws.conv,
-        );
+        let (net, net32) = (&mut cache.net_mirror, &mut cache.net32_mirror);
+        self.net_forward(params, &cache.frozen, net, net32, ws);
         let v = x.len();
         for (c, (&pc, &sc)) in m.perm.iter().zip(&m.sign).enumerate() {
             let mirrored = &cache.net_mirror.output[pc * v..(pc + 1) * v];
@@ -98,19 +90,11 @@ impl Conditioner {
         dparams: &mut [f64],
         ws: &mut Workspace,
     ) -> Vec<f64> {
-        let shifts = &self.shifts;
         let v = g_net.len() / self.net.out_channels();
         let mut d_frozen = vec![0.0; v];
+        let (net, net32) = (&cache.net, &cache.net32);
         let Some(m) = &self.mirror else {
-            self.net.backward(
-                shifts,
-                params,
-                &cache.net,
-                g_net,
-                dparams,
-                Some(&mut d_frozen),
-                &mut ws.conv,
-            );
+            self.net_backward(params, net, net32, g_net, dparams, &mut d_frozen, ws);
             return d_frozen;
         };
         let half: Vec<f64> = g_net.iter().map(|x| 0.5 * x).collect();
@@ -123,29 +107,64 @@ impl Conditioner {
                 *o = sc * h;
             }
         }
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net,
-            &half,
-            dparams,
-            Some(&mut d_frozen),
-            &mut ws.conv,
-        );
+        self.net_backward(params, net, net32, &half, dparams, &mut d_frozen, ws);
         let mut d_negated = vec![0.0; v];
-        self.net.backward(
-            shifts,
-            params,
-            &cache.net_mirror,
-            &mirrored,
-            dparams,
-            Some(&mut d_negated),
-            &mut ws.conv,
-        );
+        let (net, net32) = (&cache.net_mirror, &cache.net32_mirror);
+        self.net_backward(params, net, net32, &mirrored, dparams, &mut d_negated, ws);
         d_frozen
             .iter_mut()
             .zip(&d_negated)
             .for_each(|(d, n)| *d -= n);
         d_frozen
+    }
+
+    /// One evaluation of the net at `input` into `net.output`: in float64 through the
+    /// one-configuration passes, in float32 as lane 0 of the lane kernels
+    /// ([`crate::lane_net32`], intermediate values in `net32`), so that a configuration gets
+    /// the same output alone as in a lane batch.
+    fn net_forward(
+        &self,
+        params: &[f64],
+        input: &[f64],
+        net: &mut NetCache,
+        net32: &mut LaneNet32Cache,
+        ws: &mut Workspace,
+    ) {
+        let shifts = &self.shifts;
+        match self.net.precision() {
+            Precision::F64 => self.net.forward(shifts, params, input, net, &mut ws.conv),
+            Precision::F32 => {
+                let out = &mut net.output;
+                self.net
+                    .forward_one_f32(shifts, params, input, net32, &mut ws.lanes, out)
+            }
+        }
+    }
+
+    /// Backward through the last [`Conditioner::net_forward`] with g = ∂L/∂output: adds
+    /// ∂L/∂params and writes ∂L/∂input into `d_input`.
+    #[allow(clippy::too_many_arguments)]
+    fn net_backward(
+        &self,
+        params: &[f64],
+        net: &NetCache,
+        net32: &LaneNet32Cache,
+        g: &[f64],
+        dparams: &mut [f64],
+        d_input: &mut [f64],
+        ws: &mut Workspace,
+    ) {
+        let shifts = &self.shifts;
+        let d = Some(d_input);
+        match self.net.precision() {
+            Precision::F64 => self
+                .net
+                .backward(shifts, params, net, g, dparams, d, &mut ws.conv),
+            Precision::F32 => {
+                let ws = &mut ws.lanes;
+                self.net
+                    .backward_one_f32(shifts, params, net32, g, dparams, d, ws)
+            }
+        }
     }
 }

@@ -137,6 +137,10 @@ impl<T: ElementwiseTransform> Bijection for MaskedCoupling<T> {
         Some(self)
     }
 
+    fn precision(&self) -> crate::Precision {
+        self.conditioner.net.precision()
+    }
+
     fn forward(
         &self,
         params: &[f64],

@@ -7,11 +7,12 @@
 //! configurations go through [`Flow::forward_with`] and [`Flow::log_q_with`] with a scratch the
 //! caller keeps.
 
+use crate::lane_stack::LaneStackScratch;
 use crate::prior::Prior;
 use crate::round_trip::RoundTrip;
 use crate::spec::FlowSpec;
 use crate::stack::{BijectionStack, ParamCountError, StackScratch};
-use lft_lattice::{Lattice, Pcg64};
+use lft_lattice::{LANES, Lattice, Pcg64};
 use rayon::prelude::*;
 
 /// A normalizing flow for fields on one lattice.
@@ -23,8 +24,9 @@ pub struct Flow {
 }
 
 /// Configurations per fixed work chunk of a batch: gradients are summed chunk by chunk in a
-/// fixed order, so results do not depend on the number of threads.
-pub(crate) const CHUNK: usize = 8;
+/// fixed order, so results do not depend on the number of threads. One chunk is one lane
+/// batch.
+pub(crate) const CHUNK: usize = LANES;
 
 /// A batch drawn from the flow.
 #[derive(Debug, Clone)]
@@ -121,14 +123,18 @@ impl Flow {
         let log_q = phi
             .par_chunks_mut(CHUNK * v)
             .zip(z.par_chunks(CHUNK * v))
-            .flat_map_iter(|(pc, zc)| {
-                let mut scratch = self.scratch();
-                pc.chunks_exact_mut(v)
-                    .zip(zc.chunks_exact(v))
-                    .map(|(p, zb)| self.prior.log_prob(zb) - self.forward_with(zb, p, &mut scratch))
-                    .collect::<Vec<f64>>()
-            })
-            .collect();
+            .map_init(
+                || (self.scratch(), LaneStackScratch::default()),
+                |(scratch, lane_scratch), (pc, zc)| {
+                    let logdet = self.forward_chunk(zc, pc, scratch, lane_scratch);
+                    zc.chunks_exact(v)
+                        .zip(logdet)
+                        .map(|(zb, ld)| self.prior.log_prob(zb) - ld)
+                        .collect::<Vec<f64>>()
+                },
+            )
+            .collect::<Vec<_>>()
+            .concat();
         FlowSample {
             phi,
             log_q,
@@ -168,17 +174,35 @@ impl Flow {
             .par_chunks_mut(CHUNK * v)
             .zip(z.par_chunks(CHUNK * v))
             .map_init(
-                || self.scratch(),
-                |scratch, (pc, zc)| {
-                    pc.chunks_exact_mut(v)
-                        .zip(zc.chunks_exact(v))
-                        .map(|(p, zb)| self.forward_with(zb, p, scratch))
-                        .collect::<Vec<f64>>()
+                || (self.scratch(), LaneStackScratch::default()),
+                |(scratch, lane_scratch), (pc, zc)| {
+                    self.forward_chunk(zc, pc, scratch, lane_scratch)
                 },
             )
             .collect::<Vec<_>>()
             .concat();
         (phi, logdet)
+    }
+
+    /// φ = T(z) of one work chunk `zc` `[≤ CHUNK, V]` into `pc`: on lanes where the chunk is
+    /// full and the stack prefers them ([`BijectionStack::prefers_lanes`]), else one
+    /// configuration at a time. Returns the
+    /// log|det J| of every configuration.
+    fn forward_chunk(
+        &self,
+        zc: &[f64],
+        pc: &mut [f64],
+        scratch: &mut StackScratch,
+        lane_scratch: &mut LaneStackScratch,
+    ) -> Vec<f64> {
+        let v = self.lattice.volume();
+        if zc.len() == LANES * v && self.stack.prefers_lanes() {
+            return self.forward_lanes_chunk(zc, pc, lane_scratch);
+        }
+        pc.chunks_exact_mut(v)
+            .zip(zc.chunks_exact(v))
+            .map(|(p, zb)| self.forward_with(zb, p, scratch))
+            .collect()
     }
 
     /// Draws a latent batch `[n, V]` from the prior.

@@ -1,25 +1,43 @@
 //! The training losses of a [`Flow`] and their gradients with respect to its parameters.
 
 use crate::flow::{CHUNK, Flow};
+use crate::lane_kl::KlGradient;
+use crate::lane_stack::LaneStackScratch;
 use lft_action::Action;
+use lft_lattice::LANES;
 use rayon::prelude::*;
 
 impl Flow {
     /// The reverse Kullback–Leibler loss and its gradient for the latent batch `z` `[n, V]`:
     /// L = (1/n) Σ_b [log q(φ_b) + S(φ_b)], φ_b = f(z_b), with
     /// ∂L/∂θ = (1/n) Σ_b [∇S(φ_b) · ∂φ_b/∂θ − ∂ log|det J_b|/∂θ]
-    /// (the prior term does not depend on θ). Returns (L, per-sample log q + S, gradient).
+    /// (the prior term does not depend on θ). Full chunks of [`LANES`] configurations go
+    /// through lane batches where the flow and the action offer them ([`crate::lane_kl`]).
+    /// Returns (L, per-sample log q + S, gradient).
     pub fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         let v = self.lattice().volume();
         let n = z.len() / v;
         let inv_n = 1.0 / n as f64;
         let stack = self.stack();
+        let lanes = self.lane_action(action);
         let per_chunk: Vec<(Vec<f64>, Vec<f64>)> = z
             .par_chunks(CHUNK * v)
             .map_init(
-                || self.scratch(),
-                |scratch, zc| {
+                || (self.scratch(), LaneStackScratch::default()),
+                |(scratch, lane_scratch), zc| {
                     let mut grad = vec![0.0; self.n_params()];
+                    if let Some(la) = lanes.filter(|_| zc.len() == LANES * v) {
+                        let terms = self.reverse_kl_lanes(
+                            la,
+                            zc,
+                            inv_n,
+                            KlGradient::Total,
+                            lane_scratch,
+                            &mut grad,
+                            &mut [],
+                        );
+                        return (terms, grad);
+                    }
                     let mut terms = Vec::with_capacity(zc.len() / v);
                     let mut phi = vec![0.0; v];
                     let mut g = vec![0.0; v];
@@ -54,12 +72,28 @@ impl Flow {
         let n = z.len() / v;
         let inv_n = 1.0 / n as f64;
         let stack = self.stack();
+        let lanes = self.lane_action(action);
         let per_chunk: Vec<(Vec<f64>, Vec<f64>)> = z
             .par_chunks(CHUNK * v)
             .map_init(
-                || (self.scratch(), vec![0.0; self.n_params()]),
-                |(scratch, unused), zc| {
+                || {
+                    let unused = vec![0.0; self.n_params()];
+                    (self.scratch(), LaneStackScratch::default(), unused)
+                },
+                |(scratch, lane_scratch, unused), zc| {
                     let mut grad = vec![0.0; self.n_params()];
+                    if let Some(la) = lanes.filter(|_| zc.len() == LANES * v) {
+                        let terms = self.reverse_kl_lanes(
+                            la,
+                            zc,
+                            inv_n,
+                            KlGradient::Path,
+                            lane_scratch,
+                            &mut grad,
+                            unused,
+                        );
+                        return (terms, grad);
+                    }
                     let mut terms = Vec::with_capacity(zc.len() / v);
                     let mut phi = vec![0.0; v];
                     let (mut g, mut g_log_q) = (vec![0.0; v], vec![0.0; v]);

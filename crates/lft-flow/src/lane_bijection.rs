@@ -1,7 +1,8 @@
 //! The seam of lane-batched layers: [`LaneBijection`], a layer's forward map and its backward
 //! pass for [`LANES`](lft_lattice::LANES) configurations at once (`[V]` of [`Lanes`]), and the
-//! [`LaneLayerCache`] a pass keeps. Only the direction a transport needs (forward and its
-//! backward) is batched; [`crate::Bijection::lanes`] says whether a layer offers it.
+//! [`LaneLayerCache`] a pass keeps. The forward direction is batched, with its backward pass
+//! and the backward pass of the inverse on the same caches (what the path gradient needs);
+//! [`crate::Bijection::lanes`] says whether a layer offers it.
 
 use crate::lane_conv::LaneConvScratch;
 use crate::lane_net::LaneNetCache;
@@ -42,6 +43,22 @@ pub trait LaneBijection: Send + Sync {
         dlogdet: &Lanes,
         dparams: &mut [f64],
         dx: &mut [Lanes],
+        ws: &mut LaneConvScratch,
+    );
+
+    /// Backward through the inverse x = f⁻¹(y) on the caches of the last `forward_lanes` (from
+    /// that x: the caches of a forward pass serve the inverse from y = f(x), see
+    /// [`crate::Bijection`]), with g = ∂L/∂x and γ_l = ∂L/∂(log det of lane l): writes ∂L/∂y
+    /// into `dy` and adds ∂L/∂θ, summed over the lanes.
+    #[allow(clippy::too_many_arguments)]
+    fn inverse_backward_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        dx: &[Lanes],
+        dlogdet: &Lanes,
+        dparams: &mut [f64],
+        dy: &mut [Lanes],
         ws: &mut LaneConvScratch,
     );
 }

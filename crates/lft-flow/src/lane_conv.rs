@@ -15,6 +15,19 @@
 use crate::conv::{KernelShifts, PeriodicConv};
 use lft_lattice::{LANES, Lanes};
 
+/// Whether the lane kernels run on vector instructions here (AVX-512), rather than on the
+/// portable loops.
+pub fn vectorised() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Output channels computed together (one accumulator register each).
 const BLOCK: usize = 8;
 
@@ -26,6 +39,8 @@ pub struct LaneConvScratch {
     /// `[c_in, K, c_out]` gradient before it is added to the parameters.
     dweights: Vec<f64>,
     zeros: Vec<f64>,
+    /// The layouts of the float32 convolutions.
+    pub(crate) f32: crate::lane_conv32::LaneConv32Scratch,
 }
 
 /// What one direct convolution reads: `y[o, x] = bias[o] + Σ_{i,k} w[(i·K + k)·c_out + o]

@@ -104,6 +104,44 @@ impl<T: ElementwiseTransform> MaskedCoupling<T> {
         }
         d_frozen
     }
+
+    /// The shared backward skeleton of [`crate::coupling`] on lanes: per active site and lane,
+    /// `site` gives ∂L/∂(its input) and ∂L/∂θ; ∂L/∂θ goes back through the conditioner, and
+    /// on the frozen sites the input gradient is g plus the conditioner's.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_sites_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        (g, gamma): (&[Lanes], &Lanes),
+        dparams: &mut [f64],
+        d_in: &mut [Lanes],
+        ws: &mut LaneConvScratch,
+        site: impl Fn(f64, &[f64], f64, f64, &mut [f64]) -> f64,
+    ) {
+        let v = g.len();
+        let p = self.transform.params_per_site();
+        let mut g_net = vec![[0.0; LANES]; p * v];
+        let (mut theta, mut dtheta) = (vec![0.0; p], vec![0.0; p]);
+        for &i in &self.active_sites {
+            for l in 0..LANES {
+                for (c, t) in theta.iter_mut().enumerate() {
+                    *t = cache.st[c * v + i][l];
+                }
+                dtheta.fill(0.0);
+                d_in[i][l] = site(cache.input[i][l], &theta, g[i][l], gamma[l], &mut dtheta);
+                for (c, d) in dtheta.iter().enumerate() {
+                    g_net[c * v + i][l] = *d;
+                }
+            }
+        }
+        let d_frozen = self.condition_backward_lanes(params, cache, &g_net, dparams, ws);
+        for &i in &self.frozen_sites {
+            for l in 0..LANES {
+                d_in[i][l] = g[i][l] + d_frozen[i][l];
+            }
+        }
+    }
 }
 
 impl<T: ElementwiseTransform> LaneBijection for MaskedCoupling<T> {
@@ -148,30 +186,25 @@ impl<T: ElementwiseTransform> LaneBijection for MaskedCoupling<T> {
         dx: &mut [Lanes],
         ws: &mut LaneConvScratch,
     ) {
-        let v = dy.len();
-        let p = self.transform.params_per_site();
-        let mut g_net = vec![[0.0; LANES]; p * v];
-        let (mut theta, mut dtheta) = (vec![0.0; p], vec![0.0; p]);
-        for &i in &self.active_sites {
-            for l in 0..LANES {
-                for (c, t) in theta.iter_mut().enumerate() {
-                    *t = cache.st[c * v + i][l];
-                }
-                dtheta.fill(0.0);
-                let x = cache.input[i][l];
-                dx[i][l] = self
-                    .transform
-                    .backward(x, &theta, dy[i][l], dlogdet[l], &mut dtheta);
-                for (c, d) in dtheta.iter().enumerate() {
-                    g_net[c * v + i][l] = *d;
-                }
-            }
-        }
-        let d_frozen = self.condition_backward_lanes(params, cache, &g_net, dparams, ws);
-        for &i in &self.frozen_sites {
-            for l in 0..LANES {
-                dx[i][l] = dy[i][l] + d_frozen[i][l];
-            }
-        }
+        let up = (dy, dlogdet);
+        self.backward_sites_lanes(params, cache, up, dparams, dx, ws, |x, th, g, gm, dth| {
+            self.transform.backward(x, th, g, gm, dth)
+        });
+    }
+
+    fn inverse_backward_lanes(
+        &self,
+        params: &[f64],
+        cache: &LaneLayerCache,
+        dx: &[Lanes],
+        dlogdet: &Lanes,
+        dparams: &mut [f64],
+        dy: &mut [Lanes],
+        ws: &mut LaneConvScratch,
+    ) {
+        let up = (dx, dlogdet);
+        self.backward_sites_lanes(params, cache, up, dparams, dy, ws, |x, th, g, gm, dth| {
+            self.transform.inverse_backward(x, th, g, gm, dth)
+        });
     }
 }

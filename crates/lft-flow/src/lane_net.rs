@@ -1,9 +1,11 @@
 //! [`ConvNet`] on lane batches: the forward and backward passes of [`crate::net`] for
-//! [`LANES`](lft_lattice::LANES) configurations at once, through [`crate::lane_conv`].
+//! [`LANES`](lft_lattice::LANES) configurations at once, through [`crate::lane_conv`] (or, for
+//! float32 nets, [`crate::lane_net32`]).
 
 use crate::conv::KernelShifts;
 use crate::lane_conv::LaneConvScratch;
 use crate::net::ConvNet;
+use crate::precision::Precision;
 use lft_lattice::Lanes;
 
 /// Intermediate values of one lane forward pass, kept for its backward pass.
@@ -15,6 +17,8 @@ pub struct LaneNetCache {
     pre: Vec<Vec<Lanes>>,
     /// Network output, `[c_last, V]`.
     pub output: Vec<Lanes>,
+    /// The intermediate values of a float32 pass ([`crate::lane_net32`]).
+    pub(crate) pairs: crate::lane_net32::LaneNet32Cache,
 }
 
 /// A lane batch as one flat slice of values.
@@ -32,6 +36,10 @@ impl ConvNet {
         cache: &mut LaneNetCache,
         scratch: &mut LaneConvScratch,
     ) {
+        if self.precision == Precision::F32 {
+            let (pairs, out) = (&mut cache.pairs, &mut cache.output);
+            return self.forward_lanes_f32(shifts, params, input, pairs, scratch, out);
+        }
         let v = self.volume;
         let n = self.convs.len();
         cache.inputs.resize(n, Vec::new());
@@ -68,6 +76,11 @@ impl ConvNet {
         d_input: &mut [Lanes],
         scratch: &mut LaneConvScratch,
     ) {
+        if self.precision == Precision::F32 {
+            let pairs = &cache.pairs;
+            return self
+                .backward_lanes_f32(shifts, params, pairs, g_out, dparams, d_input, scratch);
+        }
         let n = self.convs.len();
         let through = |g: &mut [Lanes], pre: &[Lanes], out: &[Lanes], act: crate::Activation| {
             act.scale_by_derivative(g.as_flattened_mut(), flat(pre), flat(out));

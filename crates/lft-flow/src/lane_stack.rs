@@ -22,6 +22,15 @@ impl BijectionStack {
         (0..self.len()).all(|l| self.layer(l).lanes().is_some())
     }
 
+    /// Whether batches should go through lane batches: every layer offers them, and either
+    /// the lane kernels are vectorised on this CPU ([`crate::lane_conv::vectorised`]) or a
+    /// layer computes in float32 (whose one-configuration passes run the lane kernels anyway).
+    /// Otherwise the one-configuration passes, whose matrix products also use AVX2, are faster.
+    pub fn prefers_lanes(&self) -> bool {
+        let f32 = (0..self.len()).any(|l| self.layer(l).precision() == crate::Precision::F32);
+        self.has_lanes() && (crate::lane_conv::vectorised() || f32)
+    }
+
     /// The lane layer `l`.
     fn lane_layer(&self, l: usize) -> &dyn crate::LaneBijection {
         self.layer(l)
@@ -72,6 +81,35 @@ impl BijectionStack {
             let p = &self.params()[range.clone()];
             self.lane_layer(l)
                 .backward_lanes(p, &caches[l], g, dlogdet, &mut grad[range], a, ws);
+            std::mem::swap(g, a);
+        }
+    }
+
+    /// Backward through the inverse T⁻¹ on the caches of the last
+    /// [`BijectionStack::forward_lanes`] (as [`BijectionStack::inverse_backward`] does on
+    /// those of a forward pass): `g` = ∂L/∂x on entry and ∂L/∂y on return, γ_l = ∂L/∂(Σ log
+    /// det of lane l); adds ∂L/∂θ, summed over the lanes, to `grad`.
+    pub fn inverse_backward_lanes(
+        &self,
+        scratch: &mut LaneStackScratch,
+        g: &mut Vec<Lanes>,
+        dlogdet: &Lanes,
+        grad: &mut [f64],
+    ) {
+        let LaneStackScratch { caches, ws, a, .. } = scratch;
+        a.resize(g.len(), [0.0; LANES]);
+        for l in 0..self.len() {
+            let range = self.layer_range(l);
+            let p = &self.params()[range.clone()];
+            self.lane_layer(l).inverse_backward_lanes(
+                p,
+                &caches[l],
+                g,
+                dlogdet,
+                &mut grad[range],
+                a,
+                ws,
+            );
             std::mem::swap(g, a);
         }
     }

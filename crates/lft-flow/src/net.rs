@@ -2,6 +2,7 @@
 
 use crate::activation::Activation;
 use crate::conv::{ConvScratch, KernelShifts, PeriodicConv};
+use crate::precision::Precision;
 use lft_lattice::{Pcg64, uniform};
 
 /// Convolutions with channel counts `channels` (e.g. [1, 8, 8, 2]).
@@ -14,6 +15,8 @@ pub struct ConvNet {
     pub(crate) hidden: Activation,
     pub(crate) last: Activation,
     pub(crate) volume: usize,
+    /// The floating-point type of the passes (parameters and gradients are float64 either way).
+    pub(crate) precision: Precision,
 }
 
 /// Intermediate values of one forward pass, kept for the backward pass.
@@ -55,7 +58,18 @@ impl ConvNet {
             hidden,
             last,
             volume,
+            precision: Precision::F64,
         }
+    }
+
+    /// The same net computing in `precision` (see [`Precision`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn n_params(&self) -> usize {
@@ -84,7 +98,9 @@ impl ConvNet {
         p
     }
 
-    /// Forward pass of one configuration; the output is `cache.output`. `conv_scratch` holds
+    /// Forward pass of one configuration in float64 (whatever [`ConvNet::precision`] says: the
+    /// conditioner sends float32 nets through [`crate::lane_net32`]); the output is
+    /// `cache.output`. `conv_scratch` holds
     /// temporaries only (any scratch will do; reusing one saves allocations).
     pub fn forward(
         &self,
@@ -121,7 +137,7 @@ impl ConvNet {
         }
     }
 
-    /// Backward pass of one configuration: g = ∂L/∂output; adds ∂L/∂params into `dparams`
+    /// Backward pass of one configuration in float64: g = ∂L/∂output; adds ∂L/∂params into `dparams`
     /// and writes ∂L/∂input into `d_input` when given.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(

@@ -8,6 +8,7 @@ use crate::conv::KernelShifts;
 use crate::coupling::MaskedCoupling;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
+use crate::precision::Precision;
 use crate::prior::PriorSpec;
 use crate::spectral::SpectralScale;
 use crate::spline::RqSpline;
@@ -54,6 +55,8 @@ pub struct FlowSpec {
     /// Start with a learnable momentum-space scale ỹ(p) = e^{c(p)} z̃(p) (see
     /// [`SpectralScale`]); it represents free-field covariances exactly.
     pub spectral: bool,
+    /// The floating-point type of the conditioner networks (see [`Precision`]).
+    pub precision: Precision,
 }
 
 impl FlowSpec {
@@ -77,6 +80,7 @@ impl FlowSpec {
             coupling: CouplingSpec::Affine,
             prior: PriorSpec::StandardNormal,
             spectral: false,
+            precision: Precision::F64,
         }
     }
 
@@ -141,7 +145,8 @@ impl FlowSpec {
                 self.final_activation,
                 &shifts,
                 v,
-            );
+            )
+            .with_precision(self.precision);
             let params = net.init_params(&shifts, rng, last_scale);
             let mask = checkerboard(lattice, parity);
             let (sh, eq) = (shifts.clone(), self.equivariant);

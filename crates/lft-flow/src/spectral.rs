@@ -92,7 +92,7 @@ impl SpectralScale {
     }
 
     /// out = F⁻¹[e^{sign·c(p)} F x]: the layer for sign = 1, its inverse for sign = −1.
-    fn scale(&self, params: &[f64], sign: f64, x: &[f64], out: &mut [f64]) {
+    pub(crate) fn apply(&self, params: &[f64], sign: f64, x: &[f64], out: &mut [f64]) {
         let mut c = self.transform(x);
         c.iter_mut()
             .zip(&self.class)
@@ -105,7 +105,7 @@ impl SpectralScale {
     /// Σ_{p in class} [w(p) Re(x̃(p) g̃(p)*) / V + γ] to each class's gradient, with
     /// w = e^{c} for the forward map and −1 for the inverse (∂ỹ/∂c = sign · ỹ), and writes
     /// ∂L/∂x = F⁻¹[e^{sign·c} g̃] (the kernel is symmetric) into `out`. Three FFTs.
-    fn backward_with(
+    pub(crate) fn backward_step(
         &self,
         params: &[f64],
         sign: f64,
@@ -131,6 +131,10 @@ impl Bijection for SpectralScale {
         self.n_classes
     }
 
+    fn lanes(&self) -> Option<&dyn crate::LaneBijection> {
+        Some(self)
+    }
+
     /// y = f(x); returns log|det ∂y/∂x| and keeps x in `cache`.
     fn forward(
         &self,
@@ -140,7 +144,7 @@ impl Bijection for SpectralScale {
         cache: &mut LayerCache,
         _: &mut Workspace,
     ) -> f64 {
-        self.scale(params, 1.0, x, y);
+        self.apply(params, 1.0, x, y);
         cache.keep_input(x);
         self.log_det(params)
     }
@@ -154,7 +158,7 @@ impl Bijection for SpectralScale {
         cache: &mut LayerCache,
         _: &mut Workspace,
     ) -> f64 {
-        self.scale(params, -1.0, y, x);
+        self.apply(params, -1.0, y, x);
         cache.keep_input(x);
         self.log_det(params)
     }
@@ -171,7 +175,7 @@ impl Bijection for SpectralScale {
         dx: &mut [f64],
         _: &mut Workspace,
     ) {
-        self.backward_with(params, 1.0, &cache.input, up, dparams, dx);
+        self.backward_step(params, 1.0, &cache.input, up, dparams, dx);
     }
 
     /// Backward through x = f⁻¹(y) with g = ∂L/∂x, γ = ∂L/∂(forward log det):
@@ -185,6 +189,6 @@ impl Bijection for SpectralScale {
         dy: &mut [f64],
         _: &mut Workspace,
     ) {
-        self.backward_with(params, -1.0, &cache.input, up, dparams, dy);
+        self.backward_step(params, -1.0, &cache.input, up, dparams, dy);
     }
 }

@@ -217,6 +217,7 @@ fn small_flow(seed: u64) -> Flow {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision: lft_flow::Precision::F64,
     };
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
@@ -321,6 +322,7 @@ fn equivariant_couplings_commute_with_sign_flip() {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision: lft_flow::Precision::F64,
     };
     let spline = FlowSpec {
         coupling: CouplingSpec::Spline {
@@ -363,6 +365,7 @@ fn spline_flow(seed: u64, equivariant: bool) -> Flow {
         },
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision: lft_flow::Precision::F64,
     };
     Flow::new(Lattice::new(&[4, 4]).unwrap(), &spec, seed).unwrap()
 }
@@ -482,6 +485,7 @@ fn forward_kl_gradient_matches_finite_differences() {
             coupling,
             prior,
             spectral: false,
+            precision: lft_flow::Precision::F64,
         };
         let mut flow = Flow::new(lat.clone(), &spec, 70 + k as u64).unwrap();
         let (loss, grad) = flow.forward_kl(&data);
@@ -524,6 +528,7 @@ fn the_stack_is_a_map_on_its_own_with_reusable_scratch() {
         },
         prior: PriorSpec::FreeField { m2: 0.5 },
         spectral: true,
+        precision: lft_flow::Precision::F64,
     };
     let lat = Lattice::new(&[4, 6]).unwrap();
     let v = lat.volume();

@@ -16,6 +16,7 @@ fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
         coupling: CouplingSpec::Affine,
         prior,
         spectral: false,
+        precision: lft_flow::Precision::F64,
     }
 }
 

@@ -84,6 +84,7 @@ fn free_field_flow(lat: Lattice, layers: usize, seed: u64) -> Flow {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: true,
+        precision: lft_flow::Precision::F64,
     };
     Flow::new(lat, &spec, seed).unwrap()
 }

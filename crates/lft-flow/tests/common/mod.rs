@@ -210,5 +210,6 @@ pub fn flow_spec(
         coupling,
         prior,
         spectral,
+        precision: lft_flow::Precision::F64,
     }
 }

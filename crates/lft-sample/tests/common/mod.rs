@@ -11,6 +11,16 @@ use lft_lattice::stream_rng;
 /// A small affine flow (8 layers, one hidden layer of 8 channels) trained by reverse KL for
 /// `steps` steps of batch 64 on `action`.
 pub fn trained_flow(action: &dyn Action, steps: usize, seed: u64) -> Flow {
+    trained_flow_in(action, steps, seed, lft_flow::Precision::F64)
+}
+
+/// [`trained_flow`] with conditioners in `precision` (trained in it too).
+pub fn trained_flow_in(
+    action: &dyn Action,
+    steps: usize,
+    seed: u64,
+    precision: lft_flow::Precision,
+) -> Flow {
     let spec = FlowSpec {
         layers: 8,
         hidden: vec![8],
@@ -21,6 +31,7 @@ pub fn trained_flow(action: &dyn Action, steps: usize, seed: u64) -> Flow {
         coupling: CouplingSpec::Affine,
         prior: PriorSpec::StandardNormal,
         spectral: false,
+        precision,
     };
     let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
     let options = TrainOptions {
