@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// `run` prints one line per phase.
     #[arg(long)]
     pub json: bool,
+    /// Where to compute: "cpu" (default), "cuda" or "cuda:N" (needs a build with
+    /// `--features cuda` and an NVIDIA GPU).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: lft_cuda::Device,
     /// Test hook: abort the process (as a crash would) once this many production trajectories
     /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]
@@ -161,4 +165,8 @@ fn parse_range(s: &str) -> Result<(usize, usize), String> {
 pub struct InfoArgs {
     /// The ensemble file.
     pub file: PathBuf,
+}
+
+fn parse_device(s: &str) -> Result<lft_cuda::Device, String> {
+    s.parse()
 }

@@ -3,6 +3,7 @@
 mod anneal;
 mod cli;
 mod craft;
+mod device;
 mod hmc_run;
 mod info;
 mod measure;
@@ -55,11 +56,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     progress::init_logging(cli.verbose, cli.quiet);
     let result = match &cli.command {
-        Command::Run(args) => run(args),
-        Command::Hmc(args) => hmc_run::run(args),
-        Command::Train(args) => train::run(args),
-        Command::Sample(args) => sample::run(args),
-        Command::Anneal(args) => anneal::run(args),
+        Command::Run(args) => device::check(args.device, "run").and_then(|()| run(args)),
+        Command::Hmc(args) => device::check(args.device, "hmc").and_then(|()| hmc_run::run(args)),
+        Command::Train(args) => device::check(args.device, "train").and_then(|()| train::run(args)),
+        Command::Sample(args) => {
+            device::check(args.device, "sample").and_then(|()| sample::run(args))
+        }
+        Command::Anneal(args) => {
+            device::check(args.device, "anneal").and_then(|()| anneal::run(args))
+        }
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => status::run(args),
         Command::Merge(args) => merge::run(args),

@@ -196,3 +196,24 @@ fn replicas_with_different_physics_are_refused() {
         stderr(&o)
     );
 }
+
+/// `--device cuda` where this build or machine has no usable GPU (or where no command runs on
+/// it yet) is a named error with exit code 1 before any work, never a panic; an unknown
+/// device is a usage error naming it. Nothing is written.
+#[test]
+fn a_device_that_is_not_there_is_a_named_error() {
+    let dir = scratch(SMALL);
+    for command in ["hmc", "run", "train", "sample", "anneal"] {
+        for device in ["cuda", "cuda:1"] {
+            let out = lft(dir.path(), &[command, "config.toml", "--device", device]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{command} {device}: {err}");
+            assert!(err.contains("--device cuda:"), "{command} {device}: {err}");
+            assert!(!err.contains("panicked"), "{command} {device}: {err}");
+        }
+    }
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+    let out = lft(dir.path(), &["hmc", "config.toml", "--device", "gpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("gpu"), "{}", stderr(&out));
+}

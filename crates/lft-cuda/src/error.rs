@@ -1,0 +1,27 @@
+//! Why the CUDA backend cannot run: each case names what is missing and what to do.
+
+/// An error of the CUDA backend.
+#[derive(Debug, thiserror::Error)]
+pub enum CudaError {
+    #[error(
+        "this lft was built without CUDA: rebuild with `cargo build --release --features cuda`"
+    )]
+    BuiltWithoutCuda,
+    #[error("no CUDA driver (libcuda.so) on this machine: CUDA needs an NVIDIA GPU and its driver")]
+    NoDriver,
+    #[error(
+        "NVRTC (libnvrtc.so) not found: install the CUDA toolkit, or `pip install \
+         nvidia-cuda-nvrtc` and put its lib directory on LD_LIBRARY_PATH"
+    )]
+    NoNvrtc,
+    #[error("CUDA device {index} requested, but this machine has {count}")]
+    NoDevice { index: usize, count: usize },
+    #[error("CUDA driver: {0}")]
+    Driver(String),
+    #[error("NVRTC could not compile kernels/{kernel}.cu for {arch}:\n{log}")]
+    Compile {
+        kernel: &'static str,
+        arch: String,
+        log: String,
+    },
+}

@@ -1,0 +1,18 @@
+//! lft's CUDA backend: kernels of its own in `kernels/*.cu`, compiled once per process by
+//! NVRTC for the device's architecture and launched through cudarc (with dynamic loading, so
+//! that `cargo build --features cuda` needs no toolkit and no driver).
+//!
+//! Built without the `cuda` feature the same API exists and every call returns
+//! [`CudaError::BuiltWithoutCuda`]. With it, [`probe`] looks for the driver, NVRTC and the
+//! device before any CUDA call, so a machine without a GPU gets a named error, never a panic.
+//! So far: device selection, the probe and the φ⁴ kernels, compiled (not yet launched) in CI.
+
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod probe;
+
+pub use device::Device;
+pub use error::CudaError;
+pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
+pub use probe::{Gpu, probe};
