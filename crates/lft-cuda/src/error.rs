@@ -24,4 +24,8 @@ pub enum CudaError {
         arch: String,
         log: String,
     },
+    #[error("{what} is too large for one launch: {size}")]
+    TooLarge { what: &'static str, size: usize },
+    #[error("the spline has {bins} bins; the CUDA kernels take at most {max}")]
+    TooManyBins { bins: usize, max: usize },
 }

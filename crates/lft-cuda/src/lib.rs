@@ -5,14 +5,26 @@
 //! Built without the `cuda` feature the same API exists and every call returns
 //! [`CudaError::BuiltWithoutCuda`]. With it, [`probe`] looks for the driver, NVRTC and the
 //! device before any CUDA call, so a machine without a GPU gets a named error, never a panic.
-//! So far: device selection, the probe and the φ⁴ kernels, compiled (not yet launched) in CI.
+//!
+//! The layers, host-testable first: [`tables`] (index tables the kernels read), [`launch`]
+//! (grid and shared-memory geometry), [`schedule`] (HMC trajectories as kick/drift launches),
+//! [`philox`] (the device generator's host twin), then the kernels themselves.
 
+pub mod call;
 pub mod device;
+pub mod emulate;
 pub mod error;
 pub mod kernels;
+pub mod launch;
+pub mod ops;
+pub mod philox;
 pub mod probe;
+pub mod runtime;
+pub mod schedule;
+pub mod tables;
 
 pub use device::Device;
 pub use error::CudaError;
 pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
 pub use probe::{Gpu, probe};
+pub use runtime::CudaRuntime;

@@ -17,4 +17,4 @@ mod settings;
 pub use block::{RecordBlock, Sink, Store, StoredChain, StoredRow};
 pub use kind::{SamplerKind, UnknownName};
 pub use memory::MemoryStore;
-pub use settings::{ChainMeta, ChainSettings, Integrator};
+pub use settings::{ChainMeta, ChainSettings, Integrator, OMELYAN_LAMBDA};

@@ -4,6 +4,9 @@ use crate::UnknownName;
 use lft_lattice::RngState;
 use std::fmt;
 
+/// Omelyan's second-order minimum-norm parameter λ (Omelyan, Mryglod, Folk 2003).
+pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
+
 /// Which molecular-dynamics integrator HMC trajectories use (lft-sample implements them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Integrator {

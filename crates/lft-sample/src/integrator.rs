@@ -34,10 +34,7 @@ pub(crate) fn kinetic_energy(pi: &[f64]) -> f64 {
     0.5 * pi.iter().map(|p| p * p).sum::<f64>()
 }
 
-/// Omelyan's second-order minimum-norm parameter λ (Omelyan, Mryglod, Folk 2003).
-pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
-
-pub use lft_records::Integrator;
+pub use lft_records::{Integrator, OMELYAN_LAMBDA};
 
 /// The molecular dynamics of an [`Integrator`].
 pub trait Integrate {

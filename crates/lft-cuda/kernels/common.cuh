@@ -1,0 +1,103 @@
+// Shared by every kernel file: prepended to each before NVRTC compiles it (kernels.rs), with a
+// #line directive so that the compiler's messages name the kernel file's own lines.
+
+// Dynamic shared memory of a block. The host emulator (tests/emulator) defines its own.
+#ifndef LFT_SHARED
+#define LFT_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+// -infinity (NVRTC has no INFINITY macro).
+__device__ __forceinline__ double lft_neg_inf() { return __longlong_as_double(0xfff0000000000000ULL); }
+
+// ---- Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC'11), the counter-based generator of the
+// prior draws, HMC momenta and Metropolis tests. Host twin: src/philox.rs (known answers of
+// Random123 tested there), so that a run is reproducible from its seed on either device.
+struct Philox4 {
+    u32 v[4];
+};
+
+__device__ __forceinline__ Philox4 philox4x32_10(u32 c0, u32 c1, u32 c2, u32 c3, u32 k0,
+                                                 u32 k1) {
+    for (int round = 0; round < 10; ++round) {
+        if (round > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        u32 hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        u32 hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        u32 n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+    }
+    Philox4 r = {{c0, c1, c2, c3}};
+    return r;
+}
+
+// A uniform double in [0, 1) from 53 of the 64 bits (hi, lo).
+__device__ __forceinline__ double uniform53(u32 hi, u32 lo) {
+    u64 bits = ((u64)hi << 32 | (u64)lo) >> 11;
+    return (double)bits * (1.0 / 9007199254740992.0);
+}
+
+// Two standard normals from one Philox block by Box-Muller:
+//   u1, u2 uniform in [0, 1), r = sqrt(-2 ln(1 - u1)), z = (r cos 2 pi u2, r sin 2 pi u2).
+__device__ __forceinline__ void normal_pair(Philox4 b, double* z0, double* z1) {
+    double u1 = uniform53(b.v[0], b.v[1]), u2 = uniform53(b.v[2], b.v[3]);
+    double r = sqrt(-2.0 * log(1.0 - u1));
+    double s, c;
+    sincospi(2.0 * u2, &s, &c);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+// ---- Block reductions: blockDim.x a power of two (at most 1024), `scratch` holding blockDim.x
+// doubles of shared memory. Every thread of the block must call them; all get the result.
+__device__ double block_sum(double v, double* scratch) {
+    scratch[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) scratch[threadIdx.x] += scratch[threadIdx.x + s];
+        __syncthreads();
+    }
+    double total = scratch[0];
+    __syncthreads();
+    return total;
+}
+
+__device__ double block_max(double v, double* scratch) {
+    scratch[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) scratch[threadIdx.x] = fmax(scratch[threadIdx.x], scratch[threadIdx.x + s]);
+        __syncthreads();
+    }
+    double m = scratch[0];
+    __syncthreads();
+    return m;
+}
+
+// ---- The phi^4 action in the AKS form of lft-action's Phi4 (any dimension d = 1..4, through
+// neighbour tables fwd[mu * V + x] = x + mu, bwd[mu * V + x] = x - mu):
+//   S(phi) = sum_x [ (2d + m2) phi_x^2 + lambda phi_x^4 - 2 phi_x sum_mu phi_{x+mu} ],
+//   dS/dphi_x = 2 (2d + m2) phi_x + 4 lambda phi_x^3 - 2 sum_mu (phi_{x+mu} + phi_{x-mu}).
+__device__ __forceinline__ double phi4_site_gradient(const double* p, const int* fwd,
+                                                     const int* bwd, int dim, int volume, int x,
+                                                     double m2, double lambda) {
+    double hops = 0.0;
+    for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]] + p[bwd[mu * volume + x]];
+    double v = p[x];
+    return v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops;
+}
+
+__device__ __forceinline__ double phi4_site_action(const double* p, const int* fwd, int dim,
+                                                   int volume, int x, double m2, double lambda) {
+    double hops = 0.0;
+    for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]];
+    double v = p[x], v2 = v * v;
+    return v2 * (2.0 * dim + m2 + lambda * v2) - 2.0 * v * hops;
+}
