@@ -73,3 +73,15 @@ extern "C" __global__ void copy_values(const double* x, long long count, double*
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < count) y[i] = x[i];
 }
+
+// y = value over `count` entries.
+extern "C" __global__ void fill_values(double* y, long long count, double value) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) y[i] = value;
+}
+
+// y *= a over `count` entries.
+extern "C" __global__ void scale_values(double* y, long long count, double a) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) y[i] *= a;
+}

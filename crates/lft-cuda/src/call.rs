@@ -69,6 +69,35 @@ pub fn int(what: &'static str, n: usize) -> Result<i32, crate::CudaError> {
     i32::try_from(n).map_err(|_| crate::CudaError::TooLarge { what, size: n })
 }
 
+/// Somewhere buffers can be made: the host table (tests, the emulator) or a device.
+pub trait BufferTable {
+    /// A new buffer holding `buffer`, and its id.
+    fn alloc(&mut self, buffer: HostBuffer) -> Result<BufId, crate::CudaError>;
+
+    fn alloc_f64(&mut self, values: &[f64]) -> Result<BufId, crate::CudaError> {
+        self.alloc(HostBuffer::F64(values.to_vec()))
+    }
+
+    fn alloc_i32(&mut self, values: &[i32]) -> Result<BufId, crate::CudaError> {
+        self.alloc(HostBuffer::I32(values.to_vec()))
+    }
+
+    /// `len` zeros of float64, or of `float`'s type.
+    fn zeros(&mut self, len: usize, f32: bool) -> Result<BufId, crate::CudaError> {
+        self.alloc(if f32 {
+            HostBuffer::F32(vec![0.0; len])
+        } else {
+            HostBuffer::F64(vec![0.0; len])
+        })
+    }
+}
+
+impl BufferTable for HostTable {
+    fn alloc(&mut self, buffer: HostBuffer) -> Result<BufId, crate::CudaError> {
+        Ok(self.push(buffer))
+    }
+}
+
 /// A table of host buffers, the emulator's (and the tests') counterpart of the device's.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostTable {
@@ -101,6 +130,17 @@ impl HostTable {
     /// `len` float32 zeros.
     pub fn zeros_f32(&mut self, len: usize) -> BufId {
         self.push(HostBuffer::F32(vec![0.0; len]))
+    }
+
+    /// Replaces the contents of buffer `id`.
+    pub fn set(&mut self, id: BufId, buffer: HostBuffer) {
+        assert_eq!(
+            self.buffers[id.0].len(),
+            buffer.len(),
+            "buffer {} length",
+            id.0
+        );
+        self.buffers[id.0] = buffer;
     }
 
     /// The values of buffer `id` as float64.

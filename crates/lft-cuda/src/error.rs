@@ -28,4 +28,8 @@ pub enum CudaError {
     TooLarge { what: &'static str, size: usize },
     #[error("the spline has {bins} bins; the CUDA kernels take at most {max}")]
     TooManyBins { bins: usize, max: usize },
+    #[error("not on the GPU yet: {0} (use --device cpu)")]
+    Unsupported(&'static str),
+    #[error("the flow's parameters: {got} given, the architecture has {expected}")]
+    ParamCount { expected: usize, got: usize },
 }

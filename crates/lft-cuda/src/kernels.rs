@@ -82,6 +82,8 @@ pub const KERNELS: &[KernelSource] = &[
             "to_f32",
             "to_f64",
             "copy_values",
+            "fill_values",
+            "scale_values",
         ],
     },
     KernelSource {

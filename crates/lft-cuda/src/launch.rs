@@ -94,17 +94,19 @@ pub fn conv_tiles(
             what: "batch of a convolution launch (grid y ≤ 65535)",
             size: n,
         })?;
+    // A tile of at most CONV_TILE sites, whole warps, no more than the lattice has.
+    let tile = (volume.div_ceil(32) * 32).min(CONV_TILE as usize) as u32;
     Ok(Launch {
-        grid: (blocks_for(volume, CONV_TILE)?, y.max(1), 1),
-        block: (CONV_TILE, 1, 1),
+        grid: (blocks_for(volume, tile)?, y.max(1), 1),
+        block: (tile, 1, 1),
         shared_bytes: shared as u32,
     })
 }
 
-/// The weight-gradient reduction: block (j, s) sums parameter j over the configurations
-/// s, s + slices, …
-pub fn weight_gradient(n_params: usize, n: usize) -> Result<Launch, CudaError> {
-    let width = REDUCTION_BLOCK;
+/// The weight-gradient reduction: block (j, s) sums parameter j over the sites of the
+/// configurations s, s + slices, … (a block as wide as [`reduction_width`] of the volume).
+pub fn weight_gradient(n_params: usize, n: usize, volume: usize) -> Result<Launch, CudaError> {
+    let width = reduction_width(volume);
     Ok(Launch {
         grid: (
             blocks_for(n_params, 1)?,

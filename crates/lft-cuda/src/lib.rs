@@ -14,6 +14,7 @@ pub mod call;
 pub mod device;
 pub mod emulate;
 pub mod error;
+pub mod flow_program;
 pub mod kernels;
 pub mod launch;
 pub mod ops;

@@ -66,6 +66,12 @@ impl CudaRuntime {
     }
 }
 
+impl crate::call::BufferTable for CudaRuntime {
+    fn alloc(&mut self, buffer: HostBuffer) -> Result<BufId, CudaError> {
+        self.upload(&buffer)
+    }
+}
+
 #[cfg(not(feature = "cuda"))]
 mod imp {
     use super::*;

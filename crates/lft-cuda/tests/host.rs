@@ -136,8 +136,10 @@ fn launch_geometry_covers_and_fits() {
     }
     assert!(conv_tiles(64, 1024, 32 * (32 * 9 + 1), 8, 227 * 1024).is_ok());
     assert!(conv_tiles(70_000, 64, 10, 8, SHARED_LIMIT).is_err());
-    let l = weight_gradient(146, 8192).unwrap();
-    assert_eq!((l.grid.0, l.grid.1), (146, 32));
+    let l = weight_gradient(146, 8192, 4096).unwrap();
+    assert_eq!((l.grid.0, l.grid.1, l.block.0), (146, 32, 256));
+    let l = weight_gradient(146, 8, 16).unwrap();
+    assert_eq!((l.grid.1, l.block.0), (8, 32));
 }
 
 /// Leapfrog is N + 1 gradients per trajectory and Omelyan 2N + 1 (kicks of consecutive steps

@@ -202,7 +202,7 @@ impl ConvLayer {
         args.extend([Arg::I32(int("batch", n)?), Arg::BufAt(dparams, self.offset)]);
         Ok(KernelCall {
             function: self.float.suffixed("conv_backward_weight"),
-            launch: weight_gradient(self.n_params(), n)?,
+            launch: weight_gradient(self.n_params(), n, self.volume)?,
             args,
         })
     }

@@ -82,6 +82,24 @@ pub fn copy(count: usize, x: BufId, y: BufId) -> Result<KernelCall, CudaError> {
     })
 }
 
+/// y = value.
+pub fn fill(count: usize, y: BufId, value: f64) -> Result<KernelCall, CudaError> {
+    Ok(KernelCall {
+        function: "fill_values",
+        launch: elementwise(count)?,
+        args: vec![Arg::Buf(y), Arg::I64(count as i64), Arg::F64(value)],
+    })
+}
+
+/// y *= a.
+pub fn scale(count: usize, y: BufId, a: f64) -> Result<KernelCall, CudaError> {
+    Ok(KernelCall {
+        function: "scale_values",
+        launch: elementwise(count)?,
+        args: vec![Arg::Buf(y), Arg::I64(count as i64), Arg::F64(a)],
+    })
+}
+
 /// Float conversion: float64 → float32 (`to_f32`) or back.
 pub fn convert(count: usize, x: BufId, y: BufId, to_f32: bool) -> Result<KernelCall, CudaError> {
     Ok(KernelCall {
