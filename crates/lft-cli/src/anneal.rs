@@ -24,6 +24,7 @@ const TEMPERATURE_COLUMNS: &str =
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
+    crate::device::cpu_only(crate::device::choose(args.device, &config), "anneal")?;
     run_config(&config, args.abort_after)
 }
 

@@ -57,10 +57,10 @@ pub struct RunArgs {
     /// `run` prints one line per phase.
     #[arg(long)]
     pub json: bool,
-    /// Where to compute: "cpu" (default), "cuda" or "cuda:N" (needs a build with
-    /// `--features cuda` and an NVIDIA GPU).
-    #[arg(long, default_value = "cpu", value_parser = parse_device)]
-    pub device: lft_cuda::Device,
+    /// Where to compute: "cpu", "cuda" or "cuda:N" (needs a build with `--features cuda` and
+    /// an NVIDIA GPU; `lft train` runs there). Default: the config's `[run] device`, else cpu.
+    #[arg(long, value_parser = parse_device)]
+    pub device: Option<lft_cuda::Device>,
     /// Test hook: abort the process (as a crash would) once this many production trajectories
     /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]

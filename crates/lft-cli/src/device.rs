@@ -1,19 +1,56 @@
-//! `--device`: the CPU runs everything; a CUDA device is looked for (without panicking where
-//! there is none) before any work starts.
+//! Where a command computes: `--device cpu|cuda[:N]` on the command line, else `[run] device`
+//! of the config, else the CPU. A CUDA device is probed (without panicking where there is
+//! none) before any work starts.
 
+use lft_config::{Config, DeviceName};
 use lft_cuda::Device;
 
-/// Ok for the CPU. For `cuda[:N]`, the probe's named error where this build or machine has no
-/// usable GPU; where it has one, an error too, since no command runs on the GPU yet
-/// (issue 14 brings the kernels in).
-pub fn check(device: Device, command: &str) -> anyhow::Result<()> {
-    let Device::Cuda(index) = device else {
+/// The device a command runs on, and the setting that chose it (for error messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub device: Device,
+    pub setting: &'static str,
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.setting {
+            "--device" => write!(f, "--device {}", self.device),
+            s => write!(f, "{s} = \"{}\"", self.device),
+        }
+    }
+}
+
+/// The flag if given, else the config's `[run] device`, else the CPU.
+pub fn choose(flag: Option<Device>, config: &Config) -> Choice {
+    if let Some(device) = flag {
+        return Choice {
+            device,
+            setting: "--device",
+        };
+    }
+    match config.device() {
+        Some(DeviceName::Cuda(i)) => Choice {
+            device: Device::Cuda(i),
+            setting: "run.device",
+        },
+        Some(DeviceName::Cpu) | None => Choice {
+            device: Device::Cpu,
+            setting: "run.device",
+        },
+    }
+}
+
+/// For a command that runs on the CPU only: Ok for the CPU; for CUDA, the probe's named error
+/// where this build or machine has no usable GPU, and where it has one an error too.
+pub fn cpu_only(choice: Choice, command: &str) -> anyhow::Result<()> {
+    let Device::Cuda(index) = choice.device else {
         return Ok(());
     };
-    let gpu = lft_cuda::probe(index).map_err(|e| anyhow::anyhow!("--device {device}: {e}"))?;
+    let gpu = lft_cuda::probe(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
     anyhow::bail!(
-        "--device {device}: found {} (sm_{}{}), but `lft {command}` does not run on a GPU yet; \
-         use --device cpu",
+        "{choice}: found {} (sm_{}{}), but `lft {command}` does not run on a GPU yet \
+         (`lft train` does); use --device cpu",
         gpu.name,
         gpu.compute_capability.0,
         gpu.compute_capability.1

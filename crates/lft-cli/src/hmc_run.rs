@@ -17,6 +17,7 @@ use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
+    crate::device::cpu_only(crate::device::choose(args.device, &config), "hmc")?;
     run_config(&config, args)
 }
 

@@ -16,6 +16,7 @@ mod status;
 mod store;
 mod submit;
 mod train;
+mod train_device;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -25,14 +26,20 @@ use std::process::ExitCode;
 /// [anneal] config.
 fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     let config = lft_config::Config::load(&args.config, &args.overrides)?;
+    let choice = device::choose(args.device, &config);
     if config.anneal().is_ok() {
+        device::cpu_only(choice, "anneal")?;
         return anneal::run_config(&config, args.abort_after);
     }
     if config.hmc().is_ok() {
+        device::cpu_only(choice, "hmc")?;
         return hmc_run::run_config(&config, args);
     }
-    train::run_config(&config, args.abort_after, args.json)?;
+    train::run_config(&config, choice, args.abort_after, args.json)?;
     if config.sample().is_ok() {
+        if choice.device != lft_cuda::Device::Cpu {
+            tracing::info!("sampling on the CPU with the flow trained on the GPU");
+        }
         sample::run_config(&config, args.abort_after, args.json)?;
     } else {
         tracing::info!("no [sample] section: the flow is trained; add one to sample with it");
@@ -56,15 +63,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     progress::init_logging(cli.verbose, cli.quiet);
     let result = match &cli.command {
-        Command::Run(args) => device::check(args.device, "run").and_then(|()| run(args)),
-        Command::Hmc(args) => device::check(args.device, "hmc").and_then(|()| hmc_run::run(args)),
-        Command::Train(args) => device::check(args.device, "train").and_then(|()| train::run(args)),
-        Command::Sample(args) => {
-            device::check(args.device, "sample").and_then(|()| sample::run(args))
-        }
-        Command::Anneal(args) => {
-            device::check(args.device, "anneal").and_then(|()| anneal::run(args))
-        }
+        Command::Run(args) => run(args),
+        Command::Hmc(args) => hmc_run::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
+        Command::Anneal(args) => anneal::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => status::run(args),
         Command::Merge(args) => merge::run(args),

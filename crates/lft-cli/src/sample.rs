@@ -20,6 +20,7 @@ use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
+    crate::device::cpu_only(crate::device::choose(args.device, &config), "sample")?;
     run_config(&config, args.abort_after, args.json)
 }
 

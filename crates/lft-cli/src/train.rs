@@ -5,6 +5,8 @@
 //! `train.steps` trains further).
 
 use crate::cli::RunArgs;
+use crate::device::Choice;
+use crate::train_device::{Placement, TrainModel};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_config::{Config, Reuse, TrainPlan};
@@ -25,13 +27,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if config.anneal().is_ok() {
         return crate::anneal::train_only(&config, args.abort_after);
     }
-    run_config(&config, args.abort_after, args.json)
+    let choice = crate::device::choose(args.device, &config);
+    run_config(&config, choice, args.abort_after, args.json)
 }
 
 /// Trains, then prints the summary (one JSON object with `json`); `abort_after` is a test
 /// hook: abort (as a crash would) after the first checkpoint at or beyond that many steps.
-pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Result<()> {
+pub fn run_config(
+    config: &Config,
+    choice: Choice,
+    abort_after: Option<u64>,
+    json: bool,
+) -> Result<()> {
     let plan = config.flow()?;
+    let placement = Placement::new(choice, config, plan)?;
     let (spec, t) = (&plan.spec, &plan.train);
     let steps = t.options.steps;
     let action = config.field_action()?;
@@ -84,6 +93,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
         flow.n_params(),
         t.options.batch
     );
+    let mut model = TrainModel::new(flow, placement, plan)?;
     let data = match &t.data {
         Some(path) => Some(load_data(path, config.lattice().shape())?),
         None => None,
@@ -139,7 +149,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
             None => Objective::ReverseKl(action),
         };
         let result = train_with(
-            &mut flow,
+            model.trainable(),
             objective,
             &t.options,
             until,
@@ -150,7 +160,11 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
                 stop: &|| crate::signals::STOP.requested(),
             },
         );
-        let saved = save(config, &flow, &adam, &rng, &history, t);
+        let saved = save(config, model.flow(), &adam, &rng, &history, t);
+        if let Some(e) = model.take_error() {
+            saved?;
+            bail!("{choice}: {e}");
+        }
         result.context("train")?;
         saved?;
         if abort_after.is_some_and(|n| adam.steps() >= n) {
@@ -176,7 +190,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
             t.eval_samples
         );
         let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
-        evaluate(&flow, action, t.eval_samples, &mut rng)
+        evaluate(model.flow(), action, t.eval_samples, &mut rng)
     });
     let warnings = quality
         .as_ref()

@@ -197,23 +197,74 @@ fn replicas_with_different_physics_are_refused() {
     );
 }
 
-/// `--device cuda` where this build or machine has no usable GPU (or where no command runs on
-/// it yet) is a named error with exit code 1 before any work, never a panic; an unknown
-/// device is a usage error naming it. Nothing is written.
+/// A small flow config (the tutorial recipe's architecture on 4×4).
+const SMALL_FLOW: &str = r#"seed = 5
+[lattice]
+shape = [4, 4]
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+[flow]
+layers = 2
+hidden = [4]
+prior = "normal"
+equivariant = false
+[train]
+steps = 3
+batch = 8
+checkpoint = "out/flow.h5"
+[sample]
+configs = 10
+[output]
+path = "out/ens.h5"
+"#;
+
+/// `--device cuda` (or `[run] device`) where this build or machine has no usable GPU, or for
+/// a command that does not run on one yet, is a named error with exit code 1 before any work,
+/// never a panic; an unknown device is a usage error naming it. Nothing is written.
 #[test]
 fn a_device_that_is_not_there_is_a_named_error() {
-    let dir = scratch(SMALL);
-    for command in ["hmc", "run", "train", "sample", "anneal"] {
-        for device in ["cuda", "cuda:1"] {
-            let out = lft(dir.path(), &[command, "config.toml", "--device", device]);
+    for (text, commands) in [
+        (SMALL, &["hmc", "run", "anneal"][..]),
+        (SMALL_FLOW, &["train", "run", "sample"][..]),
+    ] {
+        let dir = scratch(text);
+        for &command in commands {
+            for device in ["cuda", "cuda:1"] {
+                let out = lft(dir.path(), &[command, "config.toml", "--device", device]);
+                let err = stderr(&out);
+                assert_eq!(out.status.code(), Some(1), "{command} {device}: {err}");
+                assert!(err.contains("--device cuda:"), "{command} {device}: {err}");
+                assert!(!err.contains("panicked"), "{command} {device}: {err}");
+            }
+            // The config's [run] device, named as such; the flag overrides it.
+            let set = ["--set", "run.device=\"cuda:2\""];
+            let out = lft(dir.path(), &[&[command, "config.toml"][..], &set].concat());
             let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(1), "{command} {device}: {err}");
-            assert!(err.contains("--device cuda:"), "{command} {device}: {err}");
-            assert!(!err.contains("panicked"), "{command} {device}: {err}");
+            assert_eq!(out.status.code(), Some(1), "{command} run.device: {err}");
+            assert!(err.contains("run.device = \"cuda:2\""), "{command}: {err}");
         }
+        assert!(!dir.path().join("out").exists(), "nothing is written");
     }
-    assert!(!dir.path().join("out").exists(), "nothing is written");
+    let dir = scratch(SMALL);
     let out = lft(dir.path(), &["hmc", "config.toml", "--device", "gpu"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("gpu"), "{}", stderr(&out));
+    let set = ["hmc", "config.toml", "--set", "run.device=\"gpu\""];
+    let out = lft(dir.path(), &set);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("run.device"), "{}", stderr(&out));
+    // --device cpu overrides a config's CUDA device: the run goes ahead on the CPU.
+    let set = [
+        "--set",
+        "run.device=\"cuda\"",
+        "--set",
+        "hmc.trajectories=20",
+    ];
+    let out = lft(
+        dir.path(),
+        &[&["hmc", "config.toml", "--device", "cpu"][..], &set].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -9,6 +9,7 @@ use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
+use crate::run::DeviceName;
 use crate::sample::SamplePlan;
 use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::train::TrainPlan;
@@ -34,6 +35,8 @@ pub struct Config {
     /// `[output] path` as written, before a task moves it into the task folder.
     base_output: PathBuf,
     slurm: SlurmPlan,
+    /// `[run] device`, if the config sets one.
+    device: Option<DeviceName>,
 }
 
 /// A validated `[flow]` with its `[train]` section.
@@ -165,6 +168,11 @@ impl Config {
         &self.slurm
     }
 
+    /// `[run] device`, if set (the command line's `--device` overrides it).
+    pub fn device(&self) -> Option<DeviceName> {
+        self.device
+    }
+
     /// Whether the config has a `[slurm]` section.
     pub fn has_slurm_section(&self) -> bool {
         self.file.slurm.is_some()
@@ -282,6 +290,12 @@ impl TryFrom<ConfigFile> for Config {
             output.path = task_file(&base_output, task);
         }
         let slurm = SlurmPlan::try_from(file.slurm.as_ref().unwrap_or(&SlurmConfig::default()))?;
+        let device = file
+            .run
+            .as_ref()
+            .map(Option::<DeviceName>::try_from)
+            .transpose()?
+            .flatten();
         Ok(Config {
             file,
             lattice,
@@ -294,6 +308,7 @@ impl TryFrom<ConfigFile> for Config {
             output,
             base_output,
             slurm,
+            device,
         })
     }
 }

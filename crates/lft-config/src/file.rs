@@ -8,6 +8,7 @@ use crate::flow::FlowConfig;
 use crate::hmc::HmcConfig;
 use crate::output::OutputConfig;
 use crate::overrides::apply_override;
+use crate::run::RunConfig;
 use crate::sample::SampleConfig;
 use crate::slurm::SlurmConfig;
 use crate::train::TrainConfig;
@@ -42,6 +43,9 @@ pub struct ConfigFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anneal: Option<AnnealConfig>,
     pub output: OutputConfig,
+    /// How the run computes (the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunConfig>,
     /// Resources of the job arrays `lft submit` writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmConfig>,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// What a stored file is to be reused for; each purpose ignores the keys that may change.
+/// `[run]` (the device) is free for every purpose: it changes results by rounding only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
@@ -34,6 +35,7 @@ impl Reuse {
     fn free_keys(self) -> &'static [&'static str] {
         match self {
             Reuse::Ensemble => &[
+                "run",
                 "hmc.trajectories",
                 "sample.configs",
                 "anneal.repeats",
@@ -47,6 +49,7 @@ impl Reuse {
                 "slurm",
             ],
             Reuse::Training => &[
+                "run",
                 "train.steps",
                 "train.eval_samples",
                 "flow.precision",
@@ -57,6 +60,7 @@ impl Reuse {
                 "slurm",
             ],
             Reuse::Sampling => &[
+                "run",
                 "hmc",
                 "train",
                 "sample",
@@ -66,6 +70,7 @@ impl Reuse {
                 "flow.precision",
             ],
             Reuse::Craft => &[
+                "run",
                 "anneal.method",
                 "anneal.iterations",
                 "anneal.repeats",
@@ -78,7 +83,7 @@ impl Reuse {
                 "task",
                 "slurm",
             ],
-            Reuse::Merge => &["task", "output", "slurm"],
+            Reuse::Merge => &["task", "output", "slurm", "run"],
         }
     }
 
@@ -221,5 +226,33 @@ path = "a.h5"
         );
         assert!(!Reuse::Training.is_free("train.stepsize"));
         assert!(Reuse::Training.is_free("output.path"));
+    }
+
+    /// The device changes results by rounding only: a file made on one continues on another.
+    #[test]
+    fn the_device_is_free_for_every_reuse() {
+        let stored = config(&[]);
+        let gpu = config(&["run.device=\"cuda:1\""]);
+        assert_eq!(gpu.device(), Some(crate::DeviceName::Cuda(1)));
+        assert_eq!(stored.device(), None);
+        for purpose in [
+            Reuse::Ensemble,
+            Reuse::Training,
+            Reuse::Sampling,
+            Reuse::Craft,
+            Reuse::Merge,
+        ] {
+            assert_eq!(gpu.check_reuse(&stored, purpose), Ok(()), "{purpose:?}");
+            assert_eq!(stored.check_reuse(&gpu, purpose), Ok(()), "{purpose:?}");
+        }
+        assert!(
+            gpu.to_toml().contains("device = \"cuda:1\""),
+            "{}",
+            gpu.to_toml()
+        );
+        let o = vec!["run.device=\"gpu\"".to_string()];
+        let e = Config::from_text(HMC, Path::new("test.toml"), &o).unwrap_err();
+        assert!(e.to_string().contains("run.device"), "{e}");
+        assert!(e.to_string().contains("\"gpu\""), "{e}");
     }
 }

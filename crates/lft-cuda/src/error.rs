@@ -32,4 +32,11 @@ pub enum CudaError {
     Unsupported(&'static str),
     #[error("the flow's parameters: {got} given, the architecture has {expected}")]
     ParamCount { expected: usize, got: usize },
+    #[error("the host emulator: {0}")]
+    Emulation(String),
+    #[error(
+        "the device's target action differs from the one training asks for \
+         (S = {device} on the device, {host} on the host): the GPU trains φ⁴ only"
+    )]
+    TargetMismatch { device: f64, host: f64 },
 }

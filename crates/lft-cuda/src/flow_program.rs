@@ -9,9 +9,10 @@
 //! between the CPU and the GPU unchanged. Not on the device yet: the spectral layer and the
 //! free-field prior (both need an FFT), and the path gradient.
 //!
-//! The reverse KL of a batch z `[n, V]`, x = f(z), is L = (1/n) Σ_b [log r(z_b) − log|det J_b|
-//! + S(x_b)]; backward starts from ∂L/∂x_b = ∇S(x_b)/n and ∂L/∂log|det J_b| = −1/n in
-//! every layer (lft-flow's `Flow::reverse_kl`, total gradient).
+//! The reverse KL of a batch z `[n, V]`, x = f(z), is
+//! L = (1/n) Σ_b [log r(z_b) − log|det J_b| + S(x_b)]; backward starts from
+//! ∂L/∂x_b = ∇S(x_b)/n and ∂L/∂log|det J_b| = −1/n in every layer (lft-flow's
+//! `Flow::reverse_kl`, total gradient).
 
 use crate::CudaError;
 use crate::call::{BufId, BufferTable, HostBuffer, KernelCall};
@@ -118,12 +119,7 @@ impl FlowProgram {
         shared_limit: usize,
         table: &mut dyn BufferTable,
     ) -> Result<Self, CudaError> {
-        if spec.spectral {
-            return Err(unsupported("the spectral layer"));
-        }
-        if !matches!(spec.prior, PriorSpec::StandardNormal) {
-            return Err(unsupported("a free-field prior"));
-        }
+        Self::check(spec)?;
         let v = lattice.volume();
         let float = match spec.precision {
             Precision::F64 => Float::F64,
@@ -259,6 +255,25 @@ impl FlowProgram {
             cotangent: [table.zeros(n * v, false)?, table.zeros(n * v, false)?],
             gld: table.alloc(HostBuffer::F64(vec![-1.0 / n as f64; n]))?,
         })
+    }
+
+    /// Ok if the device can run `spec`, else the named part it cannot.
+    pub fn check(spec: &FlowSpec) -> Result<(), CudaError> {
+        if spec.spectral {
+            return Err(unsupported("the spectral layer"));
+        }
+        if !matches!(spec.prior, PriorSpec::StandardNormal) {
+            return Err(unsupported("a free-field prior"));
+        }
+        if let CouplingSpec::Spline { bins, .. } = spec.coupling
+            && bins > crate::ops::coupling::MAX_BINS
+        {
+            return Err(CudaError::TooManyBins {
+                bins,
+                max: crate::ops::coupling::MAX_BINS,
+            });
+        }
+        Ok(())
     }
 
     /// The latent batch z (write it from the host, or draw it with [`Self::draw_latent`]).

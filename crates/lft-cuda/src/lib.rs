@@ -12,8 +12,10 @@
 
 pub mod call;
 pub mod device;
+pub mod device_flow;
 pub mod emulate;
 pub mod error;
+pub mod executor;
 pub mod flow_program;
 pub mod kernels;
 pub mod launch;
@@ -25,7 +27,9 @@ pub mod schedule;
 pub mod tables;
 
 pub use device::Device;
+pub use device_flow::DeviceFlow;
 pub use error::CudaError;
+pub use executor::{Emulator, Executor};
 pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
 pub use probe::{Gpu, probe};
 pub use runtime::CudaRuntime;

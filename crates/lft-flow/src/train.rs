@@ -160,12 +160,13 @@ pub trait Trainable {
     fn params_mut(&mut self) -> &mut [f64];
     /// A latent batch `[n, V]` from the prior, drawn from `rng` only.
     fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64>;
-    /// (L, per-sample log q + S, ∂L/∂θ) of the reverse KL on the latent batch `z`.
-    fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+    /// (L, per-sample log q + S, ∂L/∂θ) of the reverse KL on the latent batch `z` (`&mut`: a
+    /// device flow moves data to compute it).
+    fn reverse_kl(&mut self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
     /// As `reverse_kl`, with the path gradient (the score term dropped).
-    fn reverse_kl_path(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+    fn reverse_kl_path(&mut self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
     /// (L, ∂L/∂θ) of the forward KL on the configurations `phis`.
-    fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>);
+    fn forward_kl(&mut self, phis: &[f64]) -> (f64, Vec<f64>);
 }
 
 impl Trainable for Flow {
@@ -181,13 +182,13 @@ impl Trainable for Flow {
     fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64> {
         Flow::sample_latent(self, n, rng)
     }
-    fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    fn reverse_kl(&mut self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         Flow::reverse_kl(self, action, z)
     }
-    fn reverse_kl_path(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    fn reverse_kl_path(&mut self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         Flow::reverse_kl_path(self, action, z)
     }
-    fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>) {
+    fn forward_kl(&mut self, phis: &[f64]) -> (f64, Vec<f64>) {
         Flow::forward_kl(self, phis)
     }
 }
