@@ -9,6 +9,12 @@ sites; Adam lr 1e-3. float64 is the default because the tutorial notebook itself
 float64 on a CPU (torch.DoubleTensor when CUDA is absent); float32 is there for comparison.
 
     python3 benches/pytorch/tutorial_step.py --threads 2 --dtype float64
+
+On a GPU, the peer of lft's `gpu_bench` (docs/GPU.md): `--device cuda`, and `--compile` for
+torch.compile as a second peer; `--L` and `--hidden` give the larger flows:
+
+    python3 benches/pytorch/tutorial_step.py --device cuda --dtype float32 --batches 64 1024 8192
+    python3 benches/pytorch/tutorial_step.py --device cuda --compile --L 64 --hidden 32 32
 """
 
 import argparse
@@ -48,33 +54,45 @@ def main():
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 1024])
     ap.add_argument("--seconds", type=float, default=10.0, help="time budget per batch size")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the loss")
+    ap.add_argument("--L", type=int, default=8, help="lattice extent (L x L)")
+    ap.add_argument("--hidden", type=int, nargs="+", default=[8, 8])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
+    device = torch.device(args.device)
     torch.manual_seed(1)
-    L = 8
+    L = args.L
     idx = torch.arange(L)
     even = ((idx[:, None] + idx[None, :]) % 2 == 0).to(dtype)
     layers = torch.nn.ModuleList(
-        Coupling(even if i % 2 == 0 else 1 - even) for i in range(16)
-    ).to(dtype)
+        Coupling(even if i % 2 == 0 else 1 - even, hidden=tuple(args.hidden)) for i in range(16)
+    ).to(device=device, dtype=dtype)
     n_params = sum(p.numel() for p in layers.parameters())
     opt = torch.optim.Adam(layers.parameters(), lr=1e-3)
 
-    def step(batch):
-        z = torch.randn(batch, L, L, dtype=dtype)
+    def reverse_kl(z):
         log_r = -0.5 * (z**2).sum(dim=(1, 2))
         x, logdet = z, 0.0
         for layer in layers:
             x, ld = layer(x)
             logdet = logdet + ld
-        loss = (log_r - logdet + action(x, -4.0, 8.0)).mean()
+        return (log_r - logdet + action(x, -4.0, 8.0)).mean()
+
+    loss_fn = torch.compile(reverse_kl) if args.compile else reverse_kl
+
+    def step(batch):
+        z = torch.randn(batch, L, L, dtype=dtype, device=device)
+        loss = loss_fn(z)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.item()
+        return loss.item()  # a host sync, as lft's step reads its loss
 
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.dtype}, {n_params} parameters")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} threads"
+    mode = "torch.compile" if args.compile else "eager"
+    print(f"torch {torch.__version__}, {where}, {args.dtype}, {mode}, L = {L}, {n_params} parameters")
     for batch in args.batches:
         for _ in range(3):
             step(batch)

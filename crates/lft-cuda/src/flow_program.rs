@@ -90,8 +90,8 @@ pub struct FlowProgram {
     /// Flat float64 parameters in lft-flow's order, their gradient and Adam's moments.
     pub params: BufId,
     pub grad: BufId,
-    adam_m: BufId,
-    adam_v: BufId,
+    pub adam_m: BufId,
+    pub adam_v: BufId,
     /// z = x_0, x_1, …, x_L `[n, V]` each.
     xs: Vec<BufId>,
     /// Per configuration: Σ log|det J|, log r(z), log q, S(x) `[n]`.

@@ -22,6 +22,7 @@ pub mod launch;
 pub mod ops;
 pub mod philox;
 pub mod probe;
+pub mod resident;
 pub mod runtime;
 pub mod schedule;
 pub mod tables;

@@ -118,3 +118,67 @@ fn a_device_flow_refuses_another_target() {
     let e = device.take_error().unwrap().to_string();
     assert!(e.contains("target action differs"), "{e}");
 }
+
+/// The device-resident loop (Philox latents, clipping and Adam on the device, five scalars
+/// read per step) against lft-flow on the same draws.
+#[test]
+fn the_resident_trainer_matches_the_cpu() {
+    if !emulate::available() {
+        eprintln!("skipped: no C++ compiler to emulate the kernels with");
+        return;
+    }
+    use lft_cuda::philox::{PhiloxKey, normal_fill};
+    use lft_cuda::resident::ResidentTrainer;
+    let lattice = Lattice::new(&[4, 4]).unwrap();
+    let params = Phi4Params {
+        m2: -4.0,
+        lambda: 8.0,
+    };
+    let action = Phi4::new(lattice.clone(), params).unwrap();
+    let spec = FlowSpec::affine_transport(2, vec![4], 3, Activation::LeakyRelu(0.01));
+    let mut flow = Flow::new(lattice.clone(), &spec, 9).unwrap();
+    let (n, lr, clip, seed) = (8, 0.02, 2.0, 31);
+    let mut device = ResidentTrainer::new(
+        Emulator::default(),
+        &spec,
+        &lattice,
+        n,
+        flow.params(),
+        params,
+        seed,
+    )
+    .unwrap();
+    device.grad_clip = Some(clip);
+    let mut adam = Adam::new(flow.n_params());
+    let mut z = vec![0.0; n * 16];
+    for t in 1..=2 {
+        let step = device.step(lr).unwrap();
+        normal_fill(&mut z, PhiloxKey::from_seed(seed), t);
+        let (loss, _, mut grad) = flow.reverse_kl(&action, &z);
+        let norm = lft_flow::clip_grad_norm(&mut grad, clip);
+        adam.step(flow.params_mut(), &grad, lr);
+        assert!(step.applied && step.t == t);
+        assert!(
+            (step.loss - loss).abs() < 1e-10 * loss.abs(),
+            "{} vs {loss}",
+            step.loss
+        );
+        assert!(
+            (step.grad_norm - norm).abs() < 1e-10 * norm,
+            "{} vs {norm}",
+            step.grad_norm
+        );
+    }
+    assert!(device.steps() == 2);
+    let got = device.params().unwrap();
+    for (i, (a, b)) in flow.params().iter().zip(&got).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-10 * a.abs().max(1.0),
+            "param {i}: {a} vs {b}"
+        );
+    }
+    let (m, v) = device.moments().unwrap();
+    let (cm, cv) = adam.moments();
+    assert!(m.iter().zip(cm).all(|(a, b)| (a - b).abs() < 1e-12));
+    assert!(v.iter().zip(cv).all(|(a, b)| (a - b).abs() < 1e-12));
+}

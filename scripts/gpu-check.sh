@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The CUDA backend's checks on a real GPU (docs/GPU.md), in two halves:
+#
+#   scripts/gpu-check.sh --stage [DIR]   here (Rust): builds gpu_bench and the lft-cuda test
+#                                        executables with --features cuda into DIR (gpu-run/)
+#   DIR/run.sh --run [OUT]               on the GPU machine (no Rust): the parity tests with
+#                                        LFT_REQUIRE_GPU=1, gpu_bench, the PyTorch peers;
+#                                        everything written under OUT (default $OUT)
+set -euo pipefail
+mode=${1:-}
+case "$mode" in
+--stage)
+    cd "$(dirname "$0")/.."
+    stage=${2:-gpu-run}
+    cargo build --release --features cuda -p lft-cuda --example gpu_bench
+    rm -rf "$stage"
+    mkdir -p "$stage/tests"
+    cp target/release/examples/gpu_bench "$stage/"
+    cargo test --release -p lft-cuda --features cuda --no-run --message-format=json 2>/dev/null |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])' |
+        while read -r exe; do cp "$exe" "$stage/tests/"; done
+    cp benches/pytorch/tutorial_step.py "$stage/"
+    cp scripts/gpu-check.sh "$stage/run.sh"
+    echo "staged in $stage/ ($(ls "$stage/tests" | wc -l) test executables): carry it, then $stage/run.sh --run"
+    ;;
+--run)
+    here=$(cd "$(dirname "$0")" && pwd)
+    out=${2:-${OUT:?give OUT}}
+    mkdir -p "$out"
+    # NVRTC: the toolkit's, or the one in PyTorch's wheels.
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+        $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null) \
+        $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cuda_nvrtc", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+        [ -d "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+    done
+    nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
+    export LFT_REQUIRE_GPU=1
+    : >"$out/summary.txt"
+    for t in "$here"/tests/*; do
+        name=$(basename "$t")
+        if timeout 300 "$t" >"$out/$name.txt" 2>&1; then
+            echo "ok      $name" >>"$out/summary.txt"
+        else
+            echo "FAILED  $name" >>"$out/summary.txt"
+        fi
+    done
+    cat "$out/summary.txt"
+    timeout 300 "$here/gpu_bench" --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.txt" || true
+    for args in "--dtype float64" "--dtype float32" "--dtype float32 --compile"; do
+        tag=$(echo "$args" | tr -d ' -')
+        # shellcheck disable=SC2086
+        timeout 200 python3 "$here/tutorial_step.py" --device cuda $args --batches 64 1024 8192 \
+            --seconds 3 >"$out/torch_$tag.txt" 2>&1 || true
+    done
+    ;;
+*)
+    sed -n '2,9p' "$0"
+    exit 2
+    ;;
+esac
