@@ -41,6 +41,27 @@ pub fn choose(flag: Option<Device>, config: &Config) -> Choice {
     }
 }
 
+/// The CUDA runtime of a command that can use one: None for the CPU; for CUDA the probed
+/// device with every kernel loaded, or the probe's named error.
+pub fn runtime(choice: Choice, config: &Config) -> anyhow::Result<Option<lft_cuda::CudaRuntime>> {
+    let Device::Cuda(index) = choice.device else {
+        return Ok(None);
+    };
+    if let Ok(plan) = config.flow() {
+        lft_cuda::flow_program::FlowProgram::check(&plan.spec)
+            .map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
+    }
+    let rt = lft_cuda::CudaRuntime::new(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
+    let g = rt.gpu();
+    tracing::info!(
+        "on {} (sm_{}{})",
+        g.name,
+        g.compute_capability.0,
+        g.compute_capability.1
+    );
+    Ok(Some(rt))
+}
+
 /// For a command that runs on the CPU only: Ok for the CPU; for CUDA, the probe's named error
 /// where this build or machine has no usable GPU, and where it has one an error too.
 pub fn cpu_only(choice: Choice, command: &str) -> anyhow::Result<()> {
@@ -50,7 +71,7 @@ pub fn cpu_only(choice: Choice, command: &str) -> anyhow::Result<()> {
     let gpu = lft_cuda::probe(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
     anyhow::bail!(
         "{choice}: found {} (sm_{}{}), but `lft {command}` does not run on a GPU yet \
-         (`lft train` does); use --device cpu",
+         (`lft train` and `lft sample` do); use --device cpu",
         gpu.name,
         gpu.compute_capability.0,
         gpu.compute_capability.1

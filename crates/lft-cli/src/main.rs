@@ -37,10 +37,7 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     }
     train::run_config(&config, choice, args.abort_after, args.json)?;
     if config.sample().is_ok() {
-        if choice.device != lft_cuda::Device::Cpu {
-            tracing::info!("sampling on the CPU with the flow trained on the GPU");
-        }
-        sample::run_config(&config, args.abort_after, args.json)?;
+        sample::run_config(&config, choice, args.abort_after, args.json)?;
     } else {
         tracing::info!("no [sample] section: the flow is trained; add one to sample with it");
     }

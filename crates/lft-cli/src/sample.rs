@@ -7,12 +7,14 @@
 //! stored step), and the finished file is rewritten canonically, like an HMC ensemble.
 
 use crate::cli::RunArgs;
+use crate::device::Choice;
 use crate::pipeline::{check_belongs, run_ensemble};
 use crate::progress::RunProgress;
 use crate::train::INIT_STREAM;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
-use lft_flow::Flow;
+use lft_cuda::DeviceProposal;
+use lft_flow::{Flow, Proposal};
 use lft_io::checkpoint::read_checkpoint;
 use lft_sample::{FlowHmcSampler, ImhSampler, ReweightSampler, RunSummary};
 use std::time::Instant;
@@ -20,8 +22,8 @@ use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
-    crate::device::cpu_only(crate::device::choose(args.device, &config), "sample")?;
-    run_config(&config, args.abort_after, args.json)
+    let choice = crate::device::choose(args.device, &config);
+    run_config(&config, choice, args.abort_after, args.json)
 }
 
 /// The trained flow of `config` (from its checkpoint) and the training steps it had.
@@ -53,11 +55,27 @@ pub(crate) fn load_flow(config: &Config) -> Result<(Flow, u64)> {
 }
 
 /// Samples, then prints the summary (one JSON object with `json`).
-pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Result<()> {
+pub fn run_config(
+    config: &Config,
+    choice: Choice,
+    abort_after: Option<u64>,
+    json: bool,
+) -> Result<()> {
     let s = config.sample()?;
     let action = config.field_action()?;
     let action = action.as_ref();
+    let runtime = crate::device::runtime(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
+    let device = runtime
+        .map(|rt| {
+            DeviceProposal::new(rt, flow.clone(), &config.flow()?.spec)
+                .map_err(|e| anyhow::anyhow!("{choice}: {e}"))
+        })
+        .transpose()?;
+    let proposal: &dyn Proposal = match &device {
+        Some(d) => d,
+        None => &flow,
+    };
     let plan = config.run_plan(s.chains, s.configs, s.save_every);
     let mut progress = RunProgress::new("configurations", abort_after);
     let start = Instant::now();
@@ -69,7 +87,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
                 s.chains, s.configs
             );
             let sampler = ImhSampler {
-                proposal: &flow,
+                proposal,
                 action,
                 batch,
                 seed,
@@ -84,7 +102,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
                 s.chains, s.configs
             );
             let sampler = ReweightSampler {
-                proposal: &flow,
+                proposal,
                 action,
                 batch,
                 seed,
@@ -99,7 +117,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
                 s.chains, s.configs, s.hmc_per_step
             );
             let sampler = FlowHmcSampler {
-                proposal: &flow,
+                proposal,
                 action,
                 params: s.hmc,
                 hmc_per_step: s.hmc_per_step,
@@ -110,6 +128,11 @@ pub fn run_config(config: &Config, abort_after: Option<u64>, json: bool) -> Resu
             run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
         }
     };
+    if let Some(e) = device.as_ref().and_then(|d| d.take_error()) {
+        bail!(
+            "{choice}: {e} (the batches it failed on were drawn on the CPU; the ensemble is valid)"
+        );
+    }
     if summary.steps > 0 {
         print_summary(config, s, &summary, start.elapsed().as_secs_f64(), json)?;
     }

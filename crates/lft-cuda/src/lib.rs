@@ -13,6 +13,7 @@
 pub mod call;
 pub mod device;
 pub mod device_flow;
+pub mod device_proposal;
 pub mod emulate;
 pub mod error;
 pub mod executor;
@@ -29,6 +30,7 @@ pub mod tables;
 
 pub use device::Device;
 pub use device_flow::DeviceFlow;
+pub use device_proposal::DeviceProposal;
 pub use error::CudaError;
 pub use executor::{Emulator, Executor};
 pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
