@@ -58,7 +58,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Where to compute: "cpu", "cuda" or "cuda:N" (needs a build with `--features cuda` and
-    /// an NVIDIA GPU; `lft train` runs there). Default: the config's `[run] device`, else cpu.
+    /// an NVIDIA GPU; `lft train` and `lft sample` run there), or "emulator" (the kernels on
+    /// the host, slow: for tests). Default: the config's `[run] device`, else cpu.
     #[arg(long, value_parser = parse_device)]
     pub device: Option<lft_cuda::Device>,
     /// Test hook: abort the process (as a crash would) once this many production trajectories

@@ -41,32 +41,30 @@ pub fn choose(flag: Option<Device>, config: &Config) -> Choice {
     }
 }
 
-/// The CUDA runtime of a command that can use one: None for the CPU; for CUDA the probed
-/// device with every kernel loaded, or the probe's named error.
-pub fn runtime(choice: Choice, config: &Config) -> anyhow::Result<Option<lft_cuda::CudaRuntime>> {
-    let Device::Cuda(index) = choice.device else {
+/// The device of a command that can use one, opened: None for the CPU; else the engine, or
+/// the probe's named error.
+pub fn engine(choice: Choice, config: &Config) -> anyhow::Result<Option<lft_cuda::Engine>> {
+    if choice.device == Device::Cpu {
         return Ok(None);
-    };
-    if let Ok(plan) = config.flow() {
-        lft_cuda::flow_program::FlowProgram::check(&plan.spec)
-            .map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
     }
-    let rt = lft_cuda::CudaRuntime::new(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
-    let g = rt.gpu();
-    tracing::info!(
-        "on {} (sm_{}{})",
-        g.name,
-        g.compute_capability.0,
-        g.compute_capability.1
-    );
-    Ok(Some(rt))
+    let named = |e: lft_cuda::CudaError| anyhow::anyhow!("{choice}: {e}");
+    if let Ok(plan) = config.flow() {
+        lft_cuda::flow_program::FlowProgram::check(&plan.spec).map_err(named)?;
+    }
+    let engine = lft_cuda::Engine::open(choice.device).map_err(named)?;
+    if let Some(e) = &engine {
+        tracing::info!("on {}", e.describe());
+    }
+    Ok(engine)
 }
 
 /// For a command that runs on the CPU only: Ok for the CPU; for CUDA, the probe's named error
 /// where this build or machine has no usable GPU, and where it has one an error too.
 pub fn cpu_only(choice: Choice, command: &str) -> anyhow::Result<()> {
-    let Device::Cuda(index) = choice.device else {
-        return Ok(());
+    let index = match choice.device {
+        Device::Cpu => return Ok(()),
+        Device::Emulator => anyhow::bail!("{choice}: `lft {command}` does not run on a device yet"),
+        Device::Cuda(index) => index,
     };
     let gpu = lft_cuda::probe(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
     anyhow::bail!(

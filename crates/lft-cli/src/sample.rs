@@ -13,7 +13,6 @@ use crate::progress::RunProgress;
 use crate::train::INIT_STREAM;
 use anyhow::{Context, Result, bail};
 use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
-use lft_cuda::DeviceProposal;
 use lft_flow::{Flow, Proposal};
 use lft_io::checkpoint::read_checkpoint;
 use lft_sample::{FlowHmcSampler, ImhSampler, ReweightSampler, RunSummary};
@@ -64,16 +63,17 @@ pub fn run_config(
     let s = config.sample()?;
     let action = config.field_action()?;
     let action = action.as_ref();
-    let runtime = crate::device::runtime(choice, config)?;
+    let engine = crate::device::engine(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
-    let device = runtime
-        .map(|rt| {
-            DeviceProposal::new(rt, flow.clone(), &config.flow()?.spec)
-                .map_err(|e| anyhow::anyhow!("{choice}: {e}"))
-        })
-        .transpose()?;
+    let device = match engine {
+        Some(e) => Some(
+            e.proposals(flow.clone(), &config.flow()?.spec)
+                .map_err(|e| anyhow::anyhow!("{choice}: {e}"))?,
+        ),
+        None => None,
+    };
     let proposal: &dyn Proposal = match &device {
-        Some(d) => d,
+        Some(d) => d.as_ref(),
         None => &flow,
     };
     let plan = config.run_plan(s.chains, s.configs, s.save_every);

@@ -1,36 +1,37 @@
-//! The model `lft train` trains: the CPU flow, or the same flow on a CUDA device
-//! ([`lft_cuda::DeviceFlow`]), driven by the one training loop either way. The checkpoint is
-//! the same file for both, so training may move between devices.
+//! The model `lft train` trains: the CPU flow, or the same flow on a device
+//! ([`lft_cuda::TrainingDevice`]: a CUDA GPU, or the host emulator in tests), driven by the one
+//! training loop either way. The checkpoint is the same file for both, so training may move
+//! between devices.
 
 use crate::device::Choice;
 use anyhow::{Result, bail};
 use lft_action::Phi4Params;
 use lft_config::{Config, FlowPlan, Model};
 use lft_cuda::flow_program::FlowProgram;
-use lft_cuda::{CudaError, CudaRuntime, Device, DeviceFlow};
+use lft_cuda::{CudaError, Engine, TrainingDevice};
 use lft_flow::{Flow, GradientEstimator, Trainable};
 use tracing::info;
 
 pub enum TrainModel {
     Cpu(Flow),
-    Gpu(Box<DeviceFlow<CudaRuntime>>),
+    Device(Box<dyn TrainingDevice>),
 }
 
-/// The device `lft train` will use, ready before anything is read or written: None for the
-/// CPU; for CUDA the runtime, after refusing by name what the device cannot train.
+/// The device `lft train` will use, opened before anything is read or written: None for the
+/// CPU; else the engine, after refusing by name what the device cannot train.
 pub struct Placement {
     choice: Choice,
-    runtime: Option<(CudaRuntime, Phi4Params)>,
+    engine: Option<(Engine, Phi4Params)>,
 }
 
 impl Placement {
     pub fn new(choice: Choice, config: &Config, plan: &FlowPlan) -> Result<Self> {
-        let Device::Cuda(index) = choice.device else {
+        if choice.device == lft_cuda::Device::Cpu {
             return Ok(Self {
                 choice,
-                runtime: None,
+                engine: None,
             });
-        };
+        }
         let Model::Phi4(params) = *config.model() else {
             bail!("{choice}: the GPU trains flows for φ⁴; this config's action is Yukawa");
         };
@@ -40,17 +41,19 @@ impl Placement {
         if plan.train.options.gradient == GradientEstimator::Path {
             bail!("{choice}: train.gradient = \"path\" does not run on the GPU yet");
         }
-        let gpu = |e: CudaError| anyhow::anyhow!("{choice}: {e}");
-        FlowProgram::check(&plan.spec).map_err(gpu)?;
-        let runtime = CudaRuntime::new(index).map_err(gpu)?;
-        let g = runtime.gpu();
+        let named = |e: CudaError| anyhow::anyhow!("{choice}: {e}");
+        FlowProgram::check(&plan.spec).map_err(named)?;
+        let engine = Engine::open(choice.device)
+            .map_err(named)?
+            .expect("not the CPU");
         info!(
-            "training on {} (sm_{}{}), conditioners in {:?}",
-            g.name, g.compute_capability.0, g.compute_capability.1, plan.spec.precision
+            "training on {}, conditioners in {:?}",
+            engine.describe(),
+            plan.spec.precision
         );
         Ok(Self {
             choice,
-            runtime: Some((runtime, params)),
+            engine: Some((engine, params)),
         })
     }
 }
@@ -58,27 +61,28 @@ impl Placement {
 impl TrainModel {
     /// `flow` where `placement` says.
     pub fn new(flow: Flow, placement: Placement, plan: &FlowPlan) -> Result<Self> {
-        let Some((runtime, params)) = placement.runtime else {
+        let Some((engine, params)) = placement.engine else {
             return Ok(TrainModel::Cpu(flow));
         };
         let choice = placement.choice;
-        let device = DeviceFlow::new(runtime, flow, &plan.spec, params)
+        let device = engine
+            .training(flow, &plan.spec, params)
             .map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
-        Ok(TrainModel::Gpu(Box::new(device)))
+        Ok(TrainModel::Device(device))
     }
 
     /// The flow with its current parameters.
     pub fn flow(&self) -> &Flow {
         match self {
             TrainModel::Cpu(f) => f,
-            TrainModel::Gpu(d) => d.flow(),
+            TrainModel::Device(d) => d.flow(),
         }
     }
 
     pub fn trainable(&mut self) -> &mut dyn Trainable {
         match self {
             TrainModel::Cpu(f) => f,
-            TrainModel::Gpu(d) => d.as_mut(),
+            TrainModel::Device(d) => d.as_mut(),
         }
     }
 
@@ -86,7 +90,7 @@ impl TrainModel {
     pub fn take_error(&mut self) -> Option<CudaError> {
         match self {
             TrainModel::Cpu(_) => None,
-            TrainModel::Gpu(d) => d.take_error(),
+            TrainModel::Device(d) => d.take_error(),
         }
     }
 }

@@ -119,14 +119,15 @@ fn main() {
 }
 
 fn run(quick: bool, repeats: usize) -> Result<Vec<Row>, CudaError> {
-    let probe = CudaRuntime::new(0)?;
-    println!(
-        "gpu_bench on {} (sm_{}{}), medians of {repeats} blocks",
-        probe.gpu().name,
-        probe.gpu().compute_capability.0,
-        probe.gpu().compute_capability.1
-    );
-    drop(probe);
+    {
+        let probe = CudaRuntime::new(0)?;
+        println!(
+            "gpu_bench on {} (sm_{}{}), medians of {repeats} blocks",
+            probe.gpu().name,
+            probe.gpu().compute_capability.0,
+            probe.gpu().compute_capability.1
+        );
+    }
     let mut rows = Vec::new();
     let mut report = |what: String, value: f64, unit: &'static str| {
         println!("{what:<60} {value:>12.3} {unit}");

@@ -10,6 +10,9 @@ pub enum Device {
     #[default]
     Cpu,
     Cuda(usize),
+    /// The host emulator of the kernels, as if it were a device: slow (every launch list is
+    /// compiled with g++), for testing the device paths of the commands without a GPU.
+    Emulator,
 }
 
 impl FromStr for Device {
@@ -20,6 +23,7 @@ impl FromStr for Device {
         let bad = || format!("unknown device {s:?} (expected \"cpu\", \"cuda\" or \"cuda:N\")");
         match s {
             "cpu" => Ok(Device::Cpu),
+            "emulator" => Ok(Device::Emulator),
             "cuda" => Ok(Device::Cuda(0)),
             _ => {
                 let n = s.strip_prefix("cuda:").ok_or_else(bad)?;
@@ -34,6 +38,7 @@ impl fmt::Display for Device {
         match self {
             Device::Cpu => f.write_str("cpu"),
             Device::Cuda(n) => write!(f, "cuda:{n}"),
+            Device::Emulator => f.write_str("emulator"),
         }
     }
 }
@@ -52,6 +57,10 @@ mod tests {
             assert!(e.contains(bad), "{e}");
         }
         assert_eq!(Device::Cuda(2).to_string(), "cuda:2");
+        assert_eq!(
+            "emulator".parse::<Device>().unwrap().to_string(),
+            "emulator"
+        );
         assert_eq!("cuda:2".parse::<Device>().unwrap().to_string(), "cuda:2");
     }
 }
