@@ -197,29 +197,6 @@ fn replicas_with_different_physics_are_refused() {
     );
 }
 
-/// A small flow config (the tutorial recipe's architecture on 4×4).
-const SMALL_FLOW: &str = r#"seed = 5
-[lattice]
-shape = [4, 4]
-[action]
-kind = "phi4"
-m2 = -1.0
-lambda = 1.0
-[flow]
-layers = 2
-hidden = [4]
-prior = "normal"
-equivariant = false
-[train]
-steps = 3
-batch = 8
-checkpoint = "out/flow.h5"
-[sample]
-configs = 10
-[output]
-path = "out/ens.h5"
-"#;
-
 /// `--device cuda` (or `[run] device`) where this build or machine has no usable GPU, or for
 /// a command that does not run on one yet, is a named error with exit code 1 before any work,
 /// never a panic; an unknown device is a usage error naming it. Nothing is written.

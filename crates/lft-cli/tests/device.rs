@@ -6,30 +6,14 @@
 mod common;
 use common::*;
 
-const FLOW: &str = r#"seed = 5
-[lattice]
-shape = [4, 4]
-[action]
-kind = "phi4"
-m2 = -1.0
-lambda = 1.0
-[flow]
-layers = 2
-hidden = [4]
-prior = "normal"
-equivariant = true
-[train]
-steps = 2
-batch = 8
-lr = 1e-2
-checkpoint = "out/flow.h5"
-eval_samples = 64
-[sample]
-configs = 16
-batch = 8
-[output]
-path = "out/ens.h5"
-"#;
+/// [`SMALL_FLOW`]: symmetrised, two steps at a larger learning rate, a short quality estimate.
+fn flow_config() -> String {
+    SMALL_FLOW
+        .replace("equivariant = false", "equivariant = true")
+        .replace("steps = 3", "steps = 2")
+        .replace("batch = 8\n", "batch = 8\nlr = 1e-2\neval_samples = 64\n")
+        .replace("configs = 10", "configs = 16\nbatch = 8")
+}
 
 fn emulator_or_skip() -> bool {
     if lft_cuda::emulate::available() {
@@ -63,7 +47,7 @@ fn training_and_sampling_on_a_device_give_the_cpus_results() {
     if !emulator_or_skip() {
         return;
     }
-    let (cpu, dev) = (scratch(FLOW), scratch(FLOW));
+    let (cpu, dev) = (scratch(&flow_config()), scratch(&flow_config()));
     let o = lft(cpu.path(), &["train", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = lft(

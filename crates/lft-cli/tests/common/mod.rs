@@ -52,3 +52,26 @@ pub fn scratch(text: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("config.toml"), text).unwrap();
     dir
 }
+
+/// A small flow config (the tutorial recipe's architecture on 4×4).
+pub const SMALL_FLOW: &str = r#"seed = 5
+[lattice]
+shape = [4, 4]
+[action]
+kind = "phi4"
+m2 = -1.0
+lambda = 1.0
+[flow]
+layers = 2
+hidden = [4]
+prior = "normal"
+equivariant = false
+[train]
+steps = 3
+batch = 8
+checkpoint = "out/flow.h5"
+[sample]
+configs = 10
+[output]
+path = "out/ens.h5"
+"#;
