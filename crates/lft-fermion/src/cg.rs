@@ -1,4 +1,5 @@
-//! Conjugate gradient for D Dᵀ x = b.
+//! Conjugate gradient for (D Dᵀ + σ) x = b, σ ≥ 0 (σ > 0: the twisted shifts of the
+//! determinant estimator).
 //!
 //! D Dᵀ is real, symmetric and positive definite whenever D is invertible, so CG applies to real
 //! and complex right-hand sides alike (all the inner products it needs are real). It stops when the true
@@ -61,6 +62,34 @@ pub fn solve_ddt<T: FermionScalar>(
     params: CgParams,
     scratch: &mut CgScratch<T>,
 ) -> Result<CgStats, FermionError> {
+    solve_ddt_shifted(dirac, 0.0, b, x, params, scratch)
+}
+
+/// out = (D Dᵀ + σ) v.
+fn apply_shifted<T: FermionScalar>(
+    dirac: &Dirac,
+    shift: f64,
+    v: &[T],
+    out: &mut [T],
+    tmp: &mut [T],
+) {
+    dirac.apply_ddt(v, out, tmp);
+    if shift != 0.0 {
+        for (o, &v) in out.iter_mut().zip(v) {
+            *o += v * shift;
+        }
+    }
+}
+
+/// Solves (D Dᵀ + σ) x = b for σ = `shift` ≥ 0, starting from the x passed in.
+pub fn solve_ddt_shifted<T: FermionScalar>(
+    dirac: &Dirac,
+    shift: f64,
+    b: &[T],
+    x: &mut [T],
+    params: CgParams,
+    scratch: &mut CgScratch<T>,
+) -> Result<CgStats, FermionError> {
     let n = dirac.volume();
     assert!(
         b.len() == n && x.len() == n && scratch.r.len() == n,
@@ -80,7 +109,7 @@ pub fn solve_ddt<T: FermionScalar>(
     loop {
         // r = b − A x from scratch: at the start, and again whenever the recursively updated
         // residual claims convergence, since rounding lets it drift below the true one.
-        dirac.apply_ddt(x, ap, tmp);
+        apply_shifted(dirac, shift, x, ap, tmp);
         for ((r, &b), &ax) in r.iter_mut().zip(b).zip(ap.iter()) {
             *r = b - ax;
         }
@@ -100,7 +129,7 @@ pub fn solve_ddt<T: FermionScalar>(
                     tolerance: params.tolerance,
                 });
             }
-            dirac.apply_ddt(p, ap, tmp);
+            apply_shifted(dirac, shift, p, ap, tmp);
             let alpha = rr / re_dot(p, ap);
             for (((x, r), &p), &ap) in x.iter_mut().zip(r.iter_mut()).zip(p.iter()).zip(ap.iter()) {
                 *x += p * alpha;

@@ -25,4 +25,13 @@ pub enum FermionError {
     Singular,
     #[error("even-odd Schur complement needs m + g φ_x ≠ 0 on every even site; site {site} has 0")]
     ZeroEvenDiagonal { site: usize },
+    #[error(
+        "the determinant estimator's variance is infinite for this field: (m + g φ_x)² = {value:.4} at site {site} is not below m² + μ_N²/2 = {bound:.4}; raise the largest twist μ_N (pf_twists) above {needed:.4}"
+    )]
+    EstimatorVariance {
+        site: usize,
+        value: f64,
+        bound: f64,
+        needed: f64,
+    },
 }

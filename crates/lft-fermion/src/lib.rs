@@ -3,10 +3,12 @@
 //! D(φ) = K + m + gφ with the staggered hopping term K (docs/PHYSICS.md): applied matrix-free to
 //! real or complex vectors ([`Dirac`]), inverted in D Dᵀ by conjugate gradient ([`solve_ddt`]),
 //! factorised densely for exact log|det D|, its sign and D⁻¹ ([`DenseLu`], [`schur_log_det`]),
-//! and represented stochastically by pseudofermions ([`Pseudofermion`]).
+//! represented stochastically by pseudofermions ([`Pseudofermion`]), and estimated without bias
+//! ([`DetEstimator`], for pseudo-marginal samplers).
 
 mod cg;
 mod dense;
+mod det_estimator;
 mod error;
 mod even_odd;
 pub mod free;
@@ -15,8 +17,9 @@ mod pseudofermion;
 mod scalar;
 mod staggered;
 
-pub use cg::{CgParams, CgScratch, CgStats, solve_ddt};
+pub use cg::{CgParams, CgScratch, CgStats, solve_ddt, solve_ddt_shifted};
 pub use dense::DenseLu;
+pub use det_estimator::{DetEstimate, DetEstimator};
 pub use error::FermionError;
 pub use even_odd::schur_log_det;
 pub use num_complex::Complex64;
