@@ -2,7 +2,7 @@
 //! of the config, else the CPU. A CUDA device is probed (without panicking where there is
 //! none) before any work starts.
 
-use lft_config::{Config, DeviceName};
+use lft_config::Config;
 use lft_cuda::Device;
 
 /// The device a command runs on, and the setting that chose it (for error messages).
@@ -29,15 +29,9 @@ pub fn choose(flag: Option<Device>, config: &Config) -> Choice {
             setting: "--device",
         };
     }
-    match config.device() {
-        Some(DeviceName::Cuda(i)) => Choice {
-            device: Device::Cuda(i),
-            setting: "run.device",
-        },
-        Some(DeviceName::Cpu) | None => Choice {
-            device: Device::Cpu,
-            setting: "run.device",
-        },
+    Choice {
+        device: config.device().unwrap_or(Device::Cpu),
+        setting: "run.device",
     }
 }
 

@@ -9,7 +9,7 @@ use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
-use crate::run::DeviceName;
+use crate::run::RunConfig;
 use crate::sample::SamplePlan;
 use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::train::TrainPlan;
@@ -36,7 +36,7 @@ pub struct Config {
     base_output: PathBuf,
     slurm: SlurmPlan,
     /// `[run] device`, if the config sets one.
-    device: Option<DeviceName>,
+    device: Option<lft_cuda::Device>,
 }
 
 /// A validated `[flow]` with its `[train]` section.
@@ -169,7 +169,7 @@ impl Config {
     }
 
     /// `[run] device`, if set (the command line's `--device` overrides it).
-    pub fn device(&self) -> Option<DeviceName> {
+    pub fn device(&self) -> Option<lft_cuda::Device> {
         self.device
     }
 
@@ -293,7 +293,7 @@ impl TryFrom<ConfigFile> for Config {
         let device = file
             .run
             .as_ref()
-            .map(Option::<DeviceName>::try_from)
+            .map(RunConfig::device)
             .transpose()?
             .flatten();
         Ok(Config {

@@ -60,7 +60,7 @@ pub use flow::{ActivationName, CouplingName, FlowConfig, PrecisionName, PriorNam
 pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};
 pub use reuse::{Mismatch, Reuse};
-pub use run::{DeviceName, RunConfig};
+pub use run::RunConfig;
 pub use sample::{SampleConfig, SampleMethod, SamplePlan};
 pub use slurm::{SlurmConfig, SlurmPlan, WarningSignal};
 pub use train::{ObjectiveName, ScheduleName, TrainConfig, TrainPlan};

@@ -233,7 +233,7 @@ path = "a.h5"
     fn the_device_is_free_for_every_reuse() {
         let stored = config(&[]);
         let gpu = config(&["run.device=\"cuda:1\""]);
-        assert_eq!(gpu.device(), Some(crate::DeviceName::Cuda(1)));
+        assert_eq!(gpu.device(), Some(lft_cuda::Device::Cuda(1)));
         assert_eq!(stored.device(), None);
         for purpose in [
             Reuse::Ensemble,

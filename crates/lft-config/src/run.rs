@@ -4,6 +4,7 @@
 
 use crate::ConfigError;
 use crate::error::invalid;
+use lft_cuda::Device;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -15,43 +16,12 @@ pub struct RunConfig {
     pub device: Option<String>,
 }
 
-/// Where a command computes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DeviceName {
-    #[default]
-    Cpu,
-    /// CUDA device N.
-    Cuda(usize),
-}
-
-impl DeviceName {
-    /// "cpu", "cuda" or "cuda:N"; `key` names the setting in the error.
-    pub fn parse(s: &str, key: &str) -> Result<Self, ConfigError> {
-        let bad = || {
-            invalid(
-                key,
-                format!("unknown device {s:?} (expected \"cpu\", \"cuda\" or \"cuda:N\")"),
-            )
-        };
-        match s {
-            "cpu" => Ok(DeviceName::Cpu),
-            "cuda" => Ok(DeviceName::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceName::Cuda)
-                .ok_or_else(bad),
-        }
-    }
-}
-
-impl TryFrom<&RunConfig> for Option<DeviceName> {
-    type Error = ConfigError;
-
-    fn try_from(r: &RunConfig) -> Result<Self, ConfigError> {
-        r.device
+impl RunConfig {
+    /// `device` parsed as the command line's `--device` is.
+    pub fn device(&self) -> Result<Option<Device>, ConfigError> {
+        self.device
             .as_deref()
-            .map(|d| DeviceName::parse(d, "run.device"))
+            .map(|d| d.parse::<Device>().map_err(|e| invalid("run.device", e)))
             .transpose()
     }
 }

@@ -9,7 +9,7 @@
 //! error, not a silent mismatch). The path gradient and the forward KL run on the CPU copy.
 
 use crate::CudaError;
-use crate::call::{BufId, HostBuffer};
+use crate::call::HostBuffer;
 use crate::executor::Executor;
 use crate::flow_program::FlowProgram;
 use crate::ops::phi4::Phi4Batch;
@@ -69,26 +69,21 @@ impl<E: Executor> DeviceFlow<E> {
         self.error.take()
     }
 
-    fn program(&mut self, n: usize) -> Result<FlowProgram, CudaError> {
-        if let Some(p) = self.programs.get(&n) {
-            return Ok(p.clone());
+    /// Builds the program of batch `n` the first time it is met.
+    fn ensure_program(&mut self, n: usize) -> Result<(), CudaError> {
+        if !self.programs.contains_key(&n) {
+            let limit = self.exec.shared_limit();
+            let p = FlowProgram::new(
+                &self.spec,
+                self.cpu.lattice(),
+                n,
+                self.cpu.params(),
+                limit,
+                &mut self.exec,
+            )?;
+            self.programs.insert(n, p);
         }
-        let limit = self.exec.shared_limit();
-        let lattice = self.cpu.lattice().clone();
-        let p = FlowProgram::new(
-            &self.spec,
-            &lattice,
-            n,
-            self.cpu.params(),
-            limit,
-            &mut self.exec,
-        )?;
-        self.programs.insert(n, p.clone());
-        Ok(p)
-    }
-
-    fn read_f64(&mut self, id: BufId) -> Result<Vec<f64>, CudaError> {
-        Ok(self.exec.read(id)?.to_f64())
+        Ok(())
     }
 
     /// (L, per-sample log q + S, ∂L/∂θ) on the device.
@@ -99,16 +94,15 @@ impl<E: Executor> DeviceFlow<E> {
     ) -> Result<(f64, Vec<f64>, Vec<f64>), CudaError> {
         let v = self.cpu.lattice().volume();
         let n = z.len() / v;
-        let p = self.program(n)?;
-        let params = HostBuffer::F64(self.cpu.params().to_vec());
-        self.exec.write(p.params, &params)?;
-        self.exec.write(p.latent(), &HostBuffer::F64(z.to_vec()))?;
-        let calls = p.reverse_kl(&self.target)?;
-        self.exec.execute(&calls)?;
-        let logq = self.read_f64(p.logq)?;
-        let s = self.read_f64(p.action)?;
+        self.ensure_program(n)?;
+        let (p, exec) = (&self.programs[&n], &mut self.exec);
+        exec.write(p.params, &HostBuffer::F64(self.cpu.params().to_vec()))?;
+        exec.write(p.latent(), &HostBuffer::F64(z.to_vec()))?;
+        exec.execute(&p.reverse_kl(&self.target)?)?;
+        let logq = exec.read(p.logq)?.to_f64();
+        let s = exec.read(p.action)?.to_f64();
         if !self.checked_target {
-            let x = self.read_f64(p.output())?;
+            let x = exec.read(p.output())?.to_f64();
             let want = action.action(&x[..v]);
             if (want - s[0]).abs() > 1e-8 * want.abs().max(1.0) {
                 return Err(CudaError::TargetMismatch {
@@ -119,8 +113,8 @@ impl<E: Executor> DeviceFlow<E> {
             self.checked_target = true;
         }
         let terms: Vec<f64> = logq.iter().zip(&s).map(|(q, s)| q + s).collect();
-        let loss = self.read_f64(p.summary)?[0];
-        let grad = self.read_f64(p.grad)?;
+        let loss = exec.read(p.summary)?.to_f64()[0];
+        let grad = exec.read(p.grad)?.to_f64();
         Ok((loss, terms, grad))
     }
 }

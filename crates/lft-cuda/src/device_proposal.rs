@@ -68,12 +68,12 @@ impl<E: Executor + Send> DeviceProposal<E> {
             )?;
             inner.programs.insert(n, p);
         }
-        let p = inner.programs[&n].clone();
-        inner.exec.write(p.latent(), &HostBuffer::F64(z.to_vec()))?;
-        inner.exec.execute(&p.forward()?)?;
+        let (p, exec) = (&inner.programs[&n], &mut inner.exec);
+        exec.write(p.latent(), &HostBuffer::F64(z.to_vec()))?;
+        exec.execute(&p.forward()?)?;
         Ok(FlowSample {
-            phi: inner.exec.read(p.output())?.to_f64(),
-            log_q: inner.exec.read(p.logq)?.to_f64(),
+            phi: exec.read(p.output())?.to_f64(),
+            log_q: exec.read(p.logq)?.to_f64(),
             latent: z.to_vec(),
         })
     }

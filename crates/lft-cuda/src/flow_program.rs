@@ -28,7 +28,6 @@ use lft_flow::mask::checkerboard;
 use lft_flow::precision::Precision;
 use lft_flow::prior::PriorSpec;
 use lft_flow::spec::{CouplingSpec, FlowSpec};
-use lft_flow::spline::RqSpline;
 use lft_flow::transform::ElementwiseTransform;
 use lft_lattice::{Lattice, Parity};
 
@@ -126,30 +125,16 @@ impl FlowProgram {
             Precision::F32 => Float::F32,
         };
         let f32 = float == Float::F32;
-        let (transform, out_channels, mirror) = match spec.coupling {
-            CouplingSpec::Affine => (Transform::Affine, 2, Affine.mirror()),
-            CouplingSpec::Spline { bins, tail_bound } => {
-                let s = RqSpline {
-                    bins,
-                    bound: tail_bound,
-                    min_width: 1e-3,
-                    min_height: 1e-3,
-                    min_derivative: 1e-3,
-                };
-                let shape = SplineShape {
-                    bins,
-                    bound: s.bound,
-                    min_width: s.min_width,
-                    min_height: s.min_height,
-                    min_derivative: s.min_derivative,
-                };
+        let channels = spec.conditioner_channels();
+        let out_channels = *channels.last().expect("an output layer");
+        let (transform, mirror) = match spec.coupling.spline() {
+            None => (Transform::Affine, Affine.mirror()),
+            Some(s) => {
+                let shape = SplineShape::from(&s);
                 shape.check()?;
-                (Transform::Spline(shape), s.params_per_site(), s.mirror())
+                (Transform::Spline(shape), s.mirror())
             }
         };
-        let mut channels = vec![1];
-        channels.extend_from_slice(&spec.hidden);
-        channels.push(out_channels);
         let taps = spec.kernel.pow(lattice.dim() as u32);
         let sites = table.alloc_i32(&conv_sites(lattice, spec.kernel))?;
         let params_buf = table.alloc_f64(params)?;

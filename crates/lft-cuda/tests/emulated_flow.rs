@@ -263,13 +263,7 @@ fn spline_couplings_match_lft_flow() {
         min_height: 1e-3,
         min_derivative: 1e-3,
     };
-    let shape = SplineShape {
-        bins: spline.bins,
-        bound: spline.bound,
-        min_width: spline.min_width,
-        min_height: spline.min_height,
-        min_derivative: spline.min_derivative,
-    };
+    let shape = SplineShape::from(&spline);
     let lattice = Lattice::new(&[4, 6]).unwrap();
     let (v, n, p) = (24, 3, spline.params_per_site());
     let active = checkerboard(&lattice);

@@ -59,7 +59,33 @@ pub struct FlowSpec {
     pub precision: Precision,
 }
 
+impl CouplingSpec {
+    /// The spline of a spline coupling (None for affine): minimum bin width, height and knot
+    /// derivative 10⁻³.
+    pub fn spline(&self) -> Option<RqSpline> {
+        match *self {
+            CouplingSpec::Affine => None,
+            CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
+                bins,
+                bound: tail_bound,
+                min_width: 1e-3,
+                min_height: 1e-3,
+                min_derivative: 1e-3,
+            }),
+        }
+    }
+}
+
 impl FlowSpec {
+    /// Channels of every conditioner: [1, hidden…, parameters per site] (2 for affine, 3K − 1
+    /// for a spline of K bins).
+    pub fn conditioner_channels(&self) -> Vec<usize> {
+        let mut channels = vec![1];
+        channels.extend_from_slice(&self.hidden);
+        channels.push(self.coupling.spline().map_or(2, |s| s.params_per_site()));
+        channels
+    }
+
     /// A stack of `layers` affine couplings with conv conditioners of `hidden` channels,
     /// `kernel` wide, hidden activation `activation` and tanh on the output, no spectral
     /// layer and no symmetrisation: the default transport between annealing temperatures
@@ -114,19 +140,8 @@ impl FlowSpec {
     ) -> BijectionStack {
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
         let v = lattice.volume();
-        let spline = match self.coupling {
-            CouplingSpec::Affine => None,
-            CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
-                bins,
-                bound: tail_bound,
-                min_width: 1e-3,
-                min_height: 1e-3,
-                min_derivative: 1e-3,
-            }),
-        };
-        let mut channels = vec![1];
-        channels.extend_from_slice(&self.hidden);
-        channels.push(spline.map_or(2, |s| s.params_per_site()));
+        let spline = self.coupling.spline();
+        let channels = self.conditioner_channels();
         let mut stack = BijectionStack::new();
         if self.spectral {
             let layer = SpectralScale::new(lattice);

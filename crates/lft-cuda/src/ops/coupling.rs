@@ -36,6 +36,18 @@ pub struct SplineShape {
     pub min_derivative: f64,
 }
 
+impl From<&lft_flow::spline::RqSpline> for SplineShape {
+    fn from(s: &lft_flow::spline::RqSpline) -> Self {
+        Self {
+            bins: s.bins,
+            bound: s.bound,
+            min_width: s.min_width,
+            min_height: s.min_height,
+            min_derivative: s.min_derivative,
+        }
+    }
+}
+
 impl SplineShape {
     pub fn check(&self) -> Result<(), CudaError> {
         if self.bins > MAX_BINS {
