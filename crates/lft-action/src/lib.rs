@@ -1,16 +1,21 @@
 //! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`:
-//! φ⁴, the free field, and the Yukawa model with staggered fermions.
+//! φ⁴, the free field, and the Yukawa model with staggered fermions (determinant exact, through
+//! pseudofermions, or estimated without bias).
 
 mod action;
 pub mod free_field;
 mod lanes;
 mod phi4;
 mod yukawa;
+mod yukawa_estimated;
 
 pub use action::{Action, ActionError};
 pub use free_field::FreeField;
 pub use lanes::LaneAction;
 /// CG settings of the pseudofermion action (from lft-fermion).
 pub use lft_fermion::CgParams;
+/// The determinant estimator of [`YukawaEstimated`] (from lft-fermion).
+pub use lft_fermion::{DetEstimator, FermionError, Reference};
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
+pub use yukawa_estimated::{EstimateCounts, YukawaEstimated, field_hash};

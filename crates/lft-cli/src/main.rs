@@ -10,6 +10,7 @@ mod measure;
 mod merge;
 mod pipeline;
 mod progress;
+mod pseudo_marginal;
 mod sample;
 mod signals;
 mod status;

@@ -10,8 +10,10 @@ use crate::cli::RunArgs;
 use crate::device::Choice;
 use crate::pipeline::{check_belongs, run_ensemble};
 use crate::progress::RunProgress;
+use crate::pseudo_marginal::EstimatorReport;
 use crate::train::INIT_STREAM;
 use anyhow::{Context, Result, bail};
+use lft_action::EstimateCounts;
 use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
 use lft_flow::{Flow, Proposal};
 use lft_io::checkpoint::read_checkpoint;
@@ -61,8 +63,16 @@ pub fn run_config(
     json: bool,
 ) -> Result<()> {
     let s = config.sample()?;
-    let action = config.field_action()?;
-    let action = action.as_ref();
+    // With pseudofermions: S_φ⁴ − log d̂et, exact in the mean (pseudo-marginal samplers).
+    let estimated = config.estimated_action();
+    let boxed;
+    let action: &dyn lft_action::Action = match &estimated {
+        Some(e) => e,
+        None => {
+            boxed = config.field_action()?;
+            boxed.as_ref()
+        }
+    };
     let engine = crate::device::engine(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
     let device = match engine {
@@ -75,6 +85,10 @@ pub fn run_config(
     let proposal: &dyn Proposal = match &device {
         Some(d) => d.as_ref(),
         None => &flow,
+    };
+    let estimator = match &estimated {
+        Some(e) => Some(crate::pseudo_marginal::probe(proposal, e, config.seed())?),
+        None => None,
     };
     let plan = config.run_plan(s.chains, s.configs, s.save_every);
     let mut progress = RunProgress::new("configurations", abort_after);
@@ -133,8 +147,14 @@ pub fn run_config(
             "{choice}: {e} (the batches it failed on were drawn on the CPU; the ensemble is valid)"
         );
     }
+    let counts = estimated.as_ref().map(|e| {
+        let c = e.counts();
+        crate::pseudo_marginal::warn_about(&c, e);
+        c
+    });
     if summary.steps > 0 {
-        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), json)?;
+        let pm = estimator.zip(counts);
+        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), pm, json)?;
     }
     Ok(())
 }
@@ -147,6 +167,7 @@ fn print_summary(
     s: &SamplePlan,
     run: &RunSummary,
     elapsed: f64,
+    pseudo_marginal: Option<(EstimatorReport, EstimateCounts)>,
     json: bool,
 ) -> Result<()> {
     let path = &config.output().path;
@@ -174,6 +195,12 @@ fn print_summary(
             "tau_int_abs_mag": tau("abs_mag"),
             "tau_int_chi2": tau("chi2"),
             "warnings": m.warnings,
+            "pf_log_estimate_variance": pseudo_marginal.map(|p| p.0.log_variance),
+            "pf_log_estimate_variance_error": pseudo_marginal.map(|p| p.0.log_variance_error),
+            "pf_acceptance_factor": pseudo_marginal.map(|p| p.0.acceptance_factor),
+            "pf_cg_iterations_per_estimate": pseudo_marginal
+                .map(|p| p.1.cg_iterations as f64 / p.1.estimates.max(1) as f64),
+            "pf_extended_ladders": pseudo_marginal.map(|p| p.1.extended),
         });
         println!("{summary}");
         return Ok(());
@@ -230,6 +257,24 @@ fn print_summary(
         row(
             "configurations with M > 0",
             format!("{:.4} ± {:.4} (1/2 expected)", f.value, f.error),
+        );
+    }
+    if let Some((r, c)) = pseudo_marginal {
+        row(
+            "Var(log det estimate)",
+            format!(
+                "{:.2} ± {:.2} on the flow's proposals (lowers the acceptance by about {:.2})",
+                r.log_variance, r.log_variance_error, r.acceptance_factor
+            ),
+        );
+        row(
+            "CG per det estimate",
+            format!(
+                "{:.0} iterations ({} estimates, {} with the ladder extended)",
+                c.cg_iterations as f64 / c.estimates.max(1) as f64,
+                c.estimates,
+                c.extended
+            ),
         );
     }
     row("time per step", format!("{per_step:.3} ms"));

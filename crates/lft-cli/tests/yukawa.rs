@@ -161,16 +161,111 @@ fn yukawa_flow_trains_and_samples() {
     assert_eq!(r.meta().fermions.as_ref().unwrap().treatment, "exact");
     let m = measured(dir.path(), &["det_negative", "abs_condensate"], &[]);
     assert!((0.0..=1.0).contains(&m[0].0) && m[1].0 > 0.0, "{m:?}");
-    // Pseudofermions cannot drive a flow.
+}
+
+/// The flow config with pseudofermions: trained on the stochastic pseudofermion force, sampled
+/// by pseudo-marginal independence Metropolis; the estimator's settings are stored, its
+/// variance reported, and bad settings name their key.
+#[test]
+fn pseudofermion_flow_trains_and_samples_pseudo_marginally() {
+    let text = yukawa("pseudofermion", 10).replace(
+        "[hmc]\ntrajectories = 10\nthermalization = 50\nsteps = 10\nlength = 0.5\nintegrator = \"omelyan\"\nchains = 2\n",
+        "[flow]\nlayers = 4\nhidden = [4]\n\n[train]\nsteps = 30\ncheckpoint = \"out/flow.h5\"\n\n[sample]\nconfigs = 300\nbatch = 100\n",
+    );
+    assert!(text.contains("[flow]"), "{text}");
+    let dir = scratch(&text);
+    let o = lft(dir.path(), &["train", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lft(dir.path(), &["sample", "config.toml", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let var = json["pf_log_estimate_variance"]
+        .as_f64()
+        .expect("variance reported");
+    assert!(var > 0.0 && var.is_finite(), "{json}");
+    let factor = json["pf_acceptance_factor"].as_f64().unwrap();
+    assert!(factor > 0.0 && factor < 1.0, "{json}");
+    assert!(json["pf_cg_iterations_per_estimate"].as_f64().unwrap() > 0.0);
+    let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
+    assert_eq!(r.meta().sampler, lft_io::SamplerKind::FlowImh);
+    assert_eq!(
+        r.meta().fermions.as_ref().unwrap().treatment,
+        "pseudofermion"
+    );
+    for key in [
+        "pf_estimator = \"twisted-ladder\"",
+        "pf_draws = 2",
+        "pf_twist_max = 3.0",
+        "pf_reference = \"mean-diagonal\"",
+    ] {
+        assert!(
+            r.meta().config_text.contains(key),
+            "{key}: {}",
+            r.meta().config_text
+        );
+    }
+    // Another estimator samples with the same trained flow (a new output).
     let o = lft(
         dir.path(),
         &[
-            "train",
+            "sample",
             "config.toml",
             "--set",
-            "action.fermions=pseudofermion",
+            "action.pf_draws=4",
+            "--set",
+            "output.path=\"out/b.h5\"",
         ],
     );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "action.pf_draws=0"], "action.pf_draws"),
+        (
+            &["--set", "action.pf_twist_ratio=1.0"],
+            "action.pf_twist_ratio",
+        ),
+        (&["--set", "sample.method=\"flow_hmc\""], "sample.method"),
+        // Too small a top twist for the flow's proposals: refused before sampling.
+        (
+            &[
+                "--set",
+                "action.pf_twist_max=0.001",
+                "--set",
+                "output.path=\"out/c.h5\"",
+            ],
+            "action.pf_twist_max",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["sample", "config.toml"];
+        full.extend_from_slice(args);
+        let o = lft(dir.path(), &full);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    assert!(
+        !dir.path().join("out/c.h5").exists(),
+        "nothing written for a refused estimator"
+    );
+    // A top twist too small for the proposals: their ladders are extended (and it says so).
+    let o = lft(
+        dir.path(),
+        &[
+            "sample",
+            "config.toml",
+            "--set",
+            "action.pf_twist_max=0.5",
+            "--set",
+            "output.path=\"out/d.h5\"",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pf_twist_max"), "{}", stderr(&o));
+    // The estimator's keys belong to pseudofermion flows only.
+    let exact = scratch(&yukawa("exact", 10));
+    let o = lft(
+        exact.path(),
+        &["run", "config.toml", "--set", "action.pf_draws=4"],
+    );
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("action.fermions"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("action.pf_estimator"), "{}", stderr(&o));
 }

@@ -3,6 +3,7 @@
 
 use crate::ConfigError;
 use crate::error::invalid;
+use crate::pf_estimator::{PfEstimatorName, PfReferenceName};
 use lft_action::{
     Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaExact,
     YukawaParams,
@@ -63,6 +64,24 @@ pub struct ActionConfig {
     /// CG iterations before a solve counts as failed (pseudofermion; default 10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cg_max_iterations: Option<usize>,
+    /// The determinant estimator of flows with pseudofermions (see [`crate::pf_estimator`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_estimator: Option<PfEstimatorName>,
+    /// Draws per rung of the estimator (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_draws: Option<usize>,
+    /// Smallest twisted mass of the ladder (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_twist_min: Option<f64>,
+    /// Largest twisted mass μ_N (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_twist_max: Option<f64>,
+    /// Ratio of neighbouring twists (default 1.15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_twist_ratio: Option<f64>,
+    /// The free reference of the last rung: "mean-diagonal" (default) or "free".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_reference: Option<PfReferenceName>,
 }
 
 /// The theory of a validated config.
@@ -117,8 +136,8 @@ impl Model {
     }
 
     /// S(φ) on `lattice`: φ⁴, or the Yukawa model's S_φ⁴ − 2 log|det D| by dense LU. A
-    /// pseudofermion model has no such action (its ϕ is part of the chain state), so flows and
-    /// the flow samplers refuse it, naming `action.fermions`.
+    /// pseudofermion model has no exact one (its ϕ is part of the chain state): the flows of a
+    /// pseudofermion config take [`crate::Config::field_action`], the estimated one.
     pub fn field_action(&self, lattice: &Lattice) -> Result<Box<dyn Action>, ConfigError> {
         let action_err = |e: lft_action::ActionError| invalid("action", e.to_string());
         Ok(match *self {
@@ -135,8 +154,9 @@ impl Model {
             } => {
                 return Err(invalid(
                     "action.fermions",
-                    "\"pseudofermion\" works only with [hmc]; flows and samplers that \
-                     evaluate S(φ) need fermions = \"exact\"",
+                    "\"pseudofermion\" has no exact S(φ): it works with [hmc], and with a \
+                     [flow] through the determinant estimator (pf_* keys); annealing needs \
+                     fermions = \"exact\"",
                 ));
             }
         })

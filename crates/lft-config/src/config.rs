@@ -9,11 +9,12 @@ use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
+use crate::pf_estimator::PfEstimator;
 use crate::run::RunConfig;
-use crate::sample::SamplePlan;
+use crate::sample::{SampleMethod, SamplePlan};
 use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::train::TrainPlan;
-use lft_action::Action;
+use lft_action::{Action, YukawaEstimated};
 use lft_flow::FlowSpec;
 use lft_lattice::Lattice;
 use lft_sample::RunPlan;
@@ -37,6 +38,8 @@ pub struct Config {
     slurm: SlurmPlan,
     /// `[run] device`, if the config sets one.
     device: Option<lft_cuda::Device>,
+    /// The determinant estimator of a pseudofermion config with a `[flow]`.
+    pf_estimator: Option<PfEstimator>,
 }
 
 /// A validated `[flow]` with its `[train]` section.
@@ -98,9 +101,21 @@ impl Config {
         &self.couplings
     }
 
-    /// S(φ) of the config (see [`Model::field_action`]).
+    /// S(φ) of the config: [`Model::field_action`], or for a pseudofermion config with a
+    /// `[flow]` the estimated one ([`Config::estimated_action`]).
     pub fn field_action(&self) -> Result<Box<dyn Action>, ConfigError> {
-        self.model.field_action(&self.lattice)
+        field_action_of(&self.model, &self.lattice, self.pf_estimator, self.seed())
+    }
+
+    /// The determinant estimator of a pseudofermion config with a `[flow]`.
+    pub fn pf_estimator(&self) -> Option<&PfEstimator> {
+        self.pf_estimator.as_ref()
+    }
+
+    /// For a pseudofermion config with a `[flow]`: S_φ⁴ − log d̂et(D Dᵀ) with the configured
+    /// estimator and stochastic pseudofermion forces, its noise under the config's seed.
+    pub fn estimated_action(&self) -> Option<YukawaEstimated> {
+        estimated_action_of(&self.model, &self.lattice, self.pf_estimator?, self.seed())
     }
 
     /// The `[hmc]` plan, or an error naming the missing section.
@@ -201,19 +216,6 @@ impl TryFrom<ConfigFile> for Config {
         let lattice = Lattice::new(&file.lattice.shape)
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
         let (model, couplings) = file.action.resolve(&lattice)?;
-        // Flows are Z₂-equivariant by default where the action is Z₂-symmetric, and a
-        // free-field prior without a mass gets the one fitted to the action (written out).
-        if let Some(flow) = file.flow.as_mut() {
-            flow.equivariant.get_or_insert(model.is_z2_symmetric());
-            if flow.prior == crate::flow::PriorName::Free && flow.prior_m2.is_none() {
-                let action = model.field_action(&lattice)?;
-                flow.prior_m2 = Some(lft_flow::prior::fit_free_field_mass(
-                    &lattice,
-                    action.as_ref(),
-                    file.seed,
-                ));
-            }
-        }
         let pseudofermion = matches!(
             model,
             Model::Yukawa {
@@ -221,11 +223,32 @@ impl TryFrom<ConfigFile> for Config {
                 ..
             }
         );
-        if file.flow.is_some() && pseudofermion {
-            return Err(invalid(
-                "action.fermions",
-                "flows are trained on the exact effective action: use fermions = \"exact\"",
-            ));
+        // A pseudofermion config with a flow estimates the determinant (settings written out).
+        let pf_estimator = if pseudofermion && file.flow.is_some() {
+            file.action.fill_pf_defaults();
+            Some(file.action.pf_estimator()?)
+        } else {
+            if file.action.has_pf_keys() {
+                return Err(invalid(
+                    "action.pf_estimator",
+                    "the pf_* keys set the determinant estimator of flows: only used with \
+                     fermions = \"pseudofermion\" and a [flow] section",
+                ));
+            }
+            None
+        };
+        // Flows are Z₂-equivariant by default where the action is Z₂-symmetric, and a
+        // free-field prior without a mass gets the one fitted to the action (written out).
+        if let Some(flow) = file.flow.as_mut() {
+            flow.equivariant.get_or_insert(model.is_z2_symmetric());
+            if flow.prior == crate::flow::PriorName::Free && flow.prior_m2.is_none() {
+                let action = field_action_of(&model, &lattice, pf_estimator, file.seed)?;
+                flow.prior_m2 = Some(lft_flow::prior::fit_free_field_mass(
+                    &lattice,
+                    action.as_ref(),
+                    file.seed,
+                ));
+            }
         }
         if file.hmc.is_none() && file.flow.is_none() && file.anneal.is_none() {
             return Err(invalid(
@@ -279,6 +302,15 @@ impl TryFrom<ConfigFile> for Config {
             Some(s) => Some(SamplePlan::try_from(s)?),
             None => None,
         };
+        if pseudofermion && sample.as_ref().map(|s| s.method) == Some(SampleMethod::FlowHmc) {
+            return Err(invalid(
+                "sample.method",
+                "flow-HMC would run its molecular dynamics on the stochastic pseudofermion \
+                 force, which is not the gradient of the estimated action: use method = \
+                 \"imh\" or \"reweight\" (exact with the determinant estimate), or fermions = \
+                 \"exact\"",
+            ));
+        }
         let mut output = Output::try_from(&file.output)?;
         let base_output = output.path.clone();
         let anneal = file
@@ -309,6 +341,43 @@ impl TryFrom<ConfigFile> for Config {
             base_output,
             slurm,
             device,
+            pf_estimator,
         })
     }
+}
+
+/// S(φ) of `model`: the exact one, or the estimated one where there is an estimator.
+fn field_action_of(
+    model: &Model,
+    lattice: &Lattice,
+    pf: Option<PfEstimator>,
+    seed: u64,
+) -> Result<Box<dyn Action>, ConfigError> {
+    match pf.and_then(|pf| estimated_action_of(model, lattice, pf, seed)) {
+        Some(a) => Ok(Box::new(a)),
+        None => model.field_action(lattice),
+    }
+}
+
+/// The estimated Yukawa action of a pseudofermion `model`; `None` for any other model.
+fn estimated_action_of(
+    model: &Model,
+    lattice: &Lattice,
+    pf: PfEstimator,
+    seed: u64,
+) -> Option<YukawaEstimated> {
+    let Model::Yukawa {
+        params,
+        fermions: crate::Fermions::Pseudofermion(cg),
+    } = *model
+    else {
+        return None;
+    };
+    let yukawa = lft_action::Yukawa::new(lattice.clone(), params).expect("checked by resolve");
+    Some(YukawaEstimated::new(
+        yukawa,
+        pf.build(cg.action),
+        cg.force,
+        seed,
+    ))
 }

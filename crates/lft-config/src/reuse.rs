@@ -15,12 +15,14 @@ pub enum Reuse {
     /// check), and `[slurm]`; the task must agree.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
-    /// must agree, except `train.steps`, `train.eval_samples` and `flow.precision`; sampling
+    /// must agree, except `train.steps`, `train.eval_samples`, `flow.precision` and the
+    /// determinant estimator's `action.pf_*` keys (the training force does not use it); sampling
     /// and output settings, the task and `[slurm]` may change (every task of an array samples
     /// with the one trained flow).
     Training,
     /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree, except
-    /// `flow.precision` (the parameters are float64 whichever type the nets computed in).
+    /// `flow.precision` (the parameters are float64 whichever type the nets computed in) and
+    /// the determinant estimator's `action.pf_*` keys (a flow serves any estimator).
     Sampling,
     /// Training CRAFT flows further or annealing with them: everything must agree but the
     /// number of iterations and the keys of what is done with the flows afterwards.
@@ -88,11 +90,18 @@ impl Reuse {
     }
 
     fn is_free(self, key: &str) -> bool {
+        let estimator = key.starts_with(PF_ESTIMATOR_KEYS);
+        if estimator && matches!(self, Reuse::Training | Reuse::Sampling) {
+            return true;
+        }
         self.free_keys().iter().any(|f| {
             key == *f || (key.starts_with(f) && key.as_bytes().get(f.len()) == Some(&b'.'))
         })
     }
 }
+
+/// The prefix of the determinant estimator's keys (`action.pf_draws`, ...).
+const PF_ESTIMATOR_KEYS: &str = "action.pf_";
 
 /// The first key in which a stored config differs from the wanted one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Loading, overrides, defaults and validation of run configs: every bad input names its key.
 
 use lft_action::PseudofermionCg;
-use lft_config::{Config, ConfigError, Fermions, FermionsName, Model};
+use lft_config::{Config, ConfigError, Fermions, FermionsName, Model, Reuse};
 use lft_sample::Start;
 use std::path::{Path, PathBuf};
 
@@ -71,13 +71,70 @@ fn yukawa_defaults_are_written_out() {
     assert_eq!(load(&text, &[]).unwrap(), pf);
 }
 
+/// A pseudofermion config with a flow estimates the determinant: the estimator's defaults are
+/// written out, its action is the estimated one, its keys may change when sampling with a
+/// trained flow, and bad settings name their key.
 #[test]
-fn flows_need_the_exact_determinant() {
+fn pseudofermion_flows_estimate_the_determinant() {
     let flow = "[flow]\nlayers = 2\n[train]\nsteps = 10\ncheckpoint = \"c.h5\"\n";
     let text = format!("{YUKAWA}{flow}");
-    assert!(load(&text, &[]).is_ok());
-    let e = load(&text, &["action.fermions=pseudofermion"]).unwrap_err();
-    assert!(e.to_string().contains("action.fermions"), "{e}");
+    assert!(load(&text, &[]).unwrap().pf_estimator().is_none());
+    let pf = load(&text, &["action.fermions=pseudofermion"]).unwrap();
+    let est = *pf.pf_estimator().expect("an estimator");
+    assert_eq!(est, lft_config::PfEstimator::default());
+    let twists = est.twists();
+    assert_eq!((twists[0], *twists.last().unwrap()), (0.01, 3.0));
+    assert!(
+        twists
+            .windows(2)
+            .all(|w| w[1] > w[0] && w[1] / w[0] <= 1.15 + 1e-12)
+    );
+    let stored = pf.to_toml();
+    for key in [
+        "pf_estimator",
+        "pf_draws",
+        "pf_twist_min",
+        "pf_twist_max",
+        "pf_twist_ratio",
+        "pf_reference",
+    ] {
+        assert!(stored.contains(key), "{key}: {stored}");
+    }
+    assert_eq!(load(&stored, &[]).unwrap(), pf);
+    let phi = vec![0.1; 64];
+    assert!(pf.field_action().unwrap().action(&phi).is_finite());
+    assert!(pf.estimated_action().is_some());
+    // The estimator may change for sampling and training, not for an ensemble.
+    let other = load(&stored, &["action.pf_draws=8"]).unwrap();
+    assert_eq!(other.check_reuse(&pf, Reuse::Sampling), Ok(()));
+    assert_eq!(other.check_reuse(&pf, Reuse::Training), Ok(()));
+    let e = other.check_reuse(&pf, Reuse::Ensemble).unwrap_err();
+    assert_eq!(e.key, "action.pf_draws");
+    for (key, needle) in [
+        ("action.pf_draws=0", "action.pf_draws"),
+        ("action.pf_twist_min=-1.0", "action.pf_twist_min"),
+        ("action.pf_twist_max=0.001", "action.pf_twist_max"),
+        ("action.pf_twist_ratio=1.0", "action.pf_twist_ratio"),
+        ("action.pf_twist_ratio=1.0000001", "action.pf_twist_ratio"),
+        ("action.pf_reference=\"wilson\"", "wilson"),
+        ("sample.method=\"flow_hmc\"", "sample.method"),
+    ] {
+        let text = format!("{text}[sample]\nconfigs = 10\n");
+        let e = load(&text, &["action.fermions=pseudofermion", key])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "{key}: `{e}` lacks `{needle}`");
+    }
+    // The keys belong to pseudofermion flows only.
+    let e = load(&text, &["action.pf_draws=4"]).unwrap_err().to_string();
+    assert!(e.contains("action.pf_estimator"), "{e}");
+    let e = load(
+        YUKAWA,
+        &["action.fermions=pseudofermion", "action.pf_draws=4"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("action.pf_estimator"), "{e}");
 }
 
 fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {

@@ -19,7 +19,7 @@ mod staggered;
 
 pub use cg::{CgParams, CgScratch, CgStats, solve_ddt, solve_ddt_shifted};
 pub use dense::DenseLu;
-pub use det_estimator::{DetEstimate, DetEstimator};
+pub use det_estimator::{DetEstimate, DetEstimator, Reference};
 pub use error::FermionError;
 pub use even_odd::schur_log_det;
 pub use num_complex::Complex64;

@@ -166,3 +166,30 @@ fn bad_settings_and_fields_are_named_errors() {
             .is_ok()
     );
 }
+
+/// A field beyond the ladder's variance condition gets its own, longer ladder
+/// (`estimate_extended`): the estimate stays unbiased against the dense determinant.
+#[test]
+fn an_extended_ladder_is_unbiased() {
+    let (st, mut phi) = field(&[4, 4], 0.3, 4);
+    phi[5] = 3.0;
+    let dirac = Dirac::new(&st, 0.0, 1.0, &phi);
+    let est = DetEstimator::new(geometric(0.05, 1.0, 1.15), 8, CgParams::default()).unwrap();
+    assert!(est.check_variance(&dirac).is_err());
+    let twists = est.twists_for(&dirac);
+    assert!(twists.len() > est.twists().len());
+    let longer = DetEstimator::new(twists.clone(), 8, CgParams::default()).unwrap();
+    assert!(longer.check_variance(&dirac).is_ok(), "{twists:?}");
+    let want = exact(&dirac);
+    let mut rng = stream_rng(29, 0);
+    let r: Vec<f64> = (0..300)
+        .map(|_| {
+            let e = est.estimate_extended(&dirac, &mut rng).unwrap();
+            assert_eq!(e.extra_rungs, twists.len() - est.twists().len());
+            (e.log_det - want).exp()
+        })
+        .collect();
+    let (mean, se, _) = mean_se(&r);
+    assert!((mean - 1.0).abs() < 4.0 * se, "{mean} ± {se}");
+    assert!(se < 0.2, "the check is too weak (se {se})");
+}

@@ -3,83 +3,32 @@
 //! and independence Metropolis with a flow trained on S_eff agree on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩
 //! within 4 combined standard errors (Γ-method).
 
-use lft_action::{Action, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaParams};
-use lft_lattice::{Lattice, Pcg64, stream_rng, uniform};
+use lft_action::{Action, PseudofermionCg, Yukawa, YukawaExact};
+use lft_lattice::{Pcg64, stream_rng, uniform};
 use lft_sample::{
-    FlowImh, HmcChain, HmcParams, Integrator, MemoryStore, Production, PseudofermionHmc,
-    SamplerKind, Start, run_chains, run_production, thermalize_all, thermalize_chains,
+    FlowImh, MemoryStore, Production, PseudofermionHmc, SamplerKind, Start, run_chains,
+    thermalize_chains,
 };
-use lft_stats::{Estimate, estimate_mean};
+use lft_stats::Estimate;
 use std::time::Duration;
 
 mod common;
 use common::trained_flow;
+use common::yukawa::{self, assert_agree, hmc_params};
 
 const L: usize = 4;
 const V: usize = L * L;
 
 fn model(g: f64) -> Yukawa {
-    let params = YukawaParams {
-        phi4: Phi4Params {
-            m2: -4.0,
-            lambda: 8.0,
-        },
-        g,
-        mass: 0.0,
-    };
-    Yukawa::new(Lattice::new(&[L, L]).unwrap(), params).unwrap()
-}
-
-fn hmc_params() -> HmcParams {
-    HmcParams {
-        // Small steps keep the acceptance near 99 % (ε = 0.1 with Omelyan also gives 98–99 %
-        // here and on 8 × 8); the test wants nearly independent trajectories, not speed.
-        step_size: 0.05,
-        n_steps: 20,
-        integrator: Integrator::Omelyan,
-        length_jitter: 0.5,
-    }
-}
-
-/// Per configuration: |M|/V, M²/V, (1/V) Σ φ².
-fn observables(configs: &[f64]) -> [Vec<f64>; 3] {
-    let mut out = [Vec::new(), Vec::new(), Vec::new()];
-    for phi in configs.chunks_exact(V) {
-        let m: f64 = phi.iter().sum();
-        out[0].push(m.abs() / V as f64);
-        out[1].push(m * m / V as f64);
-        out[2].push(phi.iter().map(|p| p * p).sum::<f64>() / V as f64);
-    }
-    out
+    yukawa::model(L, g)
 }
 
 fn estimates(chains: &[Vec<f64>]) -> Vec<Estimate> {
-    let per_chain: Vec<[Vec<f64>; 3]> = chains.iter().map(|c| observables(c)).collect();
-    (0..3)
-        .map(|k| {
-            let replicas: Vec<&[f64]> = per_chain.iter().map(|o| o[k].as_slice()).collect();
-            estimate_mean(&replicas).unwrap()
-        })
-        .collect()
+    yukawa::estimates(chains, V)
 }
 
 fn exact_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
-    let action = YukawaExact::new(model(g));
-    let mut chains: Vec<HmcChain> = (0..2)
-        .map(|c| HmcChain::new(&action, Start::Hot, stream_rng(11, c), hmc_params()))
-        .collect();
-    thermalize_all(&mut chains, &action, 200, None);
-    let mut sink = MemoryStore::sink(SamplerKind::Hmc, V, 2);
-    run_production(
-        &mut chains,
-        &action,
-        &[n, n],
-        &mut sink,
-        Duration::from_secs(3600),
-        &mut (),
-    )
-    .unwrap();
-    (0..2).map(|c| sink.configs(c).to_vec()).collect()
+    yukawa::exact_hmc(L, g, n)
 }
 
 fn pseudofermion_hmc(g: f64, n: usize) -> Vec<Vec<f64>> {
@@ -149,18 +98,9 @@ fn flow_imh(g: f64, n: usize) -> (Vec<f64>, f64) {
     (configs, negative as f64 / n as f64)
 }
 
-fn assert_agree(name: &str, a: &Estimate, b: &Estimate) {
-    let combined = (a.error.powi(2) + b.error.powi(2)).sqrt();
-    assert!(
-        (a.value - b.value).abs() < 4.0 * combined,
-        "{name}: {a:?} vs {b:?} ({:.1}σ)",
-        (a.value - b.value).abs() / combined
-    );
-}
-
 #[test]
 fn exact_hmc_pseudofermion_hmc_and_metropolis_agree() {
-    let names = ["<|M|>/V", "<M^2>/V", "<phi^2>"];
+    let names = yukawa::NAMES;
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(g, 4000));
         let pf = estimates(&pseudofermion_hmc(g, 4000));

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod yukawa;
+
 use lft_action::Action;
 use lft_flow::{
     Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,

@@ -1,0 +1,173 @@
+//! The Yukawa model with its determinant estimated, never formed: the target of flows trained
+//! with pseudofermion forces and of the pseudo-marginal samplers that correct them.
+//!
+//!   action(φ)   = S_φ⁴(φ) − log d̂et(φ),  d̂et an unbiased positive estimate of det(D Dᵀ)
+//!                 (lft-fermion's [`DetEstimator`]), so e^{−action} is an unbiased estimate of
+//!                 e^{−S_eff(φ)}: independence Metropolis and reweighting on it stay exact
+//!                 (pseudo-marginal MCMC, Andrieu & Roberts 2009);
+//!   gradient(φ) = ∂S_φ⁴/∂φ_x − 2g Re(X̄_x ξ_x),  X = D^{−T} ξ = (D Dᵀ)⁻¹ D ξ, ξ standard
+//!                 complex normal: the pseudofermion force at its own heat-bath ϕ = D ξ, whose
+//!                 mean over ξ is −2g (D⁻¹)_xx = ∂(−log det D Dᵀ)/∂φ_x, the exact force.
+//!
+//! So reverse-KL training on this action follows an unbiased gradient of the true KL with one
+//! CG solve per configuration. The gradient is **not** the derivative of the action (two
+//! independent estimates), so molecular dynamics must not run on it.
+//!
+//! **Randomness.** The noise of configuration φ comes from the stream keyed by (seed, a hash of
+//! φ's bits): the action is a fixed function of φ, reproducible and independent of the thread
+//! count, and distinct configurations get independent noise. A sampler evaluates each proposal
+//! once and keeps the value, as pseudo-marginal MCMC requires.
+
+use crate::{Action, Yukawa};
+use lft_fermion::{CgParams, DetEstimator, FermionError, Pseudofermion};
+use lft_lattice::{Lattice, stream_rng};
+use std::sync::Mutex;
+
+/// What the estimates and forces of a [`YukawaEstimated`] cost and met so far.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EstimateCounts {
+    /// Determinant estimates made (one per action evaluation).
+    pub estimates: u64,
+    /// Of them, fields whose ladder was extended past the largest twist to meet the
+    /// estimator's variance condition.
+    pub extended: u64,
+    /// Forces computed (one CG solve each).
+    pub forces: u64,
+    /// CG iterations of all estimates and forces.
+    pub cg_iterations: u64,
+    /// Estimates or forces whose CG failed (the action is +∞, the force NaN).
+    pub failures: u64,
+}
+
+/// S_φ⁴ − log d̂et(D Dᵀ) with stochastic pseudofermion forces (see the module doc).
+#[derive(Debug)]
+pub struct YukawaEstimated {
+    model: Yukawa,
+    estimator: DetEstimator,
+    force_cg: CgParams,
+    seed: u64,
+    counts: Mutex<(EstimateCounts, Option<FermionError>)>,
+}
+
+/// Stream keys of the two kinds of noise, so that the action's and the force's draws differ.
+const ACTION_KEY: u64 = 0xA5A5_0000_0000_0001;
+const FORCE_KEY: u64 = 0x5A5A_0000_0000_0002;
+
+/// A 64-bit hash of the bits of φ (SplitMix64-style mixing of every word).
+pub fn field_hash(phi: &[f64]) -> u64 {
+    let mut h = 0x243F_6A88_85A3_08D3u64;
+    for x in phi {
+        h ^= x.to_bits();
+        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^= h >> 32;
+    }
+    h
+}
+
+impl YukawaEstimated {
+    /// The model with determinant estimates from `estimator`, forces solved to `force_cg`, and
+    /// noise under the run seed `seed`.
+    pub fn new(model: Yukawa, estimator: DetEstimator, force_cg: CgParams, seed: u64) -> Self {
+        Self {
+            model,
+            estimator,
+            force_cg,
+            seed,
+            counts: Mutex::new((EstimateCounts::default(), None)),
+        }
+    }
+
+    pub fn model(&self) -> &Yukawa {
+        &self.model
+    }
+
+    pub fn estimator(&self) -> &DetEstimator {
+        &self.estimator
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> EstimateCounts {
+        self.lock().0
+    }
+
+    /// The first CG failure since the last call, if any.
+    pub fn take_error(&self) -> Option<FermionError> {
+        self.lock().1.take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (EstimateCounts, Option<FermionError>)> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fail(&self, e: FermionError) {
+        let mut c = self.lock();
+        c.0.failures += 1;
+        c.1.get_or_insert(e);
+    }
+
+    /// log d̂et(D Dᵀ) of φ with the noise of stream `key`, on the field's ladder (extended
+    /// where φ needs it for a finite variance).
+    fn log_det_estimate(&self, phi: &[f64], key: u64) -> Result<f64, FermionError> {
+        let dirac = self.model.dirac(phi);
+        let mut rng = stream_rng(self.seed, key ^ field_hash(phi));
+        let est = self.estimator.estimate_extended(&dirac, &mut rng)?;
+        let mut c = self.lock();
+        c.0.estimates += 1;
+        c.0.extended += u64::from(est.extra_rungs > 0);
+        c.0.cg_iterations += est.cg_iterations as u64;
+        Ok(est.log_det)
+    }
+
+    /// `repeats` independent estimates of log det(D Dᵀ) of φ (streams other than the
+    /// action's): their spread is the estimator's variance at φ, which sets the pseudo-marginal
+    /// acceptance.
+    pub fn repeated_log_det(&self, phi: &[f64], repeats: usize) -> Result<Vec<f64>, FermionError> {
+        (0..repeats as u64)
+            .map(|r| self.log_det_estimate(phi, ACTION_KEY.wrapping_add(0x1_0000 * (r + 1))))
+            .collect()
+    }
+}
+
+impl Action for YukawaEstimated {
+    fn lattice(&self) -> &Lattice {
+        self.model.phi4().lattice()
+    }
+
+    fn is_z2_symmetric(&self) -> bool {
+        self.model.is_z2_symmetric()
+    }
+
+    /// S_φ⁴(φ) − log d̂et(D Dᵀ)(φ); +∞ if a CG solve failed (the proposal is then rejected and
+    /// the failure kept for [`YukawaEstimated::take_error`]).
+    fn action(&self, phi: &[f64]) -> f64 {
+        match self.log_det_estimate(phi, ACTION_KEY) {
+            Ok(log_det) => self.model.phi4().action(phi) - log_det,
+            Err(e) => {
+                self.fail(e);
+                f64::INFINITY
+            }
+        }
+    }
+
+    /// ∂S_φ⁴/∂φ_x − 2g Re(X̄_x ξ_x) with X = (D Dᵀ)⁻¹ D ξ: an unbiased estimate of ∂S_eff/∂φ.
+    fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
+        self.model.phi4().gradient(phi, grad);
+        let dirac = self.model.dirac(phi);
+        let mut pf = Pseudofermion::new(phi.len());
+        let mut rng = stream_rng(self.seed, FORCE_KEY ^ field_hash(phi));
+        pf.heat_bath(&dirac, &mut rng);
+        match pf.add_force(&dirac, self.force_cg, grad) {
+            Ok(stats) => {
+                let mut c = self.lock();
+                c.0.forces += 1;
+                c.0.cg_iterations += stats.iterations as u64;
+            }
+            Err(e) => {
+                self.fail(e);
+                grad.fill(f64::NAN);
+            }
+        }
+    }
+}
