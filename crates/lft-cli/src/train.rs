@@ -43,8 +43,13 @@ pub fn run_config(
     let placement = Placement::new(choice, config, plan)?;
     let (spec, t) = (&plan.spec, &plan.train);
     let steps = t.options.steps;
-    let action = config.field_action()?;
+    let action = config.training_action()?;
     let action = action.as_ref();
+    if config.pf_estimator().is_some() {
+        info!(
+            "pseudofermions: the flow trains on the stochastic pseudofermion force (one CG solve per configuration); the loss, ESS and acceptance below use a cheap determinant estimate (one draw per rung, ladder ratio at least 1.5) and are noisy: judge the flow by lft sample"
+        );
+    }
     let mut flow = Flow::new(config.lattice().clone(), spec, config.seed() ^ INIT_STREAM)
         .context("flow.prior_m2")?;
     let mut adam = Adam::new(flow.n_params());

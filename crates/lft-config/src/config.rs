@@ -107,6 +107,14 @@ impl Config {
         field_action_of(&self.model, &self.lattice, self.pf_estimator, self.seed())
     }
 
+    /// The action a flow trains on: [`Config::field_action`], but for pseudofermions with a
+    /// cheaper estimator ([`PfEstimator::for_training`]): the training gradient takes only the
+    /// stochastic force, and the estimate enters the reported loss alone.
+    pub fn training_action(&self) -> Result<Box<dyn Action>, ConfigError> {
+        let pf = self.pf_estimator.map(|p| p.for_training());
+        field_action_of(&self.model, &self.lattice, pf, self.seed())
+    }
+
     /// The determinant estimator of a pseudofermion config with a `[flow]`.
     pub fn pf_estimator(&self) -> Option<&PfEstimator> {
         self.pf_estimator.as_ref()

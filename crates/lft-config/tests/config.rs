@@ -104,6 +104,10 @@ fn pseudofermion_flows_estimate_the_determinant() {
     let phi = vec![0.1; 64];
     assert!(pf.field_action().unwrap().action(&phi).is_finite());
     assert!(pf.estimated_action().is_some());
+    // Training estimates its (reported) loss on a shorter ladder, one draw per rung.
+    let cheap = est.for_training();
+    assert_eq!((cheap.twists().len(), cheap.draws), (16, 1));
+    assert!(pf.training_action().unwrap().action(&phi).is_finite());
     // The estimator may change for sampling and training, not for an ensemble.
     let other = load(&stored, &["action.pf_draws=8"]).unwrap();
     assert_eq!(other.check_reuse(&pf, Reuse::Sampling), Ok(()));
