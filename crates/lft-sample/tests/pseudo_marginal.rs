@@ -106,7 +106,29 @@ fn the_reverse_kl_gradient_with_pseudofermion_forces_is_unbiased() {
 /// `n` proposals accepted with the estimator (twists 0.01 … 3 at ratio `ratio`, `draws` per
 /// rung). Returns the chain and prints the acceptance and the log-estimate variance.
 fn pseudo_marginal_imh(l: usize, g: f64, n: usize, ratio: f64, draws: usize) -> Vec<f64> {
+    pseudo_marginal_and_exact_imh(l, g, n, ratio, draws, false).0
+}
+
+/// [`pseudo_marginal_imh`], and with `exact_too` also IMH with the exact determinant on the
+/// same flow and proposal stream (what the estimator's noise alone changes).
+fn pseudo_marginal_and_exact_imh(
+    l: usize,
+    g: f64,
+    n: usize,
+    ratio: f64,
+    draws: usize,
+    exact_too: bool,
+) -> (Vec<f64>, Option<Vec<f64>>) {
     let flow = trained_flow(&training_target(l, g, 31), 1500, 21);
+    let exact_imh = exact_too.then(|| {
+        let action = YukawaExact::new(model(l, g));
+        let (configs, records) = FlowImh::new(&flow, &action, 256, stream_rng(22, 0))
+            .run(n)
+            .unwrap();
+        let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / n as f64;
+        eprintln!("L = {l}, g = {g}: exact-determinant IMH acceptance {acceptance:.3}");
+        configs
+    });
     let target = estimated(l, g, geometric(0.01, 3.0, ratio), draws, 32);
     let (configs, records) = FlowImh::new(&flow, &target, 256, stream_rng(22, 0))
         .run(n)
@@ -132,7 +154,7 @@ fn pseudo_marginal_imh(l: usize, g: f64, n: usize, ratio: f64, draws: usize) -> 
         c.cg_iterations as f64 / c.estimates as f64
     );
     assert!(acceptance > 0.05, "g = {g}: acceptance {acceptance}");
-    configs
+    (configs, exact_imh)
 }
 
 #[test]
@@ -151,18 +173,30 @@ fn pseudo_marginal_imh_agrees_with_exact_hmc_on_4x4() {
 }
 
 /// The same on 8 × 8, where the estimator needs many more draws (its log variance grows with
-/// the volume): about 10 minutes on 2 cores.
+/// the volume): about 10 minutes on 2 cores. It also runs exact-determinant IMH on the same
+/// flow and proposals, to tell the flow's shortfall from the estimator's. Open: on its last run
+/// (before that comparison was added) g = 0.5 gave ⟨|M|⟩/V = 0.0984(43) against 0.1169(16)
+/// from HMC, 4.1σ, with acceptance 0.14 and Var(log estimate) 2.4; IMH with a flow this short
+/// of converged is off at 8 × 8 with the exact determinant too (configs/yukawa-flow.toml).
 /// `cargo test --release -p lft-sample --test pseudo_marginal -- --ignored`
 #[test]
 #[ignore]
 fn pseudo_marginal_imh_agrees_with_exact_hmc_on_8x8() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(8, g, 4000), 64);
-        let pm = estimates(&[pseudo_marginal_imh(8, g, 8_000, 1.1, 8)], 64);
+        let (pm, exact_imh) = pseudo_marginal_and_exact_imh(8, g, 8_000, 1.1, 8, true);
+        let pm = estimates(&[pm], 64);
+        let exact_imh = estimates(&[exact_imh.unwrap()], 64);
         for k in 0..3 {
             eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, pseudo-marginal IMH {:.4} ± {:.4}",
-                NAMES[k], exact[k].value, exact[k].error, pm[k].value, pm[k].error
+                "g = {g} {}: exact HMC {:.4} ± {:.4}, exact-determinant IMH {:.4} ± {:.4}, pseudo-marginal IMH {:.4} ± {:.4}",
+                NAMES[k],
+                exact[k].value,
+                exact[k].error,
+                exact_imh[k].value,
+                exact_imh[k].error,
+                pm[k].value,
+                pm[k].error
             );
             assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &pm[k]);
         }
