@@ -3,10 +3,10 @@
 
 use crate::ConfigError;
 use crate::error::invalid;
-use crate::pf_estimator::{PfEstimatorName, PfReferenceName};
+use crate::pf_estimator::{MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
 use lft_action::{
-    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaExact,
-    YukawaParams,
+    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, Yukawa,
+    YukawaExact, YukawaParams,
 };
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
@@ -301,6 +301,87 @@ impl ActionConfig {
                 self.cg_action_tolerance,
                 d.action.tolerance,
             )?,
+        })
+    }
+}
+
+/// The `pf_*` keys of the determinant estimator ([`crate::pf_estimator`]).
+impl ActionConfig {
+    /// Whether any `pf_*` key is set.
+    pub(crate) fn has_pf_keys(&self) -> bool {
+        self.pf_estimator.is_some()
+            || self.pf_draws.is_some()
+            || self.pf_twist_min.is_some()
+            || self.pf_twist_max.is_some()
+            || self.pf_twist_ratio.is_some()
+            || self.pf_reference.is_some()
+    }
+
+    /// Writes the estimator's defaults into the effective config.
+    pub(crate) fn fill_pf_defaults(&mut self) {
+        let d = PfEstimator::default();
+        self.pf_estimator
+            .get_or_insert(PfEstimatorName::TwistedLadder);
+        self.pf_draws.get_or_insert(d.draws);
+        self.pf_twist_min.get_or_insert(d.twist_min);
+        self.pf_twist_max.get_or_insert(d.twist_max);
+        self.pf_twist_ratio.get_or_insert(d.twist_ratio);
+        self.pf_reference
+            .get_or_insert(PfReferenceName::MeanDiagonal);
+    }
+
+    /// The estimator settings, checked (defaults where a key is absent).
+    pub(crate) fn pf_estimator(&self) -> Result<PfEstimator, ConfigError> {
+        let d = PfEstimator::default();
+        let draws = self.pf_draws.unwrap_or(d.draws);
+        if draws == 0 {
+            return Err(invalid(
+                "action.pf_draws",
+                "the estimator needs at least one draw per rung",
+            ));
+        }
+        let twist_min = self.pf_twist_min.unwrap_or(d.twist_min);
+        let twist_max = self.pf_twist_max.unwrap_or(d.twist_max);
+        let twist_ratio = self.pf_twist_ratio.unwrap_or(d.twist_ratio);
+        if !(twist_min.is_finite() && twist_min > 0.0) {
+            return Err(invalid(
+                "action.pf_twist_min",
+                format!("the smallest twist must be a positive number, got {twist_min}"),
+            ));
+        }
+        if !(twist_max.is_finite() && twist_max >= twist_min) {
+            return Err(invalid(
+                "action.pf_twist_max",
+                format!(
+                    "the largest twist must be at least pf_twist_min = {twist_min}, got {twist_max}"
+                ),
+            ));
+        }
+        if !(twist_ratio.is_finite() && twist_ratio > 1.0) {
+            return Err(invalid(
+                "action.pf_twist_ratio",
+                format!("the ladder's ratio must be above 1, got {twist_ratio}"),
+            ));
+        }
+        let rungs = ((twist_max / twist_min).ln() / twist_ratio.ln()).ceil();
+        if rungs > MAX_RUNGS as f64 {
+            return Err(invalid(
+                "action.pf_twist_ratio",
+                format!(
+                    "the ladder from {twist_min} to {twist_max} at ratio {twist_ratio} has {rungs} rungs, more than {MAX_RUNGS}"
+                ),
+            ));
+        }
+        let reference = match self.pf_reference.unwrap_or(PfReferenceName::MeanDiagonal) {
+            PfReferenceName::Free => Reference::Free,
+            PfReferenceName::MeanDiagonal => Reference::MeanDiagonal,
+        };
+        Ok(PfEstimator {
+            draws,
+            twist_min,
+            twist_max,
+            twist_ratio,
+            reference,
         })
     }
 }

@@ -11,10 +11,9 @@
 //! pf_twist_ratio = 1.15
 //! pf_reference = "mean-diagonal"    # or "free"
 //! ```
+//!
+//! The keys are fields of [`crate::ActionConfig`], which resolves them into a [`PfEstimator`].
 
-use crate::ConfigError;
-use crate::action::ActionConfig;
-use crate::error::invalid;
 use lft_action::{CgParams, DetEstimator, Reference};
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +48,7 @@ pub struct PfEstimator {
 pub const TRAINING_RATIO: f64 = 1.5;
 
 /// Ladders longer than this are surely a typo (each rung costs two CG solves per draw).
-const MAX_RUNGS: usize = 10_000;
+pub(crate) const MAX_RUNGS: usize = 10_000;
 
 impl Default for PfEstimator {
     /// Two draws per rung on twists 0.01 … 3 at ratio 1.15 (43 rungs) over the mean-diagonal
@@ -96,85 +95,5 @@ impl PfEstimator {
         DetEstimator::new(self.twists(), self.draws, cg)
             .expect("settings checked when the config was read")
             .with_reference(self.reference)
-    }
-}
-
-impl ActionConfig {
-    /// Whether any `pf_*` key is set.
-    pub(crate) fn has_pf_keys(&self) -> bool {
-        self.pf_estimator.is_some()
-            || self.pf_draws.is_some()
-            || self.pf_twist_min.is_some()
-            || self.pf_twist_max.is_some()
-            || self.pf_twist_ratio.is_some()
-            || self.pf_reference.is_some()
-    }
-
-    /// Writes the estimator's defaults into the effective config.
-    pub(crate) fn fill_pf_defaults(&mut self) {
-        let d = PfEstimator::default();
-        self.pf_estimator
-            .get_or_insert(PfEstimatorName::TwistedLadder);
-        self.pf_draws.get_or_insert(d.draws);
-        self.pf_twist_min.get_or_insert(d.twist_min);
-        self.pf_twist_max.get_or_insert(d.twist_max);
-        self.pf_twist_ratio.get_or_insert(d.twist_ratio);
-        self.pf_reference
-            .get_or_insert(PfReferenceName::MeanDiagonal);
-    }
-
-    /// The estimator settings, checked (defaults where a key is absent).
-    pub(crate) fn pf_estimator(&self) -> Result<PfEstimator, ConfigError> {
-        let d = PfEstimator::default();
-        let draws = self.pf_draws.unwrap_or(d.draws);
-        if draws == 0 {
-            return Err(invalid(
-                "action.pf_draws",
-                "the estimator needs at least one draw per rung",
-            ));
-        }
-        let twist_min = self.pf_twist_min.unwrap_or(d.twist_min);
-        let twist_max = self.pf_twist_max.unwrap_or(d.twist_max);
-        let twist_ratio = self.pf_twist_ratio.unwrap_or(d.twist_ratio);
-        if !(twist_min.is_finite() && twist_min > 0.0) {
-            return Err(invalid(
-                "action.pf_twist_min",
-                format!("the smallest twist must be a positive number, got {twist_min}"),
-            ));
-        }
-        if !(twist_max.is_finite() && twist_max >= twist_min) {
-            return Err(invalid(
-                "action.pf_twist_max",
-                format!(
-                    "the largest twist must be at least pf_twist_min = {twist_min}, got {twist_max}"
-                ),
-            ));
-        }
-        if !(twist_ratio.is_finite() && twist_ratio > 1.0) {
-            return Err(invalid(
-                "action.pf_twist_ratio",
-                format!("the ladder's ratio must be above 1, got {twist_ratio}"),
-            ));
-        }
-        let rungs = ((twist_max / twist_min).ln() / twist_ratio.ln()).ceil();
-        if rungs > MAX_RUNGS as f64 {
-            return Err(invalid(
-                "action.pf_twist_ratio",
-                format!(
-                    "the ladder from {twist_min} to {twist_max} at ratio {twist_ratio} has {rungs} rungs, more than {MAX_RUNGS}"
-                ),
-            ));
-        }
-        let reference = match self.pf_reference.unwrap_or(PfReferenceName::MeanDiagonal) {
-            PfReferenceName::Free => Reference::Free,
-            PfReferenceName::MeanDiagonal => Reference::MeanDiagonal,
-        };
-        Ok(PfEstimator {
-            draws,
-            twist_min,
-            twist_max,
-            twist_ratio,
-            reference,
-        })
     }
 }
