@@ -15,7 +15,9 @@ pub use lanes::LaneAction;
 /// CG settings of the pseudofermion action (from lft-fermion).
 pub use lft_fermion::CgParams;
 /// The determinant estimator of [`YukawaEstimated`] (from lft-fermion).
-pub use lft_fermion::{DetEstimator, FermionError, Reference};
+pub use lft_fermion::{
+    DetEstimator, FermionError, FlowDetEstimator, PfLayer, PseudofermionFlow, Reference,
+};
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
-pub use yukawa_estimated::{EstimateCounts, YukawaEstimated, field_hash};
+pub use yukawa_estimated::{EstimateCounts, Estimator, YukawaEstimated, field_hash};

@@ -2,7 +2,8 @@
 //! with pseudofermion forces and of the pseudo-marginal samplers that correct them.
 //!
 //!   action(φ)   = S_φ⁴(φ) − log d̂et(φ),  d̂et an unbiased positive estimate of det(D Dᵀ)
-//!                 (lft-fermion's [`DetEstimator`]), so e^{−action} is an unbiased estimate of
+//!                 (lft-fermion's twisted-mass ladder [`DetEstimator`], or importance sampling
+//!                 with a conditional pseudofermion flow [`FlowDetEstimator`]), so e^{−action} is an unbiased estimate of
 //!                 e^{−S_eff(φ)}: independence Metropolis and reweighting on it stay exact
 //!                 (pseudo-marginal MCMC, Andrieu & Roberts 2009);
 //!   gradient(φ) = ∂S_φ⁴/∂φ_x − 2g Re(X̄_x ξ_x),  X = D^{−T} ξ = (D Dᵀ)⁻¹ D ξ, ξ standard
@@ -17,9 +18,15 @@
 //! φ's bits): the action is a fixed function of φ, reproducible and independent of the thread
 //! count, and distinct configurations get independent noise. A sampler evaluates each proposal
 //! once and keeps the value, as pseudo-marginal MCMC requires.
+//!
+//! **Joint sampling.** With the flow estimator and one draw, d̂et = p̃(ϕ|φ)/(π^V q(ϕ|φ)) for the
+//! drawn ϕ = A(φ)ξ, so independence Metropolis on this action with proposals q(φ) is
+//! independence Metropolis on the joint target e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} with proposals
+//! q(φ) q(ϕ|φ), seen on φ: the same chain.
 
 use crate::{Action, Yukawa};
-use lft_fermion::{CgParams, DetEstimator, FermionError, Pseudofermion};
+use lft_fermion::{CgParams, DetEstimator, Dirac, FermionError, FlowDetEstimator, Pseudofermion};
+use lft_lattice::Pcg64;
 use lft_lattice::{Lattice, stream_rng};
 use std::sync::Mutex;
 
@@ -39,11 +46,73 @@ pub struct EstimateCounts {
     pub failures: u64,
 }
 
+/// The unbiased estimator of det(D Dᵀ) of a [`YukawaEstimated`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Estimator {
+    /// The twisted-mass ladder with a free reference (extended per field where the variance
+    /// condition needs it).
+    Ladder(DetEstimator),
+    /// Importance sampling with a trained conditional pseudofermion flow (joint sampling).
+    Flow(FlowDetEstimator),
+}
+
+impl From<DetEstimator> for Estimator {
+    fn from(e: DetEstimator) -> Self {
+        Estimator::Ladder(e)
+    }
+}
+
+impl From<FlowDetEstimator> for Estimator {
+    fn from(e: FlowDetEstimator) -> Self {
+        Estimator::Flow(e)
+    }
+}
+
+/// One estimate: log d̂et, CG iterations, whether the ladder was extended.
+struct LogDet {
+    log_det: f64,
+    cg_iterations: usize,
+    extended: bool,
+}
+
+impl Estimator {
+    /// "ladder of N twists, D draws per rung" or "conditional flow of L layers, D draws".
+    pub fn describe(&self) -> String {
+        match self {
+            Estimator::Ladder(e) => format!(
+                "ladder of {} twists, {} draws per rung",
+                e.twists().len(),
+                e.draws()
+            ),
+            Estimator::Flow(e) => format!(
+                "conditional pseudofermion flow of {} layers, {} draws",
+                e.flow.layers().len(),
+                e.draws
+            ),
+        }
+    }
+
+    fn estimate(&self, dirac: &Dirac, rng: &mut Pcg64) -> Result<LogDet, FermionError> {
+        match self {
+            Estimator::Ladder(e) => e.estimate_extended(dirac, rng).map(|est| LogDet {
+                log_det: est.log_det,
+                cg_iterations: est.cg_iterations,
+                extended: est.extra_rungs > 0,
+            }),
+            Estimator::Flow(e) => e.estimate(dirac, rng).map(|est| LogDet {
+                log_det: est.log_det,
+                cg_iterations: est.cg_iterations,
+                extended: false,
+            }),
+        }
+    }
+}
+
 /// S_φ⁴ − log d̂et(D Dᵀ) with stochastic pseudofermion forces (see the module doc).
 #[derive(Debug)]
 pub struct YukawaEstimated {
     model: Yukawa,
-    estimator: DetEstimator,
+    estimator: Estimator,
     force_cg: CgParams,
     seed: u64,
     counts: Mutex<(EstimateCounts, Option<FermionError>)>,
@@ -69,10 +138,15 @@ pub fn field_hash(phi: &[f64]) -> u64 {
 impl YukawaEstimated {
     /// The model with determinant estimates from `estimator`, forces solved to `force_cg`, and
     /// noise under the run seed `seed`.
-    pub fn new(model: Yukawa, estimator: DetEstimator, force_cg: CgParams, seed: u64) -> Self {
+    pub fn new(
+        model: Yukawa,
+        estimator: impl Into<Estimator>,
+        force_cg: CgParams,
+        seed: u64,
+    ) -> Self {
         Self {
             model,
-            estimator,
+            estimator: estimator.into(),
             force_cg,
             seed,
             counts: Mutex::new((EstimateCounts::default(), None)),
@@ -83,8 +157,16 @@ impl YukawaEstimated {
         &self.model
     }
 
-    pub fn estimator(&self) -> &DetEstimator {
+    pub fn estimator(&self) -> &Estimator {
         &self.estimator
+    }
+
+    /// The ladder estimator, if that is the one in use.
+    pub fn ladder(&self) -> Option<&DetEstimator> {
+        match &self.estimator {
+            Estimator::Ladder(e) => Some(e),
+            Estimator::Flow(_) => None,
+        }
     }
 
     /// The counts so far.
@@ -107,15 +189,15 @@ impl YukawaEstimated {
         c.1.get_or_insert(e);
     }
 
-    /// log d̂et(D Dᵀ) of φ with the noise of stream `key`, on the field's ladder (extended
-    /// where φ needs it for a finite variance).
+    /// log d̂et(D Dᵀ) of φ with the noise of stream `key` (a ladder estimate on the field's
+    /// ladder, extended where φ needs it for a finite variance).
     fn log_det_estimate(&self, phi: &[f64], key: u64) -> Result<f64, FermionError> {
         let dirac = self.model.dirac(phi);
         let mut rng = stream_rng(self.seed, key ^ field_hash(phi));
-        let est = self.estimator.estimate_extended(&dirac, &mut rng)?;
+        let est = self.estimator.estimate(&dirac, &mut rng)?;
         let mut c = self.lock();
         c.0.estimates += 1;
-        c.0.extended += u64::from(est.extra_rungs > 0);
+        c.0.extended += u64::from(est.extended);
         c.0.cg_iterations += est.cg_iterations as u64;
         Ok(est.log_det)
     }

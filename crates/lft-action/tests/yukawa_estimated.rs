@@ -123,8 +123,8 @@ fn repeated_estimates_measure_the_spread() {
     let mut wild = phi.clone();
     wild[2] = 40.0;
     let dirac = a.model().dirac(&wild);
-    let twists = a.estimator().twists_for(&dirac);
-    assert!(twists.len() > a.estimator().twists().len());
+    let twists = a.ladder().unwrap().twists_for(&dirac);
+    assert!(twists.len() > a.ladder().unwrap().twists().len());
     let longer = DetEstimator::new(twists, 2, CgParams::default())
         .unwrap()
         .with_reference(Reference::MeanDiagonal);

@@ -3,7 +3,7 @@
 //! them; after it, what the run met.
 
 use anyhow::Result;
-use lft_action::{EstimateCounts, YukawaEstimated};
+use lft_action::{DetEstimator, EstimateCounts, YukawaEstimated};
 use lft_flow::Proposal;
 use lft_lattice::stream_rng;
 use lft_stats::special::gamma_q;
@@ -39,21 +39,8 @@ pub fn probe(
 ) -> Result<EstimatorReport> {
     let v = proposal.volume();
     let sample = proposal.draw(PROBES, &mut stream_rng(seed, PROBE_STREAM));
-    let estimator = target.estimator();
-    let rungs = estimator.twists().len();
-    let ladders: Vec<usize> = sample
-        .phi
-        .chunks_exact(v)
-        .map(|phi| estimator.twists_for(&target.model().dirac(phi)).len())
-        .collect();
-    let extended = ladders.iter().filter(|&&n| n > rungs).count();
-    if extended > 0 {
-        let longest = ladders.iter().max().copied().unwrap_or(rungs);
-        warn!(
-            "{extended} of {PROBES} flow proposals need twists above action.pf_twist_max = {} for the determinant estimator's variance condition (docs/PHYSICS.md): their ladders grow by up to {} rungs; raise pf_twist_max if this is common",
-            estimator.twists()[rungs - 1],
-            longest - rungs
-        );
+    if let Some(estimator) = target.ladder() {
+        warn_extended_ladders(estimator, target, &sample.phi, v);
     }
     let variances: Vec<f64> = sample
         .phi
@@ -79,9 +66,8 @@ pub fn probe(
         acceptance_factor: gamma_q(0.5, log_variance / 4.0),
     };
     info!(
-        "determinant estimator ({} twists, {} draws per rung): Var(log estimate) = {:.2} ± {:.2} on {VARIANCE_PROBES} proposals; it lowers the acceptance by about {:.2}",
-        estimator.twists().len(),
-        estimator.draws(),
+        "determinant estimator ({}): Var(log estimate) = {:.2} ± {:.2} on {VARIANCE_PROBES} proposals; it lowers the acceptance by about {:.2}",
+        target.estimator().describe(),
         report.log_variance,
         report.log_variance_error,
         report.acceptance_factor
@@ -95,6 +81,30 @@ pub fn warn_about(counts: &EstimateCounts, target: &YukawaEstimated) {
         warn!(
             "{} estimates failed and their proposals were rejected (first: {e}); raise action.cg_max_iterations",
             counts.failures
+        );
+    }
+}
+
+/// Warns when flow proposals need ladders past `pf_twist_max` (each extra rung costs two solves
+/// per draw).
+fn warn_extended_ladders(
+    estimator: &DetEstimator,
+    target: &YukawaEstimated,
+    phis: &[f64],
+    v: usize,
+) {
+    let rungs = estimator.twists().len();
+    let ladders: Vec<usize> = phis
+        .chunks_exact(v)
+        .map(|phi| estimator.twists_for(&target.model().dirac(phi)).len())
+        .collect();
+    let extended = ladders.iter().filter(|&&n| n > rungs).count();
+    if extended > 0 {
+        let longest = ladders.iter().max().copied().unwrap_or(rungs);
+        warn!(
+            "{extended} of {PROBES} flow proposals need twists above action.pf_twist_max = {} for the determinant estimator's variance condition (docs/PHYSICS.md): their ladders grow by up to {} rungs; raise pf_twist_max if this is common",
+            estimator.twists()[rungs - 1],
+            longest - rungs
         );
     }
 }

@@ -28,7 +28,7 @@ pub use even_odd::schur_log_det;
 pub use num_complex::Complex64;
 pub use operator::{Dirac, PARALLEL_SITES, apply_batch};
 pub use pf_flow::{PfFlowGradient, PfLayer, PseudofermionFlow};
-pub use pf_flow_estimate::{PfFlowEstimate, PfFlowLoss, standard_complex_normal};
+pub use pf_flow_estimate::{FlowDetEstimator, PfFlowEstimate, PfFlowLoss, standard_complex_normal};
 pub use pseudofermion::Pseudofermion;
 pub use scalar::{FermionScalar, norm_sqr, re_dot};
 pub use staggered::{Staggered, TimeBoundary};

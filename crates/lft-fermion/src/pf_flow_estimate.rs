@@ -154,3 +154,30 @@ impl PseudofermionFlow {
         })
     }
 }
+
+/// The flow's estimate as a determinant estimator: `draws` draws per estimate, solved to `cg`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowDetEstimator {
+    pub flow: PseudofermionFlow,
+    pub draws: usize,
+    pub cg: CgParams,
+}
+
+impl FlowDetEstimator {
+    /// Refuses zero draws.
+    pub fn new(flow: PseudofermionFlow, draws: usize, cg: CgParams) -> Result<Self, FermionError> {
+        if draws == 0 {
+            return Err(FermionError::BadParameter {
+                name: "pf_draws",
+                value: 0.0,
+                reason: "the flow estimate needs at least one draw",
+            });
+        }
+        Ok(Self { flow, draws, cg })
+    }
+
+    /// One unbiased estimate of det(D Dᵀ) ([`PseudofermionFlow::estimate_log_det`]).
+    pub fn estimate(&self, dirac: &Dirac, rng: &mut Pcg64) -> Result<PfFlowEstimate, FermionError> {
+        self.flow.estimate_log_det(dirac, self.draws, self.cg, rng)
+    }
+}

@@ -1,5 +1,6 @@
 //! Markov-chain samplers: HMC (with pseudofermions for the Yukawa model), independence
-//! Metropolis with flow proposals, reweighted flow samples, and flow-HMC, all driven by one
+//! Metropolis with flow proposals (and the training of conditional pseudofermion flows for
+//! joint sampling), reweighted flow samples, and flow-HMC, all driven by one
 //! pipeline ([`run`]). This crate does no file I/O: a run hands its records to a [`Store`],
 //! so every algorithm can be tested in memory ([`MemoryStore`]; lft-io provides the HDF5
 //! store).
@@ -12,6 +13,7 @@ mod imh;
 mod integrator;
 mod inverse_check;
 mod lane_hmc;
+mod pf_flow_train;
 mod pf_hmc;
 mod pipeline;
 mod reweight;
@@ -30,6 +32,9 @@ pub use integrator::{Integrate, Integrator};
 pub use inverse_check::{InverseCheck, InverseCheckFailed};
 pub use lane_hmc::{LaneHmc, LaneTarget};
 pub use lft_records::{MemoryStore, RecordBlock, SamplerKind, Sink, Store};
+pub use pf_flow_train::{
+    PF_TRAIN_STREAM, PfFlowStep, PfFlowTrainError, PfFlowTraining, train_pf_flow,
+};
 pub use pf_hmc::{PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};
 pub use reweight::{FlowReweight, ReweightSampler};

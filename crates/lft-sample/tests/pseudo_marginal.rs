@@ -8,37 +8,15 @@
 //!   within 4 combined standard errors on 4 × 4 (8 × 8 behind `--ignored`, see below).
 
 use lft_action::{Action, YukawaEstimated, YukawaExact};
-use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, Precision, PriorSpec};
 use lft_lattice::{gaussian_fill, stream_rng};
 use lft_sample::FlowImh;
 
 mod common;
 use common::trained_flow;
-use common::yukawa::{NAMES, assert_agree, estimates, exact_hmc, model};
-
-/// Twists lo, lo·r, lo·r², … below hi, then hi.
-fn geometric(lo: f64, hi: f64, ratio: f64) -> Vec<f64> {
-    let mut v = vec![lo];
-    while v[v.len() - 1] * ratio < hi {
-        v.push(v[v.len() - 1] * ratio);
-    }
-    v.push(hi);
-    v
-}
-
-fn estimated(l: usize, g: f64, twists: Vec<f64>, draws: usize, seed: u64) -> YukawaEstimated {
-    let est = DetEstimator::new(twists, draws, CgParams::default())
-        .unwrap()
-        .with_reference(Reference::MeanDiagonal);
-    YukawaEstimated::new(model(l, g), est, CgParams::default(), seed)
-}
-
-/// For training only the force matters (the estimate enters the reported loss): one twist and
-/// one draw keep the loss cheap.
-fn training_target(l: usize, g: f64, seed: u64) -> YukawaEstimated {
-    estimated(l, g, vec![3.0], 1, seed)
-}
+use common::yukawa::{
+    NAMES, assert_agree, estimated, estimates, exact_hmc, geometric, model, training_target,
+};
 
 /// The gradient's projections on the exact gradient's direction and on three random unit
 /// directions: over 300 run seeds their means agree with the exact gradient's within 4σ.

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use lft_action::{Phi4Params, Yukawa, YukawaExact, YukawaParams};
+use lft_action::{Phi4Params, Yukawa, YukawaEstimated, YukawaExact, YukawaParams};
+use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start, run_production,
@@ -90,4 +91,27 @@ pub fn assert_agree(name: &str, a: &Estimate, b: &Estimate) {
         "{name}: {a:?} vs {b:?} ({:.1}σ)",
         (a.value - b.value).abs() / combined
     );
+}
+
+/// Twists lo, lo·r, lo·r², … below hi, then hi.
+pub fn geometric(lo: f64, hi: f64, ratio: f64) -> Vec<f64> {
+    let mut v = vec![lo];
+    while v[v.len() - 1] * ratio < hi {
+        v.push(v[v.len() - 1] * ratio);
+    }
+    v.push(hi);
+    v
+}
+
+pub fn estimated(l: usize, g: f64, twists: Vec<f64>, draws: usize, seed: u64) -> YukawaEstimated {
+    let est = DetEstimator::new(twists, draws, CgParams::default())
+        .unwrap()
+        .with_reference(Reference::MeanDiagonal);
+    YukawaEstimated::new(model(l, g), est, CgParams::default(), seed)
+}
+
+/// For training only the force matters (the estimate enters the reported loss): one twist and
+/// one draw keep the loss cheap.
+pub fn training_target(l: usize, g: f64, seed: u64) -> YukawaEstimated {
+    estimated(l, g, vec![3.0], 1, seed)
 }
