@@ -4,8 +4,10 @@
 
 use anyhow::Result;
 use lft_action::{DetEstimator, EstimateCounts, YukawaEstimated};
+use lft_config::Config;
 use lft_flow::Proposal;
 use lft_lattice::stream_rng;
+use lft_sample::train_pf_flow;
 use lft_stats::special::gamma_q;
 use tracing::{info, warn};
 
@@ -27,6 +29,18 @@ pub struct EstimatorReport {
     /// 2Φ(−σ/√2), σ² = `log_variance`: the factor by which log-normal estimator noise of that
     /// variance lowers the acceptance of independence Metropolis with a perfect flow.
     pub acceptance_factor: f64,
+    /// With `pf_estimator = "flow"`: how the conditional flow's training went.
+    pub conditional: Option<ConditionalTraining>,
+}
+
+/// The training of a conditional pseudofermion flow, in brief.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConditionalTraining {
+    pub steps: usize,
+    /// Mean Var(log d̂et | φ) over the first tenth of the steps.
+    pub variance_start: f64,
+    /// The same over the last tenth.
+    pub variance_end: f64,
 }
 
 /// Draws [`PROBES`] proposals, counts those whose ladder must be extended past
@@ -64,6 +78,7 @@ pub fn probe(
         log_variance_error: (spread / n).sqrt(),
         // 2Φ(−σ/√2) = erfc(σ/2) = Q(½, σ²/4).
         acceptance_factor: gamma_q(0.5, log_variance / 4.0),
+        conditional: None,
     };
     info!(
         "determinant estimator ({}): Var(log estimate) = {:.2} ± {:.2} on {VARIANCE_PROBES} proposals; it lowers the acceptance by about {:.2}",
@@ -73,6 +88,68 @@ pub fn probe(
         report.acceptance_factor
     );
     Ok(report)
+}
+
+/// Stream key of the conditional flow's training under the run seed.
+const PF_FLOW_SEED: u64 = 0x5046_464C_4F57; // "PFFLOW"
+
+/// For `pf_estimator = "flow"`: trains the conditional pseudofermion flow on proposals of
+/// `proposal` (deterministic under the run seed, so a resumed run trains the same flow),
+/// logs its progress, and returns the joint target.
+pub fn joint_target(
+    config: &Config,
+    proposal: &dyn Proposal,
+) -> Result<(YukawaEstimated, ConditionalTraining)> {
+    let joint = config
+        .joint_flow()
+        .expect("called for pf_estimator = \"flow\"");
+    let model = config
+        .pseudofermion_model()
+        .expect("a pseudofermion config");
+    let cg = config.pseudofermion_cg().expect("a pseudofermion config");
+    let mut pf_flow = joint.untrained();
+    let settings = joint.training(cg, config.seed() ^ PF_FLOW_SEED);
+    info!(
+        "training the conditional pseudofermion flow ({} parameters): {} steps of {} proposals × 2 draws",
+        pf_flow.params().len(),
+        settings.steps,
+        settings.batch
+    );
+    let every = (settings.steps / 5).max(1);
+    let history = train_pf_flow(&mut pf_flow, proposal, &model, &settings, &mut |s| {
+        if (s.step + 1) % every == 0 {
+            info!(
+                "  step {}: loss {:.3}, Var(log d̂et | φ) {:.3}",
+                s.step + 1,
+                s.loss,
+                s.log_det_variance
+            );
+        }
+        if s.failed > 0 {
+            warn!(
+                "  step {}: {} of the batch's solves failed and were left out (raise action.cg_max_iterations if this recurs)",
+                s.step + 1,
+                s.failed
+            );
+        }
+    })?;
+    let tenth = (history.len() / 10).max(1);
+    let mean = |r: &[lft_sample::PfFlowStep]| {
+        r.iter().map(|s| s.log_det_variance).sum::<f64>() / r.len() as f64
+    };
+    let trained = ConditionalTraining {
+        steps: history.len(),
+        variance_start: mean(&history[..tenth]),
+        variance_end: mean(&history[history.len() - tenth..]),
+    };
+    info!(
+        "conditional flow trained: Var(log d̂et | φ) {:.3} over the first tenth of the steps, {:.3} over the last",
+        trained.variance_start, trained.variance_end
+    );
+    let target = config
+        .joint_action(pf_flow)
+        .expect("a pseudofermion config with pf_estimator = \"flow\"");
+    Ok((target, trained))
 }
 
 /// Warns about failed solves (their proposals were rejected).

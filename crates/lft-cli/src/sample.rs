@@ -63,16 +63,6 @@ pub fn run_config(
     json: bool,
 ) -> Result<()> {
     let s = config.sample()?;
-    // With pseudofermions: S_φ⁴ − log d̂et, exact in the mean (pseudo-marginal samplers).
-    let estimated = config.estimated_action();
-    let boxed;
-    let action: &dyn lft_action::Action = match &estimated {
-        Some(e) => e,
-        None => {
-            boxed = config.field_action()?;
-            boxed.as_ref()
-        }
-    };
     let engine = crate::device::engine(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
     let device = match engine {
@@ -86,8 +76,28 @@ pub fn run_config(
         Some(d) => d.as_ref(),
         None => &flow,
     };
+    // With pseudofermions: S_φ⁴ − log d̂et, exact in the mean (pseudo-marginal samplers); with
+    // pf_estimator = "flow", d̂et from a conditional flow trained now (joint sampling).
+    let (estimated, conditional) = match config.joint_flow() {
+        Some(_) => {
+            let (target, trained) = crate::pseudo_marginal::joint_target(config, proposal)?;
+            (Some(target), Some(trained))
+        }
+        None => (config.estimated_action(), None),
+    };
+    let boxed;
+    let action: &dyn lft_action::Action = match &estimated {
+        Some(e) => e,
+        None => {
+            boxed = config.field_action()?;
+            boxed.as_ref()
+        }
+    };
     let estimator = match &estimated {
-        Some(e) => Some(crate::pseudo_marginal::probe(proposal, e, config.seed())?),
+        Some(e) => Some(EstimatorReport {
+            conditional,
+            ..crate::pseudo_marginal::probe(proposal, e, config.seed())?
+        }),
         None => None,
     };
     let plan = config.run_plan(s.chains, s.configs, s.save_every);
@@ -201,6 +211,11 @@ fn print_summary(
             "pf_cg_iterations_per_estimate": pseudo_marginal
                 .map(|p| p.1.cg_iterations as f64 / p.1.estimates.max(1) as f64),
             "pf_extended_ladders": pseudo_marginal.map(|p| p.1.extended),
+            "pf_flow_training": pseudo_marginal.and_then(|p| p.0.conditional).map(|c| serde_json::json!({
+                "steps": c.steps,
+                "log_det_variance_start": c.variance_start,
+                "log_det_variance_end": c.variance_end,
+            })),
         });
         println!("{summary}");
         return Ok(());
@@ -260,6 +275,15 @@ fn print_summary(
         );
     }
     if let Some((r, c)) = pseudo_marginal {
+        if let Some(t) = r.conditional {
+            row(
+                "conditional pf flow",
+                format!(
+                    "{} training steps: Var(log d̂et | φ) {:.3} → {:.3}",
+                    t.steps, t.variance_start, t.variance_end
+                ),
+            );
+        }
         row(
             "Var(log det estimate)",
             format!(

@@ -260,6 +260,80 @@ fn pseudofermion_flow_trains_and_samples_pseudo_marginally() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("pf_twist_max"), "{}", stderr(&o));
+    // Joint sampling with the same flow: a conditional pseudofermion flow is trained first,
+    // its settings are stored, and the variance it leaves is reported.
+    let joint = [
+        "sample",
+        "config.toml",
+        "--json",
+        "--set",
+        "action.pf_estimator=\"flow\"",
+        "--set",
+        "action.pf_flow_steps=40",
+        "--set",
+        "output.path=\"out/j.h5\"",
+    ];
+    let o = lft(dir.path(), &joint);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let trained = &json["pf_flow_training"];
+    assert_eq!(trained["steps"], 40, "{json}");
+    assert!(
+        trained["log_det_variance_end"].as_f64().unwrap()
+            < trained["log_det_variance_start"].as_f64().unwrap(),
+        "{json}"
+    );
+    let joint_var = json["pf_log_estimate_variance"].as_f64().unwrap();
+    assert!(joint_var.is_finite() && joint_var > 0.0, "{json}");
+    let r = EnsembleReader::open(&dir.path().join("out/j.h5")).unwrap();
+    for key in [
+        "pf_estimator = \"flow\"",
+        "pf_draws = 1",
+        "pf_flow_steps = 40",
+        "pf_flow_blocks = 2",
+    ] {
+        assert!(
+            r.meta().config_text.contains(key),
+            "{key}: {}",
+            r.meta().config_text
+        );
+    }
+    for (args, needle) in [
+        (
+            ["action.pf_flow_batch=0", "action.pf_estimator=\"flow\""],
+            "action.pf_flow_batch",
+        ),
+        (
+            [
+                "action.pf_flow_learning_rate=-1.0",
+                "action.pf_estimator=\"flow\"",
+            ],
+            "action.pf_flow_learning_rate",
+        ),
+        (
+            [
+                "action.pf_flow_steps=10",
+                "action.pf_estimator=\"twisted-ladder\"",
+            ],
+            "action.pf_estimator",
+        ),
+    ] {
+        let o = lft(
+            dir.path(),
+            &[
+                "sample",
+                "config.toml",
+                "--set",
+                args[0],
+                "--set",
+                args[1],
+                "--set",
+                "output.path=\"out/e.h5\"",
+            ],
+        );
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
     // The estimator's keys belong to pseudofermion flows only.
     let exact = scratch(&yukawa("exact", 10));
     let o = lft(

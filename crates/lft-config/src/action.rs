@@ -3,7 +3,7 @@
 
 use crate::ConfigError;
 use crate::error::invalid;
-use crate::pf_estimator::{MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
+use crate::pf_estimator::{JointFlow, MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
 use lft_action::{
     Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, Yukawa,
     YukawaExact, YukawaParams,
@@ -82,6 +82,18 @@ pub struct ActionConfig {
     /// The free reference of the last rung: "mean-diagonal" (default) or "free".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_reference: Option<PfReferenceName>,
+    /// Blocks of the conditional pseudofermion flow (`pf_estimator = "flow"`; default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_flow_blocks: Option<usize>,
+    /// Its training steps (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_flow_steps: Option<usize>,
+    /// Proposals per training step (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_flow_batch: Option<usize>,
+    /// Adam's learning rate (default 5e-3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_flow_learning_rate: Option<f64>,
 }
 
 /// The theory of a validated config.
@@ -315,13 +327,31 @@ impl ActionConfig {
             || self.pf_twist_max.is_some()
             || self.pf_twist_ratio.is_some()
             || self.pf_reference.is_some()
+            || self.has_pf_flow_keys()
+    }
+
+    /// Whether any `pf_flow_*` key is set.
+    fn has_pf_flow_keys(&self) -> bool {
+        self.pf_flow_blocks.is_some()
+            || self.pf_flow_steps.is_some()
+            || self.pf_flow_batch.is_some()
+            || self.pf_flow_learning_rate.is_some()
     }
 
     /// Writes the estimator's defaults into the effective config.
     pub(crate) fn fill_pf_defaults(&mut self) {
         let d = PfEstimator::default();
-        self.pf_estimator
+        let name = *self
+            .pf_estimator
             .get_or_insert(PfEstimatorName::TwistedLadder);
+        if name == PfEstimatorName::Flow {
+            let j = JointFlow::default();
+            self.pf_draws.get_or_insert(1);
+            self.pf_flow_blocks.get_or_insert(j.blocks);
+            self.pf_flow_steps.get_or_insert(j.steps);
+            self.pf_flow_batch.get_or_insert(j.batch);
+            self.pf_flow_learning_rate.get_or_insert(j.learning_rate);
+        }
         self.pf_draws.get_or_insert(d.draws);
         self.pf_twist_min.get_or_insert(d.twist_min);
         self.pf_twist_max.get_or_insert(d.twist_max);
@@ -333,11 +363,14 @@ impl ActionConfig {
     /// The estimator settings, checked (defaults where a key is absent).
     pub(crate) fn pf_estimator(&self) -> Result<PfEstimator, ConfigError> {
         let d = PfEstimator::default();
-        let draws = self.pf_draws.unwrap_or(d.draws);
+        let joint = self.joint_flow()?;
+        let draws = self
+            .pf_draws
+            .unwrap_or(if joint.is_some() { 1 } else { d.draws });
         if draws == 0 {
             return Err(invalid(
                 "action.pf_draws",
-                "the estimator needs at least one draw per rung",
+                "the estimator needs at least one draw (per rung of a ladder)",
             ));
         }
         let twist_min = self.pf_twist_min.unwrap_or(d.twist_min);
@@ -382,6 +415,49 @@ impl ActionConfig {
             twist_max,
             twist_ratio,
             reference,
+            joint,
         })
+    }
+
+    /// The conditional flow of `pf_estimator = "flow"`, checked; `None` for the ladder, which
+    /// refuses `pf_flow_*` keys.
+    fn joint_flow(&self) -> Result<Option<JointFlow>, ConfigError> {
+        if self.pf_estimator != Some(PfEstimatorName::Flow) {
+            if self.has_pf_flow_keys() {
+                return Err(invalid(
+                    "action.pf_estimator",
+                    "the pf_flow_* keys belong to pf_estimator = \"flow\"",
+                ));
+            }
+            return Ok(None);
+        }
+        let d = JointFlow::default();
+        let positive = |key: &str, value: usize| {
+            if value == 0 {
+                Err(invalid(key, "must be at least 1"))
+            } else {
+                Ok(value)
+            }
+        };
+        let learning_rate = self.pf_flow_learning_rate.unwrap_or(d.learning_rate);
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(invalid(
+                "action.pf_flow_learning_rate",
+                format!("must be a positive number, got {learning_rate}"),
+            ));
+        }
+        Ok(Some(JointFlow {
+            // Zero blocks is a valid flow: the free layer and one scale.
+            blocks: self.pf_flow_blocks.unwrap_or(d.blocks),
+            steps: positive(
+                "action.pf_flow_steps",
+                self.pf_flow_steps.unwrap_or(d.steps),
+            )?,
+            batch: positive(
+                "action.pf_flow_batch",
+                self.pf_flow_batch.unwrap_or(d.batch),
+            )?,
+            learning_rate,
+        }))
     }
 }

@@ -9,12 +9,12 @@ use crate::error::invalid;
 use crate::file::ConfigFile;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
-use crate::pf_estimator::PfEstimator;
+use crate::pf_estimator::{JointFlow, PfEstimator};
 use crate::run::RunConfig;
 use crate::sample::{SampleMethod, SamplePlan};
 use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::train::TrainPlan;
-use lft_action::{Action, YukawaEstimated};
+use lft_action::{Action, FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
 use lft_flow::FlowSpec;
 use lft_lattice::Lattice;
 use lft_sample::RunPlan;
@@ -120,10 +120,67 @@ impl Config {
         self.pf_estimator.as_ref()
     }
 
-    /// For a pseudofermion config with a `[flow]`: S_φ⁴ − log d̂et(D Dᵀ) with the configured
-    /// estimator and stochastic pseudofermion forces, its noise under the config's seed.
+    /// For a pseudofermion config with a `[flow]` and the ladder estimator: S_φ⁴ − log d̂et(D Dᵀ)
+    /// with stochastic pseudofermion forces, its noise under the config's seed. `None` with
+    /// `pf_estimator = "flow"`, whose estimator must first be trained
+    /// ([`Config::joint_flow`], [`Config::joint_action`]).
     pub fn estimated_action(&self) -> Option<YukawaEstimated> {
-        estimated_action_of(&self.model, &self.lattice, self.pf_estimator?, self.seed())
+        let pf = self.pf_estimator?;
+        if pf.joint.is_some() {
+            return None;
+        }
+        estimated_action_of(&self.model, &self.lattice, pf, self.seed())
+    }
+
+    /// The conditional pseudofermion flow of `pf_estimator = "flow"` and its training.
+    pub fn joint_flow(&self) -> Option<JointFlow> {
+        self.pf_estimator?.joint
+    }
+
+    /// The Yukawa model of a pseudofermion config (what a conditional flow trains on).
+    pub fn pseudofermion_model(&self) -> Option<lft_action::Yukawa> {
+        let Model::Yukawa {
+            params,
+            fermions: crate::Fermions::Pseudofermion(_),
+        } = self.model
+        else {
+            return None;
+        };
+        Some(lft_action::Yukawa::new(self.lattice.clone(), params).expect("checked by resolve"))
+    }
+
+    /// The CG settings of a pseudofermion config's action solves.
+    pub fn pseudofermion_cg(&self) -> Option<lft_action::CgParams> {
+        match self.model {
+            Model::Yukawa {
+                fermions: crate::Fermions::Pseudofermion(cg),
+                ..
+            } => Some(cg.action),
+            _ => None,
+        }
+    }
+
+    /// For `pf_estimator = "flow"`: S_φ⁴ − log d̂et with d̂et the importance-sampling estimate of
+    /// the trained conditional flow `pf_flow` (`pf_draws` draws), so that independence
+    /// Metropolis on it samples the joint (φ, ϕ).
+    pub fn joint_action(&self, pf_flow: PseudofermionFlow) -> Option<YukawaEstimated> {
+        let pf = self.pf_estimator?;
+        pf.joint?;
+        let Model::Yukawa {
+            fermions: crate::Fermions::Pseudofermion(cg),
+            ..
+        } = self.model
+        else {
+            return None;
+        };
+        let estimator = FlowDetEstimator::new(pf_flow, pf.draws, cg.action)
+            .expect("pf_draws checked when the config was read");
+        Some(YukawaEstimated::new(
+            self.pseudofermion_model()?,
+            estimator,
+            cg.force,
+            self.seed(),
+        ))
     }
 
     /// The `[hmc]` plan, or an error naming the missing section.

@@ -60,7 +60,7 @@ pub use file::{ConfigFile, LatticeConfig};
 pub use flow::{ActivationName, CouplingName, FlowConfig, PrecisionName, PriorName};
 pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};
-pub use pf_estimator::{PfEstimator, PfEstimatorName, PfReferenceName};
+pub use pf_estimator::{JointFlow, PfEstimator, PfEstimatorName, PfReferenceName};
 pub use reuse::{Mismatch, Reuse};
 pub use run::RunConfig;
 pub use sample::{SampleConfig, SampleMethod, SamplePlan};

@@ -4,17 +4,32 @@
 //! ```toml
 //! [action]
 //! fermions = "pseudofermion"
-//! pf_estimator = "twisted-ladder"   # the only one so far
-//! pf_draws = 2                      # draws per rung
+//! pf_estimator = "twisted-ladder"   # or "flow" (joint sampling, below)
+//! pf_draws = 2                      # draws per rung (per estimate with "flow", default 1)
 //! pf_twist_min = 0.01               # the ladder μ_1 = min, μ_k = min·ratio^(k−1), …, max
 //! pf_twist_max = 3.0
 //! pf_twist_ratio = 1.15
 //! pf_reference = "mean-diagonal"    # or "free"
 //! ```
 //!
+//! With `pf_estimator = "flow"`, `lft sample` first trains a conditional pseudofermion flow
+//! q(ϕ | φ) on proposals of the trained flow q(φ) (reverse KL on the joint target), then runs
+//! independence Metropolis on the joint (φ, ϕ), which needs one CG solve per draw:
+//!
+//! ```toml
+//! pf_estimator = "flow"
+//! pf_flow_blocks = 2            # (scale, shear odd, shear even) blocks after the free layer
+//! pf_flow_steps = 300           # Adam steps, each on pf_flow_batch proposals × 2 draws
+//! pf_flow_batch = 16
+//! pf_flow_learning_rate = 5e-3
+//! ```
+//!
+//! The ladder keys then set the estimator of the training loss `lft train` reports.
+//!
 //! The keys are fields of [`crate::ActionConfig`], which resolves them into a [`PfEstimator`].
 
-use lft_action::{CgParams, DetEstimator, Reference};
+use lft_action::{CgParams, DetEstimator, PseudofermionFlow, Reference};
+use lft_sample::PfFlowTraining;
 use serde::{Deserialize, Serialize};
 
 /// `pf_estimator`.
@@ -24,6 +39,9 @@ pub enum PfEstimatorName {
     /// Ratios of twisted masses μ_0 = 0 < μ_1 < … < μ_N over a free reference (lft-fermion's
     /// `DetEstimator`).
     TwistedLadder,
+    /// Importance sampling with a conditional pseudofermion flow trained before sampling
+    /// (joint sampling of φ and the pseudofermion).
+    Flow,
 }
 
 /// `pf_reference`.
@@ -42,7 +60,57 @@ pub struct PfEstimator {
     pub twist_max: f64,
     pub twist_ratio: f64,
     pub reference: Reference,
+    /// With `pf_estimator = "flow"`: the conditional flow and its training.
+    pub joint: Option<JointFlow>,
 }
+
+/// The conditional pseudofermion flow of `pf_estimator = "flow"` and its training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JointFlow {
+    pub blocks: usize,
+    pub steps: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+}
+
+impl Default for JointFlow {
+    /// Two blocks, 300 steps of 16 proposals at learning rate 5e-3: Var(log d̂et | φ) about
+    /// 0.13 (g = 0.5) and 1.5 (g = 1) on 4 × 4 (docs/PHYSICS.md).
+    fn default() -> Self {
+        let t = PfFlowTraining::default();
+        Self {
+            blocks: 2,
+            steps: t.steps,
+            batch: t.batch,
+            learning_rate: t.learning_rate,
+        }
+    }
+}
+
+impl JointFlow {
+    /// The untrained flow.
+    pub fn untrained(&self) -> PseudofermionFlow {
+        PseudofermionFlow::standard(self.blocks)
+    }
+
+    /// Its training, noise under `seed`, solves to the action's `cg` but no tighter than a
+    /// relative residual of [`TRAINING_CG_TOLERANCE`] (the gradient's noise dwarfs that error).
+    pub fn training(&self, cg: CgParams, seed: u64) -> PfFlowTraining {
+        PfFlowTraining {
+            steps: self.steps,
+            batch: self.batch,
+            learning_rate: self.learning_rate,
+            cg: CgParams {
+                tolerance: cg.tolerance.max(TRAINING_CG_TOLERANCE),
+                ..cg
+            },
+            seed,
+        }
+    }
+}
+
+/// The loosest CG tolerance of the conditional flow's training.
+pub const TRAINING_CG_TOLERANCE: f64 = 1e-8;
 
 /// The smallest ladder ratio of [`PfEstimator::for_training`].
 pub const TRAINING_RATIO: f64 = 1.5;
@@ -61,6 +129,7 @@ impl Default for PfEstimator {
             twist_max: 3.0,
             twist_ratio: 1.15,
             reference: Reference::MeanDiagonal,
+            joint: None,
         }
     }
 }
@@ -86,6 +155,7 @@ impl PfEstimator {
         Self {
             draws: 1,
             twist_ratio: self.twist_ratio.max(TRAINING_RATIO),
+            joint: None,
             ..*self
         }
     }

@@ -141,6 +141,80 @@ fn pseudofermion_flows_estimate_the_determinant() {
     assert!(e.contains("action.pf_estimator"), "{e}");
 }
 
+/// `pf_estimator = "flow"`: the conditional flow's defaults are written out, the ladder's
+/// estimated action is withheld (the flow must be trained first), the joint action takes the
+/// trained flow, and bad settings name their key.
+#[test]
+fn the_flow_estimator_resolves_into_a_joint_flow() {
+    let flow = "[flow]\nlayers = 2\n[train]\nsteps = 10\ncheckpoint = \"c.h5\"\n";
+    let text = format!("{YUKAWA}{flow}");
+    let pf = load(
+        &text,
+        &[
+            "action.fermions=pseudofermion",
+            "action.pf_estimator=\"flow\"",
+        ],
+    )
+    .unwrap();
+    let est = *pf.pf_estimator().unwrap();
+    assert_eq!(est.draws, 1);
+    assert_eq!(est.joint, Some(lft_config::JointFlow::default()));
+    assert_eq!(pf.joint_flow(), est.joint);
+    let stored = pf.to_toml();
+    for key in [
+        "pf_flow_blocks = 2",
+        "pf_flow_steps = 300",
+        "pf_flow_batch = 16",
+        "pf_flow_learning_rate",
+        "pf_draws = 1",
+    ] {
+        assert!(stored.contains(key), "{key}: {stored}");
+    }
+    assert_eq!(load(&stored, &[]).unwrap(), pf);
+    assert!(pf.estimated_action().is_none());
+    // The φ-flow trains on the ladder's cheap estimator.
+    let phi = vec![0.1; 64];
+    assert!(pf.training_action().unwrap().action(&phi).is_finite());
+    let joint = pf.joint_action(est.joint.unwrap().untrained()).unwrap();
+    assert!(lft_action::Action::action(&joint, &phi).is_finite());
+    assert!(joint.ladder().is_none());
+    // Training solves no tighter than 1e-8.
+    let training = est
+        .joint
+        .unwrap()
+        .training(pf.pseudofermion_cg().unwrap(), 3);
+    assert_eq!(training.cg.tolerance, 1e-8);
+    for (key, needle) in [
+        ("action.pf_flow_steps=0", "action.pf_flow_steps"),
+        ("action.pf_flow_batch=0", "action.pf_flow_batch"),
+        (
+            "action.pf_flow_learning_rate=0.0",
+            "action.pf_flow_learning_rate",
+        ),
+        ("action.pf_draws=0", "action.pf_draws"),
+    ] {
+        let e = load(
+            &text,
+            &[
+                "action.fermions=pseudofermion",
+                "action.pf_estimator=\"flow\"",
+                key,
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(needle), "{key}: `{e}` lacks `{needle}`");
+    }
+    // pf_flow_* keys need the flow estimator.
+    let e = load(
+        &text,
+        &["action.fermions=pseudofermion", "action.pf_flow_steps=5"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("action.pf_estimator"), "{e}");
+}
+
 fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
     let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     Config::from_text(text, Path::new("test.toml"), &o)

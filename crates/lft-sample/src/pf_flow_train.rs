@@ -7,7 +7,8 @@
 //! `pf_flow_estimate`): each step draws `batch` configurations from q(φ) and two ξ for each,
 //! averages ∂ℓ/∂θ (one CG solve per draw) and takes an Adam step. The two draws per
 //! configuration also measure what sets the joint sampler's acceptance: the variance of
-//! log d̂et at fixed φ, ½(ℓ₁ − ℓ₂)² averaged over the batch.
+//! log d̂et at fixed φ, ½(ℓ₁ − ℓ₂)² averaged over the batch. A configuration whose solve fails
+//! (a nearly singular D) is left out of its step, and counted.
 
 use lft_action::Yukawa;
 use lft_fermion::{CgParams, Complex64, FermionError, PseudofermionFlow, standard_complex_normal};
@@ -56,12 +57,14 @@ pub struct PfFlowStep {
     pub log_det_variance: f64,
     /// CG iterations of the step.
     pub cg_iterations: usize,
+    /// Configurations of the batch left out because a solve failed (a nearly singular D).
+    pub failed: usize,
 }
 
 /// Why training stopped.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum PfFlowTrainError {
-    #[error("pseudofermion flow training, step {step}: {source}")]
+    #[error("pseudofermion flow training, step {step}: every solve of the batch failed")]
     Fermion { step: usize, source: FermionError },
     #[error(
         "pseudofermion flow training, step {step}: the loss is {loss} (not finite); lower the learning rate"
@@ -113,14 +116,22 @@ pub fn train_pf_flow(
                 Ok((grad, losses[0] + losses[1], spread, iterations))
             })
             .collect();
-        let n = (2 * settings.batch) as f64;
+        let failed = per_config.iter().filter(|r| r.is_err()).count();
+        if failed == settings.batch {
+            let source = per_config
+                .into_iter()
+                .find_map(Result::err)
+                .expect("all failed");
+            return Err(PfFlowTrainError::Fermion { step, source });
+        }
+        let kept = settings.batch - failed;
+        let n = (2 * kept) as f64;
         let mut grad = vec![0.0; flow.params().len()];
         let (mut loss, mut spread, mut iterations) = (0.0, 0.0, 0);
-        for r in per_config {
-            let (g, l, s, it) = r.map_err(|source| PfFlowTrainError::Fermion { step, source })?;
+        for (g, l, s, it) in per_config.into_iter().flatten() {
             grad.iter_mut().zip(&g).for_each(|(a, b)| *a += b / n);
             loss += l / n;
-            spread += s / settings.batch as f64;
+            spread += s / kept as f64;
             iterations += it;
         }
         if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
@@ -132,6 +143,7 @@ pub fn train_pf_flow(
             loss,
             log_det_variance: spread,
             cg_iterations: iterations,
+            failed,
         };
         on_step(&record);
         history.push(record);
