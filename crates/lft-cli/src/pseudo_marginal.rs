@@ -107,7 +107,7 @@ pub fn joint_target(
         .pseudofermion_model()
         .expect("a pseudofermion config");
     let cg = config.pseudofermion_cg().expect("a pseudofermion config");
-    let mut pf_flow = joint.untrained();
+    let mut pf_flow = joint.untrained(config.lattice().dim());
     let settings = joint.training(cg, config.seed() ^ PF_FLOW_SEED);
     info!(
         "training the conditional pseudofermion flow ({} parameters): {} steps of {} proposals × 2 draws",

@@ -88,9 +88,9 @@ impl Default for JointFlow {
 }
 
 impl JointFlow {
-    /// The untrained flow.
-    pub fn untrained(&self) -> PseudofermionFlow {
-        PseudofermionFlow::standard(self.blocks)
+    /// The untrained flow in `dim` dimensions.
+    pub fn untrained(&self, dim: usize) -> PseudofermionFlow {
+        PseudofermionFlow::standard(self.blocks, dim)
     }
 
     /// Its training, noise under `seed`, solves to the action's `cg` but no tighter than a

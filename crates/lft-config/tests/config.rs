@@ -175,7 +175,7 @@ fn the_flow_estimator_resolves_into_a_joint_flow() {
     // The φ-flow trains on the ladder's cheap estimator.
     let phi = vec![0.1; 64];
     assert!(pf.training_action().unwrap().action(&phi).is_finite());
-    let joint = pf.joint_action(est.joint.unwrap().untrained()).unwrap();
+    let joint = pf.joint_action(est.joint.unwrap().untrained(2)).unwrap();
     assert!(lft_action::Action::action(&joint, &phi).is_finite());
     assert!(joint.ladder().is_none());
     // Training solves no tighter than 1e-8.

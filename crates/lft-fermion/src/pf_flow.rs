@@ -6,8 +6,9 @@
 //!   odd sites, h₁ = ½ ln(1 + M_x²), h₂ = ½ ln(1 + M̄²_x), M_x = m + gφ_x the diagonal of D and
 //!   M̄²_x = (1/2d) Σ_{y~x} M_y² its neighbours' mean square. det = Π_x a_x.
 //! - **Shear(P)**: ϕ_x ← ϕ_x + Σ_{y~x} K_xy c_xy ϕ_y on the sites x of parity P, from the
-//!   opposite parity, with the staggered hop K_xy and c_xy = v₀ + v₁M_x + v₂M_y + v₃M_xM_y.
-//!   Unit triangular in the (P, other) blocks: det = 1.
+//!   opposite parity, with the staggered hop K_xy and c_xy = v₀ + v₁M_x + v₂M_y + v₃M_xM_y,
+//!   its own v for each of the 2d hops (±μ̂). Unit triangular in the (P, other) blocks:
+//!   det = 1.
 //!
 //! - **Free**: ϕ ← (K + m̃) ϕ, the free staggered operator at an effective mass
 //!   m̃² = e^{u₀} ⟨M²⟩ + e^{u₁} (⟨·⟩ the mean over sites): translation invariant, so its
@@ -37,28 +38,29 @@ use num_complex::Complex64;
 pub enum PfLayer {
     /// Site-wise positive scale (6 parameters: w₀, w₁, w₂ on even, then on odd sites).
     Scale,
-    /// Sites of this parity get hops from the other parity (4 parameters v₀ … v₃).
+    /// Sites of this parity get hops from the other parity (4 parameters v₀ … v₃ per hop).
     Shear(Parity),
     /// The free operator K + m̃ (2 parameters u₀, u₁).
     Free,
 }
 
 impl PfLayer {
-    /// Parameters of the layer.
-    pub fn params(self) -> usize {
+    /// Parameters of the layer in `dim` dimensions.
+    pub fn params(self, dim: usize) -> usize {
         match self {
             PfLayer::Scale => 6,
-            PfLayer::Shear(_) => 4,
+            PfLayer::Shear(_) => 4 * 2 * dim,
             PfLayer::Free => 2,
         }
     }
 }
 
 /// ϕ = A(φ) ξ (see the module doc). The parameters are translation invariant, so one flow
-/// serves every lattice size.
+/// serves every lattice size of its dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PseudofermionFlow {
     layers: Vec<PfLayer>,
+    dim: usize,
     params: Vec<f64>,
 }
 
@@ -151,19 +153,24 @@ impl PseudofermionFlow {
     /// A flow of `layers` starting as the identity in every local layer and as K + ⟨M²⟩^½ in
     /// every free one (so A Aᵀ = ⟨M²⟩ + K Kᵀ: D Dᵀ of a constant field with the same mean
     /// square diagonal, up to e^{u₁} = e^{−10}).
-    pub fn new(layers: Vec<PfLayer>) -> Self {
+    pub fn new(layers: Vec<PfLayer>, dim: usize) -> Self {
         let mut params = Vec::new();
         for &layer in &layers {
             match layer {
                 PfLayer::Free => params.extend([0.0, -10.0]),
-                _ => params.extend(std::iter::repeat_n(0.0, layer.params())),
+                _ => params.extend(std::iter::repeat_n(0.0, layer.params(dim))),
             }
         }
-        Self { layers, params }
+        Self {
+            layers,
+            dim,
+            params,
+        }
     }
 
-    /// Free, then `blocks` times (Scale, Shear(odd), Shear(even)), then Scale.
-    pub fn standard(blocks: usize) -> Self {
+    /// Free, then `blocks` times (Scale, Shear(odd), Shear(even)), then Scale, in `dim`
+    /// dimensions.
+    pub fn standard(blocks: usize, dim: usize) -> Self {
         let mut layers = vec![PfLayer::Free];
         for _ in 0..blocks {
             layers.extend([
@@ -173,11 +180,15 @@ impl PseudofermionFlow {
             ]);
         }
         layers.push(PfLayer::Scale);
-        Self::new(layers)
+        Self::new(layers, dim)
     }
 
     pub fn layers(&self) -> &[PfLayer] {
         &self.layers
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     pub fn params(&self) -> &[f64] {
@@ -196,12 +207,23 @@ impl PseudofermionFlow {
         })
     }
 
+    /// The layers' inputs at the field of `dirac`, whose lattice must have the flow's dimension.
+    fn features(&self, dirac: &Dirac) -> Features {
+        assert_eq!(
+            dirac.staggered().lattice().dim(),
+            self.dim,
+            "the pseudofermion flow was built for another dimension"
+        );
+        Features::new(dirac)
+    }
+
     /// The layers with their parameter slices.
     fn layer_params(&self) -> impl Iterator<Item = (PfLayer, &[f64])> {
         let mut offset = 0;
         self.layers.iter().map(move |&l| {
-            let p = &self.params[offset..offset + l.params()];
-            offset += l.params();
+            let n = l.params(self.dim);
+            let p = &self.params[offset..offset + n];
+            offset += n;
             (l, p)
         })
     }
@@ -209,7 +231,7 @@ impl PseudofermionFlow {
     /// ϕ = A(φ) ξ; returns L(φ) = log det_ℝ A.
     pub fn forward(&self, dirac: &Dirac, xi: &[Complex64], phi_out: &mut [Complex64]) -> f64 {
         phi_out.copy_from_slice(xi);
-        let f = Features::new(dirac);
+        let f = self.features(dirac);
         let mut log_det = 0.0;
         for (layer, p) in self.layer_params() {
             log_det += apply_layer(layer, p, &f, dirac.staggered(), phi_out, false);
@@ -220,7 +242,7 @@ impl PseudofermionFlow {
     /// ξ = A(φ)⁻¹ ϕ; returns L(φ) = log det_ℝ A.
     pub fn inverse(&self, dirac: &Dirac, phi: &[Complex64], xi_out: &mut [Complex64]) -> f64 {
         xi_out.copy_from_slice(phi);
-        let f = Features::new(dirac);
+        let f = self.features(dirac);
         let layers: Vec<_> = self.layer_params().collect();
         let mut log_det = 0.0;
         for &(layer, p) in layers.iter().rev() {
@@ -240,7 +262,7 @@ impl PseudofermionFlow {
         grad_out: &[Complex64],
         omega: f64,
     ) -> PfFlowGradient {
-        let f = Features::new(dirac);
+        let f = self.features(dirac);
         let s = dirac.staggered();
         let layers: Vec<_> = self.layer_params().collect();
         // inputs[l] is the input of layer l.
@@ -259,8 +281,8 @@ impl PseudofermionFlow {
         let g = &mut out.xi;
         let mut offset = self.params.len();
         for (l, &(layer, p)) in layers.iter().enumerate().rev() {
-            offset -= layer.params();
-            let gp = &mut out.params[offset..offset + layer.params()];
+            offset -= layer.params(self.dim);
+            let gp = &mut out.params[offset..offset + layer.params(self.dim)];
             let input = &inputs[l];
             match layer {
                 PfLayer::Scale => {
@@ -308,17 +330,18 @@ impl PseudofermionFlow {
                     for x in (0..g.len()).filter(|&x| f.even[x] == target) {
                         let gx = g[x];
                         let (nb, k) = s.hops_of(x);
-                        for (&y, &k) in nb.iter().zip(k) {
+                        for (h, (&y, &k)) in nb.iter().zip(k).enumerate() {
                             let y = y as usize;
                             let (mx, my) = (f.m[x], f.m[y]);
+                            let (v, gv) = (&p[4 * h..4 * h + 4], &mut gp[4 * h..4 * h + 4]);
                             let r = k * gx.re_dot(input[y]);
-                            gp[0] += r;
-                            gp[1] += r * mx;
-                            gp[2] += r * my;
-                            gp[3] += r * mx * my;
-                            out.phi[x] += r * coupling * (p[1] + p[3] * my);
-                            out.phi[y] += r * coupling * (p[2] + p[3] * mx);
-                            g[y] += gx * (k * shear_coefficient(p, mx, my));
+                            gv[0] += r;
+                            gv[1] += r * mx;
+                            gv[2] += r * my;
+                            gv[3] += r * mx * my;
+                            out.phi[x] += r * coupling * (v[1] + v[3] * my);
+                            out.phi[y] += r * coupling * (v[2] + v[3] * mx);
+                            g[y] += gx * (k * shear_coefficient(v, mx, my));
                         }
                     }
                 }
@@ -375,9 +398,10 @@ fn apply_layer(
             for x in (0..v.len()).filter(|&x| f.even[x] == target) {
                 let (nb, k) = s.hops_of(x);
                 let mut hop = Complex64::default();
-                for (&y, &k) in nb.iter().zip(k) {
+                for (h, (&y, &k)) in nb.iter().zip(k).enumerate() {
                     let y = y as usize;
-                    hop += v[y] * (k * shear_coefficient(p, f.m[x], f.m[y]));
+                    let c = shear_coefficient(&p[4 * h..4 * h + 4], f.m[x], f.m[y]);
+                    hop += v[y] * (k * c);
                 }
                 // The sources have the other parity, so they are untouched in this pass.
                 v[x] += hop * sign;

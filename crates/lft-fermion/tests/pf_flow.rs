@@ -14,7 +14,7 @@ use lft_lattice::{Parity, stream_rng};
 /// The standard flow with every parameter moved off its initial value by 0.2 × N(0, 1), so
 /// that every term of every layer is exercised.
 fn perturbed(blocks: usize, seed: u64) -> PseudofermionFlow {
-    let f = PseudofermionFlow::standard(blocks);
+    let f = PseudofermionFlow::standard(blocks, 2);
     let noise = random(f.params().len(), seed);
     let params = f
         .params()
@@ -86,7 +86,7 @@ fn the_inverse_undoes_the_flow_and_the_log_det_is_the_dense_one() {
 fn the_initial_flow_is_the_free_operator_at_the_mean_square_diagonal() {
     let (st, phi) = field(&[4, 4], 0.8, 4);
     let dirac = Dirac::new(&st, 0.3, 1.0, &phi);
-    let a = dense_a(&PseudofermionFlow::standard(1), &dirac);
+    let a = dense_a(&PseudofermionFlow::standard(1, 2), &dirac);
     let v = st.volume();
     let mean_m2 = (0..v).map(|x| dirac.diagonal(x).powi(2)).sum::<f64>() / v as f64;
     let zeros = vec![0.0; v];
@@ -305,7 +305,7 @@ fn the_flow_estimate_is_unbiased_and_training_shrinks_its_variance() {
     ] {
         let (st, phi) = field(&shape, width, 12);
         let dirac = Dirac::new(&st, 0.0, g, &phi);
-        let mut flow = PseudofermionFlow::standard(2);
+        let mut flow = PseudofermionFlow::standard(2, 2);
         let before = exact_relative_variance(&flow, &dirac);
         train(&mut flow, &dirac, 400, 0.005);
         let after = exact_relative_variance(&flow, &dirac)
@@ -342,7 +342,7 @@ fn the_flow_estimate_is_unbiased_and_training_shrinks_its_variance() {
 fn zero_draws_are_a_named_error() {
     let (st, phi) = field(&[4, 4], 0.6, 13);
     let dirac = Dirac::new(&st, 0.0, 1.0, &phi);
-    let err = PseudofermionFlow::standard(1)
+    let err = PseudofermionFlow::standard(1, 2)
         .estimate_log_det(&dirac, 0, CgParams::default(), &mut stream_rng(1, 0))
         .unwrap_err();
     assert!(err.to_string().contains("pf_draws"), "{err}");
@@ -350,7 +350,7 @@ fn zero_draws_are_a_named_error() {
 
 #[test]
 fn layers_count_their_parameters() {
-    let f = PseudofermionFlow::new(vec![PfLayer::Scale, PfLayer::Shear(Parity::Even)]);
-    assert_eq!(f.params().len(), 10);
-    assert!(f.clone().with_params(vec![0.0; 9]).is_none());
+    let f = PseudofermionFlow::new(vec![PfLayer::Scale, PfLayer::Shear(Parity::Even)], 2);
+    assert_eq!(f.params().len(), 6 + 16);
+    assert!(f.clone().with_params(vec![0.0; 21]).is_none());
 }

@@ -20,7 +20,7 @@ use common::yukawa::{NAMES, assert_agree, estimates, exact_hmc, model, training_
 fn joint_imh(l: usize, g: f64, n: usize, flow_steps: usize, pf_steps: usize) -> Vec<f64> {
     let flow = trained_flow(&training_target(l, g, 31), flow_steps, 21);
     let yukawa = model(l, g);
-    let mut pf_flow = PseudofermionFlow::standard(2);
+    let mut pf_flow = PseudofermionFlow::standard(2, 2);
     let settings = PfFlowTraining {
         steps: pf_steps,
         seed: 5,
