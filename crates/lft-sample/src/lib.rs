@@ -12,6 +12,7 @@ mod hmc;
 mod imh;
 mod integrator;
 mod inverse_check;
+mod joint_flow_hmc;
 mod lane_hmc;
 mod pf_flow_train;
 mod pf_hmc;
@@ -30,6 +31,7 @@ pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
 pub use integrator::{Integrate, Integrator};
 pub use inverse_check::{InverseCheck, InverseCheckFailed};
+pub use joint_flow_hmc::{JointFlowHmc, JointFlowHmcRecord};
 pub use lane_hmc::{LaneHmc, LaneTarget};
 pub use lft_records::{MemoryStore, RecordBlock, SamplerKind, Sink, Store};
 pub use pf_flow_train::{

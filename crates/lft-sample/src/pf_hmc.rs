@@ -54,6 +54,18 @@ impl PseudofermionHmc {
     pub fn volume(&self) -> usize {
         self.action.lattice().volume()
     }
+
+    /// Moves the chain to `phi` (another update composed with this one): the next trajectory
+    /// redraws ϕ and recomputes S and the force there, so neither is kept now.
+    pub(crate) fn jump_to(&mut self, phi: &[f64]) {
+        self.hmc
+            .set_field_with_action(self.action.model().phi4(), phi, f64::NAN);
+    }
+
+    /// The chain's generator, shared with composed updates.
+    pub(crate) fn rng_mut(&mut self) -> &mut Pcg64 {
+        self.hmc.rng_mut()
+    }
 }
 
 impl MarkovChain for PseudofermionHmc {

@@ -2,22 +2,25 @@
 //! no determinant ever formed: a flow q(φ) trained with pseudofermion forces, a conditional
 //! pseudofermion flow q(ϕ | φ) trained by reverse KL on the joint target, and independence
 //! Metropolis with proposals q(φ) q(ϕ | φ) (on φ: pseudo-marginal IMH with the flow's
-//! importance-sampling estimate of det(D Dᵀ)). Its ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩ agree with
-//! exact-determinant HMC within 4 combined standard errors on 4 × 4 (8 × 8 behind `--ignored`).
+//! importance-sampling estimate of det(D Dᵀ)), and flow-HMC on the joint (that move, then a
+//! pseudofermion-HMC trajectory). Their ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩ agree with exact-determinant
+//! HMC within 4 combined standard errors on 4 × 4 (8 × 8 behind `--ignored`).
 
 use lft_action::{FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
 use lft_fermion::CgParams;
+use lft_flow::Flow;
 use lft_lattice::stream_rng;
-use lft_sample::{FlowImh, PfFlowTraining, train_pf_flow};
+use lft_sample::{FlowImh, JointFlowHmc, PfFlowTraining, train_pf_flow};
 
 mod common;
 use common::trained_flow;
-use common::yukawa::{NAMES, assert_agree, estimates, exact_hmc, model, training_target};
+use common::yukawa::{
+    NAMES, assert_agree, estimates, exact_hmc, hmc_params, model, training_target,
+};
 
-/// Trains q(φ) and q(ϕ | φ) on L × L at coupling g, then runs `n` steps of joint IMH. Returns
-/// the chain of φ; prints the conditional flow's training, the acceptance and the variance of
-/// log d̂et at fixed φ.
-fn joint_imh(l: usize, g: f64, n: usize, flow_steps: usize, pf_steps: usize) -> Vec<f64> {
+/// q(φ) and q(ϕ | φ) trained on L × L at coupling g; prints how the variance of log d̂et at
+/// fixed φ fell during the conditional flow's training.
+fn trained_pair(l: usize, g: f64, flow_steps: usize, pf_steps: usize) -> (Flow, PseudofermionFlow) {
     let flow = trained_flow(&training_target(l, g, 31), flow_steps, 21);
     let yukawa = model(l, g);
     let mut pf_flow = PseudofermionFlow::standard(2, 2);
@@ -42,6 +45,14 @@ fn joint_imh(l: usize, g: f64, n: usize, flow_steps: usize, pf_steps: usize) -> 
         last < first,
         "training did not lower the variance: {first} → {last}"
     );
+    (flow, pf_flow)
+}
+
+/// `n` steps of joint IMH with [`trained_pair`]'s flows. Returns the chain of φ; prints the
+/// acceptance and the variance of log d̂et on the chain.
+fn joint_imh(l: usize, g: f64, n: usize, flow_steps: usize, pf_steps: usize) -> Vec<f64> {
+    let (flow, pf_flow) = trained_pair(l, g, flow_steps, pf_steps);
+    let yukawa = model(l, g);
     let estimator = FlowDetEstimator::new(pf_flow, 1, CgParams::default()).unwrap();
     let target = YukawaEstimated::new(yukawa, estimator, CgParams::default(), 32);
     let (configs, records) = FlowImh::new(&flow, &target, 256, stream_rng(22, 0))
@@ -83,20 +94,69 @@ fn joint_imh_agrees_with_exact_hmc_on_4x4() {
     }
 }
 
-/// The same on 8 × 8: a few minutes on 2 cores.
+/// `n` steps of joint flow-HMC (one trajectory per step) with [`trained_pair`]'s flows on
+/// L × L; returns the chain of φ and prints both acceptances.
+fn joint_flow_hmc(l: usize, g: f64, n: usize, pf_steps: usize) -> Vec<f64> {
+    let (flow, pf_flow) = trained_pair(l, g, 1500, pf_steps);
+    let mut chain = JointFlowHmc::new(
+        &flow,
+        &pf_flow,
+        model(l, g),
+        lft_action::PseudofermionCg::default(),
+        hmc_params(),
+        1,
+        stream_rng(23, 0),
+    )
+    .unwrap();
+    let (configs, records) = chain.run(n).unwrap();
+    let flow_acc = records.iter().filter(|r| r.flow_accepted).count() as f64 / n as f64;
+    let hmc_acc = records.iter().map(|r| r.hmc_accepted).sum::<usize>() as f64 / n as f64;
+    eprintln!(
+        "L = {l}, g = {g}: joint flow-HMC, flow acceptance {flow_acc:.3}, HMC acceptance {hmc_acc:.3}"
+    );
+    assert!(flow_acc > 0.05 && hmc_acc > 0.5, "{flow_acc} {hmc_acc}");
+    configs
+}
+
+/// Flow-HMC on the joint target: each step a joint flow proposal of (φ, ϕ), then one
+/// pseudofermion-HMC trajectory (CG only); agrees with exact-determinant HMC on 4 × 4.
+#[test]
+fn joint_flow_hmc_agrees_with_exact_hmc_on_4x4() {
+    for g in [0.5, 1.0] {
+        let exact = estimates(&exact_hmc(4, g, 4000), 16);
+        let got = estimates(&[joint_flow_hmc(4, g, 4000, 300)], 16);
+        for k in 0..3 {
+            eprintln!(
+                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint flow-HMC {:.4} ± {:.4}",
+                NAMES[k], exact[k].value, exact[k].error, got[k].value, got[k].error
+            );
+            assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &got[k]);
+        }
+    }
+}
+
+/// Both on 8 × 8: a few minutes on 2 cores.
 /// `cargo test --release -p lft-sample --test joint -- --ignored`
 #[test]
 #[ignore]
-fn joint_imh_agrees_with_exact_hmc_on_8x8() {
+fn joint_samplers_agree_with_exact_hmc_on_8x8() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(8, g, 4000), 64);
         let joint = estimates(&[joint_imh(8, g, 8000, 1500, 400)], 64);
+        let fhmc = estimates(&[joint_flow_hmc(8, g, 4000, 400)], 64);
         for k in 0..3 {
             eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint IMH {:.4} ± {:.4}",
-                NAMES[k], exact[k].value, exact[k].error, joint[k].value, joint[k].error
+                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint IMH {:.4} ± {:.4}, joint flow-HMC {:.4} ± {:.4}",
+                NAMES[k],
+                exact[k].value,
+                exact[k].error,
+                joint[k].value,
+                joint[k].error,
+                fhmc[k].value,
+                fhmc[k].error
             );
-            assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &joint[k]);
+            assert_agree(&format!("g={g} {} IMH", NAMES[k]), &exact[k], &joint[k]);
+            assert_agree(&format!("g={g} {} flow-HMC", NAMES[k]), &exact[k], &fhmc[k]);
         }
     }
 }
