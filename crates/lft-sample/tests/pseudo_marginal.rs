@@ -153,9 +153,12 @@ fn pseudo_marginal_imh_agrees_with_exact_hmc_on_4x4() {
 /// The same on 8 × 8, where the estimator needs many more draws (its log variance grows with
 /// the volume): about 10 minutes on 2 cores. It also runs exact-determinant IMH on the same
 /// flow and proposals, to tell the flow's shortfall from the estimator's. Open: on its last run
-/// (before that comparison was added) g = 0.5 gave ⟨|M|⟩/V = 0.0984(43) against 0.1169(16)
-/// from HMC, 4.1σ, with acceptance 0.14 and Var(log estimate) 2.4; IMH with a flow this short
-/// of converged is off at 8 × 8 with the exact determinant too (configs/yukawa-flow.toml).
+/// g = 0.5 gave ⟨|M|⟩/V = 0.0984(43) pseudo-marginally against 0.1129(42) from exact-determinant
+/// IMH on the same flow and 0.1169(16) from HMC (4.1σ), with acceptance 0.14 and
+/// Var(log estimate) 2.4. The flow is not the cause (exact-determinant IMH agrees); the likely
+/// one is that with this much estimator noise the chain sticks on overestimated proposals for
+/// longer than 8000 steps resolve, so the Γ-method error is too small. The joint sampler
+/// (tests/joint.rs) needs one solve per estimate instead of ~700 and passes on 8 × 8.
 /// `cargo test --release -p lft-sample --test pseudo_marginal -- --ignored`
 #[test]
 #[ignore]
