@@ -17,6 +17,15 @@ use lft_lattice::stream_rng;
 use rayon::prelude::*;
 use thiserror::Error;
 
+/// One configuration's share of a step: the summed gradient of its two draws, their summed
+/// loss, ½(ℓ₁ − ℓ₂)², and the CG iterations.
+struct ConfigShare {
+    grad: Vec<f64>,
+    loss: f64,
+    spread: f64,
+    iterations: usize,
+}
+
 /// Settings of [`train_pf_flow`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PfFlowTraining {
@@ -94,7 +103,7 @@ pub fn train_pf_flow(
             .draw(settings.batch, &mut stream_rng(settings.seed, step as u64))
             .phi;
         let frozen = &*flow;
-        let per_config: Vec<Result<(Vec<f64>, f64, f64, usize), FermionError>> = phis
+        let per_config: Vec<Result<ConfigShare, FermionError>> = phis
             .par_chunks_exact(v)
             .enumerate()
             .map(|(i, phi)| {
@@ -112,8 +121,12 @@ pub fn train_pf_flow(
                     *l = out.loss;
                     iterations += out.cg_iterations;
                 }
-                let spread = 0.5 * (losses[0] - losses[1]).powi(2);
-                Ok((grad, losses[0] + losses[1], spread, iterations))
+                Ok(ConfigShare {
+                    grad,
+                    loss: losses[0] + losses[1],
+                    spread: 0.5 * (losses[0] - losses[1]).powi(2),
+                    iterations,
+                })
             })
             .collect();
         let failed = per_config.iter().filter(|r| r.is_err()).count();
@@ -128,11 +141,13 @@ pub fn train_pf_flow(
         let n = (2 * kept) as f64;
         let mut grad = vec![0.0; flow.params().len()];
         let (mut loss, mut spread, mut iterations) = (0.0, 0.0, 0);
-        for (g, l, s, it) in per_config.into_iter().flatten() {
-            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += b / n);
-            loss += l / n;
-            spread += s / kept as f64;
-            iterations += it;
+        for share in per_config.into_iter().flatten() {
+            grad.iter_mut()
+                .zip(&share.grad)
+                .for_each(|(a, b)| *a += b / n);
+            loss += share.loss / n;
+            spread += share.spread / kept as f64;
+            iterations += share.iterations;
         }
         if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
             return Err(PfFlowTrainError::NotFinite { step, loss });

@@ -15,7 +15,7 @@ use lft_sample::{FlowImh, JointFlowHmc, PfFlowTraining, train_pf_flow};
 mod common;
 use common::trained_flow;
 use common::yukawa::{
-    NAMES, assert_agree, estimates, exact_hmc, hmc_params, model, training_target,
+    compare, estimates, exact_hmc, hmc_params, log_det_variance, model, training_target,
 };
 
 /// q(φ) and q(ϕ | φ) trained on L × L at coupling g; prints how the variance of log d̂et at
@@ -59,20 +59,11 @@ fn joint_imh(l: usize, g: f64, n: usize, flow_steps: usize, pf_steps: usize) -> 
         .run(n)
         .unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / n as f64;
-    let v = l * l;
-    let probes: Vec<f64> = configs
-        .chunks_exact(v)
-        .step_by(n / 16)
-        .map(|phi| {
-            let logs = target.repeated_log_det(phi, 8).unwrap();
-            let m = logs.iter().sum::<f64>() / 8.0;
-            logs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 7.0
-        })
-        .collect();
+    let var = log_det_variance(&target, &configs, l * l, 8);
     let c = target.counts();
     eprintln!(
         "L = {l}, g = {g}: joint IMH acceptance {acceptance:.3}, Var(log d̂et) {:.3} on the chain, {:.0} CG iterations per estimate",
-        probes.iter().sum::<f64>() / probes.len() as f64,
+        var,
         c.cg_iterations as f64 / c.estimates as f64
     );
     assert!(acceptance > 0.05, "g = {g}: acceptance {acceptance}");
@@ -84,13 +75,7 @@ fn joint_imh_agrees_with_exact_hmc_on_4x4() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(4, g, 4000), 16);
         let joint = estimates(&[joint_imh(4, g, 12_000, 1500, 300)], 16);
-        for k in 0..3 {
-            eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint IMH {:.4} ± {:.4}",
-                NAMES[k], exact[k].value, exact[k].error, joint[k].value, joint[k].error
-            );
-            assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &joint[k]);
-        }
+        compare(g, "joint IMH", &exact, &joint);
     }
 }
 
@@ -125,13 +110,7 @@ fn joint_flow_hmc_agrees_with_exact_hmc_on_4x4() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(4, g, 4000), 16);
         let got = estimates(&[joint_flow_hmc(4, g, 4000, 300)], 16);
-        for k in 0..3 {
-            eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint flow-HMC {:.4} ± {:.4}",
-                NAMES[k], exact[k].value, exact[k].error, got[k].value, got[k].error
-            );
-            assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &got[k]);
-        }
+        compare(g, "joint flow-HMC", &exact, &got);
     }
 }
 
@@ -148,19 +127,7 @@ fn joint_samplers_agree_with_exact_hmc_on_8x8() {
         let exact = estimates(&exact_hmc(8, g, 4000), 64);
         let joint = estimates(&[joint_imh(8, g, 8000, 1500, 400)], 64);
         let fhmc = estimates(&[joint_flow_hmc(8, g, 4000, 400)], 64);
-        for k in 0..3 {
-            eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, joint IMH {:.4} ± {:.4}, joint flow-HMC {:.4} ± {:.4}",
-                NAMES[k],
-                exact[k].value,
-                exact[k].error,
-                joint[k].value,
-                joint[k].error,
-                fhmc[k].value,
-                fhmc[k].error
-            );
-            assert_agree(&format!("g={g} {} IMH", NAMES[k]), &exact[k], &joint[k]);
-            assert_agree(&format!("g={g} {} flow-HMC", NAMES[k]), &exact[k], &fhmc[k]);
-        }
+        compare(g, "joint IMH", &exact, &joint);
+        compare(g, "joint flow-HMC", &exact, &fhmc);
     }
 }

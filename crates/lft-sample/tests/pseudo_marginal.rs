@@ -15,7 +15,8 @@ use lft_sample::FlowImh;
 mod common;
 use common::trained_flow;
 use common::yukawa::{
-    NAMES, assert_agree, estimated, estimates, exact_hmc, geometric, model, training_target,
+    NAMES, assert_agree, compare, estimated, estimates, exact_hmc, geometric, log_det_variance,
+    model, training_target,
 };
 
 /// The gradient's projections on the exact gradient's direction and on three random unit
@@ -112,17 +113,7 @@ fn pseudo_marginal_and_exact_imh(
         .run(n)
         .unwrap();
     let acceptance = records.iter().filter(|r| r.accepted).count() as f64 / n as f64;
-    let v = l * l;
-    let probes: Vec<f64> = configs
-        .chunks_exact(v)
-        .step_by(n / 16)
-        .map(|phi| {
-            let logs = target.repeated_log_det(phi, 4).unwrap();
-            let m = logs.iter().sum::<f64>() / 4.0;
-            logs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 3.0
-        })
-        .collect();
-    let var = probes.iter().sum::<f64>() / probes.len() as f64;
+    let var = log_det_variance(&target, &configs, l * l, 4);
     let c = target.counts();
     eprintln!(
         "L = {l}, g = {g}: pseudo-marginal acceptance {acceptance:.3}, Var(log estimate) {var:.2}, \
@@ -140,13 +131,7 @@ fn pseudo_marginal_imh_agrees_with_exact_hmc_on_4x4() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(4, g, 4000), 16);
         let pm = estimates(&[pseudo_marginal_imh(4, g, 12_000, 1.15, 2)], 16);
-        for k in 0..3 {
-            eprintln!(
-                "g = {g} {}: exact HMC {:.4} ± {:.4}, pseudo-marginal IMH {:.4} ± {:.4}",
-                NAMES[k], exact[k].value, exact[k].error, pm[k].value, pm[k].error
-            );
-            assert_agree(&format!("g={g} {}", NAMES[k]), &exact[k], &pm[k]);
-        }
+        compare(g, "pseudo-marginal IMH", &exact, &pm);
     }
 }
 

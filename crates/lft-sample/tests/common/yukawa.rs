@@ -93,6 +93,39 @@ pub fn assert_agree(name: &str, a: &Estimate, b: &Estimate) {
     );
 }
 
+/// Prints `got` (from `label`) beside the exact-HMC estimates, observable by observable, and
+/// asserts [`assert_agree`] on each.
+pub fn compare(g: f64, label: &str, exact: &[Estimate], got: &[Estimate]) {
+    for k in 0..3 {
+        eprintln!(
+            "g = {g} {}: exact HMC {:.4} ± {:.4}, {label} {:.4} ± {:.4}",
+            NAMES[k], exact[k].value, exact[k].error, got[k].value, got[k].error
+        );
+        assert_agree(&format!("g={g} {} {label}", NAMES[k]), &exact[k], &got[k]);
+    }
+}
+
+/// The variance of log d̂et at fixed φ: `repeats` repeated estimates on each of 16 evenly
+/// spaced configurations of the chain `configs` (`[n, V]`), their sample variances averaged.
+pub fn log_det_variance(
+    target: &YukawaEstimated,
+    configs: &[f64],
+    v: usize,
+    repeats: usize,
+) -> f64 {
+    let n = configs.len() / v;
+    let probes: Vec<f64> = configs
+        .chunks_exact(v)
+        .step_by((n / 16).max(1))
+        .map(|phi| {
+            let logs = target.repeated_log_det(phi, repeats).unwrap();
+            let m = logs.iter().sum::<f64>() / repeats as f64;
+            logs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (repeats - 1) as f64
+        })
+        .collect();
+    probes.iter().sum::<f64>() / probes.len() as f64
+}
+
 /// Twists lo, lo·r, lo·r², … below hi, then hi.
 pub fn geometric(lo: f64, hi: f64, ratio: f64) -> Vec<f64> {
     let mut v = vec![lo];
