@@ -108,7 +108,7 @@ pub fn joint_target(
         .expect("a pseudofermion config");
     let cg = config.pseudofermion_cg().expect("a pseudofermion config");
     let mut pf_flow = joint.untrained(config.lattice().dim());
-    let settings = joint.training(cg, config.seed() ^ PF_FLOW_SEED);
+    let settings = joint.training(cg.action, config.seed() ^ PF_FLOW_SEED);
     info!(
         "training the conditional pseudofermion flow ({} parameters): {} steps of {} proposals × 2 draws",
         pf_flow.params().len(),

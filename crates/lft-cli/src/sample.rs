@@ -1,6 +1,7 @@
 //! `lft sample`: sampling with the trained flow, into an ensemble: independence Metropolis
 //! chains (`sample.method = "imh"`), independent importance-weighted samples (`"reweight"`),
-//! or flow-HMC chains (`"flow_hmc"`: a flow proposal, then HMC trajectories, every step).
+//! or flow-HMC chains (`"flow_hmc"`: a flow proposal, then HMC trajectories, every step; with
+//! pseudofermions and `pf_estimator = "flow"`, on the joint (φ, ϕ) with pseudofermion HMC).
 //!
 //! All three go through the one pipeline ([`crate::pipeline`]): an interrupted run resumes
 //! exactly (flow chains from their last complete batch of proposals, flow-HMC from any
@@ -17,7 +18,7 @@ use lft_action::EstimateCounts;
 use lft_config::{Config, Reuse, SampleMethod, SamplePlan};
 use lft_flow::{Flow, Proposal};
 use lft_io::checkpoint::read_checkpoint;
-use lft_sample::{FlowHmcSampler, ImhSampler, ReweightSampler, RunSummary};
+use lft_sample::{FlowHmcSampler, ImhSampler, JointFlowHmcSampler, ReweightSampler, RunSummary};
 use std::time::Instant;
 use tracing::info;
 
@@ -129,6 +130,28 @@ pub fn run_config(
                 proposal,
                 action,
                 batch,
+                seed,
+                flow_step,
+                inverse_check: s.inverse_check,
+            };
+            run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
+        }
+        SampleMethod::FlowHmc if config.joint_flow().is_some() => {
+            info!(
+                "flow-HMC on the joint (φ, ϕ): {} chain(s) × {} steps, each a pseudofermion heat bath, a joint flow proposal and {} pseudofermion-HMC trajectories",
+                s.chains, s.configs, s.hmc_per_step
+            );
+            let target = estimated.as_ref().expect("the joint target");
+            let lft_action::Estimator::Flow(estimator) = target.estimator() else {
+                unreachable!("pf_estimator = \"flow\" builds the flow estimator")
+            };
+            let sampler = JointFlowHmcSampler {
+                proposal,
+                pf_flow: &estimator.flow,
+                model: target.model(),
+                cg: config.pseudofermion_cg().expect("a pseudofermion config"),
+                params: s.hmc,
+                hmc_per_step: s.hmc_per_step,
                 seed,
                 flow_step,
                 inverse_check: s.inverse_check,

@@ -343,3 +343,33 @@ fn pseudofermion_flow_trains_and_samples_pseudo_marginally() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("action.pf_estimator"), "{}", stderr(&o));
 }
+
+/// Flow-HMC on the joint target (`pf_estimator = "flow"`, `method = "flow_hmc"`): samples with
+/// both acceptances reported, and killed half-way it resumes to the bytes of an uninterrupted
+/// run (the chain's state is φ and its generator: every step starts with a heat bath).
+#[test]
+fn joint_flow_hmc_samples_and_resumes_exactly() {
+    let text = yukawa("pseudofermion", 10).replace(
+        "[hmc]\ntrajectories = 10\nthermalization = 50\nsteps = 10\nlength = 0.5\nintegrator = \"omelyan\"\nchains = 2\n",
+        "[flow]\nlayers = 4\nhidden = [4]\n\n[train]\nsteps = 30\ncheckpoint = \"out/flow.h5\"\n\n[sample]\nconfigs = 5000\nchains = 1\nmethod = \"flow_hmc\"\n",
+    )
+    .replace("fermions = \"pseudofermion\"", "fermions = \"pseudofermion\"\npf_estimator = \"flow\"\npf_flow_steps = 30");
+    let one = scratch(&text);
+    let o = lft(one.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("flow acceptance"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("conditional pf flow"), "{}", stdout(&o));
+    let r = EnsembleReader::open(&one.path().join("out/ens.h5")).unwrap();
+    assert_eq!(r.meta().sampler, lft_io::SamplerKind::FlowHmc);
+    let reference = std::fs::read(one.path().join("out/ens.h5")).unwrap();
+    let two = scratch(&text);
+    assert!(lft(two.path(), &["train", "config.toml"]).status.success());
+    let o = lft(
+        two.path(),
+        &["sample", "config.toml", "--abort-after", "4500"],
+    );
+    assert!(!o.status.success(), "the hook should kill the run");
+    let o = lft(two.path(), &["sample", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(two.path().join("out/ens.h5")).unwrap() == reference);
+}

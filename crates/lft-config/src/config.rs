@@ -149,13 +149,13 @@ impl Config {
         Some(lft_action::Yukawa::new(self.lattice.clone(), params).expect("checked by resolve"))
     }
 
-    /// The CG settings of a pseudofermion config's action solves.
-    pub fn pseudofermion_cg(&self) -> Option<lft_action::CgParams> {
+    /// The CG settings of a pseudofermion config (force and action solves).
+    pub fn pseudofermion_cg(&self) -> Option<lft_action::PseudofermionCg> {
         match self.model {
             Model::Yukawa {
                 fermions: crate::Fermions::Pseudofermion(cg),
                 ..
-            } => Some(cg.action),
+            } => Some(cg),
             _ => None,
         }
     }
@@ -367,13 +367,18 @@ impl TryFrom<ConfigFile> for Config {
             Some(s) => Some(SamplePlan::try_from(s)?),
             None => None,
         };
-        if pseudofermion && sample.as_ref().map(|s| s.method) == Some(SampleMethod::FlowHmc) {
+        let joint = pf_estimator.is_some_and(|p| p.joint.is_some());
+        if pseudofermion
+            && !joint
+            && sample.as_ref().map(|s| s.method) == Some(SampleMethod::FlowHmc)
+        {
             return Err(invalid(
                 "sample.method",
-                "flow-HMC would run its molecular dynamics on the stochastic pseudofermion \
-                 force, which is not the gradient of the estimated action: use method = \
-                 \"imh\" or \"reweight\" (exact with the determinant estimate), or fermions = \
-                 \"exact\"",
+                "flow-HMC with the ladder estimator would run its molecular dynamics on the \
+                 stochastic pseudofermion force, which is not the gradient of the estimated \
+                 action: use method = \"imh\" or \"reweight\", or action.pf_estimator = \
+                 \"flow\" (flow-HMC on the joint target: pseudofermion-HMC trajectories), or \
+                 fermions = \"exact\"",
             ));
         }
         let mut output = Output::try_from(&file.output)?;

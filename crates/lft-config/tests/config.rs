@@ -182,7 +182,7 @@ fn the_flow_estimator_resolves_into_a_joint_flow() {
     let training = est
         .joint
         .unwrap()
-        .training(pf.pseudofermion_cg().unwrap(), 3);
+        .training(pf.pseudofermion_cg().unwrap().action, 3);
     assert_eq!(training.cg.tolerance, 1e-8);
     for (key, needle) in [
         ("action.pf_flow_steps=0", "action.pf_flow_steps"),
@@ -205,6 +205,19 @@ fn the_flow_estimator_resolves_into_a_joint_flow() {
         .to_string();
         assert!(e.contains(needle), "{key}: `{e}` lacks `{needle}`");
     }
+    // Flow-HMC runs on the joint target with the flow estimator (and stays refused with the
+    // ladder, above).
+    let with_sample = format!("{text}[sample]\nconfigs = 10\nmethod = \"flow_hmc\"\n");
+    assert!(
+        load(
+            &with_sample,
+            &[
+                "action.fermions=pseudofermion",
+                "action.pf_estimator=\"flow\""
+            ],
+        )
+        .is_ok()
+    );
     // pf_flow_* keys need the flow estimator.
     let e = load(
         &text,

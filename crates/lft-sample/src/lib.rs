@@ -31,7 +31,9 @@ pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
 pub use integrator::{Integrate, Integrator};
 pub use inverse_check::{InverseCheck, InverseCheckFailed};
-pub use joint_flow_hmc::{JointFlowHmc, JointFlowHmcRecord};
+pub use joint_flow_hmc::{
+    JointFlowHmc, JointFlowHmcError, JointFlowHmcRecord, JointFlowHmcSampler,
+};
 pub use lane_hmc::{LaneHmc, LaneTarget};
 pub use lft_records::{MemoryStore, RecordBlock, SamplerKind, Sink, Store};
 pub use pf_flow_train::{

@@ -10,7 +10,7 @@ use lft_action::{FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
 use lft_fermion::CgParams;
 use lft_flow::Flow;
 use lft_lattice::stream_rng;
-use lft_sample::{FlowImh, JointFlowHmc, PfFlowTraining, train_pf_flow};
+use lft_sample::{FlowImh, JointFlowHmcSampler, PfFlowTraining, Sampler, train_pf_flow};
 
 mod common;
 use common::trained_flow;
@@ -83,16 +83,19 @@ fn joint_imh_agrees_with_exact_hmc_on_4x4() {
 /// L × L; returns the chain of φ and prints both acceptances.
 fn joint_flow_hmc(l: usize, g: f64, n: usize, pf_steps: usize) -> Vec<f64> {
     let (flow, pf_flow) = trained_pair(l, g, 1500, pf_steps);
-    let mut chain = JointFlowHmc::new(
-        &flow,
-        &pf_flow,
-        model(l, g),
-        lft_action::PseudofermionCg::default(),
-        hmc_params(),
-        1,
-        stream_rng(23, 0),
-    )
-    .unwrap();
+    let yukawa = model(l, g);
+    let sampler = JointFlowHmcSampler {
+        proposal: &flow,
+        pf_flow: &pf_flow,
+        model: &yukawa,
+        cg: lft_action::PseudofermionCg::default(),
+        params: hmc_params(),
+        hmc_per_step: 1,
+        seed: 23,
+        flow_step: 0,
+        inverse_check: Default::default(),
+    };
+    let mut chain = sampler.fresh(0);
     let (configs, records) = chain.run(n).unwrap();
     let flow_acc = records.iter().filter(|r| r.flow_accepted).count() as f64 / n as f64;
     let hmc_acc = records.iter().map(|r| r.hmc_accepted).sum::<usize>() as f64 / n as f64;
