@@ -118,10 +118,10 @@ fn joint_flow_hmc_agrees_with_exact_hmc_on_4x4() {
 }
 
 /// Both on 8 × 8: a few minutes on 2 cores. Last run: all within 4σ; joint IMH accepts 0.25 /
-/// 0.11 (g = 0.5 / 1), joint flow-HMC 0.22 / 0.06 of its flow moves. At g = 0.5 the HMC
+/// 0.11 (g = 0.5 / 1), joint flow-HMC 0.24 / 0.07 of its flow moves. At g = 0.5 the HMC
 /// reference's ⟨φ²⟩ = 0.164(14) has a large error because HMC cannot cross det D = 0 and its two
 /// chains sit in different sectors; the two joint samplers, which can, give 0.1493(13) and
-/// 0.1509(4).
+/// 0.1508(4).
 /// `cargo test --release -p lft-sample --test joint -- --ignored`
 #[test]
 #[ignore]
