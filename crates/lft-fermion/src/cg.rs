@@ -104,6 +104,13 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
             residual: 0.0,
         });
     }
+    if !b_norm2.is_finite() {
+        return Err(FermionError::CgNotConverged {
+            iterations: 0,
+            residual: f64::NAN,
+            tolerance: params.tolerance,
+        });
+    }
     let target = params.tolerance * params.tolerance * b_norm2;
     let mut iterations = 0;
     loop {
@@ -121,7 +128,9 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
             });
         }
         p.copy_from_slice(r);
-        while rr > target {
+        // `!(rr <= target)` rather than `rr > target`: a NaN residual (a non-finite operator)
+        // must reach the check below, not skip the loop and restart forever.
+        while !(rr <= target) {
             if iterations == params.max_iterations || !rr.is_finite() {
                 return Err(FermionError::CgNotConverged {
                     iterations,

@@ -93,6 +93,33 @@ fn cg_reports_non_convergence_clearly() {
     assert!(err.to_string().contains("did not converge"));
 }
 
+/// A non-finite right-hand side or field is an error, not an endless loop (a NaN residual
+/// once skipped the iteration and restarted it forever).
+#[test]
+fn cg_refuses_non_finite_input() {
+    let st = staggered(&[4, 4]);
+    let phi = random(16, 32);
+    let mut b = random(16, 33);
+    let mut x = vec![0.0; 16];
+    let d = Dirac::new(&st, 0.0, 1.0, &phi);
+    b[3] = f64::NAN;
+    let err = solve_ddt(&d, &b, &mut x, CgParams::default(), &mut CgScratch::new(16));
+    assert!(
+        matches!(err, Err(FermionError::CgNotConverged { .. })),
+        "{err:?}"
+    );
+    let mut bad = phi.clone();
+    bad[5] = f64::INFINITY;
+    let d = Dirac::new(&st, 0.0, 1.0, &bad);
+    let b = random(16, 33);
+    x.fill(0.0);
+    let err = solve_ddt(&d, &b, &mut x, CgParams::default(), &mut CgScratch::new(16));
+    assert!(
+        matches!(err, Err(FermionError::CgNotConverged { .. })),
+        "{err:?}"
+    );
+}
+
 /// −2 log|det D(φ)| by dense LU.
 fn minus_two_log_det(st: &Staggered, mass: f64, g: f64, phi: &[f64]) -> f64 {
     -2.0 * DenseLu::of(&Dirac::new(st, mass, g, phi)).log_abs_det()

@@ -1,0 +1,242 @@
+//! Time per effective sample of ⟨|M|⟩/V and ⟨M²⟩/V for the Yukawa samplers that need no
+//! determinant, side by side in one run (m² = −4, λ = 8, massless, L × L): pseudofermion HMC;
+//! and, with one flow q(φ) trained on pseudofermion forces (its training time printed apart),
+//! exact-determinant flow IMH (L ≤ 16), pseudo-marginal IMH with the default ladder, joint IMH
+//! with a conditional pseudofermion flow (16 draws per estimate) and joint flow-HMC.
+//! docs/PERFORMANCE.md has the results.
+//!
+//!   cargo run --release -p lft-sample --example pf_samplers_bench -- L G [FLOW_STEPS=1500] [N=4000]
+//!
+//! Each sampler runs N steps (the ladder N/8: it costs ~100 ms an estimate at L = 16); the time
+//! per effective sample is wall time × 2τ_int / steps with the larger τ_int of the two.
+use lft_action::{
+    Action, FlowDetEstimator, Phi4Params, PseudofermionCg, PseudofermionFlow, Yukawa,
+    YukawaEstimated, YukawaExact, YukawaParams,
+};
+use lft_fermion::{CgParams, DetEstimator, Reference};
+use lft_flow::{
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,
+};
+use lft_lattice::{Lattice, stream_rng};
+use lft_sample::{
+    FlowImh, HmcParams, Integrator, JointFlowHmcSampler, MarkovChain, PfFlowTraining,
+    PseudofermionHmc, Sampler, Start, train_pf_flow,
+};
+use lft_stats::estimate_mean;
+use std::time::Instant;
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
+    args.get(i)
+        .map(|s| s.parse().ok().expect("a number"))
+        .unwrap_or(default)
+}
+
+/// Geometric twists lo … hi at `ratio`.
+fn ladder(lo: f64, hi: f64, ratio: f64) -> Vec<f64> {
+    let mut v = vec![lo];
+    while v[v.len() - 1] * ratio < hi {
+        v.push(v[v.len() - 1] * ratio);
+    }
+    v.push(hi);
+    v
+}
+
+/// Prints one row: the sampler, its steps, wall time, acceptance, τ_int of |M| and M², and the
+/// time per effective sample.
+fn report(name: &str, configs: &[f64], v: usize, seconds: f64, acceptance: f64) {
+    let (mut abs_m, mut m2) = (Vec::new(), Vec::new());
+    for phi in configs.chunks_exact(v) {
+        let m: f64 = phi.iter().sum();
+        abs_m.push(m.abs() / v as f64);
+        m2.push(m * m / v as f64);
+    }
+    let a = estimate_mean(&[&abs_m]).unwrap();
+    let b = estimate_mean(&[&m2]).unwrap();
+    let n = abs_m.len() as f64;
+    let tau = a.tau_int.max(b.tau_int);
+    println!(
+        "| {name} | {n} | {seconds:.1} s | {acceptance:.3} | {:.4}({:.0}) | {:.3}({:.0}) | {:.1} / {:.1} | {:.2} ms |",
+        a.value,
+        a.error * 1e4,
+        b.value,
+        b.error * 1e3,
+        a.tau_int,
+        b.tau_int,
+        1e3 * seconds * 2.0 * tau / n
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: pf_samplers_bench L G [FLOW_STEPS] [N]");
+        std::process::exit(2);
+    }
+    let l: usize = arg(&args, 1, 16);
+    let g: f64 = arg(&args, 2, 1.0);
+    let flow_steps: usize = arg(&args, 3, 1500);
+    let n: usize = arg(&args, 4, 4000);
+    let v = l * l;
+    let params = YukawaParams {
+        phi4: Phi4Params {
+            m2: -4.0,
+            lambda: 8.0,
+        },
+        g,
+        mass: 0.0,
+    };
+    let model = || Yukawa::new(Lattice::new(&[l, l]).unwrap(), params).unwrap();
+    let cg = PseudofermionCg::default();
+    let hmc = HmcParams {
+        step_size: 0.1,
+        n_steps: 10,
+        integrator: Integrator::Omelyan,
+        length_jitter: 0.5,
+    };
+    println!("L = {l}, g = {g}, {n} steps per sampler");
+    println!(
+        "| sampler | steps | wall | acceptance | <|M|>/V | <M^2>/V | tau_int |M|, M^2 | per effective sample |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+
+    // Pseudofermion HMC from a cold start, after 200 trajectories of thermalisation.
+    let mut chain = PseudofermionHmc::new(model(), cg, Start::Cold, stream_rng(1, 0), hmc);
+    let t = Instant::now();
+    for k in 0..200 {
+        let r = chain.trajectory().unwrap();
+        if k % 50 == 0 {
+            eprintln!(
+                "thermalisation {k}: accepted {} after {:.1} s",
+                r.accepted,
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let t = Instant::now();
+    let mut configs = Vec::with_capacity(n * v);
+    let mut accepted = 0;
+    for _ in 0..n {
+        accepted += usize::from(chain.trajectory().unwrap().accepted);
+        configs.extend_from_slice(chain.field());
+    }
+    let hmc_seconds = t.elapsed().as_secs_f64();
+    report(
+        "pseudofermion HMC (ε = 0.1 × 10, Omelyan)",
+        &configs,
+        v,
+        hmc_seconds,
+        accepted as f64 / n as f64,
+    );
+
+    // One flow q(φ) for the flow samplers.
+    let training = YukawaEstimated::new(
+        model(),
+        DetEstimator::new(ladder(0.01, 3.0, 1.5), 1, CgParams::default())
+            .unwrap()
+            .with_reference(Reference::MeanDiagonal),
+        CgParams::default(),
+        31,
+    );
+    let spec = FlowSpec {
+        layers: 8,
+        hidden: vec![8],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+        equivariant: true,
+        coupling: CouplingSpec::Affine,
+        prior: PriorSpec::StandardNormal,
+        spectral: false,
+        precision: lft_flow::Precision::F64,
+    };
+    let mut flow = Flow::new(training.lattice().clone(), &spec, 21).unwrap();
+    let options = TrainOptions {
+        steps: flow_steps,
+        batch: 64,
+        lr: 1e-2,
+        schedule: Schedule::Cosine,
+        grad_clip: Some(100.0),
+        max_failures: 5,
+        ..TrainOptions::default()
+    };
+    let t = Instant::now();
+    let mut adam = Adam::new(flow.n_params());
+    train(
+        &mut flow,
+        &training,
+        &options,
+        flow_steps,
+        &mut adam,
+        &mut stream_rng(21, 1),
+        &mut |_| {},
+    )
+    .unwrap();
+    let flow_seconds = t.elapsed().as_secs_f64();
+    let mut pf_flow = PseudofermionFlow::standard(2, 2);
+    let t = Instant::now();
+    let settings = PfFlowTraining {
+        steps: 600,
+        seed: 5,
+        ..PfFlowTraining::default()
+    };
+    train_pf_flow(&mut pf_flow, &flow, &model(), &settings, &mut |_| {}).unwrap();
+    let pf_seconds = t.elapsed().as_secs_f64();
+
+    let imh = |name: &str, target: &dyn Action, steps: usize| {
+        let t = Instant::now();
+        let (configs, records) = FlowImh::new(&flow, target, 256, stream_rng(22, 0))
+            .run(steps)
+            .unwrap();
+        let acc = records.iter().filter(|r| r.accepted).count() as f64 / steps as f64;
+        report(name, &configs, v, t.elapsed().as_secs_f64(), acc);
+    };
+    if l <= 16 {
+        imh("exact-determinant flow IMH", &YukawaExact::new(model()), n);
+    }
+    let ladder_target = YukawaEstimated::new(
+        model(),
+        DetEstimator::new(ladder(0.01, 3.0, 1.15), 2, CgParams::default())
+            .unwrap()
+            .with_reference(Reference::MeanDiagonal),
+        CgParams::default(),
+        32,
+    );
+    imh(
+        "pseudo-marginal IMH (default ladder)",
+        &ladder_target,
+        n / 8,
+    );
+    let joint = YukawaEstimated::new(
+        model(),
+        FlowDetEstimator::new(pf_flow.clone(), 16, CgParams::default()).unwrap(),
+        CgParams::default(),
+        33,
+    );
+    imh("joint IMH (16 draws)", &joint, n);
+    let yukawa = model();
+    let sampler = JointFlowHmcSampler {
+        proposal: &flow,
+        pf_flow: &pf_flow,
+        model: &yukawa,
+        cg,
+        params: hmc,
+        hmc_per_step: 1,
+        seed: 23,
+        flow_step: 0,
+        inverse_check: Default::default(),
+    };
+    let mut chain = sampler.fresh(0);
+    let t = Instant::now();
+    let (configs, records) = chain.run(n).unwrap();
+    let acc = records.iter().filter(|r| r.flow_accepted).count() as f64 / n as f64;
+    report(
+        "joint flow-HMC (1 trajectory per step)",
+        &configs,
+        v,
+        t.elapsed().as_secs_f64(),
+        acc,
+    );
+    println!(
+        "training (not counted above): q(φ) {flow_steps} steps {flow_seconds:.0} s; conditional flow 600 steps {pf_seconds:.1} s"
+    );
+}
