@@ -128,9 +128,9 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
             });
         }
         p.copy_from_slice(r);
-        // `!(rr <= target)` rather than `rr > target`: a NaN residual (a non-finite operator)
-        // must reach the check below, not skip the loop and restart forever.
-        while !(rr <= target) {
+        // A NaN residual (a non-finite operator) must reach the check below, not skip the
+        // loop and restart it forever.
+        while rr > target || rr.is_nan() {
             if iterations == params.max_iterations || !rr.is_finite() {
                 return Err(FermionError::CgNotConverged {
                     iterations,

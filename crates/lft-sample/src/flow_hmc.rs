@@ -110,27 +110,18 @@ impl Chain for FlowHmc<'_> {
     /// One step: a flow proposal and `hmc_per_step` trajectories.
     fn advance(&mut self, _max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
         let r = self.step()?;
-        out.record(Step {
-            config: self.field(),
-            values: &[r.action, r.hmc_accepted as f64],
-            accepted: r.flow_accepted,
-            rng_after: self.rng_state(),
-            delta_h: None,
-            inner: (self.hmc_per_step as u64, r.hmc_accepted as u64),
-        });
+        let step = FlowHmcStep {
+            flow_accepted: r.flow_accepted,
+            hmc_accepted: r.hmc_accepted,
+            hmc_per_step: self.hmc_per_step,
+            action: r.action,
+        };
+        step.record(out, self.field(), self.rng_state());
         Ok(())
     }
 
     fn settings(&self) -> ChainSettings {
-        let p = self.hmc.params();
-        ChainSettings::FlowHmc {
-            step_size: p.step_size,
-            n_steps: p.n_steps as u64,
-            integrator: p.integrator,
-            length_jitter: p.length_jitter,
-            hmc_per_step: self.hmc_per_step as u64,
-            flow_step: self.flow_step,
-        }
+        flow_hmc_settings(self.hmc.params(), self.hmc_per_step, self.flow_step)
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
@@ -179,29 +170,78 @@ impl<'a> Sampler for FlowHmcSampler<'a> {
     }
 
     fn resume(&self, meta: &ChainMeta, last: Option<&StoredRow>) -> Result<FlowHmc<'a>, String> {
-        let ChainSettings::FlowHmc {
-            step_size,
-            n_steps,
-            integrator,
-            length_jitter,
-            ..
-        } = meta.settings
-        else {
-            return Err("not a flow-HMC chain".into());
-        };
-        let params = HmcParams {
-            step_size,
-            n_steps: n_steps as usize,
-            integrator,
-            length_jitter,
-        };
-        let (field, rng) = match last {
-            Some(row) => (row.config.clone(), row.rng),
-            None => (meta.start_config.clone(), meta.start_rng),
-        };
-        if field.len() != self.volume() {
-            return Err("the stored state does not fit the lattice".into());
-        }
+        let (params, field, rng) = flow_hmc_resume_state(meta, last, self.volume())?;
         Ok(self.chain(field, rng, params))
     }
+}
+
+/// What one step of a flow-HMC-like chain stores (plain or joint flow-HMC alike).
+pub(crate) struct FlowHmcStep {
+    pub flow_accepted: bool,
+    pub hmc_accepted: usize,
+    pub hmc_per_step: usize,
+    pub action: f64,
+}
+
+impl FlowHmcStep {
+    /// Records the step: values [S, trajectories accepted], the flow move as `accepted`.
+    pub(crate) fn record(&self, out: &mut Recorder<'_>, field: &[f64], rng_after: RngState) {
+        out.record(Step {
+            config: field,
+            values: &[self.action, self.hmc_accepted as f64],
+            accepted: self.flow_accepted,
+            rng_after,
+            delta_h: None,
+            inner: (self.hmc_per_step as u64, self.hmc_accepted as u64),
+        });
+    }
+}
+
+/// The stored settings of a flow-HMC-like chain.
+pub(crate) fn flow_hmc_settings(
+    p: HmcParams,
+    hmc_per_step: usize,
+    flow_step: u64,
+) -> ChainSettings {
+    ChainSettings::FlowHmc {
+        step_size: p.step_size,
+        n_steps: p.n_steps as u64,
+        integrator: p.integrator,
+        length_jitter: p.length_jitter,
+        hmc_per_step: hmc_per_step as u64,
+        flow_step,
+    }
+}
+
+/// The HMC settings, field and generator a flow-HMC-like chain continues from after its
+/// stored record `last` (`None`: from its start state).
+pub(crate) fn flow_hmc_resume_state(
+    meta: &ChainMeta,
+    last: Option<&StoredRow>,
+    volume: usize,
+) -> Result<(HmcParams, Vec<f64>, RngState), String> {
+    let ChainSettings::FlowHmc {
+        step_size,
+        n_steps,
+        integrator,
+        length_jitter,
+        ..
+    } = meta.settings
+    else {
+        return Err("not a flow-HMC chain".into());
+    };
+    let params = HmcParams {
+        step_size,
+        n_steps: n_steps as usize,
+        integrator,
+        length_jitter,
+    };
+    let (field, rng) = match last {
+        Some(row) => (row.config.clone(), row.rng),
+        None => (meta.start_config.clone(), meta.start_rng),
+    };
+    if field.len() != volume {
+        return Err("the stored state does not fit the lattice".into());
+    }
+    Ok((params, field, rng))
 }

@@ -16,10 +16,11 @@
 //! after the heat bath ϕ†(D Dᵀ)⁻¹ϕ = |ξ|² exactly, and q(ϕ | φ) takes the conditional flow's
 //! inverse (one CG solve on the free operator); a proposal's takes one solve for ϕ'†(D Dᵀ)⁻¹ϕ'.
 
+use crate::flow_hmc::{FlowHmcStep, flow_hmc_resume_state, flow_hmc_settings};
 use crate::imh::FLOW_CHAIN_STREAM;
 use crate::{
     Chain, HmcParams, InverseCheck, InverseCheckFailed, MarkovChain, PseudofermionHmc, Recorder,
-    Sampler, Step,
+    Sampler,
 };
 use lft_action::{Action, PseudofermionCg, PseudofermionFlow, Yukawa};
 use lft_fermion::{
@@ -192,27 +193,18 @@ impl Chain for JointFlowHmc<'_> {
     /// One step: a heat bath, a joint flow proposal and `hmc_per_step` trajectories.
     fn advance(&mut self, _max: usize, out: &mut Recorder<'_>) -> Result<(), Self::Error> {
         let r = self.step()?;
-        out.record(Step {
-            config: self.field(),
-            values: &[r.action, r.hmc_accepted as f64],
-            accepted: r.flow_accepted,
-            rng_after: self.rng_state(),
-            delta_h: None,
-            inner: (self.hmc_per_step as u64, r.hmc_accepted as u64),
-        });
+        let step = FlowHmcStep {
+            flow_accepted: r.flow_accepted,
+            hmc_accepted: r.hmc_accepted,
+            hmc_per_step: self.hmc_per_step,
+            action: r.action,
+        };
+        step.record(out, self.field(), self.rng_state());
         Ok(())
     }
 
     fn settings(&self) -> ChainSettings {
-        let p = self.hmc.params();
-        ChainSettings::FlowHmc {
-            step_size: p.step_size,
-            n_steps: p.n_steps as u64,
-            integrator: p.integrator,
-            length_jitter: p.length_jitter,
-            hmc_per_step: self.hmc_per_step as u64,
-            flow_step: self.flow_step,
-        }
+        flow_hmc_settings(self.hmc.params(), self.hmc_per_step, self.flow_step)
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
@@ -267,29 +259,7 @@ impl<'a> Sampler for JointFlowHmcSampler<'a> {
         meta: &ChainMeta,
         last: Option<&StoredRow>,
     ) -> Result<JointFlowHmc<'a>, String> {
-        let ChainSettings::FlowHmc {
-            step_size,
-            n_steps,
-            integrator,
-            length_jitter,
-            ..
-        } = meta.settings
-        else {
-            return Err("not a flow-HMC chain".into());
-        };
-        let params = HmcParams {
-            step_size,
-            n_steps: n_steps as usize,
-            integrator,
-            length_jitter,
-        };
-        let (field, rng) = match last {
-            Some(row) => (row.config.clone(), row.rng),
-            None => (meta.start_config.clone(), meta.start_rng),
-        };
-        if field.len() != self.volume() {
-            return Err("the stored state does not fit the lattice".into());
-        }
+        let (params, field, rng) = flow_hmc_resume_state(meta, last, self.volume())?;
         Ok(self.chain(field, rng, params))
     }
 }
