@@ -21,6 +21,14 @@ pub trait Action: Send + Sync {
     /// The lattice the field lives on.
     fn lattice(&self) -> &Lattice;
 
+    /// The number of real components of a state: V for a scalar field (the default); a target
+    /// that carries auxiliary fields in its state (the joint Yukawa target with its
+    /// pseudofermion, [`crate::YukawaJoint`]) has more, the scalar field first. Samplers that
+    /// move whole states (HMC, annealing) size their buffers by it.
+    fn state_len(&self) -> usize {
+        self.lattice().volume()
+    }
+
     /// S(φ).
     fn action(&self, phi: &[f64]) -> f64;
 
@@ -29,7 +37,7 @@ pub trait Action: Send + Sync {
 
     /// S(φ) for every configuration of a batch `[n, V]`, in parallel over configurations.
     fn action_batch(&self, phis: &[f64], out: &mut [f64]) {
-        let v = self.lattice().volume();
+        let v = self.state_len();
         assert_eq!(phis.len(), out.len() * v, "batch shape mismatch");
         out.par_iter_mut()
             .zip(phis.par_chunks_exact(v))
@@ -77,7 +85,7 @@ pub trait Action: Send + Sync {
 
     /// ∂S/∂φ for every configuration of a batch `[n, V]`, in parallel over configurations.
     fn gradient_batch(&self, phis: &[f64], grads: &mut [f64]) {
-        let v = self.lattice().volume();
+        let v = self.state_len();
         assert_eq!(phis.len(), grads.len(), "batch shape mismatch");
         grads
             .par_chunks_exact_mut(v)

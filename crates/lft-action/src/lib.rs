@@ -1,6 +1,7 @@
 //! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`:
 //! φ⁴, the free field, and the Yukawa model with staggered fermions (determinant exact, through
-//! pseudofermions, or estimated without bias).
+//! pseudofermions, or estimated without bias), and its joint target of scalar field and
+//! pseudofermion.
 
 mod action;
 pub mod free_field;
@@ -8,6 +9,7 @@ mod lanes;
 mod phi4;
 mod yukawa;
 mod yukawa_estimated;
+mod yukawa_joint;
 
 pub use action::{Action, ActionError};
 pub use free_field::FreeField;
@@ -21,3 +23,4 @@ pub use lft_fermion::{
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
 pub use yukawa_estimated::{EstimateCounts, Estimator, YukawaEstimated, field_hash};
+pub use yukawa_joint::YukawaJoint;

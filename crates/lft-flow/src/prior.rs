@@ -60,10 +60,14 @@ impl Prior {
         })
     }
 
-    /// Draws one configuration.
+    /// Draws one configuration. A state longer than the lattice (a scalar field followed by
+    /// auxiliary fields, as the joint Yukawa target's pseudofermion) has the prior on its
+    /// first V components and independent N(0, 1) on the rest; so do [`Prior::log_prob`] and
+    /// [`Prior::grad_neg_log_prob`].
     pub fn sample(&self, rng: &mut Pcg64, z: &mut [f64]) {
         gaussian_fill(rng, z);
         if let Prior::FreeField { fft, sigma, .. } = self {
+            let z = &mut z[..sigma.len()];
             let mut c: Vec<Complex64> = z.iter().map(|&x| Complex64::new(x, 0.0)).collect();
             fft.forward(&mut c);
             c.iter_mut().zip(sigma.iter()).for_each(|(c, s)| *c *= s);
@@ -75,11 +79,21 @@ impl Prior {
     /// log r(z).
     pub fn log_prob(&self, z: &[f64]) -> f64 {
         match self {
-            Prior::StandardNormal => {
-                -0.5 * z.iter().map(|x| x * x).sum::<f64>()
-                    - 0.5 * z.len() as f64 * (2.0 * std::f64::consts::PI).ln()
+            Prior::StandardNormal => standard_normal_log_prob(z),
+            Prior::FreeField {
+                action,
+                log_z,
+                sigma,
+                ..
+            } => {
+                let (field, rest) = z.split_at(sigma.len());
+                let rest = if rest.is_empty() {
+                    0.0
+                } else {
+                    standard_normal_log_prob(rest)
+                };
+                -action.action(field) - log_z + rest
             }
-            Prior::FreeField { action, log_z, .. } => -action.action(z) - log_z,
         }
     }
 
@@ -87,9 +101,19 @@ impl Prior {
     pub fn grad_neg_log_prob(&self, z: &[f64], out: &mut [f64]) {
         match self {
             Prior::StandardNormal => out.copy_from_slice(z),
-            Prior::FreeField { action, .. } => action.gradient(z, out),
+            Prior::FreeField { action, sigma, .. } => {
+                let v = sigma.len();
+                action.gradient(&z[..v], &mut out[..v]);
+                out[v..].copy_from_slice(&z[v..]);
+            }
         }
     }
+}
+
+/// −½ Σ z² − (n/2) log 2π for n = `z.len()` independent N(0, 1) variables.
+fn standard_normal_log_prob(z: &[f64]) -> f64 {
+    -0.5 * z.iter().map(|x| x * x).sum::<f64>()
+        - 0.5 * z.len() as f64 * (2.0 * std::f64::consts::PI).ln()
 }
 
 /// Samples of the reverse KL that [`fit_free_field_mass`] averages.

@@ -77,7 +77,7 @@ pub struct HmcChain {
 impl HmcChain {
     /// A chain starting from `start`, drawing from `rng`.
     pub fn new(action: &dyn Action, start: Start, mut rng: Pcg64, params: HmcParams) -> Self {
-        let v = action.lattice().volume();
+        let v = action.state_len();
         let mut phi = vec![0.0; v];
         if start == Start::Hot {
             gaussian_fill(&mut rng, &mut phi);
@@ -90,8 +90,8 @@ impl HmcChain {
         let v = phi.len();
         assert_eq!(
             v,
-            action.lattice().volume(),
-            "field does not fit the lattice"
+            action.state_len(),
+            "field does not fit the action's state"
         );
         let mut grad = vec![0.0; v];
         action.gradient(&phi, &mut grad);

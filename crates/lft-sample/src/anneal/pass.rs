@@ -90,7 +90,8 @@ pub(crate) fn run_pass(
 ) -> Result<SmcPass, AnnealError> {
     settings.validate()?;
     let n = settings.particles;
-    let v = action.lattice().volume();
+    // The whole state: V for a scalar field, more with auxiliary fields (pseudofermions).
+    let v = action.state_len();
     let mut system_rng = stream_rng(seed, base);
     let mut rngs: Vec<Pcg64> = (0..n)
         .map(|i| stream_rng(seed, base + 1 + i as u64))
@@ -240,7 +241,7 @@ fn hmc_move(
     particles: &mut [f64],
     rngs: &mut [Pcg64],
 ) -> usize {
-    let v = target.action.lattice().volume();
+    let v = target.action.state_len();
     let Some(lanes) = target.lanes() else {
         return hmc_move_one_by_one(target, params, trajectories, particles, rngs);
     };
@@ -273,7 +274,7 @@ fn hmc_move_one_by_one(
     particles: &mut [f64],
     rngs: &mut [Pcg64],
 ) -> usize {
-    let v = target.action.lattice().volume();
+    let v = target.action.state_len();
     particles
         .par_chunks_exact_mut(v)
         .zip(rngs.par_iter_mut())

@@ -129,6 +129,10 @@ impl Action for Tempered<'_> {
         self.action.lattice()
     }
 
+    fn state_len(&self) -> usize {
+        self.action.state_len()
+    }
+
     /// −log π_β(φ) = −(1 − β) log r(φ) + β S(φ); a term whose coefficient is zero is not
     /// evaluated.
     fn action(&self, phi: &[f64]) -> f64 {

@@ -1,6 +1,8 @@
 //! Annealing in the one sampler pipeline: [`PassSampler`] stores pass r of SMC, AIS or CRAFT
 //! as chain r, its records the N final particles (S, log W_i + log Ẑ, slot); [`PimhSampler`]
-//! stores PIMH chains, one configuration per step. Passes are deterministic functions of
+//! stores PIMH chains, one configuration per step. Where the target's state carries auxiliary
+//! fields after the scalar field (the joint Yukawa target), only the scalar field is stored
+//! and S is the target's action of the whole state. Passes are deterministic functions of
 //! their index, so an interrupted chain resumes exactly by running its pass again.
 
 use super::pass::pass_base;
@@ -67,7 +69,7 @@ impl<'a> PassChain<'a> {
     pub fn ensure_run(&mut self) -> Result<&SmcPass, AnnealError> {
         if self.system.is_none() {
             let pass = (self.sampler.passes)(self.pass)?;
-            let v = self.sampler.action.lattice().volume();
+            let v = self.sampler.action.state_len();
             let actions = pass
                 .particles
                 .chunks_exact(v)
@@ -95,10 +97,12 @@ impl Chain for PassChain<'_> {
         let rng = self.rng();
         let (pass, actions, log_w) = self.system.as_ref().expect("run above");
         let v = pass.particles.len() / actions.len();
+        // The scalar field: the first V components of a state (auxiliary fields are not stored).
+        let field = self.sampler.action.lattice().volume();
         let end = (self.next + max).min(actions.len());
         for i in self.next..end {
             out.record(Step {
-                config: &pass.particles[i * v..(i + 1) * v],
+                config: &pass.particles[i * v..i * v + field],
                 values: &[actions[i], log_w[i], i as f64],
                 accepted: true,
                 rng_after: rng,
@@ -206,8 +210,9 @@ impl Chain for PimhChain<'_> {
         let chain = self.chain.as_mut().expect("started above");
         let step = chain.step(&mut passes)?;
         let action = self.context.action.action(&step.config);
+        let field = self.context.action.lattice().volume();
         out.record(Step {
-            config: &step.config,
+            config: &step.config[..field],
             values: &[action, step.log_z, step.pass as f64, step.proposal as f64],
             accepted: step.accepted,
             rng_after: chain.rng_state(),

@@ -7,7 +7,9 @@
 //! depend on the number of threads). Inside a chunk, groups of [`LANES`] particles go through
 //! the lane-batched flow and target ([`BijectionStack::forward_lanes`], [`TemperedLanes`])
 //! where both offer it (coupling flows, φ⁴ with the standard normal prior); the others one at
-//! a time. The two agree to rounding (the lane convolutions use fused multiply-adds).
+//! a time. The two agree to rounding (the lane convolutions use fused multiply-adds). A flow
+//! moves the scalar field only: the auxiliary fields of a longer state (the pseudofermion of
+//! the joint Yukawa target) pass through, T(φ, ϕ) = (T(φ), ϕ), with the same log|det|.
 
 use super::path::{Tempered, TemperedLanes};
 use crate::LaneTarget;
@@ -48,7 +50,10 @@ pub(crate) fn transport_step(
     weights: &[f64],
     loss: Option<&mut TransitionLoss>,
 ) -> Vec<f64> {
-    let v = to.action.lattice().volume();
+    // The flow moves the scalar field, the first `field` of a state's `v` components; the
+    // rest (a pseudofermion of the joint Yukawa target) passes through unchanged.
+    let v = to.action.state_len();
+    let field = to.action.lattice().volume();
     let train = loss.is_some();
     let n_params = flow.n_params();
     let lanes = match (flow.has_lanes(), from.lanes(), to.lanes()) {
@@ -82,7 +87,7 @@ pub(crate) fn transport_step(
                 }
             }
             // Only the particles left over from whole lane groups need the one-by-one buffers.
-            let mut scratch = (!rest.is_empty()).then(|| flow.scratch(v));
+            let mut scratch = (!rest.is_empty()).then(|| flow.scratch(field));
             for (x, &wi) in rest.chunks_exact_mut(v).zip(&w[grouped..]) {
                 let scratch = scratch.as_mut().expect("made for a non-empty rest");
                 transport_one(flow, from, to, scratch, x, wi, train, &mut result);
@@ -117,14 +122,16 @@ fn transport_one(
     result: &mut ChunkResult,
 ) {
     let v = x.len();
-    let mut y = vec![0.0; v];
+    let field = to.action.lattice().volume();
+    let mut y = x.to_vec();
     let before = from.log_density(from.action.action(x), from.prior.log_prob(x));
-    let logdet = flow.forward(x, &mut y, scratch);
+    let logdet = flow.forward(&x[..field], &mut y[..field], scratch);
     let after = to.log_density(to.action.action(&y), to.prior.log_prob(&y));
     let increment = after + logdet - before;
     if train {
         let mut g = vec![0.0; v];
         to.gradient(&y, &mut g);
+        g.truncate(field);
         g.iter_mut().for_each(|gi| *gi *= wi);
         flow.backward(scratch, &mut g, -wi, &mut result.grad);
         result.loss -= wi * increment;

@@ -1,0 +1,191 @@
+//! Annealing with pseudofermions: SMC on the joint target e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} in the
+//! real variables x = (φ, u, w) of `YukawaJoint`, the pseudofermion annealed from the standard
+//! complex normal, with HMC moves on (φ, ϕ) that take CG solves and no determinant.
+//!
+//! - In the free limit (g = 0, λ = 0) log Z_J = log Z_free + V log 2π + log det(D₀D₀ᵀ) is
+//!   known exactly, and the passes' mean log Ẑ agrees with it.
+//! - On 4 × 4 (m² = −4, λ = 8, massless, g = 0.5 and 1) the weighted ⟨|M|⟩/V, ⟨M²⟩/V and
+//!   ⟨φ²⟩ agree with exact-determinant HMC within 4 combined standard errors, and
+//!   log Ẑ_J − V log 2π with the log Ẑ of SMC on the exact-determinant action (behind
+//!   `--ignored` until CG stagnation on near-singular prior draws is handled; see the test).
+//!   8 × 8 runs behind `--ignored`:
+//!   `cargo test --release -p lft-sample --test anneal_joint -- --ignored --nocapture`.
+
+use lft_action::{
+    Action, FreeField, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaJoint, YukawaParams,
+};
+use lft_fermion::free::free_log_det;
+use lft_flow::{Prior, PriorSpec};
+use lft_lattice::Lattice;
+use lft_sample::anneal::{Resampling, Schedule, SmcPass, SmcSettings, smc_pass};
+use lft_sample::{HmcParams, Integrator};
+use lft_stats::{Estimate, normalized_weights};
+
+mod common;
+use common::yukawa::{compare, estimates, exact_hmc, model};
+
+fn settings(particles: usize) -> SmcSettings {
+    SmcSettings {
+        particles,
+        schedule: Schedule::Adaptive { target: 0.5 },
+        resampling: Some(Resampling::Systematic),
+        ess_threshold: 0.5,
+        hmc: HmcParams {
+            step_size: 0.1,
+            n_steps: 10,
+            integrator: Integrator::Leapfrog,
+            length_jitter: 0.5,
+        },
+        trajectories: 2,
+        step_knots: Vec::new(),
+        target_acceptance: Some(0.8),
+    }
+}
+
+/// The mean over passes of log Ẑ and its standard error.
+fn mean_log_z(passes: &[SmcPass]) -> Estimate {
+    let n = passes.len() as f64;
+    let mean = passes.iter().map(|p| p.log_z).sum::<f64>() / n;
+    let var = passes.iter().map(|p| (p.log_z - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Estimate {
+        value: mean,
+        error: (var / n).sqrt(),
+        tau_int: 0.5,
+        tau_int_error: 0.0,
+    }
+}
+
+/// The observables of `common::yukawa::NAMES`, weighted within each pass, then averaged over passes (their
+/// scatter the error); each state's scalar field is its first V components.
+fn weighted_estimates(passes: &[SmcPass], v: usize, state: usize) -> Vec<Estimate> {
+    let per_pass: Vec<[f64; 3]> = passes
+        .iter()
+        .map(|pass| {
+            let w = normalized_weights(&pass.log_weights);
+            let mut avg = [0.0; 3];
+            for (x, wi) in pass.particles.chunks_exact(state).zip(&w) {
+                let phi = &x[..v];
+                let m: f64 = phi.iter().sum();
+                avg[0] += wi * m.abs() / v as f64;
+                avg[1] += wi * m * m / v as f64;
+                avg[2] += wi * phi.iter().map(|p| p * p).sum::<f64>() / v as f64;
+            }
+            avg
+        })
+        .collect();
+    let n = passes.len() as f64;
+    (0..3)
+        .map(|k| {
+            let mean = per_pass.iter().map(|a| a[k]).sum::<f64>() / n;
+            let var = per_pass.iter().map(|a| (a[k] - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            Estimate {
+                value: mean,
+                error: (var / n).sqrt(),
+                tau_int: 0.5,
+                tau_int_error: 0.0,
+            }
+        })
+        .collect()
+}
+
+fn passes(prior: &Prior, action: &dyn Action, settings: &SmcSettings, n: u64) -> Vec<SmcPass> {
+    (0..n)
+        .map(|p| smc_pass(prior, action, settings, 17, p).unwrap())
+        .collect()
+}
+
+fn joint(l: usize, g: f64) -> YukawaJoint {
+    YukawaJoint::new(model(l, g), PseudofermionCg::default())
+}
+
+#[test]
+fn in_the_free_limit_log_z_is_exact() {
+    let lattice = Lattice::new(&[4, 4]).unwrap();
+    let v = 16;
+    let (m2, mass) = (1.0, 0.5);
+    let params = YukawaParams {
+        phi4: Phi4Params { m2, lambda: 0.0 },
+        g: 0.0,
+        mass,
+    };
+    let action = YukawaJoint::new(
+        Yukawa::new(lattice.clone(), params).unwrap(),
+        PseudofermionCg::default(),
+    );
+    let exact = FreeField::new(lattice.clone(), m2).unwrap().log_z()
+        + action.log_z_offset()
+        + 2.0 * free_log_det(&lattice, mass);
+    let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
+    let runs = passes(&prior, &action, &settings(256), 8);
+    assert!(runs.iter().all(|p| p.particles.len() == 256 * 3 * v));
+    let got = mean_log_z(&runs);
+    eprintln!(
+        "free limit: log Z_J exact {exact:.4}, SMC {:.4} ± {:.4} ({} temperatures)",
+        got.value,
+        got.error,
+        runs[0].temperatures.len()
+    );
+    assert!(
+        got.error > 0.0 && (got.value - exact).abs() < 4.0 * got.error,
+        "SMC {got:?} against exact {exact}"
+    );
+    assert!(action.take_error().is_none());
+}
+
+/// SMC on the joint target of L × L at coupling g against exact-determinant HMC (observables)
+/// and exact-determinant SMC (log Z).
+fn joint_smc_agrees(l: usize, g: f64, particles: usize, n_passes: u64, hmc_trajectories: usize) {
+    let v = l * l;
+    let lattice = Lattice::new(&[l, l]).unwrap();
+    let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
+    let action = joint(l, g);
+    let runs = passes(&prior, &action, &settings(particles), n_passes);
+    let got = weighted_estimates(&runs, v, 3 * v);
+    let reference = estimates(&exact_hmc(l, g, hmc_trajectories), v);
+    compare(g, "joint SMC", &reference, &got);
+    let acceptance: Vec<f64> = runs[0].temperatures.iter().map(|t| t.acceptance).collect();
+    eprintln!(
+        "g = {g}: {} temperatures, HMC acceptance {:.2}–{:.2}, CG (solves, iterations) {:?}",
+        acceptance.len(),
+        acceptance.iter().cloned().fold(1.0, f64::min),
+        acceptance.iter().cloned().fold(0.0, f64::max),
+        action.cg_counts()
+    );
+
+    let exact_action = YukawaExact::new(model(l, g));
+    let exact_runs = passes(&prior, &exact_action, &settings(particles), n_passes);
+    let joint_z = mean_log_z(&runs);
+    let marginal = Estimate {
+        value: joint_z.value - action.log_z_offset(),
+        ..joint_z
+    };
+    let exact_z = mean_log_z(&exact_runs);
+    let combined = (marginal.error.powi(2) + exact_z.error.powi(2)).sqrt();
+    eprintln!(
+        "g = {g} log Z: joint SMC − V log 2π {:.4} ± {:.4}, exact-determinant SMC {:.4} ± {:.4}",
+        marginal.value, marginal.error, exact_z.value, exact_z.error
+    );
+    assert!(
+        combined > 0.0 && (marginal.value - exact_z.value).abs() < 4.0 * combined,
+        "g = {g} log Z: {marginal:?} vs {exact_z:?}"
+    );
+    assert!(action.take_error().is_none());
+}
+
+#[test]
+#[ignore = "work in progress: at β ≈ 0 about 1 in 800 standard-normal φ gives a near-singular \
+            D (s_min ≲ 7e-3, S_pf ≳ 7e4) where CG stagnates just above the 1e-12 action \
+            tolerance, and the pass stops with a NonFinite error; run with --ignored"]
+fn joint_smc_agrees_with_the_exact_determinant_on_4x4() {
+    for g in [0.5, 1.0] {
+        joint_smc_agrees(4, g, 1024, 12, 12_000);
+    }
+}
+
+#[test]
+#[ignore = "8 × 8: minutes; run with --ignored"]
+fn joint_smc_agrees_with_the_exact_determinant_on_8x8() {
+    for g in [0.5, 1.0] {
+        joint_smc_agrees(8, g, 1024, 12, 20_000);
+    }
+}
