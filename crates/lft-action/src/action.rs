@@ -29,6 +29,14 @@ pub trait Action: Send + Sync {
         self.lattice().volume()
     }
 
+    /// log c, where integrating the auxiliary components a of a state x = (φ, a) out of
+    /// e^{−S(x)} leaves c times the density of the model on φ: ∫ e^{−S(φ, a)} da = c e^{−S(φ)}.
+    /// 0 without auxiliary fields (the default); V log 2π for the joint Yukawa target. Annealing
+    /// subtracts it, so that its log Ẑ estimates the model's log ∫ e^{−S(φ)} dφ either way.
+    fn auxiliary_log_z(&self) -> f64 {
+        0.0
+    }
+
     /// S(φ).
     fn action(&self, phi: &[f64]) -> f64;
 

@@ -23,4 +23,4 @@ pub use lft_fermion::{
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
 pub use yukawa_estimated::{EstimateCounts, Estimator, YukawaEstimated, field_hash};
-pub use yukawa_joint::YukawaJoint;
+pub use yukawa_joint::{DEFAULT_STAGNATION_FLOOR, YukawaJoint};

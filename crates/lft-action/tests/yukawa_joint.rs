@@ -86,7 +86,9 @@ fn the_pseudofermion_part_is_the_heat_bath_norm() {
     assert!((s_pf - norm).abs() < 1e-10 * norm, "{s_pf} vs {norm}");
     let s_phi4 = action.model().phi4().action(&phi);
     assert!((action.action(&x) - s_phi4 - norm).abs() < 1e-10 * norm);
-    assert!((action.log_z_offset() - v as f64 * (2.0 * std::f64::consts::PI).ln()).abs() < 1e-12);
+    assert!(
+        (action.auxiliary_log_z() - v as f64 * (2.0 * std::f64::consts::PI).ln()).abs() < 1e-12
+    );
 }
 
 #[test]
@@ -140,4 +142,60 @@ fn a_failed_solve_makes_the_action_infinite_and_is_kept() {
     assert!(action.take_error().is_some());
     assert!(action.take_error().is_none(), "taken once");
     assert_eq!(action.cg_counts().0, 2);
+}
+
+/// An action tolerance below the rounding floor stagnates; with the default floor the solve
+/// is accepted and counted, and S_J agrees with a solve that converged at 1e-12. With the
+/// floor at 0 it is refused (S_J = +∞) and the error is kept, while the gradient still takes
+/// its stagnated solve.
+#[test]
+fn a_stagnated_solve_is_accepted_up_to_the_floor_and_counted() {
+    let params = YukawaParams {
+        phi4: PHI4,
+        g: 1.0,
+        mass: 0.0,
+    };
+    let model = Yukawa::new(Lattice::new(&[4, 4]).unwrap(), params).unwrap();
+    let below_floor = CgParams {
+        tolerance: 1e-20,
+        max_iterations: 10_000,
+    };
+    let cg = PseudofermionCg {
+        force: below_floor,
+        action: below_floor,
+    };
+    let x = random(48, 7, 1.0);
+    let reference = joint(&[4, 4], 1.0, 0.0).action(&x);
+    let accepting = YukawaJoint::new(model.clone(), cg);
+    assert_eq!(
+        accepting.stagnation_floor(),
+        lft_action::DEFAULT_STAGNATION_FLOOR
+    );
+    let s = accepting.action(&x);
+    assert!(
+        (s - reference).abs() < 1e-10 * reference.abs(),
+        "{s} vs {reference}"
+    );
+    assert_eq!(accepting.stagnated_solves(), 1);
+    assert!(accepting.take_error().is_none());
+    let (solves, iterations) = accepting.cg_counts();
+    assert!(solves == 1 && iterations < 1_000, "{iterations} iterations");
+
+    let refusing = YukawaJoint::new(model, cg).with_stagnation_floor(0.0);
+    assert_eq!(refusing.action(&x), f64::INFINITY);
+    assert_eq!(refusing.stagnated_solves(), 0);
+    assert!(matches!(
+        refusing.take_error(),
+        Some(lft_fermion::FermionError::CgStagnated { .. })
+    ));
+    // The gradient uses a stagnated solve whatever the floor.
+    let mut grad = vec![0.0; 48];
+    let mut want = vec![0.0; 48];
+    refusing.gradient(&x, &mut grad);
+    joint(&[4, 4], 1.0, 0.0).gradient(&x, &mut want);
+    for (k, (g, w)) in grad.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() < 1e-9 * w.abs().max(1.0), "{k}: {g} vs {w}");
+    }
+    assert_eq!(refusing.stagnated_solves(), 1);
+    assert!(refusing.take_error().is_none());
 }

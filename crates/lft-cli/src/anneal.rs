@@ -20,7 +20,10 @@ use tracing::info;
 
 /// Columns of `/anneal/temperatures`.
 const TEMPERATURE_COLUMNS: &str =
-    "pass, beta, ess, log_z_increment, acceptance, step_size, resampled";
+    "pass, beta, ess, log_z_increment, acceptance, step_size, resampled, zero_weight";
+
+/// The number of [`TEMPERATURE_COLUMNS`].
+const TEMPERATURE_COLUMN_COUNT: usize = 8;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
@@ -38,16 +41,16 @@ pub fn train_only(config: &Config, abort_after: Option<u64>) -> Result<()> {
             plan.method.name()
         );
     };
-    let action = config.field_action()?;
+    let target = config.anneal_target()?;
     let prior = Prior::new(plan.prior, config.lattice()).context("anneal.prior_m2")?;
-    train_craft(config, plan, cp, &prior, action.as_ref(), abort_after)?;
+    train_craft(config, plan, cp, &prior, target.action(), abort_after)?;
     Ok(())
 }
 
 pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let plan = config.anneal()?;
-    let action = config.field_action()?;
-    let action = action.as_ref();
+    let target = config.anneal_target()?;
+    let action = target.action();
     let prior = Prior::new(plan.prior, config.lattice()).context("anneal.prior_m2")?;
     let kind = match plan.method {
         AnnealMethod::Smc => SamplerKind::Smc,
@@ -117,6 +120,9 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                     "  time per step          {} (one {what} pass)",
                     human_seconds(start.elapsed().as_secs_f64() / s.steps as f64)
                 );
+                if let Some(joint) = target.joint() {
+                    print_joint_summary(joint);
+                }
             }
         }
         _ => {
@@ -152,10 +158,31 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
                     .collect::<Result<Vec<SmcPass>, _>>()?;
                 store_passes(path, plan, &outcome.chains, &passes)?;
                 print_summary(config, plan, kind, &passes, start.elapsed().as_secs_f64());
+                if let Some(joint) = target.joint() {
+                    print_joint_summary(joint);
+                }
             }
         }
     }
     Ok(())
+}
+
+/// The CG work of annealing on the joint (φ, ϕ) target of pseudofermions.
+fn print_joint_summary(joint: &lft_action::YukawaJoint) {
+    let (solves, iterations) = joint.cg_counts();
+    println!("  pseudofermions         joint (φ, ϕ) target; log Z is of φ (V log 2π taken off)");
+    println!(
+        "  CG                     {solves} solves, {:.1} iterations per solve, {} stagnated \
+         (accepted up to a residual of {:.0e})",
+        iterations as f64 / solves.max(1) as f64,
+        joint.stagnated_solves(),
+        joint.stagnation_floor()
+    );
+    if let Some(error) = joint.take_error() {
+        println!(
+            "  last CG failure        {error} (an HMC move rejected, or a particle of zero weight)"
+        );
+    }
 }
 
 /// A log line at most every 10 s from inside the passes: which pass, its β, ESS and log Ẑ so
@@ -212,10 +239,11 @@ fn store_passes(
                 t.acceptance,
                 t.step_size,
                 f64::from(u8::from(t.resampled)),
+                t.zero_weight as f64,
             ]);
         }
     }
-    let n_rows = rows.len() / 7;
+    let n_rows = rows.len() / TEMPERATURE_COLUMN_COUNT;
     let arrays = [
         StoredArray::new(
             "log_z",
@@ -223,7 +251,12 @@ fn store_passes(
             log_z,
             "log Z estimate of each pass (chain)",
         ),
-        StoredArray::new("temperatures", vec![n_rows, 7], rows, TEMPERATURE_COLUMNS),
+        StoredArray::new(
+            "temperatures",
+            vec![n_rows, TEMPERATURE_COLUMN_COUNT],
+            rows,
+            TEMPERATURE_COLUMNS,
+        ),
     ];
     let attrs = [
         ("method".to_string(), plan.method.name().to_string()),
@@ -284,6 +317,21 @@ fn print_summary(
         temperatures as f64 / passes.len() as f64
     );
     println!("  HMC acceptance         {acceptance:.4}");
+    let zero_weight: usize = passes
+        .iter()
+        .filter_map(|p| p.temperatures.last())
+        .map(|t| t.zero_weight)
+        .sum();
+    let ever_zero = passes
+        .iter()
+        .flat_map(|p| &p.temperatures)
+        .any(|t| t.zero_weight > 0);
+    if ever_zero {
+        println!(
+            "  zero-weight particles  {zero_weight} at β = 1 (action +∞: a singular Dirac \
+             operator or a failed solve; see /anneal/temperatures)"
+        );
+    }
     println!(
         "  final ESS/N            {:.4} (mean over passes)",
         ess_final.iter().sum::<f64>() / ess_final.len() as f64

@@ -122,10 +122,12 @@ fn print_anneal(path: &std::path::Path) -> Result<()> {
         println!("    log Z of each pass: {}", shown.join(", "));
     }
     if let Some(t) = array("temperatures") {
-        // Rows: pass, beta, ess, log_z_increment, acceptance, step_size, resampled.
+        // Rows: pass, beta, ess, log_z_increment, acceptance, step_size, resampled and, in
+        // files written since zero weights were counted, zero_weight.
+        let columns = t.shape.get(1).copied().unwrap_or(7).max(7);
         let first: Vec<&[f64]> = t
             .data
-            .chunks_exact(7)
+            .chunks_exact(columns)
             .filter(|r| r[0] == t.data[0])
             .collect();
         println!(
@@ -144,6 +146,9 @@ fn print_anneal(path: &std::path::Path) -> Result<()> {
                 r[5],
                 if r[6] > 0.0 { "yes" } else { "" }
             );
+            if let Some(&zero) = r.get(7).filter(|&&z| z > 0.0) {
+                println!("    {:>12} {zero} particle(s) of zero weight", "");
+            }
         }
     }
     Ok(())

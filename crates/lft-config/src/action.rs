@@ -166,9 +166,9 @@ impl Model {
             } => {
                 return Err(invalid(
                     "action.fermions",
-                    "\"pseudofermion\" has no exact S(φ): it works with [hmc], and with a \
-                     [flow] through the determinant estimator (pf_* keys); annealing needs \
-                     fermions = \"exact\"",
+                    "\"pseudofermion\" has no exact S(φ): it works with [hmc], with a [flow] \
+                     through the determinant estimator (pf_* keys), and with [anneal] on the \
+                     joint (φ, ϕ) target",
                 ));
             }
         })

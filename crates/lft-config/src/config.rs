@@ -321,29 +321,22 @@ impl TryFrom<ConfigFile> for Config {
                 "the config needs a sampler: an [hmc], a [flow] or an [anneal] section",
             ));
         }
-        if file.anneal.is_some() {
-            if let Some(other) = [
+        if file.anneal.is_some()
+            && let Some(other) = [
                 ("hmc", file.hmc.is_some()),
                 ("flow", file.flow.is_some()),
                 ("sample", file.sample.is_some()),
             ]
             .iter()
             .find(|(_, present)| *present)
-            {
-                return Err(invalid(
-                    "anneal",
-                    format!(
-                        "an [anneal] config runs its own sampler; remove the [{}] section",
-                        other.0
-                    ),
-                ));
-            }
-            if pseudofermion {
-                return Err(invalid(
-                    "action.fermions",
-                    "annealing needs the exact effective action: use fermions = \"exact\"",
-                ));
-            }
+        {
+            return Err(invalid(
+                "anneal",
+                format!(
+                    "an [anneal] config runs its own sampler; remove the [{}] section",
+                    other.0
+                ),
+            ));
         }
         let flow = match (&file.flow, &file.train) {
             (Some(f), Some(t)) => Some(FlowPlan {

@@ -34,6 +34,7 @@
 
 pub mod action;
 pub mod anneal;
+pub mod anneal_target;
 pub mod config;
 mod defaults;
 mod error;
@@ -54,6 +55,7 @@ pub use anneal::{
     AnnealConfig, AnnealMethod, AnnealPlan, CraftPlan, PimhPasses, PimhPlan, ResamplingName,
     ScheduleKind,
 };
+pub use anneal_target::AnnealTarget;
 pub use config::{Config, FlowPlan};
 pub use error::ConfigError;
 pub use file::{ConfigFile, LatticeConfig};

@@ -410,15 +410,22 @@ flush_seconds = 0.5
     );
 }
 
-/// A pseudofermion model has no field action, and says which key to change.
+/// A pseudofermion model has no field action, and says which key to change; it anneals on
+/// the joint (φ, ϕ) target, state 3V, with the config's CG settings.
 #[test]
 fn pseudofermions_have_no_field_action() {
     let c = load(YUKAWA, &["action.fermions=pseudofermion"]).unwrap();
     let e = c.field_action().err().expect("no S(φ) for pseudofermions");
     assert!(e.to_string().contains("action.fermions"), "{e}");
+    let target = c.anneal_target().unwrap();
+    assert_eq!(target.action().state_len(), 3 * 64);
+    assert!(target.joint().is_some());
     let exact = load(YUKAWA, &[]).unwrap();
     let phi = vec![0.1; 64];
     assert!(exact.field_action().unwrap().action(&phi).is_finite());
+    let target = exact.anneal_target().unwrap();
+    assert!(target.joint().is_none() && target.action().state_len() == 64);
+    assert_eq!(target.action().auxiliary_log_z(), 0.0);
 }
 
 const FLOW: &str = r#"

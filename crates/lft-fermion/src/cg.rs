@@ -5,8 +5,23 @@
 //! and complex right-hand sides alike (all the inner products it needs are real). It stops when the true
 //! residual satisfies |b − D Dᵀ x| ≤ tol·|b|: the cheap recursive residual decides when to look,
 //! and if rounding has let it drift below the true one, CG restarts from the true residual.
+//! If [`STAGNANT_RESTARTS`] restarts in a row have not brought the true residual below 0.9 of
+//! the best so far, the solve has reached the floating-point floor (about ε·κ(D Dᵀ)) above the
+//! tolerance and more iterations cannot help: CG stops with [`FermionError::CgStagnated`],
+//! leaving its last iterate (at the floor) in x, instead of running on to `max_iterations`.
+//! (Slow progress, a factor of 2 per restart on an ill-conditioned D Dᵀ, is not stagnation.)
+//! A recursive residual that grows past 10¹⁰ |b| ends the solve with
+//! [`FermionError::CgNotConverged`] at once. A caller that can use a less accurate solve (see
+//! [`accept_stagnated`]) takes it from there.
 
 use crate::{Dirac, FermionError, FermionScalar, norm_sqr, re_dot};
+
+/// Restarts in a row without progress after which CG reports stagnation.
+pub const STAGNANT_RESTARTS: usize = 5;
+
+/// |r|²/|b|² beyond which CG gives up at once (a relative residual of 10¹⁰: x is rounding
+/// noise; only a numerically singular D Dᵀ gets there), instead of at `max_iterations`.
+const DIVERGED: f64 = 1e20;
 
 /// When CG stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +128,8 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
     }
     let target = params.tolerance * params.tolerance * b_norm2;
     let mut iterations = 0;
+    let mut best_true_rr = f64::INFINITY;
+    let mut idle_restarts = 0;
     loop {
         // r = b − A x from scratch: at the start, and again whenever the recursively updated
         // residual claims convergence, since rounding lets it drift below the true one.
@@ -127,11 +144,25 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
                 residual: (rr / b_norm2).sqrt(),
             });
         }
+        // Progress: a restart that brings the true residual below 0.9 of the best so far.
+        if rr < 0.81 * best_true_rr {
+            best_true_rr = rr;
+            idle_restarts = 0;
+        } else {
+            idle_restarts += 1;
+        }
+        if idle_restarts >= STAGNANT_RESTARTS {
+            return Err(FermionError::CgStagnated {
+                iterations,
+                residual: (rr / b_norm2).sqrt(),
+                tolerance: params.tolerance,
+            });
+        }
         p.copy_from_slice(r);
         // A NaN residual (a non-finite operator) must reach the check below, not skip the
         // loop and restart it forever.
         while rr > target || rr.is_nan() {
-            if iterations == params.max_iterations || !rr.is_finite() {
+            if iterations == params.max_iterations || !rr.is_finite() || rr > DIVERGED * b_norm2 {
                 return Err(FermionError::CgNotConverged {
                     iterations,
                     residual: (rr / b_norm2).sqrt(),
@@ -152,5 +183,24 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
             rr = rr_new;
             iterations += 1;
         }
+    }
+}
+
+/// Takes a solve that stagnated at a true relative residual ≤ `floor` as done: its
+/// [`CgStats`] (with that residual) instead of the error. Every other outcome passes through.
+pub fn accept_stagnated(
+    result: Result<CgStats, FermionError>,
+    floor: f64,
+) -> Result<CgStats, FermionError> {
+    match result {
+        Err(FermionError::CgStagnated {
+            iterations,
+            residual,
+            ..
+        }) if residual <= floor => Ok(CgStats {
+            iterations,
+            residual,
+        }),
+        other => other,
     }
 }

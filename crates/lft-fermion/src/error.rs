@@ -21,6 +21,14 @@ pub enum FermionError {
         residual: f64,
         tolerance: f64,
     },
+    #[error(
+        "conjugate gradient stagnated at relative residual {residual:.3e} after {iterations} iterations, above its tolerance {tolerance:.1e}: D Dᵀ is too ill-conditioned for that tolerance in double precision"
+    )]
+    CgStagnated {
+        iterations: usize,
+        residual: f64,
+        tolerance: f64,
+    },
     #[error("the Dirac operator is singular (a zero pivot in its LU factorisation)")]
     Singular,
     #[error("even-odd Schur complement needs m + g φ_x ≠ 0 on every even site; site {site} has 0")]

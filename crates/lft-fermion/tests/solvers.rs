@@ -2,7 +2,7 @@
 
 use lft_fermion::{
     CgParams, CgScratch, Complex64, DenseLu, Dirac, FermionError, Pseudofermion, Staggered,
-    schur_log_det, solve_ddt,
+    accept_stagnated, schur_log_det, solve_ddt,
 };
 mod common;
 
@@ -254,4 +254,47 @@ fn pseudofermion_action_after_a_heat_bath_averages_the_volume() {
         "var/V = {}",
         var / v as f64
     );
+}
+
+/// A tolerance below the floating-point floor ε·κ(D Dᵀ) cannot be met: CG reports the
+/// stagnation after a restart or two instead of running on to `max_iterations`, and leaves
+/// its last iterate, at the floor, in x; `accept_stagnated` takes it when the floor allows.
+#[test]
+fn cg_reports_stagnation_below_the_rounding_floor() {
+    let st = staggered(&[8, 8]);
+    let phi = random(64, 34);
+    let d = Dirac::new(&st, 0.0, 1.0, &phi);
+    let b = random(64, 35);
+    let mut x = vec![0.0; 64];
+    let params = CgParams {
+        tolerance: 1e-20,
+        max_iterations: 100_000,
+    };
+    let err = solve_ddt(&d, &b, &mut x, params, &mut CgScratch::new(64)).unwrap_err();
+    let FermionError::CgStagnated {
+        iterations,
+        residual,
+        ..
+    } = err
+    else {
+        panic!("unexpected error {err:?}");
+    };
+    assert!(iterations < 2_000, "{iterations} iterations");
+    // The iterate really is at the floor: its true residual is the one reported.
+    let mut ax = vec![0.0; 64];
+    let mut tmp = vec![0.0; 64];
+    d.apply_ddt(&x, &mut ax, &mut tmp);
+    let true_residual = (ax.iter().zip(&b).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+        / b.iter().map(|b| b * b).sum::<f64>())
+    .sqrt();
+    assert!((true_residual - residual).abs() <= 1e-3 * residual);
+    // On a generic field the floor ε·κ is far below the joint target's default floor 1e-8.
+    assert!(residual < 1e-10, "floor {residual:e}");
+    assert!(err.to_string().contains("stagnated"));
+    let accepted = accept_stagnated(Err(err.clone()), 1e-10).unwrap();
+    assert_eq!(
+        (accepted.iterations, accepted.residual),
+        (iterations, residual)
+    );
+    assert_eq!(accept_stagnated(Err(err.clone()), residual / 2.0), Err(err));
 }

@@ -6,9 +6,12 @@
 //!   known exactly, and the passes' mean log Ẑ agrees with it.
 //! - On 4 × 4 (m² = −4, λ = 8, massless, g = 0.5 and 1) the weighted ⟨|M|⟩/V, ⟨M²⟩/V and
 //!   ⟨φ²⟩ agree with exact-determinant HMC within 4 combined standard errors, and
-//!   log Ẑ_J − V log 2π with the log Ẑ of SMC on the exact-determinant action (behind
-//!   `--ignored` until CG stagnation on near-singular prior draws is handled; see the test).
-//!   8 × 8 runs behind `--ignored`:
+//!   log Ẑ_J − V log 2π with the log Ẑ of SMC on the exact-determinant action. About 1 in
+//!   800 standard-normal prior draws of φ makes D nearly singular, and CG stagnates above the
+//!   action tolerance; the joint target accepts those solves at its stagnation floor, and
+//!   the test prints how many there were. Beyond the floor (a few prior draws at g = 1) the
+//!   action is +∞: zero weight, removed at the first resampling, also printed. 8 × 8 runs
+//!   behind `--ignored`:
 //!   `cargo test --release -p lft-sample --test anneal_joint -- --ignored --nocapture`.
 
 use lft_action::{
@@ -112,15 +115,15 @@ fn in_the_free_limit_log_z_is_exact() {
         Yukawa::new(lattice.clone(), params).unwrap(),
         PseudofermionCg::default(),
     );
-    let exact = FreeField::new(lattice.clone(), m2).unwrap().log_z()
-        + action.log_z_offset()
-        + 2.0 * free_log_det(&lattice, mass);
+    // log Ẑ is of the φ-marginal: the annealing takes off the V log 2π of the pseudofermion.
+    let exact =
+        FreeField::new(lattice.clone(), m2).unwrap().log_z() + 2.0 * free_log_det(&lattice, mass);
     let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
     let runs = passes(&prior, &action, &settings(256), 8);
     assert!(runs.iter().all(|p| p.particles.len() == 256 * 3 * v));
     let got = mean_log_z(&runs);
     eprintln!(
-        "free limit: log Z_J exact {exact:.4}, SMC {:.4} ± {:.4} ({} temperatures)",
+        "free limit: log Z exact {exact:.4}, joint SMC {:.4} ± {:.4} ({} temperatures)",
         got.value,
         got.error,
         runs[0].temperatures.len()
@@ -145,37 +148,42 @@ fn joint_smc_agrees(l: usize, g: f64, particles: usize, n_passes: u64, hmc_traje
     compare(g, "joint SMC", &reference, &got);
     let acceptance: Vec<f64> = runs[0].temperatures.iter().map(|t| t.acceptance).collect();
     eprintln!(
-        "g = {g}: {} temperatures, HMC acceptance {:.2}–{:.2}, CG (solves, iterations) {:?}",
+        "g = {g}: {} temperatures, HMC acceptance {:.2}–{:.2}, CG (solves, iterations) {:?}, \
+         {} stagnated, {} particles of zero weight over {n_passes} passes",
         acceptance.len(),
         acceptance.iter().cloned().fold(1.0, f64::min),
         acceptance.iter().cloned().fold(0.0, f64::max),
-        action.cg_counts()
+        action.cg_counts(),
+        action.stagnated_solves(),
+        runs.iter()
+            .flat_map(|r| &r.temperatures)
+            .map(|t| t.zero_weight)
+            .sum::<usize>()
     );
 
     let exact_action = YukawaExact::new(model(l, g));
     let exact_runs = passes(&prior, &exact_action, &settings(particles), n_passes);
-    let joint_z = mean_log_z(&runs);
-    let marginal = Estimate {
-        value: joint_z.value - action.log_z_offset(),
-        ..joint_z
-    };
+    // The joint pass's log Ẑ already has the V log 2π of the pseudofermion taken off.
+    let marginal = mean_log_z(&runs);
     let exact_z = mean_log_z(&exact_runs);
     let combined = (marginal.error.powi(2) + exact_z.error.powi(2)).sqrt();
     eprintln!(
-        "g = {g} log Z: joint SMC − V log 2π {:.4} ± {:.4}, exact-determinant SMC {:.4} ± {:.4}",
+        "g = {g} log Z: joint SMC {:.4} ± {:.4}, exact-determinant SMC {:.4} ± {:.4}",
         marginal.value, marginal.error, exact_z.value, exact_z.error
     );
     assert!(
         combined > 0.0 && (marginal.value - exact_z.value).abs() < 4.0 * combined,
         "g = {g} log Z: {marginal:?} vs {exact_z:?}"
     );
-    assert!(action.take_error().is_none());
+    // A CG failure inside an HMC trajectory (a field driven far out) only rejects that move;
+    // one in an action evaluation beyond the stagnation floor makes S = +∞, a particle of zero
+    // weight (counted above), which resampling removes.
+    if let Some(error) = action.take_error() {
+        eprintln!("g = {g}: a CG failure in an HMC move (the move was rejected): {error}");
+    }
 }
 
 #[test]
-#[ignore = "work in progress: at β ≈ 0 about 1 in 800 standard-normal φ gives a near-singular \
-            D (s_min ≲ 7e-3, S_pf ≳ 7e4) where CG stagnates just above the 1e-12 action \
-            tolerance, and the pass stops with a NonFinite error; run with --ignored"]
 fn joint_smc_agrees_with_the_exact_determinant_on_4x4() {
     for g in [0.5, 1.0] {
         joint_smc_agrees(4, g, 1024, 12, 12_000);

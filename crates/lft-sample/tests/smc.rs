@@ -176,6 +176,111 @@ fn non_finite_weights_are_named_errors() {
     assert_eq!(craft.iterations(), 0, "no step taken");
 }
 
+/// The free field restricted to φ_0 ≥ 0: S = +∞ on the other half, as a singular Dirac
+/// operator or a failed pseudofermion solve makes it. By the symmetry φ → −φ its Z is half the
+/// free field's, exactly.
+struct HalfSpace(Phi4);
+
+impl lft_action::Action for HalfSpace {
+    fn lattice(&self) -> &Lattice {
+        self.0.lattice()
+    }
+    fn action(&self, phi: &[f64]) -> f64 {
+        if phi[0] < 0.0 {
+            f64::INFINITY
+        } else {
+            self.0.action(phi)
+        }
+    }
+    fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
+        self.0.gradient(phi, grad)
+    }
+}
+
+/// Particles of action +∞ get zero weight, are counted, and resampling removes them: half the
+/// prior draws land there, and log Ẑ still agrees with log(Z_free / 2) within 3 standard
+/// errors (a linear schedule: an adaptive one, chosen from the particles themselves, biases
+/// log Ẑ by O(1/N) beyond the −var/2 of Jensen's inequality). The adaptive schedule measures
+/// its conditional ESS against the particles of nonzero density, so it still steps forward
+/// when more than 1 − target of them are lost at once. An action +∞ everywhere is a named
+/// error.
+#[test]
+fn particles_of_infinite_action_get_zero_weight() {
+    use lft_sample::anneal::AnnealError;
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let free = || {
+        Phi4::new(
+            lat.clone(),
+            Phi4Params {
+                m2: 1.0,
+                lambda: 0.0,
+            },
+        )
+        .unwrap()
+    };
+    let exact = FreeField::new(lat.clone(), 1.0).unwrap().log_z() - 2f64.ln();
+    let action = HalfSpace(free());
+    let prior = Prior::new(PriorSpec::StandardNormal, &lat).unwrap();
+    let half_lost = |pass: &lft_sample::anneal::SmcPass, n: usize| {
+        let first = &pass.temperatures[0];
+        let n = n as f64;
+        // Binomial(N, 1/2): within 5 of its standard deviations √N / 2 of N / 2.
+        assert!(
+            (first.zero_weight as f64 - n / 2.0).abs() < 5.0 * n.sqrt() / 2.0,
+            "{} of {n} particles of zero weight at the first step",
+            first.zero_weight
+        );
+        assert!(first.beta > 0.0 && first.resampled, "{first:?}");
+        assert!(pass.particles.chunks_exact(16).all(|phi| phi[0] >= 0.0));
+        assert_eq!(pass.temperatures.last().unwrap().zero_weight, 0);
+        assert_eq!(pass.temperatures.last().unwrap().beta, 1.0);
+    };
+    let s = SmcSettings {
+        ess_threshold: 0.9,
+        ..settings(Schedule::Linear { steps: 20 }, Some(Resampling::Systematic))
+    };
+    let z: Vec<f64> = (0..16)
+        .map(|p| {
+            let pass = smc_pass(&prior, &action, &s, 5, p).unwrap();
+            half_lost(&pass, s.particles);
+            pass.log_z
+        })
+        .collect();
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let se = (z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+    eprintln!("half space: log Z = {mean:.5} ± {se:.5} (exact {exact:.6})");
+    assert!(
+        se > 0.0 && (mean - exact).abs() < 3.0 * se,
+        "{mean} ± {se} vs {exact}"
+    );
+    let adaptive = SmcSettings {
+        schedule: Schedule::Adaptive { target: 0.6 },
+        ..s.clone()
+    };
+    half_lost(
+        &smc_pass(&prior, &action, &adaptive, 5, 0).unwrap(),
+        s.particles,
+    );
+
+    struct Nowhere(Phi4);
+    impl lft_action::Action for Nowhere {
+        fn lattice(&self) -> &Lattice {
+            self.0.lattice()
+        }
+        fn action(&self, _: &[f64]) -> f64 {
+            f64::INFINITY
+        }
+        fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
+            self.0.gradient(phi, grad)
+        }
+    }
+    let s = settings(Schedule::Linear { steps: 4 }, Some(Resampling::Systematic));
+    let err = smc_pass(&prior, &Nowhere(free()), &s, 1, 0).unwrap_err();
+    assert!(matches!(err, AnnealError::NoWeight { .. }), "{err}");
+    assert!(err.to_string().contains("every particle has zero weight"));
+}
+
 /// With a target acceptance, a step size far too large is brought down temperature after
 /// temperature until the acceptance nears the target; log Z stays exact.
 #[test]

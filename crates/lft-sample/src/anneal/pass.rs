@@ -8,14 +8,16 @@
 //!
 //! With resampling this is SMC, without it AIS ([`smc_pass`]); with transports, CRAFT. log Ẑ
 //! estimates log Z_1 = log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about
-//! var(log Ẑ)/2).
+//! var(log Ẑ)/2). A target with auxiliary fields in its state (pseudofermions) anneals the
+//! whole state, and its [`Action::auxiliary_log_z`] is subtracted at the end, so that log Ẑ
+//! is the model's on φ.
 //!
 //! Streams: slot i draws from (seed, base + 1 + i), resampling from (seed, base), where `base`
 //! is the pass's first stream ([`pass_base`]; SMC pass p starts at
 //! `pass_base(ANNEAL_STREAM, p)`); the per-particle work runs in parallel but in fixed chunks
 //! reduced in order, so results do not depend on the number of threads.
 
-use super::path::Tempered;
+use super::path::{Tempered, log_weight_increment};
 use super::schedule::{Schedule, next_adaptive_beta};
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
 use super::transport::{TransitionLoss, transport_step};
@@ -132,7 +134,7 @@ pub(crate) fn run_pass(
                     .iter()
                     .map(|(s, lr)| -s - lr)
                     .collect();
-                finite(&ell, beta)?;
+                defined(&ell, beta)?;
                 next_adaptive_beta(beta, &w, &ell, *target)
             }
             (None, _) => unreachable!("only adaptive schedules have no fixed list"),
@@ -149,16 +151,22 @@ pub(crate) fn run_pass(
             }
             (None, Some(values)) => values
                 .iter()
-                .map(|&(s, lr)| to.log_density(s, lr) - from.log_density(s, lr))
+                .map(|&(s, lr)| {
+                    log_weight_increment(to.log_density(s, lr), from.log_density(s, lr))
+                })
                 .collect(),
             (None, None) => unreachable!("values are computed where there is no transport"),
         };
-        finite(&increments, next)?;
+        defined(&increments, next)?;
         let before = log_sum_exp(&log_w);
         log_w
             .iter_mut()
             .zip(&increments)
             .for_each(|(lw, inc)| *lw += inc);
+        let zero_weight = log_w.iter().filter(|&&lw| lw == f64::NEG_INFINITY).count();
+        if zero_weight == n {
+            return Err(AnnealError::NoWeight { beta: next });
+        }
         let log_z_increment = log_sum_exp(&log_w) - before;
         log_z += log_z_increment;
         let ess_fraction = kish_ess(&log_w);
@@ -205,6 +213,7 @@ pub(crate) fn run_pass(
             acceptance,
             step_size: params.step_size,
             resampled,
+            zero_weight,
         });
         if let Some(observe) = observer {
             observe(temperatures.last().expect("just pushed"), log_z);
@@ -214,14 +223,19 @@ pub(crate) fn run_pass(
     Ok(SmcPass {
         particles,
         log_weights: log_w,
-        log_z,
+        log_z: log_z - action.auxiliary_log_z(),
         temperatures,
     })
 }
 
-/// The first non-finite value is a named error.
-fn finite(values: &[f64], beta: f64) -> Result<(), AnnealError> {
-    match values.iter().position(|x| !x.is_finite()) {
+/// Log weights (or their increments) must be finite or −∞: −∞ is a particle of zero weight
+/// (its action is +∞, as where a Dirac operator is singular or its solve failed), while NaN
+/// or +∞ at the first such particle is a named error.
+fn defined(values: &[f64], beta: f64) -> Result<(), AnnealError> {
+    match values
+        .iter()
+        .position(|&x| x.is_nan() || x == f64::INFINITY)
+    {
         Some(particle) => Err(AnnealError::NonFinite {
             beta,
             particle,

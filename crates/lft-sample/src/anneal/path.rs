@@ -50,6 +50,18 @@ impl Tempered<'_> {
 }
 
 /// log π_β of [`Tempered::log_density`].
+/// The incremental log weight log π_to − log π_from of a particle (`after` − `before`), −∞
+/// where either density is zero (action +∞): a particle of zero density at the new temperature
+/// gets zero weight, and one of zero density at the old one had zero weight already and keeps
+/// it (rather than −∞ + ∞ = NaN).
+pub(crate) fn log_weight_increment(after: f64, before: f64) -> f64 {
+    if after == f64::NEG_INFINITY || before == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else {
+        after - before
+    }
+}
+
 fn tempered_log_density(beta: f64, action: f64, log_prior: f64) -> f64 {
     let prior = if beta < 1.0 {
         (1.0 - beta) * log_prior

@@ -88,24 +88,35 @@ impl Schedule {
 }
 
 /// The conditional ESS fraction CESS(β + δ) ∈ [1/N, 1] for normalised weights `w` and log
-/// ratios `ell`, computed with the exponents shifted by their maximum.
+/// ratios `ell`, computed with the exponents shifted by their maximum (ℓ = −∞, a particle of
+/// zero density, counts as e^{δℓ} = 0 for every δ).
 pub fn conditional_ess(w: &[f64], ell: &[f64], delta: f64) -> f64 {
+    let exponent = |l: f64| if l == f64::NEG_INFINITY { l } else { delta * l };
     let max = ell
         .iter()
-        .map(|l| delta * l)
+        .map(|&l| exponent(l))
         .fold(f64::NEG_INFINITY, f64::max);
-    let (s1, s2) = w.iter().zip(ell).fold((0.0, 0.0), |(s1, s2), (wi, l)| {
-        let x = (delta * l - max).exp();
+    let (s1, s2) = w.iter().zip(ell).fold((0.0, 0.0), |(s1, s2), (wi, &l)| {
+        let x = (exponent(l) - max).exp();
         (s1 + wi * x, s2 + wi * x * x)
     });
     s1 * s1 / s2
 }
 
-/// The next temperature after `beta` with CESS = `target` (bisection on the step to a relative
-/// precision of 1e-12), or 1 if the whole remaining step keeps CESS ≥ `target`.
+/// The next temperature after `beta` with CESS = `target` × CESS(0⁺) (bisection on the step to
+/// a relative precision of 1e-12), or 1 if the whole remaining step keeps it. CESS(0⁺) = Σ W_i
+/// over the particles of nonzero density (ℓ_i > −∞) is 1 unless some have action +∞; those
+/// are lost at any step, so the schedule controls the loss among the others.
 pub fn next_adaptive_beta(beta: f64, w: &[f64], ell: &[f64], target: f64) -> f64 {
     let remaining = 1.0 - beta;
-    if conditional_ess(w, ell, remaining) >= target {
+    let ceiling: f64 = w
+        .iter()
+        .zip(ell)
+        .filter(|(_, l)| **l > f64::NEG_INFINITY)
+        .map(|(wi, _)| wi)
+        .sum();
+    let target = target * ceiling.min(1.0);
+    if ceiling == 0.0 || conditional_ess(w, ell, remaining) >= target {
         return 1.0;
     }
     let (mut lo, mut hi) = (0.0, remaining);

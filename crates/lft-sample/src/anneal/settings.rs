@@ -46,6 +46,10 @@ pub struct TemperatureRecord {
     /// The HMC step size of the move.
     pub step_size: f64,
     pub resampled: bool,
+    /// Particles of zero weight after the step, before any resampling: those whose action is
+    /// +∞ (a singular Dirac operator, or a pseudofermion solve that failed; resampling
+    /// removes them).
+    pub zero_weight: usize,
 }
 
 /// The particle system at β = 1 and the estimate of log Z.
@@ -55,6 +59,9 @@ pub struct SmcPass {
     pub particles: Vec<f64>,
     /// Unnormalised log weights of the final particles.
     pub log_weights: Vec<f64>,
+    /// log Ẑ of the model on φ: the sum of the temperatures' `log_z_increment` minus the
+    /// target's [`lft_action::Action::auxiliary_log_z`] (0 unless the state carries
+    /// auxiliary fields).
     pub log_z: f64,
     pub temperatures: Vec<TemperatureRecord>,
 }
@@ -92,6 +99,11 @@ pub enum AnnealError {
     FlowCount { expected: usize, found: usize },
     #[error("anneal: learning_rate must be positive and finite, got {0}")]
     LearningRate(f64),
+    #[error(
+        "anneal: every particle has zero weight at β = {beta} (each one's action is +∞); the \
+         prior puts no mass where the target does"
+    )]
+    NoWeight { beta: f64 },
     #[error(
         "anneal: the CRAFT loss of transition {transition} is {value} at iteration {iteration}; \
          a smaller learning rate may help"

@@ -11,7 +11,7 @@
 //! moves the scalar field only: the auxiliary fields of a longer state (the pseudofermion of
 //! the joint Yukawa target) pass through, T(φ, ϕ) = (T(φ), ϕ), with the same log|det|.
 
-use super::path::{Tempered, TemperedLanes};
+use super::path::{Tempered, TemperedLanes, log_weight_increment};
 use crate::LaneTarget;
 use lft_action::Action;
 use lft_flow::{BijectionStack, LaneStackScratch};
@@ -127,7 +127,7 @@ fn transport_one(
     let before = from.log_density(from.action.action(x), from.prior.log_prob(x));
     let logdet = flow.forward(&x[..field], &mut y[..field], scratch);
     let after = to.log_density(to.action.action(&y), to.prior.log_prob(&y));
-    let increment = after + logdet - before;
+    let increment = log_weight_increment(after + logdet, before);
     if train {
         let mut g = vec![0.0; v];
         to.gradient(&y, &mut g);
