@@ -50,7 +50,7 @@ pub struct YukawaJoint {
 }
 
 /// The default [`YukawaJoint::stagnation_floor`].
-pub const DEFAULT_STAGNATION_FLOOR: f64 = 1e-8;
+pub const DEFAULT_STAGNATION_FLOOR: f64 = lft_fermion::STAGNATION_FLOOR;
 
 /// The right-hand side u + i w and the solution X = A⁻¹(u + i w) of one solve.
 struct Solve {

@@ -186,6 +186,13 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
     }
 }
 
+/// The relative residual up to which the solvers built on CG in lft (pseudofermion actions
+/// and forces, determinant estimators, stochastic traces) take a stagnated solve as done:
+/// where D Dᵀ is so ill-conditioned that double precision cannot reach the requested
+/// tolerance, a solve at 1e-8 still gives S_pf to about 1e-8 relative, and deterministically
+/// (every solve starts from zero), so Markov chains built on it stay exact for it.
+pub const STAGNATION_FLOOR: f64 = 1e-8;
+
 /// Takes a solve that stagnated at a true relative residual ≤ `floor` as done: its
 /// [`CgStats`] (with that residual) instead of the error. Every other outcome passes through.
 pub fn accept_stagnated(

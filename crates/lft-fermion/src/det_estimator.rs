@@ -35,7 +35,10 @@
 //! the twists are spaced to keep each rung's log-estimate variance of order one.
 
 use crate::free::free_log_det;
-use crate::{CgParams, CgScratch, Dirac, FermionError, re_dot, solve_ddt_shifted};
+use crate::{
+    CgParams, CgScratch, Dirac, FermionError, STAGNATION_FLOOR, accept_stagnated, re_dot,
+    solve_ddt_shifted,
+};
 use lft_lattice::{Pcg64, gaussian_fill};
 use num_complex::Complex64;
 
@@ -288,14 +291,15 @@ impl Work {
     /// η† (D Dᵀ + μ²)⁻¹ η by CG from a zero start.
     fn quadratic(&mut self, dirac: &Dirac, mu: f64, cg: CgParams) -> Result<f64, FermionError> {
         self.x.fill(Complex64::default());
-        let stats = solve_ddt_shifted(
+        let result = solve_ddt_shifted(
             dirac,
             mu * mu,
             &self.eta,
             &mut self.x,
             cg,
             &mut self.scratch,
-        )?;
+        );
+        let stats = accept_stagnated(result, STAGNATION_FLOOR)?;
         self.iterations += stats.iterations;
         Ok(re_dot(&self.eta, &self.x))
     }

@@ -20,7 +20,9 @@ mod pseudofermion;
 mod scalar;
 mod staggered;
 
-pub use cg::{CgParams, CgScratch, CgStats, accept_stagnated, solve_ddt, solve_ddt_shifted};
+pub use cg::{
+    CgParams, CgScratch, CgStats, STAGNATION_FLOOR, accept_stagnated, solve_ddt, solve_ddt_shifted,
+};
 pub use dense::DenseLu;
 pub use det_estimator::{DetEstimate, DetEstimator, Reference};
 pub use error::FermionError;

@@ -28,7 +28,8 @@
 
 use crate::free::free_momenta_sin2;
 use crate::{
-    CgParams, CgScratch, Dirac, FermionScalar, Staggered, TimeBoundary, re_dot, solve_ddt,
+    CgParams, CgScratch, Dirac, FermionScalar, STAGNATION_FLOOR, Staggered, TimeBoundary,
+    accept_stagnated, re_dot, solve_ddt,
 };
 use lft_lattice::Parity;
 use num_complex::Complex64;
@@ -384,7 +385,8 @@ fn apply_layer(
                     tolerance: 1e-13,
                     max_iterations: 100_000,
                 };
-                solve_ddt(&free, &input, &mut z, cg, &mut CgScratch::new(v.len()))
+                let solved = solve_ddt(&free, &input, &mut z, cg, &mut CgScratch::new(v.len()));
+                accept_stagnated(solved, STAGNATION_FLOOR)
                     .expect("the free operator at antiperiodic time is invertible");
                 apply_free(s, mass, -1.0, &z, v);
             } else {

@@ -25,7 +25,8 @@
 //! and at fixed ϕ, ∂(ϕ†(D Dᵀ)⁻¹ϕ)/∂φ_x = −2g Re(X̄_x Y_x), Y = Dᵀ X (the pseudofermion force).
 
 use crate::{
-    CgParams, CgScratch, Dirac, FermionError, PseudofermionFlow, norm_sqr, re_dot, solve_ddt,
+    CgParams, CgScratch, Dirac, FermionError, PseudofermionFlow, STAGNATION_FLOOR,
+    accept_stagnated, norm_sqr, re_dot, solve_ddt,
 };
 use lft_lattice::{Pcg64, gaussian_fill};
 use lft_stats::log_mean_exp;
@@ -80,7 +81,10 @@ impl PseudofermionFlow {
         let mut phi = vec![Complex64::default(); v];
         let log_jac = self.forward(dirac, xi, &mut phi);
         let mut x = vec![Complex64::default(); v];
-        let stats = solve_ddt(dirac, &phi, &mut x, cg, scratch)?;
+        let stats = accept_stagnated(
+            solve_ddt(dirac, &phi, &mut x, cg, scratch),
+            STAGNATION_FLOOR,
+        )?;
         Ok((norm_sqr(xi) - re_dot(&phi, &x) + log_jac, stats.iterations))
     }
 
@@ -131,7 +135,10 @@ impl PseudofermionFlow {
         let mut phi = vec![Complex64::default(); v];
         let log_jac = self.forward(dirac, xi, &mut phi);
         let mut x = vec![Complex64::default(); v];
-        let stats = solve_ddt(dirac, &phi, &mut x, cg, &mut scratch)?;
+        let stats = accept_stagnated(
+            solve_ddt(dirac, &phi, &mut x, cg, &mut scratch),
+            STAGNATION_FLOOR,
+        )?;
         let loss = re_dot(&phi, &x) - norm_sqr(xi) - log_jac;
         let two_x: Vec<Complex64> = x.iter().map(|z| z * 2.0).collect();
         let mut grad = self.backward(dirac, xi, &two_x, -1.0);

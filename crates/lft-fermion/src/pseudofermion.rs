@@ -7,7 +7,10 @@
 //!
 //!   ∂S_pf/∂φ_x = −2g Re(X̄_x Y_x).
 
-use crate::{CgParams, CgScratch, CgStats, Dirac, FermionError, re_dot, solve_ddt};
+use crate::{
+    CgParams, CgScratch, CgStats, Dirac, FermionError, STAGNATION_FLOOR, accept_stagnated, re_dot,
+    solve_ddt,
+};
 use lft_lattice::{Pcg64, gaussian_fill};
 use num_complex::Complex64;
 
@@ -58,35 +61,44 @@ impl Pseudofermion {
 
     /// X = (D Dᵀ)⁻¹ ϕ by CG from a zero start, so that X (and the force) depend on φ and ϕ
     /// only, never on earlier solves: molecular dynamics built on it stays exactly reversible.
-    fn solve(&mut self, dirac: &Dirac, params: CgParams) -> Result<CgStats, FermionError> {
+    /// A solve that stagnates at a relative residual ≤ `floor` counts as done.
+    fn solve(
+        &mut self,
+        dirac: &Dirac,
+        params: CgParams,
+        floor: f64,
+    ) -> Result<CgStats, FermionError> {
         self.solution.fill(Complex64::default());
-        solve_ddt(
+        let result = solve_ddt(
             dirac,
             &self.field,
             &mut self.solution,
             params,
             &mut self.scratch,
-        )
+        );
+        accept_stagnated(result, floor)
     }
 
-    /// S_pf = Re(ϕ† X) with X = (D Dᵀ)⁻¹ ϕ.
+    /// S_pf = Re(ϕ† X) with X = (D Dᵀ)⁻¹ ϕ (a solve stagnated at ≤ [`STAGNATION_FLOOR`]
+    /// counts as done).
     pub fn action(
         &mut self,
         dirac: &Dirac,
         params: CgParams,
     ) -> Result<(f64, CgStats), FermionError> {
-        let stats = self.solve(dirac, params)?;
+        let stats = self.solve(dirac, params, STAGNATION_FLOOR)?;
         Ok((re_dot(&self.field, &self.solution), stats))
     }
 
-    /// Adds ∂S_pf/∂φ_x = −2g Re(X̄_x Y_x) to `grad` (`[V]`), Y = Dᵀ X.
+    /// Adds ∂S_pf/∂φ_x = −2g Re(X̄_x Y_x) to `grad` (`[V]`), Y = Dᵀ X (from a solve that
+    /// may have stagnated at any residual: a less accurate force only costs acceptance).
     pub fn add_force(
         &mut self,
         dirac: &Dirac,
         params: CgParams,
         grad: &mut [f64],
     ) -> Result<CgStats, FermionError> {
-        let stats = self.solve(dirac, params)?;
+        let stats = self.solve(dirac, params, f64::INFINITY)?;
         dirac.apply_transpose(&self.solution, &mut self.y);
         let g2 = -2.0 * dirac.g();
         for ((f, x), y) in grad.iter_mut().zip(&self.solution).zip(&self.y) {

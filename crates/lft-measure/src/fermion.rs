@@ -115,13 +115,14 @@ impl FermionMeasurer {
                 for _ in 0..noise_vectors {
                     z2_noise(rng, &mut self.noise);
                     self.solution.fill(0.0);
-                    solve_ddt(
+                    let solved = solve_ddt(
                         &dirac,
                         &self.noise,
                         &mut self.solution,
                         cg,
                         &mut self.scratch,
-                    )?;
+                    );
+                    lft_fermion::accept_stagnated(solved, lft_fermion::STAGNATION_FLOOR)?;
                     dirac.apply_transpose(&self.solution, &mut self.d_inv_noise);
                     sum += self
                         .noise

@@ -2,13 +2,16 @@
 //! determinant, side by side in one run (m² = −4, λ = 8, massless, L × L): pseudofermion HMC;
 //! and, with one flow q(φ) trained on pseudofermion forces (its training time printed apart),
 //! exact-determinant flow IMH (L ≤ 16), pseudo-marginal IMH with the default ladder, joint IMH
-//! with a conditional pseudofermion flow (16 draws per estimate) and joint flow-HMC.
-//! docs/PERFORMANCE.md has the results.
+//! with a conditional pseudofermion flow (16 draws per estimate) and joint flow-HMC; and SMC on
+//! the joint (φ, ϕ) target. docs/PERFORMANCE.md has the results.
 //!
-//!   cargo run --release -p lft-sample --example pf_samplers_bench -- L G [FLOW_STEPS=1500] [N=4000]
+//!   cargo run --release -p lft-sample --example pf_samplers_bench -- L G [FLOW_STEPS=1500] [N=4000] [PASSES=4] [PARTICLES=128]
 //!
-//! Each sampler runs N steps (the ladder N/8: it costs ~100 ms an estimate at L = 16); the time
-//! per effective sample is wall time × 2τ_int / steps with the larger τ_int of the two.
+//! Each sampler runs N steps (the ladder N/8 at L ≤ 16, N/32 beyond: it costs ~100 ms an
+//! estimate at L = 16); the time per effective sample is wall time × 2τ_int / steps with the
+//! larger τ_int of the two. SMC runs PASSES passes of PARTICLES particles; its effective
+//! samples are σ²/Var(pass mean) × PASSES, with σ² the weighted variance of the observable
+//! over all particles and Var(pass mean) the scatter of the passes' weighted means.
 use lft_action::{
     Action, FlowDetEstimator, Phi4Params, PseudofermionCg, PseudofermionFlow, Yukawa,
     YukawaEstimated, YukawaExact, YukawaParams,
@@ -76,6 +79,8 @@ fn main() {
     let g: f64 = arg(&args, 2, 1.0);
     let flow_steps: usize = arg(&args, 3, 1500);
     let n: usize = arg(&args, 4, 4000);
+    let smc_passes: u64 = arg(&args, 5, 4);
+    let smc_particles: usize = arg(&args, 6, 128);
     let v = l * l;
     let params = YukawaParams {
         phi4: Phi4Params {
@@ -196,7 +201,7 @@ fn main() {
     imh(
         "pseudo-marginal IMH (default ladder)",
         &ladder_target,
-        n / 8,
+        if l <= 16 { n / 8 } else { n / 32 },
     );
     let joint = YukawaEstimated::new(
         model(),
@@ -228,7 +233,96 @@ fn main() {
         t.elapsed().as_secs_f64(),
         acc,
     );
+    smc_row(&model(), cg, smc_passes, smc_particles);
     println!(
         "training (not counted above): q(φ) {flow_steps} steps {flow_seconds:.0} s; conditional flow 600 steps {pf_seconds:.1} s"
+    );
+}
+
+/// SMC on the joint (φ, ϕ) target: `passes` passes of `particles`, adaptive (conditional ESS
+/// 0.5), two HMC trajectories of 10 leapfrog steps per temperature; one row like [`report`]'s,
+/// with τ_int replaced by the passes' effective sample count.
+fn smc_row(model: &Yukawa, cg: PseudofermionCg, passes: u64, particles: usize) {
+    use lft_action::YukawaJoint;
+    use lft_flow::Prior;
+    use lft_sample::anneal::{Resampling, Schedule as Betas, SmcSettings, smc_pass};
+    use lft_stats::normalized_weights;
+    let v = model.phi4().lattice().volume();
+    let joint = YukawaJoint::new(model.clone(), cg);
+    let prior = Prior::new(PriorSpec::StandardNormal, joint.lattice()).unwrap();
+    let settings = SmcSettings {
+        particles,
+        schedule: Betas::Adaptive { target: 0.5 },
+        resampling: Some(Resampling::Systematic),
+        ess_threshold: 0.5,
+        hmc: HmcParams {
+            step_size: 0.1,
+            n_steps: 10,
+            integrator: Integrator::Leapfrog,
+            length_jitter: 0.5,
+        },
+        trajectories: 2,
+        step_knots: vec![(0.0, 0.15), (0.3, 0.08), (1.0, 0.05)],
+        target_acceptance: Some(0.7),
+    };
+    let t = Instant::now();
+    let runs: Vec<_> = (0..passes)
+        .map(|p| smc_pass(&prior, &joint, &settings, 41, p).expect("an SMC pass"))
+        .collect();
+    let seconds = t.elapsed().as_secs_f64();
+    // Per pass: weighted means of |M|/V and M²/V, and of their squares.
+    let moments: Vec<[f64; 4]> = runs
+        .iter()
+        .map(|run| {
+            let w = normalized_weights(&run.log_weights);
+            let mut m = [0.0; 4];
+            for (x, wi) in run.particles.chunks_exact(3 * v).zip(&w) {
+                let total: f64 = x[..v].iter().sum();
+                let (a, b) = (total.abs() / v as f64, total * total / v as f64);
+                m[0] += wi * a;
+                m[1] += wi * b;
+                m[2] += wi * a * a;
+                m[3] += wi * b * b;
+            }
+            m
+        })
+        .collect();
+    let p = passes as f64;
+    let mean = |k: usize| moments.iter().map(|m| m[k]).sum::<f64>() / p;
+    let scatter = |k: usize| {
+        let mu = mean(k);
+        moments.iter().map(|m| (m[k] - mu).powi(2)).sum::<f64>() / (p - 1.0)
+    };
+    // Effective samples of each observable: σ² / Var(overall mean).
+    let effective = |k: usize| (mean(k + 2) - mean(k).powi(2)) / (scatter(k) / p);
+    let ess = effective(0).min(effective(1));
+    let temperatures: usize = runs.iter().map(|r| r.temperatures.len()).sum();
+    let acceptance = runs
+        .iter()
+        .flat_map(|r| &r.temperatures)
+        .map(|t| t.acceptance)
+        .sum::<f64>()
+        / temperatures as f64;
+    let (solves, iterations) = joint.cg_counts();
+    println!(
+        "| joint SMC ({passes} passes × {particles}, {:.0} temperatures) | {} | {seconds:.1} s | {acceptance:.3} | {:.4}({:.0}) | {:.3}({:.0}) | ESS {:.0} / {:.0} | {:.2} ms |",
+        temperatures as f64 / p,
+        passes as usize * particles,
+        mean(0),
+        (scatter(0) / p).sqrt() * 1e4,
+        mean(1),
+        (scatter(1) / p).sqrt() * 1e3,
+        effective(0),
+        effective(1),
+        1e3 * seconds / ess
+    );
+    println!(
+        "joint SMC: {solves} CG solves, {:.0} iterations each, {} stagnated, {} particles of zero weight",
+        iterations as f64 / solves.max(1) as f64,
+        joint.stagnated_solves(),
+        runs.iter()
+            .flat_map(|r| &r.temperatures)
+            .map(|t| t.zero_weight)
+            .sum::<usize>()
     );
 }

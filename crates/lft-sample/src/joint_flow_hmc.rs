@@ -142,7 +142,10 @@ impl<'a> JointFlowHmc<'a> {
         let mut x = vec![Complex64::default(); v];
         // A proposal whose solve fails (a nearly singular D, where the target density
         // vanishes) is rejected, as the estimated action's +∞ is.
-        let solved = solve_ddt(&dirac, &pf_new, &mut x, self.cg, &mut CgScratch::new(v));
+        let solved = lft_fermion::accept_stagnated(
+            solve_ddt(&dirac, &pf_new, &mut x, self.cg, &mut CgScratch::new(v)),
+            lft_fermion::STAGNATION_FLOOR,
+        );
         let proposal_failed = solved.is_err();
         let s_new = match solved {
             Ok(_) => self.model().phi4().action(phi_new) + re_dot(&pf_new, &x),

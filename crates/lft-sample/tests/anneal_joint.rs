@@ -28,7 +28,9 @@ use lft_sample::{HmcParams, Integrator};
 use lft_stats::{Estimate, normalized_weights};
 
 mod common;
-use common::yukawa::{compare, estimates, exact_hmc, model};
+use common::yukawa::{
+    NAMES, assert_agree, compare, estimates, exact_hmc, model, pseudofermion_hmc,
+};
 
 fn settings(particles: usize) -> SmcSettings {
     SmcSettings {
@@ -104,10 +106,11 @@ fn joint(l: usize, g: f64) -> YukawaJoint {
     YukawaJoint::new(model(l, g), PseudofermionCg::default())
 }
 
-#[test]
-fn in_the_free_limit_log_z_is_exact() {
+/// The joint target of the free limit on 4 × 4 (g = 0, λ = 0, m² = 1, m = 0.5) and its exact
+/// log Z = log Z_free + log det D₀D₀ᵀ: log Ẑ is of the φ-marginal, since the annealing takes
+/// off the V log 2π of the pseudofermion.
+fn free_limit() -> (Lattice, YukawaJoint, f64) {
     let lattice = Lattice::new(&[4, 4]).unwrap();
-    let v = 16;
     let (m2, mass) = (1.0, 0.5);
     let params = YukawaParams {
         phi4: Phi4Params { m2, lambda: 0.0 },
@@ -118,9 +121,15 @@ fn in_the_free_limit_log_z_is_exact() {
         Yukawa::new(lattice.clone(), params).unwrap(),
         PseudofermionCg::default(),
     );
-    // log Ẑ is of the φ-marginal: the annealing takes off the V log 2π of the pseudofermion.
     let exact =
         FreeField::new(lattice.clone(), m2).unwrap().log_z() + 2.0 * free_log_det(&lattice, mass);
+    (lattice, action, exact)
+}
+
+#[test]
+fn in_the_free_limit_log_z_is_exact() {
+    let v = 16;
+    let (lattice, action, exact) = free_limit();
     let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
     let runs = passes(&prior, &action, &settings(256), 8);
     assert!(runs.iter().all(|p| p.particles.len() == 256 * 3 * v));
@@ -268,19 +277,7 @@ fn the_joint_transition_loss_gradient_matches_finite_differences() {
 fn ais_and_craft_on_the_joint_target_give_the_free_limit_log_z() {
     use lft_flow::{Activation, FlowSpec};
     use lft_sample::anneal::Craft;
-    let lattice = Lattice::new(&[4, 4]).unwrap();
-    let (m2, mass) = (1.0, 0.5);
-    let params = YukawaParams {
-        phi4: Phi4Params { m2, lambda: 0.0 },
-        g: 0.0,
-        mass,
-    };
-    let action = YukawaJoint::new(
-        Yukawa::new(lattice.clone(), params).unwrap(),
-        PseudofermionCg::default(),
-    );
-    let exact =
-        FreeField::new(lattice.clone(), m2).unwrap().log_z() + 2.0 * free_log_det(&lattice, mass);
+    let (lattice, action, exact) = free_limit();
     let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
     let linear = |steps| SmcSettings {
         schedule: Schedule::Linear { steps },
@@ -319,4 +316,44 @@ fn ais_and_craft_on_the_joint_target_give_the_free_limit_log_z() {
         "CRAFT training lowers the loss: {losses:?}"
     );
     assert!(action.take_error().is_none());
+}
+
+/// 16 × 16 at g = 1, where no dense determinant is practical: SMC on the joint target agrees
+/// with pseudofermion HMC on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩ within 4σ. About 15 minutes on 2
+/// cores: `cargo test --release -p lft-sample --test anneal_joint -- --ignored 16x16 --nocapture`.
+/// Open: not yet run to the end. With the same moves, 6 passes × 128 particles (the benchmark
+/// of docs/PERFORMANCE.md) scatter widely: ⟨|M|⟩/V = 0.149(59) against 0.3399(17); two
+/// trajectories per temperature do not carry the particles through the ordering transition
+/// along the path, so this test is expected to need more moves per temperature.
+#[test]
+#[ignore = "16 × 16: about 15 minutes; run with --ignored"]
+fn joint_smc_agrees_with_pseudofermion_hmc_on_16x16() {
+    let (l, g, v) = (16, 1.0, 256);
+    let lattice = Lattice::new(&[l, l]).unwrap();
+    let prior = Prior::new(PriorSpec::StandardNormal, &lattice).unwrap();
+    let action = joint(l, g);
+    let s = SmcSettings {
+        step_knots: vec![(0.0, 0.15), (0.3, 0.08), (1.0, 0.05)],
+        target_acceptance: Some(0.7),
+        ..settings(256)
+    };
+    let runs = passes(&prior, &action, &s, 8);
+    let got = weighted_estimates(&runs, v, 3 * v);
+    let reference = estimates(&pseudofermion_hmc(l, g, 3000), v);
+    for k in 0..3 {
+        eprintln!(
+            "16 × 16, g = {g} {}: pseudofermion HMC {:.4} ± {:.4}, joint SMC {:.4} ± {:.4}",
+            NAMES[k], reference[k].value, reference[k].error, got[k].value, got[k].error
+        );
+        assert_agree(NAMES[k], &reference[k], &got[k]);
+    }
+    let z = mean_log_z(&runs);
+    eprintln!(
+        "16 × 16: log Z {:.3} ± {:.3}, {} temperatures, CG {:?}, {} stagnated",
+        z.value,
+        z.error,
+        runs[0].temperatures.len(),
+        action.cg_counts(),
+        action.stagnated_solves()
+    );
 }

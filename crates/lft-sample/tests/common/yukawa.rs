@@ -3,12 +3,12 @@
 
 #![allow(dead_code)]
 
-use lft_action::{Phi4Params, Yukawa, YukawaEstimated, YukawaExact, YukawaParams};
+use lft_action::{Phi4Params, PseudofermionCg, Yukawa, YukawaEstimated, YukawaExact, YukawaParams};
 use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
-    HmcChain, HmcParams, Integrator, MemoryStore, SamplerKind, Start, run_production,
-    thermalize_all,
+    HmcChain, HmcParams, Integrator, MarkovChain, MemoryStore, PseudofermionHmc, SamplerKind,
+    Start, run_production, thermalize_all,
 };
 use lft_stats::{Estimate, estimate_mean};
 use std::time::Duration;
@@ -81,6 +81,37 @@ pub fn exact_hmc(l: usize, g: f64, n: usize) -> Vec<Vec<f64>> {
     )
     .unwrap();
     (0..2).map(|c| sink.configs(c).to_vec()).collect()
+}
+
+/// Two pseudofermion-HMC chains (ε = 0.1 × 10, Omelyan; hot starts, 200 trajectories of
+/// thermalisation) of `n` trajectories each: the reference where no determinant fits.
+pub fn pseudofermion_hmc(l: usize, g: f64, n: usize) -> Vec<Vec<f64>> {
+    let params = HmcParams {
+        step_size: 0.1,
+        n_steps: 10,
+        integrator: Integrator::Omelyan,
+        length_jitter: 0.5,
+    };
+    (0..2)
+        .map(|c| {
+            let mut chain = PseudofermionHmc::new(
+                model(l, g),
+                PseudofermionCg::default(),
+                Start::Hot,
+                stream_rng(12, c),
+                params,
+            );
+            for _ in 0..200 {
+                chain.trajectory().unwrap();
+            }
+            let mut configs = Vec::with_capacity(n * l * l);
+            for _ in 0..n {
+                chain.trajectory().unwrap();
+                configs.extend_from_slice(chain.field());
+            }
+            configs
+        })
+        .collect()
 }
 
 /// Asserts |a − b| < 4 combined standard errors.
