@@ -117,6 +117,12 @@ fn main() {
         configs.extend_from_slice(chain.field());
     }
     let hmc_seconds = t.elapsed().as_secs_f64();
+    if chain.cg_failures() > 0 {
+        println!(
+            "pseudofermion HMC: {} trajectories rejected for a failed CG solve",
+            chain.cg_failures()
+        );
+    }
     report(
         "pseudofermion HMC (ε = 0.1 × 10, Omelyan)",
         &configs,

@@ -39,7 +39,7 @@ pub use lft_records::{MemoryStore, RecordBlock, SamplerKind, Sink, Store};
 pub use pf_flow_train::{
     PF_TRAIN_STREAM, PfFlowStep, PfFlowTrainError, PfFlowTraining, train_pf_flow,
 };
-pub use pf_hmc::{PseudofermionHmc, PseudofermionHmcSampler};
+pub use pf_hmc::{CG_FAILURE_LIMIT, PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};
 pub use reweight::{FlowReweight, ReweightSampler};
 pub use run::{

@@ -1,16 +1,29 @@
 //! Pseudofermion HMC for the Yukawa model: before every trajectory the pseudofermion is drawn
 //! from its heat bath ϕ = D(φ)ξ at the current φ, then an ordinary HMC trajectory samples
 //! e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} at that fixed ϕ. Both steps leave e^{−S_φ⁴} det(D Dᵀ) invariant.
+//!
+//! A trajectory on which a CG solve fails (D nearly singular somewhere along it, where
+//! det D → 0 and the target density vanishes) is rejected: every solve starts from zero, so
+//! whether one fails is a function of the states the trajectory visits, the same for it and
+//! its reverse, and rejecting those trajectories keeps detailed balance. The chain counts them
+//! ([`PseudofermionHmc::cg_failures`]) and gives up with the error after
+//! [`CG_FAILURE_LIMIT`] failed trajectories in a row (a solver that cannot work here at all,
+//! such as a far too small `cg_max_iterations`).
 
 use crate::{HmcChain, HmcParams, HmcRecord, MarkovChain, Start};
 use lft_action::{Action, PseudofermionCg, Yukawa, YukawaPseudofermion};
 use lft_fermion::FermionError;
 use lft_lattice::{Pcg64, RngState};
 
+/// Failed trajectories in a row after which a chain returns the CG error.
+pub const CG_FAILURE_LIMIT: usize = 10;
+
 /// One pseudofermion-HMC chain: φ, the generator, and its own pseudofermion action.
 pub struct PseudofermionHmc {
     hmc: HmcChain,
     action: YukawaPseudofermion,
+    cg_failures: u64,
+    failures_in_a_row: usize,
 }
 
 impl PseudofermionHmc {
@@ -24,7 +37,12 @@ impl PseudofermionHmc {
     ) -> Self {
         let action = YukawaPseudofermion::new(model, cg);
         let hmc = HmcChain::new(&action, start, rng, params);
-        Self { hmc, action }
+        Self {
+            hmc,
+            action,
+            cg_failures: 0,
+            failures_in_a_row: 0,
+        }
     }
 
     /// A chain continuing from a saved field and generator state.
@@ -37,7 +55,17 @@ impl PseudofermionHmc {
     ) -> Self {
         let action = YukawaPseudofermion::new(model, cg);
         let hmc = HmcChain::resume(&action, phi, rng, params);
-        Self { hmc, action }
+        Self {
+            hmc,
+            action,
+            cg_failures: 0,
+            failures_in_a_row: 0,
+        }
+    }
+
+    /// Trajectories rejected because a CG solve failed on them.
+    pub fn cg_failures(&self) -> u64 {
+        self.cg_failures
     }
 
     /// The pseudofermion action (its CG counters, the current ϕ).
@@ -71,7 +99,8 @@ impl PseudofermionHmc {
 impl MarkovChain for PseudofermionHmc {
     type Error = FermionError;
 
-    /// Heat bath for ϕ, then one HMC trajectory; a CG failure anywhere is returned.
+    /// Heat bath for ϕ, then one HMC trajectory; one on which CG fails is rejected, and the
+    /// [`CG_FAILURE_LIMIT`]-th such in a row returns the error.
     fn trajectory(&mut self) -> Result<HmcRecord, FermionError> {
         let phi = self.hmc.field().to_vec();
         let s_pf = self.action.refresh(&phi, self.hmc.rng_mut());
@@ -81,8 +110,25 @@ impl MarkovChain for PseudofermionHmc {
         self.hmc.set_field_with_action(&self.action, &phi, s);
         let record = self.hmc.trajectory(&self.action);
         match self.action.take_error() {
-            Some(e) => Err(e),
-            None => Ok(record),
+            None => {
+                self.failures_in_a_row = 0;
+                Ok(record)
+            }
+            Some(e) => {
+                self.cg_failures += 1;
+                self.failures_in_a_row += 1;
+                if self.failures_in_a_row >= CG_FAILURE_LIMIT {
+                    return Err(e);
+                }
+                // Rejected, whatever the Metropolis step said: back to φ and its action.
+                self.hmc.set_field_with_action(&self.action, &phi, s);
+                Ok(HmcRecord {
+                    action: s,
+                    delta_h: f64::INFINITY,
+                    accepted: false,
+                    n_steps: record.n_steps,
+                })
+            }
         }
     }
 

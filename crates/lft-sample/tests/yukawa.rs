@@ -144,3 +144,32 @@ fn exact_hmc_pseudofermion_hmc_and_metropolis_agree() {
         }
     }
 }
+
+/// A trajectory on which CG fails is rejected and counted, the chain stays where it was, and
+/// the `CG_FAILURE_LIMIT`-th failure in a row returns the error: with one CG iteration allowed,
+/// every force solve fails.
+#[test]
+fn pseudofermion_hmc_rejects_trajectories_whose_solves_fail() {
+    use lft_fermion::{CgParams, FermionError};
+    use lft_sample::{CG_FAILURE_LIMIT, MarkovChain};
+    let starved = CgParams {
+        tolerance: 1e-8,
+        max_iterations: 1,
+    };
+    let cg = PseudofermionCg {
+        force: starved,
+        action: starved,
+    };
+    let mut chain =
+        PseudofermionHmc::new(model(1.0), cg, Start::Hot, stream_rng(3, 0), hmc_params());
+    let start = chain.field().to_vec();
+    for k in 1..CG_FAILURE_LIMIT {
+        let record = chain.trajectory().unwrap();
+        assert!(!record.accepted, "trajectory {k}");
+        assert_eq!(chain.field(), start.as_slice());
+        assert_eq!(chain.cg_failures(), k as u64);
+    }
+    let err = chain.trajectory().unwrap_err();
+    assert!(matches!(err, FermionError::CgNotConverged { .. }), "{err}");
+    assert_eq!(chain.cg_failures(), CG_FAILURE_LIMIT as u64);
+}
