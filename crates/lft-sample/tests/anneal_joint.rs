@@ -223,7 +223,6 @@ fn the_joint_transition_loss_gradient_matches_finite_differences() {
     use lft_fermion::CgParams;
     use lft_flow::{Activation, FlowSpec};
     use lft_lattice::{gaussian_fill, stream_rng, uniform};
-    use lft_sample::anneal::transition_loss;
     let lattice = Lattice::new(&[4, 4]).unwrap();
     let v = 16;
     let tight = CgParams {
@@ -250,26 +249,15 @@ fn the_joint_transition_loss_gradient_matches_finite_differences() {
         FlowSpec::affine_transport(2, vec![4], 3, Activation::Tanh).build_stack(&lattice, 3);
     let p: Vec<f64> = flow.params().iter().map(|x| 0.5 * x).collect();
     flow.set_params(p).unwrap();
-    let betas = (0.4, 0.7);
-    let mut grad = vec![0.0; flow.n_params()];
-    transition_loss(
-        &flow, &prior, &action, betas, &particles, &weights, &mut grad,
+    let worst = common::transport::check_transition_loss_gradient(
+        "joint",
+        &flow,
+        &prior,
+        &action,
+        (0.4, 0.7),
+        &particles,
+        &weights,
     );
-    let h = 1e-5;
-    let mut worst: f64 = 0.0;
-    for j in 0..flow.n_params() {
-        let at = |delta: f64| {
-            let mut f = flow.clone();
-            f.params_mut()[j] += delta;
-            let mut sink = vec![0.0; f.n_params()];
-            transition_loss(&f, &prior, &action, betas, &particles, &weights, &mut sink)
-        };
-        let fd = (at(h) - at(-h)) / (2.0 * h);
-        let err = (fd - grad[j]).abs() / (1.0 + fd.abs());
-        worst = worst.max(err);
-        assert!(err < 1e-6, "param {j}: fd {fd}, analytic {}", grad[j]);
-    }
-    assert!(grad.iter().any(|g| g.abs() > 1e-3), "a gradient");
     eprintln!("joint transition loss: worst relative error {worst:.2e}");
     assert!(action.take_error().is_none());
 }

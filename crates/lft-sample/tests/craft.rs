@@ -6,8 +6,10 @@
 use lft_action::{FreeField, Phi4, Phi4Params};
 use lft_flow::{Activation, CouplingSpec, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng, uniform};
-use lft_sample::anneal::{Craft, Resampling, Schedule, SmcSettings, smc_pass, transition_loss};
+use lft_sample::anneal::{Craft, Resampling, Schedule, SmcSettings, smc_pass};
 use lft_sample::{HmcParams, Integrator};
+
+mod common;
 
 fn transport_spec(coupling: CouplingSpec) -> FlowSpec {
     FlowSpec {
@@ -84,32 +86,14 @@ fn the_transition_loss_gradient_matches_finite_differences() {
         // Make it far from the identity.
         let p: Vec<f64> = flow.params().iter().map(|x| 0.5 * x).collect();
         flow.set_params(p).unwrap();
-        let betas = (0.3, 0.6);
-        let mut grad = vec![0.0; flow.n_params()];
-        transition_loss(
-            &flow, &prior, &action, betas, &particles, &weights, &mut grad,
-        );
-        let h = 1e-5;
-        let mut worst: f64 = 0.0;
-        for j in 0..flow.n_params() {
-            let at = |delta: f64| {
-                let mut f = flow.clone();
-                f.params_mut()[j] += delta;
-                let mut sink = vec![0.0; f.n_params()];
-                transition_loss(&f, &prior, &action, betas, &particles, &weights, &mut sink)
-            };
-            let fd = (at(h) - at(-h)) / (2.0 * h);
-            let err = (fd - grad[j]).abs() / (1.0 + fd.abs());
-            worst = worst.max(err);
-            assert!(
-                err < 1e-6,
-                "{coupling:?} param {j}: fd {fd}, analytic {}",
-                grad[j]
-            );
-        }
-        assert!(
-            grad.iter().any(|g| g.abs() > 1e-3),
-            "{coupling:?}: a gradient"
+        let worst = common::transport::check_transition_loss_gradient(
+            &format!("{coupling:?}"),
+            &flow,
+            &prior,
+            &action,
+            (0.3, 0.6),
+            &particles,
+            &weights,
         );
         eprintln!("{coupling:?}: worst relative error {worst:.2e}");
     }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod transport;
 pub mod yukawa;
 
 use lft_action::Action;
