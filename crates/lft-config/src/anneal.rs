@@ -3,7 +3,7 @@
 
 use crate::ConfigError;
 use crate::error::{at_least_one, invalid, positive};
-use crate::flow::{ActivationName, PriorName};
+use crate::flow::{ActivationName, PriorName, resolve_prior};
 use crate::hmc::IntegratorName;
 use lft_flow::{FlowSpec, PriorSpec};
 use lft_sample::HmcParams;
@@ -122,11 +122,14 @@ pub struct AnnealConfig {
     /// Each trajectory takes round(steps·u) steps, u uniform in [1 − j, 1 + j].
     #[serde(default)]
     pub length_jitter: f64,
-    /// The normalised prior r: "normal" or "free" (of mass² `prior_m2`).
+    /// The normalised prior r: "normal", "free" (of mass² `prior_m2`) or "z2_mixture"
+    /// (½ N(+a, 1) + ½ N(−a, 1) per configuration, a = `prior_shift`).
     #[serde(default = "default_prior")]
     pub prior: PriorName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_m2: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_shift: Option<f64>,
     /// Independent passes (smc, ais, craft evaluation), each stored as one chain.
     #[serde(default = "default_repeats")]
     pub repeats: usize,
@@ -272,24 +275,7 @@ impl AnnealConfig {
                 format!("must be in (0, 1), got {t}"),
             ));
         }
-        let prior = match (self.prior, self.prior_m2) {
-            (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
-                PriorSpec::FreeField { m2 }
-            }
-            (PriorName::Free, _) => {
-                return Err(invalid(
-                    "anneal.prior_m2",
-                    "the free-field prior needs prior_m2 > 0",
-                ));
-            }
-            (PriorName::Normal, Some(_)) => {
-                return Err(invalid(
-                    "anneal.prior_m2",
-                    "only used with prior = \"free\"",
-                ));
-            }
-            (PriorName::Normal, None) => PriorSpec::StandardNormal,
-        };
+        let prior = resolve_prior("anneal", self.prior, self.prior_m2, self.prior_shift)?;
         at_least_one("anneal.repeats", self.repeats)?;
         let settings = SmcSettings {
             particles: self.particles,
@@ -547,11 +533,25 @@ path = "runs/a.h5"
             ("anneal.target_acceptance=1.5", "anneal.target_acceptance"),
             ("anneal.step_betas=[0.0, 1.0]", "anneal.step_sizes"),
             ("anneal.prior_m2=1.0", "anneal.prior_m2"),
+            ("anneal.prior_shift=0.3", "anneal.prior_shift"),
+            ("anneal.prior=\"z2_mixture\"", "anneal.prior_shift"),
             ("anneal.repeats=0", "anneal.repeats"),
         ] {
             let e = config(&[set]).unwrap_err().to_string();
             assert!(e.contains(key), "{set}: {e}");
         }
+        let bad_shift = config(&["anneal.prior=\"z2_mixture\"", "anneal.prior_shift=-0.3"]);
+        assert!(
+            bad_shift
+                .unwrap_err()
+                .to_string()
+                .contains("anneal.prior_shift")
+        );
+        let mixture = config(&["anneal.prior=\"z2_mixture\"", "anneal.prior_shift=0.34"]).unwrap();
+        assert_eq!(
+            mixture.anneal().unwrap().prior,
+            PriorSpec::Z2Mixture { shift: 0.34 }
+        );
         let list = config(&["anneal.schedule=\"list\"", "anneal.betas=[0.5, 0.9]"]);
         assert!(list.unwrap_err().to_string().contains("anneal.betas"));
         let both = Config::from_text(

@@ -40,6 +40,46 @@ pub enum PriorName {
     Normal,
     /// The free field of mass² `prior_m2` (fitted if absent), sampled exactly.
     Free,
+    /// ½ N(+a, 1)^V + ½ N(−a, 1)^V, a = `prior_shift`: both ordered vacua of a broken phase.
+    Z2Mixture,
+}
+
+/// The prior of `[section]` from its `prior`, `prior_m2` and `prior_shift` keys, each key
+/// allowed only with the prior that uses it.
+pub(crate) fn resolve_prior(
+    section: &str,
+    name: PriorName,
+    m2: Option<f64>,
+    shift: Option<f64>,
+) -> Result<PriorSpec, ConfigError> {
+    let key = |k: &str| format!("{section}.{k}");
+    if m2.is_some() && name != PriorName::Free {
+        return Err(invalid(&key("prior_m2"), "only used with prior = \"free\""));
+    }
+    if shift.is_some() && name != PriorName::Z2Mixture {
+        return Err(invalid(
+            &key("prior_shift"),
+            "only used with prior = \"z2_mixture\"",
+        ));
+    }
+    match (name, m2, shift) {
+        (PriorName::Normal, ..) => Ok(PriorSpec::StandardNormal),
+        (PriorName::Free, Some(m2), _) if m2.is_finite() && m2 > 0.0 => {
+            Ok(PriorSpec::FreeField { m2 })
+        }
+        (PriorName::Free, ..) => Err(invalid(
+            &key("prior_m2"),
+            "the free-field prior needs prior_m2 > 0",
+        )),
+        (PriorName::Z2Mixture, _, Some(shift)) if shift.is_finite() && shift > 0.0 => {
+            Ok(PriorSpec::Z2Mixture { shift })
+        }
+        (PriorName::Z2Mixture, ..) => Err(invalid(
+            &key("prior_shift"),
+            "the z2_mixture prior needs prior_shift > 0 (the centre ±a of its two normals; \
+             about the expected |<phi>| for a flow that starts near the identity)",
+        )),
+    }
 }
 
 /// Architecture of the flow.
@@ -81,6 +121,9 @@ pub struct FlowConfig {
     /// fitted (`lft_flow::prior::fit_free_field_mass`) and written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_m2: Option<f64>,
+    /// Centre a of the `z2_mixture` prior's two unit normals N(±a, 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_shift: Option<f64>,
     /// The floating-point type of the conditioner networks: "f64" (default) or "f32"
     /// (log-determinants, actions, losses and Metropolis weights stay in f64).
     #[serde(default, skip_serializing_if = "PrecisionName::is_default")]
@@ -149,21 +192,7 @@ impl FlowConfig {
                  bins amplify float32 rounding in log|det J|)",
             ));
         }
-        let prior = match (self.prior, self.prior_m2) {
-            (PriorName::Free, Some(m2)) if m2.is_finite() && m2 > 0.0 => {
-                PriorSpec::FreeField { m2 }
-            }
-            (PriorName::Free, _) => {
-                return Err(invalid(
-                    "flow.prior_m2",
-                    "the free-field prior needs prior_m2 > 0",
-                ));
-            }
-            (PriorName::Normal, Some(_)) => {
-                return Err(invalid("flow.prior_m2", "only used with prior = \"free\""));
-            }
-            (PriorName::Normal, None) => PriorSpec::StandardNormal,
-        };
+        let prior = resolve_prior("flow", self.prior, self.prior_m2, self.prior_shift)?;
         Ok(FlowSpec {
             layers: self.layers,
             hidden: self.hidden.clone(),

@@ -469,6 +469,33 @@ fn flow_defaults_follow_the_action_and_are_written_out() {
     assert!(free.to_toml().contains("prior_m2"), "{}", free.to_toml());
     assert_eq!(load(&free.to_toml(), &[]).unwrap(), free);
 
+    // The Z₂ mixture needs its shift, and each prior's key is refused with another prior.
+    let mixture = load(FLOW, &["flow.prior=\"z2_mixture\"", "flow.prior_shift=1.5"]).unwrap();
+    assert_eq!(
+        mixture.flow().unwrap().spec.prior,
+        lft_flow::PriorSpec::Z2Mixture { shift: 1.5 }
+    );
+    assert_eq!(load(&mixture.to_toml(), &[]).unwrap(), mixture);
+    for (set, key) in [
+        (vec!["flow.prior=\"z2_mixture\""], "flow.prior_shift"),
+        (
+            vec!["flow.prior=\"z2_mixture\"", "flow.prior_shift=0"],
+            "flow.prior_shift",
+        ),
+        (vec!["flow.prior_shift=1.5"], "flow.prior_shift"),
+        (
+            vec![
+                "flow.prior=\"z2_mixture\"",
+                "flow.prior_shift=1",
+                "flow.prior_m2=1",
+            ],
+            "flow.prior_m2",
+        ),
+    ] {
+        let e = load(FLOW, &set).unwrap_err().to_string();
+        assert!(e.contains(key), "{set:?}: {e}");
+    }
+
     // Precision: f64 unless asked, written out only when f32; f32 is for affine couplings.
     assert_eq!(c.flow().unwrap().spec.precision, lft_flow::Precision::F64);
     assert!(!c.to_toml().contains("precision"));

@@ -11,6 +11,11 @@ pub enum PriorSpec {
     StandardNormal,
     /// The free field of mass² `m2` (AKS normalisation), sampled exactly.
     FreeField { m2: f64 },
+    /// The Z₂-symmetric mixture ½ N(+a, 1)^V + ½ N(−a, 1)^V of two unit normals centred on the
+    /// constant fields ±a, a = `shift` > 0: both ordered vacua of a broken phase are in the
+    /// prior, so that a flow (or an annealing path) starting from it need not split one mode
+    /// into two.
+    Z2Mixture { shift: f64 },
 }
 
 /// A prior, ready to sample and evaluate.
@@ -27,6 +32,10 @@ pub enum Prior {
         sigma: Arc<Vec<f64>>,
         log_z: f64,
     },
+    /// log r(z) = −½ Σ_x z_x² − V a²/2 + log cosh(a M) − (V/2) log 2π, M = Σ_x z_x: the
+    /// mixture ½ N(a·1, I) + ½ N(−a·1, I) on V sites, sampled as z = s a + η, s = ±1 with
+    /// probability ½, η ~ N(0, 1)^V.
+    Z2Mixture { shift: f64, volume: usize },
 }
 
 impl std::fmt::Debug for Prior {
@@ -36,15 +45,30 @@ impl std::fmt::Debug for Prior {
             Prior::FreeField { action, .. } => {
                 write!(f, "FreeField {{ m2: {} }}", action.params().m2)
             }
+            Prior::Z2Mixture { shift, .. } => write!(f, "Z2Mixture {{ shift: {shift} }}"),
         }
     }
 }
 
 impl Prior {
-    /// The prior of `spec` on `lattice` (m² must be > 0 for the free field).
+    /// The prior of `spec` on `lattice` (m² must be > 0 for the free field, the shift finite
+    /// and > 0 for the mixture).
     pub fn new(spec: PriorSpec, lattice: &Lattice) -> Result<Self, lft_action::ActionError> {
         Ok(match spec {
             PriorSpec::StandardNormal => Prior::StandardNormal,
+            PriorSpec::Z2Mixture { shift } => {
+                if !(shift.is_finite() && shift > 0.0) {
+                    return Err(lft_action::ActionError {
+                        name: "shift",
+                        value: shift,
+                        reason: "the Z2 mixture prior needs a finite shift > 0",
+                    });
+                }
+                Prior::Z2Mixture {
+                    shift,
+                    volume: lattice.volume(),
+                }
+            }
             PriorSpec::FreeField { m2 } => {
                 let free = FreeField::new(lattice.clone(), m2)?;
                 let sigma = (0..lattice.volume())
@@ -74,6 +98,14 @@ impl Prior {
             fft.inverse(&mut c);
             z.iter_mut().zip(&c).for_each(|(z, c)| *z = c.re);
         }
+        if let Prior::Z2Mixture { shift, volume } = *self {
+            let a = if lft_lattice::uniform(rng) < 0.5 {
+                shift
+            } else {
+                -shift
+            };
+            z[..volume].iter_mut().for_each(|z| *z += a);
+        }
     }
 
     /// log r(z).
@@ -94,6 +126,11 @@ impl Prior {
                 };
                 -action.action(field) - log_z + rest
             }
+            &Prior::Z2Mixture { shift, volume } => {
+                let m: f64 = z[..volume].iter().sum();
+                standard_normal_log_prob(z) - 0.5 * volume as f64 * shift * shift
+                    + log_cosh(shift * m)
+            }
         }
     }
 
@@ -106,8 +143,28 @@ impl Prior {
                 action.gradient(&z[..v], &mut out[..v]);
                 out[v..].copy_from_slice(&z[v..]);
             }
+            &Prior::Z2Mixture { shift, volume } => {
+                out.copy_from_slice(z);
+                let pull = shift * (shift * z[..volume].iter().sum::<f64>()).tanh();
+                out[..volume].iter_mut().for_each(|o| *o -= pull);
+            }
         }
     }
+
+    /// For the Z₂ mixture, (a, V): ∂(−log r)/∂z_x = z_x − a tanh(a M) on the first V
+    /// components; `None` for the other priors.
+    pub fn z2_mixture(&self) -> Option<(f64, usize)> {
+        match *self {
+            Prior::Z2Mixture { shift, volume } => Some((shift, volume)),
+            _ => None,
+        }
+    }
+}
+
+/// log cosh x = |x| + log(1 + e^{−2|x|}) − log 2, without overflow for large |x|.
+pub fn log_cosh(x: f64) -> f64 {
+    let a = x.abs();
+    a + (-2.0 * a).exp().ln_1p() - std::f64::consts::LN_2
 }
 
 /// −½ Σ z² − (n/2) log 2π for n = `z.len()` independent N(0, 1) variables.

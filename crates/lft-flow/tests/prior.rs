@@ -145,3 +145,89 @@ fn the_fitted_free_prior_minimises_the_reverse_kl_for_phi4() {
         );
     }
 }
+
+/// The Z₂ mixture ½ N(+a, 1)^V + ½ N(−a, 1)^V: log r against the log-sum-exp of the two
+/// normals written out, its gradient against central differences, exact moments of its draws
+/// (⟨φ²⟩ = 1 + a², ⟨M²⟩/V = 1 + V a², ⟨M⟩ = 0, half the draws with M > 0), and a shift that
+/// is not finite and positive refused.
+#[test]
+fn the_z2_mixture_prior_is_the_two_normals_it_names() {
+    use lft_flow::Prior;
+    let lat = Lattice::new(&[4, 4]).unwrap();
+    let (v, a) = (16usize, 0.7);
+    let prior = Prior::new(PriorSpec::Z2Mixture { shift: a }, &lat).unwrap();
+    let normal = |z: &[f64], c: f64| {
+        -0.5 * z.iter().map(|x| (x - c).powi(2)).sum::<f64>()
+            - 0.5 * v as f64 * (2.0 * std::f64::consts::PI).ln()
+    };
+    let mut rng = stream_rng(8, 0);
+    let mut z = vec![0.0; v];
+    for _ in 0..20 {
+        prior.sample(&mut rng, &mut z);
+        let (p, m) = (normal(&z, a), normal(&z, -a));
+        let hi = p.max(m);
+        let want = hi + (0.5 * (p - hi).exp() + 0.5 * (m - hi).exp()).ln();
+        let got = prior.log_prob(&z);
+        assert!((got - want).abs() < 1e-10 * want.abs(), "{got} vs {want}");
+        let mut grad = vec![0.0; v];
+        prior.grad_neg_log_prob(&z, &mut grad);
+        for x in [0, 5, 15] {
+            let h = 1e-5;
+            let mut zp = z.clone();
+            zp[x] += h;
+            let mut zm = z.clone();
+            zm[x] -= h;
+            let fd = -(prior.log_prob(&zp) - prior.log_prob(&zm)) / (2.0 * h);
+            assert!((grad[x] - fd).abs() < 1e-6, "site {x}: {} vs {fd}", grad[x]);
+        }
+    }
+    // Near M = 0, where the two normals overlap, the gradient's pull a tanh(aM) is not ±a.
+    let small = vec![0.01; v];
+    let mut grad = vec![0.0; v];
+    prior.grad_neg_log_prob(&small, &mut grad);
+    let pull = a * (a * 0.16f64).tanh();
+    assert!((grad[0] - (0.01 - pull)).abs() < 1e-14);
+
+    let n = 40_000;
+    let flow = Flow::new(lat.clone(), &spec(0, PriorSpec::Z2Mixture { shift: a }), 1).unwrap();
+    let s = flow.sample(n, &mut stream_rng(9, 0));
+    type Stat = (&'static str, fn(&[f64]) -> f64, f64);
+    let vf = v as f64;
+    let stats: [Stat; 4] = [
+        (
+            "phi2",
+            |p| p.iter().map(|x| x * x).sum::<f64>() / 16.0,
+            1.0 + a * a,
+        ),
+        (
+            "chi2",
+            |p| p.iter().sum::<f64>().powi(2) / 16.0,
+            1.0 + vf * a * a,
+        ),
+        ("M", |p| p.iter().sum::<f64>(), 0.0),
+        ("M > 0", |p| f64::from(p.iter().sum::<f64>() > 0.0), 0.5),
+    ];
+    for (name, f, truth) in stats {
+        let vals: Vec<f64> = s.phi.chunks_exact(v).map(f).collect();
+        let mean = vals.iter().sum::<f64>() / n as f64;
+        let err =
+            (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n * (n - 1)) as f64).sqrt();
+        assert!(
+            (mean - truth).abs() < 4.0 * err,
+            "{name}: {mean} ± {err} vs {truth}"
+        );
+    }
+    // The flow's log q of its own draws is the prior's (no layers).
+    assert!(
+        s.phi
+            .chunks_exact(v)
+            .zip(&s.log_q)
+            .all(|(p, lq)| (prior.log_prob(p) - lq).abs() < 1e-12)
+    );
+    for shift in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(
+            Prior::new(PriorSpec::Z2Mixture { shift }, &lat).is_err(),
+            "{shift}"
+        );
+    }
+}

@@ -97,12 +97,19 @@ fn tempered_setup() -> (Phi4, Prior) {
 /// differences.
 #[test]
 fn the_tempered_action_interpolates_with_the_right_gradient() {
-    let (action, prior) = tempered_setup();
+    let (action, free) = tempered_setup();
+    let mixture = Prior::new(PriorSpec::Z2Mixture { shift: 0.4 }, action.lattice()).unwrap();
+    for prior in [free, mixture] {
+        tempered_action_checks(&action, &prior);
+    }
+}
+
+fn tempered_action_checks(action: &dyn Action, prior: &Prior) {
     let mut phi = vec![0.0; 16];
     gaussian_fill(&mut stream_rng(3, 0), &mut phi);
     let at = |beta: f64| Tempered {
-        prior: &prior,
-        action: &action,
+        prior,
+        action,
         beta,
     };
     assert!((at(0.0).action(&phi) + prior.log_prob(&phi)).abs() < 1e-12);
@@ -121,7 +128,10 @@ fn the_tempered_action_interpolates_with_the_right_gradient() {
         p[i] -= 2.0 * h;
         let down = t.action(&p);
         let fd = (up - down) / (2.0 * h);
-        assert!((grad[i] - fd).abs() < 1e-6 * fd.abs().max(1.0), "site {i}");
+        assert!(
+            (grad[i] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "{prior:?} site {i}"
+        );
     }
 }
 

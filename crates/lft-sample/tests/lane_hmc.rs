@@ -1,7 +1,7 @@
 //! Lane-batched HMC ([`LaneHmc`]) is bit-identical to one [`HmcChain`] per configuration on
 //! the tempered φ⁴ target: same fields, same acceptances, same generator states, for both
 //! integrators, with and without trajectory-length jitter, at β = 0, in between and at 1, from
-//! the standard normal and from the free-field prior.
+//! the standard normal, the free-field and the Z₂-mixture priors.
 
 use lft_action::{Action, Phi4, Phi4Params};
 use lft_flow::{Prior, PriorSpec};
@@ -16,6 +16,8 @@ fn lane_hmc_equals_one_chain_per_lane_bitwise() {
         (vec![4, 3, 5], PriorSpec::StandardNormal),
         (vec![14, 14], PriorSpec::FreeField { m2: 0.7 }),
         (vec![4, 3, 5], PriorSpec::FreeField { m2: 1.3 }),
+        (vec![14, 14], PriorSpec::Z2Mixture { shift: 0.6 }),
+        (vec![4, 3, 5], PriorSpec::Z2Mixture { shift: 0.05 }),
     ] {
         let lat = Lattice::new(&shape).unwrap();
         let v = lat.volume();
@@ -40,7 +42,7 @@ fn lane_hmc_equals_one_chain_per_lane_bitwise() {
                 action: &action,
                 beta,
             };
-            let lanes = target.lanes().expect("phi^4 has lanes with either prior");
+            let lanes = target.lanes().expect("phi^4 has lanes with every prior");
             let params = HmcParams {
                 step_size: 0.12,
                 n_steps: 8,

@@ -6,6 +6,7 @@
 use crate::LaneTarget;
 use lft_action::{Action, LaneAction};
 use lft_flow::Prior;
+use lft_flow::prior::log_cosh;
 use lft_lattice::{LANES, Lanes, Lattice, lane_sum_of_squares};
 
 /// The tempered action S_β(φ) = −log π_β(φ) = −(1 − β) log r(φ) + β S(φ), an [`Action`] so that
@@ -40,6 +41,7 @@ impl Tempered<'_> {
                 m2: action.params().m2,
                 log_z: *log_z,
             },
+            &Prior::Z2Mixture { shift, volume } => LanePrior::Z2Mixture { shift, volume },
         };
         Some(TemperedLanes {
             action,
@@ -89,15 +91,34 @@ enum LanePrior<'a> {
         m2: f64,
         log_z: f64,
     },
+    /// log r = −½ Σ φ² − V a²/2 + log cosh(a M) − (V/2) log 2π, M = Σ_{x<V} φ_x.
+    Z2Mixture { shift: f64, volume: usize },
+}
+
+/// M = Σ_{x<V} φ_x of every lane, summed in site order (as the scalar prior does).
+fn lane_magnetisation(phi: &[Lanes], volume: usize) -> Lanes {
+    let mut m = [0.0; LANES];
+    for p in &phi[..volume] {
+        m.iter_mut().zip(p).for_each(|(m, p)| *m += p);
+    }
+    m
 }
 
 impl LanePrior<'_> {
     /// log r of every lane, as `Prior::log_prob` of each.
     fn log_prob(&self, phi: &[Lanes]) -> Lanes {
+        let normal = |phi: &[Lanes]| {
+            let norm = 0.5 * phi.len() as f64 * (2.0 * std::f64::consts::PI).ln();
+            lane_sum_of_squares(phi).map(|q| -0.5 * q - norm)
+        };
         match self {
-            LanePrior::StandardNormal => {
-                let norm = 0.5 * phi.len() as f64 * (2.0 * std::f64::consts::PI).ln();
-                lane_sum_of_squares(phi).map(|q| -0.5 * q - norm)
+            LanePrior::StandardNormal => normal(phi),
+            &LanePrior::Z2Mixture { shift, volume } => {
+                let base = normal(phi);
+                let m = lane_magnetisation(phi, volume);
+                std::array::from_fn(|l| {
+                    base[l] - 0.5 * volume as f64 * shift * shift + log_cosh(shift * m[l])
+                })
             }
             LanePrior::FreeField { action, log_z, .. } => {
                 action.lane_action(phi).map(|s0| -s0 - log_z)
@@ -131,6 +152,15 @@ impl LaneTarget for TemperedLanes<'_> {
             LanePrior::FreeField { m2, .. } => {
                 self.action
                     .lane_free_scaled_gradient(phi, grad, b, 1.0 - b, m2)
+            }
+            LanePrior::Z2Mixture { shift, volume } => {
+                self.action.lane_scaled_gradient(phi, grad, b, 1.0 - b);
+                let m = lane_magnetisation(phi, volume);
+                let pull: Lanes =
+                    std::array::from_fn(|l| (1.0 - b) * shift * (shift * m[l]).tanh());
+                for g in &mut grad[..volume] {
+                    g.iter_mut().zip(&pull).for_each(|(g, p)| *g -= p);
+                }
             }
         }
     }
@@ -170,6 +200,14 @@ impl Action for Tempered<'_> {
             Prior::FreeField { action: free, .. } => {
                 self.action
                     .free_scaled_gradient(phi, grad, b, 1.0 - b, free.params().m2)
+            }
+            // ∂(−log r)/∂φ_x = φ_x − a tanh(a M) on the V sites: the normal's pass, then the
+            // mixture's uniform pull.
+            &Prior::Z2Mixture { shift, volume } => {
+                self.action.scaled_gradient(phi, grad, b, 1.0 - b);
+                let m: f64 = phi[..volume].iter().sum();
+                let pull = (1.0 - b) * shift * (shift * m).tanh();
+                grad[..volume].iter_mut().for_each(|g| *g -= pull);
             }
         }
     }
