@@ -150,15 +150,6 @@ impl Prior {
             }
         }
     }
-
-    /// For the Z₂ mixture, (a, V): ∂(−log r)/∂z_x = z_x − a tanh(a M) on the first V
-    /// components; `None` for the other priors.
-    pub fn z2_mixture(&self) -> Option<(f64, usize)> {
-        match *self {
-            Prior::Z2Mixture { shift, volume } => Some((shift, volume)),
-            _ => None,
-        }
-    }
 }
 
 /// log cosh x = |x| + log(1 + e^{−2|x|}) − log 2, without overflow for large |x|.

@@ -20,6 +20,17 @@ fn spec(layers: usize, prior: PriorSpec) -> FlowSpec {
     }
 }
 
+/// The mean of independent samples `vals` lies within 4 standard errors (σ/√n) of `truth`.
+fn assert_mean_within_4_se(name: &str, vals: &[f64], truth: f64) {
+    let n = vals.len() as f64;
+    let mean = vals.iter().sum::<f64>() / n;
+    let err = (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n * (n - 1.0))).sqrt();
+    assert!(
+        (mean - truth).abs() < 4.0 * err,
+        "{name}: {mean} ± {err} vs {truth}"
+    );
+}
+
 /// Independent exact samples: ⟨M²⟩/V = 1/(2m²), ⟨φ²⟩ = G(0) and ⟨φ_x φ_{x+0̂}⟩ = G(0̂), each
 /// within 4 standard errors (σ/√N: the samples are independent).
 #[test]
@@ -52,13 +63,7 @@ fn free_field_prior_samples_have_the_exact_two_point_function() {
     ];
     for (name, f, truth) in stats {
         let vals: Vec<f64> = s.phi.chunks_exact(v).map(&f).collect();
-        let mean = vals.iter().sum::<f64>() / n as f64;
-        let err =
-            (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n * (n - 1)) as f64).sqrt();
-        assert!(
-            (mean - truth).abs() < 4.0 * err,
-            "{name}: {mean} ± {err} vs {truth}"
-        );
+        assert_mean_within_4_se(name, &vals, truth);
     }
 }
 
@@ -209,13 +214,7 @@ fn the_z2_mixture_prior_is_the_two_normals_it_names() {
     ];
     for (name, f, truth) in stats {
         let vals: Vec<f64> = s.phi.chunks_exact(v).map(f).collect();
-        let mean = vals.iter().sum::<f64>() / n as f64;
-        let err =
-            (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n * (n - 1)) as f64).sqrt();
-        assert!(
-            (mean - truth).abs() < 4.0 * err,
-            "{name}: {mean} ± {err} vs {truth}"
-        );
+        assert_mean_within_4_se(name, &vals, truth);
     }
     // The flow's log q of its own draws is the prior's (no layers).
     assert!(
