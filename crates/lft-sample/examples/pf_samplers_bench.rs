@@ -1,15 +1,21 @@
 //! Time per effective sample of ⟨|M|⟩/V and ⟨M²⟩/V for the Yukawa samplers that need no
 //! determinant, side by side in one run (m² = −4, λ = 8, massless, L × L): pseudofermion HMC;
-//! and, with one flow q(φ) trained on pseudofermion forces (its training time printed apart),
-//! exact-determinant flow IMH (L ≤ 16), pseudo-marginal IMH with the default ladder, joint IMH
-//! with a conditional pseudofermion flow (16 draws per estimate) and joint flow-HMC; and SMC on
-//! the joint (φ, ϕ) target. docs/PERFORMANCE.md has the results.
+//! and, with one flow q(φ) (its training time printed apart), exact-determinant flow IMH
+//! (L ≤ 16), pseudo-marginal IMH with the default ladder and with a conditional pseudofermion
+//! flow (16 draws per estimate), joint IMH (one draw) and joint flow-HMC; and SMC on the joint
+//! (φ, ϕ) target. docs/PERFORMANCE.md has the results.
 //!
-//!   cargo run --release -p lft-sample --example pf_samplers_bench -- L G [FLOW_STEPS=1500] [N=4000] [PASSES=4] [PARTICLES=128]
+//!   cargo run --release -p lft-sample --example pf_samplers_bench -- L G [FLOW_STEPS=1500] [N=4000] [PASSES=4] [PARTICLES=128] [TRAINING=reverse] [IMH_STEPS=N] [SMC_PRIOR=normal] [PF_STEPS=600]
 //!
-//! Each sampler runs N steps (the ladder N/8 at L ≤ 16, N/32 beyond: it costs ~100 ms an
-//! estimate at L = 16); the time per effective sample is wall time × 2τ_int / steps with the
-//! larger τ_int of the two. SMC runs PASSES passes of PARTICLES particles; its effective
+//! TRAINING = reverse trains q(φ) by reverse KL on pseudofermion forces from N(0, 1); forward
+//! trains it by forward KL on N configurations of an independent pseudofermion-HMC chain, from
+//! the Z₂ mixture prior (both timed apart, the forward one with its data). SMC_PRIOR = mixture
+//! starts SMC's φ from ½ N(+0.34, 1) + ½ N(−0.34, 1) instead of N(0, 1), with four HMC
+//! trajectories per temperature instead of two. PF_STEPS is the
+//! conditional pseudofermion flow's training steps. HMC and flow-HMC
+//! run N steps, the exact-determinant and joint IMH chains IMH_STEPS, the ladder N/8 at L ≤ 16
+//! and N/32 beyond (it costs ~100 ms an estimate at L = 16). The time per effective sample is
+//! wall time × 2τ_int / steps with the larger τ_int of the two. SMC runs PASSES passes of PARTICLES particles; its effective
 //! samples are σ²/Var(pass mean) × PASSES, with σ² the weighted variance of the observable
 //! over all particles and Var(pass mean) the scatter of the passes' weighted means.
 use lft_action::{
@@ -18,7 +24,8 @@ use lft_action::{
 };
 use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, TrainHooks,
+    TrainOptions, train, train_with,
 };
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
@@ -72,7 +79,9 @@ fn report(name: &str, configs: &[f64], v: usize, seconds: f64, acceptance: f64) 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: pf_samplers_bench L G [FLOW_STEPS] [N]");
+        eprintln!(
+            "usage: pf_samplers_bench L G [FLOW_STEPS] [N] [PASSES] [PARTICLES] [reverse|forward] [IMH_STEPS] [normal|mixture] [PF_STEPS]"
+        );
         std::process::exit(2);
     }
     let l: usize = arg(&args, 1, 16);
@@ -81,6 +90,24 @@ fn main() {
     let n: usize = arg(&args, 4, 4000);
     let smc_passes: u64 = arg(&args, 5, 4);
     let smc_particles: usize = arg(&args, 6, 128);
+    let forward = match args.get(7).map(String::as_str) {
+        None | Some("reverse") => false,
+        Some("forward") => true,
+        Some(other) => {
+            eprintln!("TRAINING is reverse or forward, not {other}");
+            std::process::exit(2);
+        }
+    };
+    let imh_steps: usize = arg(&args, 8, n);
+    let smc_prior = match args.get(9).map(String::as_str) {
+        None | Some("normal") => PriorSpec::StandardNormal,
+        Some("mixture") => PriorSpec::Z2Mixture { shift: 0.34 },
+        Some(other) => {
+            eprintln!("SMC_PRIOR is normal or mixture, not {other}");
+            std::process::exit(2);
+        }
+    };
+    let pf_steps: usize = arg(&args, 10, 600);
     let v = l * l;
     let params = YukawaParams {
         phi4: Phi4Params {
@@ -132,53 +159,17 @@ fn main() {
     );
 
     // One flow q(φ) for the flow samplers.
-    let training = YukawaEstimated::new(
-        model(),
-        DetEstimator::new(ladder(0.01, 3.0, 1.5), 1, CgParams::default())
-            .unwrap()
-            .with_reference(Reference::MeanDiagonal),
-        CgParams::default(),
-        31,
-    );
-    let spec = FlowSpec {
-        layers: 8,
-        hidden: vec![8],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant: true,
-        coupling: CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-        precision: lft_flow::Precision::F64,
-    };
-    let mut flow = Flow::new(training.lattice().clone(), &spec, 21).unwrap();
-    let options = TrainOptions {
-        steps: flow_steps,
-        batch: 64,
-        lr: 1e-2,
-        schedule: Schedule::Cosine,
-        grad_clip: Some(100.0),
-        max_failures: 5,
-        ..TrainOptions::default()
-    };
     let t = Instant::now();
-    let mut adam = Adam::new(flow.n_params());
-    train(
-        &mut flow,
-        &training,
-        &options,
-        flow_steps,
-        &mut adam,
-        &mut stream_rng(21, 1),
-        &mut |_| {},
-    )
-    .unwrap();
+    let flow = if forward {
+        forward_kl_flow(&model, cg, hmc, flow_steps, n)
+    } else {
+        reverse_kl_flow(&model, flow_steps)
+    };
     let flow_seconds = t.elapsed().as_secs_f64();
     let mut pf_flow = PseudofermionFlow::standard(2, 2);
     let t = Instant::now();
     let settings = PfFlowTraining {
-        steps: 600,
+        steps: pf_steps,
         seed: 5,
         ..PfFlowTraining::default()
     };
@@ -194,7 +185,11 @@ fn main() {
         report(name, &configs, v, t.elapsed().as_secs_f64(), acc);
     };
     if l <= 16 {
-        imh("exact-determinant flow IMH", &YukawaExact::new(model()), n);
+        imh(
+            "exact-determinant flow IMH",
+            &YukawaExact::new(model()),
+            imh_steps,
+        );
     }
     let ladder_target = YukawaEstimated::new(
         model(),
@@ -215,7 +210,18 @@ fn main() {
         CgParams::default(),
         33,
     );
-    imh("joint IMH (16 draws)", &joint, n);
+    imh(
+        "pseudo-marginal IMH (flow estimator, 16 draws)",
+        &joint,
+        imh_steps,
+    );
+    let joint_one = YukawaEstimated::new(
+        model(),
+        FlowDetEstimator::new(pf_flow.clone(), 1, CgParams::default()).unwrap(),
+        CgParams::default(),
+        34,
+    );
+    imh("joint IMH (1 draw)", &joint_one, imh_steps);
     let yukawa = model();
     let sampler = JointFlowHmcSampler {
         proposal: &flow,
@@ -239,23 +245,130 @@ fn main() {
         t.elapsed().as_secs_f64(),
         acc,
     );
-    smc_row(&model(), cg, smc_passes, smc_particles);
+    smc_row(&model(), cg, smc_prior, smc_passes, smc_particles);
     println!(
-        "training (not counted above): q(φ) {flow_steps} steps {flow_seconds:.0} s; conditional flow 600 steps {pf_seconds:.1} s"
+        "training (not counted above): q(φ) {flow_steps} steps {flow_seconds:.0} s{}; conditional flow {pf_steps} steps {pf_seconds:.1} s",
+        if forward {
+            " (forward KL, pseudofermion-HMC data included)"
+        } else {
+            " (reverse KL)"
+        }
     );
+}
+
+/// The tests' small flow (8 affine layers, hidden [8], Z₂-equivariant) from `prior`.
+fn small_flow(lattice: &Lattice, prior: PriorSpec) -> Flow {
+    let spec = FlowSpec {
+        layers: 8,
+        hidden: vec![8],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+        equivariant: true,
+        coupling: CouplingSpec::Affine,
+        prior,
+        spectral: false,
+        precision: lft_flow::Precision::F64,
+    };
+    Flow::new(lattice.clone(), &spec, 21).unwrap()
+}
+
+/// `steps` steps of batch 64 at learning rate `lr`, cosine schedule, gradient clipped at 100.
+fn cosine_training(steps: usize, lr: f64) -> TrainOptions {
+    TrainOptions {
+        steps,
+        batch: 64,
+        lr,
+        schedule: Schedule::Cosine,
+        grad_clip: Some(100.0),
+        max_failures: 5,
+        ..TrainOptions::default()
+    }
+}
+
+/// [`small_flow`] from N(0, 1), trained by reverse KL for `steps` steps on pseudofermion forces
+/// (one-draw ladder estimate, batch 64, lr 10⁻² cosine).
+fn reverse_kl_flow(model: &dyn Fn() -> Yukawa, steps: usize) -> Flow {
+    let training = YukawaEstimated::new(
+        model(),
+        DetEstimator::new(ladder(0.01, 3.0, 1.5), 1, CgParams::default())
+            .unwrap()
+            .with_reference(Reference::MeanDiagonal),
+        CgParams::default(),
+        31,
+    );
+    let mut flow = small_flow(training.lattice(), PriorSpec::StandardNormal);
+    let options = cosine_training(steps, 1e-2);
+    let mut adam = Adam::new(flow.n_params());
+    train(
+        &mut flow,
+        &training,
+        &options,
+        steps,
+        &mut adam,
+        &mut stream_rng(21, 1),
+        &mut |_| {},
+    )
+    .unwrap();
+    flow
+}
+
+/// [`small_flow`] from the Z₂ mixture (shift 0.34, the broken phase's |M|/V), trained by forward
+/// KL for `steps` steps (batch 64, lr 3·10⁻³ cosine) on `n` configurations of a pseudofermion-HMC
+/// chain independent of the bench's own (seed 90, cold, 200 trajectories of thermalisation).
+/// The flow is Z₂-equivariant and the prior symmetric, so q(φ) = q(−φ) whichever vacuum the
+/// chain sat in. Forward KL covers the target's mass, which IMH needs; reverse KL from N(0, 1)
+/// collapses onto the bulk at L = 16.
+fn forward_kl_flow(
+    model: &dyn Fn() -> Yukawa,
+    cg: PseudofermionCg,
+    hmc: HmcParams,
+    steps: usize,
+    n: usize,
+) -> Flow {
+    let mut chain = PseudofermionHmc::new(model(), cg, Start::Cold, stream_rng(90, 0), hmc);
+    for _ in 0..200 {
+        chain.trajectory().unwrap();
+    }
+    let mut data = Vec::with_capacity(n * chain.field().len());
+    for _ in 0..n {
+        chain.trajectory().unwrap();
+        data.extend_from_slice(chain.field());
+    }
+    let mut flow = small_flow(
+        model().phi4().lattice(),
+        PriorSpec::Z2Mixture { shift: 0.34 },
+    );
+    let options = cosine_training(steps, 3e-3);
+    let mut adam = Adam::new(flow.n_params());
+    train_with(
+        &mut flow,
+        Objective::ForwardKl(&data),
+        &options,
+        steps,
+        &mut adam,
+        &mut stream_rng(21, 1),
+        TrainHooks {
+            report: &mut |_| {},
+            stop: &|| false,
+        },
+    )
+    .unwrap();
+    flow
 }
 
 /// SMC on the joint (φ, ϕ) target: `passes` passes of `particles`, adaptive (conditional ESS
 /// 0.5), two HMC trajectories of 10 leapfrog steps per temperature; one row like [`report`]'s,
 /// with τ_int replaced by the passes' effective sample count.
-fn smc_row(model: &Yukawa, cg: PseudofermionCg, passes: u64, particles: usize) {
+fn smc_row(model: &Yukawa, cg: PseudofermionCg, prior: PriorSpec, passes: u64, particles: usize) {
     use lft_action::YukawaJoint;
     use lft_flow::Prior;
     use lft_sample::anneal::{Resampling, Schedule as Betas, SmcSettings, smc_pass};
     use lft_stats::normalized_weights;
     let v = model.phi4().lattice().volume();
     let joint = YukawaJoint::new(model.clone(), cg);
-    let prior = Prior::new(PriorSpec::StandardNormal, joint.lattice()).unwrap();
+    let mixture = matches!(prior, PriorSpec::Z2Mixture { .. });
+    let prior = Prior::new(prior, joint.lattice()).unwrap();
     let settings = SmcSettings {
         particles,
         schedule: Betas::Adaptive { target: 0.5 },
@@ -267,7 +380,9 @@ fn smc_row(model: &Yukawa, cg: PseudofermionCg, passes: u64, particles: usize) {
             integrator: Integrator::Leapfrog,
             length_jitter: 0.5,
         },
-        trajectories: 2,
+        // From the mixture, two trajectories per temperature let passes collapse onto one
+        // vacuum (tests/anneal_joint.rs); four hold both.
+        trajectories: if mixture { 4 } else { 2 },
         step_knots: vec![(0.0, 0.15), (0.3, 0.08), (1.0, 0.05)],
         target_acceptance: Some(0.7),
     };

@@ -150,7 +150,7 @@ fn pseudo_marginal_imh_agrees_with_exact_hmc_on_4x4() {
 fn pseudo_marginal_imh_agrees_with_exact_hmc_on_8x8() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(8, g, 4000), 64);
-        let (pm, exact_imh) = pseudo_marginal_and_exact_imh(8, g, 8_000, 1.1, 8, true);
+        let (pm, exact_imh) = pseudo_marginal_and_exact_imh(8, g, 40_000, 1.1, 8, true);
         let pm = estimates(&[pm], 64);
         let exact_imh = estimates(&[exact_imh.unwrap()], 64);
         for k in 0..3 {

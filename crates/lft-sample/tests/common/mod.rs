@@ -7,9 +7,10 @@ pub mod yukawa;
 
 use lft_action::Action;
 use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions, train,
+    Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, TrainHooks,
+    TrainOptions, train, train_with,
 };
-use lft_lattice::stream_rng;
+use lft_lattice::{Lattice, stream_rng};
 
 /// A small affine flow (8 layers, one hidden layer of 8 channels) trained by reverse KL for
 /// `steps` steps of batch 64 on `action`.
@@ -24,28 +25,9 @@ pub fn trained_flow_in(
     seed: u64,
     precision: lft_flow::Precision,
 ) -> Flow {
-    let spec = FlowSpec {
-        layers: 8,
-        hidden: vec![8],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant: false,
-        coupling: CouplingSpec::Affine,
-        prior: PriorSpec::StandardNormal,
-        spectral: false,
-        precision,
-    };
+    let spec = small_flow_spec(false, PriorSpec::StandardNormal, precision);
     let mut flow = Flow::new(action.lattice().clone(), &spec, seed).unwrap();
-    let options = TrainOptions {
-        steps,
-        batch: 64,
-        lr: 1e-2,
-        schedule: Schedule::Cosine,
-        grad_clip: Some(100.0),
-        max_failures: 5,
-        ..TrainOptions::default()
-    };
+    let options = small_flow_training(steps, 1e-2);
     let mut adam = Adam::new(flow.n_params());
     train(
         &mut flow,
@@ -58,4 +40,68 @@ pub fn trained_flow_in(
     )
     .unwrap();
     flow
+}
+
+/// A small Z₂-equivariant affine flow (8 layers, hidden [8]) on `lattice` from `prior`, trained
+/// by forward KL, −⟨log q(φ)⟩ over `data` (`[n, V]`), for `steps` steps of batch 64 (lr 3·10⁻³,
+/// cosine). Forward KL covers the data's mass, which independence Metropolis needs.
+pub fn forward_kl_flow(
+    lattice: Lattice,
+    data: &[f64],
+    prior: PriorSpec,
+    steps: usize,
+    seed: u64,
+) -> Flow {
+    let spec = small_flow_spec(true, prior, lft_flow::Precision::F64);
+    let mut flow = Flow::new(lattice, &spec, seed).unwrap();
+    let options = small_flow_training(steps, 3e-3);
+    let mut adam = Adam::new(flow.n_params());
+    train_with(
+        &mut flow,
+        Objective::ForwardKl(data),
+        &options,
+        steps,
+        &mut adam,
+        &mut stream_rng(seed, 1),
+        TrainHooks {
+            report: &mut |_| {},
+            stop: &|| false,
+        },
+    )
+    .unwrap();
+    flow
+}
+
+/// The tests' small flow: 8 affine layers, one hidden layer of 8 channels, kernel 3.
+fn small_flow_spec(
+    equivariant: bool,
+    prior: PriorSpec,
+    precision: lft_flow::Precision,
+) -> FlowSpec {
+    FlowSpec {
+        layers: 8,
+        hidden: vec![8],
+        kernel: 3,
+        activation: Activation::LeakyRelu(0.01),
+        final_activation: Activation::Tanh,
+        equivariant,
+        coupling: CouplingSpec::Affine,
+        prior,
+        spectral: false,
+        precision,
+    }
+}
+
+/// `steps` steps of batch 64 at learning rate `lr` with a cosine schedule and the gradient
+/// clipped at norm 100.
+fn small_flow_training(steps: usize, lr: f64) -> TrainOptions {
+    TrainOptions {
+        steps,
+        batch: 64,
+        lr,
+        schedule: Schedule::Cosine,
+        grad_clip: Some(100.0),
+        max_failures: 5,
+        ..TrainOptions::default()
+    }
 }
