@@ -135,18 +135,23 @@ fn pseudo_marginal_imh_agrees_with_exact_hmc_on_4x4() {
     }
 }
 
-/// The same on 8 × 8, where the estimator needs many more draws (its log variance grows with
-/// the volume): about 10 minutes on 2 cores. It also runs exact-determinant IMH on the same
-/// flow and proposals, to tell the flow's shortfall from the estimator's. Open: on its last run
-/// g = 0.5 gave ⟨|M|⟩/V = 0.0984(43) pseudo-marginally against 0.1129(42) from exact-determinant
-/// IMH on the same flow and 0.1169(16) from HMC (4.1σ), with acceptance 0.14 and
-/// Var(log estimate) 2.4. The flow is not the cause (exact-determinant IMH agrees); the likely
-/// one is that with this much estimator noise the chain sticks on overestimated proposals for
-/// longer than 8000 steps resolve, so the Γ-method error is too small. The joint sampler
-/// (tests/joint.rs) needs one solve per estimate instead of ~700 and passes on 8 × 8.
+/// The same on 8 × 8, where the ladder needs many more draws (its log variance grows with the
+/// volume), beside exact-determinant IMH on the same flow and proposals, to tell the flow's
+/// shortfall from the estimator's. **Open: it fails.** Last run (2026-12-04, 40 000 steps,
+/// 8 draws per rung at ratio 1.1, ~30 000 CG iterations per estimate, 1595 s on 2 cores beside
+/// another test): at g = 0.5 it passed, ⟨|M|⟩/V 0.1073(30) against 0.1163(22) from
+/// exact-determinant IMH and 0.1169(16) from HMC, but ⟨M²⟩/V was 3.9σ low; at g = 1
+/// ⟨|M|⟩/V 0.3401(39) against 0.3289(78) and 0.3201(32), ⟨φ²⟩ 4.6σ high, acceptance 0.18,
+/// Var(log estimate) 2.6. With 8000 steps g = 1 passed and g = 0.5 was 4.1σ off. The
+/// exact-determinant IMH on the same flow agrees, and the estimator is unbiased on 4 × 4 and
+/// 6 × 6 (lft-fermion's tests), so the likely cause is the chain, not the estimator: with this
+/// much estimator noise it sticks on overestimated proposals for longer than its Γ-method
+/// window sees, so the errors are too small. Pseudo-marginal IMH with the conditional flow's
+/// estimator (Var ≈ 0.1–0.5 at 8 draws here) passes on 8 × 8 (tests/joint.rs), and is what
+/// to use beyond 4 × 4.
 /// `cargo test --release -p lft-sample --test pseudo_marginal -- --ignored`
 #[test]
-#[ignore]
+#[ignore = "open: fails on 8 × 8 (see the doc comment); about 27 minutes"]
 fn pseudo_marginal_imh_agrees_with_exact_hmc_on_8x8() {
     for g in [0.5, 1.0] {
         let exact = estimates(&exact_hmc(8, g, 4000), 64);
