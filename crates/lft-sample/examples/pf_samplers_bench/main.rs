@@ -15,18 +15,15 @@
 //! conditional pseudofermion flow's training steps. HMC and flow-HMC
 //! run N steps, the exact-determinant and joint IMH chains IMH_STEPS, the ladder N/8 at L ≤ 16
 //! and N/32 beyond (it costs ~100 ms an estimate at L = 16). The time per effective sample is
-//! wall time × 2τ_int / steps with the larger τ_int of the two. SMC runs PASSES passes of PARTICLES particles; its effective
-//! samples are σ²/Var(pass mean) × PASSES, with σ² the weighted variance of the observable
+//! wall time × 2τ_int / steps with the larger τ_int of the two. SMC runs PASSES passes of
+//! PARTICLES particles; its effective samples are σ²/Var(pass mean) × PASSES, with σ² the weighted variance of the observable
 //! over all particles and Var(pass mean) the scatter of the passes' weighted means.
 use lft_action::{
     Action, FlowDetEstimator, Phi4Params, PseudofermionCg, PseudofermionFlow, Yukawa,
     YukawaEstimated, YukawaExact, YukawaParams,
 };
 use lft_fermion::{CgParams, DetEstimator, Reference};
-use lft_flow::{
-    Activation, Adam, CouplingSpec, Flow, FlowSpec, Objective, PriorSpec, Schedule, TrainHooks,
-    TrainOptions, train, train_with,
-};
+use lft_flow::PriorSpec;
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     FlowImh, HmcParams, Integrator, JointFlowHmcSampler, MarkovChain, PfFlowTraining,
@@ -34,6 +31,11 @@ use lft_sample::{
 };
 use lft_stats::estimate_mean;
 use std::time::Instant;
+
+mod flows;
+mod smc;
+use flows::{forward_kl_flow, reverse_kl_flow};
+use smc::smc_row;
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
     args.get(i)
@@ -253,197 +255,5 @@ fn main() {
         } else {
             " (reverse KL)"
         }
-    );
-}
-
-/// The tests' small flow (8 affine layers, hidden [8], Z₂-equivariant) from `prior`.
-fn small_flow(lattice: &Lattice, prior: PriorSpec) -> Flow {
-    let spec = FlowSpec {
-        layers: 8,
-        hidden: vec![8],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Tanh,
-        equivariant: true,
-        coupling: CouplingSpec::Affine,
-        prior,
-        spectral: false,
-        precision: lft_flow::Precision::F64,
-    };
-    Flow::new(lattice.clone(), &spec, 21).unwrap()
-}
-
-/// `steps` steps of batch 64 at learning rate `lr`, cosine schedule, gradient clipped at 100.
-fn cosine_training(steps: usize, lr: f64) -> TrainOptions {
-    TrainOptions {
-        steps,
-        batch: 64,
-        lr,
-        schedule: Schedule::Cosine,
-        grad_clip: Some(100.0),
-        max_failures: 5,
-        ..TrainOptions::default()
-    }
-}
-
-/// [`small_flow`] from N(0, 1), trained by reverse KL for `steps` steps on pseudofermion forces
-/// (one-draw ladder estimate, batch 64, lr 10⁻² cosine).
-fn reverse_kl_flow(model: &dyn Fn() -> Yukawa, steps: usize) -> Flow {
-    let training = YukawaEstimated::new(
-        model(),
-        DetEstimator::new(ladder(0.01, 3.0, 1.5), 1, CgParams::default())
-            .unwrap()
-            .with_reference(Reference::MeanDiagonal),
-        CgParams::default(),
-        31,
-    );
-    let mut flow = small_flow(training.lattice(), PriorSpec::StandardNormal);
-    let options = cosine_training(steps, 1e-2);
-    let mut adam = Adam::new(flow.n_params());
-    train(
-        &mut flow,
-        &training,
-        &options,
-        steps,
-        &mut adam,
-        &mut stream_rng(21, 1),
-        &mut |_| {},
-    )
-    .unwrap();
-    flow
-}
-
-/// [`small_flow`] from the Z₂ mixture (shift 0.34, the broken phase's |M|/V), trained by forward
-/// KL for `steps` steps (batch 64, lr 3·10⁻³ cosine) on `n` configurations of a pseudofermion-HMC
-/// chain independent of the bench's own (seed 90, cold, 200 trajectories of thermalisation).
-/// The flow is Z₂-equivariant and the prior symmetric, so q(φ) = q(−φ) whichever vacuum the
-/// chain sat in. Forward KL covers the target's mass, which IMH needs; reverse KL from N(0, 1)
-/// collapses onto the bulk at L = 16.
-fn forward_kl_flow(
-    model: &dyn Fn() -> Yukawa,
-    cg: PseudofermionCg,
-    hmc: HmcParams,
-    steps: usize,
-    n: usize,
-) -> Flow {
-    let mut chain = PseudofermionHmc::new(model(), cg, Start::Cold, stream_rng(90, 0), hmc);
-    for _ in 0..200 {
-        chain.trajectory().unwrap();
-    }
-    let mut data = Vec::with_capacity(n * chain.field().len());
-    for _ in 0..n {
-        chain.trajectory().unwrap();
-        data.extend_from_slice(chain.field());
-    }
-    let mut flow = small_flow(
-        model().phi4().lattice(),
-        PriorSpec::Z2Mixture { shift: 0.34 },
-    );
-    let options = cosine_training(steps, 3e-3);
-    let mut adam = Adam::new(flow.n_params());
-    train_with(
-        &mut flow,
-        Objective::ForwardKl(&data),
-        &options,
-        steps,
-        &mut adam,
-        &mut stream_rng(21, 1),
-        TrainHooks {
-            report: &mut |_| {},
-            stop: &|| false,
-        },
-    )
-    .unwrap();
-    flow
-}
-
-/// SMC on the joint (φ, ϕ) target: `passes` passes of `particles`, adaptive (conditional ESS
-/// 0.5), two HMC trajectories of 10 leapfrog steps per temperature; one row like [`report`]'s,
-/// with τ_int replaced by the passes' effective sample count.
-fn smc_row(model: &Yukawa, cg: PseudofermionCg, prior: PriorSpec, passes: u64, particles: usize) {
-    use lft_action::YukawaJoint;
-    use lft_flow::Prior;
-    use lft_sample::anneal::{Resampling, Schedule as Betas, SmcSettings, smc_pass};
-    use lft_stats::normalized_weights;
-    let v = model.phi4().lattice().volume();
-    let joint = YukawaJoint::new(model.clone(), cg);
-    let mixture = matches!(prior, PriorSpec::Z2Mixture { .. });
-    let prior = Prior::new(prior, joint.lattice()).unwrap();
-    let settings = SmcSettings {
-        particles,
-        schedule: Betas::Adaptive { target: 0.5 },
-        resampling: Some(Resampling::Systematic),
-        ess_threshold: 0.5,
-        hmc: HmcParams {
-            step_size: 0.1,
-            n_steps: 10,
-            integrator: Integrator::Leapfrog,
-            length_jitter: 0.5,
-        },
-        // From the mixture, two trajectories per temperature let passes collapse onto one
-        // vacuum (tests/anneal_joint.rs); four hold both.
-        trajectories: if mixture { 4 } else { 2 },
-        step_knots: vec![(0.0, 0.15), (0.3, 0.08), (1.0, 0.05)],
-        target_acceptance: Some(0.7),
-    };
-    let t = Instant::now();
-    let runs: Vec<_> = (0..passes)
-        .map(|p| smc_pass(&prior, &joint, &settings, 41, p).expect("an SMC pass"))
-        .collect();
-    let seconds = t.elapsed().as_secs_f64();
-    // Per pass: weighted means of |M|/V and M²/V, and of their squares.
-    let moments: Vec<[f64; 4]> = runs
-        .iter()
-        .map(|run| {
-            let w = normalized_weights(&run.log_weights);
-            let mut m = [0.0; 4];
-            for (x, wi) in run.particles.chunks_exact(3 * v).zip(&w) {
-                let total: f64 = x[..v].iter().sum();
-                let (a, b) = (total.abs() / v as f64, total * total / v as f64);
-                m[0] += wi * a;
-                m[1] += wi * b;
-                m[2] += wi * a * a;
-                m[3] += wi * b * b;
-            }
-            m
-        })
-        .collect();
-    let p = passes as f64;
-    let mean = |k: usize| moments.iter().map(|m| m[k]).sum::<f64>() / p;
-    let scatter = |k: usize| {
-        let mu = mean(k);
-        moments.iter().map(|m| (m[k] - mu).powi(2)).sum::<f64>() / (p - 1.0)
-    };
-    // Effective samples of each observable: σ² / Var(overall mean).
-    let effective = |k: usize| (mean(k + 2) - mean(k).powi(2)) / (scatter(k) / p);
-    let ess = effective(0).min(effective(1));
-    let temperatures: usize = runs.iter().map(|r| r.temperatures.len()).sum();
-    let acceptance = runs
-        .iter()
-        .flat_map(|r| &r.temperatures)
-        .map(|t| t.acceptance)
-        .sum::<f64>()
-        / temperatures as f64;
-    let (solves, iterations) = joint.cg_counts();
-    println!(
-        "| joint SMC ({passes} passes × {particles}, {:.0} temperatures) | {} | {seconds:.1} s | {acceptance:.3} | {:.4}({:.0}) | {:.3}({:.0}) | ESS {:.0} / {:.0} | {:.2} ms |",
-        temperatures as f64 / p,
-        passes as usize * particles,
-        mean(0),
-        (scatter(0) / p).sqrt() * 1e4,
-        mean(1),
-        (scatter(1) / p).sqrt() * 1e3,
-        effective(0),
-        effective(1),
-        1e3 * seconds / ess
-    );
-    println!(
-        "joint SMC: {solves} CG solves, {:.0} iterations each, {} stagnated, {} particles of zero weight",
-        iterations as f64 / solves.max(1) as f64,
-        joint.stagnated_solves(),
-        runs.iter()
-            .flat_map(|r| &r.temperatures)
-            .map(|t| t.zero_weight)
-            .sum::<usize>()
     );
 }
