@@ -5,10 +5,12 @@
 
 use crate::cli::RunArgs;
 use crate::craft::train_craft;
+use crate::device::Choice;
 use crate::pipeline::{check_output, human_seconds, run_ensemble};
 use crate::progress::RunProgress;
-use anyhow::{Context, Result};
-use lft_config::{AnnealMethod, AnnealPlan, Config, PimhPasses};
+use anyhow::{Context, Result, bail};
+use lft_config::{AnnealMethod, AnnealPlan, Config, Model, PimhPasses};
+use lft_cuda::{DeviceAnnealer, Engine};
 use lft_flow::Prior;
 use lft_io::{ANNEAL_GROUP, SamplerKind, StoredArray};
 use lft_sample::anneal::{
@@ -27,8 +29,8 @@ const TEMPERATURE_COLUMN_COUNT: usize = 8;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
-    crate::device::cpu_only(crate::device::choose(args.device, &config), "anneal")?;
-    run_config(&config, args.abort_after)
+    let choice = crate::device::choose(args.device, &config);
+    run_config(&config, args.abort_after, choice)
 }
 
 /// `lft train` on an [anneal] config: trains its CRAFT flows to `anneal.iterations` and
@@ -47,7 +49,7 @@ pub fn train_only(config: &Config, abort_after: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
+pub fn run_config(config: &Config, abort_after: Option<u64>, choice: Choice) -> Result<()> {
     let plan = config.anneal()?;
     let target = config.anneal_target()?;
     let action = target.action();
@@ -60,6 +62,8 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     };
     // Before any training: an output of another config is refused at once.
     check_output(config, kind)?;
+    // Before anything is written: a device that cannot run these passes is a named error.
+    let on_device = device_annealer(config, plan, &prior, choice)?;
     let craft = match &plan.craft {
         Some(cp) => Some(train_craft(config, plan, cp, &prior, action, abort_after)?),
         None => None,
@@ -67,12 +71,14 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
     let seed = config.seed();
     let settings = &plan.settings;
     let reporter = TemperatureReporter::new();
-    let passes: Box<PassSource> = match &craft {
-        Some(c) => Box::new(|p| {
+    let one_pass_at_a_time = on_device.is_some();
+    let passes: Box<PassSource> = match (&craft, on_device) {
+        (_, Some(annealer)) => annealer.passes(&prior, action, settings, seed, &reporter),
+        (Some(c), None) => Box::new(|p| {
             let observe = |t: &TemperatureRecord, z: f64| reporter.report(p, t, z);
             c.evaluate_observed(&prior, action, settings, seed, p, Some(&observe))
         }),
-        None => Box::new(|p| {
+        (None, None) => Box::new(|p| {
             let observe = |t: &TemperatureRecord, z: f64| reporter.report(p, t, z);
             smc_pass_observed(&prior, action, settings, seed, p, Some(&observe))
         }),
@@ -83,6 +89,7 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         particles: settings.particles,
         flow_step: craft.as_ref().map_or(0, |c| c.iterations()),
         seed,
+        one_pass_at_a_time,
     };
     let start = Instant::now();
     match plan.method {
@@ -165,6 +172,77 @@ pub fn run_config(config: &Config, abort_after: Option<u64>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The device of `lft anneal --device cuda`, holding one pass's particles at a time.
+enum OnDevice {
+    Cuda(Box<DeviceAnnealer<lft_cuda::CudaRuntime>>),
+    Emulator(Box<DeviceAnnealer<lft_cuda::Emulator>>),
+}
+
+impl OnDevice {
+    /// The passes, run on the device one after another.
+    fn passes<'a>(
+        self,
+        prior: &'a Prior,
+        action: &'a dyn lft_action::Action,
+        settings: &'a lft_sample::anneal::SmcSettings,
+        seed: u64,
+        reporter: &'a TemperatureReporter,
+    ) -> Box<PassSource<'a>> {
+        fn source<'a, E: lft_cuda::Executor + Send + 'a>(
+            annealer: DeviceAnnealer<E>,
+            prior: &'a Prior,
+            action: &'a dyn lft_action::Action,
+            settings: &'a lft_sample::anneal::SmcSettings,
+            seed: u64,
+            reporter: &'a TemperatureReporter,
+        ) -> Box<PassSource<'a>> {
+            let annealer = std::sync::Mutex::new(annealer);
+            Box::new(move |p| {
+                let observe = |t: &TemperatureRecord, z: f64| reporter.report(p, t, z);
+                let mut annealer = annealer.lock().unwrap_or_else(|e| e.into_inner());
+                annealer.pass(prior, action, settings, seed, p, Some(&observe))
+            })
+        }
+        match self {
+            OnDevice::Cuda(a) => source(*a, prior, action, settings, seed, reporter),
+            OnDevice::Emulator(a) => source(*a, prior, action, settings, seed, reporter),
+        }
+    }
+}
+
+/// None on the CPU; else the device with room for a pass, or a named error for what does
+/// not run there (CRAFT's transports, the Yukawa model, the Z₂ mixture prior).
+fn device_annealer(
+    config: &Config,
+    plan: &AnnealPlan,
+    prior: &Prior,
+    choice: Choice,
+) -> Result<Option<OnDevice>> {
+    if choice.device == lft_cuda::Device::Cpu {
+        return Ok(None);
+    }
+    if plan.craft.is_some() {
+        bail!(
+            "{choice}: CRAFT's transports do not run on the GPU yet; SMC, AIS and PIMH over SMC \
+             passes do (or use --device cpu)"
+        );
+    }
+    let Model::Phi4(couplings) = *config.model() else {
+        bail!("{choice}: the GPU anneals φ⁴; this config's action is Yukawa (use --device cpu)");
+    };
+    let named = |e: lft_cuda::CudaError| anyhow::anyhow!("{choice}: {e}");
+    let engine = crate::device::engine(choice, config)?.expect("not the CPU");
+    let (lattice, n) = (config.lattice(), plan.settings.particles);
+    Ok(Some(match engine {
+        Engine::Cuda(rt) => OnDevice::Cuda(Box::new(
+            DeviceAnnealer::new(*rt, lattice, couplings, prior, n).map_err(named)?,
+        )),
+        Engine::Emulator(e) => OnDevice::Emulator(Box::new(
+            DeviceAnnealer::new(e, lattice, couplings, prior, n).map_err(named)?,
+        )),
+    }))
 }
 
 /// The CG work of annealing on the joint (φ, ϕ) target of pseudofermions.

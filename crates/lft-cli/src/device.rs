@@ -51,21 +51,3 @@ pub fn engine(choice: Choice, config: &Config) -> anyhow::Result<Option<lft_cuda
     }
     Ok(engine)
 }
-
-/// For a command that runs on the CPU only: Ok for the CPU; for CUDA, the probe's named error
-/// where this build or machine has no usable GPU, and where it has one an error too.
-pub fn cpu_only(choice: Choice, command: &str) -> anyhow::Result<()> {
-    let index = match choice.device {
-        Device::Cpu => return Ok(()),
-        Device::Emulator => anyhow::bail!("{choice}: `lft {command}` does not run on a device yet"),
-        Device::Cuda(index) => index,
-    };
-    let gpu = lft_cuda::probe(index).map_err(|e| anyhow::anyhow!("{choice}: {e}"))?;
-    anyhow::bail!(
-        "{choice}: found {} (sm_{}{}), but `lft {command}` does not run on a GPU yet \
-         (`lft train` and `lft sample` do); use --device cpu",
-        gpu.name,
-        gpu.compute_capability.0,
-        gpu.compute_capability.1
-    )
-}

@@ -1,28 +1,31 @@
 //! `lft run` / `lft hmc`: generate an HMC ensemble, resuming an unfinished output.
 //!
 //! Plain HMC for φ⁴ and for the Yukawa model with the exact determinant, pseudofermion HMC
-//! for `fermions = "pseudofermion"`; both go through the one pipeline ([`crate::pipeline`]),
-//! which thermalises fresh chains or continues stored ones bit for bit.
+//! for `fermions = "pseudofermion"`, and φ⁴ HMC with every chain on a GPU
+//! (`--device cuda`, lft-cuda's [`DeviceHmcSampler`]); all go through the one pipeline
+//! ([`crate::pipeline`]), which thermalises fresh chains or continues stored ones bit for bit.
 
 use crate::cli::RunArgs;
+use crate::device::Choice;
 use crate::pipeline::{human_seconds, run_ensemble};
 use crate::progress::RunProgress;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use lft_action::Yukawa;
-use lft_config::{Config, Fermions, Model};
+use lft_config::{Config, Fermions, HmcPlan, Model};
+use lft_cuda::{DeviceHmcSampler, Engine, Executor};
 use lft_io::EnsembleReader;
-use lft_sample::{HmcSampler, PseudofermionHmcSampler, RunSummary};
+use lft_sample::{HmcSampler, PseudofermionHmcSampler, RunPlan, RunSummary};
 use std::path::Path;
 use tracing::info;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
-    crate::device::cpu_only(crate::device::choose(args.device, &config), "hmc")?;
-    run_config(&config, args)
+    let choice = crate::device::choose(args.device, &config);
+    run_config(&config, args, choice)
 }
 
-/// Generates the HMC ensemble of an already loaded config.
-pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
+/// Generates the HMC ensemble of an already loaded config on the device `choice` names.
+pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()> {
     let couplings = config.couplings();
     let model = *config.model();
     let h = config.hmc()?;
@@ -50,6 +53,25 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
         h.trajectories
     );
     let plan = config.run_plan(h.chains, h.trajectories, h.save_every);
+    if choice.device != lft_cuda::Device::Cpu {
+        let Model::Phi4(couplings) = model else {
+            bail!(
+                "{choice}: the GPU runs HMC of φ⁴; this config's action is Yukawa (use --device cpu)"
+            );
+        };
+        // Opened before anything is written: no GPU is a named error and an untouched output.
+        let engine = crate::device::engine(choice, config)?.expect("not the CPU");
+        let describe = engine.describe();
+        let summary = match engine {
+            Engine::Cuda(rt) => run_on_device(*rt, config, h, couplings, &plan, args)?,
+            Engine::Emulator(e) => run_on_device(e, config, h, couplings, &plan, args)?,
+        };
+        if summary.steps > 0 {
+            let on = format!("{} chain(s) together on {describe}", h.chains);
+            print_summary(config, &summary, &config.output().path, None, &on)?;
+        }
+        return Ok(());
+    }
     let mut progress = RunProgress::new("trajectories", args.abort_after);
     progress.log_settings = h.tune.is_some();
     let (summary, solver) = match model {
@@ -95,9 +117,35 @@ pub fn run_config(config: &Config, args: &RunArgs) -> Result<()> {
         }
     };
     if summary.steps > 0 {
-        print_summary(config, &summary, &config.output().path, solver)?;
+        let on = format!("{} chain(s) in parallel", h.chains);
+        print_summary(config, &summary, &config.output().path, solver, &on)?;
     }
     Ok(())
+}
+
+/// φ⁴ HMC with every chain on the device `exec`, into the config's ensemble.
+fn run_on_device<E: Executor + Send>(
+    exec: E,
+    config: &Config,
+    h: &HmcPlan,
+    couplings: lft_action::Phi4Params,
+    plan: &RunPlan,
+    args: &RunArgs,
+) -> Result<RunSummary> {
+    let action = lft_action::Phi4::new(config.lattice().clone(), couplings)?;
+    let sampler = DeviceHmcSampler::new(
+        exec,
+        action,
+        h.chains,
+        h.params,
+        h.start,
+        config.seed(),
+        h.thermalization,
+        h.tune,
+    )?;
+    let mut progress = RunProgress::new("trajectories", args.abort_after);
+    progress.log_settings = h.tune.is_some();
+    Ok(run_ensemble(config, &sampler, plan, "hmc.trajectories", &mut progress)?.summary)
 }
 
 fn print_summary(
@@ -105,6 +153,7 @@ fn print_summary(
     s: &RunSummary,
     path: &Path,
     solver: Option<String>,
+    on: &str,
 ) -> Result<()> {
     let reader = EnsembleReader::open(path)?;
     let stored: usize = (0..reader.meta().n_chains)
@@ -123,7 +172,7 @@ fn print_summary(
         s.mean_exp_minus_delta_h()
     );
     println!(
-        "  time per trajectory      {} (wall clock, {chains} chain(s) in parallel)",
+        "  time per trajectory      {} (wall clock, {on})",
         human_seconds(s.seconds_per_step()),
     );
     if let Some(line) = solver {

@@ -29,12 +29,10 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     let config = lft_config::Config::load(&args.config, &args.overrides)?;
     let choice = device::choose(args.device, &config);
     if config.anneal().is_ok() {
-        device::cpu_only(choice, "anneal")?;
-        return anneal::run_config(&config, args.abort_after);
+        return anneal::run_config(&config, args.abort_after, choice);
     }
     if config.hmc().is_ok() {
-        device::cpu_only(choice, "hmc")?;
-        return hmc_run::run_config(&config, args);
+        return hmc_run::run_config(&config, args, choice);
     }
     train::run_config(&config, choice, args.abort_after, args.json)?;
     if config.sample().is_ok() {

@@ -68,6 +68,42 @@ fn smc_passes_give_the_exact_free_field_log_z() {
 
 /// The bytes of `files` after running each of `args` in a fresh directory. A run with
 /// `--abort-after` must die, leaving an ensemble (if any) with whole records only.
+/// `lft anneal --device emulator`: the particles of every pass live on the device (the GPU
+/// code path, its kernels run on the host) from the prior to β = 1, and the passes give the
+/// exact free-field log Z through `lft measure`; run again, the output is complete.
+#[test]
+fn device_smc_passes_give_the_exact_free_field_log_z() {
+    if !lft_cuda::emulate::available() {
+        assert!(
+            std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
+            "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
+        );
+        eprintln!("skipped: no C++ compiler to emulate the kernels with");
+        return;
+    }
+    let dir = scratch(FREE);
+    let device = ["anneal", "config.toml", "--device", "emulator"];
+    let out = run_ok(dir.path(), &device);
+    assert!(out.contains("log Z"), "{out}");
+    let json = run_ok(dir.path(), &["measure", "--json", "out/anneal.h5"]);
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let z = &m["sampler"]["log_z"];
+    let (mean, error) = (z["mean"].as_f64().unwrap(), z["error"].as_f64().unwrap());
+    assert_eq!(z["passes"].as_u64(), Some(12));
+    assert!(error > 0.0 && error < 0.1, "{z}");
+    assert!(
+        (mean + 2.858132).abs() < 3.0 * error,
+        "log Z {mean} ± {error}"
+    );
+    assert_eq!(m["n_configs"].as_u64(), Some(12 * 512));
+    let before = std::fs::read(dir.path().join("out/anneal.h5")).unwrap();
+    run_ok(dir.path(), &device);
+    assert!(
+        std::fs::read(dir.path().join("out/anneal.h5")).unwrap() == before,
+        "a complete output is left as it was"
+    );
+}
+
 fn bytes_after(text: &str, args: &[&[&str]], files: &[&str]) -> Vec<Vec<u8>> {
     let dir = scratch(text);
     for a in args {

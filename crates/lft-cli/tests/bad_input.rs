@@ -203,7 +203,8 @@ fn replicas_with_different_physics_are_refused() {
 #[test]
 fn a_device_that_is_not_there_is_a_named_error() {
     for (text, commands) in [
-        (SMALL, &["hmc", "run", "anneal"][..]),
+        (SMALL, &["hmc", "run"][..]),
+        (SMALL_SMC, &["anneal", "run"][..]),
         (SMALL_FLOW, &["train", "run", "sample"][..]),
     ] {
         let dir = scratch(text);

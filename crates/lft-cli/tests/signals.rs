@@ -113,6 +113,57 @@ fn stopped_hmc_run_resumes_to_identical_bytes() {
     );
 }
 
+/// HMC with every chain on the device (the host emulator of the kernels, the GPU code path),
+/// stopped by SIGTERM and by SIGUSR2 while it writes: each stop exits with 75 and leaves a
+/// readable file; the last run finishes it into the bytes of an uninterrupted device run.
+#[test]
+fn stopped_device_hmc_run_resumes_to_identical_bytes() {
+    if !lft_cuda::emulate::available() {
+        assert!(
+            std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
+            "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
+        );
+        eprintln!("skipped: no C++ compiler to emulate the kernels with");
+        return;
+    }
+    let text = SMALL
+        .replace("shape = [4, 4]", "shape = [8, 8]")
+        .replace("trajectories = 300", "trajectories = 30000");
+    let device = ["run", "config.toml", "--device", "emulator"];
+    let reference = {
+        let dir = scratch(&text);
+        run_ok(dir.path(), &device);
+        std::fs::read(dir.path().join("out/ens.h5")).unwrap()
+    };
+    let dir = scratch(&text);
+    let path = dir.path().join("out/ens.h5");
+    let mut before = 0;
+    for signal in ["TERM", "USR2"] {
+        // 30 000 × 2 configurations of 512 bytes: stop after about 2 MB more.
+        let (status, err) = signal_when(
+            dir.path(),
+            &device,
+            || file_len(&path) > before + 2_000_000,
+            signal,
+        );
+        assert_eq!(status.code(), Some(EXIT_STOPPED), "SIG{signal}: {err}");
+        assert!(err.contains("stopped by a signal"), "{err}");
+        let r = lft_io::EnsembleReader::open(&path).expect("a readable file");
+        let total: usize = (0..2).map(|c| r.chain_len(c).unwrap()).sum();
+        assert!(
+            (1000..60000).contains(&total),
+            "SIG{signal}: {total} of 60000 stored"
+        );
+        drop(r);
+        before = file_len(&path);
+    }
+    run_ok(dir.path(), &device);
+    assert!(
+        std::fs::read(&path).unwrap() == reference,
+        "the continued file differs from the uninterrupted one"
+    );
+}
+
 const CRAFT: &str = r#"seed = 3
 
 [lattice]

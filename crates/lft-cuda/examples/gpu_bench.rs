@@ -1,6 +1,8 @@
 //! GPU benchmarks of the CUDA backend (docs/GPU.md, docs/PERFORMANCE.md): training steps per
 //! second of the tutorial recipe and of larger flows, sampling throughput, batched HMC
-//! trajectories per second, and the memory bandwidth the main kernels reach. Each figure is
+//! trajectories per second of 1024 chains at L = 64 and 256 (the device sampler's segments),
+//! and the memory bandwidth the HMC and convolution kernels reach as a fraction of a
+//! device-to-device copy's (the practical peak). Each figure is
 //! the median of `LFT_BENCH_REPEATS` timed blocks (default 5) after a warm-up. Without a GPU
 //! it says so and exits 0.
 //!
@@ -10,11 +12,12 @@
 use lft_action::Phi4Params;
 use lft_cuda::call::{BufferTable, HostBuffer};
 use lft_cuda::executor::Executor;
-use lft_cuda::ops::phi4::{HmcBatch, HmcWork, Phi4Batch};
-use lft_cuda::philox::PhiloxKey;
+use lft_cuda::ops::conv::{Act, ConvLayer, Float};
+use lft_cuda::ops::reduce;
+use lft_cuda::philox::{ChainStream, PhiloxKey};
 use lft_cuda::resident::ResidentTrainer;
-use lft_cuda::tables::NeighbourTables;
-use lft_cuda::{CudaError, CudaRuntime};
+use lft_cuda::tables::conv_sites;
+use lft_cuda::{CudaError, CudaRuntime, HmcDevice, SEGMENT, SegmentChain};
 use lft_flow::Flow;
 use lft_flow::activation::Activation;
 use lft_flow::precision::Precision;
@@ -22,10 +25,8 @@ use lft_flow::prior::PriorSpec;
 use lft_flow::spec::{CouplingSpec, FlowSpec};
 use lft_lattice::Lattice;
 use lft_records::Integrator;
+use lft_sample::HmcParams;
 use std::time::Instant;
-
-/// H200 HBM3e peak (the lent GPU); a copy measures about 4.3 TB/s.
-const PEAK_BYTES_PER_S: f64 = 4.8e12;
 
 const TARGET: Phi4Params = Phi4Params {
     m2: -4.0,
@@ -180,63 +181,131 @@ fn run(quick: bool, repeats: usize) -> Result<Vec<Row>, CudaError> {
             }
         }
     }
-    // Batched HMC: trajectories of many chains at once, and the kick kernel's bandwidth.
-    for (l, chains) in [(64usize, 1024usize), (256, 64)] {
+    // The practical peak: a device-to-device copy of 512 MiB.
+    let peak = {
+        let mut rt = CudaRuntime::new(0)?;
+        let count = 64 << 20;
+        let x = rt.zeros(count, false)?;
+        let y = rt.zeros(count, false)?;
+        let copy = reduce::copy(count, x, y)?;
+        let s = time(repeats, 10, || {
+            rt.run(std::slice::from_ref(&copy))?;
+            rt.synchronize()
+        })?;
+        let bandwidth = 16.0 * count as f64 / s;
+        report(
+            "device-to-device copy (512 MiB)".into(),
+            bandwidth / 1e9,
+            "GB/s",
+        );
+        bandwidth
+    };
+    // A kernel moving `bytes` in `s` seconds, against the copy.
+    fn fraction(
+        report: &mut impl FnMut(String, f64, &'static str),
+        peak: f64,
+        what: String,
+        bytes: f64,
+        s: f64,
+    ) {
+        report(format!("{what} bandwidth"), bytes / s / 1e9, "GB/s");
+        report(
+            format!("{what} fraction of the copy's"),
+            bytes / s / peak,
+            "",
+        );
+    }
+    // Batched HMC (lft hmc --device cuda): whole segments of trajectories of 1024 chains, as
+    // the sampler runs them, and the kick and drift kernels alone.
+    for l in [64usize, 256] {
+        let chains = 1024;
         let lattice = Lattice::new(&[l, l]).expect("lattice");
         let v = lattice.volume();
-        let mut rt = CudaRuntime::new(0)?;
-        let tables = NeighbourTables::new(&lattice);
-        let fwd = rt.alloc_i32(&tables.fwd)?;
-        let bwd = rt.alloc_i32(&tables.bwd)?;
-        let action = Phi4Batch::new(&tables, TARGET.m2, TARGET.lambda, fwd, bwd);
-        let phi = rt.alloc(HostBuffer::F64(vec![0.1; chains * v]))?;
-        let pi = rt.zeros(chains * v, false)?;
-        let hmc = HmcBatch {
-            action,
-            chains,
-            beta: 1.0,
-            phi,
-            pi,
+        let mut device = HmcDevice::new(CudaRuntime::new(0)?, &lattice, TARGET, chains)?;
+        device.write_fields(&vec![0.1; chains * v])?;
+        let params = HmcParams {
+            step_size: 0.05,
+            n_steps: 10,
+            integrator: Integrator::Leapfrog,
+            length_jitter: 0.0,
         };
-        let work = HmcWork {
-            phi_old: rt.zeros(chains * v, false)?,
-            h_old: rt.zeros(chains, false)?,
-            h_new: rt.zeros(chains, false)?,
-            accepted: rt.alloc_i32(&vec![0; chains])?,
-        };
-        let key = PhiloxKey::from_seed(5);
-        let steps = 10;
-        let mut t = 0;
-        let s = time(repeats, 10, || {
-            t += 1;
-            let calls = hmc.update(&work, Integrator::Leapfrog, 0.05, steps, key, t)?;
-            rt.run(&calls)?;
-            rt.download(work.accepted).map(|_| ())
-        })?;
+        let mut counter = 0;
+        let per_segment = if quick { 4 } else { SEGMENT };
+        let s = time(repeats, 2, || {
+            let segment: Vec<SegmentChain> = (0..chains)
+                .map(|b| SegmentChain {
+                    stream: ChainStream::new(5, b as u64),
+                    counter,
+                    params,
+                    trajectories: per_segment,
+                })
+                .collect();
+            counter += per_segment as u64;
+            device.segment(&segment).map(|_| ())
+        })? / per_segment as f64;
         report(
-            format!("HMC leapfrog {steps} steps, L={l}, {chains} chains"),
+            format!("HMC leapfrog 10 steps, L={l}, {chains} chains"),
             chains as f64 / s,
             "chain-trajectories/s",
         );
-        let kicks = vec![hmc.kick(0.01)?; 100];
-        let s = time(repeats, 1, || {
-            rt.run(&kicks)?;
-            rt.synchronize()
-        })? / 100.0;
-        // A kick reads φ and π and writes π: 24 bytes per site (neighbours come from cache).
-        let bytes = 24.0 * (chains * v) as f64;
         report(
-            format!("hmc_kick bandwidth, L={l}, {chains} chains"),
-            bytes / s / 1e9,
-            "GB/s",
+            format!("HMC leapfrog 10 steps, L={l}, {chains} chains, per link update"),
+            s / (chains * v) as f64 * 1e9,
+            "ns/site",
         );
-        report(
-            format!(
-                "hmc_kick fraction of {:.1} TB/s peak, L={l}",
-                PEAK_BYTES_PER_S / 1e12
-            ),
-            bytes / s / PEAK_BYTES_PER_S,
-            "",
+        let batch = *device.batch();
+        let kicks = vec![batch.kick(0)?; 50];
+        let drifts = vec![batch.drift(1)?; 50];
+        let rt = device.executor();
+        // A kick reads φ and π and writes π, a drift the same: 24 bytes per site (the
+        // neighbours of φ come from cache).
+        let bytes = 24.0 * (chains * v) as f64;
+        for (name, calls) in [("hmc_kick", &kicks), ("hmc_drift", &drifts)] {
+            let s = time(repeats, 1, || {
+                rt.run(calls)?;
+                rt.synchronize()
+            })? / calls.len() as f64;
+            fraction(
+                &mut report,
+                peak,
+                format!("{name}, L={l}, {chains} chains"),
+                bytes,
+                s,
+            );
+        }
+    }
+    // The conditioner's convolution: 16 → 16 channels, 3 × 3, on 64 × 64, batch 256.
+    {
+        let (l, n, c) = (64usize, 256usize, 16usize);
+        let lattice = Lattice::new(&[l, l]).expect("lattice");
+        let v = lattice.volume();
+        let mut rt = CudaRuntime::new(0)?;
+        let sites = rt.alloc_i32(&conv_sites(&lattice, 3))?;
+        let layer = ConvLayer {
+            c_in: c,
+            c_out: c,
+            taps: 9,
+            volume: v,
+            float: Float::F64,
+            sites,
+            params: rt.alloc(HostBuffer::F64(vec![0.01; c * (c * 9 + 1)]))?,
+            offset: 0,
+            shared_limit: rt.shared_limit(),
+        };
+        let h = rt.alloc(HostBuffer::F64(vec![0.1; n * c * v]))?;
+        let y = rt.zeros(n * c * v, false)?;
+        let call = layer.forward(n, h, Act::Tanh, None, y)?;
+        let calls = vec![call; 20];
+        let s = time(repeats, 1, || {
+            rt.run(&calls)?;
+            rt.synchronize()
+        })? / calls.len() as f64;
+        fraction(
+            &mut report,
+            peak,
+            format!("conv_forward_f64 16→16 3×3, L={l}, batch {n}"),
+            (2 * n * c * v * 8) as f64,
+            s,
         );
     }
     Ok(rows)

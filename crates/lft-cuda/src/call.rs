@@ -54,6 +54,15 @@ impl HostBuffer {
         self.len() == 0
     }
 
+    /// Its first `len` elements (all of them if it has fewer).
+    pub fn prefix(&self, len: usize) -> HostBuffer {
+        match self {
+            HostBuffer::F64(v) => HostBuffer::F64(v[..len.min(v.len())].to_vec()),
+            HostBuffer::F32(v) => HostBuffer::F32(v[..len.min(v.len())].to_vec()),
+            HostBuffer::I32(v) => HostBuffer::I32(v[..len.min(v.len())].to_vec()),
+        }
+    }
+
     /// The values as float64 (exact for every element type).
     pub fn to_f64(&self) -> Vec<f64> {
         match self {

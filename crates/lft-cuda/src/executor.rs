@@ -12,6 +12,8 @@ pub trait Executor: BufferTable {
     fn write(&mut self, id: BufId, buffer: &HostBuffer) -> Result<(), CudaError>;
     /// Copies buffer `id` to the host, after every launch so far.
     fn read(&mut self, id: BufId) -> Result<HostBuffer, CudaError>;
+    /// The first `len` elements of buffer `id` (at most its length), after every launch so far.
+    fn read_prefix(&mut self, id: BufId, len: usize) -> Result<HostBuffer, CudaError>;
     /// Launches the calls in order.
     fn execute(&mut self, calls: &[KernelCall]) -> Result<(), CudaError>;
     /// Dynamic shared memory a block may use.
@@ -24,6 +26,9 @@ impl Executor for CudaRuntime {
     }
     fn read(&mut self, id: BufId) -> Result<HostBuffer, CudaError> {
         self.download(id)
+    }
+    fn read_prefix(&mut self, id: BufId, len: usize) -> Result<HostBuffer, CudaError> {
+        self.download_prefix(id, len)
     }
     fn execute(&mut self, calls: &[KernelCall]) -> Result<(), CudaError> {
         self.run(calls)
@@ -53,6 +58,9 @@ impl Executor for Emulator {
     }
     fn read(&mut self, id: BufId) -> Result<HostBuffer, CudaError> {
         Ok(self.table.buffers[id.0].clone())
+    }
+    fn read_prefix(&mut self, id: BufId, len: usize) -> Result<HostBuffer, CudaError> {
+        Ok(self.table.buffers[id.0].prefix(len))
     }
     fn execute(&mut self, calls: &[KernelCall]) -> Result<(), CudaError> {
         crate::emulate::run(&mut self.table.buffers, calls)

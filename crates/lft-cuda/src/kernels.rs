@@ -16,28 +16,39 @@ pub struct KernelSource {
 
 /// The device functions every kernel file shares (Philox, block reductions, the φ⁴ site
 /// terms), prepended to each file before it compiles.
-pub const PRELUDE: &str = include_str!("../kernels/common.cuh");
+pub const PRELUDE: &str = include_str!("../../../kernels/common.cuh");
 
 /// Every kernel of the backend.
 pub const KERNELS: &[KernelSource] = &[
     KernelSource {
         name: "phi4",
-        source: include_str!("../kernels/phi4.cu"),
+        source: include_str!("../../../kernels/phi4.cu"),
         functions: &["phi4_gradient", "phi4_action"],
     },
     KernelSource {
         name: "hmc",
-        source: include_str!("../kernels/hmc.cu"),
-        functions: &["hmc_kick", "hmc_drift", "hmc_hamiltonian", "hmc_accept"],
+        source: include_str!("../../../kernels/hmc.cu"),
+        functions: &[
+            "hmc_refresh",
+            "hmc_kick",
+            "hmc_drift",
+            "hmc_hamiltonian",
+            "hmc_accept",
+        ],
+    },
+    KernelSource {
+        name: "anneal",
+        source: include_str!("../../../kernels/anneal.cu"),
+        functions: &["anneal_values", "anneal_gather"],
     },
     KernelSource {
         name: "philox",
-        source: include_str!("../kernels/philox.cu"),
+        source: include_str!("../../../kernels/philox.cu"),
         functions: &["normal_fill", "normal_log_density"],
     },
     KernelSource {
         name: "conv",
-        source: include_str!("../kernels/conv.cu"),
+        source: include_str!("../../../kernels/conv.cu"),
         functions: &[
             "conv_forward_f64",
             "activation_backward_f64",
@@ -51,7 +62,7 @@ pub const KERNELS: &[KernelSource] = &[
     },
     KernelSource {
         name: "coupling",
-        source: include_str!("../kernels/coupling.cu"),
+        source: include_str!("../../../kernels/coupling.cu"),
         functions: &[
             "mask_frozen_f64",
             "mask_frozen_backward_f64",
@@ -68,12 +79,12 @@ pub const KERNELS: &[KernelSource] = &[
     },
     KernelSource {
         name: "spline",
-        source: include_str!("../kernels/spline.cu"),
+        source: include_str!("../../../kernels/spline.cu"),
         functions: &["spline_apply", "spline_backward"],
     },
     KernelSource {
         name: "reduce",
-        source: include_str!("../kernels/reduce.cu"),
+        source: include_str!("../../../kernels/reduce.cu"),
         functions: &[
             "kl_summary",
             "sum_squares",
@@ -88,7 +99,7 @@ pub const KERNELS: &[KernelSource] = &[
     },
     KernelSource {
         name: "adam",
-        source: include_str!("../kernels/adam.cu"),
+        source: include_str!("../../../kernels/adam.cu"),
         functions: &["adam_step"],
     },
 ];

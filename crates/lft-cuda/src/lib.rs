@@ -12,13 +12,16 @@
 
 pub mod call;
 pub mod device;
+pub mod device_anneal;
 pub mod device_flow;
+pub mod device_hmc;
 pub mod device_proposal;
 pub mod emulate;
 pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod flow_program;
+pub mod hmc_sampler;
 pub mod kernels;
 pub mod launch;
 pub mod ops;
@@ -30,11 +33,14 @@ pub mod schedule;
 pub mod tables;
 
 pub use device::Device;
+pub use device_anneal::{DeviceAnnealer, DeviceParticles};
 pub use device_flow::DeviceFlow;
+pub use device_hmc::{HmcDevice, SEGMENT, SegmentChain};
 pub use device_proposal::DeviceProposal;
 pub use engine::{Engine, ProposalDevice, TrainingDevice};
 pub use error::CudaError;
 pub use executor::{Emulator, Executor};
+pub use hmc_sampler::{DeviceChain, DeviceHmcSampler};
 pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
 pub use probe::{Gpu, probe};
 pub use runtime::CudaRuntime;

@@ -69,9 +69,69 @@ pub fn normal_fill(out: &mut [f64], key: PhiloxKey, stream: u64) {
     }
 }
 
-/// The uniform of chain `chain`'s Metropolis test in stream `stream` (the device's
-/// `hmc_accept`): bits 0–1 of the block at counter (chain, 0, stream₀, stream₁).
-pub fn accept_uniform(chain: u32, key: PhiloxKey, stream: u64) -> f64 {
-    let b = philox4x32_10([chain, 0, stream as u32, (stream >> 32) as u32], key);
-    uniform53(b[0], b[1])
+/// The Philox stream of one HMC chain (or annealing particle) on the device: its key is
+/// hashed from the run's seed and the chain's global index, so every chain of every task
+/// draws its own numbers, and within the stream the counter (j, purpose, t) names draw j of
+/// trajectory t (`kernels/common.cuh`: purposes 0 momenta, 1 the Metropolis uniform; 2 the
+/// trajectory length and 3 a hot start, both drawn here on the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStream {
+    pub key: PhiloxKey,
+}
+
+/// Counter words of the purposes of a [`ChainStream`].
+const MOMENTA: u32 = 0;
+const ACCEPT: u32 = 1;
+const LENGTH: u32 = 2;
+const START: u32 = 3;
+
+impl ChainStream {
+    /// Chain `index` of the run with seed `seed`: key = the first two words of Philox at
+    /// counter (index lo, index hi, "LFT", "HMC") under the seed's key.
+    pub fn new(seed: u64, index: u64) -> Self {
+        let b = philox4x32_10(
+            [index as u32, (index >> 32) as u32, 0x004c_4654, 0x0048_4d43],
+            PhiloxKey::from_seed(seed),
+        );
+        Self {
+            key: PhiloxKey([b[0], b[1]]),
+        }
+    }
+
+    fn block(&self, j: u32, purpose: u32, t: u64) -> [u32; 4] {
+        philox4x32_10([j, purpose, t as u32, (t >> 32) as u32], self.key)
+    }
+
+    fn normals(&self, purpose: u32, t: u64, out: &mut [f64]) {
+        for (p, pair) in out.chunks_mut(2).enumerate() {
+            let (z0, z1) = normal_pair(self.block(p as u32, purpose, t));
+            pair[0] = z0;
+            if let Some(z) = pair.get_mut(1) {
+                *z = z1;
+            }
+        }
+    }
+
+    /// The momenta of trajectory `t` (the device's `hmc_refresh`): sites 2p and 2p + 1 from
+    /// the block at counter (p, 0, t).
+    pub fn momenta(&self, t: u64, out: &mut [f64]) {
+        self.normals(MOMENTA, t, out)
+    }
+
+    /// The uniform of trajectory `t`'s Metropolis test (the device's `hmc_accept`).
+    pub fn accept_uniform(&self, t: u64) -> f64 {
+        let b = self.block(0, ACCEPT, t);
+        uniform53(b[0], b[1])
+    }
+
+    /// The uniform that draws trajectory `t`'s length (lft-sample's `jittered_steps`).
+    pub fn length_uniform(&self, t: u64) -> f64 {
+        let b = self.block(0, LENGTH, t);
+        uniform53(b[0], b[1])
+    }
+
+    /// A hot start: independent standard normals.
+    pub fn hot_start(&self, out: &mut [f64]) {
+        self.normals(START, 0, out)
+    }
 }

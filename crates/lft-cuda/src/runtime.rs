@@ -55,6 +55,11 @@ impl CudaRuntime {
         self.inner.download(id)
     }
 
+    /// Copies the first `len` elements of buffer `id` back (waiting for the stream).
+    pub fn download_prefix(&self, id: BufId, len: usize) -> Result<HostBuffer, CudaError> {
+        self.inner.download_prefix(id, len)
+    }
+
     /// Launches the calls in order on the stream (asynchronously: a download waits for them).
     pub fn run(&mut self, calls: &[KernelCall]) -> Result<(), CudaError> {
         self.inner.run(calls)
@@ -96,6 +101,9 @@ mod imp {
             match *self {}
         }
         pub fn download(&self, _: BufId) -> Result<HostBuffer, CudaError> {
+            match *self {}
+        }
+        pub fn download_prefix(&self, _: BufId, _: usize) -> Result<HostBuffer, CudaError> {
             match *self {}
         }
         pub fn run(&mut self, _: &[KernelCall]) -> Result<(), CudaError> {
@@ -225,6 +233,21 @@ mod imp {
                 DeviceBuffer::F64(d) => HostBuffer::F64(s.clone_dtoh(d).map_err(driver)?),
                 DeviceBuffer::F32(d) => HostBuffer::F32(s.clone_dtoh(d).map_err(driver)?),
                 DeviceBuffer::I32(d) => HostBuffer::I32(s.clone_dtoh(d).map_err(driver)?),
+            })
+        }
+
+        pub fn download_prefix(&self, id: BufId, len: usize) -> Result<HostBuffer, CudaError> {
+            let s = &self.stream;
+            Ok(match &self.buffers[id.0] {
+                DeviceBuffer::F64(d) => {
+                    HostBuffer::F64(s.clone_dtoh(&d.slice(..len.min(d.len()))).map_err(driver)?)
+                }
+                DeviceBuffer::F32(d) => {
+                    HostBuffer::F32(s.clone_dtoh(&d.slice(..len.min(d.len()))).map_err(driver)?)
+                }
+                DeviceBuffer::I32(d) => {
+                    HostBuffer::I32(s.clone_dtoh(&d.slice(..len.min(d.len()))).map_err(driver)?)
+                }
             })
         }
 

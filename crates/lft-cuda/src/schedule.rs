@@ -48,3 +48,39 @@ pub fn gradients(ops: &[MdStep]) -> usize {
         .filter(|op| matches!(op, MdStep::Kick(_)))
         .count()
 }
+
+/// One trajectory of n chains on a device, each with its own integrator, step size and number
+/// of steps: the operations alternate kick, drift, kick, …, kick (every [`schedule`] does), and
+/// row r holds each chain's coefficient of operation r, zero past the end of that chain's own
+/// schedule or for a chain that does not run — so a chain with fewer steps stays put while the
+/// others go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSchedule {
+    /// Operations: kicks at even rows, drifts at odd rows.
+    pub rows: usize,
+    /// `[rows, n]`.
+    pub coefficients: Vec<f64>,
+}
+
+impl BatchSchedule {
+    /// The schedule of chains `chains[b]` = (integrator, ε, steps), `None` for a chain that
+    /// does not run this trajectory.
+    pub fn new(chains: &[Option<(Integrator, f64, usize)>]) -> Self {
+        let n = chains.len();
+        let ops: Vec<Vec<MdStep>> = chains
+            .iter()
+            .map(|c| c.map_or_else(Vec::new, |(i, eps, steps)| schedule(i, eps, steps)))
+            .collect();
+        let rows = ops.iter().map(Vec::len).max().unwrap_or(0);
+        let mut coefficients = vec![0.0; rows * n];
+        for (b, ops) in ops.iter().enumerate() {
+            for (r, op) in ops.iter().enumerate() {
+                coefficients[r * n + b] = match (r % 2, *op) {
+                    (0, MdStep::Kick(h)) | (1, MdStep::Drift(h)) => h,
+                    _ => unreachable!("schedules alternate kick and drift, starting with a kick"),
+                };
+            }
+        }
+        Self { rows, coefficients }
+    }
+}

@@ -81,3 +81,51 @@ fn the_probe_names_what_is_missing() {
         }
     }
 }
+
+/// The top-level `kernels/` folder is where the sources live: every `.cu` file there is
+/// embedded (`KERNELS`), and the functions each one lists are exactly the `extern "C"
+/// __global__` functions the file defines (the launch names the runtime loads and the
+/// emulator dispatches on).
+#[test]
+fn the_kernels_folder_and_the_embedded_list_agree() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kernels");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".cu").map(str::to_string)
+        })
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "kernels/*.cu against lft_cuda::KERNELS");
+    for kernel in KERNELS {
+        let text = std::fs::read_to_string(dir.join(format!("{}.cu", kernel.name))).unwrap();
+        assert_eq!(
+            text, kernel.source,
+            "{}: embedded from kernels/",
+            kernel.name
+        );
+        // Kernels a macro stamps out per float type (`NAME_##SUFFIX`) are defined once per
+        // instantiation `MACRO(type, suffix)` in the file.
+        let suffixes: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("LFT_") && l.trim_end().ends_with(')'))
+            .filter_map(|l| l.trim_end().strip_suffix(')')?.rsplit(", ").next())
+            .collect();
+        let mut defined: Vec<String> = text
+            .split("extern \"C\" __global__ void ")
+            .skip(1)
+            .map(|rest| rest.split('(').next().unwrap().trim())
+            .flat_map(|name| match name.strip_suffix("##SUFFIX") {
+                Some(stem) => suffixes.iter().map(|s| format!("{stem}{s}")).collect(),
+                None => vec![name.to_string()],
+            })
+            .collect();
+        defined.sort();
+        let mut functions: Vec<String> = kernel.functions.iter().map(|f| f.to_string()).collect();
+        functions.sort();
+        assert_eq!(defined, functions, "kernels/{}.cu", kernel.name);
+    }
+}

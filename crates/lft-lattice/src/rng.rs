@@ -78,7 +78,29 @@ impl RngState {
             stream: u128::from(w[2]) | (u128::from(w[3]) << 64),
         }
     }
+
+    /// The state of a counter-based stream (the GPU's Philox streams, lft-cuda): position
+    /// `counter` of the stream of chain `index`. Stored in the same two words as a `Pcg64`'s,
+    /// tagged so that the two are never taken for each other: the stream word's high half is
+    /// [`COUNTER_TAG`], whose top bit a PCG stream never has (its stream is the odd increment
+    /// shifted right by one, so at most 127 bits).
+    pub fn counter(index: u64, counter: u64) -> Self {
+        Self {
+            state: u128::from(counter),
+            stream: (u128::from(COUNTER_TAG) << 64) | u128::from(index),
+        }
+    }
+
+    /// (chain index, counter) of a [`RngState::counter`] state; `None` for a `Pcg64`'s.
+    pub fn as_counter(&self) -> Option<(u64, u64)> {
+        let tagged = (self.stream >> 64) as u64 == COUNTER_TAG;
+        (tagged && self.state >> 64 == 0).then_some((self.stream as u64, self.state as u64))
+    }
 }
+
+/// The high word of a counter-based stream's [`RngState`]: "lft-ctr" in ASCII with the top bit
+/// set, which no PCG stream has.
+pub const COUNTER_TAG: u64 = 0xec66_742d_6374_7200;
 
 #[cfg(test)]
 mod tests {
@@ -94,6 +116,19 @@ mod tests {
         let mut b = saved.restore();
         for _ in 0..100 {
             assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn counter_states_round_trip_and_are_never_pcg_states() {
+        for (index, counter) in [(0, 0), (7, 123), (u64::MAX, u64::MAX)] {
+            let s = RngState::from_words(RngState::counter(index, counter).to_words());
+            assert_eq!(s.as_counter(), Some((index, counter)));
+        }
+        for stream in 0..64 {
+            let pcg = RngState::of(&stream_rng(9, stream));
+            assert_eq!(pcg.as_counter(), None);
+            assert_eq!(pcg.stream >> 127, 0, "a PCG stream has 127 bits");
         }
     }
 

@@ -64,6 +64,12 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Whether the next step recorded will be stored (a sampler that must fetch its
+    /// configurations from elsewhere, a GPU's memory, fetches only those).
+    pub fn stores_next(&self) -> bool {
+        *self.since_saved + 1 >= self.save_every
+    }
+
     /// Steps recorded through this recorder.
     pub fn steps(&self) -> usize {
         self.steps
@@ -136,6 +142,13 @@ pub fn hmc_resume_state(
         Some(row) => (row.config.clone(), row.rng),
         None => (meta.start_config.clone(), meta.start_rng),
     };
+    if rng.as_counter().is_some() {
+        return Err(
+            "it was made on a GPU, whose chains draw from counter-based streams: continue it \
+             with --device cuda"
+                .into(),
+        );
+    }
     if field.len() != volume {
         return Err("the stored state does not fit the lattice".into());
     }

@@ -49,6 +49,15 @@ pub struct HmcRecord {
 /// Steps for the next trajectory: n' = max(1, round(n·u)), u uniform in [1 − j, 1 + j] (no
 /// draw when j = 0).
 pub(crate) fn trajectory_steps(params: &HmcParams, rng: &mut Pcg64) -> usize {
+    if params.length_jitter <= 0.0 {
+        return params.n_steps.max(1);
+    }
+    jittered_steps(params, uniform(rng))
+}
+
+/// The steps of a trajectory whose length draw is the uniform `r` ∈ [0, 1):
+/// n' = max(1, round(n·(1 + j(2r − 1)))), or n (at least 1) when j = 0.
+pub fn jittered_steps(params: &HmcParams, r: f64) -> usize {
     let HmcParams {
         n_steps,
         length_jitter,
@@ -57,7 +66,7 @@ pub(crate) fn trajectory_steps(params: &HmcParams, rng: &mut Pcg64) -> usize {
     if length_jitter <= 0.0 {
         return n_steps.max(1);
     }
-    let u = 1.0 + length_jitter * (2.0 * uniform(rng) - 1.0);
+    let u = 1.0 + length_jitter * (2.0 * r - 1.0);
     ((n_steps as f64 * u).round() as usize).max(1)
 }
 
@@ -156,6 +165,29 @@ impl HmcChain {
     pub fn trajectory(&mut self, action: &dyn Action) -> HmcRecord {
         let n = trajectory_steps(&self.params, &mut self.rng);
         gaussian_fill(&mut self.rng, &mut self.pi);
+        // Drawn before the molecular dynamics, which draws nothing: the stream's order is
+        // steps, momenta, uniform either way.
+        let u = uniform(&mut self.rng);
+        self.integrate_and_test(action, n, u)
+    }
+
+    /// One trajectory with its randomness given: the momenta `momenta`, `n_steps` integrator
+    /// steps and the uniform `u` of the Metropolis test (another generator's draws, as those of
+    /// a GPU's counter-based streams); the chain's own generator is not touched.
+    pub fn trajectory_with(
+        &mut self,
+        action: &dyn Action,
+        momenta: &[f64],
+        n_steps: usize,
+        u: f64,
+    ) -> HmcRecord {
+        self.pi.copy_from_slice(momenta);
+        self.integrate_and_test(action, n_steps, u)
+    }
+
+    /// The molecular dynamics of `n` steps from the momenta in `self.pi`, then the Metropolis
+    /// test with uniform `u`.
+    fn integrate_and_test(&mut self, action: &dyn Action, n: usize, u: f64) -> HmcRecord {
         let kinetic = crate::integrator::kinetic_energy;
         let h_start = kinetic(&self.pi) + self.action_value;
         self.trial.copy_from_slice(&self.phi);
@@ -170,7 +202,6 @@ impl HmcChain {
         );
         let trial_action = action.action(&self.trial);
         let delta_h = kinetic(&self.pi) + trial_action - h_start;
-        let u = uniform(&mut self.rng);
         // NaN ΔH (a diverged trajectory) is rejected.
         let accepted = delta_h <= 0.0 || u < (-delta_h).exp();
         if accepted {

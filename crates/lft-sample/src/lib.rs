@@ -27,7 +27,7 @@ pub use chain::{
     Chain, MarkovChain, Recorder, Step, WithAction, hmc_params, hmc_resume_state, hmc_settings,
 };
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
-pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start};
+pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
 pub use integrator::{Integrate, Integrator};
 pub use inverse_check::{InverseCheck, InverseCheckFailed};
@@ -43,7 +43,8 @@ pub use pf_hmc::{CG_FAILURE_LIMIT, PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};
 pub use reweight::{FlowReweight, ReweightSampler};
 pub use run::{
-    Production, Progress, RunError, run_chains, run_production, thermalize_all, thermalize_chains,
+    ChainRound, Production, Progress, RoundLimits, RunError, advance_each, advance_in_turn,
+    run_chains, run_production, run_rounds, thermalize_all, thermalize_chains,
 };
 pub use stop::{Stop, stop_requested};
 pub use summary::RunSummary;

@@ -6,7 +6,8 @@
 //! the runner knows nothing of the algorithm, and a store knows nothing of the sampler but
 //! its [`SamplerKind`].
 
-use crate::{Chain, Production, Progress, RunError, RunSummary, Stop, run_chains};
+use crate::run::{ChainRound, RoundLimits, advance_each, run_rounds};
+use crate::{Chain, Production, Progress, RunError, RunSummary, Stop};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, Store, StoredRow};
 use std::time::Duration;
 
@@ -38,6 +39,17 @@ pub trait Sampler: Sync {
     /// once per batch of proposals).
     fn resume_period(&self) -> usize {
         1
+    }
+    /// Advances the chains through one round of production. The default moves every chain
+    /// on its own thread ([`advance_each`]); a sampler whose chains move together (a GPU's
+    /// batch of chains) overrides it. Returns each chain's error, if it failed.
+    fn advance_round(
+        &self,
+        chains: &mut [Self::Chain],
+        rounds: &mut [ChainRound<'_>],
+        limits: &RoundLimits,
+    ) -> Vec<Option<<Self::Chain as Chain>::Error>> {
+        advance_each(chains, rounds, limits)
     }
 }
 
@@ -261,7 +273,18 @@ pub fn run<Sm: Sampler, S: Store>(
         production.granule = sampler.resume_period();
         production.max_lead = store.max_lead().map(|rows| rows * save_every);
         production.stop = plan.stop;
-        summary = match run_chains(&mut chains, &production, &remaining, store, observer) {
+        let advance =
+            |chains: &mut [Sm::Chain], rounds: &mut [ChainRound<'_>], limits: &RoundLimits| {
+                sampler.advance_round(chains, rounds, limits)
+            };
+        summary = match run_rounds(
+            &mut chains,
+            &production,
+            &remaining,
+            store,
+            observer,
+            advance,
+        ) {
             Ok(summary) => summary,
             // What the chains completed is in the store; finishing it appends the rows a
             // resumed store still holds, so a failing chain loses nothing written before.

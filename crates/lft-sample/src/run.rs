@@ -211,6 +211,104 @@ pub fn run_chains<C: Chain, S: Sink>(
     sink: &mut S,
     progress: &mut dyn Progress,
 ) -> Result<RunSummary, RunError<S::Error, C::Error>> {
+    run_rounds(chains, plan, remaining, sink, progress, advance_each)
+}
+
+/// One chain's share of a round of production: the block its records go to, its steps since
+/// the last stored one, what it may still do this round, and what it did.
+pub struct ChainRound<'a> {
+    pub block: &'a mut RecordBlock,
+    /// The chain's steps since its last stored one (kept across rounds).
+    pub since_saved: &'a mut usize,
+    /// Steps the chain may take this round (its remaining steps, within the lead limit).
+    pub todo: usize,
+    /// Steps it took.
+    pub done: usize,
+    /// Its steps' summary.
+    pub summary: RunSummary,
+}
+
+impl ChainRound<'_> {
+    /// A recorder for the chain's next steps (one in `save_every` stored).
+    pub fn recorder(&mut self, save_every: usize) -> Recorder<'_> {
+        Recorder::new(self.block, save_every, self.since_saved, &mut self.summary)
+    }
+}
+
+/// What bounds a round of production: a chain's block is handed over at `max_rows` records,
+/// and the round ends at `deadline` (after at least one step per chain that has any to do)
+/// or when a stop is requested.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundLimits {
+    pub deadline: Instant,
+    pub max_rows: usize,
+    pub save_every: usize,
+    pub stop: Option<&'static Stop>,
+}
+
+/// A round of production of chains that each advance on their own, all in parallel (one
+/// rayon task per chain): chain c takes steps until its `todo`, the deadline, a full block
+/// or a stop request. Returns each chain's error, if it failed.
+pub fn advance_each<C: Chain>(
+    chains: &mut [C],
+    rounds: &mut [ChainRound<'_>],
+    limits: &RoundLimits,
+) -> Vec<Option<C::Error>> {
+    chains
+        .par_iter_mut()
+        .zip(rounds.par_iter_mut())
+        .map(|(chain, round)| advance_one(chain, round, limits))
+        .collect()
+}
+
+/// [`advance_each`] one chain after another on the calling thread: for chains that share
+/// one resource, as annealing passes share one GPU.
+pub fn advance_in_turn<C: Chain>(
+    chains: &mut [C],
+    rounds: &mut [ChainRound<'_>],
+    limits: &RoundLimits,
+) -> Vec<Option<C::Error>> {
+    chains
+        .iter_mut()
+        .zip(rounds.iter_mut())
+        .map(|(chain, round)| advance_one(chain, round, limits))
+        .collect()
+}
+
+/// One chain's part of a round: steps until its `todo`, the deadline, a full block or a stop
+/// request.
+fn advance_one<C: Chain>(
+    chain: &mut C,
+    round: &mut ChainRound<'_>,
+    limits: &RoundLimits,
+) -> Option<C::Error> {
+    while round.done < round.todo
+        && !stop_requested(limits.stop)
+        && (round.done == 0 || Instant::now() < limits.deadline)
+        && round.block.len() < limits.max_rows
+    {
+        let todo = round.todo - round.done;
+        let mut rec = round.recorder(limits.save_every);
+        let result = chain.advance(todo, &mut rec);
+        let steps = rec.steps();
+        round.done += steps;
+        if let Err(e) = result {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// [`run_chains`] with the rounds advanced by `advance` (see [`advance_each`]; a sampler
+/// that moves its chains together, a GPU's batch, advances them its own way).
+pub fn run_rounds<C: Chain, S: Sink>(
+    chains: &mut [C],
+    plan: &Production,
+    remaining: &[usize],
+    sink: &mut S,
+    progress: &mut dyn Progress,
+    mut advance: impl FnMut(&mut [C], &mut [ChainRound<'_>], &RoundLimits) -> Vec<Option<C::Error>>,
+) -> Result<RunSummary, RunError<S::Error, C::Error>> {
     assert_eq!(chains.len(), remaining.len());
     let start = Instant::now();
     let mut left = remaining.to_vec();
@@ -223,43 +321,38 @@ pub fn run_chains<C: Chain, S: Sink>(
         .map(|c| RecordBlock::new(c, plan.kind, plan.volume))
         .collect();
     while left.iter().any(|&n| n > 0) {
-        let deadline = next_flush;
         let slowest = left.iter().copied().max().unwrap_or(0);
-        type Round<E> = (RunSummary, usize, Option<E>);
-        let rounds: Vec<Round<C::Error>> = chains
-            .par_iter_mut()
-            .zip(blocks.par_iter_mut())
-            .zip(left.par_iter())
-            .zip(since_saved.par_iter_mut())
-            .map(|(((chain, block), &left), since)| {
-                let mut s = RunSummary::default();
-                let mut done = 0;
-                let todo = plan.allowed(left, slowest);
-                while done < todo
-                    && !stop_requested(plan.stop)
-                    && (done == 0 || Instant::now() < deadline)
-                    && block.len() < max_rows
-                {
-                    let mut rec = Recorder::new(block, plan.save_every, since, &mut s);
-                    let result = chain.advance(todo - done, &mut rec);
-                    done += rec.steps();
-                    if let Err(e) = result {
-                        return (s, done, Some(e));
-                    }
-                }
-                (s, done, None)
+        let limits = RoundLimits {
+            deadline: next_flush,
+            max_rows,
+            save_every: plan.save_every,
+            stop: plan.stop,
+        };
+        let mut rounds: Vec<ChainRound<'_>> = blocks
+            .iter_mut()
+            .zip(since_saved.iter_mut())
+            .zip(&left)
+            .map(|((block, since_saved), &left)| ChainRound {
+                block,
+                since_saved,
+                todo: plan.allowed(left, slowest),
+                done: 0,
+                summary: RunSummary::default(),
             })
             .collect();
+        let errors = advance(chains, &mut rounds, &limits);
         let mut failure = None;
-        for (c, (s, done, error)) in rounds.into_iter().enumerate() {
+        for (c, (round, error)) in rounds.into_iter().zip(errors).enumerate() {
             if let Some(error) = error {
                 failure.get_or_insert(RunError::Chain { chain: c, error });
             }
-            left[c] -= done;
-            summary.merge(&s);
-            if !blocks[c].is_empty() {
-                sink.write_block(&blocks[c]).map_err(RunError::Sink)?;
-                blocks[c].clear();
+            left[c] -= round.done;
+            summary.merge(&round.summary);
+        }
+        for block in &mut blocks {
+            if !block.is_empty() {
+                sink.write_block(block).map_err(RunError::Sink)?;
+                block.clear();
             }
         }
         let finished = left.iter().all(|&n| n == 0);

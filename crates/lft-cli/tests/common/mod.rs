@@ -28,6 +28,31 @@ path = "out/ens.h5"
 flush_seconds = 0.0
 "#;
 
+/// A small SMC config: the free field on 4×4.
+pub const SMALL_SMC: &str = r#"seed = 3
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = 1.0
+lambda = 0.0
+
+[anneal]
+method = "smc"
+particles = 64
+temperatures = 5
+trajectories = 1
+leapfrog_steps = 3
+step_size = 0.2
+repeats = 2
+
+[output]
+path = "out/anneal.h5"
+flush_seconds = 0.0
+"#;
+
 /// Runs `lft ARGS` in `dir`.
 pub fn lft(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lft"))

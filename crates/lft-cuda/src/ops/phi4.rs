@@ -1,14 +1,10 @@
 //! φ⁴ on a batch of n configurations `[n, V]` (`kernels/phi4.cu`), and the batched HMC of n
-//! chains built on it (`kernels/hmc.cu`).
+//! chains built on it (`kernels/hmc.cu`), on the action or on a tempered target of annealing.
 
 use crate::CudaError;
 use crate::call::{Arg, BufId, KernelCall, int};
 use crate::launch::{elementwise, per_configuration};
-use crate::ops::{random, reduce};
-use crate::philox::PhiloxKey;
-use crate::schedule::{MdStep, schedule};
 use crate::tables::NeighbourTables;
-use lft_records::Integrator;
 
 /// The action S = Σ_x [(2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂}] on buffers `fwd`, `bwd`
 /// holding [`NeighbourTables`] (i32).
@@ -77,162 +73,207 @@ impl Phi4Batch {
     }
 }
 
-/// The work buffers of one HMC update: φ before the trajectory, both energies `[n]`, and the
-/// acceptances (i32 `[n]`).
+/// The prior of a tempered target: what P, its −log r up to a constant, is.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HmcWork {
-    pub phi_old: BufId,
-    pub h_old: BufId,
-    pub h_new: BufId,
-    pub accepted: BufId,
+pub enum PriorTerm {
+    /// No prior term (plain HMC on S).
+    None,
+    /// The standard normal: P = ½ Σ φ².
+    Normal,
+    /// The free field of mass² `m2`: P = S₀.
+    Free { m2: f64 },
 }
 
-/// Batched HMC of n chains with target e^{−β S}: buffers φ, π `[n, V]`, and a copy of φ and
-/// the energies for the Metropolis test.
+impl PriorTerm {
+    /// (kind, m₀²) as the kernels take them (`LFT_PRIOR_*` of `kernels/common.cuh`).
+    pub(crate) fn args(self) -> (i32, f64) {
+        match self {
+            PriorTerm::None => (0, 0.0),
+            PriorTerm::Normal => (1, 0.0),
+            PriorTerm::Free { m2 } => (2, m2),
+        }
+    }
+}
+
+/// The target the HMC kernels sample, e^{−S_t} with S_t = a S + w P: the action itself
+/// (a = 1, no prior), or a temperature β of an annealing path (a = β, w = 1 − β).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TemperedTarget {
+    pub a: f64,
+    pub w: f64,
+    pub prior: PriorTerm,
+}
+
+impl TemperedTarget {
+    /// S itself.
+    pub fn plain() -> Self {
+        Self {
+            a: 1.0,
+            w: 0.0,
+            prior: PriorTerm::None,
+        }
+    }
+
+    /// −log π_β = β S − (1 − β) log r, up to a constant.
+    pub fn tempered(beta: f64, prior: PriorTerm) -> Self {
+        Self {
+            a: beta,
+            w: 1.0 - beta,
+            prior,
+        }
+    }
+}
+
+/// The buffers of n HMC chains on a device: φ, π and φ before the trajectory `[n, V]`, both
+/// energies `[2n]` (S_t, H), the per-chain stream table (i32 `[5n]`, `kernels/common.cuh`),
+/// the step coefficients `[rows, n]` of a segment and its results `[k, 3n]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HmcBatch {
     pub action: Phi4Batch,
     pub chains: usize,
-    /// β: 1 for the target itself, below 1 on an annealing ladder.
-    pub beta: f64,
+    pub target: TemperedTarget,
     pub phi: BufId,
     pub pi: BufId,
+    pub phi_old: BufId,
+    pub e_old: BufId,
+    pub e_new: BufId,
+    pub table: BufId,
+    pub coefficients: BufId,
+    pub results: BufId,
 }
 
 impl HmcBatch {
-    /// π ← π − h β ∇S(φ), the gradient computed in the kick.
-    pub fn kick(&self, h: f64) -> Result<KernelCall, CudaError> {
+    fn target_args(&self) -> [Arg; 4] {
+        let (kind, m0) = self.target.prior.args();
+        [
+            Arg::F64(self.target.a),
+            Arg::F64(self.target.w),
+            Arg::I32(kind),
+            Arg::F64(m0),
+        ]
+    }
+
+    /// Fresh momenta of trajectory `j` of the segment from every running chain's stream, and
+    /// φ_old = φ.
+    pub fn refresh(&self, j: usize) -> Result<KernelCall, CudaError> {
+        let v = self.action.volume;
+        Ok(KernelCall {
+            function: "hmc_refresh",
+            launch: elementwise(self.chains * v.div_ceil(2))?,
+            args: vec![
+                Arg::Buf(self.phi),
+                Arg::Buf(self.phi_old),
+                Arg::Buf(self.pi),
+                Arg::Buf(self.table),
+                Arg::I32(int("volume", v)?),
+                Arg::I32(int("chains", self.chains)?),
+                Arg::I32(int("trajectory of a segment", j)?),
+            ],
+        })
+    }
+
+    /// π ← π − h_b ∇S_t(φ) with the coefficients of row `row` (the gradient computed in the
+    /// kick).
+    pub fn kick(&self, row: usize) -> Result<KernelCall, CudaError> {
         let a = &self.action;
         let (d, v) = a.sizes()?;
+        let mut args = vec![
+            Arg::Buf(self.phi),
+            Arg::Buf(self.pi),
+            Arg::Buf(a.fwd),
+            Arg::Buf(a.bwd),
+            Arg::I32(d),
+            Arg::I32(v),
+            Arg::I32(int("chains", self.chains)?),
+            Arg::F64(a.m2),
+            Arg::F64(a.lambda),
+        ];
+        args.extend(self.target_args());
+        args.push(Arg::BufAt(self.coefficients, row * self.chains));
         Ok(KernelCall {
             function: "hmc_kick",
             launch: elementwise(self.chains * a.volume)?,
-            args: vec![
-                Arg::Buf(self.phi),
-                Arg::Buf(self.pi),
-                Arg::Buf(a.fwd),
-                Arg::Buf(a.bwd),
-                Arg::I32(d),
-                Arg::I32(v),
-                Arg::I32(int("chains", self.chains)?),
-                Arg::F64(a.m2),
-                Arg::F64(a.lambda),
-                Arg::F64(self.beta),
-                Arg::F64(h),
-            ],
+            args,
         })
     }
 
-    /// φ ← φ + h π.
-    pub fn drift(&self, h: f64) -> Result<KernelCall, CudaError> {
-        let count = self.chains * self.action.volume;
+    /// φ ← φ + h_b π with the coefficients of row `row`.
+    pub fn drift(&self, row: usize) -> Result<KernelCall, CudaError> {
+        let v = self.action.volume;
         Ok(KernelCall {
             function: "hmc_drift",
-            launch: elementwise(count)?,
+            launch: elementwise(self.chains * v)?,
             args: vec![
                 Arg::Buf(self.phi),
                 Arg::Buf(self.pi),
-                Arg::I64(count as i64),
-                Arg::F64(h),
+                Arg::I32(int("volume", v)?),
+                Arg::I32(int("chains", self.chains)?),
+                Arg::BufAt(self.coefficients, row * self.chains),
             ],
         })
     }
 
-    /// The molecular dynamics of one trajectory: the integrator's kicks and drifts.
-    pub fn trajectory(
-        &self,
-        integrator: Integrator,
-        eps: f64,
-        n_steps: usize,
-    ) -> Result<Vec<KernelCall>, CudaError> {
-        schedule(integrator, eps, n_steps)
-            .into_iter()
-            .map(|op| match op {
-                MdStep::Kick(h) => self.kick(h),
-                MdStep::Drift(h) => self.drift(h),
-            })
-            .collect()
-    }
-
-    /// energy[b] = β S(φ_b) + ½ Σ_x π_{b,x}².
+    /// energy[2b] = S_t(φ_b), energy[2b + 1] = S_t(φ_b) + ½ Σ_x π_{b,x}².
     pub fn hamiltonian(&self, energy: BufId) -> Result<KernelCall, CudaError> {
         let a = &self.action;
         let (d, v) = a.sizes()?;
+        let mut args = vec![
+            Arg::Buf(self.phi),
+            Arg::Buf(self.pi),
+            Arg::Buf(a.fwd),
+            Arg::I32(d),
+            Arg::I32(v),
+            Arg::F64(a.m2),
+            Arg::F64(a.lambda),
+        ];
+        args.extend(self.target_args());
+        args.push(Arg::Buf(energy));
         Ok(KernelCall {
             function: "hmc_hamiltonian",
             launch: per_configuration(self.chains, a.volume)?,
-            args: vec![
-                Arg::Buf(self.phi),
-                Arg::Buf(self.pi),
-                Arg::Buf(a.fwd),
-                Arg::I32(d),
-                Arg::I32(v),
-                Arg::F64(a.m2),
-                Arg::F64(a.lambda),
-                Arg::F64(self.beta),
-                Arg::Buf(energy),
-            ],
+            args,
         })
     }
 
-    /// One whole HMC update of every chain, trajectory `t` of the run: momenta from Philox
-    /// stream 2t, the trajectory, the Metropolis test with stream 2t + 1. Nothing leaves the
-    /// device but what the caller reads afterwards (the acceptances).
-    pub fn update(
-        &self,
-        work: &HmcWork,
-        integrator: Integrator,
-        eps: f64,
-        n_steps: usize,
-        key: PhiloxKey,
-        t: u64,
-    ) -> Result<Vec<KernelCall>, CudaError> {
-        let count = self.chains * self.action.volume;
-        let mut calls = vec![
-            random::normal_fill(count, self.pi, key, 2 * t)?,
-            reduce::copy(count, self.phi, work.phi_old)?,
-            self.hamiltonian(work.h_old)?,
-        ];
-        calls.extend(self.trajectory(integrator, eps, n_steps)?);
-        calls.push(self.hamiltonian(work.h_new)?);
-        calls.push(self.accept(
-            work.phi_old,
-            work.h_old,
-            work.h_new,
-            key,
-            2 * t + 1,
-            work.accepted,
-        )?);
-        Ok(calls)
-    }
-
-    /// The Metropolis test of every chain (uniform from Philox stream `stream`): a rejected
-    /// chain's φ is restored from `phi_old`; `accepted[b]` (i32) is 1 or 0.
-    pub fn accept(
-        &self,
-        phi_old: BufId,
-        h_old: BufId,
-        h_new: BufId,
-        key: PhiloxKey,
-        stream: u64,
-        accepted: BufId,
-    ) -> Result<KernelCall, CudaError> {
+    /// The Metropolis test of trajectory `j` of the segment: results (S_t, ΔH, accepted) of
+    /// every chain into rows `[3n]` number j of `results`; a rejected chain gets φ_old back.
+    pub fn accept(&self, j: usize) -> Result<KernelCall, CudaError> {
         let v = self.action.volume;
         Ok(KernelCall {
             function: "hmc_accept",
             launch: per_configuration(self.chains, v)?,
             args: vec![
                 Arg::Buf(self.phi),
-                Arg::Buf(phi_old),
-                Arg::Buf(h_old),
-                Arg::Buf(h_new),
+                Arg::Buf(self.phi_old),
+                Arg::Buf(self.e_old),
+                Arg::Buf(self.e_new),
+                Arg::Buf(self.table),
                 Arg::I32(int("volume", v)?),
-                Arg::U32(key.0[0]),
-                Arg::U32(key.0[1]),
-                Arg::U32(stream as u32),
-                Arg::U32((stream >> 32) as u32),
-                Arg::Buf(accepted),
+                Arg::I32(int("trajectory of a segment", j)?),
+                Arg::BufAt(self.results, j * 3 * self.chains),
             ],
         })
+    }
+
+    /// Trajectory `j` of a segment whose step coefficients are rows `first .. first + rows`
+    /// (alternately kicks and drifts, [`crate::schedule::BatchSchedule`]): momenta, the
+    /// energy before, the molecular dynamics, the energy after, the Metropolis test.
+    pub fn trajectory(
+        &self,
+        j: usize,
+        first: usize,
+        rows: usize,
+    ) -> Result<Vec<KernelCall>, CudaError> {
+        let mut calls = vec![self.refresh(j)?, self.hamiltonian(self.e_old)?];
+        for r in 0..rows {
+            calls.push(if r % 2 == 0 {
+                self.kick(first + r)?
+            } else {
+                self.drift(first + r)?
+            });
+        }
+        calls.push(self.hamiltonian(self.e_new)?);
+        calls.push(self.accept(j)?);
+        Ok(calls)
     }
 }

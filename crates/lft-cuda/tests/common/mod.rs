@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use lft_cuda::call::{HostTable, KernelCall};
-use lft_cuda::{CudaRuntime, emulate};
+use lft_cuda::{CudaRuntime, Emulator, emulate};
 use lft_lattice::{Pcg64, gaussian_fill, stream_rng, uniform};
 
 /// Where a table of calls ran.
@@ -33,34 +33,63 @@ fn required(var: &str) -> bool {
     std::env::var(var).as_deref() == Ok("1")
 }
 
-/// The table after running `calls` on each backend there is.
-pub fn run_all(test: &str, table: &HostTable, calls: &[KernelCall]) -> Vec<(Backend, HostTable)> {
-    let mut out = Vec::new();
+/// The emulator, if a C++ compiler is there to build it (else the test's skip message, or a
+/// failure under `LFT_REQUIRE_EMULATOR=1`).
+pub fn emulator(test: &str) -> Option<Emulator> {
     if emulate::available() {
-        let mut t = table.clone();
-        emulate::run(&mut t.buffers, calls).unwrap_or_else(|e| panic!("{test}: {e}"));
-        out.push((Backend::Emulator, t));
-    } else {
-        assert!(
-            !required("LFT_REQUIRE_EMULATOR"),
-            "LFT_REQUIRE_EMULATOR=1 but no C++ compiler (g++ or $CXX) to emulate the kernels with"
-        );
-        eprintln!("{test}: emulator skipped: no C++ compiler (g++ or $CXX)");
+        return Some(Emulator::default());
     }
+    assert!(
+        !required("LFT_REQUIRE_EMULATOR"),
+        "LFT_REQUIRE_EMULATOR=1 but no C++ compiler (g++ or $CXX) to emulate the kernels with"
+    );
+    eprintln!("{test}: emulator skipped: no C++ compiler (g++ or $CXX)");
+    None
+}
+
+/// GPU 0, if there is one (else the test's skip message, or a failure under
+/// `LFT_REQUIRE_GPU=1`).
+pub fn gpu(test: &str) -> Option<CudaRuntime> {
     match CudaRuntime::new(0) {
-        Ok(mut gpu) => {
-            let ids = gpu.upload_table(table).unwrap();
-            gpu.run(calls).unwrap_or_else(|e| panic!("{test}: {e}"));
-            let mut t = table.clone();
-            for (slot, id) in t.buffers.iter_mut().zip(ids) {
-                *slot = gpu.download(id).unwrap();
-            }
-            out.push((Backend::Gpu, t));
-        }
+        Ok(gpu) => Some(gpu),
         Err(e) => {
             assert!(!required("LFT_REQUIRE_GPU"), "LFT_REQUIRE_GPU=1 but {e}");
             eprintln!("{test}: GPU skipped: {e}");
+            None
         }
+    }
+}
+
+/// Runs `$check(backend, executor)` (a generic function of an [`lft_cuda::Executor`]) on the
+/// emulator and on a GPU, each where there is one.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($test:expr, $check:ident) => {{
+        if let Some(e) = common::emulator($test) {
+            $check(common::Backend::Emulator, e);
+        }
+        if let Some(g) = common::gpu($test) {
+            $check(common::Backend::Gpu, g);
+        }
+    }};
+}
+
+/// The table after running `calls` on each backend there is.
+pub fn run_all(test: &str, table: &HostTable, calls: &[KernelCall]) -> Vec<(Backend, HostTable)> {
+    let mut out = Vec::new();
+    if emulator(test).is_some() {
+        let mut t = table.clone();
+        emulate::run(&mut t.buffers, calls).unwrap_or_else(|e| panic!("{test}: {e}"));
+        out.push((Backend::Emulator, t));
+    }
+    if let Some(mut gpu) = gpu(test) {
+        let ids = gpu.upload_table(table).unwrap();
+        gpu.run(calls).unwrap_or_else(|e| panic!("{test}: {e}"));
+        let mut t = table.clone();
+        for (slot, id) in t.buffers.iter_mut().zip(ids) {
+            *slot = gpu.download(id).unwrap();
+        }
+        out.push((Backend::Gpu, t));
     }
     out
 }

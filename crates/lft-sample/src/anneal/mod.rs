@@ -4,6 +4,7 @@
 //! - [`schedule`]: linear, listed and adaptive (conditional-ESS) temperatures;
 //! - [`resample`]: multinomial, stratified and systematic resampling;
 //! - [`settings`]: what a pass is told and reports ([`SmcSettings`], [`SmcPass`]), its errors;
+//! - [`particles`]: where a pass's particles live (the CPU's batch, or a GPU's), [`Particles`];
 //! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z), and
 //!   [`smc_pass`] (SMC, or AIS without resampling);
 //! - [`transport`]: CRAFT's flow step inside a pass, with its loss and gradient;
@@ -12,6 +13,7 @@
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
 
 pub mod craft;
+pub mod particles;
 pub mod pass;
 pub mod path;
 pub mod pimh;
@@ -22,7 +24,8 @@ pub mod settings;
 pub mod transport;
 
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
-pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed};
+pub use particles::{CpuParticles, Particles, initial_particles};
+pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed, smc_pass_on};
 pub use path::Tempered;
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;

@@ -17,17 +17,16 @@
 //! `pass_base(ANNEAL_STREAM, p)`); the per-particle work runs in parallel but in fixed chunks
 //! reduced in order, so results do not depend on the number of threads.
 
+use super::particles::{CpuParticles, Particles};
 use super::path::{Tempered, log_weight_increment};
 use super::schedule::{Schedule, next_adaptive_beta};
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
 use super::transport::{TransitionLoss, transport_step};
-use crate::LaneHmc;
-use crate::hmc::{HmcChain, HmcParams};
+use crate::hmc::HmcParams;
 use lft_action::Action;
 use lft_flow::{BijectionStack, Prior};
-use lft_lattice::{LANES, Pcg64, RngState, stream_rng};
+use lft_lattice::stream_rng;
 use lft_stats::{kish_ess, log_sum_exp, normalized_weights};
-use rayon::prelude::*;
 
 /// Streams per pass: the resampling stream and one per particle slot.
 pub const PASS_STREAMS: u64 = 1 << 24;
@@ -80,8 +79,55 @@ pub fn smc_pass_observed(
     )
 }
 
-/// Runs one pass with its streams starting at `base`.
+/// Runs one pass on the CPU with its streams starting at `base`.
 pub(crate) fn run_pass(
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    base: u64,
+    transports: Option<Transports<'_>>,
+    observer: Option<Observer<'_>>,
+) -> Result<SmcPass, AnnealError> {
+    settings.validate()?;
+    let mut particles = CpuParticles::new(prior, action, settings.particles, seed, base);
+    run_pass_on(
+        &mut particles,
+        prior,
+        action,
+        settings,
+        seed,
+        base,
+        transports,
+        observer,
+    )
+}
+
+/// One SMC (or AIS) pass number `pass` of `settings` on particles that live elsewhere (a
+/// GPU's), drawn from the prior on the streams of [`pass_base`]`(ANNEAL_STREAM, pass)` as
+/// [`super::initial_particles`] draws them: the loop of [`smc_pass`], with the particles'
+/// values, resampling and HMC moves done by `particles`.
+pub fn smc_pass_on<P: Particles>(
+    particles: &mut P,
+    prior: &Prior,
+    action: &dyn Action,
+    settings: &SmcSettings,
+    seed: u64,
+    pass: u64,
+    observer: Option<Observer<'_>>,
+) -> Result<SmcPass, AnnealError> {
+    settings.validate()?;
+    let base = pass_base(ANNEAL_STREAM, pass);
+    run_pass_on(
+        particles, prior, action, settings, seed, base, None, observer,
+    )
+}
+
+/// The loop of a pass over `particles` (already drawn from the prior), its resampling
+/// stream (seed, base).
+#[allow(clippy::too_many_arguments)]
+fn run_pass_on<P: Particles>(
+    particles: &mut P,
     prior: &Prior,
     action: &dyn Action,
     settings: &SmcSettings,
@@ -90,19 +136,8 @@ pub(crate) fn run_pass(
     mut transports: Option<Transports<'_>>,
     observer: Option<Observer<'_>>,
 ) -> Result<SmcPass, AnnealError> {
-    settings.validate()?;
     let n = settings.particles;
-    // The whole state: V for a scalar field, more with auxiliary fields (pseudofermions).
-    let v = action.state_len();
     let mut system_rng = stream_rng(seed, base);
-    let mut rngs: Vec<Pcg64> = (0..n)
-        .map(|i| stream_rng(seed, base + 1 + i as u64))
-        .collect();
-    let mut particles = vec![0.0; n * v];
-    particles
-        .par_chunks_exact_mut(v)
-        .zip(rngs.par_iter_mut())
-        .for_each(|(phi, rng)| prior.sample(rng, phi));
     let mut log_w = vec![0.0; n];
     let mut log_z = 0.0;
     let mut beta = 0.0;
@@ -119,12 +154,10 @@ pub(crate) fn run_pass(
         };
         let w = normalized_weights(&log_w);
         // (S, log r) of every particle, where no transport moves it first.
-        let values: Option<Vec<(f64, f64)>> = transports.is_none().then(|| {
-            particles
-                .par_chunks_exact(v)
-                .map(|phi| (action.action(phi), prior.log_prob(phi)))
-                .collect()
-        });
+        let values = match transports {
+            None => Some(particles.values()?),
+            Some(_) => None,
+        };
         let next = match (&fixed, &settings.schedule) {
             (Some(betas), _) => betas[k],
             (None, Schedule::Adaptive { target }) => {
@@ -147,7 +180,10 @@ pub(crate) fn run_pass(
         let increments = match (&mut transports, values) {
             (Some(t), _) => {
                 let loss = t.losses.as_deref_mut().map(|l| &mut l[k]);
-                transport_step(&t.flows[k], &from, &to, &mut particles, &w, loss)
+                let host = particles.host().ok_or(AnnealError::Device(
+                    "CRAFT's transports move particles in host memory".into(),
+                ))?;
+                transport_step(&t.flows[k], &from, &to, host, &w, loss)
             }
             (None, Some(values)) => values
                 .iter()
@@ -173,19 +209,13 @@ pub(crate) fn run_pass(
         let resampled = match settings.resampling {
             Some(scheme) if ess_fraction < settings.ess_threshold => {
                 let keys: Vec<f64> = if scheme.needs_keys() {
-                    particles
-                        .chunks_exact(v)
-                        .map(|phi| phi.iter().sum())
-                        .collect()
+                    particles.keys()?
                 } else {
                     Vec::new()
                 };
                 let w = normalized_weights(&log_w);
                 scheme.ancestors_by_key(&w, &keys, &mut system_rng, &mut ancestors);
-                let old = particles.clone();
-                for (slot, &a) in ancestors.iter().enumerate() {
-                    particles[slot * v..(slot + 1) * v].copy_from_slice(&old[a * v..(a + 1) * v]);
-                }
+                particles.resample(&ancestors)?;
                 log_w.fill(0.0);
                 true
             }
@@ -195,13 +225,7 @@ pub(crate) fn run_pass(
             step_size: settings.step_size_at(next) * step_factor,
             ..settings.hmc
         };
-        let accepted = hmc_move(
-            &to,
-            params,
-            settings.trajectories,
-            &mut particles,
-            &mut rngs,
-        );
+        let accepted = particles.hmc_move(next, params, settings.trajectories, k)?;
         let acceptance = accepted as f64 / (n * settings.trajectories).max(1) as f64;
         if let Some(target) = settings.target_acceptance {
             step_factor = (step_factor * (acceptance - target).exp()).clamp(0.05, 20.0);
@@ -221,7 +245,7 @@ pub(crate) fn run_pass(
         beta = next;
     }
     Ok(SmcPass {
-        particles,
+        particles: particles.read()?,
         log_weights: log_w,
         log_z: log_z - action.auxiliary_log_z(),
         temperatures,
@@ -243,63 +267,4 @@ fn defined(values: &[f64], beta: f64) -> Result<(), AnnealError> {
         }),
         None => Ok(()),
     }
-}
-
-/// `trajectories` HMC trajectories on `target` for every particle, each from its own stream;
-/// returns the number accepted. Where the target offers lane batches, whole groups of
-/// [`LANES`] particles move together ([`LaneHmc`], bit-identical to one chain per particle).
-fn hmc_move(
-    target: &Tempered<'_>,
-    params: HmcParams,
-    trajectories: usize,
-    particles: &mut [f64],
-    rngs: &mut [Pcg64],
-) -> usize {
-    let v = target.action.state_len();
-    let Some(lanes) = target.lanes() else {
-        return hmc_move_one_by_one(target, params, trajectories, particles, rngs);
-    };
-    let grouped = rngs.len() / LANES * LANES;
-    let (groups, rest) = particles.split_at_mut(grouped * v);
-    let (group_rngs, rest_rngs) = rngs.split_at_mut(grouped);
-    let in_groups: usize = groups
-        .par_chunks_exact_mut(LANES * v)
-        .zip(group_rngs.par_chunks_exact_mut(LANES))
-        .map(|(fields, rngs)| {
-            let mut hmc = LaneHmc::new(&lanes, fields);
-            let accepted: usize = (0..trajectories)
-                .map(|_| {
-                    let lanes = hmc.trajectory(&lanes, params, rngs);
-                    lanes.iter().filter(|&&a| a).count()
-                })
-                .sum();
-            hmc.write_fields(fields);
-            accepted
-        })
-        .sum();
-    in_groups + hmc_move_one_by_one(target, params, trajectories, rest, rest_rngs)
-}
-
-/// [`hmc_move`] with one [`HmcChain`] per particle.
-fn hmc_move_one_by_one(
-    target: &Tempered<'_>,
-    params: HmcParams,
-    trajectories: usize,
-    particles: &mut [f64],
-    rngs: &mut [Pcg64],
-) -> usize {
-    let v = target.action.state_len();
-    particles
-        .par_chunks_exact_mut(v)
-        .zip(rngs.par_iter_mut())
-        .map(|(phi, rng)| {
-            let mut chain = HmcChain::resume(target, phi.to_vec(), rng.clone(), params);
-            let accepted = (0..trajectories)
-                .filter(|_| chain.trajectory(target).accepted)
-                .count();
-            phi.copy_from_slice(chain.field());
-            *rng = RngState::restore(&chain.rng_state());
-            accepted
-        })
-        .sum()
 }

@@ -8,7 +8,9 @@
 use super::pass::pass_base;
 use super::pimh::{PIMH_STREAM, Pimh};
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass};
-use crate::{Chain, Recorder, Sampler, Step};
+use crate::{
+    Chain, ChainRound, Recorder, RoundLimits, Sampler, Step, advance_each, advance_in_turn,
+};
 use lft_action::Action;
 use lft_lattice::{RngState, stream_rng};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
@@ -26,6 +28,25 @@ pub struct AnnealContext<'a> {
     /// CRAFT training iterations of the flows (0: none).
     pub flow_step: u64,
     pub seed: u64,
+    /// The passes share one device (a GPU holding a pass's particles): chains run their
+    /// passes one after another instead of in parallel.
+    pub one_pass_at_a_time: bool,
+}
+
+impl AnnealContext<'_> {
+    /// A round of `chains`: in parallel, or one after another on a shared device.
+    fn advance_round<C: Chain>(
+        &self,
+        chains: &mut [C],
+        rounds: &mut [ChainRound<'_>],
+        limits: &RoundLimits,
+    ) -> Vec<Option<C::Error>> {
+        if self.one_pass_at_a_time {
+            advance_in_turn(chains, rounds, limits)
+        } else {
+            advance_each(chains, rounds, limits)
+        }
+    }
 }
 
 /// Passes of SMC, AIS or CRAFT as an ensemble: chain c is pass `first_chain + c`.
@@ -174,6 +195,15 @@ impl<'a> Sampler for PassSampler<'a> {
         chain.next = last.map_or(0, |row| row.values[2] as usize + 1);
         Ok(chain)
     }
+
+    fn advance_round(
+        &self,
+        chains: &mut [PassChain<'a>],
+        rounds: &mut [ChainRound<'_>],
+        limits: &RoundLimits,
+    ) -> Vec<Option<AnnealError>> {
+        self.context.advance_round(chains, rounds, limits)
+    }
 }
 
 /// PIMH chains as an ensemble: chain c proposes passes (1 + c)·2²⁴, (1 + c)·2²⁴ + 1, … of
@@ -272,5 +302,14 @@ impl<'a> Sampler for PimhSampler<'a> {
             start,
             chain: None,
         })
+    }
+
+    fn advance_round(
+        &self,
+        chains: &mut [PimhChain<'a>],
+        rounds: &mut [ChainRound<'_>],
+        limits: &RoundLimits,
+    ) -> Vec<Option<AnnealError>> {
+        self.context.advance_round(chains, rounds, limits)
     }
 }

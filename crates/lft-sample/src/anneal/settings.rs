@@ -104,6 +104,8 @@ pub enum AnnealError {
          prior puts no mass where the target does"
     )]
     NoWeight { beta: f64 },
+    #[error("anneal on the device: {0}")]
+    Device(String),
     #[error(
         "anneal: the CRAFT loss of transition {transition} is {value} at iteration {iteration}; \
          a smaller learning rate may help"

@@ -101,3 +101,50 @@ __device__ __forceinline__ double phi4_site_action(const double* p, const int* f
     double v = p[x], v2 = v * v;
     return v2 * (2.0 * dim + m2 + lambda * v2) - 2.0 * v * hops;
 }
+
+// ---- Tempered targets of annealing: S_t = a S + w P, with P the prior's -log r up to its
+// constant. prior 0: none (plain HMC, a = 1); 1: the standard normal, P = 1/2 sum_x phi_x^2;
+// 2: the free field of mass^2 m0, P = S_0 (the phi^4 terms with lambda = 0 and m^2 = m0).
+#define LFT_PRIOR_NONE 0
+#define LFT_PRIOR_NORMAL 1
+#define LFT_PRIOR_FREE 2
+
+// P's term at site x.
+__device__ __forceinline__ double prior_site_term(const double* p, const int* fwd, int dim,
+                                                  int volume, int x, int prior, double m0) {
+    if (prior == LFT_PRIOR_NORMAL) return 0.5 * p[x] * p[x];
+    if (prior == LFT_PRIOR_FREE) return phi4_site_action(p, fwd, dim, volume, x, m0, 0.0);
+    return 0.0;
+}
+
+// dS_t/dphi_x in the order of lft-action's scaled_gradient / free_scaled_gradient:
+//   a (phi (2(2d + m2) + 4 lambda phi^2) - 2 hops) + w phi                (normal),
+//   a (...) + w (2(2d + m0) phi - 2 hops)                                 (free field).
+__device__ __forceinline__ double tempered_site_gradient(const double* p, const int* fwd,
+                                                         const int* bwd, int dim, int volume,
+                                                         int x, double m2, double lambda,
+                                                         double a, double w, int prior,
+                                                         double m0) {
+    double hops = 0.0;
+    for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]] + p[bwd[mu * volume + x]];
+    double v = p[x];
+    double g = a * (v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops);
+    if (prior == LFT_PRIOR_NORMAL) return g + w * v;
+    if (prior == LFT_PRIOR_FREE) return g + w * (2.0 * (2.0 * dim + m0) * v - 2.0 * hops);
+    return g;
+}
+
+// ---- Per-chain Philox streams of the batched HMC (src/philox.rs, ChainStream). Chain b of a
+// segment is described by five ints of `chains`: its key (k0, k1), the counter t of the
+// segment's first trajectory (lo, hi) and the trajectories it runs in the segment. Trajectory
+// t of a chain draws its momenta from counters (pair, 0, t), its Metropolis uniform from
+// (0, 1, t); the host draws its length (0, 2, t) and a hot start (pair, 3, 0).
+#define LFT_CHAIN_INTS 5
+#define LFT_DRAW_MOMENTA 0u
+#define LFT_DRAW_ACCEPT 1u
+
+// Whether chain `c` runs trajectory j of the segment, and its counter t + j.
+__device__ __forceinline__ bool chain_runs(const int* c, int j) { return j < c[4]; }
+__device__ __forceinline__ u64 chain_counter(const int* c, int j) {
+    return (((u64)(u32)c[3] << 32) | (u64)(u32)c[2]) + (u64)j;
+}
