@@ -73,12 +73,7 @@ fn smc_passes_give_the_exact_free_field_log_z() {
 /// exact free-field log Z through `lft measure`; run again, the output is complete.
 #[test]
 fn device_smc_passes_give_the_exact_free_field_log_z() {
-    if !lft_cuda::emulate::available() {
-        assert!(
-            std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
-            "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
-        );
-        eprintln!("skipped: no C++ compiler to emulate the kernels with");
+    if !emulator_or_skip() {
         return;
     }
     let dir = scratch(FREE);
@@ -102,6 +97,21 @@ fn device_smc_passes_give_the_exact_free_field_log_z() {
         std::fs::read(dir.path().join("out/anneal.h5")).unwrap() == before,
         "a complete output is left as it was"
     );
+    // PIMH over device passes (one after another on the device): its chains are stored, and
+    // the same passes give the same chains on the device again.
+    let pimh = FREE
+        .replace("method = \"smc\"", "method = \"pimh\"")
+        .replace("particles = 512", "particles = 16")
+        .replace("temperatures = 10", "temperatures = 3")
+        .replace("repeats = 12", "pimh_steps = 40\npimh_chains = 2");
+    let files = ["out/anneal.h5"];
+    let first = bytes_after(&pimh, &[&device], &files);
+    let second = bytes_after(&pimh, &[&device], &files);
+    assert!(first[0] == second[0], "device PIMH runs differ");
+    let dir = scratch(&pimh);
+    run_ok(dir.path(), &device);
+    let r = lft_io::EnsembleReader::open(&dir.path().join("out/anneal.h5")).unwrap();
+    assert_eq!((r.chain_len(0).unwrap(), r.chain_len(1).unwrap()), (40, 40));
 }
 
 fn bytes_after(text: &str, args: &[&[&str]], files: &[&str]) -> Vec<Vec<u8>> {

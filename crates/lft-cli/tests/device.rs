@@ -15,18 +15,6 @@ fn flow_config() -> String {
         .replace("configs = 10", "configs = 16\nbatch = 8")
 }
 
-fn emulator_or_skip() -> bool {
-    if lft_cuda::emulate::available() {
-        return true;
-    }
-    assert!(
-        std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
-        "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
-    );
-    eprintln!("skipped: no C++ compiler to emulate the kernels with");
-    false
-}
-
 fn params(dir: &std::path::Path) -> (u64, Vec<f64>) {
     let c = lft_io::checkpoint::read_checkpoint(&dir.join("out/flow.h5")).unwrap();
     (c.step, c.params)

@@ -118,12 +118,7 @@ fn stopped_hmc_run_resumes_to_identical_bytes() {
 /// readable file; the last run finishes it into the bytes of an uninterrupted device run.
 #[test]
 fn stopped_device_hmc_run_resumes_to_identical_bytes() {
-    if !lft_cuda::emulate::available() {
-        assert!(
-            std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
-            "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
-        );
-        eprintln!("skipped: no C++ compiler to emulate the kernels with");
+    if !emulator_or_skip() {
         return;
     }
     let text = SMALL

@@ -23,7 +23,7 @@ use lft_lattice::{RngState, stream_rng};
 use lft_records::{ChainMeta, ChainSettings, SamplerKind, StoredRow};
 use lft_sample::{
     Chain, ChainRound, HmcChain, HmcParams, Recorder, RoundLimits, RunSummary, Sampler, Start,
-    Step, StepSizeTuner, hmc_params, hmc_settings, stop_requested,
+    Step, StepSizeTuner, hmc_resume_parts, hmc_settings, stop_requested,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -381,11 +381,7 @@ impl<E: Executor + Send> Sampler for DeviceHmcSampler<E> {
     }
 
     fn resume(&self, meta: &ChainMeta, last: Option<&StoredRow>) -> Result<DeviceChain, String> {
-        let params = hmc_params(&meta.settings).ok_or("not an HMC chain")?;
-        let (field, rng) = match last {
-            Some(row) => (row.config.clone(), row.rng),
-            None => (meta.start_config.clone(), meta.start_rng),
-        };
+        let (params, field, rng) = hmc_resume_parts(meta, last, self.volume())?;
         let Some((index, counter)) = rng.as_counter() else {
             return Err(
                 "it was made on the CPU, whose chains draw from their own generators: continue \
@@ -393,9 +389,6 @@ impl<E: Executor + Send> Sampler for DeviceHmcSampler<E> {
                     .into(),
             );
         };
-        if field.len() != self.volume() {
-            return Err("the stored state does not fit the lattice".into());
-        }
         Ok(DeviceChain::new(
             self.action.clone(),
             self.seed,

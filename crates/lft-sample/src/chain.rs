@@ -130,27 +130,38 @@ pub fn hmc_params(s: &ChainSettings) -> Option<HmcParams> {
     }
 }
 
-/// What an HMC-like chain continues from: its stored HMC parameters, and the field and
-/// generator after its last stored record (or at its start), checked against `volume`.
-pub fn hmc_resume_state(
+/// What an HMC-like chain continues from: its stored HMC parameters, and the field and the
+/// generator state after its last stored record (or at its start), checked against `volume`.
+pub fn hmc_resume_parts(
     meta: &lft_records::ChainMeta,
     last: Option<&lft_records::StoredRow>,
     volume: usize,
-) -> Result<(HmcParams, Vec<f64>, lft_lattice::Pcg64), String> {
+) -> Result<(HmcParams, Vec<f64>, RngState), String> {
     let params = hmc_params(&meta.settings).ok_or("not an HMC chain")?;
     let (field, rng) = match last {
         Some(row) => (row.config.clone(), row.rng),
         None => (meta.start_config.clone(), meta.start_rng),
     };
+    if field.len() != volume {
+        return Err("the stored state does not fit the lattice".into());
+    }
+    Ok((params, field, rng))
+}
+
+/// [`hmc_resume_parts`] of a CPU chain, its generator restored; a chain made on a GPU (whose
+/// state is a counter-based stream's) is refused by name.
+pub fn hmc_resume_state(
+    meta: &lft_records::ChainMeta,
+    last: Option<&lft_records::StoredRow>,
+    volume: usize,
+) -> Result<(HmcParams, Vec<f64>, lft_lattice::Pcg64), String> {
+    let (params, field, rng) = hmc_resume_parts(meta, last, volume)?;
     if rng.as_counter().is_some() {
         return Err(
             "it was made on a GPU, whose chains draw from counter-based streams: continue it \
              with --device cuda"
                 .into(),
         );
-    }
-    if field.len() != volume {
-        return Err("the stored state does not fit the lattice".into());
     }
     Ok((params, field, rng.restore()))
 }

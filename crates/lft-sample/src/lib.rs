@@ -24,7 +24,8 @@ mod summary;
 mod tune;
 
 pub use chain::{
-    Chain, MarkovChain, Recorder, Step, WithAction, hmc_params, hmc_resume_state, hmc_settings,
+    Chain, MarkovChain, Recorder, Step, WithAction, hmc_params, hmc_resume_parts, hmc_resume_state,
+    hmc_settings,
 };
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};

@@ -53,6 +53,20 @@ path = "out/anneal.h5"
 flush_seconds = 0.0
 "#;
 
+/// Whether the host emulator of the kernels can run here (a C++ compiler); where it cannot,
+/// says so, or fails under `LFT_REQUIRE_EMULATOR=1` (CI).
+pub fn emulator_or_skip() -> bool {
+    if lft_cuda::emulate::available() {
+        return true;
+    }
+    assert!(
+        std::env::var("LFT_REQUIRE_EMULATOR").as_deref() != Ok("1"),
+        "LFT_REQUIRE_EMULATOR=1 but no C++ compiler"
+    );
+    eprintln!("skipped: no C++ compiler to emulate the kernels with");
+    false
+}
+
 /// Runs `lft ARGS` in `dir`.
 pub fn lft(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lft"))
