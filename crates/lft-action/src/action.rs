@@ -1,7 +1,7 @@
 //! The `Action` trait shared by every theory, and parameter errors.
 
 use crate::LaneAction;
-use lft_lattice::{Hop, Lattice};
+use lft_lattice::{Hop, Lattice, Pcg64, gaussian_fill};
 use rayon::prelude::*;
 use thiserror::Error;
 
@@ -29,6 +29,13 @@ pub trait Action: Send + Sync {
         self.lattice().volume()
     }
 
+    /// The number of real components of the field an ensemble stores per configuration: V for
+    /// a scalar field (the default; auxiliary components of a state are not stored), d·V for
+    /// the links of a gauge field.
+    fn field_len(&self) -> usize {
+        self.lattice().volume()
+    }
+
     /// log c, where integrating the auxiliary components a of a state x = (φ, a) out of
     /// e^{−S(x)} leaves c times the density of the model on φ: ∫ e^{−S(φ, a)} da = c e^{−S(φ)}.
     /// 0 without auxiliary fields (the default); V log 2π for the joint Yukawa target. Annealing
@@ -39,6 +46,20 @@ pub trait Action: Send + Sync {
 
     /// S(φ).
     fn action(&self, phi: &[f64]) -> f64;
+
+    /// Brings a state to its canonical representative where the action is periodic in it
+    /// (the angles of a link field into [−π, π)); HMC applies it to every accepted state, so
+    /// that what a chain stores is exactly the state it continues from. Returns whether
+    /// anything changed. The identity by default.
+    fn canonicalize(&self, _state: &mut [f64]) -> bool {
+        false
+    }
+
+    /// A random ("hot") start: independent standard normals by default; uniform angles for a
+    /// link field.
+    fn hot_start(&self, rng: &mut Pcg64, state: &mut [f64]) {
+        gaussian_fill(rng, state);
+    }
 
     /// `grad[x] = ∂S/∂φ_x`.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]);

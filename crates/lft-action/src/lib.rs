@@ -1,12 +1,15 @@
 //! Lattice actions S(φ) and their gradients ∂S/∂φ, for one configuration or a batch `[n, V]`:
-//! φ⁴, the free field, and the Yukawa model with staggered fermions (determinant exact, through
+//! φ⁴, the free field, the U(1) Wilson gauge action (with its exact results, [`U1Exact`]), and the Yukawa model with staggered fermions (determinant exact, through
 //! pseudofermions, or estimated without bias), and its joint target of scalar field and
 //! pseudofermion.
 
 mod action;
+pub mod bessel;
 pub mod free_field;
 mod lanes;
 mod phi4;
+mod u1;
+pub mod u1_exact;
 mod yukawa;
 mod yukawa_estimated;
 mod yukawa_joint;
@@ -21,6 +24,8 @@ pub use lft_fermion::{
     DetEstimator, FermionError, FlowDetEstimator, PfLayer, PseudofermionFlow, Reference,
 };
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
+pub use u1::U1Wilson;
+pub use u1_exact::U1Exact;
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
 pub use yukawa_estimated::{EstimateCounts, Estimator, YukawaEstimated, field_hash};
 pub use yukawa_joint::{DEFAULT_STAGNATION_FLOOR, YukawaJoint};

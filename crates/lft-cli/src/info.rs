@@ -63,6 +63,9 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                      steps (flow trained {flow_step} steps)"
                 )
             }
+            lft_io::ChainSettings::Heatbath { overrelaxation } => {
+                format!("heat-bath sweeps, each followed by {overrelaxation} overrelaxation sweeps")
+            }
             lft_io::ChainSettings::Anneal {
                 particles,
                 pass,

@@ -1,9 +1,11 @@
-//! Geometry of periodic hypercubic lattices, random-number streams and momentum-space helpers.
+//! Geometry of periodic hypercubic lattices and of link fields on them ([`gauge`]), random-number
+//! streams and momentum-space helpers.
 //!
 //! Conventions (docs/PHYSICS.md): shape `[L0, L1, ..., L_{d-1}]`, direction 0 is time, sites are
 //! numbered lexicographically with the last axis fastest.
 
 mod fft;
+pub mod gauge;
 mod geometry;
 mod lanes;
 mod rng;

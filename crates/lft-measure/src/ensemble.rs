@@ -297,8 +297,9 @@ impl SamplerTotals {
             self.longest_rejection_run = self.longest_rejection_run.max(run);
         }
         match r.meta().sampler {
-            // The acceptance above is the flow proposals'; the HMC part has its own count.
-            SamplerKind::FlowHmc | SamplerKind::Pimh => {}
+            // The acceptance above is the flow proposals'; the HMC part has its own count. A
+            // heat bath accepts every step.
+            SamplerKind::FlowHmc | SamplerKind::Pimh | SamplerKind::Heatbath => {}
             // A pass stores log W_i + log Ẑ: its weights sum to Ẑ (all particles, not skipped).
             SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft => self.log_z.push(
                 lft_stats::log_sum_exp(&r.read_f64_records(c, "log_weight")?),

@@ -23,6 +23,9 @@ pub enum SamplerKind {
     /// Particle independent Metropolis–Hastings: a chain of whole passes, one configuration
     /// drawn from the current one per step.
     Pimh,
+    /// Heat bath with overrelaxation for gauge fields: one step is a heat-bath sweep over
+    /// every link and the overrelaxation sweeps after it.
+    Heatbath,
 }
 
 /// A name that is no [`SamplerKind`] (or no integrator).
@@ -41,7 +44,7 @@ impl fmt::Display for UnknownName {
 impl std::error::Error for UnknownName {}
 
 impl SamplerKind {
-    pub const ALL: [SamplerKind; 8] = [
+    pub const ALL: [SamplerKind; 9] = [
         SamplerKind::Hmc,
         SamplerKind::FlowImh,
         SamplerKind::FlowReweight,
@@ -50,10 +53,11 @@ impl SamplerKind {
         SamplerKind::Ais,
         SamplerKind::Craft,
         SamplerKind::Pimh,
+        SamplerKind::Heatbath,
     ];
 
     /// The name stored in files: "hmc", "flow-imh", "flow-reweight", "flow-hmc", "smc",
-    /// "ais", "craft", "pimh".
+    /// "ais", "craft", "pimh", "heatbath".
     pub fn name(self) -> &'static str {
         match self {
             SamplerKind::Hmc => "hmc",
@@ -64,6 +68,7 @@ impl SamplerKind {
             SamplerKind::Ais => "ais",
             SamplerKind::Craft => "craft",
             SamplerKind::Pimh => "pimh",
+            SamplerKind::Heatbath => "heatbath",
         }
     }
 
@@ -89,6 +94,7 @@ impl SamplerKind {
     ///   in the particle system (the records of a chain are the particles of one pass).
     /// - PIMH: S of the drawn configuration, log Ẑ of the current pass, its index and the
     ///   index of the pass proposed at this step.
+    /// - Heat bath: S after the step.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             SamplerKind::Hmc => &["action", "delta_h"],
@@ -100,6 +106,7 @@ impl SamplerKind {
                 &["action", "log_weight", "particle"]
             }
             SamplerKind::Pimh => &["action", "log_z", "pass", "proposal"],
+            SamplerKind::Heatbath => &["action"],
         }
     }
 

@@ -88,6 +88,9 @@ pub enum ChainSettings {
         /// CRAFT training iterations of the flows used (0 without flows).
         flow_step: u64,
     },
+    /// Heat bath of a gauge field (sampler "heatbath"): each step one heat-bath sweep, then
+    /// `overrelaxation` overrelaxation sweeps.
+    Heatbath { overrelaxation: u64 },
 }
 
 /// Per-chain metadata: the frozen settings, how often a step is stored, and the state

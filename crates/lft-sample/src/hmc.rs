@@ -89,7 +89,7 @@ impl HmcChain {
         let v = action.state_len();
         let mut phi = vec![0.0; v];
         if start == Start::Hot {
-            gaussian_fill(&mut rng, &mut phi);
+            action.hot_start(&mut rng, &mut phi);
         }
         Self::resume(action, phi, rng, params)
     }
@@ -208,6 +208,12 @@ impl HmcChain {
             std::mem::swap(&mut self.phi, &mut self.trial);
             std::mem::swap(&mut self.grad, &mut self.trial_grad);
             self.action_value = trial_action;
+            // A periodic state (link angles) is kept in its canonical range, with S and ∇S of
+            // exactly that state, so that a chain continued from what it stores is this one.
+            if action.canonicalize(&mut self.phi) {
+                action.gradient(&self.phi, &mut self.grad);
+                self.action_value = action.action(&self.phi);
+            }
         }
         HmcRecord {
             action: self.action_value,
@@ -238,8 +244,9 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
         lft_records::SamplerKind::Hmc
     }
 
+    /// The stored field: V sites of a scalar field, d·V links of a gauge field.
     fn volume(&self) -> usize {
-        self.action.lattice().volume()
+        self.action.field_len()
     }
 
     fn fresh(&self, index: u64) -> Self::Chain {

@@ -1,4 +1,5 @@
-//! Markov-chain samplers: HMC (with pseudofermions for the Yukawa model), independence
+//! Markov-chain samplers: HMC (with pseudofermions for the Yukawa model), heat bath with
+//! overrelaxation for U(1) gauge fields, independence
 //! Metropolis with flow proposals (and the training of conditional pseudofermion flows for
 //! joint sampling), reweighted flow samples, and flow-HMC, all driven by one
 //! pipeline ([`run`]). This crate does no file I/O: a run hands its records to a [`Store`],
@@ -8,6 +9,7 @@
 pub mod anneal;
 mod chain;
 mod flow_hmc;
+mod heatbath;
 mod hmc;
 mod imh;
 mod integrator;
@@ -28,6 +30,7 @@ pub use chain::{
     hmc_settings,
 };
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
+pub use heatbath::{HeatbathChain, HeatbathSampler, von_mises};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
 pub use integrator::{Integrate, Integrator};

@@ -181,6 +181,9 @@ impl EnsembleReader {
                         flow_step: a.u64("flow_step")?,
                     }
                 }
+                SamplerKind::Heatbath => ChainSettings::Heatbath {
+                    overrelaxation: a.u64("overrelaxation")?,
+                },
             },
             save_every: if a.map.contains_key("save_every") {
                 a.u64("save_every")?.max(1)

@@ -108,6 +108,9 @@ pub(super) fn write_skeleton(
                 g.set_attr("pass", AttrValue::U64(pass));
                 g.set_attr("flow_step", AttrValue::U64(flow_step));
             }
+            ChainSettings::Heatbath { overrelaxation } => {
+                g.set_attr("overrelaxation", AttrValue::U64(overrelaxation));
+            }
         }
         if cm.save_every != 1 {
             // Written only when thinning, so files of every-step chains keep their bytes.

@@ -175,6 +175,10 @@ impl Action for Tempered<'_> {
         self.action.state_len()
     }
 
+    fn canonicalize(&self, state: &mut [f64]) -> bool {
+        self.action.canonicalize(state)
+    }
+
     /// −log π_β(φ) = −(1 − β) log r(φ) + β S(φ); a term whose coefficient is zero is not
     /// evaluated.
     fn action(&self, phi: &[f64]) -> f64 {

@@ -118,8 +118,8 @@ impl Chain for PassChain<'_> {
         let rng = self.rng();
         let (pass, actions, log_w) = self.system.as_ref().expect("run above");
         let v = pass.particles.len() / actions.len();
-        // The scalar field: the first V components of a state (auxiliary fields are not stored).
-        let field = self.sampler.action.lattice().volume();
+        // The stored field: the first components of a state (auxiliary fields are not stored).
+        let field = self.sampler.action.field_len();
         let end = (self.next + max).min(actions.len());
         for i in self.next..end {
             out.record(Step {
@@ -144,10 +144,7 @@ impl Chain for PassChain<'_> {
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
-        (
-            vec![0.0; self.sampler.action.lattice().volume()],
-            self.rng(),
-        )
+        (vec![0.0; self.sampler.action.field_len()], self.rng())
     }
 }
 
@@ -177,7 +174,7 @@ impl<'a> Sampler for PassSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.context.action.lattice().volume()
+        self.context.action.field_len()
     }
 
     fn fresh(&self, index: u64) -> PassChain<'a> {
@@ -240,7 +237,7 @@ impl Chain for PimhChain<'_> {
         let chain = self.chain.as_mut().expect("started above");
         let step = chain.step(&mut passes)?;
         let action = self.context.action.action(&step.config);
-        let field = self.context.action.lattice().volume();
+        let field = self.context.action.field_len();
         out.record(Step {
             config: &step.config[..field],
             values: &[action, step.log_z, step.pass as f64, step.proposal as f64],
@@ -261,10 +258,7 @@ impl Chain for PimhChain<'_> {
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
-        (
-            vec![0.0; self.context.action.lattice().volume()],
-            self.start.2,
-        )
+        (vec![0.0; self.context.action.field_len()], self.start.2)
     }
 }
 
@@ -276,7 +270,7 @@ impl<'a> Sampler for PimhSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.context.action.lattice().volume()
+        self.context.action.field_len()
     }
 
     fn fresh(&self, index: u64) -> PimhChain<'a> {
