@@ -36,11 +36,13 @@ pub trait Action: Send + Sync {
         self.lattice().volume()
     }
 
-    /// log c, where integrating the auxiliary components a of a state x = (φ, a) out of
-    /// e^{−S(x)} leaves c times the density of the model on φ: ∫ e^{−S(φ, a)} da = c e^{−S(φ)}.
-    /// 0 without auxiliary fields (the default); V log 2π for the joint Yukawa target. Annealing
-    /// subtracts it, so that its log Ẑ estimates the model's log ∫ e^{−S(φ)} dφ either way.
-    fn auxiliary_log_z(&self) -> f64 {
+    /// log c, the difference between log ∫ e^{−S(x)} dx over the state (what annealing
+    /// estimates) and the model's log Z. With auxiliary components a of a state x = (φ, a),
+    /// integrating them out leaves c times the density on φ: ∫ e^{−S(φ, a)} da = c e^{−S(φ)}
+    /// (V log 2π for the joint Yukawa target). For link angles, whose Z is that of the
+    /// normalised Haar measure Π dθ/2π, it is d·V log 2π. 0 by default. Annealing subtracts it,
+    /// so that its log Ẑ estimates the model's log Z either way.
+    fn log_z_offset(&self) -> f64 {
         0.0
     }
 

@@ -57,6 +57,11 @@ impl Action for U1Wilson {
         self.state_len()
     }
 
+    /// d·V log 2π: log Z is that of the normalised Haar measure, Π_l dθ_l/2π.
+    fn log_z_offset(&self) -> f64 {
+        self.state_len() as f64 * (2.0 * PI).ln()
+    }
+
     fn action(&self, theta: &[f64]) -> f64 {
         let l = &self.lattice;
         let sum: f64 = planes(l.dim())

@@ -186,7 +186,7 @@ impl Action for YukawaJoint {
     }
 
     /// V log 2π = log Z_J − log Z, what the pseudofermion adds to the log partition function.
-    fn auxiliary_log_z(&self) -> f64 {
+    fn log_z_offset(&self) -> f64 {
         self.volume() as f64 * (2.0 * std::f64::consts::PI).ln()
     }
 

@@ -230,7 +230,10 @@ fn device_annealer(
         );
     }
     let Model::Phi4(couplings) = *config.model() else {
-        bail!("{choice}: the GPU anneals φ⁴; this config's action is Yukawa (use --device cpu)");
+        bail!(
+            "{choice}: the GPU anneals φ⁴; this config's action is {} (use --device cpu)",
+            config.model().kind_name()
+        );
     };
     let named = |e: lft_cuda::CudaError| anyhow::anyhow!("{choice}: {e}");
     let engine = crate::device::engine(choice, config)?.expect("not the CPU");

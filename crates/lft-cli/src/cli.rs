@@ -19,11 +19,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Do what the config says: an HMC ensemble for [hmc], training (and sampling) for [flow],
-    /// annealing for [anneal]. Resumes.
+    /// Do what the config says: an HMC ensemble for [hmc], a heat-bath ensemble for
+    /// [heatbath], training (and sampling) for [flow], annealing for [anneal]. Resumes.
     Run(RunArgs),
     /// Generate an ensemble with Hybrid Monte Carlo. Resumes an unfinished output.
     Hmc(RunArgs),
+    /// Generate a U(1) gauge ensemble by heat bath with overrelaxation ([heatbath]). Resumes an
+    /// unfinished output.
+    Heatbath(RunArgs),
     /// Train the normalizing flow of a config (reverse KL); writes and continues its checkpoint.
     Train(RunArgs),
     /// Sample with the trained flow: independence Metropolis chains into an ensemble file.

@@ -26,29 +26,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
 /// Generates the HMC ensemble of an already loaded config on the device `choice` names.
 pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()> {
-    let couplings = config.couplings();
     let model = *config.model();
     let h = config.hmc()?;
-    let fermion_text = match model {
-        Model::Phi4(_) => String::new(),
-        Model::Yukawa { params, fermions } => format!(
-            ", g = {}, mass = {}, {}",
-            params.g,
-            params.mass,
-            match fermions {
-                Fermions::Exact => "exact determinant",
-                Fermions::Pseudofermion(_) => "pseudofermions",
-            }
-        ),
-    };
     info!(
-        "{} on {:?}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}){fermion_text}; {} chain(s) × {} trajectories",
-        model.kind_name(),
+        "{} on {:?}; {} chain(s) × {} trajectories",
+        config.action_summary(),
         config.lattice().shape(),
-        couplings.aks.m2,
-        couplings.aks.lambda,
-        couplings.hopping.kappa,
-        couplings.hopping.lambda_tilde,
         h.chains,
         h.trajectories
     );
@@ -56,7 +39,8 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
     if choice.device != lft_cuda::Device::Cpu {
         let Model::Phi4(couplings) = model else {
             bail!(
-                "{choice}: the GPU runs HMC of φ⁴; this config's action is Yukawa (use --device cpu)"
+                "{choice}: the GPU runs HMC of φ⁴; this config's action is {} (use --device cpu)",
+                model.kind_name()
             );
         };
         // Opened before anything is written: no GPU is a named error and an untouched output.

@@ -13,16 +13,32 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         lft_io::FORMAT_VERSION,
         m.lft_version
     );
-    println!("  lattice       {:?} (V = {})", m.shape, m.volume());
-    println!(
-        "  action        {}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6})",
-        m.action_kind, m.m2, m.lambda, m.kappa, m.lambda_tilde
-    );
-    if let Some(f) = &m.fermions {
-        println!(
-            "  fermions      N_f = 2 staggered, g = {}, mass = {}, {}",
-            f.g, f.mass, f.treatment
-        );
+    println!("  lattice       {:?} (V = {})", m.shape, m.sites());
+    match &m.couplings {
+        lft_io::StoredCouplings::Scalar {
+            m2,
+            lambda,
+            kappa,
+            lambda_tilde,
+            fermions,
+        } => {
+            println!(
+                "  action        {}: m2 = {m2}, lambda = {lambda} (kappa = {kappa:.6}, lambda_tilde = {lambda_tilde:.6})",
+                m.action_kind
+            );
+            if let Some(f) = fermions {
+                println!(
+                    "  fermions      N_f = 2 staggered, g = {}, mass = {}, {}",
+                    f.g, f.mass, f.treatment
+                );
+            }
+        }
+        lft_io::StoredCouplings::U1 { beta } => {
+            println!(
+                "  action        u1 (Wilson): beta = {beta}; field u1, configurations of shape {:?}",
+                m.config_shape()
+            );
+        }
     }
     println!("  sampler       {}, seed {}", m.sampler, m.seed);
     println!("  chains        {}", m.n_chains);

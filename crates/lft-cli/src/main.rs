@@ -4,9 +4,11 @@ mod anneal;
 mod cli;
 mod craft;
 mod device;
+mod heatbath_run;
 mod hmc_run;
 mod info;
 mod measure;
+mod measure_gauge;
 mod merge;
 mod pipeline;
 mod progress;
@@ -23,8 +25,8 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// `lft run`: HMC for an [hmc] config; training for a [flow] config; annealing for an
-/// [anneal] config.
+/// `lft run`: HMC for an [hmc] config; heat bath for a [heatbath] config; training for a
+/// [flow] config; annealing for an [anneal] config.
 fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     let config = lft_config::Config::load(&args.config, &args.overrides)?;
     let choice = device::choose(args.device, &config);
@@ -33,6 +35,9 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     }
     if config.hmc().is_ok() {
         return hmc_run::run_config(&config, args, choice);
+    }
+    if config.heatbath().is_ok() {
+        return heatbath_run::run_config(&config, args, choice);
     }
     train::run_config(&config, choice, args.abort_after, args.json)?;
     if config.sample().is_ok() {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run(args),
         Command::Hmc(args) => hmc_run::run(args),
+        Command::Heatbath(args) => heatbath_run::run(args),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Anneal(args) => anneal::run(args),

@@ -4,7 +4,9 @@
 use crate::cli::CondensateArg;
 use crate::cli::MeasureArgs;
 use anyhow::{Result, bail};
-use lft_measure::{CondensateMethod, FermionChoice, MeasureOptions, Measurement, measure_files};
+use lft_measure::{
+    CondensateMethod, FermionChoice, MeasureOptions, Measured, Measurement, measure,
+};
 
 /// Order and labels of the table.
 const ROWS: [(&str, &str); 12] = [
@@ -46,7 +48,10 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         fit_range: args.fit_range,
         fermions,
     };
-    let m = measure_files(&args.files, &options)?;
+    let m = match measure(&args.files, &options)? {
+        Measured::Scalar(m) => *m,
+        Measured::Gauge(g) => return crate::measure_gauge::report(args, &g),
+    };
     if let Some(dir) = &args.plot {
         let files = lft_measure::plot::write_all(&m, dir)
             .map_err(|e| anyhow::anyhow!("--plot {}: {e}", dir.display()))?;

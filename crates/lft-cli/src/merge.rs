@@ -72,11 +72,17 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     let mut merged = ConfigFile::parse(first_text, first_file, &[])?;
     merged.task = None;
     merged.output.path = args.out.clone();
-    match (&mut merged.hmc, &mut merged.sample, &mut merged.anneal) {
-        (Some(h), _, _) => h.chains = total,
-        (_, Some(s), _) => s.chains = total,
-        (_, _, Some(a)) if first_meta.sampler == SamplerKind::Pimh => a.pimh_chains = total,
-        (_, _, Some(a)) => a.repeats = total,
+    match (
+        &mut merged.hmc,
+        &mut merged.heatbath,
+        &mut merged.sample,
+        &mut merged.anneal,
+    ) {
+        (Some(h), ..) => h.chains = total,
+        (_, Some(h), ..) => h.chains = total,
+        (_, _, Some(s), _) => s.chains = total,
+        (.., Some(a)) if first_meta.sampler == SamplerKind::Pimh => a.pimh_chains = total,
+        (.., Some(a)) => a.repeats = total,
         _ => unreachable!("an ensemble's config has a sampler"),
     }
     let side = anneal_records(&tasks.iter().map(|t| t.1.as_path()).collect::<Vec<_>>())?;

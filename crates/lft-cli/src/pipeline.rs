@@ -4,7 +4,9 @@
 use crate::progress::RunProgress;
 use anyhow::{Context, Result, anyhow};
 use lft_config::{Config, Fermions, Model, Reuse};
-use lft_io::{EnsembleMeta, EnsembleReader, EnsembleStore, FermionMeta, SamplerKind};
+use lft_io::{
+    EnsembleMeta, EnsembleReader, EnsembleStore, FermionMeta, SamplerKind, StoredCouplings,
+};
 use lft_sample::{Chain, RunError, RunOutcome, RunPlan, Sampler, StoreMismatch};
 use std::path::Path;
 use tracing::info;
@@ -32,19 +34,28 @@ pub fn check_belongs(
 /// The root attributes of a new ensemble of `config`, written by `sampler` with `n_chains`
 /// chains.
 pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> EnsembleMeta {
-    let couplings = config.couplings();
     let model = config.model();
-    let fermions = match *model {
-        Model::Phi4(_) => None,
-        Model::Yukawa { params, fermions } => Some(FermionMeta {
-            g: params.g,
-            mass: params.mass,
-            treatment: match fermions {
-                Fermions::Exact => "exact",
-                Fermions::Pseudofermion(_) => "pseudofermion",
-            }
-            .into(),
-        }),
+    let couplings = match (*model, config.couplings()) {
+        (Model::U1 { beta }, _) => StoredCouplings::U1 { beta },
+        (_, Some(c)) => StoredCouplings::Scalar {
+            m2: c.aks.m2,
+            lambda: c.aks.lambda,
+            kappa: c.hopping.kappa,
+            lambda_tilde: c.hopping.lambda_tilde,
+            fermions: match *model {
+                Model::Yukawa { params, fermions } => Some(FermionMeta {
+                    g: params.g,
+                    mass: params.mass,
+                    treatment: match fermions {
+                        Fermions::Exact => "exact",
+                        Fermions::Pseudofermion(_) => "pseudofermion",
+                    }
+                    .into(),
+                }),
+                _ => None,
+            },
+        },
+        (_, None) => unreachable!("a scalar theory has its couplings"),
     };
     EnsembleMeta {
         lft_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -52,11 +63,7 @@ pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> 
         seed: config.seed(),
         shape: config.lattice().shape().to_vec(),
         action_kind: model.kind_name().into(),
-        m2: couplings.aks.m2,
-        lambda: couplings.aks.lambda,
-        kappa: couplings.hopping.kappa,
-        lambda_tilde: couplings.hopping.lambda_tilde,
-        fermions,
+        couplings,
         sampler,
         n_chains,
     }

@@ -94,13 +94,17 @@ impl RunObserver for RunProgress {
     fn event(&mut self, event: RunEvent<'_>) {
         match event {
             RunEvent::Thermalizing { steps } => {
-                info!("thermalising: {steps} trajectories per chain")
+                info!("thermalising: {steps} {} per chain", self.unit)
             }
             RunEvent::Thermalized { summary, settings } => {
+                let acceptance = if self.show_acceptance {
+                    format!(", acceptance {:.3}", summary.acceptance())
+                } else {
+                    String::new()
+                };
                 info!(
-                    "thermalised in {:.1} s, acceptance {:.3}",
+                    "thermalised in {:.1} s{acceptance}",
                     summary.elapsed.as_secs_f64(),
-                    summary.acceptance()
                 );
                 for (c, s) in settings.iter().enumerate().filter(|_| self.log_settings) {
                     if let ChainSettings::Hmc {

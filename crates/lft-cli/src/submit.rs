@@ -37,6 +37,12 @@ fn jobs(config: &Config) -> Result<Jobs> {
             task: "hmc",
         });
     }
+    if config.heatbath().is_ok() {
+        return Ok(Jobs {
+            train: None,
+            task: "heatbath",
+        });
+    }
     if config.sample().is_err() {
         bail!("this flow config has no [sample] section: a job array would have nothing to sample");
     }

@@ -313,10 +313,7 @@ fn pseudofermion_annealing_agrees_with_the_exact_determinant() {
     };
     let joint = measured(dir.path());
     let r = lft_io::EnsembleReader::open(&dir.path().join("out/anneal.h5")).unwrap();
-    assert_eq!(
-        r.meta().fermions.as_ref().unwrap().treatment,
-        "pseudofermion"
-    );
+    assert_eq!(r.meta().fermions().unwrap().treatment, "pseudofermion");
     let exact_dir =
         scratch(&yukawa.replace("fermions = \"pseudofermion\"", "fermions = \"exact\""));
     run_ok(exact_dir.path(), &["anneal", "config.toml"]);

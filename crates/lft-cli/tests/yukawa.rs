@@ -51,7 +51,7 @@ fn exact_and_pseudofermion_runs_agree() {
         let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
         let meta = r.meta();
         assert_eq!(meta.action_kind, "yukawa");
-        let f = meta.fermions.as_ref().expect("fermion attributes");
+        let f = meta.fermions().expect("fermion attributes");
         assert_eq!((f.g, f.mass, f.treatment.as_str()), (1.0, 0.0, fermions));
         let info = stdout(&lft(dir.path(), &["info", "out/ens.h5"]));
         assert!(
@@ -158,7 +158,7 @@ fn yukawa_flow_trains_and_samples() {
     assert!(o.status.success(), "{}", stderr(&o));
     let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
     assert_eq!(r.meta().sampler, lft_io::SamplerKind::FlowImh);
-    assert_eq!(r.meta().fermions.as_ref().unwrap().treatment, "exact");
+    assert_eq!(r.meta().fermions().unwrap().treatment, "exact");
     let m = measured(dir.path(), &["det_negative", "abs_condensate"], &[]);
     assert!((0.0..=1.0).contains(&m[0].0) && m[1].0 > 0.0, "{m:?}");
 }
@@ -188,10 +188,7 @@ fn pseudofermion_flow_trains_and_samples_pseudo_marginally() {
     assert!(json["pf_cg_iterations_per_estimate"].as_f64().unwrap() > 0.0);
     let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
     assert_eq!(r.meta().sampler, lft_io::SamplerKind::FlowImh);
-    assert_eq!(
-        r.meta().fermions.as_ref().unwrap().treatment,
-        "pseudofermion"
-    );
+    assert_eq!(r.meta().fermions().unwrap().treatment, "pseudofermion");
     for key in [
         "pf_estimator = \"twisted-ladder\"",
         "pf_draws = 2",

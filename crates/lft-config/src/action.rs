@@ -5,8 +5,8 @@ use crate::ConfigError;
 use crate::error::invalid;
 use crate::pf_estimator::{JointFlow, MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
 use lft_action::{
-    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, Yukawa,
-    YukawaExact, YukawaParams,
+    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, U1Wilson,
+    Yukawa, YukawaExact, YukawaParams,
 };
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ pub enum ActionKind {
     Phi4,
     /// φ⁴ coupled to N_f = 2 staggered fermions, D = K + m + gφ (2D, even extents).
     Yukawa,
+    /// Compact U(1) gauge theory with the Wilson action on link angles (dimension ≥ 2).
+    U1,
 }
 
 /// How the fermion determinant of the Yukawa model enters.
@@ -32,11 +34,15 @@ pub enum FermionsName {
 }
 
 /// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde);
-/// for `kind = "yukawa"` also `g`, `mass` and the fermion treatment.
+/// for `kind = "yukawa"` also `g`, `mass` and the fermion treatment; for `kind = "u1"` only
+/// `beta`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     pub kind: ActionKind,
+    /// The gauge coupling β of the Wilson action (u1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub m2: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +110,10 @@ pub enum Model {
         params: YukawaParams,
         fermions: Fermions,
     },
+    /// U(1) gauge theory with the Wilson action at coupling β.
+    U1 {
+        beta: f64,
+    },
 }
 
 impl Model {
@@ -112,7 +122,13 @@ impl Model {
         match self {
             Model::Phi4(_) => true,
             Model::Yukawa { params, .. } => params.mass == 0.0,
+            Model::U1 { .. } => false,
         }
+    }
+
+    /// Whether the field is a gauge field (link angles) rather than a scalar one.
+    pub fn is_gauge(&self) -> bool {
+        matches!(self, Model::U1 { .. })
     }
 }
 
@@ -131,19 +147,21 @@ pub struct Couplings {
 }
 
 impl Model {
-    /// "phi4" or "yukawa", as stored in ensemble files.
+    /// "phi4", "yukawa" or "u1", as stored in ensemble files.
     pub fn kind_name(&self) -> &'static str {
         match self {
             Model::Phi4(_) => "phi4",
             Model::Yukawa { .. } => "yukawa",
+            Model::U1 { .. } => "u1",
         }
     }
 
-    /// The φ⁴ part of the couplings.
-    pub fn phi4(&self) -> Phi4Params {
+    /// The φ⁴ part of the couplings (`None` for a gauge field).
+    pub fn phi4(&self) -> Option<Phi4Params> {
         match self {
-            Model::Phi4(p) => *p,
-            Model::Yukawa { params, .. } => params.phi4,
+            Model::Phi4(p) => Some(*p),
+            Model::Yukawa { params, .. } => Some(params.phi4),
+            Model::U1 { .. } => None,
         }
     }
 
@@ -154,6 +172,9 @@ impl Model {
         let action_err = |e: lft_action::ActionError| invalid("action", e.to_string());
         Ok(match *self {
             Model::Phi4(p) => Box::new(Phi4::new(lattice.clone(), p).map_err(action_err)?),
+            Model::U1 { beta } => {
+                Box::new(U1Wilson::new(lattice.clone(), beta).map_err(action_err)?)
+            }
             Model::Yukawa {
                 params,
                 fermions: Fermions::Exact,
@@ -221,9 +242,56 @@ impl ActionConfig {
         }
     }
 
-    /// The theory and its couplings on `lattice`. Checks that keys of the other kind are
-    /// absent and that the lattice suits the theory.
-    pub(crate) fn resolve(&self, lattice: &Lattice) -> Result<(Model, Couplings), ConfigError> {
+    /// The gauge theory of `kind = "u1"`: β, and no key of the scalar theories.
+    fn resolve_gauge(&self, lattice: &Lattice) -> Result<Model, ConfigError> {
+        let scalar_keys = [
+            ("m2", self.m2.is_some()),
+            ("lambda", self.lambda.is_some()),
+            ("kappa", self.kappa.is_some()),
+            ("lambda_tilde", self.lambda_tilde.is_some()),
+            ("g", self.g.is_some()),
+            ("mass", self.mass.is_some()),
+            ("fermions", self.fermions.is_some()),
+            ("cg_force_tolerance", self.cg_force_tolerance.is_some()),
+            ("cg_action_tolerance", self.cg_action_tolerance.is_some()),
+            ("cg_max_iterations", self.cg_max_iterations.is_some()),
+        ];
+        if let Some((key, _)) = scalar_keys.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                &format!("action.{key}"),
+                "a coupling of the scalar theories (phi4, yukawa); kind = \"u1\" takes `beta` \
+                 only (the Schwinger model's fermions are not there yet)",
+            ));
+        }
+        let beta = self
+            .beta
+            .ok_or_else(|| invalid("action.beta", "kind = \"u1\" needs the gauge coupling beta"))?;
+        U1Wilson::new(lattice.clone(), beta).map_err(|e| {
+            let key = if e.name == "beta" {
+                "action.beta"
+            } else {
+                "lattice.shape"
+            };
+            invalid(key, format!("{} (got {})", e.reason, e.value))
+        })?;
+        Ok(Model::U1 { beta })
+    }
+
+    /// The theory and its couplings on `lattice` (no φ⁴ couplings for a gauge field). Checks
+    /// that keys of the other kinds are absent and that the lattice suits the theory.
+    pub(crate) fn resolve(
+        &self,
+        lattice: &Lattice,
+    ) -> Result<(Model, Option<Couplings>), ConfigError> {
+        if self.kind == ActionKind::U1 {
+            return Ok((self.resolve_gauge(lattice)?, None));
+        }
+        if let Some(beta) = self.beta {
+            return Err(invalid(
+                "action.beta",
+                format!("the gauge coupling (got {beta}) is only used with kind = \"u1\""),
+            ));
+        }
         let couplings = self.couplings(lattice.dim())?;
         let aks = couplings.aks;
         let cg_keys = [
@@ -277,8 +345,9 @@ impl ActionConfig {
                 };
                 Model::Yukawa { params, fermions }
             }
+            ActionKind::U1 => unreachable!("resolved above"),
         };
-        Ok((model, couplings))
+        Ok((model, Some(couplings)))
     }
 
     /// The CG settings of a pseudofermion config (defaults where a key is absent).

@@ -123,9 +123,11 @@ pub struct AnnealConfig {
     #[serde(default)]
     pub length_jitter: f64,
     /// The normalised prior r: "normal", "free" (of mass² `prior_m2`) or "z2_mixture"
-    /// (½ N(+a, 1) + ½ N(−a, 1) per configuration, a = `prior_shift`).
-    #[serde(default = "default_prior")]
-    pub prior: PriorName,
+    /// (½ N(+a, 1) + ½ N(−a, 1) per configuration, a = `prior_shift`) for scalar fields;
+    /// "uniform" (the Haar measure) for gauge fields. Default: "normal", or "uniform" for
+    /// `kind = "u1"` (written out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<PriorName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_m2: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,7 +277,8 @@ impl AnnealConfig {
                 format!("must be in (0, 1), got {t}"),
             ));
         }
-        let prior = resolve_prior("anneal", self.prior, self.prior_m2, self.prior_shift)?;
+        let name = self.prior.unwrap_or(PriorName::Normal);
+        let prior = resolve_prior("anneal", name, self.prior_m2, self.prior_shift)?;
         at_least_one("anneal.repeats", self.repeats)?;
         let settings = SmcSettings {
             particles: self.particles,
@@ -435,9 +438,6 @@ fn default_step_size() -> f64 {
 }
 fn default_integrator() -> IntegratorName {
     IntegratorName::Leapfrog
-}
-fn default_prior() -> PriorName {
-    PriorName::Normal
 }
 fn default_repeats() -> usize {
     1

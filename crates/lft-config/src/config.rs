@@ -7,6 +7,7 @@ use crate::action::{Couplings, Model};
 use crate::anneal::AnnealPlan;
 use crate::error::invalid;
 use crate::file::ConfigFile;
+use crate::heatbath::HeatbathPlan;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
 use crate::pf_estimator::{JointFlow, PfEstimator};
@@ -27,8 +28,9 @@ pub struct Config {
     file: ConfigFile,
     lattice: Lattice,
     model: Model,
-    couplings: Couplings,
+    couplings: Option<Couplings>,
     hmc: Option<HmcPlan>,
+    heatbath: Option<HeatbathPlan>,
     flow: Option<FlowPlan>,
     sample: Option<SamplePlan>,
     anneal: Option<AnnealPlan>,
@@ -91,14 +93,44 @@ impl Config {
         &self.lattice
     }
 
-    /// The theory: φ⁴, or Yukawa with its fermion treatment.
+    /// The theory: φ⁴, Yukawa with its fermion treatment, or U(1).
     pub fn model(&self) -> &Model {
         &self.model
     }
 
-    /// The couplings in both parametrisations, whichever one the config gave.
-    pub fn couplings(&self) -> &Couplings {
-        &self.couplings
+    /// The φ⁴ couplings in both parametrisations, whichever one the config gave (`None` for a
+    /// gauge field).
+    pub fn couplings(&self) -> Option<&Couplings> {
+        self.couplings.as_ref()
+    }
+
+    /// The theory and its couplings in one line, for logs: "phi4: m2 = -4, lambda = 8
+    /// (kappa = …, lambda_tilde = …)", with ", g = …, mass = …, exact determinant" for
+    /// Yukawa, or "u1: beta = 4".
+    pub fn action_summary(&self) -> String {
+        let kind = self.model.kind_name();
+        let Some(c) = &self.couplings else {
+            let Model::U1 { beta } = self.model else {
+                unreachable!("only gauge fields lack φ⁴ couplings")
+            };
+            return format!("{kind}: beta = {beta}");
+        };
+        let fermions = match self.model {
+            Model::Yukawa { params, fermions } => format!(
+                ", g = {}, mass = {}, {}",
+                params.g,
+                params.mass,
+                match fermions {
+                    crate::Fermions::Exact => "exact determinant",
+                    crate::Fermions::Pseudofermion(_) => "pseudofermions",
+                }
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{kind}: m2 = {}, lambda = {} (kappa = {:.6}, lambda_tilde = {:.6}){fermions}",
+            c.aks.m2, c.aks.lambda, c.hopping.kappa, c.hopping.lambda_tilde
+        )
     }
 
     /// S(φ) of the config: [`Model::field_action`], or for a pseudofermion config with a
@@ -183,6 +215,13 @@ impl Config {
         ))
     }
 
+    /// The `[heatbath]` plan, or an error naming the missing section.
+    pub fn heatbath(&self) -> Result<&HeatbathPlan, ConfigError> {
+        self.heatbath
+            .as_ref()
+            .ok_or_else(|| invalid("heatbath", "this config has no [heatbath] section"))
+    }
+
     /// The `[hmc]` plan, or an error naming the missing section.
     pub fn hmc(&self) -> Result<&HmcPlan, ConfigError> {
         self.hmc
@@ -227,6 +266,9 @@ impl Config {
         }
         if let Some(h) = &self.hmc {
             return Some(self.run_plan(h.chains, h.trajectories, h.save_every));
+        }
+        if let Some(h) = &self.heatbath {
+            return Some(self.run_plan(h.chains, h.sweeps, h.save_every));
         }
         self.sample
             .as_ref()
@@ -315,11 +357,88 @@ impl TryFrom<ConfigFile> for Config {
                 ));
             }
         }
-        if file.hmc.is_none() && file.flow.is_none() && file.anneal.is_none() {
+        if file.hmc.is_none()
+            && file.heatbath.is_none()
+            && file.flow.is_none()
+            && file.anneal.is_none()
+        {
             return Err(invalid(
                 "hmc",
-                "the config needs a sampler: an [hmc], a [flow] or an [anneal] section",
+                "the config needs a sampler: an [hmc], a [heatbath], a [flow] or an [anneal] \
+                 section",
             ));
+        }
+        if file.heatbath.is_some() {
+            if !model.is_gauge() {
+                return Err(invalid(
+                    "heatbath",
+                    "the heat bath updates the links of a gauge field: it needs action.kind = \
+                     \"u1\" (use [hmc] for scalar fields)",
+                ));
+            }
+            if let Some((other, _)) = [
+                ("hmc", file.hmc.is_some()),
+                ("flow", file.flow.is_some()),
+                ("anneal", file.anneal.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, present)| *present)
+            {
+                return Err(invalid(
+                    "heatbath",
+                    format!(
+                        "a [heatbath] config runs its own sampler; remove the [{other}] section"
+                    ),
+                ));
+            }
+        }
+        if model.is_gauge() && file.flow.is_some() {
+            return Err(invalid(
+                "flow",
+                "flows for gauge fields (gauge-equivariant couplings) are not there yet: \
+                 sample kind = \"u1\" with [hmc], [heatbath] or [anneal]",
+            ));
+        }
+        if let Some(f) = &file.flow
+            && f.prior == crate::flow::PriorName::Uniform
+        {
+            return Err(invalid(
+                "flow.prior",
+                "uniform angles are the prior of gauge fields, which flows do not sample yet",
+            ));
+        }
+        if let Some(a) = file.anneal.as_mut() {
+            use crate::flow::PriorName;
+            let default = if model.is_gauge() {
+                PriorName::Uniform
+            } else {
+                PriorName::Normal
+            };
+            let prior = *a.prior.get_or_insert(default);
+            if model.is_gauge() && prior != PriorName::Uniform {
+                return Err(invalid(
+                    "anneal.prior",
+                    "a gauge field anneals from the Haar measure of its links: prior = \
+                     \"uniform\" (the default for kind = \"u1\")",
+                ));
+            }
+            if !model.is_gauge() && prior == PriorName::Uniform {
+                return Err(invalid(
+                    "anneal.prior",
+                    "uniform angles are the prior of gauge fields (kind = \"u1\"); a scalar \
+                     field anneals from \"normal\", \"free\" or \"z2_mixture\"",
+                ));
+            }
+            let craft = a.method == crate::anneal::AnnealMethod::Craft
+                || (a.method == crate::anneal::AnnealMethod::Pimh
+                    && a.pimh_passes == crate::anneal::PimhPasses::Craft);
+            if model.is_gauge() && craft {
+                return Err(invalid(
+                    "anneal.method",
+                    "CRAFT's transports are flows of scalar fields, not gauge-equivariant: \
+                     anneal a gauge field with \"smc\", \"ais\" or \"pimh\" (over SMC passes)",
+                ));
+            }
         }
         if file.anneal.is_some()
             && let Some(other) = [
@@ -350,6 +469,11 @@ impl TryFrom<ConfigFile> for Config {
             (None, None) => None,
         };
         let hmc = file.hmc.as_ref().map(HmcPlan::try_from).transpose()?;
+        let heatbath = file
+            .heatbath
+            .as_ref()
+            .map(HeatbathPlan::try_from)
+            .transpose()?;
         let sample = match &file.sample {
             Some(_) if flow.is_none() => {
                 return Err(invalid(
@@ -397,6 +521,7 @@ impl TryFrom<ConfigFile> for Config {
             model,
             couplings,
             hmc,
+            heatbath,
             flow,
             sample,
             anneal,

@@ -5,6 +5,7 @@ use crate::ConfigError;
 use crate::action::ActionConfig;
 use crate::anneal::AnnealConfig;
 use crate::flow::FlowConfig;
+use crate::heatbath::HeatbathConfig;
 use crate::hmc::HmcConfig;
 use crate::output::OutputConfig;
 use crate::overrides::apply_override;
@@ -30,6 +31,9 @@ pub struct ConfigFile {
     /// Hybrid Monte Carlo (`lft run`, `lft hmc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hmc: Option<HmcConfig>,
+    /// Heat bath with overrelaxation for gauge fields (`lft run`, `lft heatbath`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heatbath: Option<HeatbathConfig>,
     /// A normalizing flow (`lft train`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<FlowConfig>,

@@ -42,6 +42,8 @@ pub enum PriorName {
     Free,
     /// ½ N(+a, 1)^V + ½ N(−a, 1)^V, a = `prior_shift`: both ordered vacua of a broken phase.
     Z2Mixture,
+    /// Uniform angles in [−π, π): the Haar measure of U(1) links (gauge fields only).
+    Uniform,
 }
 
 /// The prior of `[section]` from its `prior`, `prior_m2` and `prior_shift` keys, each key
@@ -64,6 +66,7 @@ pub(crate) fn resolve_prior(
     }
     match (name, m2, shift) {
         (PriorName::Normal, ..) => Ok(PriorSpec::StandardNormal),
+        (PriorName::Uniform, ..) => Ok(PriorSpec::Uniform),
         (PriorName::Free, Some(m2), _) if m2.is_finite() && m2 > 0.0 => {
             Ok(PriorSpec::FreeField { m2 })
         }

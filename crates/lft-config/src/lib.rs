@@ -24,11 +24,11 @@
 //! assert_eq!(hmc.params.step_size, 1.0 / 20.0, "ε = length / steps, length 1 by default");
 //! assert!(matches!(config.model(), Model::Phi4(p) if p.m2 == -4.0));
 //! // The hopping form of the same couplings maps back to the AKS form that was given.
-//! assert!((config.couplings().hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
+//! assert!((config.couplings().unwrap().hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
 //! # Ok::<(), lft_config::ConfigError>(())
 //! ```
 //!
-//! One file per job: [`file`] (the schema as written), [`action`], [`hmc`], [`flow`],
+//! One file per job: [`file`] (the schema as written), [`action`], [`hmc`], [`heatbath`], [`flow`],
 //! [`train`], [`sample`], [`anneal`], [`output`], [`slurm`] (each section and what it resolves to), [`config`]
 //! (the resolved whole) and [`reuse`] (whether a stored file belongs to a config).
 
@@ -40,6 +40,7 @@ mod defaults;
 mod error;
 pub mod file;
 pub mod flow;
+pub mod heatbath;
 pub mod hmc;
 pub mod output;
 mod overrides;
@@ -60,6 +61,7 @@ pub use config::{Config, FlowPlan};
 pub use error::ConfigError;
 pub use file::{ConfigFile, LatticeConfig};
 pub use flow::{ActivationName, CouplingName, FlowConfig, PrecisionName, PriorName};
+pub use heatbath::{HeatbathConfig, HeatbathPlan};
 pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};
 pub use pf_estimator::{JointFlow, PfEstimator, PfEstimatorName, PfReferenceName};

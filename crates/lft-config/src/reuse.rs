@@ -10,7 +10,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// Continuing an ensemble: everything must agree but the run length (`hmc.trajectories`,
-    /// `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`), where and how often it is
+    /// `heatbath.sweeps`, `sample.configs`, `anneal.repeats`, `anneal.pimh_steps`), where and how often it is
     /// flushed, the checks that change no result (`train.eval_samples`, the round-trip
     /// check), and `[slurm]`; the task must agree.
     Ensemble,
@@ -39,6 +39,7 @@ impl Reuse {
             Reuse::Ensemble => &[
                 "run",
                 "hmc.trajectories",
+                "heatbath.sweeps",
                 "sample.configs",
                 "anneal.repeats",
                 "anneal.pimh_steps",

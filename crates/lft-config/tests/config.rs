@@ -240,7 +240,7 @@ fn defaults_and_round_trip() {
     assert_eq!(c.hmc().unwrap().start, Start::Cold);
     let again = load(&c.to_toml(), &[]).unwrap();
     assert_eq!(c, again);
-    let k = *c.couplings();
+    let k = *c.couplings().unwrap();
     assert!((k.hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
 }
 
@@ -269,7 +269,7 @@ fn hopping_form_is_accepted() {
         "kappa = 0.2\nlambda_tilde = 0.02",
     );
     let c = load(&text, &[]).unwrap();
-    let k = *c.couplings();
+    let k = *c.couplings().unwrap();
     assert!((k.aks.lambda - 0.5).abs() < 1e-12);
 }
 
@@ -425,7 +425,7 @@ fn pseudofermions_have_no_field_action() {
     assert!(exact.field_action().unwrap().action(&phi).is_finite());
     let target = exact.anneal_target().unwrap();
     assert!(target.joint().is_none() && target.action().state_len() == 64);
-    assert_eq!(target.action().auxiliary_log_z(), 0.0);
+    assert_eq!(target.action().log_z_offset(), 0.0);
 }
 
 const FLOW: &str = r#"

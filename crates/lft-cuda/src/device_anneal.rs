@@ -71,6 +71,11 @@ impl<E: Executor> DeviceAnnealer<E> {
                     "annealing from the Z₂ mixture prior (anneal.prior = \"z2_mixture\")",
                 ));
             }
+            Prior::Uniform => {
+                return Err(CudaError::Unsupported(
+                    "annealing from uniform angles (gauge fields)",
+                ));
+            }
         };
         let mut device = HmcDevice::new(exec, lattice, couplings, particles)?;
         let exec = device.executor();

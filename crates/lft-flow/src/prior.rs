@@ -16,6 +16,9 @@ pub enum PriorSpec {
     /// prior, so that a flow (or an annealing path) starting from it need not split one mode
     /// into two.
     Z2Mixture { shift: f64 },
+    /// Independent uniform angles in [−π, π): the normalised Haar measure of U(1) links
+    /// (annealing gauge fields).
+    Uniform,
 }
 
 /// A prior, ready to sample and evaluate.
@@ -36,6 +39,8 @@ pub enum Prior {
     /// mixture ½ N(a·1, I) + ½ N(−a·1, I) on V sites, sampled as z = s a + η, s = ±1 with
     /// probability ½, η ~ N(0, 1)^V.
     Z2Mixture { shift: f64, volume: usize },
+    /// log r(θ) = −n log 2π on [−π, π)^n: uniform angles (the Haar measure of U(1) links).
+    Uniform,
 }
 
 impl std::fmt::Debug for Prior {
@@ -46,6 +51,7 @@ impl std::fmt::Debug for Prior {
                 write!(f, "FreeField {{ m2: {} }}", action.params().m2)
             }
             Prior::Z2Mixture { shift, .. } => write!(f, "Z2Mixture {{ shift: {shift} }}"),
+            Prior::Uniform => write!(f, "Uniform"),
         }
     }
 }
@@ -56,6 +62,7 @@ impl Prior {
     pub fn new(spec: PriorSpec, lattice: &Lattice) -> Result<Self, lft_action::ActionError> {
         Ok(match spec {
             PriorSpec::StandardNormal => Prior::StandardNormal,
+            PriorSpec::Uniform => Prior::Uniform,
             PriorSpec::Z2Mixture { shift } => {
                 if !(shift.is_finite() && shift > 0.0) {
                     return Err(lft_action::ActionError {
@@ -89,6 +96,13 @@ impl Prior {
     /// first V components and independent N(0, 1) on the rest; so do [`Prior::log_prob`] and
     /// [`Prior::grad_neg_log_prob`].
     pub fn sample(&self, rng: &mut Pcg64, z: &mut [f64]) {
+        if let Prior::Uniform = self {
+            let pi = std::f64::consts::PI;
+            z.iter_mut().for_each(|x| {
+                *x = lft_lattice::gauge::wrap_link(pi * (2.0 * lft_lattice::uniform(rng) - 1.0))
+            });
+            return;
+        }
         gaussian_fill(rng, z);
         if let Prior::FreeField { fft, sigma, .. } = self {
             let z = &mut z[..sigma.len()];
@@ -112,6 +126,7 @@ impl Prior {
     pub fn log_prob(&self, z: &[f64]) -> f64 {
         match self {
             Prior::StandardNormal => standard_normal_log_prob(z),
+            Prior::Uniform => -(z.len() as f64) * (2.0 * std::f64::consts::PI).ln(),
             Prior::FreeField {
                 action,
                 log_z,
@@ -138,6 +153,7 @@ impl Prior {
     pub fn grad_neg_log_prob(&self, z: &[f64], out: &mut [f64]) {
         match self {
             Prior::StandardNormal => out.copy_from_slice(z),
+            Prior::Uniform => out.fill(0.0),
             Prior::FreeField { action, sigma, .. } => {
                 let v = sigma.len();
                 action.gradient(&z[..v], &mut out[..v]);

@@ -2,7 +2,7 @@
 
 use lft_io::{
     ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader, EnsembleWriter,
-    Integrator, RecordBlock, SamplerKind, rewrite_canonical,
+    Integrator, RecordBlock, SamplerKind, StoredCouplings, rewrite_canonical,
 };
 use lft_lattice::{RngState, gaussian_fill, stream_rng};
 use std::path::Path;
@@ -17,11 +17,13 @@ fn meta(chains: usize) -> EnsembleMeta {
         seed: 1,
         shape: SHAPE.to_vec(),
         action_kind: "phi4".into(),
-        m2: -4.0,
-        lambda: 8.0,
-        kappa: 0.2,
-        lambda_tilde: 0.3,
-        fermions: None,
+        couplings: StoredCouplings::Scalar {
+            m2: -4.0,
+            lambda: 8.0,
+            kappa: 0.2,
+            lambda_tilde: 0.3,
+            fermions: None,
+        },
         sampler: SamplerKind::Hmc,
         n_chains: chains,
     }
@@ -127,6 +129,66 @@ fn configurations_have_the_documented_shape() {
     assert_eq!(
         f.dataset("chains/0/start_config").unwrap().shape().unwrap(),
         vec![4, 6]
+    );
+}
+
+/// A U(1) ensemble: root attributes `field = "u1"` and `beta` (no φ⁴ couplings), link angles
+/// stored with element shape (d, L0, L1), read back as (N, d, L0, L1); a scalar file has no
+/// `field` attribute.
+#[test]
+fn gauge_fields_have_the_documented_shape_and_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u1.h5");
+    let meta = EnsembleMeta {
+        action_kind: "u1".into(),
+        couplings: StoredCouplings::U1 { beta: 4.0 },
+        sampler: SamplerKind::Heatbath,
+        ..meta(1)
+    };
+    assert_eq!(meta.config_shape(), vec![2, 4, 6]);
+    assert_eq!((meta.volume(), meta.sites()), (2 * V, V));
+    let chain = ChainMeta {
+        settings: ChainSettings::Heatbath { overrelaxation: 2 },
+        save_every: 1,
+        start_config: vec![0.5; 2 * V],
+        start_rng: RngState::of(&stream_rng(1, 0)),
+    };
+    let mut w = EnsembleWriter::create(&path, &meta, std::slice::from_ref(&chain)).unwrap();
+    let mut b = RecordBlock::new(0, SamplerKind::Heatbath, 2 * V);
+    for i in 0..3 {
+        let config: Vec<f64> = (0..2 * V).map(|l| (i * 100 + l) as f64 * 1e-3).collect();
+        b.push(
+            &config,
+            &[-(i as f64)],
+            true,
+            RngState::of(&stream_rng(2, i as u64)),
+        );
+    }
+    w.append_block(&b).unwrap();
+    drop(w);
+    let f = hdf5_pure::File::open(&path).unwrap();
+    match f.dataset("chains/0/configs").unwrap().datatype().unwrap() {
+        hdf5_pure::Datatype::Array { dimensions, .. } => assert_eq!(dimensions, vec![2, 4, 6]),
+        other => panic!("configs has datatype {other:?}"),
+    }
+    drop(f);
+    let r = EnsembleReader::open(&path).unwrap();
+    assert_eq!(r.meta(), &meta);
+    assert_eq!(r.meta().field(), "u1");
+    assert_eq!(r.chain_meta(0).unwrap(), chain);
+    let a = r.configs_array(0).unwrap();
+    assert_eq!(a.shape(), &[3, 2, 4, 6]);
+    // Link (μ = 1, x = (0, 2)) of configuration 2 is element 1·V + 2 of its row.
+    assert_eq!(a[[2, 1, 0, 2]], (200 + V + 2) as f64 * 1e-3);
+    assert_eq!(
+        r.column(0, "action").unwrap().to_vec(),
+        vec![0.0, -1.0, -2.0]
+    );
+    let scalar = dir.path().join("phi4.h5");
+    write_in_blocks(&scalar, 1, 2, 2);
+    assert_eq!(
+        EnsembleReader::open(&scalar).unwrap().meta().field(),
+        "scalar"
     );
 }
 

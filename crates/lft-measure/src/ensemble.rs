@@ -2,6 +2,7 @@
 //! treated as replicas of one ensemble.
 
 use crate::fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
+use crate::gauge::GaugeMeasurement;
 use crate::observables::{config_observables, two_point};
 use crate::{AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze};
 use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, SamplerKind};
@@ -54,7 +55,52 @@ const BATCH: usize = 1024;
 /// At most this many groups of summed two-point functions are kept per chain (memory bound).
 const MAX_GROUPS: usize = 256;
 
+/// What a measurement gives: the observables of a scalar field, or of a gauge field.
+#[derive(Debug, Clone)]
+pub enum Measured {
+    Scalar(Box<Measurement>),
+    Gauge(Box<GaugeMeasurement>),
+}
+
+/// Measures the files as replicas of one ensemble, the observables of their field: φ⁴ (and
+/// Yukawa) observables for scalar ensembles ([`measure_files`]), gauge observables for U(1)
+/// ones. Options of the scalar analysis (a pole-mass fit range, a condensate method) given
+/// for a gauge ensemble are named errors.
+pub fn measure(paths: &[PathBuf], options: &MeasureOptions) -> Result<Measured, MeasureError> {
+    let first = paths
+        .first()
+        .ok_or_else(|| MeasureError::Analysis("no files given".into()))?;
+    let gauge = EnsembleReader::open(first)?.meta().is_gauge();
+    if !gauge {
+        return measure_files(paths, options).map(|m| Measured::Scalar(Box::new(m)));
+    }
+    let readers = paths
+        .iter()
+        .map(|p| EnsembleReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for r in &readers[1..] {
+        check_compatible(readers[0].path(), readers[0].meta(), r.path(), r.meta())?;
+    }
+    let scalar_only = |what: &str| MeasureError::Incompatible {
+        path: first.clone(),
+        message: format!(
+            "{what} belongs to the analysis of a scalar field; this file holds U(1) link angles"
+        ),
+    };
+    if options.fit_range.is_some() {
+        return Err(scalar_only(
+            "--fit-range (the pole mass of the φ correlator)",
+        ));
+    }
+    if let FermionChoice::Method(_) = options.fermions {
+        return Err(scalar_only("--condensate (the Yukawa condensate)"));
+    }
+    crate::gauge::measure_gauge(&readers, options.skip, options.bin)
+        .map(|m| Measured::Gauge(Box::new(m)))
+}
+
 /// Measures the files as replicas of one ensemble: every chain of every file is one replica.
+/// Scalar fields only: a U(1) ensemble is a named error ([`measure`] takes either).
 pub fn measure_files(
     paths: &[PathBuf],
     options: &MeasureOptions,
@@ -67,6 +113,14 @@ pub fn measure_files(
         .first()
         .ok_or_else(|| MeasureError::Analysis("no files given".into()))?;
     let meta = first.meta().clone();
+    if meta.is_gauge() {
+        return Err(MeasureError::Incompatible {
+            path: first.path().to_path_buf(),
+            message: "holds U(1) link angles, not a scalar field: its observables are the \
+                      gauge ones (lft measure, lft_measure::measure)"
+                .into(),
+        });
+    }
     for r in &readers[1..] {
         check_compatible(first.path(), &meta, r.path(), r.meta())?;
     }
@@ -83,7 +137,7 @@ pub fn measure_files(
     let longest = lengths.iter().copied().max().unwrap_or(0);
     let group = longest.div_ceil(MAX_GROUPS).max(1);
     let fft = LatticeFft::new(&lattice);
-    let fermions = match (&meta.fermions, options.fermions) {
+    let fermions = match (meta.fermions(), options.fermions) {
         (Some(f), FermionChoice::Auto) => {
             Some((f, CondensateMethod::default_for(lattice.volume())))
         }
@@ -270,7 +324,7 @@ impl<'a> SeriesBuilder<'a> {
 
 /// Acceptance statistics summed over chains.
 #[derive(Default)]
-struct SamplerTotals {
+pub(crate) struct SamplerTotals {
     accepted: usize,
     total: usize,
     /// HMC: Σ ΔH, Σ e^{−ΔH} and their count.
@@ -285,7 +339,12 @@ struct SamplerTotals {
 }
 
 impl SamplerTotals {
-    fn add(&mut self, r: &EnsembleReader, c: usize, skip: usize) -> Result<(), EnsembleError> {
+    pub(crate) fn add(
+        &mut self,
+        r: &EnsembleReader,
+        c: usize,
+        skip: usize,
+    ) -> Result<(), EnsembleError> {
         let acc = r.read_accepted(c)?;
         let keep = skip.min(acc.len());
         let acc = &acc[keep..];
@@ -318,7 +377,7 @@ impl SamplerTotals {
         Ok(())
     }
 
-    fn summary(&self) -> Option<SamplerSummary> {
+    pub(crate) fn summary(&self) -> Option<SamplerSummary> {
         let n_dh = self.n_dh as f64;
         (self.total > 0).then(|| SamplerSummary {
             acceptance: self.accepted as f64 / self.total as f64,
@@ -336,7 +395,7 @@ impl SamplerTotals {
 /// Whether the ensemble's action is Z₂-symmetric: φ⁴, and the Yukawa model with massless
 /// fermions (lft_action::Yukawa::is_z2_symmetric).
 fn meta_is_z2_symmetric(meta: &EnsembleMeta) -> bool {
-    match &meta.fermions {
+    match meta.fermions() {
         None => meta.action_kind == "phi4",
         Some(f) => f.mass == 0.0,
     }
@@ -370,16 +429,8 @@ fn check_compatible(
             m.action_kind.clone(),
         ));
     }
-    let fermion =
-        |meta: &EnsembleMeta| meta.fermions.as_ref().map_or((0.0, 0.0), |f| (f.g, f.mass));
-    let (g0, mass0) = fermion(m0);
-    let (g, mass) = fermion(m);
-    for (name, a, b) in [
-        ("m2", m0.m2, m.m2),
-        ("lambda", m0.lambda, m.lambda),
-        ("g", g0, g),
-        ("mass", mass0, mass),
-    ] {
+    let (c0, c) = (m0.couplings.named_values(), m.couplings.named_values());
+    for ((name, a), (_, b)) in c0.into_iter().zip(c) {
         if (a - b).abs() > 1e-12 * a.abs().max(1.0) {
             return Err(differs(name, a.to_string(), b.to_string()));
         }

@@ -1,4 +1,6 @@
-//! Observables of φ⁴ ensembles (docs/PHYSICS.md) with Γ-method errors.
+//! Observables of φ⁴ ensembles (docs/PHYSICS.md) with Γ-method errors, and of U(1) gauge
+//! ensembles ([`GaugeMeasurement`]: plaquette, topological charge, Wilson loops, Creutz ratios,
+//! Polyakov loops).
 //!
 //! Per configuration: M, M², M⁴, the site averages of φ² and of nearest-neighbour products, S,
 //! the zero-momentum slice correlator c(t) and the two-point function g(x) (FFT). Over an
@@ -9,15 +11,19 @@
 mod ensemble;
 mod fermion;
 mod fit;
+mod gauge;
 mod observables;
 pub mod plot;
 mod results;
 mod summary;
 pub mod warnings;
 
-pub use ensemble::{FermionChoice, MeasureError, MeasureOptions, SeriesBuilder, measure_files};
+pub use ensemble::{
+    FermionChoice, MeasureError, MeasureOptions, Measured, SeriesBuilder, measure, measure_files,
+};
 pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
+pub use gauge::{ChargeCount, GaugeMeasurement, LoopResult, SeparationResult};
 pub use observables::{ConfigObservables, config_observables, two_point};
 pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,

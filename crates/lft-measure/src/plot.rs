@@ -235,3 +235,72 @@ fn label(name: &str) -> &str {
         other => other,
     }
 }
+
+/// The figures of a U(1) measurement in `dir` (created if needed): `charge_history.svg`, Q of
+/// every configuration of every chain, and `charge_histogram.svg`, the measured P(Q).
+pub fn write_gauge(m: &crate::GaugeMeasurement, dir: &Path) -> PlotResult<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let history = dir.join("charge_history.svg");
+    charge_history(&m.charge_history, &history)?;
+    let histogram = dir.join("charge_histogram.svg");
+    charge_histogram(&m.charge_histogram, &histogram)?;
+    Ok(vec![history, histogram])
+}
+
+fn charge_history(series: &[Vec<i64>], path: &Path) -> PlotResult<()> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = series.iter().map(Vec::len).max().unwrap_or(1).max(2) as f64;
+    let (lo, hi) = range_of(series.iter().flatten().map(|&q| q as f64));
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Topological charge history", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..n, lo - 0.5..hi + 0.5)?;
+    chart
+        .configure_mesh()
+        .x_desc("configuration")
+        .y_desc("Q")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .draw()?;
+    for (c, s) in series.iter().enumerate() {
+        let color = Palette99::pick(c).to_rgba();
+        chart.draw_series(LineSeries::new(
+            s.iter().enumerate().map(|(i, &q)| (i as f64, q as f64)),
+            color.stroke_width(1),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn charge_histogram(counts: &[crate::ChargeCount], path: &Path) -> PlotResult<()> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = range_of(counts.iter().map(|c| c.q as f64));
+    let top = counts
+        .iter()
+        .map(|c| c.fraction)
+        .fold(0.0, f64::max)
+        .max(1e-3);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Distribution of the topological charge", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo - 1.0..hi + 1.0, 0.0..top * 1.1)?;
+    chart
+        .configure_mesh()
+        .x_desc("Q")
+        .y_desc("P(Q)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    chart.draw_series(counts.iter().map(|c| {
+        let q = c.q as f64;
+        Rectangle::new([(q - 0.4, 0.0), (q + 0.4, c.fraction)], BLUE.filled())
+    }))?;
+    root.present()?;
+    Ok(())
+}

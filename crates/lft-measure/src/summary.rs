@@ -20,7 +20,10 @@ pub fn analyze(
         return Err(StatsError::Shape);
     }
     let est = Estimator {
-        chains,
+        log_weights: chains
+            .iter()
+            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
+            .collect(),
         weighted,
         bin: 1,
     };
@@ -237,14 +240,17 @@ pub fn analyze(
 }
 
 /// Chooses the estimator: Γ-method for plain chains, weighted jackknife for weighted samples.
-#[derive(Clone, Copy)]
-struct Estimator<'a> {
-    chains: &'a [ChainSeries],
-    weighted: bool,
-    bin: usize,
+/// Estimates of functions of the means of per-chain series: the Γ method over chains as
+/// replicas, or for weighted samples a jackknife over blocks of `bin` of the pooled samples
+/// with their importance weights.
+pub(crate) struct Estimator {
+    /// The log weights of every sample, chain after chain (weighted samples only).
+    pub log_weights: Vec<f64>,
+    pub weighted: bool,
+    pub bin: usize,
 }
 
-impl Estimator<'_> {
+impl Estimator {
     fn gamma(
         &self,
         data: &[&Vec<Vec<f64>>],
@@ -267,14 +273,10 @@ impl Estimator<'_> {
             .iter()
             .map(|obs| obs.iter().flatten().copied().collect())
             .collect();
-        let lw: Vec<f64> = self
-            .chains
-            .iter()
-            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
-            .collect();
         let refs: Vec<&[f64]> = pooled.iter().map(|s| s.as_slice()).collect();
+        let lw = &self.log_weights;
         let blocks = (lw.len() / self.bin).max(2);
-        let (value, error) = weighted_jackknife(&refs, &lw, blocks, f)?;
+        let (value, error) = weighted_jackknife(&refs, lw, blocks, f)?;
         Ok(ObservableResult {
             value,
             error,
@@ -287,7 +289,7 @@ impl Estimator<'_> {
 
     /// The mean of an indicator series with its error; a series that never changes (a chain
     /// that stays on one side) has error 0 rather than no estimate.
-    fn fraction(&self, indicator: &Vec<Vec<f64>>) -> ObservableResult {
+    pub(crate) fn fraction(&self, indicator: &Vec<Vec<f64>>) -> ObservableResult {
         self.any(&[indicator], &|a| a[0]).unwrap_or_else(|_| {
             let n: usize = indicator.iter().map(Vec::len).sum();
             let value = indicator.iter().flatten().sum::<f64>() / n.max(1) as f64;
@@ -302,7 +304,7 @@ impl Estimator<'_> {
         })
     }
 
-    fn any(
+    pub(crate) fn any(
         &self,
         data: &[&Vec<Vec<f64>>],
         f: &dyn Fn(&[f64]) -> f64,
@@ -358,13 +360,9 @@ impl Estimator<'_> {
                 .collect();
             pooled.push(phi_bar.iter().flatten().copied().collect());
             let refs: Vec<&[f64]> = pooled.iter().map(|s| s.as_slice()).collect();
-            let lw: Vec<f64> = self
-                .chains
-                .iter()
-                .flat_map(|c| c.log_weight.clone().unwrap_or_default())
-                .collect();
+            let lw = &self.log_weights;
             let blocks = (lw.len() / self.bin).max(2);
-            weighted_jackknife(&refs, &lw, blocks, fit).map_or(f64::NAN, |r| r.1)
+            weighted_jackknife(&refs, lw, blocks, fit).map_or(f64::NAN, |r| r.1)
         } else {
             jackknife(&bins, fit).map_or(f64::NAN, |r| r.1)
         };

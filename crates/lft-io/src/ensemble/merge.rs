@@ -33,15 +33,15 @@ pub fn merge_ensembles(
     let mut lens = Vec::new();
     for (k, r) in readers.iter().enumerate() {
         let m = r.meta();
-        if m.sampler != meta.sampler || m.volume() != meta.volume() {
+        if m.sampler != meta.sampler || m.config_shape() != meta.config_shape() {
             return Err(usage(
                 inputs[k],
                 format!(
-                    "holds `{}` records of {} sites, not `{}` of {}",
+                    "holds `{}` records of shape {:?}, not `{}` of {:?}",
                     m.sampler,
-                    m.volume(),
+                    m.config_shape(),
                     meta.sampler,
-                    meta.volume()
+                    meta.config_shape()
                 ),
             ));
         }

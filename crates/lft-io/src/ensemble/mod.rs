@@ -68,22 +68,95 @@ pub struct EnsembleMeta {
     /// The effective run config (TOML), every default written out.
     pub config_text: String,
     pub seed: u64,
+    /// The lattice.
     pub shape: Vec<usize>,
-    /// "phi4" or "yukawa".
+    /// "phi4", "yukawa" or "u1".
     pub action_kind: String,
-    pub m2: f64,
-    pub lambda: f64,
-    pub kappa: f64,
-    pub lambda_tilde: f64,
-    /// The fermion couplings (Yukawa ensembles only).
-    pub fermions: Option<FermionMeta>,
+    /// The couplings, and with them the kind of field a configuration is.
+    pub couplings: StoredCouplings,
     pub sampler: SamplerKind,
     pub n_chains: usize,
 }
 
+/// The couplings of an ensemble: a scalar field's (φ⁴, or the Yukawa model with its fermion
+/// couplings), or a U(1) gauge field's β.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredCouplings {
+    /// A real scalar field, one value per site: φ⁴ in both forms.
+    Scalar {
+        m2: f64,
+        lambda: f64,
+        kappa: f64,
+        lambda_tilde: f64,
+        /// The fermion couplings (Yukawa ensembles only).
+        fermions: Option<FermionMeta>,
+    },
+    /// U(1) link angles, d per site (root attribute `field = "u1"`): the Wilson action's β.
+    U1 { beta: f64 },
+}
+
+impl StoredCouplings {
+    /// The couplings that define the physics, by name (m², λ and the fermions' g and mass,
+    /// 0 without fermions; or β): ensembles are replicas of one another only where these agree.
+    pub fn named_values(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            StoredCouplings::Scalar {
+                m2,
+                lambda,
+                fermions,
+                ..
+            } => {
+                let (g, mass) = fermions.as_ref().map_or((0.0, 0.0), |f| (f.g, f.mass));
+                vec![("m2", *m2), ("lambda", *lambda), ("g", g), ("mass", mass)]
+            }
+            StoredCouplings::U1 { beta } => vec![("beta", *beta)],
+        }
+    }
+}
+
 impl EnsembleMeta {
+    /// Values per configuration: the product of [`EnsembleMeta::config_shape`].
     pub fn volume(&self) -> usize {
+        self.config_shape().iter().product()
+    }
+
+    /// Lattice sites.
+    pub fn sites(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// The element shape of a stored configuration: (L0, L1, …) for a scalar field,
+    /// (d, L0, L1, …) for link angles.
+    pub fn config_shape(&self) -> Vec<usize> {
+        match self.couplings {
+            StoredCouplings::Scalar { .. } => self.shape.clone(),
+            StoredCouplings::U1 { .. } => {
+                let mut s = vec![self.shape.len()];
+                s.extend_from_slice(&self.shape);
+                s
+            }
+        }
+    }
+
+    /// The field kind as stored (root attribute `field`): "scalar" or "u1".
+    pub fn field(&self) -> &'static str {
+        match self.couplings {
+            StoredCouplings::Scalar { .. } => "scalar",
+            StoredCouplings::U1 { .. } => "u1",
+        }
+    }
+
+    /// Whether configurations are U(1) link angles.
+    pub fn is_gauge(&self) -> bool {
+        matches!(self.couplings, StoredCouplings::U1 { .. })
+    }
+
+    /// The fermion couplings of a Yukawa ensemble.
+    pub fn fermions(&self) -> Option<&FermionMeta> {
+        match &self.couplings {
+            StoredCouplings::Scalar { fermions, .. } => fermions.as_ref(),
+            StoredCouplings::U1 { .. } => None,
+        }
     }
 }
 
@@ -105,11 +178,13 @@ pub fn example_meta(shape: &[usize]) -> (EnsembleMeta, ChainMeta) {
         seed: 1,
         shape: shape.to_vec(),
         action_kind: "phi4".into(),
-        m2: -4.0,
-        lambda: 8.0,
-        kappa: 0.2,
-        lambda_tilde: 0.3,
-        fermions: None,
+        couplings: StoredCouplings::Scalar {
+            m2: -4.0,
+            lambda: 8.0,
+            kappa: 0.2,
+            lambda_tilde: 0.3,
+            fermions: None,
+        },
         sampler: SamplerKind::Hmc,
         n_chains: 1,
     };

@@ -2,7 +2,9 @@
 
 use super::attrs::Attrs;
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
-use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta};
+use super::{
+    EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta, StoredCouplings,
+};
 use lft_lattice::RngState;
 use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind, StoredRow};
 use std::path::{Path, PathBuf};
@@ -56,14 +58,38 @@ impl EnsembleReader {
             });
         }
         let action_kind = root.string("action")?;
-        let fermions = if action_kind == "yukawa" {
-            Some(FermionMeta {
-                g: root.f64("g")?,
-                mass: root.f64("mass")?,
-                treatment: root.string("fermions")?,
-            })
+        let field = if root.map.contains_key("field") {
+            root.string("field")?
         } else {
-            None
+            "scalar".to_string()
+        };
+        let couplings = match field.as_str() {
+            "scalar" => StoredCouplings::Scalar {
+                m2: root.f64("m2")?,
+                lambda: root.f64("lambda")?,
+                kappa: root.f64("kappa")?,
+                lambda_tilde: root.f64("lambda_tilde")?,
+                fermions: if action_kind == "yukawa" {
+                    Some(FermionMeta {
+                        g: root.f64("g")?,
+                        mass: root.f64("mass")?,
+                        treatment: root.string("fermions")?,
+                    })
+                } else {
+                    None
+                },
+            },
+            "u1" => StoredCouplings::U1 {
+                beta: root.f64("beta")?,
+            },
+            other => {
+                return Err(EnsembleError::Damaged {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "root attribute `field` is \"{other}\"; this lft reads \"scalar\" and \"u1\""
+                    ),
+                });
+            }
         };
         let meta = EnsembleMeta {
             lft_version: root.string("lft_version")?,
@@ -75,11 +101,7 @@ impl EnsembleReader {
                 .map(|&l| l as usize)
                 .collect(),
             action_kind,
-            m2: root.f64("m2")?,
-            lambda: root.f64("lambda")?,
-            kappa: root.f64("kappa")?,
-            lambda_tilde: root.f64("lambda_tilde")?,
-            fermions,
+            couplings,
             sampler: {
                 let name = root.string("sampler")?;
                 SamplerKind::from_name(&name).map_err(|e| EnsembleError::Damaged {
@@ -316,7 +338,7 @@ impl EnsembleReader {
     pub fn configs_array(&self, chain: usize) -> Result<ndarray::ArrayD<f64>, EnsembleError> {
         let n = self.chain_len(chain)?;
         let mut shape = vec![n];
-        shape.extend_from_slice(&self.meta.shape);
+        shape.extend_from_slice(&self.meta.config_shape());
         let data = self.read_configs(chain, 0, n)?;
         ndarray::ArrayD::from_shape_vec(shape, data)
             .map_err(|e| self.damaged(format!("chain {chain}: {e}")))

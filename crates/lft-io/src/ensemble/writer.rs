@@ -2,7 +2,7 @@
 
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::reader::{EnsembleReader, h5_err};
-use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION};
+use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, StoredCouplings};
 use hdf5_pure::{
     AttrValue, FileAccessProperties, FileBuilder, MaxExtent, SyncPolicy, make_f64_type,
     make_u8_type, make_u64_type,
@@ -47,20 +47,37 @@ pub(super) fn write_skeleton(
         AttrValue::U64Array(meta.shape.iter().map(|&l| l as u64).collect()),
     );
     fb.set_attr("action", s(&meta.action_kind));
-    fb.set_attr("m2", AttrValue::F64(meta.m2));
-    fb.set_attr("lambda", AttrValue::F64(meta.lambda));
-    fb.set_attr("kappa", AttrValue::F64(meta.kappa));
-    fb.set_attr("lambda_tilde", AttrValue::F64(meta.lambda_tilde));
-    if let Some(f) = &meta.fermions {
-        fb.set_attr("g", AttrValue::F64(f.g));
-        fb.set_attr("mass", AttrValue::F64(f.mass));
-        fb.set_attr("fermions", s(&f.treatment));
+    match &meta.couplings {
+        StoredCouplings::Scalar {
+            m2,
+            lambda,
+            kappa,
+            lambda_tilde,
+            fermions,
+        } => {
+            // Scalar files carry no `field` attribute (their bytes are those of files written
+            // before gauge fields existed).
+            fb.set_attr("m2", AttrValue::F64(*m2));
+            fb.set_attr("lambda", AttrValue::F64(*lambda));
+            fb.set_attr("kappa", AttrValue::F64(*kappa));
+            fb.set_attr("lambda_tilde", AttrValue::F64(*lambda_tilde));
+            if let Some(f) = fermions {
+                fb.set_attr("g", AttrValue::F64(f.g));
+                fb.set_attr("mass", AttrValue::F64(f.mass));
+                fb.set_attr("fermions", s(&f.treatment));
+            }
+        }
+        StoredCouplings::U1 { beta } => {
+            fb.set_attr("field", s(meta.field()));
+            fb.set_attr("beta", AttrValue::F64(*beta));
+        }
     }
     fb.set_attr("sampler", s(meta.sampler.name()));
     fb.set_attr("n_chains", AttrValue::U64(meta.n_chains as u64));
 
-    let dims: Vec<u32> = meta.shape.iter().map(|&l| l as u32).collect();
-    let shape_u64: Vec<u64> = meta.shape.iter().map(|&l| l as u64).collect();
+    let config_shape = meta.config_shape();
+    let dims: Vec<u32> = config_shape.iter().map(|&l| l as u32).collect();
+    let shape_u64: Vec<u64> = config_shape.iter().map(|&l| l as u64).collect();
     let volume = meta.volume();
     let mut group = fb.create_group(layout::CHAINS_GROUP);
     for (c, cm) in chains.iter().enumerate() {

@@ -9,7 +9,7 @@
 //! With resampling this is SMC, without it AIS ([`smc_pass`]); with transports, CRAFT. log Ẑ
 //! estimates log Z_1 = log ∫ e^{−S} dφ, unbiased for Z (so log Ẑ is biased low by about
 //! var(log Ẑ)/2). A target with auxiliary fields in its state (pseudofermions) anneals the
-//! whole state, and its [`Action::auxiliary_log_z`] is subtracted at the end, so that log Ẑ
+//! whole state, and its [`Action::log_z_offset`] is subtracted at the end, so that log Ẑ
 //! is the model's on φ.
 //!
 //! Streams: slot i draws from (seed, base + 1 + i), resampling from (seed, base), where `base`
@@ -247,7 +247,7 @@ fn run_pass_on<P: Particles>(
     Ok(SmcPass {
         particles: particles.read()?,
         log_weights: log_w,
-        log_z: log_z - action.auxiliary_log_z(),
+        log_z: log_z - action.log_z_offset(),
         temperatures,
     })
 }

@@ -35,6 +35,8 @@ impl Tempered<'_> {
     pub fn lanes(&self) -> Option<TemperedLanes<'_>> {
         let action = self.action.lanes()?;
         let prior = match self.prior {
+            // Uniform angles belong to gauge fields, which have no lane batches.
+            Prior::Uniform => return None,
             Prior::StandardNormal => LanePrior::StandardNormal,
             Prior::FreeField { action, log_z, .. } => LanePrior::FreeField {
                 action: action.as_ref(),
@@ -199,6 +201,11 @@ impl Action for Tempered<'_> {
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         let b = self.beta;
         match self.prior {
+            // A uniform prior has no gradient.
+            Prior::Uniform => {
+                self.action.gradient(phi, grad);
+                grad.iter_mut().for_each(|g| *g *= b);
+            }
             // ∂(−log r)/∂φ = φ: one pass of the action's own.
             Prior::StandardNormal => self.action.scaled_gradient(phi, grad, b, 1.0 - b),
             Prior::FreeField { action: free, .. } => {

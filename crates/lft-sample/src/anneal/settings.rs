@@ -60,7 +60,7 @@ pub struct SmcPass {
     /// Unnormalised log weights of the final particles.
     pub log_weights: Vec<f64>,
     /// log Ẑ of the model on φ: the sum of the temperatures' `log_z_increment` minus the
-    /// target's [`lft_action::Action::auxiliary_log_z`] (0 unless the state carries
+    /// target's [`lft_action::Action::log_z_offset`] (0 unless the state carries
     /// auxiliary fields).
     pub log_z: f64,
     pub temperatures: Vec<TemperatureRecord>,
