@@ -81,20 +81,8 @@ fn print_table(m: &Measurement) {
             ", importance-weighted (ESS {e:.3})"
         ))
     );
-    println!(
-        "{:<14} {:>13} {:>11} {:>16}",
-        "observable", "value", "error", "tau_int"
-    );
-    for (key, label) in ROWS {
-        // The fermionic rows exist only for Yukawa ensembles.
-        let Some(o) = m.observables.get(key) else {
-            continue;
-        };
-        println!(
-            "{:<14} {:>13.6} {:>11.6} {:>8.2} ± {:<5.2}",
-            label, o.value, o.error, o.tau_int, o.tau_int_error
-        );
-    }
+    // The fermionic rows exist only for Yukawa ensembles.
+    crate::store::print_observables(&m.observables, &ROWS);
     println!(
         "\n{:>4} {:>13} {:>11} {:>11} {:>11}",
         "t", "C(t)", "error", "m_eff(t)", "error"

@@ -49,19 +49,7 @@ fn print_table(m: &GaugeMeasurement) {
             ""
         }
     );
-    println!(
-        "{:<14} {:>13} {:>11} {:>16}",
-        "observable", "value", "error", "tau_int"
-    );
-    for (key, label) in ROWS {
-        let Some(o) = m.observables.get(key) else {
-            continue;
-        };
-        println!(
-            "{:<14} {:>13.6} {:>11.6} {:>8.2} ± {:<5.2}",
-            label, o.value, o.error, o.tau_int, o.tau_int_error
-        );
-    }
+    crate::store::print_observables(&m.observables, &ROWS);
     if let Some(changes) = m.charge_changes {
         println!("Q changes between consecutive configurations: {changes:.4} per step");
     }
@@ -113,15 +101,7 @@ fn print_table(m: &GaugeMeasurement) {
 
 /// The results as small datasets in the file's /measurements group (docs/FORMAT.md).
 fn store(path: &std::path::Path, m: &GaugeMeasurement) -> Result<()> {
-    let mut arrays = Vec::new();
-    for (name, o) in &m.observables {
-        arrays.push(StoredArray::new(
-            name,
-            vec![4],
-            vec![o.value, o.error, o.tau_int, o.tau_int_error],
-            "value, error, tau_int, tau_int_error",
-        ));
-    }
+    let mut arrays = crate::store::observable_arrays(&m.observables);
     let loops = |l: &[lft_measure::LoopResult]| -> Vec<f64> {
         l.iter()
             .flat_map(|w| [w.r as f64, w.t as f64, w.value, w.error])

@@ -5,17 +5,46 @@ use lft_io::StoredArray;
 use lft_measure::{MeasureOptions, Measurement};
 use std::path::Path;
 
+/// One dataset [value, error, tau_int, tau_int_error] per observable.
+pub fn observable_arrays(
+    observables: &std::collections::BTreeMap<String, lft_measure::ObservableResult>,
+) -> Vec<StoredArray> {
+    observables
+        .iter()
+        .map(|(name, o)| {
+            StoredArray::new(
+                name,
+                vec![4],
+                vec![o.value, o.error, o.tau_int, o.tau_int_error],
+                "value, error, tau_int, tau_int_error",
+            )
+        })
+        .collect()
+}
+
+/// The table of observables `rows` (key, label) that `observables` has: value, error, τ_int.
+pub fn print_observables(
+    observables: &std::collections::BTreeMap<String, lft_measure::ObservableResult>,
+    rows: &[(&str, &str)],
+) {
+    println!(
+        "{:<14} {:>13} {:>11} {:>16}",
+        "observable", "value", "error", "tau_int"
+    );
+    for (key, label) in rows {
+        let Some(o) = observables.get(*key) else {
+            continue;
+        };
+        println!(
+            "{:<14} {:>13.6} {:>11.6} {:>8.2} ± {:<5.2}",
+            label, o.value, o.error, o.tau_int, o.tau_int_error
+        );
+    }
+}
+
 /// Writes every result as a small dataset (see docs/FORMAT.md, "Measurements").
 pub fn store(path: &Path, m: &Measurement, options: &MeasureOptions) -> Result<()> {
-    let mut arrays = Vec::new();
-    for (name, o) in &m.observables {
-        arrays.push(StoredArray::new(
-            name,
-            vec![4],
-            vec![o.value, o.error, o.tau_int, o.tau_int_error],
-            "value, error, tau_int, tau_int_error",
-        ));
-    }
+    let mut arrays = observable_arrays(&m.observables);
     let rows = |points: &[lft_measure::PointResult]| -> Vec<f64> {
         points
             .iter()

@@ -268,14 +268,7 @@ pub(crate) fn measure_gauge(
         None if passes => chains[0].plaquette.len(),
         b => b.unwrap_or(1),
     };
-    let est = Estimator {
-        log_weights: chains
-            .iter()
-            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
-            .collect(),
-        weighted,
-        bin,
-    };
+    let est = Estimator::new(chains.iter().map(|c| c.log_weight.as_ref()), bin);
     let v = lattice.volume() as f64;
     let column =
         |f: &dyn Fn(&GaugeSeries) -> Vec<f64>| -> Vec<Vec<f64>> { chains.iter().map(f).collect() };

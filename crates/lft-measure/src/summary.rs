@@ -19,14 +19,7 @@ pub fn analyze(
     if weighted && chains.iter().any(|c| c.log_weight.is_none()) {
         return Err(StatsError::Shape);
     }
-    let est = Estimator {
-        log_weights: chains
-            .iter()
-            .flat_map(|c| c.log_weight.clone().unwrap_or_default())
-            .collect(),
-        weighted,
-        bin: 1,
-    };
+    let est = Estimator::new(chains.iter().map(|c| c.log_weight.as_ref()), 1);
     let v = geometry.volume();
     let l0 = geometry.l0();
     let scaled = |f: fn(&ChainSeries) -> &Vec<f64>, k: fn(f64) -> f64| -> Vec<Vec<f64>> {
@@ -251,6 +244,22 @@ pub(crate) struct Estimator {
 }
 
 impl Estimator {
+    /// The estimator of chains with these log weights (all `None`: plain chains), bins of
+    /// `bin` samples for the weighted jackknife.
+    pub fn new<'a>(log_weights: impl Iterator<Item = Option<&'a Vec<f64>>>, bin: usize) -> Self {
+        let mut pooled = Vec::new();
+        let mut weighted = false;
+        for w in log_weights.flatten() {
+            weighted = true;
+            pooled.extend_from_slice(w);
+        }
+        Self {
+            log_weights: pooled,
+            weighted,
+            bin,
+        }
+    }
+
     fn gamma(
         &self,
         data: &[&Vec<Vec<f64>>],
