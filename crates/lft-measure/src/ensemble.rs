@@ -2,7 +2,6 @@
 //! treated as replicas of one ensemble.
 
 use crate::fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
-use crate::gauge::GaugeMeasurement;
 use crate::observables::{config_observables, two_point};
 use crate::{AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze};
 use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, SamplerKind};
@@ -54,50 +53,6 @@ const NOISE_SEED: u64 = 0x5EED_F00D_CAFE;
 const BATCH: usize = 1024;
 /// At most this many groups of summed two-point functions are kept per chain (memory bound).
 const MAX_GROUPS: usize = 256;
-
-/// What a measurement gives: the observables of a scalar field, or of a gauge field.
-#[derive(Debug, Clone)]
-pub enum Measured {
-    Scalar(Box<Measurement>),
-    Gauge(Box<GaugeMeasurement>),
-}
-
-/// Measures the files as replicas of one ensemble, the observables of their field: φ⁴ (and
-/// Yukawa) observables for scalar ensembles ([`measure_files`]), gauge observables for U(1)
-/// ones. Options of the scalar analysis (a pole-mass fit range, a condensate method) given
-/// for a gauge ensemble are named errors.
-pub fn measure(paths: &[PathBuf], options: &MeasureOptions) -> Result<Measured, MeasureError> {
-    let first = paths
-        .first()
-        .ok_or_else(|| MeasureError::Analysis("no files given".into()))?;
-    let gauge = EnsembleReader::open(first)?.meta().is_gauge();
-    if !gauge {
-        return measure_files(paths, options).map(|m| Measured::Scalar(Box::new(m)));
-    }
-    let readers = paths
-        .iter()
-        .map(|p| EnsembleReader::open(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    for r in &readers[1..] {
-        check_compatible(readers[0].path(), readers[0].meta(), r.path(), r.meta())?;
-    }
-    let scalar_only = |what: &str| MeasureError::Incompatible {
-        path: first.clone(),
-        message: format!(
-            "{what} belongs to the analysis of a scalar field; this file holds U(1) link angles"
-        ),
-    };
-    if options.fit_range.is_some() {
-        return Err(scalar_only(
-            "--fit-range (the pole mass of the φ correlator)",
-        ));
-    }
-    if let FermionChoice::Method(_) = options.fermions {
-        return Err(scalar_only("--condensate (the Yukawa condensate)"));
-    }
-    crate::gauge::measure_gauge(&readers, options.skip, options.bin)
-        .map(|m| Measured::Gauge(Box::new(m)))
-}
 
 /// Measures the files as replicas of one ensemble: every chain of every file is one replica.
 /// Scalar fields only: a U(1) ensemble is a named error ([`measure`] takes either).
@@ -402,7 +357,7 @@ fn meta_is_z2_symmetric(meta: &EnsembleMeta) -> bool {
 }
 
 /// Replicas must be the same physics: lattice, action and couplings.
-fn check_compatible(
+pub(crate) fn check_compatible(
     p0: &Path,
     m0: &EnsembleMeta,
     path: &Path,

@@ -12,18 +12,18 @@ mod ensemble;
 mod fermion;
 mod fit;
 mod gauge;
+mod measure;
 mod observables;
 pub mod plot;
 mod results;
 mod summary;
 pub mod warnings;
 
-pub use ensemble::{
-    FermionChoice, MeasureError, MeasureOptions, Measured, SeriesBuilder, measure, measure_files,
-};
+pub use ensemble::{FermionChoice, MeasureError, MeasureOptions, SeriesBuilder, measure_files};
 pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
 pub use gauge::{ChargeCount, GaugeMeasurement, LoopResult, SeparationResult};
+pub use measure::{Measured, measure};
 pub use observables::{ConfigObservables, config_observables, two_point};
 pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,

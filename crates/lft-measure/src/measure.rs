@@ -1,0 +1,54 @@
+//! The entry point of a measurement: the observables of the field a file holds, a scalar
+//! field's ([`crate::measure_files`]) or a U(1) gauge field's ([`crate::GaugeMeasurement`]).
+
+use crate::Measurement;
+use crate::ensemble::{
+    FermionChoice, MeasureError, MeasureOptions, check_compatible, measure_files,
+};
+use crate::gauge::GaugeMeasurement;
+use lft_io::EnsembleReader;
+use std::path::PathBuf;
+
+/// What a measurement gives: the observables of a scalar field, or of a gauge field.
+#[derive(Debug, Clone)]
+pub enum Measured {
+    Scalar(Box<Measurement>),
+    Gauge(Box<GaugeMeasurement>),
+}
+
+/// Measures the files as replicas of one ensemble, the observables of their field: φ⁴ (and
+/// Yukawa) observables for scalar ensembles ([`measure_files`]), gauge observables for U(1)
+/// ones. Options of the scalar analysis (a pole-mass fit range, a condensate method) given
+/// for a gauge ensemble are named errors.
+pub fn measure(paths: &[PathBuf], options: &MeasureOptions) -> Result<Measured, MeasureError> {
+    let first = paths
+        .first()
+        .ok_or_else(|| MeasureError::Analysis("no files given".into()))?;
+    let gauge = EnsembleReader::open(first)?.meta().is_gauge();
+    if !gauge {
+        return measure_files(paths, options).map(|m| Measured::Scalar(Box::new(m)));
+    }
+    let readers = paths
+        .iter()
+        .map(|p| EnsembleReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for r in &readers[1..] {
+        check_compatible(readers[0].path(), readers[0].meta(), r.path(), r.meta())?;
+    }
+    let scalar_only = |what: &str| MeasureError::Incompatible {
+        path: first.clone(),
+        message: format!(
+            "{what} belongs to the analysis of a scalar field; this file holds U(1) link angles"
+        ),
+    };
+    if options.fit_range.is_some() {
+        return Err(scalar_only(
+            "--fit-range (the pole mass of the φ correlator)",
+        ));
+    }
+    if let FermionChoice::Method(_) = options.fermions {
+        return Err(scalar_only("--condensate (the Yukawa condensate)"));
+    }
+    crate::gauge::measure_gauge(&readers, options.skip, options.bin)
+        .map(|m| Measured::Gauge(Box::new(m)))
+}
