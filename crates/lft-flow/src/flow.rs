@@ -19,6 +19,8 @@ use rayon::prelude::*;
 #[derive(Debug, Clone)]
 pub struct Flow {
     lattice: Lattice,
+    /// Values per configuration: V for a scalar field, d·V for a link field.
+    field_len: usize,
     prior: Prior,
     stack: BijectionStack,
 }
@@ -50,20 +52,34 @@ impl Flow {
     ) -> Result<Self, lft_action::ActionError> {
         let prior = Prior::new(spec.prior, &lattice)?;
         let stack = spec.build_stack(&lattice, seed);
-        Ok(Self::from_parts(lattice, prior, stack))
+        let field_len = spec.field_len(&lattice);
+        Ok(Self::from_parts(lattice, prior, stack).with_field_len(field_len))
     }
 
-    /// The flow of any prior and stack on `lattice`.
+    /// The flow of any prior and stack on `lattice`, for scalar fields (V values per
+    /// configuration; see [`Flow::with_field_len`]).
     pub fn from_parts(lattice: Lattice, prior: Prior, stack: BijectionStack) -> Self {
         Self {
+            field_len: lattice.volume(),
             lattice,
             prior,
             stack,
         }
     }
 
+    /// The same flow on configurations of `field_len` values (d·V for a link field).
+    pub fn with_field_len(mut self, field_len: usize) -> Self {
+        self.field_len = field_len;
+        self
+    }
+
     pub fn lattice(&self) -> &Lattice {
         &self.lattice
+    }
+
+    /// Values per configuration: V for a scalar field, d·V for a link field.
+    pub fn field_len(&self) -> usize {
+        self.field_len
     }
 
     pub fn prior(&self) -> &Prior {
@@ -96,7 +112,7 @@ impl Flow {
 
     /// Buffers for [`Flow::forward_with`] and [`Flow::log_q_with`]: make once, reuse.
     pub fn scratch(&self) -> StackScratch {
-        self.stack.scratch(self.lattice.volume())
+        self.stack.scratch(self.field_len)
     }
 
     /// φ = T(z) for one configuration; returns Σ log|det J|.
@@ -118,7 +134,7 @@ impl Flow {
     /// Draws `n` configurations with their log q, from the stream `rng`.
     pub fn sample(&self, n: usize, rng: &mut Pcg64) -> FlowSample {
         let z = self.sample_latent(n, rng);
-        let v = self.lattice.volume();
+        let v = self.field_len;
         let mut phi = vec![0.0; n * v];
         let log_q = phi
             .par_chunks_mut(CHUNK * v)
@@ -152,7 +168,7 @@ impl Flow {
 
     /// log q(φ) of every configuration of a batch `[n, V]`.
     pub fn log_q(&self, phis: &[f64]) -> Vec<f64> {
-        let v = self.lattice.volume();
+        let v = self.field_len;
         phis.par_chunks(CHUNK * v)
             .map_init(
                 || (self.scratch(), vec![0.0; v]),
@@ -168,7 +184,7 @@ impl Flow {
 
     /// φ = f(z) and Σ log|det J| for a batch of latent configurations.
     pub fn forward_batch(&self, z: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let v = self.lattice.volume();
+        let v = self.field_len;
         let mut phi = vec![0.0; z.len()];
         let logdet = phi
             .par_chunks_mut(CHUNK * v)
@@ -195,7 +211,7 @@ impl Flow {
         scratch: &mut StackScratch,
         lane_scratch: &mut LaneStackScratch,
     ) -> Vec<f64> {
-        let v = self.lattice.volume();
+        let v = self.field_len;
         if zc.len() == LANES * v && self.stack.prefers_lanes() {
             return self.forward_lanes_chunk(zc, pc, lane_scratch);
         }
@@ -207,7 +223,7 @@ impl Flow {
 
     /// Draws a latent batch `[n, V]` from the prior.
     pub fn sample_latent(&self, n: usize, rng: &mut Pcg64) -> Vec<f64> {
-        let v = self.lattice.volume();
+        let v = self.field_len;
         let mut z = vec![0.0; n * v];
         for zb in z.chunks_exact_mut(v) {
             self.prior.sample(rng, zb);

@@ -15,7 +15,7 @@ impl Flow {
     /// through lane batches where the flow and the action offer them ([`crate::lane_kl`]).
     /// Returns (L, per-sample log q + S, gradient).
     pub fn reverse_kl(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let n = z.len() / v;
         let inv_n = 1.0 / n as f64;
         let stack = self.stack();
@@ -68,7 +68,7 @@ impl Flow {
     /// one backward pass more than with the total gradient.
     /// Returns (L, per-sample log q + S, gradient).
     pub fn reverse_kl_path(&self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let n = z.len() / v;
         let inv_n = 1.0 / n as f64;
         let stack = self.stack();
@@ -123,7 +123,7 @@ impl Flow {
     /// The gradient runs backwards through every inverse pass, starting from ∂(−log r)/∂z.
     /// Returns (L, gradient).
     pub fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>) {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let n = phis.len() / v;
         let inv_n = 1.0 / n as f64;
         let stack = self.stack();

@@ -56,7 +56,7 @@ impl Flow {
         grad: &mut [f64],
         unused: &mut [f64],
     ) -> Vec<f64> {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let stack = self.stack();
         let z = interleave(zc, v);
         let mut phi = vec![[0.0; LANES]; v];
@@ -103,7 +103,7 @@ impl Flow {
         phi: &mut [f64],
         scratch: &mut LaneStackScratch,
     ) -> Vec<f64> {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let z = interleave(zc, v);
         let mut y = vec![[0.0; LANES]; v];
         let logdet = self.stack().forward_lanes(&z, &mut y, scratch);

@@ -12,7 +12,9 @@
 //! The layers: [`coupling`] (one masked coupling over an [`ElementwiseTransform`]: [`affine`]
 //! and the rational-quadratic [`spline`], [`spline_coupling`]), [`conditioner`] (the conv net
 //! on the frozen sites, optionally Z₂-symmetrised), [`spectral`] (a learnable momentum-space
-//! scale). Below them [`conv`], [`activation`], [`net`]; beside them [`prior`]. [`spec`] builds
+//! scale), and for U(1) link fields [`gauge_coupling`] (gauge-equivariant plaquette couplings,
+//! masks in [`gauge_mask`]) over the circle transforms [`circle`] ([`circle_ncp`],
+//! [`circle_spline`], [`circle_smooth`]). Below them [`conv`], [`activation`], [`net`]; beside them [`prior`]. [`spec`] builds
 //! a [`Flow`] (prior + stack, [`flow`]) from a [`FlowSpec`]; [`kl`] holds its losses, [`adam`]
 //! the optimiser and [`train`] the training loop; [`diagnostics`] says how far to trust a
 //! trained flow.
@@ -23,11 +25,18 @@ pub mod activation;
 pub mod adam;
 pub mod affine;
 pub mod bijection;
+pub mod circle;
+pub mod circle_ncp;
+pub mod circle_smooth;
+pub mod circle_spline;
 pub mod conditioner;
 pub mod conv;
 pub mod coupling;
 pub mod diagnostics;
 pub mod flow;
+pub mod gauge_coupling;
+pub mod gauge_mask;
+mod gauge_stack;
 pub mod gemm;
 pub mod kl;
 pub mod lane_bijection;
@@ -57,9 +66,15 @@ pub use activation::Activation;
 pub use adam::{Adam, clip_grad_norm};
 pub use affine::{Affine, AffineCoupling};
 pub use bijection::{Bijection, Cotangent, LayerCache, Workspace};
+pub use circle::{CircleMap, CircleTransform};
+pub use circle_ncp::NcpMixture;
+pub use circle_smooth::SmoothMixture;
+pub use circle_spline::CircularSpline;
 pub use coupling::MaskedCoupling;
 pub use diagnostics::FlowQuality;
 pub use flow::{Flow, FlowSample};
+pub use gauge_coupling::GaugeCoupling;
+pub use gauge_mask::{GaugeMask, GaugeMaskError};
 pub use lane_bijection::{LaneBijection, LaneLayerCache};
 pub use lane_conv::LaneConvScratch;
 pub use lane_net::LaneNetCache;
@@ -68,7 +83,7 @@ pub use precision::Precision;
 pub use prior::{Prior, PriorSpec};
 pub use proposal::Proposal;
 pub use round_trip::RoundTrip;
-pub use spec::{CouplingSpec, FlowSpec};
+pub use spec::{CircleSpec, CouplingSpec, FlowSpec};
 pub use spectral::SpectralScale;
 pub use spline::RqSpline;
 pub use spline_coupling::SplineCoupling;

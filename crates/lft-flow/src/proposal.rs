@@ -33,7 +33,7 @@ pub trait Proposal: Sync {
 
 impl Proposal for Flow {
     fn volume(&self) -> usize {
-        self.lattice().volume()
+        self.field_len()
     }
 
     fn draw(&self, n: usize, rng: &mut Pcg64) -> FlowSample {
@@ -49,7 +49,7 @@ impl Proposal for Flow {
     }
 
     fn round_trip(&self, sample: &FlowSample, i: usize) -> Option<RoundTrip> {
-        let v = self.lattice().volume();
+        let v = self.field_len();
         let rows = i * v..(i + 1) * v;
         let z = sample.latent.get(rows.clone())?;
         Some(self.round_trip_of(z, &sample.phi[rows], sample.log_q[i]))

@@ -4,6 +4,9 @@
 
 use crate::activation::Activation;
 use crate::affine::{Affine, AffineCoupling};
+use crate::circle_ncp::NcpMixture;
+use crate::circle_smooth::SmoothMixture;
+use crate::circle_spline::CircularSpline;
 use crate::conv::KernelShifts;
 use crate::coupling::MaskedCoupling;
 use crate::mask::checkerboard;
@@ -23,15 +26,60 @@ pub enum CouplingSpec {
     Affine,
     /// Rational-quadratic splines with `bins` bins on [−tail_bound, tail_bound].
     Spline { bins: usize, tail_bound: f64 },
+    /// Gauge-equivariant plaquette couplings of 2D U(1) links (Kanwar et al.,
+    /// [`crate::gauge_coupling`]): each active plaquette mapped by the circle transform
+    /// `transform`, conditioned on the frozen plaquettes (and, with `loops`, the frozen 2 × 1
+    /// loops).
+    Gauge { transform: CircleSpec, loops: bool },
+}
+
+/// The circle transform of a gauge-equivariant coupling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircleSpec {
+    /// A mixture of `components` non-compact projections ([`crate::circle_ncp`]).
+    Ncp { components: usize },
+    /// A circular rational-quadratic spline of `bins` bins ([`crate::circle_spline`]).
+    Spline { bins: usize },
+    /// A C^∞ mixture of `components` smooth-ramp bumps ([`crate::circle_smooth`]).
+    SmoothMixture { components: usize },
+}
+
+impl CircleSpec {
+    /// "ncp", "circular_spline" or "smooth_mixture", as in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CircleSpec::Ncp { .. } => "ncp",
+            CircleSpec::Spline { .. } => "circular_spline",
+            CircleSpec::SmoothMixture { .. } => "smooth_mixture",
+        }
+    }
+
+    /// Parameters per active plaquette (the rotation included): 2K + 1, 3K + 1 and 3K + 1.
+    pub fn params_per_site(&self) -> usize {
+        use crate::circle::CircleMap;
+        1 + match *self {
+            CircleSpec::Ncp { components } => NcpMixture { components }.core_params(),
+            CircleSpec::Spline { bins } => CircularSpline::new(bins).core_params(),
+            CircleSpec::SmoothMixture { components } => {
+                SmoothMixture::new(components).core_params()
+            }
+        }
+    }
 }
 
 impl CouplingSpec {
-    /// "affine" or "spline", as in the config.
+    /// "affine", "spline", or the circle transform's name, as in the config.
     pub fn name(&self) -> &'static str {
         match self {
             CouplingSpec::Affine => "affine",
             CouplingSpec::Spline { .. } => "spline",
+            CouplingSpec::Gauge { transform, .. } => transform.name(),
         }
+    }
+
+    /// Whether the flow maps U(1) link fields (gauge-equivariant couplings).
+    pub fn is_gauge(&self) -> bool {
+        matches!(self, CouplingSpec::Gauge { .. })
     }
 }
 
@@ -64,7 +112,7 @@ impl CouplingSpec {
     /// derivative 10⁻³.
     pub fn spline(&self) -> Option<RqSpline> {
         match *self {
-            CouplingSpec::Affine => None,
+            CouplingSpec::Affine | CouplingSpec::Gauge { .. } => None,
             CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
                 bins,
                 bound: tail_bound,
@@ -77,13 +125,32 @@ impl CouplingSpec {
 }
 
 impl FlowSpec {
-    /// Channels of every conditioner: [1, hidden…, parameters per site] (2 for affine, 3K − 1
-    /// for a spline of K bins).
+    /// Channels of every conditioner: [inputs, hidden…, parameters per site]: one input
+    /// channel for scalar fields, 2 (or 6 with loops) for gauge fields; 2 parameters for
+    /// affine, 3K − 1 for a spline of K bins, those of the circle transform for gauge
+    /// couplings.
     pub fn conditioner_channels(&self) -> Vec<usize> {
-        let mut channels = vec![1];
+        let (inputs, outputs) = match self.coupling {
+            CouplingSpec::Gauge { transform, loops } => (
+                crate::gauge_coupling::feature_channels(loops),
+                transform.params_per_site(),
+            ),
+            c => (1, c.spline().map_or(2, |s| s.params_per_site())),
+        };
+        let mut channels = vec![inputs];
         channels.extend_from_slice(&self.hidden);
-        channels.push(self.coupling.spline().map_or(2, |s| s.params_per_site()));
+        channels.push(outputs);
         channels
+    }
+
+    /// Values per configuration on `lattice`: V for a scalar field, d·V links for a gauge
+    /// field.
+    pub fn field_len(&self, lattice: &Lattice) -> usize {
+        if self.coupling.is_gauge() {
+            lattice.dim() * lattice.volume()
+        } else {
+            lattice.volume()
+        }
     }
 
     /// A stack of `layers` affine couplings with conv conditioners of `hidden` channels,
@@ -139,6 +206,11 @@ impl FlowSpec {
         last_scale: f64,
     ) -> BijectionStack {
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
+        if let CouplingSpec::Gauge { transform, loops } = self.coupling {
+            return crate::gauge_stack::build(
+                self, lattice, &shifts, transform, loops, rng, last_scale,
+            );
+        }
         let v = lattice.volume();
         let spline = self.coupling.spline();
         let channels = self.conditioner_channels();

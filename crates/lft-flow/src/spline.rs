@@ -29,18 +29,18 @@ pub struct RqSpline {
 
 /// The knots of one site, derived from its raw parameters.
 #[derive(Debug, Clone, Default)]
-struct Knots {
+pub(crate) struct Knots {
     /// Softmax probabilities of widths and heights.
-    pw: Vec<f64>,
-    ph: Vec<f64>,
+    pub(crate) pw: Vec<f64>,
+    pub(crate) ph: Vec<f64>,
     /// Knot positions x_0 = −B … x_K = B and y likewise.
-    x: Vec<f64>,
-    y: Vec<f64>,
-    /// Derivatives at the K + 1 knots (1 at both ends).
-    d: Vec<f64>,
+    pub(crate) x: Vec<f64>,
+    pub(crate) y: Vec<f64>,
+    /// Derivatives at the K + 1 knots (1 at both ends for [`RqSpline`]).
+    pub(crate) d: Vec<f64>,
 }
 
-fn softmax(raw: &[f64], out: &mut Vec<f64>) {
+pub(crate) fn softmax(raw: &[f64], out: &mut Vec<f64>) {
     let max = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     out.clear();
     out.extend(raw.iter().map(|r| (r - max).exp()));
@@ -49,19 +49,19 @@ fn softmax(raw: &[f64], out: &mut Vec<f64>) {
 }
 
 /// softplus(r) = ln(1 + eʳ), computed without overflow.
-fn softplus(r: f64) -> f64 {
+pub(crate) fn softplus(r: f64) -> f64 {
     if r > 30.0 { r } else { r.exp().ln_1p() }
 }
 
-fn sigmoid(r: f64) -> f64 {
+pub(crate) fn sigmoid(r: f64) -> f64 {
     1.0 / (1.0 + (-r).exp())
 }
 
 /// Partial derivatives of (y, log dy/dx) in one bin with respect to
 /// (x, x_k, w, y_k, h, d₀, d₁).
-struct BinGrad {
-    y: [f64; 7],
-    l: [f64; 7],
+pub(crate) struct BinGrad {
+    pub(crate) y: [f64; 7],
+    pub(crate) l: [f64; 7],
 }
 
 impl RqSpline {
@@ -81,7 +81,9 @@ impl RqSpline {
         }
     }
 
-    fn knots(&self, raw: &[f64], k: &mut Knots) {
+    /// The knots of widths and heights on [−B, B] from the first 2K raw parameters (the
+    /// derivatives are left to the caller).
+    pub(crate) fn place_knots(&self, raw: &[f64], k: &mut Knots) {
         let n = self.bins;
         let b = self.bound;
         softmax(&raw[..n], &mut k.pw);
@@ -97,6 +99,11 @@ impl RqSpline {
         };
         place(&k.pw, self.min_width, &mut k.x);
         place(&k.ph, self.min_height, &mut k.y);
+    }
+
+    fn knots(&self, raw: &[f64], k: &mut Knots) {
+        let n = self.bins;
+        self.place_knots(raw, k);
         k.d.clear();
         k.d.push(1.0);
         k.d.extend(
@@ -108,13 +115,13 @@ impl RqSpline {
     }
 
     /// The bin holding `v` among the knots `t` (clamped to [0, K − 1]).
-    fn bin(&self, t: &[f64], v: f64) -> usize {
+    pub(crate) fn bin(&self, t: &[f64], v: f64) -> usize {
         let k = t[1..self.bins].partition_point(|&knot| knot <= v);
         k.min(self.bins - 1)
     }
 
     /// y and log dy/dx in bin k, with their partial derivatives when `grad` is set.
-    fn eval(&self, k: &Knots, bin: usize, x: f64) -> (f64, f64, BinGrad) {
+    pub(crate) fn eval(&self, k: &Knots, bin: usize, x: f64) -> (f64, f64, BinGrad) {
         let (xk, yk) = (k.x[bin], k.y[bin]);
         let (w, h) = (k.x[bin + 1] - xk, k.y[bin + 1] - yk);
         let (d0, d1) = (k.d[bin], k.d[bin + 1]);
@@ -184,6 +191,14 @@ impl RqSpline {
         let mut k = Knots::default();
         self.knots(raw, &mut k);
         let bin = self.bin(&k.y, y);
+        let x = self.invert_in_bin(&k, bin, y);
+        let (_, l, _) = self.eval(&k, bin, x);
+        (x, l)
+    }
+
+    /// The x in bin `bin` with y(x) = `y`: the root of the quadratic in ξ (see the module
+    /// documentation), clamped to the bin.
+    pub(crate) fn invert_in_bin(&self, k: &Knots, bin: usize, y: f64) -> f64 {
         let (xk, yk) = (k.x[bin], k.y[bin]);
         let (w, h) = (k.x[bin + 1] - xk, k.y[bin + 1] - yk);
         let (d0, d1) = (k.d[bin], k.d[bin + 1]);
@@ -207,23 +222,24 @@ impl RqSpline {
         } else {
             0.0
         };
-        let x = xk + xi * w;
-        let (_, l, _) = self.eval(&k, bin, x);
-        (x, l)
+        xk + xi * w
     }
 
-    /// Backward for one site: given ∂L/∂y = `gy` and ∂L/∂(log dy/dx) = `gl`, returns ∂L/∂x and
-    /// adds ∂L/∂raw into `graw`.
-    pub fn backward(&self, x: f64, raw: &[f64], gy: f64, gl: f64, graw: &mut [f64]) -> f64 {
-        if !(-self.bound..=self.bound).contains(&x) {
-            return gy;
-        }
+    /// Backward through bin `bin` at x for ∂L/∂y = `gy`, ∂L/∂(log dy/dx) = `gl`: adds ∂L/∂(raw
+    /// widths, raw heights) to the first 2K entries of `graw` and returns (∂L/∂x, ∂L/∂d₀,
+    /// ∂L/∂d₁) with d₀, d₁ the derivatives at the bin's knots.
+    pub(crate) fn backward_knots(
+        &self,
+        k: &Knots,
+        bin: usize,
+        x: f64,
+        gy: f64,
+        gl: f64,
+        graw: &mut [f64],
+    ) -> (f64, f64, f64) {
         let n = self.bins;
         let b = self.bound;
-        let mut k = Knots::default();
-        self.knots(raw, &mut k);
-        let bin = self.bin(&k.x, x);
-        let (_, _, g) = self.eval(&k, bin, x);
+        let (_, _, g) = self.eval(k, bin, x);
         let tot = |i: usize| gy * g.y[i] + gl * g.l[i];
         // Knots as functions of the normalised sizes: x_j = −B + 2B Σ_{i<j} wn_i (x_K = B), so
         // ∂x_k/∂wn_i = 2B for i < k and ∂w/∂wn_i = 2B δ_{ik}; wn = min + (1 − K min) softmax.
@@ -248,13 +264,27 @@ impl RqSpline {
         let (gx, gxk, gw, gyk, gh, gd0, gd1) =
             (tot(0), tot(1), tot(2), tot(3), tot(4), tot(5), tot(6));
         let (graw_w, rest) = graw.split_at_mut(n);
-        let (graw_h, graw_d) = rest.split_at_mut(n);
+        let graw_h = &mut rest[..n];
         size_grad(gxk, gw, &k.pw, self.min_width, graw_w);
         size_grad(gyk, gh, &k.ph, self.min_height, graw_h);
+        (gx, gd0, gd1)
+    }
+
+    /// Backward for one site: given ∂L/∂y = `gy` and ∂L/∂(log dy/dx) = `gl`, returns ∂L/∂x and
+    /// adds ∂L/∂raw into `graw`.
+    pub fn backward(&self, x: f64, raw: &[f64], gy: f64, gl: f64, graw: &mut [f64]) -> f64 {
+        if !(-self.bound..=self.bound).contains(&x) {
+            return gy;
+        }
+        let n = self.bins;
+        let mut k = Knots::default();
+        self.knots(raw, &mut k);
+        let bin = self.bin(&k.x, x);
+        let (gx, gd0, gd1) = self.backward_knots(&k, bin, x, gy, gl, graw);
         // Interior derivatives d_j = min + softplus(raw_{j−1}), j = 1 … K − 1.
         for (j, gd) in [(bin, gd0), (bin + 1, gd1)] {
             if j >= 1 && j < n {
-                graw_d[j - 1] += gd * sigmoid(raw[2 * n + j - 1]);
+                graw[2 * n + j - 1] += gd * sigmoid(raw[2 * n + j - 1]);
             }
         }
         gx

@@ -171,7 +171,7 @@ pub trait Trainable {
 
 impl Trainable for Flow {
     fn volume(&self) -> usize {
-        self.lattice().volume()
+        self.field_len()
     }
     fn params(&self) -> &[f64] {
         Flow::params(self)

@@ -1,0 +1,109 @@
+//! Circular rational-quadratic splines (Rezende et al., arXiv:2002.02428): the core map of
+//! [−π, π] is a rational-quadratic spline of K bins ([`crate::spline`]) whose knots include
+//! both ends, with the derivative at −π equal to the one at π, so that the map of the circle is
+//! C¹ (its second derivative jumps at the knots).
+//!
+//! Raw parameters per site: K widths, K heights (softmax with a minimum bin size), then K knot
+//! derivatives d_j = min + softplus(r_j) for j = 0 … K − 1, with d_K = d_0 (then the rotation t
+//! of [`crate::circle::CircleTransform`]). The inverse is the spline's closed form. Under
+//! v → −v the bins are reversed and d_j ↦ d_{K−j}.
+
+use crate::circle::CircleMap;
+use crate::conditioner::ChannelMirror;
+use crate::spline::{Knots, RqSpline, sigmoid, softplus};
+use std::f64::consts::PI;
+
+/// A circular spline of `bins` bins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CircularSpline {
+    pub bins: usize,
+    pub min_width: f64,
+    pub min_height: f64,
+    pub min_derivative: f64,
+}
+
+impl CircularSpline {
+    /// K bins with minimum bin size and knot derivative 10⁻³.
+    pub fn new(bins: usize) -> Self {
+        Self {
+            bins,
+            min_width: 1e-3,
+            min_height: 1e-3,
+            min_derivative: 1e-3,
+        }
+    }
+
+    /// The spline on [−π, π] whose bin arithmetic this one shares.
+    fn spline(&self) -> RqSpline {
+        RqSpline {
+            bins: self.bins,
+            bound: PI,
+            min_width: self.min_width,
+            min_height: self.min_height,
+            min_derivative: self.min_derivative,
+        }
+    }
+
+    fn knots(&self, raw: &[f64]) -> Knots {
+        let n = self.bins;
+        let mut k = Knots::default();
+        self.spline().place_knots(raw, &mut k);
+        k.d.clear();
+        k.d.extend(
+            raw[2 * n..3 * n]
+                .iter()
+                .map(|&r| self.min_derivative + softplus(r)),
+        );
+        k.d.push(k.d[0]);
+        k
+    }
+}
+
+impl CircleMap for CircularSpline {
+    fn core_params(&self) -> usize {
+        3 * self.bins
+    }
+
+    fn core_mirror(&self) -> ChannelMirror {
+        let k = self.bins;
+        let perm = (0..3 * k)
+            .map(|c| match c {
+                c if c < k => k - 1 - c,
+                c if c < 2 * k => 3 * k - 1 - c,
+                c => 2 * k + (k - (c - 2 * k)) % k,
+            })
+            .collect();
+        ChannelMirror {
+            perm,
+            sign: vec![1.0; 3 * k],
+        }
+    }
+
+    fn eval(&self, v: f64, raw: &[f64]) -> (f64, f64) {
+        let s = self.spline();
+        let k = self.knots(raw);
+        let bin = s.bin(&k.x, v);
+        let (y, l, _) = s.eval(&k, bin, v);
+        (y, l)
+    }
+
+    fn backward(&self, v: f64, raw: &[f64], g: f64, gamma: f64, graw: &mut [f64]) -> f64 {
+        let n = self.bins;
+        let s = self.spline();
+        let k = self.knots(raw);
+        let bin = s.bin(&k.x, v);
+        let (gv, gd0, gd1) = s.backward_knots(&k, bin, v, g, gamma, graw);
+        for (j, gd) in [(bin, gd0), ((bin + 1) % n, gd1)] {
+            graw[2 * n + j] += gd * sigmoid(raw[2 * n + j]);
+        }
+        gv
+    }
+
+    fn invert(&self, w: f64, raw: &[f64]) -> f64 {
+        let s = self.spline();
+        let k = self.knots(raw);
+        let w = w.clamp(-PI, PI);
+        let bin = s.bin(&k.y, w);
+        s.invert_in_bin(&k, bin, w)
+    }
+}
