@@ -205,12 +205,13 @@ fn print_summary(
 ) -> Result<()> {
     let path = &config.output().path;
     let per_step = 1e3 * elapsed / run.steps.max(1) as f64;
-    let m = lft_measure::measure_files(std::slice::from_ref(path), &Default::default())
+    let measured = lft_measure::measure(std::slice::from_ref(path), &Default::default())
         .with_context(|| format!("measuring {}", path.display()))?;
-    for w in &m.warnings {
+    let m = Diagnostics::of(&measured);
+    for w in m.warnings {
         tracing::warn!("{w}");
     }
-    let sampler = m.sampler.as_ref();
+    let sampler = m.sampler;
     let tau = |key: &str| m.observables.get(key).map(|o| (o.tau_int, o.tau_int_error));
     if json {
         let summary = serde_json::json!({
@@ -227,6 +228,8 @@ fn print_summary(
             "positive_fraction": m.positive_fraction,
             "tau_int_abs_mag": tau("abs_mag"),
             "tau_int_chi2": tau("chi2"),
+            "tau_int_topological_charge": tau("topological_charge"),
+            "tau_int_plaquette": tau("plaquette"),
             "warnings": m.warnings,
             "pf_log_estimate_variance": pseudo_marginal.map(|p| p.0.log_variance),
             "pf_log_estimate_variance_error": pseudo_marginal.map(|p| p.0.log_variance_error),
@@ -326,11 +329,47 @@ fn print_summary(
     }
     row("time per step", format!("{per_step:.3} ms"));
     if s.method != SampleMethod::Reweight {
-        for (key, label) in [("abs_mag", "|M|"), ("chi2", "chi_2")] {
+        let keys = [
+            ("abs_mag", "|M|"),
+            ("chi2", "chi_2"),
+            ("plaquette", "the plaquette"),
+            ("topological_charge", "Q"),
+        ];
+        for (key, label) in keys {
             if let Some((t, e)) = tau(key) {
                 row(&format!("tau_int of {label}"), format!("{t:.2} ± {e:.2}"));
             }
         }
     }
     Ok(())
+}
+
+/// What the summary of a sampling run reads from the measurement of its file, scalar or gauge.
+struct Diagnostics<'a> {
+    warnings: &'a [String],
+    sampler: Option<&'a lft_measure::SamplerSummary>,
+    positive_fraction: Option<&'a lft_measure::ObservableResult>,
+    n_configs: usize,
+    observables: &'a std::collections::BTreeMap<String, lft_measure::ObservableResult>,
+}
+
+impl<'a> Diagnostics<'a> {
+    fn of(measured: &'a lft_measure::Measured) -> Self {
+        match measured {
+            lft_measure::Measured::Scalar(m) => Self {
+                warnings: &m.warnings,
+                sampler: m.sampler.as_ref(),
+                positive_fraction: m.positive_fraction.as_ref(),
+                n_configs: m.n_configs,
+                observables: &m.observables,
+            },
+            lft_measure::Measured::Gauge(g) => Self {
+                warnings: &[],
+                sampler: g.sampler.as_ref(),
+                positive_fraction: None,
+                n_configs: g.n_configs,
+                observables: &g.observables,
+            },
+        }
+    }
 }

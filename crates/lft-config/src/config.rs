@@ -347,8 +347,11 @@ impl TryFrom<ConfigFile> for Config {
         // Flows are Z₂-equivariant by default where the action is Z₂-symmetric, and a
         // free-field prior without a mass gets the one fitted to the action (written out).
         if let Some(flow) = file.flow.as_mut() {
-            flow.equivariant.get_or_insert(model.is_z2_symmetric());
-            if flow.prior == crate::flow::PriorName::Free && flow.prior_m2.is_none() {
+            flow.fill_defaults(model.is_gauge());
+            if !model.is_gauge() {
+                flow.equivariant.get_or_insert(model.is_z2_symmetric());
+            }
+            if flow.prior_name() == crate::flow::PriorName::Free && flow.prior_m2.is_none() {
                 let action = field_action_of(&model, &lattice, pf_estimator, file.seed)?;
                 flow.prior_m2 = Some(lft_flow::prior::fit_free_field_mass(
                     &lattice,
@@ -391,21 +394,6 @@ impl TryFrom<ConfigFile> for Config {
                     ),
                 ));
             }
-        }
-        if model.is_gauge() && file.flow.is_some() {
-            return Err(invalid(
-                "flow",
-                "flows for gauge fields (gauge-equivariant couplings) are not there yet: \
-                 sample kind = \"u1\" with [hmc], [heatbath] or [anneal]",
-            ));
-        }
-        if let Some(f) = &file.flow
-            && f.prior == crate::flow::PriorName::Uniform
-        {
-            return Err(invalid(
-                "flow.prior",
-                "uniform angles are the prior of gauge fields, which flows do not sample yet",
-            ));
         }
         if let Some(a) = file.anneal.as_mut() {
             use crate::flow::PriorName;
@@ -459,7 +447,7 @@ impl TryFrom<ConfigFile> for Config {
         }
         let flow = match (&file.flow, &file.train) {
             (Some(f), Some(t)) => Some(FlowPlan {
-                spec: f.resolve(&file.lattice.shape)?,
+                spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
                 train: TrainPlan::try_from(t)?,
             }),
             (Some(_), None) => return Err(invalid("train", "a [flow] needs a [train] section")),

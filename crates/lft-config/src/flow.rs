@@ -3,7 +3,7 @@
 use crate::ConfigError;
 use crate::defaults;
 use crate::error::{invalid, positive};
-use lft_flow::{Activation, CouplingSpec, FlowSpec, Precision, PriorSpec};
+use lft_flow::{Activation, CircleSpec, CouplingSpec, FlowSpec, Precision, PriorSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +11,18 @@ use serde::{Deserialize, Serialize};
 pub enum CouplingName {
     Affine,
     Spline,
+}
+
+/// The circle transform of a gauge-equivariant flow (`kind = "u1"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformName {
+    /// Mixtures of `components` non-compact projections (Kanwar et al.; the tutorial's).
+    Ncp,
+    /// Circular rational-quadratic splines of `bins` bins (C¹ on the circle).
+    CircularSpline,
+    /// C^∞ mixtures of `components` smooth-ramp bumps (Köhler et al.).
+    SmoothMixture,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,8 +101,19 @@ pub(crate) fn resolve_prior(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowConfig {
-    #[serde(default = "default_coupling")]
-    pub coupling: CouplingName,
+    /// The couplings of a scalar field: "affine" (default) or "spline".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupling: Option<CouplingName>,
+    /// The circle transform of a gauge field's couplings (kind = "u1"): "ncp" (default),
+    /// "circular_spline" or "smooth_mixture".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformName>,
+    /// Mixture components of "ncp" (default 2) and "smooth_mixture" (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<usize>,
+    /// Gauge fields: also condition on the cosines and sines of the frozen 2 × 1 loops.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loops: bool,
     /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
     pub layers: usize,
     /// Hidden channels of each conditioner network.
@@ -101,9 +124,11 @@ pub struct FlowConfig {
     pub kernel: usize,
     #[serde(default = "default_activation")]
     pub activation: ActivationName,
-    /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1).
-    #[serde(default = "default_final_activation")]
-    pub final_activation: ActivationName,
+    /// Applied to the conditioner output (s and t); tanh keeps them in (−1, 1). Defaults to
+    /// "tanh" for scalar fields and "none" for gauge fields (whose circle maps need scales
+    /// beyond e^{±1}); the resolved value is written out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_activation: Option<ActivationName>,
     /// Symmetrise the conditioners under φ → −φ, so that q(−φ) = q(φ). Defaults to true
     /// for Z₂-symmetric actions (φ⁴; Yukawa with massless fermions), false otherwise; the
     /// resolved value is written out.
@@ -112,14 +137,16 @@ pub struct FlowConfig {
     /// Start the flow with a learnable momentum-space scale z̃(p) → e^{c(p)} z̃(p).
     #[serde(default)]
     pub spectral: bool,
-    /// Spline bins K (coupling = "spline").
+    /// Spline bins K (coupling = "spline", or transform = "circular_spline", where the K bins
+    /// have K knots on the circle).
     #[serde(default = "defaults::bins")]
     pub bins: usize,
     /// The spline acts on [−tail_bound, tail_bound] and is the identity outside.
     #[serde(default = "defaults::tail_bound")]
     pub tail_bound: f64,
-    #[serde(default = "default_prior")]
-    pub prior: PriorName,
+    /// "normal" by default for scalar fields; gauge fields take "uniform" (the Haar measure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<PriorName>,
     /// Mass² of the free-field prior; absent, the one closest to e^{−S} in the reverse KL is
     /// fitted (`lft_flow::prior::fit_free_field_mass`) and written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,8 +184,122 @@ impl From<PrecisionName> for Precision {
 }
 
 impl FlowConfig {
-    /// The validated architecture for a lattice of extents `shape`.
-    pub(crate) fn resolve(&self, shape: &[usize]) -> Result<FlowSpec, ConfigError> {
+    /// Fills the defaults that depend on the field (written out with the effective config):
+    /// prior, final activation, and the coupling or circle transform with its components.
+    pub(crate) fn fill_defaults(&mut self, gauge: bool) {
+        if gauge {
+            self.prior.get_or_insert(PriorName::Uniform);
+            self.final_activation.get_or_insert(ActivationName::None);
+            let transform = *self.transform.get_or_insert(TransformName::Ncp);
+            match transform {
+                TransformName::Ncp => _ = self.components.get_or_insert(2),
+                TransformName::SmoothMixture => _ = self.components.get_or_insert(4),
+                TransformName::CircularSpline => {}
+            }
+        } else {
+            self.prior.get_or_insert(PriorName::Normal);
+            self.final_activation.get_or_insert(ActivationName::Tanh);
+            self.coupling.get_or_insert(CouplingName::Affine);
+        }
+    }
+
+    /// The prior named (after [`FlowConfig::fill_defaults`]).
+    pub fn prior_name(&self) -> PriorName {
+        self.prior.unwrap_or(PriorName::Normal)
+    }
+
+    /// The keys of a gauge field's flow, checked: the circle transform, and none of the
+    /// scalar-field keys.
+    fn resolve_gauge_coupling(&self, shape: &[usize]) -> Result<CouplingSpec, ConfigError> {
+        if self.coupling.is_some() {
+            return Err(invalid(
+                "flow.coupling",
+                "gauge fields (kind = \"u1\") are mapped by gauge-equivariant couplings: \
+                 choose their circle map with flow.transform (\"ncp\", \"circular_spline\" \
+                 or \"smooth_mixture\")",
+            ));
+        }
+        for (key, set) in [
+            ("flow.spectral", self.spectral),
+            ("flow.equivariant", self.equivariant == Some(true)),
+            ("flow.precision", self.precision != PrecisionName::F64),
+        ] {
+            if set {
+                return Err(invalid(
+                    key,
+                    "only for scalar fields: gauge-equivariant flows are gauge-covariant by \
+                     construction, without a spectral layer, and compute in f64",
+                ));
+            }
+        }
+        let lattice = lft_lattice::Lattice::new(shape)
+            .map_err(|e| invalid("lattice.shape", e.to_string()))?;
+        lft_flow::gauge_mask::check_lattice(&lattice)
+            .map_err(|e| invalid("lattice.shape", e.to_string()))?;
+        let transform = self.transform.unwrap_or(TransformName::Ncp);
+        let components = |default: usize| match self.components {
+            Some(0) => Err(invalid("flow.components", "must be at least 1")),
+            Some(k) => Ok(k),
+            None => Ok(default),
+        };
+        let circle = match transform {
+            TransformName::Ncp => CircleSpec::Ncp {
+                components: components(2)?,
+            },
+            TransformName::SmoothMixture => CircleSpec::SmoothMixture {
+                components: components(4)?,
+            },
+            TransformName::CircularSpline => {
+                if self.components.is_some() {
+                    return Err(invalid(
+                        "flow.components",
+                        "a circular spline has bins, not components: set flow.bins",
+                    ));
+                }
+                CircleSpec::Spline { bins: self.bins }
+            }
+        };
+        Ok(CouplingSpec::Gauge {
+            transform: circle,
+            loops: self.loops,
+        })
+    }
+
+    /// The coupling of a scalar field's flow, checked against the gauge-only keys.
+    fn resolve_scalar_coupling(&self) -> Result<CouplingSpec, ConfigError> {
+        for (key, set) in [
+            ("flow.transform", self.transform.is_some()),
+            ("flow.components", self.components.is_some()),
+            ("flow.loops", self.loops),
+        ] {
+            if set {
+                return Err(invalid(
+                    key,
+                    "only for gauge fields (kind = \"u1\"); a scalar field's flow chooses \
+                     flow.coupling (\"affine\" or \"spline\")",
+                ));
+            }
+        }
+        let coupling = self.coupling.unwrap_or(CouplingName::Affine);
+        if self.precision == PrecisionName::F32 && coupling == CouplingName::Spline {
+            return Err(invalid(
+                "flow.precision",
+                "\"f32\" is for affine couplings; spline couplings compute in \"f64\" (narrow \
+                 bins amplify float32 rounding in log|det J|)",
+            ));
+        }
+        Ok(match coupling {
+            CouplingName::Affine => CouplingSpec::Affine,
+            CouplingName::Spline => CouplingSpec::Spline {
+                bins: self.bins,
+                tail_bound: self.tail_bound,
+            },
+        })
+    }
+
+    /// The validated architecture for a lattice of extents `shape`, of a gauge field if
+    /// `gauge`.
+    pub(crate) fn resolve(&self, shape: &[usize], gauge: bool) -> Result<FlowSpec, ConfigError> {
         if self.bins < 2 {
             return Err(invalid(
                 "flow.bins",
@@ -188,28 +329,38 @@ impl FlowConfig {
                 "hidden layers need \"leaky_relu\" or \"tanh\"",
             ));
         }
-        if self.precision == PrecisionName::F32 && self.coupling == CouplingName::Spline {
+        let prior_name = self.prior_name();
+        if gauge != (prior_name == PriorName::Uniform) {
             return Err(invalid(
-                "flow.precision",
-                "\"f32\" is for affine couplings; spline couplings compute in \"f64\" (narrow \
-                 bins amplify float32 rounding in log|det J|)",
+                "flow.prior",
+                if gauge {
+                    "a gauge field's flow starts from the Haar measure of its links: prior = \
+                     \"uniform\" (the default for kind = \"u1\")"
+                } else {
+                    "uniform angles are the prior of gauge fields (kind = \"u1\"); a scalar \
+                     field's flow starts from \"normal\", \"free\" or \"z2_mixture\""
+                },
             ));
         }
-        let prior = resolve_prior("flow", self.prior, self.prior_m2, self.prior_shift)?;
+        let coupling = if gauge {
+            self.resolve_gauge_coupling(shape)?
+        } else {
+            self.resolve_scalar_coupling()?
+        };
+        let prior = resolve_prior("flow", prior_name, self.prior_m2, self.prior_shift)?;
+        let default_final = if gauge {
+            ActivationName::None
+        } else {
+            ActivationName::Tanh
+        };
         Ok(FlowSpec {
             layers: self.layers,
             hidden: self.hidden.clone(),
             kernel: self.kernel,
             activation: self.activation.into(),
-            final_activation: self.final_activation.into(),
+            final_activation: self.final_activation.unwrap_or(default_final).into(),
             equivariant: self.equivariant.unwrap_or(false),
-            coupling: match self.coupling {
-                CouplingName::Affine => CouplingSpec::Affine,
-                CouplingName::Spline => CouplingSpec::Spline {
-                    bins: self.bins,
-                    tail_bound: self.tail_bound,
-                },
-            },
+            coupling,
             prior,
             spectral: self.spectral,
             precision: self.precision.into(),
@@ -217,18 +368,6 @@ impl FlowConfig {
     }
 }
 
-fn default_coupling() -> CouplingName {
-    CouplingName::Affine
-}
-
 fn default_activation() -> ActivationName {
     ActivationName::LeakyRelu
-}
-
-fn default_final_activation() -> ActivationName {
-    ActivationName::Tanh
-}
-
-fn default_prior() -> PriorName {
-    PriorName::Normal
 }

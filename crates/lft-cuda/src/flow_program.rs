@@ -244,11 +244,14 @@ impl FlowProgram {
 
     /// Ok if the device can run `spec`, else the named part it cannot.
     pub fn check(spec: &FlowSpec) -> Result<(), CudaError> {
+        if spec.coupling.is_gauge() {
+            return Err(unsupported("gauge-equivariant couplings"));
+        }
         if spec.spectral {
             return Err(unsupported("the spectral layer"));
         }
         if !matches!(spec.prior, PriorSpec::StandardNormal) {
-            return Err(unsupported("a free-field prior"));
+            return Err(unsupported("a prior other than the standard normal"));
         }
         if let CouplingSpec::Spline { bins, .. } = spec.coupling
             && bins > crate::ops::coupling::MAX_BINS

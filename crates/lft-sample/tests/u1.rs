@@ -6,15 +6,16 @@
 
 use lft_action::bessel::scaled_bessel_i;
 use lft_action::{Action, U1Exact, U1Wilson};
-use lft_lattice::gauge::{average_plaquette, rectangle_angle, topological_charge};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     HeatbathChain, HeatbathSampler, HmcChain, HmcParams, Integrate, Integrator, MemoryStore,
     RunPlan, Start, run, von_mises,
 };
-use lft_stats::{GammaOptions, gamma_method};
 use std::f64::consts::PI;
 use std::time::Duration;
+
+mod common;
+use common::gauge::{check, observables};
 
 /// (mean, standard error) of independent draws.
 fn mean_error(x: &[f64]) -> (f64, f64) {
@@ -65,51 +66,6 @@ fn hmc_on_link_angles_is_reversible() {
         for (a, b) in theta.iter().zip(&start) {
             assert!((a - b).abs() < 1e-10, "{integrator:?}: {a} vs {b}");
         }
-    }
-}
-
-/// Per-configuration observables: ⟨cos θ_P⟩, Q², W(1×1), W(2×2) (averaged over the lattice).
-fn observables(lattice: &Lattice, theta: &[f64]) -> [f64; 4] {
-    let v = lattice.volume();
-    let loops = |r: usize| {
-        (0..v)
-            .map(|x| rectangle_angle(lattice, theta, x, (1, r), (0, r)).cos())
-            .sum::<f64>()
-            / v as f64
-    };
-    let q = topological_charge(lattice, theta);
-    assert!((q - q.round()).abs() < 1e-9, "a sampled Q of {q}");
-    [average_plaquette(lattice, theta), q * q, loops(1), loops(2)]
-}
-
-/// Each observable's series over `chains` replicas against the exact values, within 4σ.
-fn check(what: &str, series: &[Vec<[f64; 4]>], exact: &U1Exact) {
-    let want = [
-        exact.plaquette(),
-        exact.q2(),
-        exact.wilson_loop(1),
-        exact.wilson_loop(4),
-    ];
-    let names = ["<cos θ_P>", "<Q²>", "W(1×1)", "W(2×2)"];
-    for k in 0..4 {
-        let columns: Vec<Vec<f64>> = series
-            .iter()
-            .map(|chain| chain.iter().map(|o| o[k]).collect())
-            .collect();
-        let replicas: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-        let r = gamma_method(&[replicas], &|m| m[0], GammaOptions::default()).unwrap();
-        eprintln!(
-            "{what} {}: {:.5} ± {:.5} (τ_int {:.1}), exact {:.5}",
-            names[k], r.value, r.error, r.tau_int, want[k]
-        );
-        assert!(
-            (r.value - want[k]).abs() < 4.0 * r.error,
-            "{what} {}: {} ± {}, exact {}",
-            names[k],
-            r.value,
-            r.error,
-            want[k]
-        );
     }
 }
 

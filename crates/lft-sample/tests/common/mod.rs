@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod gauge;
 pub mod transport;
 pub mod yukawa;
 
