@@ -108,6 +108,12 @@ pub trait Action: Send + Sync {
         false
     }
 
+    /// The topological charge of a configuration, for the fields that have one (2D gauge
+    /// fields: the geometric charge, an integer); `None` by default.
+    fn topological_charge(&self, _state: &[f64]) -> Option<f64> {
+        None
+    }
+
     /// The same action on lane-interleaved batches of [`lft_lattice::LANES`] configurations,
     /// where the action implements it (bit-identical lane by lane); `None` by default.
     fn lanes(&self) -> Option<&dyn LaneAction> {

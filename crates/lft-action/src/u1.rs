@@ -62,6 +62,12 @@ impl Action for U1Wilson {
         self.state_len() as f64 * (2.0 * PI).ln()
     }
 
+    /// The geometric charge of a 2D field ([`lft_lattice::gauge::topological_charge`]).
+    fn topological_charge(&self, theta: &[f64]) -> Option<f64> {
+        (self.lattice.dim() == 2)
+            .then(|| lft_lattice::gauge::topological_charge(&self.lattice, theta))
+    }
+
     fn action(&self, theta: &[f64]) -> f64 {
         let l = &self.lattice;
         let sum: f64 = planes(l.dim())

@@ -252,6 +252,19 @@ fn print_quality(q: &FlowQuality) {
         "  round trip               {:.1e} in z, {:.1e} in log q",
         q.round_trip.latent_error, q.round_trip.log_q_error
     );
+    if !q.charges.is_empty() {
+        println!("  P(Q)                     proposed  reweighted");
+        for c in q
+            .charges
+            .iter()
+            .filter(|c| c.proposed >= 1e-4 || c.reweighted >= 1e-4)
+        {
+            println!(
+                "    Q = {:>3}                {:.4}    {:.4}",
+                c.q, c.proposed, c.reweighted
+            );
+        }
+    }
 }
 
 /// The quality estimate as JSON.
@@ -268,6 +281,11 @@ pub(crate) fn quality_json(q: &FlowQuality) -> serde_json::Value {
         "non_finite": q.non_finite,
         "round_trip_latent_error": q.round_trip.latent_error,
         "round_trip_log_q_error": q.round_trip.log_q_error,
+        "charges": q.charges.iter().map(|c| serde_json::json!({
+            "q": c.q,
+            "proposed": c.proposed,
+            "reweighted": c.reweighted,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -13,7 +13,7 @@ use lft_flow::{Flow, GradientEstimator, Trainable};
 use tracing::info;
 
 pub enum TrainModel {
-    Cpu(Flow),
+    Cpu(Box<Flow>),
     Device(Box<dyn TrainingDevice>),
 }
 
@@ -32,8 +32,14 @@ impl Placement {
                 engine: None,
             });
         }
+        if config.model().is_gauge() {
+            bail!("{choice}: gauge-equivariant flows (kind = \"u1\") train on the CPU only");
+        }
         let Model::Phi4(params) = *config.model() else {
-            bail!("{choice}: the GPU trains flows for φ⁴; this config's action is Yukawa");
+            bail!(
+                "{choice}: the GPU trains flows for φ⁴; this config's action is {}",
+                config.model().kind_name()
+            );
         };
         if plan.train.data.is_some() {
             bail!("{choice}: the forward KL (train.data) does not run on the GPU yet");
@@ -62,7 +68,7 @@ impl TrainModel {
     /// `flow` where `placement` says.
     pub fn new(flow: Flow, placement: Placement, plan: &FlowPlan) -> Result<Self> {
         let Some((engine, params)) = placement.engine else {
-            return Ok(TrainModel::Cpu(flow));
+            return Ok(TrainModel::Cpu(Box::new(flow)));
         };
         let choice = placement.choice;
         let device = engine
@@ -81,7 +87,7 @@ impl TrainModel {
 
     pub fn trainable(&mut self) -> &mut dyn Trainable {
         match self {
-            TrainModel::Cpu(f) => f,
+            TrainModel::Cpu(f) => f.as_mut(),
             TrainModel::Device(d) => d.as_mut(),
         }
     }

@@ -518,6 +518,81 @@ fn flow_defaults_follow_the_action_and_are_written_out() {
     }
 }
 
+/// A `[flow]` of a U(1) config resolves into gauge-equivariant couplings: uniform prior, no
+/// final activation, NCP with 2 components by default (all written out); every key of the
+/// other field kind, and a lattice the masks do not fit, is refused by name.
+#[test]
+fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
+    use lft_flow::{Activation, CircleSpec, CouplingSpec, PriorSpec};
+    let u1 = FLOW.replace(
+        "kind = \"phi4\"\nm2 = -4.0\nlambda = 8.0",
+        "kind = \"u1\"\nbeta = 2.0",
+    );
+    let c = load(&u1, &[]).unwrap();
+    let spec = &c.flow().unwrap().spec;
+    assert_eq!(spec.prior, PriorSpec::Uniform);
+    assert_eq!(spec.final_activation, Activation::Identity);
+    assert!(!spec.equivariant);
+    assert_eq!(
+        spec.coupling,
+        CouplingSpec::Gauge {
+            transform: CircleSpec::Ncp { components: 2 },
+            loops: false
+        }
+    );
+    let text = c.to_toml();
+    for key in [
+        "transform = \"ncp\"",
+        "components = 2",
+        "prior = \"uniform\"",
+    ] {
+        assert!(text.contains(key), "{key} written out: {text}");
+    }
+    assert_eq!(load(&text, &[]).unwrap(), c);
+    let smooth = load(
+        &u1,
+        &["flow.transform=\"smooth_mixture\"", "flow.loops=true"],
+    )
+    .unwrap();
+    assert_eq!(
+        smooth.flow().unwrap().spec.coupling,
+        CouplingSpec::Gauge {
+            transform: CircleSpec::SmoothMixture { components: 4 },
+            loops: true
+        }
+    );
+    let spline = load(&u1, &["flow.transform=\"circular_spline\"", "flow.bins=6"]).unwrap();
+    assert_eq!(
+        spline.flow().unwrap().spec.coupling,
+        CouplingSpec::Gauge {
+            transform: CircleSpec::Spline { bins: 6 },
+            loops: false
+        }
+    );
+    let refused: &[(&str, &[&str], &str)] = &[
+        (&u1, &["flow.coupling=\"affine\""], "flow.coupling"),
+        (&u1, &["flow.spectral=true"], "flow.spectral"),
+        (&u1, &["flow.equivariant=true"], "flow.equivariant"),
+        (&u1, &["flow.precision=\"f32\""], "flow.precision"),
+        (&u1, &["flow.prior=\"normal\""], "flow.prior"),
+        (&u1, &["flow.components=0"], "flow.components"),
+        (
+            &u1,
+            &["flow.transform=\"circular_spline\"", "flow.components=3"],
+            "flow.components",
+        ),
+        (&u1, &["lattice.shape=[6, 8]"], "lattice.shape"),
+        (FLOW, &["flow.transform=\"ncp\""], "flow.transform"),
+        (FLOW, &["flow.loops=true"], "flow.loops"),
+        (FLOW, &["flow.components=2"], "flow.components"),
+        (FLOW, &["flow.prior=\"uniform\""], "flow.prior"),
+    ];
+    for (text, overrides, needle) in refused {
+        let e = load(text, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
+}
+
 #[test]
 fn every_shipped_config_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");

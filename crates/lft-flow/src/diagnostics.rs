@@ -4,7 +4,7 @@
 //!   rejection run of an independence-Metropolis chain run through the sample, the Pareto k̂ of
 //!   the log weights (PSIS: k̂ > 0.7 means the weights' variance is effectively infinite), and
 //!   for Z₂-symmetric actions the fraction of proposals with M > 0 (½ for a flow that covers
-//!   both modes);
+//!   both modes), and for gauge fields P(Q) of the proposals beside the reweighted P(Q);
 //! - [`RoundTrip`] (in `round_trip.rs`): how far the inverse map lands from the latent draw; a
 //!   flow whose inverse is numerically unstable gives wrong weights, and samplers stop on it.
 
@@ -44,6 +44,42 @@ pub struct FlowQuality {
     pub non_finite: usize,
     /// The worst round trip over the first configuration of every drawn chunk.
     pub round_trip: RoundTrip,
+    /// For actions with a topological charge (2D U(1)): per charge, the fraction of the
+    /// proposals and the importance-weighted fraction (what the corrected samplers converge
+    /// to), in increasing Q.
+    pub charges: Vec<ChargeFraction>,
+}
+
+/// One topological sector in [`FlowQuality::charges`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChargeFraction {
+    pub q: i64,
+    /// Fraction of the proposals with this charge.
+    pub proposed: f64,
+    /// Σ_{Q(φ) = q} w / Σ w, w = e^{−S}/q: P(Q) of the target as the sample estimates it.
+    pub reweighted: f64,
+}
+
+/// P(Q) of the proposals and reweighted, from each proposal's (Q, log w).
+fn charge_fractions(tally: &[(i64, f64)]) -> Vec<ChargeFraction> {
+    let Some(max) = tally.iter().map(|t| t.1).reduce(f64::max) else {
+        return Vec::new();
+    };
+    let mut by_q = std::collections::BTreeMap::<i64, (f64, f64)>::new();
+    for &(q, lw) in tally {
+        let e = by_q.entry(q).or_default();
+        e.0 += 1.0;
+        e.1 += (lw - max).exp();
+    }
+    let total_w: f64 = by_q.values().map(|v| v.1).sum();
+    let n = tally.len() as f64;
+    by_q.into_iter()
+        .map(|(q, (count, w))| ChargeFraction {
+            q,
+            proposed: count / n,
+            reweighted: w / total_w,
+        })
+        .collect()
 }
 
 /// The quality of `proposal` for e^{−S}, from `samples` fresh draws (at least 2), drawn
@@ -62,6 +98,7 @@ pub fn evaluate(
     let mut round_trip = RoundTrip::default();
     let mut non_finite = 0usize;
     let mut chain = ImhTally::default();
+    let mut charges = Vec::new();
     while terms.len() + non_finite < samples {
         let k = EVAL_CHUNK.min(samples - terms.len() - non_finite);
         let draw = proposal.draw(k, rng);
@@ -78,6 +115,9 @@ pub fn evaluate(
             }
             chain.propose(-term, uniform(rng));
             terms.push(term);
+            if let Some(q) = action.topological_charge(phi) {
+                charges.push((q.round() as i64, -term));
+            }
             if symmetric && phi.iter().sum::<f64>() > 0.0 {
                 positive += 1;
             }
@@ -98,6 +138,7 @@ pub fn evaluate(
         positive_fraction: symmetric.then_some(positive as f64 / n),
         non_finite,
         round_trip,
+        charges: charge_fractions(&charges),
     }
 }
 
