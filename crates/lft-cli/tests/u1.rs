@@ -291,6 +291,7 @@ fn a_gauge_flow_trains_samples_and_measures_the_exact_values() {
     let exact = U1Exact::new(2.0, 16).unwrap();
     let dir = scratch(&flow_text());
     let out = run_ok(dir.path(), &["run", "config.toml"]);
+    assert!(out.contains("P(Q)") && out.contains("reweighted"), "{out}");
     let r = lft_io::EnsembleReader::open(&dir.path().join("out/u1.h5")).unwrap();
     assert_eq!(r.meta().field(), "u1");
     assert_eq!(r.configs_array(0).unwrap().shape(), &[20000, 2, 4, 4]);
