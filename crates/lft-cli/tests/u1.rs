@@ -112,40 +112,45 @@ fn heat_bath_and_hmc_ensembles_measure_the_exact_values() {
 }
 
 /// `lft anneal` of a U(1) config: SMC from the Haar measure (the default prior of
-/// kind = "u1") gives the exact log Z and the exact weighted plaquette and ⟨Q²⟩.
+/// kind = "u1"), and CRAFT with gauge-equivariant transports, give the exact log Z and the
+/// exact weighted plaquette and ⟨Q²⟩.
 #[test]
-fn smc_from_the_haar_measure_gives_the_exact_log_z() {
-    let text = U1.replace(
-        "[heatbath]\nsweeps = 6000\noverrelaxation = 1\nthermalization = 100\nchains = 2\nstart = \"hot\"",
-        "[anneal]\nmethod = \"smc\"\nparticles = 256\ntemperatures = 10\ntrajectories = 2\n\
-         leapfrog_steps = 5\nstep_size = 0.2\nrepeats = 12",
-    );
-    let dir = scratch(&text);
-    run_ok(dir.path(), &["anneal", "config.toml"]);
-    let json = run_ok(dir.path(), &["measure", "--json", "out/u1.h5"]);
-    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let exact = U1Exact::new(2.0, 16).unwrap();
-    let z = &m["sampler"]["log_z"];
-    let (mean, error) = (z["mean"].as_f64().unwrap(), z["error"].as_f64().unwrap());
-    assert!(error > 0.0 && 3.0 * error < 0.5, "{z}");
-    assert!(
-        (mean - exact.log_z()).abs() < 3.0 * error,
-        "log Z {mean} ± {error}, exact {}",
-        exact.log_z()
-    );
-    assert_eq!(m["weighted"].as_bool(), Some(true));
-    assert!(m.get("charge_changes").is_none(), "particles are no chain");
-    within(
-        "SMC plaquette",
-        &m["observables"]["plaquette"],
-        exact.plaquette(),
-    );
-    within("SMC q2", &m["observables"]["q2"], exact.q2());
-    let info = run_ok(dir.path(), &["info", "out/u1.h5"]);
-    assert!(
-        info.contains("uniform") || info.contains("beta = 2"),
-        "{info}"
-    );
+fn smc_and_craft_from_the_haar_measure_give_the_exact_log_z() {
+    let heatbath = "[heatbath]\nsweeps = 6000\noverrelaxation = 1\nthermalization = 100\nchains = 2\nstart = \"hot\"";
+    let smc = "[anneal]\nmethod = \"smc\"\nparticles = 256\ntemperatures = 10\ntrajectories = 2\n\
+               leapfrog_steps = 5\nstep_size = 0.2\nrepeats = 12";
+    let craft = "[anneal]\nmethod = \"craft\"\nparticles = 256\ntemperatures = 6\ntrajectories = 1\n\
+                 leapfrog_steps = 5\nstep_size = 0.2\nrepeats = 32\niterations = 100\n\
+                 flow_layers = 4\nflow_hidden = [8]";
+    for (method, section) in [("smc", smc), ("craft", craft)] {
+        let dir = scratch(&U1.replace(heatbath, section));
+        run_ok(dir.path(), &["anneal", "config.toml"]);
+        let json = run_ok(dir.path(), &["measure", "--json", "out/u1.h5"]);
+        let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let exact = U1Exact::new(2.0, 16).unwrap();
+        let z = &m["sampler"]["log_z"];
+        let (mean, error) = (z["mean"].as_f64().unwrap(), z["error"].as_f64().unwrap());
+        assert!(error > 0.0 && 3.0 * error < 0.5, "{method}: {z}");
+        assert!(
+            (mean - exact.log_z()).abs() < 3.0 * error,
+            "{method}: log Z {mean} ± {error}, exact {}",
+            exact.log_z()
+        );
+        assert_eq!(m["weighted"].as_bool(), Some(true));
+        assert!(m.get("charge_changes").is_none(), "particles are no chain");
+        let o = &m["observables"];
+        within(
+            &format!("{method} plaquette"),
+            &o["plaquette"],
+            exact.plaquette(),
+        );
+        within(&format!("{method} q2"), &o["q2"], exact.q2());
+        let info = run_ok(dir.path(), &["info", "out/u1.h5"]);
+        assert!(
+            info.contains("uniform") || info.contains("beta = 2"),
+            "{info}"
+        );
+    }
 }
 
 #[test]
@@ -179,8 +184,12 @@ fn bad_gauge_configs_and_files_are_named_errors() {
     let heatbath = "[heatbath]\nsweeps = 6000\noverrelaxation = 1\nthermalization = 100\nchains = 2\nstart = \"hot\"";
     for (method, prior, key) in [
         ("smc", "\nprior = \"normal\"", "anneal.prior"),
-        ("craft", "", "anneal.method"),
-        ("pimh\"\npimh_passes = \"craft", "", "anneal.method"),
+        ("craft", "\nflow_kernel = 4", "anneal.flow_kernel"),
+        (
+            "pimh\"\npimh_passes = \"craft",
+            "\nflow_layers = 0",
+            "anneal.flow_layers",
+        ),
     ] {
         let anneal = format!(
             "[anneal]\nmethod = \"{method}\"\nparticles = 16\ntemperatures = 2\ntrajectories = 1\n\

@@ -207,10 +207,13 @@ impl AnnealPlan {
 impl AnnealConfig {
     /// The plan; `output` is the ensemble path (for the default checkpoint) and `shape` the
     /// lattice.
+    /// The plan on a lattice of extents `shape`, for a gauge field if `gauge` (whose CRAFT
+    /// transports are gauge-equivariant).
     pub(crate) fn resolve(
         &self,
         output: &std::path::Path,
         shape: &[usize],
+        gauge: bool,
     ) -> Result<AnnealPlan, ConfigError> {
         if self.particles < 2 {
             return Err(invalid("anneal.particles", "must be at least 2"));
@@ -304,7 +307,7 @@ impl AnnealConfig {
                     "CRAFT trains one flow per transition: use \"linear\" or \"list\"",
                 ));
             }
-            Some(self.craft_plan(output, shape)?)
+            Some(self.craft_plan(output, shape, gauge)?)
         } else {
             None
         };
@@ -360,6 +363,7 @@ impl AnnealConfig {
         &self,
         output: &std::path::Path,
         shape: &[usize],
+        gauge: bool,
     ) -> Result<CraftPlan, ConfigError> {
         at_least_one("anneal.iterations", self.iterations)?;
         positive("anneal.learning_rate", self.learning_rate)?;
@@ -394,15 +398,21 @@ impl AnnealConfig {
         if checkpoint == output {
             return Err(invalid("anneal.checkpoint", "must differ from output.path"));
         }
+        let (layers, hidden) = (self.flow_layers, self.flow_hidden.clone());
+        let (kernel, activation) = (self.flow_kernel, self.flow_activation.into());
+        let transport = if gauge {
+            let lattice = lft_lattice::Lattice::new(shape)
+                .map_err(|e| invalid("lattice.shape", e.to_string()))?;
+            lft_flow::gauge_mask::check_lattice(&lattice)
+                .map_err(|e| invalid("lattice.shape", format!("CRAFT's transports: {e}")))?;
+            FlowSpec::gauge_transport(layers, hidden, kernel, activation)
+        } else {
+            FlowSpec::affine_transport(layers, hidden, kernel, activation)
+        };
         Ok(CraftPlan {
             iterations: self.iterations,
             learning_rate: self.learning_rate,
-            transport: FlowSpec::affine_transport(
-                self.flow_layers,
-                self.flow_hidden.clone(),
-                self.flow_kernel,
-                self.flow_activation.into(),
-            ),
+            transport,
             checkpoint,
             checkpoint_every: self.checkpoint_every,
         })

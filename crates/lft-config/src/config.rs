@@ -417,16 +417,6 @@ impl TryFrom<ConfigFile> for Config {
                      field anneals from \"normal\", \"free\" or \"z2_mixture\"",
                 ));
             }
-            let craft = a.method == crate::anneal::AnnealMethod::Craft
-                || (a.method == crate::anneal::AnnealMethod::Pimh
-                    && a.pimh_passes == crate::anneal::PimhPasses::Craft);
-            if model.is_gauge() && craft {
-                return Err(invalid(
-                    "anneal.method",
-                    "CRAFT's transports are flows of scalar fields, not gauge-equivariant: \
-                     anneal a gauge field with \"smc\", \"ais\" or \"pimh\" (over SMC passes)",
-                ));
-            }
         }
         if file.anneal.is_some()
             && let Some(other) = [
@@ -491,7 +481,7 @@ impl TryFrom<ConfigFile> for Config {
         let anneal = file
             .anneal
             .as_ref()
-            .map(|a| a.resolve(&base_output, &file.lattice.shape))
+            .map(|a| a.resolve(&base_output, &file.lattice.shape, model.is_gauge()))
             .transpose()?;
         if let Some(task) = file.task {
             output.path = task_file(&base_output, task);

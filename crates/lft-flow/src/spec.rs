@@ -177,6 +177,26 @@ impl FlowSpec {
         }
     }
 
+    /// The gauge-equivariant counterpart of [`FlowSpec::affine_transport`] for U(1) link
+    /// fields: `layers` plaquette couplings with 2-component NCP maps (exactly the identity at
+    /// zero parameters, as [`FlowSpec::build_identity_stack`] needs), no final activation.
+    pub fn gauge_transport(
+        layers: usize,
+        hidden: Vec<usize>,
+        kernel: usize,
+        activation: Activation,
+    ) -> Self {
+        Self {
+            final_activation: Activation::Identity,
+            coupling: CouplingSpec::Gauge {
+                transform: CircleSpec::Ncp { components: 2 },
+                loops: false,
+            },
+            prior: PriorSpec::Uniform,
+            ..Self::affine_transport(layers, hidden, kernel, activation)
+        }
+    }
+
     /// The stack of bijections of this architecture on `lattice`, with parameters drawn from
     /// stream (seed, 0): the spectral scale (if any) starts at the identity, the nets as
     /// [`ConvNet::init_params`].

@@ -50,10 +50,11 @@ pub(crate) fn transport_step(
     weights: &[f64],
     loss: Option<&mut TransitionLoss>,
 ) -> Vec<f64> {
-    // The flow moves the scalar field, the first `field` of a state's `v` components; the
-    // rest (a pseudofermion of the joint Yukawa target) passes through unchanged.
+    // The flow moves the field (scalar or links), the first `field` of a state's `v`
+    // components; the rest (a pseudofermion of the joint Yukawa target) passes through
+    // unchanged.
     let v = to.action.state_len();
-    let field = to.action.lattice().volume();
+    let field = to.action.field_len();
     let train = loss.is_some();
     let n_params = flow.n_params();
     let lanes = match (flow.has_lanes(), from.lanes(), to.lanes()) {
@@ -122,7 +123,7 @@ fn transport_one(
     result: &mut ChunkResult,
 ) {
     let v = x.len();
-    let field = to.action.lattice().volume();
+    let field = to.action.field_len();
     let mut y = x.to_vec();
     let before = from.log_density(from.action.action(x), from.prior.log_prob(x));
     let logdet = flow.forward(&x[..field], &mut y[..field], scratch);
