@@ -19,6 +19,7 @@ mod lane_hmc;
 mod pf_flow_train;
 mod pf_hmc;
 mod pipeline;
+mod pullback;
 mod reweight;
 mod run;
 mod stop;
@@ -45,6 +46,7 @@ pub use pf_flow_train::{
 };
 pub use pf_hmc::{CG_FAILURE_LIMIT, PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};
+pub use pullback::PulledBack;
 pub use reweight::{FlowReweight, ReweightSampler};
 pub use run::{
     ChainRound, Production, Progress, RoundLimits, RunError, advance_each, advance_in_turn,

@@ -7,7 +7,7 @@
 
 use lft_action::{U1Exact, U1Wilson};
 use lft_lattice::{Lattice, stream_rng};
-use lft_sample::{FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, Start};
+use lft_sample::{FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, PulledBack, Start};
 use std::sync::OnceLock;
 
 mod common;
@@ -105,4 +105,95 @@ fn a_failed_inversion_stops_sampling_with_a_named_error() {
         message.contains("inverse is numerically unstable"),
         "{message}"
     );
+}
+
+/// The pulled-back action S̃(z) = S(f(z)) − log|det J| − log r(z): its gradient (the flow's
+/// force) against central differences, for each circle transform.
+#[test]
+fn the_pulled_back_force_matches_finite_differences() {
+    use lft_action::Action;
+    use lft_flow::{Activation, CircleSpec, CouplingSpec, Flow, FlowSpec, PriorSpec};
+    let lattice = Lattice::new(&[4, 4]).unwrap();
+    let action = U1Wilson::new(lattice.clone(), 3.0).unwrap();
+    for transform in [
+        CircleSpec::Ncp { components: 2 },
+        CircleSpec::Spline { bins: 4 },
+        CircleSpec::SmoothMixture { components: 3 },
+    ] {
+        let spec = FlowSpec {
+            layers: 8,
+            hidden: vec![4],
+            kernel: 3,
+            activation: Activation::Tanh,
+            final_activation: Activation::Identity,
+            equivariant: false,
+            coupling: CouplingSpec::Gauge {
+                transform,
+                loops: true,
+            },
+            prior: PriorSpec::Uniform,
+            spectral: false,
+            precision: lft_flow::Precision::F64,
+        };
+        let flow = Flow::new(lattice.clone(), &spec, 4).unwrap();
+        let pulled = PulledBack {
+            flow: &flow,
+            action: &action,
+        };
+        let mut z = flow.sample_latent(1, &mut stream_rng(5, 0));
+        let mut grad = vec![0.0; z.len()];
+        pulled.gradient(&z, &mut grad);
+        let h = 1e-6;
+        for i in 0..z.len() {
+            let z0 = z[i];
+            z[i] = z0 + h;
+            let up = pulled.action(&z);
+            z[i] = z0 - h;
+            let down = pulled.action(&z);
+            z[i] = z0;
+            let num = (up - down) / (2.0 * h);
+            assert!(
+                (grad[i] - num).abs() < 1e-5 * num.abs().max(1.0),
+                "{}: ∂S̃/∂z[{i}] {} vs {num}",
+                transform.name(),
+                grad[i]
+            );
+        }
+    }
+}
+
+/// HMC on the pulled-back action of a trained flow samples the exact distribution of f(z).
+#[test]
+fn latent_hmc_through_the_flow_samples_the_exact_distribution() {
+    let (l, beta) = POINTS[0];
+    let lattice = Lattice::new(&[l, l]).unwrap();
+    let action = U1Wilson::new(lattice.clone(), beta).unwrap();
+    let flow = flow_for(0);
+    let pulled = PulledBack {
+        flow,
+        action: &action,
+    };
+    let params = HmcParams {
+        step_size: 0.2,
+        n_steps: 5,
+        integrator: Integrator::Leapfrog,
+        length_jitter: 0.2,
+    };
+    let series: Vec<Vec<[f64; 4]>> = (0..4)
+        .map(|c| {
+            let mut chain = HmcChain::new(&pulled, Start::Hot, stream_rng(9, c), params);
+            for _ in 0..50 {
+                chain.trajectory(&pulled);
+            }
+            (0..4_000)
+                .map(|_| {
+                    chain.trajectory(&pulled);
+                    let (theta, _) = pulled.map_and_action(chain.field());
+                    observables(&lattice, &theta)
+                })
+                .collect()
+        })
+        .collect();
+    let exact = U1Exact::new(beta, l * l).unwrap();
+    check(&format!("latent HMC L = {l}, β = {beta}"), &series, &exact);
 }
