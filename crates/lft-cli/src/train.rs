@@ -239,6 +239,10 @@ fn print_quality(q: &FlowQuality) {
         q.loss, q.loss_variance
     );
     println!("  ESS (Kish)               {:.4}", q.ess);
+    println!(
+        "  log Z (importance)       {:.4} ± {:.4}",
+        q.log_z, q.log_z_error
+    );
     println!("  IMH acceptance           {:.4}", q.acceptance);
     println!("  longest rejection run    {}", q.longest_rejection_run);
     match q.pareto_k {
@@ -274,6 +278,8 @@ pub(crate) fn quality_json(q: &FlowQuality) -> serde_json::Value {
         "loss": q.loss,
         "loss_variance": q.loss_variance,
         "ess": q.ess,
+        "log_z": q.log_z,
+        "log_z_error": q.log_z_error,
         "acceptance": q.acceptance,
         "longest_rejection_run": q.longest_rejection_run,
         "pareto_k": q.pareto_k,

@@ -312,6 +312,19 @@ fn a_gauge_flow_trains_samples_and_measures_the_exact_values() {
     within("flow IMH q2", &o["q2"], exact.q2());
     let acceptance = m["sampler"]["acceptance"].as_f64().unwrap();
     assert!(acceptance > 0.2, "a trained flow: acceptance {acceptance}");
+    // The trained flow's importance-sampling log Z (lft train of a finished checkpoint only
+    // evaluates) is the exact one, that of the normalised Haar measure.
+    let json = run_ok(dir.path(), &["train", "config.toml", "--json"]);
+    let t: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (log_z, error) = (
+        t["quality"]["log_z"].as_f64().unwrap(),
+        t["quality"]["log_z_error"].as_f64().unwrap(),
+    );
+    assert!(
+        error > 0.0 && (log_z - exact.log_z()).abs() < 4.0 * error,
+        "log Z {log_z} ± {error}, exact {}",
+        exact.log_z()
+    );
     // The flow runs on the CPU only; the emulated device refuses it by name.
     let o = lft(
         dir.path(),

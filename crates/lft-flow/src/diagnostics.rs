@@ -4,7 +4,8 @@
 //!   rejection run of an independence-Metropolis chain run through the sample, the Pareto k̂ of
 //!   the log weights (PSIS: k̂ > 0.7 means the weights' variance is effectively infinite), and
 //!   for Z₂-symmetric actions the fraction of proposals with M > 0 (½ for a flow that covers
-//!   both modes), and for gauge fields P(Q) of the proposals beside the reweighted P(Q);
+//!   both modes), the importance-sampling estimate of log Z, and for gauge fields P(Q) of the
+//!   proposals beside the reweighted P(Q);
 //! - [`RoundTrip`] (in `round_trip.rs`): how far the inverse map lands from the latent draw; a
 //!   flow whose inverse is numerically unstable gives wrong weights, and samplers stop on it.
 
@@ -44,6 +45,12 @@ pub struct FlowQuality {
     pub non_finite: usize,
     /// The worst round trip over the first configuration of every drawn chunk.
     pub round_trip: RoundTrip,
+    /// The importance-sampling estimate of the model's log Z,
+    /// log Ẑ = log[(1/N) Σ e^{−S − log q}] − [`Action::log_z_offset`], and its standard error
+    /// by the delta method, √((N/ESS − 1)/N) with ESS = (Σw)²/Σw² (unreliable where Pareto k̂
+    /// is above 0.7).
+    pub log_z: f64,
+    pub log_z_error: f64,
     /// For actions with a topological charge (2D U(1)): per charge, the fraction of the
     /// proposals and the importance-weighted fraction (what the corrected samplers converge
     /// to), in increasing Q.
@@ -139,6 +146,11 @@ pub fn evaluate(
         non_finite,
         round_trip,
         charges: charge_fractions(&charges),
+        log_z: lft_stats::log_mean_exp(&log_w) - action.log_z_offset(),
+        log_z_error: {
+            let ess = lft_stats::ess(&log_w).max(1.0);
+            ((n / ess - 1.0).max(0.0) / n).sqrt()
+        },
     }
 }
 

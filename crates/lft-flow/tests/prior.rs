@@ -91,6 +91,10 @@ fn flow_with_the_exact_prior_has_ess_one() {
         var < 1e-20 && (ess - 1.0).abs() < 1e-12 && (acceptance - 1.0).abs() < 1e-12,
         "{var} {ess} {acceptance}"
     );
+    // The importance-sampling log Z of the quality estimate is the exact one, with no error.
+    let q = lft_flow::diagnostics::evaluate(&flow, &action, 2048, &mut stream_rng(5, 0));
+    assert!((q.log_z - log_z).abs() < 1e-10, "{} vs {log_z}", q.log_z);
+    assert!(q.log_z_error < 1e-6, "{}", q.log_z_error);
     // log q through the inverse agrees with the sampling side.
     let back = flow.log_q(&s.phi);
     assert!(
