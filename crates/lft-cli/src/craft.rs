@@ -84,8 +84,9 @@ pub fn train_craft(
     }
     let n_params: usize = craft.flows().iter().map(|f| f.n_params()).sum();
     info!(
-        "CRAFT: {transitions} flows of {} affine couplings (hidden {:?}, kernel {}), {n_params} parameters; {} iterations of {} particles",
+        "CRAFT: {transitions} flows of {} {} couplings (hidden {:?}, kernel {}), {n_params} parameters; {} iterations of {} particles",
         cp.transport.layers,
+        cp.transport.coupling.name(),
         cp.transport.hidden,
         cp.transport.kernel,
         cp.iterations,

@@ -16,8 +16,9 @@
 //! each active plaquette and its passive neighbour (the link they share moves both), so the
 //! offsets run downwards: the passive stripe o − 1 of a layer is the next one its direction
 //! transforms, not the one it has just transformed (Kanwar et al. and the tutorial run the
-//! offsets upwards; downwards trains to a lower loss at equal cost: at L = 4, β = 4, 16 layers,
-//! 600 steps, KL(q‖p) 3.3 → 2.1; at the tutorial's L = 8, β = 2, 2000 steps, 1.06 → 0.89).
+//! offsets upwards; downwards trains better at equal cost: at L = 4, β = 4, 16 layers, 600
+//! steps, IMH acceptance 0.12 → 0.15; at the tutorial's L = 8, β = 2, 2000 steps, KL(q‖p)
+//! 1.06 → 0.89; docs/PERFORMANCE.md).
 //! Both extents must be multiples of 4 for the stripes to close around the torus.
 
 use lft_lattice::Lattice;

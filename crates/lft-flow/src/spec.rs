@@ -177,6 +177,25 @@ impl FlowSpec {
         }
     }
 
+    /// A gauge-equivariant flow of 2D U(1) link fields: `layers` plaquette couplings with the
+    /// circle transform `transform` (conditioned also on the frozen 2 × 1 loops with `loops`),
+    /// conditioners of `hidden` channels with kernel 3 and leaky ReLU, no final activation,
+    /// from the Haar measure (the config's defaults for `kind = "u1"`).
+    pub fn gauge(layers: usize, hidden: Vec<usize>, transform: CircleSpec, loops: bool) -> Self {
+        Self {
+            layers,
+            hidden,
+            kernel: 3,
+            activation: Activation::LeakyRelu(0.01),
+            final_activation: Activation::Identity,
+            equivariant: false,
+            coupling: CouplingSpec::Gauge { transform, loops },
+            prior: PriorSpec::Uniform,
+            spectral: false,
+            precision: Precision::F64,
+        }
+    }
+
     /// The gauge-equivariant counterpart of [`FlowSpec::affine_transport`] for U(1) link
     /// fields: `layers` plaquette couplings with 2-component NCP maps (exactly the identity at
     /// zero parameters, as [`FlowSpec::build_identity_stack`] needs), no final activation.
@@ -187,13 +206,9 @@ impl FlowSpec {
         activation: Activation,
     ) -> Self {
         Self {
-            final_activation: Activation::Identity,
-            coupling: CouplingSpec::Gauge {
-                transform: CircleSpec::Ncp { components: 2 },
-                loops: false,
-            },
-            prior: PriorSpec::Uniform,
-            ..Self::affine_transport(layers, hidden, kernel, activation)
+            kernel,
+            activation,
+            ..Self::gauge(layers, hidden, CircleSpec::Ncp { components: 2 }, false)
         }
     }
 

@@ -10,8 +10,8 @@ use lft_flow::conv::KernelShifts;
 use lft_flow::gauge_mask::check_lattice;
 use lft_flow::net::ConvNet;
 use lft_flow::{
-    Activation, CircleSpec, CircleTransform, CircularSpline, CouplingSpec, Flow, FlowSpec,
-    GaugeCoupling, GaugeMask, GaugeMaskError, NcpMixture, PriorSpec, SmoothMixture,
+    Activation, CircleSpec, CircleTransform, CircularSpline, Flow, FlowSpec, GaugeCoupling,
+    GaugeMask, GaugeMaskError, NcpMixture, SmoothMixture,
 };
 use lft_lattice::gauge::{gauge_transform, plaquette_angle, wrap_link};
 use lft_lattice::{Lattice, stream_rng, uniform};
@@ -32,16 +32,9 @@ fn same_angle(a: f64, b: f64, tol: f64) -> bool {
 
 fn spec(layers: usize, transform: CircleSpec, loops: bool) -> FlowSpec {
     FlowSpec {
-        layers,
         hidden: vec![4],
-        kernel: 3,
         activation: Activation::Tanh,
-        final_activation: Activation::Identity,
-        equivariant: false,
-        coupling: CouplingSpec::Gauge { transform, loops },
-        prior: PriorSpec::Uniform,
-        spectral: false,
-        precision: lft_flow::Precision::F64,
+        ..FlowSpec::gauge(layers, vec![4], transform, loops)
     }
 }
 

@@ -4,17 +4,14 @@
 //! with 4 components), 16 layers, hidden [8], trained by reverse KL for `steps` steps of batch
 //! 64 (Adam, lr 1e-3, cosine). Then HMC on the pulled-back action S̃(z) = S(f(z)) − log|det J|
 //! (`lft_sample::PulledBack`: the flow's force in every leapfrog step), trajectory length 1
-//! with n = 4, 8, 16, 32 leapfrog steps, from the same latent draws for every flow: ⟨ΔH⟩,
-//! ⟨ΔH²⟩ (which falls like n⁻⁴ for a smooth force) and the acceptance, and the milliseconds
-//! per trajectory.
+//! with n leapfrog steps (default 16, 64, 256), from the same latent draws for every flow:
+//! ⟨ΔH⟩, ⟨ΔH²⟩ (which falls like n⁻⁴ for a smooth force once ΔH is small) and the acceptance,
+//! and the milliseconds per trajectory.
 //!
-//!     cargo run --release -p lft-sample --example u1_flow_force -- [steps] [trajectories]
+//!     cargo run --release -p lft-sample --example u1_flow_force -- [steps] [trajectories] [n...]
 
 use lft_action::U1Wilson;
-use lft_flow::{
-    Activation, Adam, CircleSpec, CouplingSpec, Flow, FlowSpec, PriorSpec, Schedule, TrainOptions,
-    train,
-};
+use lft_flow::{Adam, CircleSpec, Flow, FlowSpec, Schedule, TrainOptions, train};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{HmcChain, HmcParams, Integrator, PulledBack, Start};
 use std::time::Instant;
@@ -25,7 +22,12 @@ fn main() {
         .map(|a| a.parse().expect("a number"))
         .collect();
     let steps = args.first().copied().unwrap_or(1000);
-    let trajectories = args.get(1).copied().unwrap_or(200);
+    let trajectories = args.get(1).copied().unwrap_or(50);
+    let leapfrog_steps: Vec<usize> = if args.len() > 2 {
+        args[2..].to_vec()
+    } else {
+        vec![16, 64, 256]
+    };
     let lattice = Lattice::new(&[8, 8]).unwrap();
     let action = U1Wilson::new(lattice.clone(), 4.0).unwrap();
     println!("L = 8, beta = 4: {steps} training steps, {trajectories} trajectories per point");
@@ -35,21 +37,7 @@ fn main() {
         CircleSpec::Spline { bins: 4 },
         CircleSpec::SmoothMixture { components: 4 },
     ] {
-        let spec = FlowSpec {
-            layers: 16,
-            hidden: vec![8],
-            kernel: 3,
-            activation: Activation::LeakyRelu(0.01),
-            final_activation: Activation::Identity,
-            equivariant: false,
-            coupling: CouplingSpec::Gauge {
-                transform,
-                loops: false,
-            },
-            prior: PriorSpec::Uniform,
-            spectral: false,
-            precision: lft_flow::Precision::F64,
-        };
+        let spec = FlowSpec::gauge(16, vec![8], transform, false);
         let mut flow = Flow::new(lattice.clone(), &spec, 1).unwrap();
         let options = TrainOptions {
             steps,
@@ -77,7 +65,7 @@ fn main() {
             flow: &flow,
             action: &action,
         };
-        for n in [4, 8, 16, 32] {
+        for &n in &leapfrog_steps {
             let params = HmcParams {
                 step_size: 1.0 / n as f64,
                 n_steps: n,

@@ -112,7 +112,7 @@ fn a_failed_inversion_stops_sampling_with_a_named_error() {
 #[test]
 fn the_pulled_back_force_matches_finite_differences() {
     use lft_action::Action;
-    use lft_flow::{Activation, CircleSpec, CouplingSpec, Flow, FlowSpec, PriorSpec};
+    use lft_flow::{Activation, CircleSpec, Flow, FlowSpec};
     let lattice = Lattice::new(&[4, 4]).unwrap();
     let action = U1Wilson::new(lattice.clone(), 3.0).unwrap();
     for transform in [
@@ -121,19 +121,8 @@ fn the_pulled_back_force_matches_finite_differences() {
         CircleSpec::SmoothMixture { components: 3 },
     ] {
         let spec = FlowSpec {
-            layers: 8,
-            hidden: vec![4],
-            kernel: 3,
             activation: Activation::Tanh,
-            final_activation: Activation::Identity,
-            equivariant: false,
-            coupling: CouplingSpec::Gauge {
-                transform,
-                loops: true,
-            },
-            prior: PriorSpec::Uniform,
-            spectral: false,
-            precision: lft_flow::Precision::F64,
+            ..FlowSpec::gauge(8, vec![4], transform, true)
         };
         let flow = Flow::new(lattice.clone(), &spec, 4).unwrap();
         let pulled = PulledBack {

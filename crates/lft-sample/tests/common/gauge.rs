@@ -59,22 +59,8 @@ pub fn trained_gauge_flow(
     steps: usize,
     seed: u64,
 ) -> lft_flow::Flow {
-    use lft_flow::{Activation, Adam, CircleSpec, CouplingSpec, Flow, FlowSpec, PriorSpec};
-    let spec = FlowSpec {
-        layers,
-        hidden: vec![8],
-        kernel: 3,
-        activation: Activation::LeakyRelu(0.01),
-        final_activation: Activation::Identity,
-        equivariant: false,
-        coupling: CouplingSpec::Gauge {
-            transform: CircleSpec::Ncp { components: 2 },
-            loops: false,
-        },
-        prior: PriorSpec::Uniform,
-        spectral: false,
-        precision: lft_flow::Precision::F64,
-    };
+    use lft_flow::{Adam, CircleSpec, Flow, FlowSpec};
+    let spec = FlowSpec::gauge(layers, vec![8], CircleSpec::Ncp { components: 2 }, false);
     let mut flow = Flow::new(lattice.clone(), &spec, seed).unwrap();
     let options = lft_flow::TrainOptions {
         steps,
