@@ -250,8 +250,11 @@ impl FlowProgram {
         if spec.spectral {
             return Err(unsupported("the spectral layer"));
         }
-        if !matches!(spec.prior, PriorSpec::StandardNormal) {
-            return Err(unsupported("a prior other than the standard normal"));
+        match spec.prior {
+            PriorSpec::StandardNormal => {}
+            PriorSpec::FreeField { .. } => return Err(unsupported("a free-field prior")),
+            PriorSpec::Z2Mixture { .. } => return Err(unsupported("the Z2-mixture prior")),
+            PriorSpec::Uniform => return Err(unsupported("the uniform prior of link angles")),
         }
         if let CouplingSpec::Spline { bins, .. } = spec.coupling
             && bins > crate::ops::coupling::MAX_BINS

@@ -183,6 +183,14 @@ fn the_device_refuses_what_it_cannot_run_by_name() {
     let e = FlowProgram::new(&s, &lattice, 8, &[], 48 * 1024, &mut table).unwrap_err();
     assert!(e.to_string().contains("free-field"), "{e}");
     s.prior = PriorSpec::StandardNormal;
+    let gauge = lft_flow::FlowSpec::gauge(
+        2,
+        vec![4],
+        lft_flow::CircleSpec::Ncp { components: 2 },
+        false,
+    );
+    let e = FlowProgram::new(&gauge, &lattice, 8, &[], 48 * 1024, &mut table).unwrap_err();
+    assert!(e.to_string().contains("gauge-equivariant"), "{e}");
     let e = FlowProgram::new(&s, &lattice, 8, &[1.0; 3], 48 * 1024, &mut table).unwrap_err();
     assert!(e.to_string().contains("3 given"), "{e}");
     let _ = HostBuffer::F64(Vec::new());
