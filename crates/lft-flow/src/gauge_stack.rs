@@ -2,6 +2,7 @@
 //! through both link directions and the four stripe offsets ([`crate::gauge_mask`]), each
 //! with a circle transform of its active plaquettes.
 
+use crate::activation::Activation;
 use crate::circle::CircleTransform;
 use crate::circle_ncp::NcpMixture;
 use crate::circle_smooth::SmoothMixture;
@@ -10,37 +11,60 @@ use crate::conv::KernelShifts;
 use crate::gauge_coupling::GaugeCoupling;
 use crate::gauge_mask::GaugeMask;
 use crate::net::ConvNet;
-use crate::spec::{CircleSpec, FlowSpec};
 use crate::stack::BijectionStack;
 use lft_lattice::{Lattice, Pcg64};
 use std::sync::Arc;
 
-/// The gauge stack of `spec` (its coupling is [`crate::CouplingSpec::Gauge`] with `transform`
-/// and `loops`). Panics on a lattice the masks do not fit: configs are checked by
-/// [`crate::gauge_mask::check_lattice`] before they get here.
-pub(crate) fn build(
-    spec: &FlowSpec,
-    lattice: &Lattice,
-    shifts: &Arc<KernelShifts>,
-    transform: CircleSpec,
-    loops: bool,
-    rng: &mut Pcg64,
-    last_scale: f64,
-) -> BijectionStack {
-    let channels = spec.conditioner_channels();
-    let mut stack = BijectionStack::new();
-    for l in 0..spec.layers {
-        let mask = GaugeMask::of_layer(lattice, l).unwrap_or_else(|e| panic!("{e}"));
-        let net = ConvNet::new(
-            &channels,
-            spec.activation,
-            spec.final_activation,
-            shifts,
-            lattice.volume(),
-        );
-        let params = net.init_params(shifts, rng, last_scale);
-        let sh = shifts.clone();
-        match transform {
+/// The architecture of a gauge stack, as [`crate::FlowSpec`] resolves it.
+pub(crate) struct GaugeStack {
+    pub layers: usize,
+    /// The conditioners' channels, [features, hidden…, parameters per plaquette].
+    pub channels: Vec<usize>,
+    pub activation: Activation,
+    pub final_activation: Activation,
+    pub transform: CircleSpec,
+    pub loops: bool,
+}
+
+impl GaugeStack {
+    /// The stack, every conditioner drawn from `rng` with its last layer scaled by
+    /// `last_scale`. Panics on a lattice the masks do not fit: configs are checked by
+    /// [`crate::gauge_mask::check_lattice`] before they get here.
+    pub(crate) fn build(
+        &self,
+        lattice: &Lattice,
+        shifts: &Arc<KernelShifts>,
+        rng: &mut Pcg64,
+        last_scale: f64,
+    ) -> BijectionStack {
+        let mut stack = BijectionStack::new();
+        for l in 0..self.layers {
+            let mask = GaugeMask::of_layer(lattice, l).unwrap_or_else(|e| panic!("{e}"));
+            let net = ConvNet::new(
+                &self.channels,
+                self.activation,
+                self.final_activation,
+                shifts,
+                lattice.volume(),
+            );
+            let params = net.init_params(shifts, rng, last_scale);
+            self.push_layer(&mut stack, lattice, mask, net, shifts.clone(), params);
+        }
+        stack
+    }
+
+    /// Appends the coupling of `mask` with the circle transform of this stack.
+    fn push_layer(
+        &self,
+        stack: &mut BijectionStack,
+        lattice: &Lattice,
+        mask: GaugeMask,
+        net: ConvNet,
+        sh: Arc<KernelShifts>,
+        params: Vec<f64>,
+    ) {
+        let loops = self.loops;
+        match self.transform {
             CircleSpec::Ncp { components } => {
                 let t = CircleTransform::new(NcpMixture { components });
                 let layer = GaugeCoupling::new(lattice, mask, net, sh, t, loops);
@@ -58,5 +82,38 @@ pub(crate) fn build(
             }
         }
     }
-    stack
+}
+
+/// The circle transform of a gauge-equivariant coupling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircleSpec {
+    /// A mixture of `components` non-compact projections ([`crate::circle_ncp`]).
+    Ncp { components: usize },
+    /// A circular rational-quadratic spline of `bins` bins ([`crate::circle_spline`]).
+    Spline { bins: usize },
+    /// A C^∞ mixture of `components` smooth-ramp bumps ([`crate::circle_smooth`]).
+    SmoothMixture { components: usize },
+}
+
+impl CircleSpec {
+    /// "ncp", "circular_spline" or "smooth_mixture", as in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CircleSpec::Ncp { .. } => "ncp",
+            CircleSpec::Spline { .. } => "circular_spline",
+            CircleSpec::SmoothMixture { .. } => "smooth_mixture",
+        }
+    }
+
+    /// Parameters per active plaquette (the rotation included): 2K + 1, 3K + 1 and 3K + 1.
+    pub fn params_per_site(&self) -> usize {
+        use crate::circle::CircleMap;
+        1 + match *self {
+            CircleSpec::Ncp { components } => NcpMixture { components }.core_params(),
+            CircleSpec::Spline { bins } => CircularSpline::new(bins).core_params(),
+            CircleSpec::SmoothMixture { components } => {
+                SmoothMixture::new(components).core_params()
+            }
+        }
+    }
 }

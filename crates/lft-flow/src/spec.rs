@@ -4,11 +4,9 @@
 
 use crate::activation::Activation;
 use crate::affine::{Affine, AffineCoupling};
-use crate::circle_ncp::NcpMixture;
-use crate::circle_smooth::SmoothMixture;
-use crate::circle_spline::CircularSpline;
 use crate::conv::KernelShifts;
 use crate::coupling::MaskedCoupling;
+pub use crate::gauge_stack::CircleSpec;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
 use crate::precision::Precision;
@@ -31,40 +29,6 @@ pub enum CouplingSpec {
     /// `transform`, conditioned on the frozen plaquettes (and, with `loops`, the frozen 2 × 1
     /// loops).
     Gauge { transform: CircleSpec, loops: bool },
-}
-
-/// The circle transform of a gauge-equivariant coupling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircleSpec {
-    /// A mixture of `components` non-compact projections ([`crate::circle_ncp`]).
-    Ncp { components: usize },
-    /// A circular rational-quadratic spline of `bins` bins ([`crate::circle_spline`]).
-    Spline { bins: usize },
-    /// A C^∞ mixture of `components` smooth-ramp bumps ([`crate::circle_smooth`]).
-    SmoothMixture { components: usize },
-}
-
-impl CircleSpec {
-    /// "ncp", "circular_spline" or "smooth_mixture", as in the config.
-    pub fn name(&self) -> &'static str {
-        match self {
-            CircleSpec::Ncp { .. } => "ncp",
-            CircleSpec::Spline { .. } => "circular_spline",
-            CircleSpec::SmoothMixture { .. } => "smooth_mixture",
-        }
-    }
-
-    /// Parameters per active plaquette (the rotation included): 2K + 1, 3K + 1 and 3K + 1.
-    pub fn params_per_site(&self) -> usize {
-        use crate::circle::CircleMap;
-        1 + match *self {
-            CircleSpec::Ncp { components } => NcpMixture { components }.core_params(),
-            CircleSpec::Spline { bins } => CircularSpline::new(bins).core_params(),
-            CircleSpec::SmoothMixture { components } => {
-                SmoothMixture::new(components).core_params()
-            }
-        }
-    }
 }
 
 impl CouplingSpec {
@@ -242,9 +206,15 @@ impl FlowSpec {
     ) -> BijectionStack {
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
         if let CouplingSpec::Gauge { transform, loops } = self.coupling {
-            return crate::gauge_stack::build(
-                self, lattice, &shifts, transform, loops, rng, last_scale,
-            );
+            let stack = crate::gauge_stack::GaugeStack {
+                layers: self.layers,
+                channels: self.conditioner_channels(),
+                activation: self.activation,
+                final_activation: self.final_activation,
+                transform,
+                loops,
+            };
+            return stack.build(lattice, &shifts, rng, last_scale);
         }
         let v = lattice.volume();
         let spline = self.coupling.spline();
