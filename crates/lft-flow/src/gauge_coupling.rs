@@ -175,6 +175,29 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
         theta.extend((0..self.transform.params_per_site()).map(|c| st[c * v + x]));
     }
 
+    /// Copies `from` into `to` and moves each active link by s (P′ − P), with (P′, log slope)
+    /// = `map`(P, θ) of its plaquette P in `p` (H for the forward pass, H⁻¹ for the inverse,
+    /// which is the same formula read backwards); returns Σ log slope.
+    fn map_active(
+        &self,
+        st: &[f64],
+        from: &[f64],
+        to: &mut [f64],
+        p: &[f64],
+        map: impl Fn(f64, &[f64]) -> (f64, f64),
+    ) -> f64 {
+        to.copy_from_slice(from);
+        let mut theta = Vec::with_capacity(self.transform.params_per_site());
+        let mut logdet = 0.0;
+        for a in &self.mask.active {
+            self.theta_at(st, a.site, &mut theta);
+            let (mapped, log_slope) = map(p[a.site], &theta);
+            to[a.link] = wrap_link(from[a.link] + a.sign * (mapped - p[a.site]));
+            logdet += log_slope;
+        }
+        logdet
+    }
+
     /// The shared backward skeleton: `site(P_x, θ_x, s g_l, γ, dθ)` gives ∂L/∂(the active
     /// plaquette on the side of the upstream gradient) through H or H⁻¹; then the conditioner,
     /// the features and the plaquettes' transpose.
@@ -237,16 +260,7 @@ impl<T: ElementwiseTransform> Bijection for GaugeCoupling<T> {
         let p = self.plaquettes(x);
         self.condition(params, &p, cache, ws);
         cache.keep_input(x);
-        y.copy_from_slice(x);
-        let mut theta = Vec::with_capacity(self.transform.params_per_site());
-        let mut logdet = 0.0;
-        for a in &self.mask.active {
-            self.theta_at(&cache.st, a.site, &mut theta);
-            let (mapped, log_slope) = self.transform.forward(p[a.site], &theta);
-            y[a.link] = wrap_link(x[a.link] + a.sign * (mapped - p[a.site]));
-            logdet += log_slope;
-        }
-        logdet
+        self.map_active(&cache.st, x, y, &p, |p, th| self.transform.forward(p, th))
     }
 
     fn inverse(
@@ -259,15 +273,7 @@ impl<T: ElementwiseTransform> Bijection for GaugeCoupling<T> {
     ) -> f64 {
         let p = self.plaquettes(y);
         self.condition(params, &p, cache, ws);
-        x.copy_from_slice(y);
-        let mut theta = Vec::with_capacity(self.transform.params_per_site());
-        let mut logdet = 0.0;
-        for a in &self.mask.active {
-            self.theta_at(&cache.st, a.site, &mut theta);
-            let (before, log_slope) = self.transform.inverse(p[a.site], &theta);
-            x[a.link] = wrap_link(y[a.link] - a.sign * (p[a.site] - before));
-            logdet += log_slope;
-        }
+        let logdet = self.map_active(&cache.st, y, x, &p, |p, th| self.transform.inverse(p, th));
         cache.keep_input(x);
         logdet
     }
