@@ -160,9 +160,17 @@ impl Flow {
 
     /// The numerical round trip of one drawn configuration: z′ = f⁻¹(φ) for φ = f(z) drawn
     /// with log q, against z and that log q (see [`RoundTrip`]).
+    /// Latent angles (the uniform prior of link fields) are compared modulo 2π: an angle
+    /// drawn next to −π may come back next to +π.
     pub fn round_trip_of(&self, z: &[f64], phi: &[f64], log_q: f64) -> RoundTrip {
         let mut z_back = vec![0.0; z.len()];
         let log_q_back = self.inverse(phi, &mut z_back);
+        if let Prior::Uniform = self.prior {
+            z_back
+                .iter_mut()
+                .zip(z)
+                .for_each(|(b, a)| *b = a + lft_lattice::gauge::wrap_link(*b - a));
+        }
         RoundTrip::between(z, &z_back, log_q, log_q_back)
     }
 

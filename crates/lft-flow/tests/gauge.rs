@@ -160,6 +160,17 @@ fn whole_gauge_flows_are_invertible_with_exact_logdet() {
             assert!(!rt.exceeds(1e-10), "{}: {rt:?}", transform.name());
             assert!((sample.log_q[b] - log_q_inv[b]).abs() < 1e-10);
         }
+        // Latent angles on the edge of [−π, π) round-trip (compared modulo 2π).
+        let mut edge = angles(n, 29);
+        edge.iter_mut().step_by(3).for_each(|a| *a = -PI);
+        edge.iter_mut()
+            .skip(1)
+            .step_by(3)
+            .for_each(|a| *a = -PI + 1e-15);
+        let (phi, ld) = flow.forward_batch(&edge);
+        let log_q = flow.prior().log_prob(&edge) - ld[0];
+        let rt = flow.round_trip_of(&edge, &phi, log_q);
+        assert!(!rt.exceeds(1e-10), "{}: {rt:?}", transform.name());
         let z = angles(n, 30);
         let (_, logdet) = flow.forward_batch(&z);
         let jac = fd_jacobian(&z, &|zz| flow.forward_batch(zz).0);
