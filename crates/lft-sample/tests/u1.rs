@@ -15,7 +15,7 @@ use std::f64::consts::PI;
 use std::time::Duration;
 
 mod common;
-use common::gauge::{check, observables};
+use common::gauge::{chain_series, check, observables};
 
 /// (mean, standard error) of independent draws.
 fn mean_error(x: &[f64]) -> (f64, f64) {
@@ -82,21 +82,15 @@ fn hmc_samples_the_exact_distribution() {
             integrator: Integrator::Leapfrog,
             length_jitter: 0.2,
         };
-        let series: Vec<Vec<[f64; 4]>> = (0..4)
-            .map(|c| {
-                let mut chain = HmcChain::new(&action, Start::Hot, stream_rng(5, c), params);
-                for _ in 0..200 {
-                    chain.trajectory(&action);
-                }
-                (0..15_000)
-                    .map(|_| {
-                        chain.trajectory(&action);
-                        assert!(chain.field().iter().all(|t| (-PI..PI).contains(t)));
-                        observables(&lattice, chain.field())
-                    })
-                    .collect()
+        let series = chain_series(4, 200, 15_000, &|c| {
+            let mut chain = HmcChain::new(&action, Start::Hot, stream_rng(5, c), params);
+            let (action, lattice) = (&action, &lattice);
+            Box::new(move || {
+                chain.trajectory(action);
+                assert!(chain.field().iter().all(|t| (-PI..PI).contains(t)));
+                observables(lattice, chain.field())
             })
-            .collect();
+        });
         let exact = U1Exact::new(beta, l * l).unwrap();
         check(&format!("HMC L = {l}, β = {beta}"), &series, &exact);
     }
@@ -107,20 +101,14 @@ fn heat_bath_samples_the_exact_distribution() {
     for (l, beta) in POINTS {
         let lattice = Lattice::new(&[l, l]).unwrap();
         let action = U1Wilson::new(lattice.clone(), beta).unwrap();
-        let series: Vec<Vec<[f64; 4]>> = (0..4)
-            .map(|c| {
-                let mut chain = HeatbathChain::new(&action, Start::Hot, stream_rng(6, c), 1);
-                for _ in 0..200 {
-                    chain.sweep();
-                }
-                (0..15_000)
-                    .map(|_| {
-                        chain.sweep();
-                        observables(&lattice, chain.field())
-                    })
-                    .collect()
+        let series = chain_series(4, 200, 15_000, &|c| {
+            let mut chain = HeatbathChain::new(&action, Start::Hot, stream_rng(6, c), 1);
+            let lattice = &lattice;
+            Box::new(move || {
+                chain.sweep();
+                observables(lattice, chain.field())
             })
-            .collect();
+        });
         let exact = U1Exact::new(beta, l * l).unwrap();
         check(&format!("heat bath L = {l}, β = {beta}"), &series, &exact);
     }

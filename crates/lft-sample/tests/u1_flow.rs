@@ -11,7 +11,7 @@ use lft_sample::{FlowHmc, FlowImh, HmcChain, HmcParams, Integrator, PulledBack, 
 use std::sync::OnceLock;
 
 mod common;
-use common::gauge::{check, observables, trained_gauge_flow};
+use common::gauge::{chain_series, check, observables, trained_gauge_flow};
 
 const POINTS: [(usize, f64); 3] = [(4, 2.0), (4, 4.0), (8, 2.0)];
 
@@ -70,21 +70,15 @@ fn flow_hmc_samples_the_exact_distribution() {
             integrator: Integrator::Leapfrog,
             length_jitter: 0.2,
         };
-        let series: Vec<Vec<[f64; 4]>> = (0..4)
-            .map(|c| {
-                let hmc = HmcChain::new(&action, Start::Hot, stream_rng(8, c), params);
-                let mut chain = FlowHmc::new(flow, &action, hmc, 1);
-                for _ in 0..20 {
-                    chain.step().unwrap();
-                }
-                (0..5_000)
-                    .map(|_| {
-                        chain.step().unwrap();
-                        observables(&lattice, chain.field())
-                    })
-                    .collect()
+        let series = chain_series(4, 20, 5_000, &|c| {
+            let hmc = HmcChain::new(&action, Start::Hot, stream_rng(8, c), params);
+            let mut chain = FlowHmc::new(flow, &action, hmc, 1);
+            let lattice = &lattice;
+            Box::new(move || {
+                chain.step().unwrap();
+                observables(lattice, chain.field())
             })
-            .collect();
+        });
         let exact = U1Exact::new(beta, l * l).unwrap();
         check(&format!("flow-HMC L = {l}, β = {beta}"), &series, &exact);
     }
@@ -168,21 +162,14 @@ fn latent_hmc_through_the_flow_samples_the_exact_distribution() {
         integrator: Integrator::Leapfrog,
         length_jitter: 0.2,
     };
-    let series: Vec<Vec<[f64; 4]>> = (0..4)
-        .map(|c| {
-            let mut chain = HmcChain::new(&pulled, Start::Hot, stream_rng(9, c), params);
-            for _ in 0..50 {
-                chain.trajectory(&pulled);
-            }
-            (0..4_000)
-                .map(|_| {
-                    chain.trajectory(&pulled);
-                    let (theta, _) = pulled.map_and_action(chain.field());
-                    observables(&lattice, &theta)
-                })
-                .collect()
+    let series = chain_series(4, 50, 4_000, &|c| {
+        let mut chain = HmcChain::new(&pulled, Start::Hot, stream_rng(9, c), params);
+        let (pulled, lattice) = (&pulled, &lattice);
+        Box::new(move || {
+            chain.trajectory(pulled);
+            observables(lattice, &pulled.map_and_action(chain.field()).0)
         })
-        .collect();
+    });
     let exact = U1Exact::new(beta, l * l).unwrap();
     check(&format!("latent HMC L = {l}, β = {beta}"), &series, &exact);
 }

@@ -19,6 +19,26 @@ pub fn observables(lattice: &Lattice, theta: &[f64]) -> [f64; 4] {
     [average_plaquette(lattice, theta), q * q, loops(1), loops(2)]
 }
 
+/// The observables of `chains` chains, each made by `chain(c)` as a step function that moves
+/// the chain once and returns the observables of its state: `thermalization` steps dropped,
+/// then `steps` kept.
+pub fn chain_series<'a>(
+    chains: u64,
+    thermalization: usize,
+    steps: usize,
+    chain: &dyn Fn(u64) -> Box<dyn FnMut() -> [f64; 4] + 'a>,
+) -> Vec<Vec<[f64; 4]>> {
+    (0..chains)
+        .map(|c| {
+            let mut step = chain(c);
+            for _ in 0..thermalization {
+                step();
+            }
+            (0..steps).map(|_| step()).collect()
+        })
+        .collect()
+}
+
 /// Each observable's series over `chains` replicas against the exact values, within 4σ.
 pub fn check(what: &str, series: &[Vec<[f64; 4]>], exact: &U1Exact) {
     let want = [
