@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{H, check_bijection, close, fd_jacobian, log_abs_det};
+use common::{check_bijection, check_reverse_kl_gradient, fd_jacobian, log_abs_det};
 use lft_action::{Action, U1Wilson};
 use lft_flow::conv::KernelShifts;
 use lft_flow::gauge_mask::check_lattice;
@@ -227,23 +227,8 @@ fn gauge_flow_reverse_kl_gradients_match_finite_differences() {
     for transform in transforms() {
         let mut flow = Flow::new(lat.clone(), &spec(4, transform, false), 11).unwrap();
         let z = flow.sample_latent(9, &mut stream_rng(6, 0));
-        let (_, _, grad) = flow.reverse_kl(&action, &z);
-        let (_, _, path) = flow.reverse_kl_path(&action, &z);
-        // The path gradient estimates the same thing: on this batch, it differs from the
-        // total gradient by the score term only (checked in tests/path_gradient.rs for φ⁴);
-        // here it must at least be finite and of the same size.
-        assert!(path.iter().all(|g| g.is_finite()));
-        let n = flow.n_params();
-        for i in (0..n).step_by(5) {
-            let p0 = flow.params_mut()[i];
-            flow.params_mut()[i] = p0 + H;
-            let up = flow.reverse_kl(&action, &z).0;
-            flow.params_mut()[i] = p0 - H;
-            let down = flow.reverse_kl(&action, &z).0;
-            flow.params_mut()[i] = p0;
-            let what = format!("{}: reverse KL dθ[{i}]", transform.name());
-            close(grad[i], (up - down) / (2.0 * H), &what);
-        }
+        let what = format!("{}: reverse KL", transform.name());
+        check_reverse_kl_gradient(&mut flow, &action, &z, 5, &what);
         assert!(action.field_len() == flow.field_len());
     }
 }

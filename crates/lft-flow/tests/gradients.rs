@@ -14,7 +14,10 @@ use lft_lattice::{Lattice, Parity, stream_rng};
 use std::sync::Arc;
 
 mod common;
-use common::{H, check_bijection, close, fd, fd_jacobian, flow_spec, log_abs_det, randn};
+use common::{
+    H, check_bijection, check_reverse_kl_gradient, close, fd, fd_jacobian, flow_spec, log_abs_det,
+    randn,
+};
 
 #[test]
 fn conv_backward_matches_finite_differences() {
@@ -265,21 +268,7 @@ fn reverse_kl_gradient_matches_finite_differences() {
     )
     .unwrap();
     let z = flow.sample_latent(9, &mut stream_rng(6, 0)); // 9: two chunks, one partial
-    let (_, _, grad) = flow.reverse_kl(&action, &z);
-    let n = flow.n_params();
-    for i in (0..n).step_by(7) {
-        let p0 = flow.params_mut()[i];
-        flow.params_mut()[i] = p0 + H;
-        let up = flow.reverse_kl(&action, &z).0;
-        flow.params_mut()[i] = p0 - H;
-        let down = flow.reverse_kl(&action, &z).0;
-        flow.params_mut()[i] = p0;
-        close(
-            grad[i],
-            (up - down) / (2.0 * H),
-            &format!("reverse KL dθ[{i}]"),
-        );
-    }
+    check_reverse_kl_gradient(&mut flow, &action, &z, 7, "reverse KL");
 }
 
 /// Equivariant layers: y(−x) = −y(x) with the same log det; a whole equivariant flow with the
@@ -431,20 +420,7 @@ fn spline_reverse_kl_check(mut flow: Flow) {
     )
     .unwrap();
     let z = flow.sample_latent(9, &mut stream_rng(15, 0));
-    let (_, _, grad) = flow.reverse_kl(&action, &z);
-    for i in (0..flow.n_params()).step_by(11) {
-        let p0 = flow.params_mut()[i];
-        flow.params_mut()[i] = p0 + H;
-        let up = flow.reverse_kl(&action, &z).0;
-        flow.params_mut()[i] = p0 - H;
-        let down = flow.reverse_kl(&action, &z).0;
-        flow.params_mut()[i] = p0;
-        close(
-            grad[i],
-            (up - down) / (2.0 * H),
-            &format!("spline reverse KL dθ[{i}]"),
-        );
-    }
+    check_reverse_kl_gradient(&mut flow, &action, &z, 11, "spline reverse KL");
 }
 
 /// The forward-KL (maximum-likelihood) gradient, which runs backwards through every inverse

@@ -213,3 +213,24 @@ pub fn flow_spec(
         precision: lft_flow::Precision::F64,
     }
 }
+
+/// The reverse-KL gradient of `flow` on the latent batch `z` equals central differences of
+/// the loss, for every `stride`-th parameter.
+pub fn check_reverse_kl_gradient(
+    flow: &mut lft_flow::Flow,
+    action: &dyn lft_action::Action,
+    z: &[f64],
+    stride: usize,
+    what: &str,
+) {
+    let (_, _, grad) = flow.reverse_kl(action, z);
+    for i in (0..flow.n_params()).step_by(stride) {
+        let p0 = flow.params_mut()[i];
+        flow.params_mut()[i] = p0 + H;
+        let up = flow.reverse_kl(action, z).0;
+        flow.params_mut()[i] = p0 - H;
+        let down = flow.reverse_kl(action, z).0;
+        flow.params_mut()[i] = p0;
+        close(grad[i], (up - down) / (2.0 * H), &format!("{what} dθ[{i}]"));
+    }
+}
