@@ -20,6 +20,7 @@ mod store;
 mod submit;
 mod train;
 mod train_device;
+mod transfer;
 
 use clap::Parser;
 use cli::{Cli, Command};

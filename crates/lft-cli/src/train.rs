@@ -89,6 +89,24 @@ pub fn run_config(
             ckpt.step
         );
     }
+    // Volume transfer: a fresh checkpoint starts from a flow trained on another lattice, whose
+    // quality here is estimated first (on the latent draws of the final estimate, so the two
+    // compare pairwise).
+    let mut transfer = None;
+    if let (false, Some(path)) = (t.checkpoint.exists(), &plan.init_from) {
+        let from = crate::transfer::load_into(config, path, &mut flow)?;
+        info!(
+            "starting from {} ({} steps on {:?})",
+            path.display(),
+            from.steps,
+            from.shape
+        );
+        let before = (t.eval_samples > 0).then(|| {
+            let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
+            evaluate(&flow, action, t.eval_samples, &mut rng)
+        });
+        transfer = Some((path.clone(), from, before));
+    }
     info!(
         "flow: {} {} couplings, hidden {:?}, kernel {}, {} parameters; training {steps} steps of batch {}",
         spec.layers,
@@ -212,6 +230,12 @@ pub fn run_config(
             "checkpoint": t.checkpoint,
             "ms_per_step": ms_per_step,
             "quality": quality.as_ref().map(quality_json),
+            "transfer": transfer.as_ref().map(|(path, from, before)| serde_json::json!({
+                "init_from": path,
+                "shape": from.shape,
+                "steps": from.steps,
+                "quality_before": before.as_ref().map(quality_json),
+            })),
             "warnings": warnings,
         });
         println!("{summary}");
@@ -224,6 +248,20 @@ pub fn run_config(
     );
     if let Some(ms) = ms_per_step {
         println!("  time per step            {ms:.2} ms");
+    }
+    if let Some((path, from, before)) = &transfer {
+        println!(
+            "  started from             {} ({} steps on {:?})",
+            path.display(),
+            from.steps,
+            from.shape
+        );
+        if let Some(b) = before {
+            println!(
+                "  before fine-tuning       loss {:.5}, ESS {:.4}, IMH acceptance {:.4}",
+                b.loss, b.ess, b.acceptance
+            );
+        }
     }
     if let Some(q) = &quality {
         print_quality(q);

@@ -49,6 +49,8 @@ pub struct Config {
 pub struct FlowPlan {
     pub spec: FlowSpec,
     pub train: TrainPlan,
+    /// `flow.init_from`: the checkpoint of a flow of the same shape on another lattice size.
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl PartialEq for Config {
@@ -439,6 +441,7 @@ impl TryFrom<ConfigFile> for Config {
             (Some(f), Some(t)) => Some(FlowPlan {
                 spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
                 train: TrainPlan::try_from(t)?,
+                init_from: f.init_from.clone(),
             }),
             (Some(_), None) => return Err(invalid("train", "a [flow] needs a [train] section")),
             (None, Some(_)) => {

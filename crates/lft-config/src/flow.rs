@@ -158,6 +158,12 @@ pub struct FlowConfig {
     /// (log-determinants, actions, losses and Metropolis weights stay in f64).
     #[serde(default, skip_serializing_if = "PrecisionName::is_default")]
     pub precision: PrecisionName,
+    /// Volume transfer: start from the parameters of this flow checkpoint, trained on another
+    /// lattice size with the same `[flow]` (the conditioners are convolutions, so their weights
+    /// apply on any lattice of the same dimension). Used when `train.checkpoint` does not exist
+    /// yet: `lft train` fine-tunes from it, `lft sample` samples with it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -30,6 +30,11 @@ pub enum Reuse {
     /// Merging the task files of a job array: everything must agree but the task, the output
     /// and `[slurm]`.
     Merge,
+    /// Starting a flow from one trained on another lattice (`flow.init_from`): the action's
+    /// kind and `[flow]` must agree, except `flow.init_from`, `flow.precision` and
+    /// `flow.prior_m2` (a free-field prior is fitted to each lattice); the lattice size, the
+    /// couplings, `[train]` and everything else may change.
+    Transfer,
 }
 
 impl Reuse {
@@ -87,10 +92,19 @@ impl Reuse {
                 "slurm",
             ],
             Reuse::Merge => &["task", "output", "slurm", "run"],
+            Reuse::Transfer => &[],
         }
     }
 
     fn is_free(self, key: &str) -> bool {
+        if self == Reuse::Transfer {
+            let flow = key.starts_with("flow.")
+                && !["flow.init_from", "flow.precision", "flow.prior_m2"].contains(&key);
+            return !(flow || key == "action.kind");
+        }
+        if key == "flow.init_from" && matches!(self, Reuse::Training | Reuse::Sampling) {
+            return true;
+        }
         let estimator = key.starts_with(PF_ESTIMATOR_KEYS);
         if estimator && matches!(self, Reuse::Training | Reuse::Sampling) {
             return true;
@@ -238,6 +252,24 @@ path = "a.h5"
         assert!(Reuse::Training.is_free("output.path"));
     }
 
+    /// A flow moves to another lattice size, couplings and training; its own shape and the
+    /// action's kind may not change.
+    #[test]
+    fn a_transfer_keeps_the_flow_and_the_action_kind() {
+        assert!(Reuse::Transfer.is_free("lattice.shape"));
+        assert!(Reuse::Transfer.is_free("action.m2"));
+        assert!(Reuse::Transfer.is_free("train.lr"));
+        assert!(Reuse::Transfer.is_free("seed"));
+        assert!(Reuse::Transfer.is_free("flow.init_from"));
+        assert!(Reuse::Transfer.is_free("flow.prior_m2"));
+        assert!(!Reuse::Transfer.is_free("flow.layers"));
+        assert!(!Reuse::Transfer.is_free("flow.hidden"));
+        assert!(!Reuse::Transfer.is_free("action.kind"));
+        assert!(Reuse::Training.is_free("flow.init_from"));
+        assert!(Reuse::Sampling.is_free("flow.init_from"));
+        assert!(!Reuse::Ensemble.is_free("flow.init_from"));
+    }
+
     /// The device changes results by rounding only: a file made on one continues on another.
     #[test]
     fn the_device_is_free_for_every_reuse() {
@@ -251,6 +283,7 @@ path = "a.h5"
             Reuse::Sampling,
             Reuse::Craft,
             Reuse::Merge,
+            Reuse::Transfer,
         ] {
             assert_eq!(gpu.check_reuse(&stored, purpose), Ok(()), "{purpose:?}");
             assert_eq!(stored.check_reuse(&gpu, purpose), Ok(()), "{purpose:?}");
