@@ -8,7 +8,8 @@
 //!
 //!     cargo run --release -p lft-sample --example u1_freezing -- [steps] [chains] [passes] [betas...]
 //!
-//! SMC_PARTICLES (256), SMC_TARGET_ESS (0.97) and SMC_TRAJECTORIES (3) change the SMC settings.
+//! SMC_PARTICLES (256), SMC_TARGET_ESS (0.97) and SMC_TRAJECTORIES (3) change the SMC settings;
+//! `passes = 0` leaves SMC out. U1_L (16) sets the lattice size.
 
 use lft_action::{Action, U1Exact, U1Wilson};
 use lft_flow::{Prior, PriorSpec};
@@ -19,8 +20,6 @@ use lft_sample::{HeatbathChain, HmcChain, HmcParams, Integrator, Start};
 use lft_stats::{GammaOptions, gamma_method, normalized_weights};
 use rayon::prelude::*;
 use std::time::Instant;
-
-const L: usize = 16;
 
 /// (value, error, τ_int) of the mean of per-chain series (error 0 and τ_int NaN where the
 /// Γ method has nothing to work with: a frozen chain).
@@ -81,9 +80,13 @@ fn main() {
     } else {
         vec![2.0, 3.0, 4.0, 5.0, 6.0]
     };
-    let lattice = Lattice::new(&[L, L]).unwrap();
+    let l: usize = std::env::var("U1_L")
+        .ok()
+        .map(|v| v.parse().expect("U1_L: a lattice size"))
+        .unwrap_or(16);
+    let lattice = Lattice::new(&[l, l]).unwrap();
     println!(
-        "L = {L}, {chains} chains × {steps} steps (after {} of thermalisation) per sampler and β; \
+        "L = {l}, {chains} chains × {steps} steps (after {} of thermalisation) per sampler and β; \
          {} threads",
         steps / 10,
         rayon::current_num_threads()
@@ -94,7 +97,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     for &beta in &betas {
         let action = U1Wilson::new(lattice.clone(), beta).unwrap();
-        let exact = U1Exact::new(beta, L * L).unwrap();
+        let exact = U1Exact::new(beta, l * l).unwrap();
         let params = HmcParams {
             step_size: 0.1,
             n_steps: 10,
@@ -142,10 +145,13 @@ fn main() {
             );
         }
     }
+    if passes == 0 {
+        return;
+    }
     // SMC at the last β.
     let beta = *betas.last().expect("a β");
     let action = U1Wilson::new(lattice.clone(), beta).unwrap();
-    let exact = U1Exact::new(beta, L * L).unwrap();
+    let exact = U1Exact::new(beta, l * l).unwrap();
     let prior = Prior::new(PriorSpec::Uniform, &lattice).unwrap();
     let env = |name: &str, default: f64| -> f64 {
         std::env::var(name)
