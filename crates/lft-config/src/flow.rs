@@ -3,7 +3,7 @@
 use crate::ConfigError;
 use crate::defaults;
 use crate::error::{invalid, positive};
-use lft_flow::{Activation, CircleSpec, CouplingSpec, FlowSpec, Precision, PriorSpec};
+use lft_flow::{Activation, CircleSpec, CouplingSpec, FlowSpec, MaskOrder, Precision, PriorSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,25 @@ pub enum TransformName {
     CircularSpline,
     /// C^∞ mixtures of `components` smooth-ramp bumps (Köhler et al.).
     SmoothMixture,
+}
+
+/// The order of the stripes of active links of a gauge-equivariant flow (`flow.masks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskOrderName {
+    /// Offsets 3, 2, 1, 0: the passive stripe of a layer is the next one transformed (default).
+    Descending,
+    /// Offsets 0, 1, 2, 3: Kanwar et al.'s and the tutorial's order.
+    Ascending,
+}
+
+impl From<MaskOrderName> for MaskOrder {
+    fn from(name: MaskOrderName) -> Self {
+        match name {
+            MaskOrderName::Descending => MaskOrder::Descending,
+            MaskOrderName::Ascending => MaskOrder::Ascending,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +130,10 @@ pub struct FlowConfig {
     /// Mixture components of "ncp" (default 2) and "smooth_mixture" (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<usize>,
+    /// Gauge fields: the order of the stripes of active links, "descending" (default) or
+    /// "ascending" (Kanwar et al.'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masks: Option<MaskOrderName>,
     /// Gauge fields: also condition on the cosines and sines of the frozen 2 × 1 loops.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loops: bool,
@@ -268,6 +291,7 @@ impl FlowConfig {
         Ok(CouplingSpec::Gauge {
             transform: circle,
             loops: self.loops,
+            masks: self.masks.map_or(MaskOrder::Descending, MaskOrder::from),
         })
     }
 
@@ -277,6 +301,7 @@ impl FlowConfig {
             ("flow.transform", self.transform.is_some()),
             ("flow.components", self.components.is_some()),
             ("flow.loops", self.loops),
+            ("flow.masks", self.masks.is_some()),
         ] {
             if set {
                 return Err(invalid(

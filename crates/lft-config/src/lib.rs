@@ -60,7 +60,10 @@ pub use anneal_target::AnnealTarget;
 pub use config::{Config, FlowPlan};
 pub use error::ConfigError;
 pub use file::{ConfigFile, LatticeConfig};
-pub use flow::{ActivationName, CouplingName, FlowConfig, PrecisionName, PriorName, TransformName};
+pub use flow::{
+    ActivationName, CouplingName, FlowConfig, MaskOrderName, PrecisionName, PriorName,
+    TransformName,
+};
 pub use heatbath::{HeatbathConfig, HeatbathPlan};
 pub use hmc::{HmcConfig, HmcPlan, IntegratorName, StartName};
 pub use output::{Output, OutputConfig};

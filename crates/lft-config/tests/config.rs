@@ -523,7 +523,7 @@ fn flow_defaults_follow_the_action_and_are_written_out() {
 /// other field kind, and a lattice the masks do not fit, is refused by name.
 #[test]
 fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
-    use lft_flow::{Activation, CircleSpec, CouplingSpec, PriorSpec};
+    use lft_flow::{Activation, CircleSpec, CouplingSpec, MaskOrder, PriorSpec};
     let u1 = FLOW.replace(
         "kind = \"phi4\"\nm2 = -4.0\nlambda = 8.0",
         "kind = \"u1\"\nbeta = 2.0",
@@ -537,7 +537,8 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
         spec.coupling,
         CouplingSpec::Gauge {
             transform: CircleSpec::Ncp { components: 2 },
-            loops: false
+            loops: false,
+            masks: MaskOrder::Descending,
         }
     );
     let text = c.to_toml();
@@ -551,14 +552,19 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
     assert_eq!(load(&text, &[]).unwrap(), c);
     let smooth = load(
         &u1,
-        &["flow.transform=\"smooth_mixture\"", "flow.loops=true"],
+        &[
+            "flow.transform=\"smooth_mixture\"",
+            "flow.loops=true",
+            "flow.masks=\"ascending\"",
+        ],
     )
     .unwrap();
     assert_eq!(
         smooth.flow().unwrap().spec.coupling,
         CouplingSpec::Gauge {
             transform: CircleSpec::SmoothMixture { components: 4 },
-            loops: true
+            loops: true,
+            masks: MaskOrder::Ascending,
         }
     );
     let spline = load(&u1, &["flow.transform=\"circular_spline\"", "flow.bins=6"]).unwrap();
@@ -566,7 +572,8 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
         spline.flow().unwrap().spec.coupling,
         CouplingSpec::Gauge {
             transform: CircleSpec::Spline { bins: 6 },
-            loops: false
+            loops: false,
+            masks: MaskOrder::Descending,
         }
     );
     let refused: &[(&str, &[&str], &str)] = &[
@@ -584,6 +591,8 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
         (&u1, &["lattice.shape=[6, 8]"], "lattice.shape"),
         (FLOW, &["flow.transform=\"ncp\""], "flow.transform"),
         (FLOW, &["flow.loops=true"], "flow.loops"),
+        (FLOW, &["flow.masks=\"ascending\""], "flow.masks"),
+        (&u1, &["flow.masks=\"upward\""], "upward"),
         (FLOW, &["flow.components=2"], "flow.components"),
         (FLOW, &["flow.prior=\"uniform\""], "flow.prior"),
     ];

@@ -2,7 +2,8 @@
 //! arXiv:2003.06413): which links it updates and which plaquettes it transforms, passes
 //! through, or conditions on.
 //!
-//! Layer i updates links of direction μ = i mod 2 with offset o = 3 − (⌊i/2⌋ mod 4); ν = 1 − μ.
+//! Layer i updates links of direction μ = i mod 2 with offset o = 3 − (⌊i/2⌋ mod 4) (the
+//! default [`MaskOrder::Descending`]; o = ⌊i/2⌋ mod 4 with [`MaskOrder::Ascending`]); ν = 1 − μ.
 //! With
 //! the plaquette P_x = θ_0(x) + θ_1(x + 0̂) − θ_0(x + 1̂) − θ_1(x) and a = x_ν mod 4:
 //! - active links: θ_μ(x) with a = o. Each is the only active link of its plaquette P_x, which
@@ -33,6 +34,33 @@ pub enum GaugeMaskError {
          active, passive and frozen plaquettes repeat every 4 sites), got {0:?}"
     )]
     Extent(Vec<usize>),
+}
+
+/// The order in which a direction's stripes of active links follow each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskOrder {
+    /// o = 3 − (⌊i/2⌋ mod 4): the passive stripe is the next to be transformed (lft's default).
+    #[default]
+    Descending,
+    /// o = ⌊i/2⌋ mod 4: Kanwar et al.'s and the tutorial's order.
+    Ascending,
+}
+
+impl MaskOrder {
+    /// The stripe offset of layer `layer`.
+    pub fn offset(self, layer: usize) -> usize {
+        match self {
+            MaskOrder::Descending => 3 - (layer / 2) % 4,
+            MaskOrder::Ascending => (layer / 2) % 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskOrder::Descending => "descending",
+            MaskOrder::Ascending => "ascending",
+        }
+    }
 }
 
 /// One active link: its index μ·V + x in the link field, its plaquette's site x, and the sign
@@ -66,10 +94,14 @@ pub fn check_lattice(lattice: &Lattice) -> Result<(), GaugeMaskError> {
 }
 
 impl GaugeMask {
-    /// The masks of layer `layer` (direction μ = layer mod 2, offset 3 − (⌊layer/2⌋ mod 4)).
-    pub fn of_layer(lattice: &Lattice, layer: usize) -> Result<Self, GaugeMaskError> {
+    /// The masks of layer `layer` (direction μ = layer mod 2, offset `order.offset(layer)`).
+    pub fn of_layer(
+        lattice: &Lattice,
+        layer: usize,
+        order: MaskOrder,
+    ) -> Result<Self, GaugeMaskError> {
         check_lattice(lattice)?;
-        let (mu, offset) = (layer % 2, 3 - (layer / 2) % 4);
+        let (mu, offset) = (layer % 2, order.offset(layer));
         let nu = 1 - mu;
         let v = lattice.volume();
         let stripe = |x: usize| lattice.coords(x)[nu] % 4;

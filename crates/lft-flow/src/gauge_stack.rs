@@ -9,7 +9,7 @@ use crate::circle_smooth::SmoothMixture;
 use crate::circle_spline::CircularSpline;
 use crate::conv::KernelShifts;
 use crate::gauge_coupling::GaugeCoupling;
-use crate::gauge_mask::GaugeMask;
+use crate::gauge_mask::{GaugeMask, MaskOrder};
 use crate::net::ConvNet;
 use crate::stack::BijectionStack;
 use lft_lattice::{Lattice, Pcg64};
@@ -24,6 +24,7 @@ pub(crate) struct GaugeStack {
     pub final_activation: Activation,
     pub transform: CircleSpec,
     pub loops: bool,
+    pub masks: MaskOrder,
 }
 
 impl GaugeStack {
@@ -39,7 +40,8 @@ impl GaugeStack {
     ) -> BijectionStack {
         let mut stack = BijectionStack::new();
         for l in 0..self.layers {
-            let mask = GaugeMask::of_layer(lattice, l).unwrap_or_else(|e| panic!("{e}"));
+            let mask =
+                GaugeMask::of_layer(lattice, l, self.masks).unwrap_or_else(|e| panic!("{e}"));
             let net = ConvNet::new(
                 &self.channels,
                 self.activation,

@@ -74,6 +74,7 @@ pub use coupling::MaskedCoupling;
 pub use diagnostics::FlowQuality;
 pub use flow::{Flow, FlowSample};
 pub use gauge_coupling::GaugeCoupling;
+pub use gauge_mask::MaskOrder;
 pub use gauge_mask::{GaugeMask, GaugeMaskError};
 pub use lane_bijection::{LaneBijection, LaneLayerCache};
 pub use lane_conv::LaneConvScratch;

@@ -6,6 +6,7 @@ use crate::activation::Activation;
 use crate::affine::{Affine, AffineCoupling};
 use crate::conv::KernelShifts;
 use crate::coupling::MaskedCoupling;
+use crate::gauge_mask::MaskOrder;
 pub use crate::gauge_stack::CircleSpec;
 use crate::mask::checkerboard;
 use crate::net::ConvNet;
@@ -28,7 +29,12 @@ pub enum CouplingSpec {
     /// [`crate::gauge_coupling`]): each active plaquette mapped by the circle transform
     /// `transform`, conditioned on the frozen plaquettes (and, with `loops`, the frozen 2 × 1
     /// loops).
-    Gauge { transform: CircleSpec, loops: bool },
+    Gauge {
+        transform: CircleSpec,
+        loops: bool,
+        /// The order of the stripes of active links.
+        masks: MaskOrder,
+    },
 }
 
 impl CouplingSpec {
@@ -95,7 +101,9 @@ impl FlowSpec {
     /// couplings.
     pub fn conditioner_channels(&self) -> Vec<usize> {
         let (inputs, outputs) = match self.coupling {
-            CouplingSpec::Gauge { transform, loops } => (
+            CouplingSpec::Gauge {
+                transform, loops, ..
+            } => (
                 crate::gauge_coupling::feature_channels(loops),
                 transform.params_per_site(),
             ),
@@ -153,7 +161,11 @@ impl FlowSpec {
             activation: Activation::LeakyRelu(0.01),
             final_activation: Activation::Identity,
             equivariant: false,
-            coupling: CouplingSpec::Gauge { transform, loops },
+            coupling: CouplingSpec::Gauge {
+                transform,
+                loops,
+                masks: MaskOrder::Descending,
+            },
             prior: PriorSpec::Uniform,
             spectral: false,
             precision: Precision::F64,
@@ -205,7 +217,12 @@ impl FlowSpec {
         last_scale: f64,
     ) -> BijectionStack {
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
-        if let CouplingSpec::Gauge { transform, loops } = self.coupling {
+        if let CouplingSpec::Gauge {
+            transform,
+            loops,
+            masks,
+        } = self.coupling
+        {
             let stack = crate::gauge_stack::GaugeStack {
                 layers: self.layers,
                 channels: self.conditioner_channels(),
@@ -213,6 +230,7 @@ impl FlowSpec {
                 final_activation: self.final_activation,
                 transform,
                 loops,
+                masks,
             };
             return stack.build(lattice, &shifts, rng, last_scale);
         }

@@ -11,7 +11,7 @@ use lft_flow::gauge_mask::check_lattice;
 use lft_flow::net::ConvNet;
 use lft_flow::{
     Activation, CircleSpec, CircleTransform, CircularSpline, Flow, FlowSpec, GaugeCoupling,
-    GaugeMask, GaugeMaskError, NcpMixture, SmoothMixture,
+    GaugeMask, GaugeMaskError, MaskOrder, NcpMixture, SmoothMixture,
 };
 use lft_lattice::gauge::{gauge_transform, plaquette_angle, wrap_link};
 use lft_lattice::{Lattice, stream_rng, uniform};
@@ -38,6 +38,28 @@ fn spec(layers: usize, transform: CircleSpec, loops: bool) -> FlowSpec {
     }
 }
 
+/// `spec` with the stripes in `masks` order.
+fn spec_ordered(layers: usize, transform: CircleSpec, masks: MaskOrder) -> FlowSpec {
+    FlowSpec {
+        coupling: lft_flow::CouplingSpec::Gauge {
+            transform,
+            loops: true,
+            masks,
+        },
+        ..spec(layers, transform, true)
+    }
+}
+
+/// Ascending stripes for the transforms of odd index, descending for the others: both orders
+/// meet the whole-flow tests.
+fn order(i: usize) -> MaskOrder {
+    if i % 2 == 1 {
+        MaskOrder::Ascending
+    } else {
+        MaskOrder::Descending
+    }
+}
+
 fn transforms() -> [CircleSpec; 3] {
     [
         CircleSpec::Ncp { components: 2 },
@@ -50,9 +72,19 @@ fn transforms() -> [CircleSpec; 3] {
 fn the_masks_update_every_link_once_in_eight_layers_and_freeze_what_conditions() {
     let lat = Lattice::new(&[8, 4]).unwrap();
     let v = lat.volume();
+    for masks in [MaskOrder::Descending, MaskOrder::Ascending] {
+        let offsets: Vec<usize> = (0..8)
+            .map(|l| GaugeMask::of_layer(&lat, l, masks).unwrap().offset)
+            .collect();
+        let expected = match masks {
+            MaskOrder::Descending => [3, 3, 2, 2, 1, 1, 0, 0],
+            MaskOrder::Ascending => [0, 0, 1, 1, 2, 2, 3, 3],
+        };
+        assert_eq!(offsets, expected, "{}", masks.name());
+    }
     let mut times_active = vec![0; 2 * v];
     for layer in 0..8 {
-        let mask = GaugeMask::of_layer(&lat, layer).unwrap();
+        let mask = GaugeMask::of_layer(&lat, layer, MaskOrder::Descending).unwrap();
         let mut links_in_plaquette = vec![0; v];
         for a in &mask.active {
             times_active[a.link] += 1;
@@ -103,7 +135,7 @@ fn every_gauge_layer_is_a_bijection_with_exact_logdet_and_gradients() {
                 v,
             );
             let mut params = net.init_params(&shifts, &mut stream_rng(40 + i as u64, 0), 1.0);
-            let mask = GaugeMask::of_layer(&lat, layer).unwrap();
+            let mask = GaugeMask::of_layer(&lat, layer, MaskOrder::Descending).unwrap();
             let sh = shifts.clone();
             let layer_box: Box<dyn lft_flow::Bijection> = match transform {
                 CircleSpec::Ncp { components } => Box::new(GaugeCoupling::new(
@@ -142,8 +174,8 @@ fn every_gauge_layer_is_a_bijection_with_exact_logdet_and_gradients() {
 fn whole_gauge_flows_are_invertible_with_exact_logdet() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let n = 2 * lat.volume();
-    for transform in transforms() {
-        let flow = Flow::new(lat.clone(), &spec(8, transform, true), 3).unwrap();
+    for (i, transform) in transforms().into_iter().enumerate() {
+        let flow = Flow::new(lat.clone(), &spec_ordered(8, transform, order(i)), 3).unwrap();
         assert_eq!(flow.field_len(), n);
         let sample = flow.sample(5, &mut stream_rng(4, 0));
         assert!(
@@ -187,8 +219,8 @@ fn whole_gauge_flows_are_invertible_with_exact_logdet() {
 fn gauge_flows_commute_with_gauge_transformations() {
     let lat = Lattice::new(&[4, 8]).unwrap();
     let (v, n) = (lat.volume(), 2 * lat.volume());
-    for transform in transforms() {
-        let flow = Flow::new(lat.clone(), &spec(8, transform, true), 7).unwrap();
+    for (i, transform) in transforms().into_iter().enumerate() {
+        let flow = Flow::new(lat.clone(), &spec_ordered(8, transform, order(i)), 7).unwrap();
         for seed in 0..3 {
             let z = angles(n, 60 + seed);
             let alpha = angles(v, 70 + seed);
