@@ -6,49 +6,41 @@ use common::*;
 use lft_config::Config;
 use lft_flow::Flow;
 
-const SMALL: &str = r#"seed = 3
+/// The 8 × 8 flow: `SMALL_FLOW`'s architecture (trained 20 steps of 16 with `TRAIN_SMALL`).
+fn small() -> String {
+    SMALL_FLOW.replace("shape = [4, 4]", "shape = [8, 8]")
+}
 
-[lattice]
-shape = [8, 8]
+const TRAIN_SMALL: [&str; 6] = [
+    "--set",
+    "train.steps=20",
+    "--set",
+    "train.batch=16",
+    "--set",
+    "train.eval_samples=256",
+];
 
-[action]
-kind = "phi4"
-m2 = -1.0
-lambda = 1.0
-
-[flow]
-layers = 4
-hidden = [4]
-
-[train]
-steps = 20
-batch = 16
-lr = 3e-3
-checkpoint = "out/small.flow.h5"
-checkpoint_every = 10
-eval_samples = 256
-
-[output]
-path = "out/small.h5"
-"#;
-
-/// The 16 × 16 config: the same flow, starting from the 8 × 8 checkpoint.
+/// The 16 × 16 config: the same flow, starting from the 8 × 8 checkpoint, sampled by
+/// reweighting.
 fn large() -> String {
-    SMALL
-        .replace("shape = [8, 8]", "shape = [16, 16]")
-        .replace("\"out/small.flow.h5\"", "\"out/large.flow.h5\"")
-        .replace("\"out/small.h5\"", "\"out/large.h5\"")
+    SMALL_FLOW
+        .replace("shape = [4, 4]", "shape = [16, 16]")
+        .replace("\"out/flow.h5\"", "\"out/large.flow.h5\"")
+        .replace("\"out/ens.h5\"", "\"out/large.h5\"")
+        .replace("layers = 2", "layers = 2\ninit_from = \"out/flow.h5\"")
         .replace(
-            "hidden = [4]",
-            "hidden = [4]\ninit_from = \"out/small.flow.h5\"",
+            "configs = 10",
+            "configs = 64\nmethod = \"reweight\"\nbatch = 32",
         )
-        + "\n[sample]\nmethod = \"reweight\"\nconfigs = 64\nbatch = 32\n"
 }
 
 #[test]
 fn a_flow_trained_on_8x8_samples_and_fine_tunes_on_16x16() {
-    let dir = scratch(SMALL);
-    let o = lft(dir.path(), &["train", "config.toml"]);
+    let dir = scratch(&small());
+    let o = lft(
+        dir.path(),
+        &[&["train", "config.toml"][..], &TRAIN_SMALL].concat(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::write(dir.path().join("large.toml"), large()).unwrap();
 
@@ -56,7 +48,7 @@ fn a_flow_trained_on_8x8_samples_and_fine_tunes_on_16x16() {
     // 16 × 16 flow given the 8 × 8 parameters.
     let o = lft(dir.path(), &["sample", "large.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let small = lft_io::checkpoint::read_checkpoint(&dir.path().join("out/small.flow.h5")).unwrap();
+    let small = lft_io::checkpoint::read_checkpoint(&dir.path().join("out/flow.h5")).unwrap();
     let config = Config::load(&dir.path().join("large.toml"), &[]).unwrap();
     let mut flow = Flow::new(config.lattice().clone(), &config.flow().unwrap().spec, 99).unwrap();
     flow.set_params(small.params).unwrap();
@@ -74,7 +66,15 @@ fn a_flow_trained_on_8x8_samples_and_fine_tunes_on_16x16() {
     // Fine-tuning reports the quality before and after.
     let o = lft(
         dir.path(),
-        &["train", "large.toml", "--json", "--set", "train.steps=10"],
+        &[
+            "train",
+            "large.toml",
+            "--json",
+            "--set",
+            "train.steps=10",
+            "--set",
+            "train.eval_samples=256",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
@@ -90,15 +90,12 @@ fn a_flow_trained_on_8x8_samples_and_fine_tunes_on_16x16() {
 
 #[test]
 fn a_flow_of_another_shape_or_dimension_is_refused_by_name() {
-    let dir = scratch(SMALL);
-    let o = lft(
-        dir.path(),
-        &["train", "config.toml", "--set", "train.steps=1"],
-    );
+    let dir = scratch(&small());
+    let o = lft(dir.path(), &["train", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::write(dir.path().join("large.toml"), large()).unwrap();
     let cases: &[(&str, &str)] = &[
-        ("flow.layers=6", "flow.layers = 4 there, 6 in this config"),
+        ("flow.layers=6", "flow.layers = 2 there, 6 in this config"),
         ("lattice.shape=[8,8,8]", "2-dimensional lattice [8, 8]"),
     ];
     for (set, needle) in cases {
@@ -116,7 +113,7 @@ fn a_flow_of_another_shape_or_dimension_is_refused_by_name() {
         let err = stderr(&o);
         assert!(!o.status.success(), "{set}");
         assert!(
-            err.contains("flow.init_from out/small.flow.h5") && err.contains(needle),
+            err.contains("flow.init_from out/flow.h5") && err.contains(needle),
             "{set}: {err}"
         );
         assert!(!dir.path().join("out/large.flow.h5").exists(), "{set}");
