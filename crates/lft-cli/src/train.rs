@@ -107,6 +107,17 @@ pub fn run_config(
         });
         transfer = Some((path.clone(), from, before));
     }
+    // A fresh plaquette-basis layer starts as the Wilson plaquette marginal's quantile map.
+    let basis = match (*config.model(), t.checkpoint.exists() || transfer.is_some()) {
+        (lft_config::Model::U1 { beta }, false) => spec
+            .init_plaquette_basis(beta, flow.params_mut())
+            .inspect(|kl| {
+                info!(
+                    "plaquette basis: spline set to the quantile map of exp(beta cos theta), KL {kl:.2e} per plaquette"
+                );
+            }),
+        _ => None,
+    };
     info!(
         "flow: {} {} couplings, hidden {:?}, kernel {}, {} parameters; training {steps} steps of batch {}",
         spec.layers,
@@ -203,6 +214,10 @@ pub fn run_config(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    // train.steps = 0 keeps the initial flow (a plaquette basis as set above) as checkpoint.
+    if !t.checkpoint.exists() {
+        save(config, model.flow(), &adam, &rng, &history, t)?;
+    }
     let elapsed = start.elapsed();
     let ran = adam.steps() - first_step;
     let ms_per_step = (ran > 0).then(|| 1e3 * elapsed.as_secs_f64() / ran as f64);
@@ -230,6 +245,7 @@ pub fn run_config(
             "checkpoint": t.checkpoint,
             "ms_per_step": ms_per_step,
             "quality": quality.as_ref().map(quality_json),
+            "plaquette_basis_kl": basis,
             "transfer": transfer.as_ref().map(|(path, from, before)| serde_json::json!({
                 "init_from": path,
                 "shape": from.shape,
@@ -248,6 +264,9 @@ pub fn run_config(
     );
     if let Some(ms) = ms_per_step {
         println!("  time per step            {ms:.2} ms");
+    }
+    if let Some(kl) = basis {
+        println!("  plaquette basis KL       {kl:.2e} per plaquette (initial spline)");
     }
     if let Some((path, from, before)) = &transfer {
         println!(

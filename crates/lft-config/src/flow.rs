@@ -116,6 +116,10 @@ pub(crate) fn resolve_prior(
     }
 }
 
+/// Bins of the plaquette-basis spline unless `flow.basis_bins` says otherwise: enough for a
+/// KL per plaquette below 10⁻⁶ up to β = 8 (docs/PERFORMANCE.md).
+pub const DEFAULT_BASIS_BINS: usize = 64;
+
 /// Architecture of the flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +141,15 @@ pub struct FlowConfig {
     /// Gauge fields: also condition on the cosines and sines of the frozen 2 × 1 loops.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loops: bool,
+    /// Gauge fields: start with the plaquette-basis layer, which maps every plaquette but one
+    /// by the same circular spline through the maximal-tree gauge, initialised (by `lft train`)
+    /// to the Wilson action's one-plaquette marginal; exact for 2D pure gauge theory up to the
+    /// one global constraint on the plaquettes. The `layers` couplings (0 allowed) follow it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plaquette_basis: bool,
+    /// Bins of the plaquette-basis spline (default 64, written out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis_bins: Option<usize>,
     /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
     pub layers: usize,
     /// Hidden channels of each conditioner network.
@@ -219,6 +232,9 @@ impl FlowConfig {
         if gauge {
             self.prior.get_or_insert(PriorName::Uniform);
             self.final_activation.get_or_insert(ActivationName::None);
+            if self.plaquette_basis {
+                self.basis_bins.get_or_insert(DEFAULT_BASIS_BINS);
+            }
             let transform = *self.transform.get_or_insert(TransformName::Ncp);
             match transform {
                 TransformName::Ncp => _ = self.components.get_or_insert(2),
@@ -263,8 +279,11 @@ impl FlowConfig {
         }
         let lattice = lft_lattice::Lattice::new(shape)
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
-        lft_flow::gauge_mask::check_lattice(&lattice)
-            .map_err(|e| invalid("lattice.shape", e.to_string()))?;
+        match lft_flow::gauge_mask::check_lattice(&lattice) {
+            // Without couplings there are no stripes to close around the torus.
+            Err(lft_flow::GaugeMaskError::Extent(_)) if self.layers == 0 => {}
+            checked => checked.map_err(|e| invalid("lattice.shape", e.to_string()))?,
+        }
         let transform = self.transform.unwrap_or(TransformName::Ncp);
         let components = |default: usize| match self.components {
             Some(0) => Err(invalid("flow.components", "must be at least 1")),
@@ -288,10 +307,27 @@ impl FlowConfig {
                 CircleSpec::Spline { bins: self.bins }
             }
         };
+        let plaquette_basis = match (self.plaquette_basis, self.basis_bins) {
+            (false, Some(_)) => {
+                return Err(invalid(
+                    "flow.basis_bins",
+                    "bins of the plaquette-basis layer: set flow.plaquette_basis = true too",
+                ));
+            }
+            (true, Some(bins)) if bins < 2 => {
+                return Err(invalid(
+                    "flow.basis_bins",
+                    format!("must be at least 2, got {bins}"),
+                ));
+            }
+            (true, bins) => Some(bins.unwrap_or(DEFAULT_BASIS_BINS)),
+            (false, None) => None,
+        };
         Ok(CouplingSpec::Gauge {
             transform: circle,
             loops: self.loops,
             masks: self.masks.map_or(MaskOrder::Descending, MaskOrder::from),
+            plaquette_basis,
         })
     }
 
@@ -302,6 +338,8 @@ impl FlowConfig {
             ("flow.components", self.components.is_some()),
             ("flow.loops", self.loops),
             ("flow.masks", self.masks.is_some()),
+            ("flow.plaquette_basis", self.plaquette_basis),
+            ("flow.basis_bins", self.basis_bins.is_some()),
         ] {
             if set {
                 return Err(invalid(

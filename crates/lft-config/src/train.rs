@@ -3,7 +3,7 @@
 
 use crate::ConfigError;
 use crate::defaults;
-use crate::error::{at_least_one, invalid, positive};
+use crate::error::{invalid, positive};
 use lft_flow::{GradientEstimator, Schedule, TrainOptions};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -42,6 +42,8 @@ impl GradientName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Optimiser steps; 0 keeps the initial flow (with `flow.plaquette_basis`, already the
+    /// plaquette marginal) and writes it as the checkpoint.
     pub steps: usize,
     #[serde(default = "defaults::batch")]
     pub batch: usize,
@@ -129,7 +131,6 @@ impl TryFrom<&TrainConfig> for TrainPlan {
             }
             _ => {}
         }
-        at_least_one("train.steps", t.steps)?;
         if t.batch < 2 {
             return Err(invalid("train.batch", "must be at least 2"));
         }

@@ -539,6 +539,7 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
             transform: CircleSpec::Ncp { components: 2 },
             loops: false,
             masks: MaskOrder::Descending,
+            plaquette_basis: None,
         }
     );
     let text = c.to_toml();
@@ -565,8 +566,32 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
             transform: CircleSpec::SmoothMixture { components: 4 },
             loops: true,
             masks: MaskOrder::Ascending,
+            plaquette_basis: None,
         }
     );
+    // The plaquette-basis layer needs no stripes: with no couplings any extents do.
+    let basis = load(
+        &u1,
+        &[
+            "flow.plaquette_basis=true",
+            "flow.layers=0",
+            "lattice.shape=[6, 10]",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        basis.flow().unwrap().spec.coupling,
+        CouplingSpec::Gauge {
+            transform: CircleSpec::Ncp { components: 2 },
+            loops: false,
+            masks: MaskOrder::Descending,
+            plaquette_basis: Some(64),
+        }
+    );
+    for key in ["plaquette_basis = true", "basis_bins = 64"] {
+        assert!(basis.to_toml().contains(key), "{key} written out");
+    }
+    assert_eq!(load(&basis.to_toml(), &[]).unwrap(), basis);
     let spline = load(&u1, &["flow.transform=\"circular_spline\"", "flow.bins=6"]).unwrap();
     assert_eq!(
         spline.flow().unwrap().spec.coupling,
@@ -574,6 +599,7 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
             transform: CircleSpec::Spline { bins: 6 },
             loops: false,
             masks: MaskOrder::Descending,
+            plaquette_basis: None,
         }
     );
     let refused: &[(&str, &[&str], &str)] = &[
@@ -589,6 +615,18 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
             "flow.components",
         ),
         (&u1, &["lattice.shape=[6, 8]"], "lattice.shape"),
+        (
+            &u1,
+            &["flow.plaquette_basis=true", "lattice.shape=[6, 8]"],
+            "lattice.shape",
+        ),
+        (FLOW, &["flow.plaquette_basis=true"], "flow.plaquette_basis"),
+        (&u1, &["flow.basis_bins=16"], "flow.basis_bins"),
+        (
+            &u1,
+            &["flow.plaquette_basis=true", "flow.basis_bins=1"],
+            "flow.basis_bins",
+        ),
         (FLOW, &["flow.transform=\"ncp\""], "flow.transform"),
         (FLOW, &["flow.loops=true"], "flow.loops"),
         (FLOW, &["flow.masks=\"ascending\""], "flow.masks"),

@@ -33,6 +33,58 @@ impl CircularSpline {
         }
     }
 
+    /// K bins with minimum bin size and knot derivative `floor` (the plaquette-basis layer's
+    /// spline, [`crate::gauge_plaquette_basis`], takes 10⁻⁸: its bins in the tails of a peaked
+    /// marginal are far narrower than 10⁻³ of the circle).
+    pub fn with_floor(bins: usize, floor: f64) -> Self {
+        Self {
+            bins,
+            min_width: floor,
+            min_height: floor,
+            min_derivative: floor,
+        }
+    }
+
+    /// The raw parameters (with the rotation t = 0 last) of the spline that interpolates the
+    /// map c = F⁻¹ taking the uniform angle to the density ∝ e^{β cos θ} on [−π, π]: knots
+    /// θ_j = −π + 2πj/K equally spaced in the output, u_j = −π + 2πF(θ_j) in the input (F the
+    /// CDF, by Simpson's rule on 256 points per bin), and knot derivatives
+    /// c′(u_j) = 1/(2π p(θ_j)). A raw width below the floor is set to the floor.
+    pub fn von_mises_params(&self, beta: f64) -> Vec<f64> {
+        let k = self.bins;
+        let unnormalised = |t: f64| (beta * (t.cos() - 1.0)).exp();
+        let knot = |j: usize| -PI + 2.0 * PI * j as f64 / k as f64;
+        let sub = 256;
+        let mass: Vec<f64> = (0..k)
+            .map(|j| {
+                let (a, b) = (knot(j), knot(j + 1));
+                let h = (b - a) / sub as f64;
+                let inner: f64 = (1..sub)
+                    .map(|i| unnormalised(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
+                    .sum();
+                h / 3.0 * (unnormalised(a) + inner + unnormalised(b))
+            })
+            .collect();
+        let z: f64 = mass.iter().sum();
+        let free = 1.0 - k as f64 * self.min_width;
+        let mut raw: Vec<f64> = mass
+            .iter()
+            .map(|m| ((m / z - self.min_width) / free).max(1e-300).ln())
+            .collect();
+        raw.extend(std::iter::repeat_n(0.0, k));
+        raw.extend((0..k).map(|j| {
+            let d = z / (2.0 * PI * unnormalised(knot(j))) - self.min_derivative;
+            // softplus⁻¹(d) = log(eᵈ − 1), which is d to double precision beyond 40.
+            if d > 40.0 {
+                d
+            } else {
+                d.max(1e-300).exp_m1().ln()
+            }
+        }));
+        raw.push(0.0);
+        raw
+    }
+
     /// The spline on [−π, π] whose bin arithmetic this one shares.
     fn spline(&self) -> RqSpline {
         RqSpline {

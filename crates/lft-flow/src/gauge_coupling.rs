@@ -25,6 +25,7 @@
 use crate::bijection::{Bijection, Cotangent, LayerCache, Workspace};
 use crate::conv::KernelShifts;
 use crate::gauge_mask::GaugeMask;
+use crate::gauge_plaquettes::PlaquetteMap;
 use crate::net::ConvNet;
 use crate::transform::ElementwiseTransform;
 use lft_lattice::Lattice;
@@ -35,8 +36,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct GaugeCoupling<T> {
     mask: GaugeMask,
-    /// x + 0̂ and x + 1̂ per site.
-    fwd: [Vec<usize>; 2],
+    plaquettes: PlaquetteMap,
     net: ConvNet,
     shifts: Arc<KernelShifts>,
     transform: T,
@@ -60,11 +60,9 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
         loops: bool,
     ) -> Self {
         assert_eq!(net.out_channels(), transform.params_per_site());
-        let v = lattice.volume();
-        let fwd = [0, 1].map(|mu| (0..v).map(|x| lattice.fwd(x, mu)).collect());
         Self {
             mask,
-            fwd,
+            plaquettes: PlaquetteMap::new(lattice),
             net,
             shifts,
             transform,
@@ -82,26 +80,17 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
 
     /// P_x = θ_0(x) + θ_1(x + 0̂) − θ_0(x + 1̂) − θ_1(x), not wrapped.
     fn plaquettes(&self, links: &[f64]) -> Vec<f64> {
-        let v = self.volume();
-        (0..v)
-            .map(|x| links[x] + links[v + self.fwd[0][x]] - links[self.fwd[1][x]] - links[v + x])
-            .collect()
+        self.plaquettes.plaquettes(links)
     }
 
-    /// dlinks += the transpose of the plaquette map applied to ∂L/∂P.
-    fn add_plaquette_transpose(&self, dp: &[f64], dlinks: &mut [f64]) {
-        let v = self.volume();
-        for (x, &d) in dp.iter().enumerate() {
-            dlinks[x] += d;
-            dlinks[v + self.fwd[0][x]] += d;
-            dlinks[self.fwd[1][x]] -= d;
-            dlinks[v + x] -= d;
-        }
+    /// x + μ̂.
+    fn fwd(&self, mu: usize, x: usize) -> usize {
+        self.plaquettes.fwd(mu, x)
     }
 
     /// The loops' mask: 1 where P_x and P_{x+μ̂} are both frozen.
     fn loop_mask(&self, mu: usize, x: usize) -> f64 {
-        self.mask.frozen[x] * self.mask.frozen[self.fwd[mu][x]]
+        self.mask.frozen[x] * self.mask.frozen[self.fwd(mu, x)]
     }
 
     /// The conditioner's input from the plaquettes, into `out` `[C, V]`.
@@ -120,7 +109,7 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
         for mu in 0..2 {
             for x in 0..v {
                 let m = self.loop_mask(mu, x);
-                let (s, c) = (p[x] + p[self.fwd[mu][x]]).sin_cos();
+                let (s, c) = (p[x] + p[self.fwd(mu, x)]).sin_cos();
                 out[(2 + 2 * mu) * v + x] = m * c;
                 out[(3 + 2 * mu) * v + x] = m * s;
             }
@@ -143,10 +132,10 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
                 if m == 0.0 {
                     continue;
                 }
-                let (s, c) = (p[x] + p[self.fwd[mu][x]]).sin_cos();
+                let (s, c) = (p[x] + p[self.fwd(mu, x)]).sin_cos();
                 let d = m * (-s * df[(2 + 2 * mu) * v + x] + c * df[(3 + 2 * mu) * v + x]);
                 dp[x] += d;
-                dp[self.fwd[mu][x]] += d;
+                dp[self.fwd(mu, x)] += d;
             }
         }
     }
@@ -240,7 +229,7 @@ impl<T: ElementwiseTransform> GaugeCoupling<T> {
         );
         self.features_backward(&p, &d_features, &mut dp);
         d_in.copy_from_slice(g);
-        self.add_plaquette_transpose(&dp, d_in);
+        self.plaquettes.add_transpose(&dp, d_in);
     }
 }
 

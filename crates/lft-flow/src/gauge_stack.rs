@@ -1,6 +1,7 @@
-//! The stack of a gauge-equivariant flow of 2D U(1): `layers` couplings whose masks cycle
-//! through both link directions and the four stripe offsets ([`crate::gauge_mask`]), each
-//! with a circle transform of its active plaquettes.
+//! The stack of a gauge-equivariant flow of 2D U(1): optionally the plaquette-basis layer
+//! ([`crate::gauge_plaquette_basis`]) next to the prior, then `layers` couplings whose masks
+//! cycle through both link directions and the four stripe offsets ([`crate::gauge_mask`]),
+//! each with a circle transform of its active plaquettes.
 
 use crate::activation::Activation;
 use crate::circle::CircleTransform;
@@ -10,6 +11,7 @@ use crate::circle_spline::CircularSpline;
 use crate::conv::KernelShifts;
 use crate::gauge_coupling::GaugeCoupling;
 use crate::gauge_mask::{GaugeMask, MaskOrder};
+use crate::gauge_plaquette_basis::PlaquetteBasis;
 use crate::net::ConvNet;
 use crate::stack::BijectionStack;
 use lft_lattice::{Lattice, Pcg64};
@@ -25,6 +27,9 @@ pub(crate) struct GaugeStack {
     pub transform: CircleSpec,
     pub loops: bool,
     pub masks: MaskOrder,
+    /// Start with the plaquette-basis layer, a circular spline of this many bins (its
+    /// parameters at zero until [`crate::FlowSpec::init_plaquette_basis`] sets them).
+    pub plaquette_basis: Option<usize>,
 }
 
 impl GaugeStack {
@@ -39,6 +44,12 @@ impl GaugeStack {
         last_scale: f64,
     ) -> BijectionStack {
         let mut stack = BijectionStack::new();
+        if let Some(bins) = self.plaquette_basis {
+            let layer = PlaquetteBasis::new(lattice, basis_transform(bins))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let n = crate::Bijection::n_params(&layer);
+            stack.push(Arc::new(layer), vec![0.0; n]);
+        }
         for l in 0..self.layers {
             let mask =
                 GaugeMask::of_layer(lattice, l, self.masks).unwrap_or_else(|e| panic!("{e}"));
@@ -84,6 +95,15 @@ impl GaugeStack {
             }
         }
     }
+}
+
+/// Smallest bin size and knot derivative of the plaquette-basis spline.
+pub const BASIS_FLOOR: f64 = 1e-8;
+
+/// The circle transform of the plaquette-basis layer: a circular spline of `bins` bins whose
+/// floors ([`BASIS_FLOOR`]) let its tail bins follow a peaked marginal.
+pub fn basis_transform(bins: usize) -> CircleTransform<CircularSpline> {
+    CircleTransform::new(CircularSpline::with_floor(bins, BASIS_FLOOR))
 }
 
 /// The circle transform of a gauge-equivariant coupling.

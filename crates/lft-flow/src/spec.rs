@@ -34,6 +34,9 @@ pub enum CouplingSpec {
         loops: bool,
         /// The order of the stripes of active links.
         masks: MaskOrder,
+        /// Start with the plaquette-basis layer ([`crate::gauge_plaquette_basis`]), which maps
+        /// every plaquette but one by the same circular spline, of this many bins.
+        plaquette_basis: Option<usize>,
     },
 }
 
@@ -165,6 +168,7 @@ impl FlowSpec {
                 transform,
                 loops,
                 masks: MaskOrder::Descending,
+                plaquette_basis: None,
             },
             prior: PriorSpec::Uniform,
             spectral: false,
@@ -186,6 +190,26 @@ impl FlowSpec {
             activation,
             ..Self::gauge(layers, hidden, CircleSpec::Ncp { components: 2 }, false)
         }
+    }
+
+    /// With a plaquette-basis layer (which comes first, so its parameters lead `params`): sets
+    /// them to the spline that interpolates the quantile map of the Wilson plaquette marginal
+    /// at β ([`crate::CircularSpline::von_mises_params`]) and returns what is left of the KL
+    /// per plaquette ([`crate::plaquette_marginal::marginal_kl`] on 2¹⁶ points); `None` for
+    /// flows without that layer.
+    pub fn init_plaquette_basis(&self, beta: f64, params: &mut [f64]) -> Option<f64> {
+        let CouplingSpec::Gauge {
+            plaquette_basis: Some(bins),
+            ..
+        } = self.coupling
+        else {
+            return None;
+        };
+        let transform = crate::gauge_stack::basis_transform(bins);
+        let init = transform.core.von_mises_params(beta);
+        params[..init.len()].copy_from_slice(&init);
+        let kl = crate::plaquette_marginal::marginal_kl(&transform, beta, &init, 1 << 16, None);
+        Some(kl)
     }
 
     /// The stack of bijections of this architecture on `lattice`, with parameters drawn from
@@ -221,6 +245,7 @@ impl FlowSpec {
             transform,
             loops,
             masks,
+            plaquette_basis,
         } = self.coupling
         {
             let stack = crate::gauge_stack::GaugeStack {
@@ -231,6 +256,7 @@ impl FlowSpec {
                 transform,
                 loops,
                 masks,
+                plaquette_basis,
             };
             return stack.build(lattice, &shifts, rng, last_scale);
         }

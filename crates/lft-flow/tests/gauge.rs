@@ -45,6 +45,7 @@ fn spec_ordered(layers: usize, transform: CircleSpec, masks: MaskOrder) -> FlowS
             transform,
             loops: true,
             masks,
+            plaquette_basis: None,
         },
         ..spec(layers, transform, true)
     }
