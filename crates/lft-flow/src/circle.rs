@@ -41,6 +41,20 @@ pub trait CircleMap: Send + Sync + Clone + fmt::Debug {
     fn invert(&self, w: f64, raw: &[f64]) -> f64 {
         invert_core(|v| self.eval(v, raw), w)
     }
+
+    /// [`CircleMap::eval`] at every v of `vs` with the same parameters, into `out`.
+    fn eval_shared(&self, vs: &[f64], raw: &[f64], out: &mut [(f64, f64)]) {
+        for (o, &v) in out.iter_mut().zip(vs) {
+            *o = self.eval(v, raw);
+        }
+    }
+
+    /// [`CircleMap::invert`] at every w of `ws` with the same parameters, into `out`.
+    fn invert_shared(&self, ws: &[f64], raw: &[f64], out: &mut [f64]) {
+        for (o, &w) in out.iter_mut().zip(ws) {
+            *o = self.invert(w, raw);
+        }
+    }
 }
 
 /// Largest number of iterations of [`invert_core`]; a core it cannot invert in that many gives
@@ -150,6 +164,26 @@ impl<M: CircleMap> ElementwiseTransform for CircleTransform<M> {
         let v = self.core.invert(w, &theta[..n]);
         let (_, l) = self.core.eval(v, &theta[..n]);
         (v + 2.0 * PI * turns, l)
+    }
+
+    fn forward_shared(&self, xs: &[f64], theta: &[f64], out: &mut [(f64, f64)]) {
+        let n = self.core.core_params();
+        let (vs, turns): (Vec<f64>, Vec<f64>) = xs.iter().map(|&x| reduce(x)).unzip();
+        self.core.eval_shared(&vs, &theta[..n], out);
+        for (o, t) in out.iter_mut().zip(&turns) {
+            o.0 = o.0 + 2.0 * PI * t + theta[n];
+        }
+    }
+
+    fn inverse_shared(&self, ys: &[f64], theta: &[f64], out: &mut [(f64, f64)]) {
+        let n = self.core.core_params();
+        let (ws, turns): (Vec<f64>, Vec<f64>) = ys.iter().map(|&y| reduce(y - theta[n])).unzip();
+        let mut vs = vec![0.0; ws.len()];
+        self.core.invert_shared(&ws, &theta[..n], &mut vs);
+        self.core.eval_shared(&vs, &theta[..n], out);
+        for ((o, v), t) in out.iter_mut().zip(&vs).zip(&turns) {
+            o.0 = v + 2.0 * PI * t;
+        }
     }
 
     fn backward(&self, x: f64, theta: &[f64], g: f64, gamma: f64, dtheta: &mut [f64]) -> f64 {

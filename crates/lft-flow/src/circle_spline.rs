@@ -158,4 +158,24 @@ impl CircleMap for CircularSpline {
         let bin = s.bin(&k.y, w);
         s.invert_in_bin(&k, bin, w)
     }
+
+    /// The knots once for all of `vs`.
+    fn eval_shared(&self, vs: &[f64], raw: &[f64], out: &mut [(f64, f64)]) {
+        let s = self.spline();
+        let k = self.knots(raw);
+        for (o, &v) in out.iter_mut().zip(vs) {
+            let (y, l, _) = s.eval(&k, s.bin(&k.x, v), v);
+            *o = (y, l);
+        }
+    }
+
+    /// The knots once for all of `ws`.
+    fn invert_shared(&self, ws: &[f64], raw: &[f64], out: &mut [f64]) {
+        let s = self.spline();
+        let k = self.knots(raw);
+        for (o, &w) in out.iter_mut().zip(ws) {
+            let w = w.clamp(-PI, PI);
+            *o = s.invert_in_bin(&k, s.bin(&k.y, w), w);
+        }
+    }
 }

@@ -120,19 +120,24 @@ impl<T: ElementwiseTransform> PlaquetteBasis<T> {
     }
 
     /// Copies `from` into `to` moved by M(map(P) − P) over x ≠ x*, with (map(P), log slope) =
-    /// `map`(P) (H forward, H⁻¹ inverse); returns Σ log slope.
-    fn shift_links(&self, from: &[f64], to: &mut [f64], map: impl Fn(f64) -> (f64, f64)) -> f64 {
+    /// `map`(all P) (H forward, H⁻¹ inverse, with the parameters shared); returns Σ log slope.
+    fn shift_links(
+        &self,
+        from: &[f64],
+        to: &mut [f64],
+        map: impl Fn(&[f64], &mut [(f64, f64)]),
+    ) -> f64 {
         let p = self.plaquettes.plaquettes(from);
         let skip = self.constrained_site();
+        let mut mapped = vec![(0.0, 0.0); p.len()];
+        map(&p, &mut mapped);
         let mut delta = vec![0.0; p.len()];
         let mut logdet = 0.0;
-        for (x, (d, &px)) in delta.iter_mut().zip(&p).enumerate() {
-            if x == skip {
-                continue;
+        for (x, ((d, &px), &(m, log_slope))) in delta.iter_mut().zip(&p).zip(&mapped).enumerate() {
+            if x != skip {
+                *d = m - px;
+                logdet += log_slope;
             }
-            let (mapped, log_slope) = map(px);
-            *d = mapped - px;
-            logdet += log_slope;
         }
         let shifts = self.link_shifts(&delta);
         for ((t, f), s) in to.iter_mut().zip(from).zip(&shifts) {
@@ -182,7 +187,7 @@ impl<T: ElementwiseTransform> Bijection for PlaquetteBasis<T> {
         _ws: &mut Workspace,
     ) -> f64 {
         cache.keep_input(x);
-        self.shift_links(x, y, |p| self.transform.forward(p, params))
+        self.shift_links(x, y, |p, out| self.transform.forward_shared(p, params, out))
     }
 
     fn inverse(
@@ -194,7 +199,7 @@ impl<T: ElementwiseTransform> Bijection for PlaquetteBasis<T> {
         _ws: &mut Workspace,
     ) -> f64 {
         // x = y − M(P′ − H⁻¹(P′)) = y + M(H⁻¹(P′) − P′): the forward shift with H⁻¹.
-        let logdet = self.shift_links(y, x, |p| self.transform.inverse(p, params));
+        let logdet = self.shift_links(y, x, |p, out| self.transform.inverse_shared(p, params, out));
         cache.keep_input(x);
         logdet
     }

@@ -33,4 +33,19 @@ pub trait ElementwiseTransform: Send + Sync + Clone + fmt::Debug {
         gamma: f64,
         dtheta: &mut [f64],
     ) -> f64;
+
+    /// (h(x_i; θ), log h′(x_i)) for every x_i of `xs` with one θ, into `out`: for layers whose
+    /// sites share their parameters, so that a transform can prepare θ once.
+    fn forward_shared(&self, xs: &[f64], theta: &[f64], out: &mut [(f64, f64)]) {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = self.forward(x, theta);
+        }
+    }
+
+    /// (h⁻¹(y_i; θ), log h′ there) for every y_i of `ys` with one θ, into `out`.
+    fn inverse_shared(&self, ys: &[f64], theta: &[f64], out: &mut [(f64, f64)]) {
+        for (o, &y) in out.iter_mut().zip(ys) {
+            *o = self.inverse(y, theta);
+        }
+    }
 }
