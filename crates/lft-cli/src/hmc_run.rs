@@ -14,7 +14,7 @@ use lft_action::Yukawa;
 use lft_config::{Config, Fermions, HmcPlan, Model};
 use lft_cuda::{DeviceHmcSampler, Engine, Executor};
 use lft_io::EnsembleReader;
-use lft_sample::{HmcSampler, PseudofermionHmcSampler, RunPlan, RunSummary};
+use lft_sample::{FourierMass, HmcSampler, PseudofermionHmcSampler, RunPlan, RunSummary};
 use std::path::Path;
 use tracing::info;
 
@@ -36,7 +36,16 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
         h.trajectories
     );
     let plan = config.run_plan(h.chains, h.trajectories, h.save_every);
+    if let Some(mu) = h.fa_mass {
+        info!("Fourier acceleration: mass matrix 2(p^2 + {mu}^2) in momentum space");
+    }
     if choice.device != lft_cuda::Device::Cpu {
+        if h.fa_mass.is_some() {
+            bail!(
+                "{choice}: hmc.fourier_acceleration runs on the CPU (the device's HMC has no \
+                 mass matrix yet; use --device cpu)"
+            );
+        }
         let Model::Phi4(couplings) = model else {
             bail!(
                 "{choice}: the GPU runs HMC of φ⁴; this config's action is {} (use --device cpu)",
@@ -86,6 +95,9 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
         }
         _ => {
             let action = config.field_action()?;
+            let mass = h
+                .fa_mass
+                .map(|mu| std::sync::Arc::new(FourierMass::new(config.lattice(), mu)));
             let sampler = HmcSampler {
                 action: action.as_ref(),
                 params: h.params,
@@ -93,6 +105,7 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
                 seed: config.seed(),
                 thermalization: h.thermalization,
                 tune: h.tune,
+                mass,
             };
             (
                 run_ensemble(config, &sampler, &plan, "hmc.trajectories", &mut progress)?.summary,

@@ -121,3 +121,29 @@ fn finished_run_extends_to_more_trajectories() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(dir.path().join("out/ens.h5")).unwrap() == reference);
 }
+
+/// Fourier-accelerated HMC resumes like plain HMC: its momenta come from the chain's generator,
+/// and the mass matrix from the config.
+#[test]
+fn aborted_fourier_accelerated_run_resumes_to_identical_bytes() {
+    let text = long(SMALL).replace(
+        "integrator = \"omelyan\"",
+        "integrator = \"omelyan\"\nfourier_acceleration = true\nfa_mass = 0.7",
+    );
+    let reference = uninterrupted(&text);
+    let plain = uninterrupted(&long(SMALL));
+    assert!(reference != plain, "the mass matrix changes the chain");
+    let dir = scratch(&text);
+    let o = lft(
+        dir.path(),
+        &["run", "config.toml", "--abort-after", "12000"],
+    );
+    assert!(!o.status.success(), "the abort hook should kill the run");
+    let o = lft(dir.path(), &["run", "config.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = dir.path().join("out/ens.h5");
+    assert!(
+        std::fs::read(&path).unwrap() == reference,
+        "resumed file differs from uninterrupted run"
+    );
+}

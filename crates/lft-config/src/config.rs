@@ -362,6 +362,17 @@ impl TryFrom<ConfigFile> for Config {
                 ));
             }
         }
+        if let Some(hmc) = file.hmc.as_mut() {
+            if hmc.fourier_acceleration && (model.is_gauge() || pseudofermion) {
+                return Err(invalid(
+                    "hmc.fourier_acceleration",
+                    "Fourier acceleration is for scalar fields whose HMC state is the field \
+                     alone (φ⁴, the Yukawa model with the exact determinant); not for link \
+                     angles or pseudofermion chains",
+                ));
+            }
+            hmc.fill_defaults(&file.lattice.shape);
+        }
         if file.hmc.is_none()
             && file.heatbath.is_none()
             && file.flow.is_none()

@@ -75,6 +75,15 @@ pub struct HmcConfig {
         skip_serializing_if = "defaults::is_one"
     )]
     pub save_every: usize,
+    /// Fourier acceleration: momenta, drift and kinetic energy with the mass matrix
+    /// M_p = 2(p̂² + fa_mass²) in momentum space (scalar fields, on the CPU; lft_sample's
+    /// `FourierMass`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fourier_acceleration: bool,
+    /// The mass μ of Fourier acceleration, about 1/ξ of the lightest mode; default 4/L (the
+    /// smallest extent L; ξ = L/4 is the line lft's flows are measured on), written out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fa_mass: Option<f64>,
 }
 
 /// A validated `[hmc]` section in the terms of lft-sample.
@@ -91,6 +100,8 @@ pub struct HmcPlan {
     /// Production trajectories per chain.
     pub trajectories: usize,
     pub save_every: usize,
+    /// Fourier acceleration's mass μ, if on.
+    pub fa_mass: Option<f64>,
 }
 
 impl TryFrom<&HmcConfig> for HmcPlan {
@@ -122,6 +133,22 @@ impl TryFrom<&HmcConfig> for HmcPlan {
                 format!("must be in (0, 1), got {}", h.target_acceptance),
             ));
         }
+        let fa_mass = match (h.fourier_acceleration, h.fa_mass) {
+            (false, Some(_)) => {
+                return Err(invalid(
+                    "hmc.fa_mass",
+                    "the mass of Fourier acceleration: set hmc.fourier_acceleration = true too",
+                ));
+            }
+            (true, Some(m)) if !(m.is_finite() && m > 0.0) => {
+                return Err(invalid(
+                    "hmc.fa_mass",
+                    format!("must be a finite number > 0, got {m}"),
+                ));
+            }
+            (true, m) => m,
+            (false, None) => None,
+        };
         if h.tune_step_size && h.thermalization < 20 {
             return Err(invalid(
                 "hmc.thermalization",
@@ -141,7 +168,19 @@ impl TryFrom<&HmcConfig> for HmcPlan {
             chains: h.chains,
             trajectories: h.trajectories,
             save_every: h.save_every,
+            fa_mass,
         })
+    }
+}
+
+impl HmcConfig {
+    /// Fills the Fourier-acceleration mass when it is on and not given: 4/L for the smallest
+    /// extent L (written out with the effective config).
+    pub(crate) fn fill_defaults(&mut self, shape: &[usize]) {
+        if self.fourier_acceleration && self.fa_mass.is_none() {
+            let l = shape.iter().copied().min().unwrap_or(1).max(1);
+            self.fa_mass = Some(4.0 / l as f64);
+        }
     }
 }
 

@@ -653,3 +653,47 @@ fn every_shipped_config_loads() {
     }
     assert!(n >= 20, "only {n} configs in {}", dir.display());
 }
+
+/// `hmc.fourier_acceleration` resolves to a mass (4/L by default, written out); the mass without
+/// the switch, a mass ≤ 0, link angles and pseudofermion chains are refused by name.
+#[test]
+fn fourier_acceleration_resolves_and_refuses_by_name() {
+    let c = load(GOOD, &["hmc.fourier_acceleration=true"]).unwrap();
+    assert_eq!(c.hmc().unwrap().fa_mass, Some(0.5));
+    assert!(c.to_toml().contains("fa_mass = 0.5"));
+    assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
+    let set = load(GOOD, &["hmc.fourier_acceleration=true", "hmc.fa_mass=0.3"]).unwrap();
+    assert_eq!(set.hmc().unwrap().fa_mass, Some(0.3));
+    assert_eq!(load(GOOD, &[]).unwrap().hmc().unwrap().fa_mass, None);
+    let u1 = GOOD.replace(
+        "kind = \"phi4\"\nm2 = -4.0\nlambda = 8.0",
+        "kind = \"u1\"\nbeta = 2.0",
+    );
+    let refused: &[(&str, &[&str], &str)] = &[
+        (GOOD, &["hmc.fa_mass=0.3"], "hmc.fa_mass"),
+        (
+            GOOD,
+            &["hmc.fourier_acceleration=true", "hmc.fa_mass=0.0"],
+            "hmc.fa_mass",
+        ),
+        (
+            &u1,
+            &["hmc.fourier_acceleration=true"],
+            "hmc.fourier_acceleration",
+        ),
+        (
+            YUKAWA,
+            &[
+                "hmc.fourier_acceleration=true",
+                "action.fermions=pseudofermion",
+            ],
+            "hmc.fourier_acceleration",
+        ),
+    ];
+    for (text, overrides, needle) in refused {
+        let e = load(text, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
+    // The Yukawa model with the exact determinant is a scalar field: accelerated.
+    assert!(load(YUKAWA, &["hmc.fourier_acceleration=true"]).is_ok());
+}

@@ -81,6 +81,8 @@ pub struct HmcChain {
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
     pi: Vec<f64>,
+    /// Fourier acceleration's mass matrix (plain HMC, M = 1, if `None`).
+    mass: Option<std::sync::Arc<crate::FourierMass>>,
 }
 
 impl HmcChain {
@@ -114,7 +116,15 @@ impl HmcChain {
             trial: vec![0.0; v],
             trial_grad: vec![0.0; v],
             pi: vec![0.0; v],
+            mass: None,
         }
+    }
+
+    /// The same chain with Fourier acceleration: momenta, drift and kinetic energy with the
+    /// mass matrix `mass` ([`crate::FourierMass`]).
+    pub fn with_mass(mut self, mass: Option<std::sync::Arc<crate::FourierMass>>) -> Self {
+        self.mass = mass;
+        self
     }
 
     pub fn field(&self) -> &[f64] {
@@ -164,7 +174,10 @@ impl HmcChain {
     /// with probability min(1, e^{−ΔH}).
     pub fn trajectory(&mut self, action: &dyn Action) -> HmcRecord {
         let n = trajectory_steps(&self.params, &mut self.rng);
-        gaussian_fill(&mut self.rng, &mut self.pi);
+        match &self.mass {
+            None => gaussian_fill(&mut self.rng, &mut self.pi),
+            Some(m) => m.draw(&mut self.rng, &mut self.pi),
+        }
         // Drawn before the molecular dynamics, which draws nothing: the stream's order is
         // steps, momenta, uniform either way.
         let u = uniform(&mut self.rng);
@@ -188,17 +201,22 @@ impl HmcChain {
     /// The molecular dynamics of `n` steps from the momenta in `self.pi`, then the Metropolis
     /// test with uniform `u`.
     fn integrate_and_test(&mut self, action: &dyn Action, n: usize, u: f64) -> HmcRecord {
-        let kinetic = crate::integrator::kinetic_energy;
+        let mass = self.mass.clone();
+        let kinetic = |pi: &[f64]| match &mass {
+            None => crate::integrator::kinetic_energy(pi),
+            Some(m) => m.kinetic_energy(pi),
+        };
         let h_start = kinetic(&self.pi) + self.action_value;
         self.trial.copy_from_slice(&self.phi);
         self.trial_grad.copy_from_slice(&self.grad);
-        self.params.integrator.integrate(
+        self.params.integrator.integrate_with_mass(
             action,
             &mut self.trial,
             &mut self.pi,
             &mut self.trial_grad,
             self.params.step_size,
             n,
+            mass.as_deref(),
         );
         let trial_action = action.action(&self.trial);
         let delta_h = kinetic(&self.pi) + trial_action - h_start;
@@ -235,6 +253,8 @@ pub struct HmcSampler<'a> {
     pub thermalization: usize,
     /// Target acceptance of step-size tuning during thermalisation.
     pub tune: Option<f64>,
+    /// Fourier acceleration's mass matrix, shared by the chains (plain HMC if `None`).
+    pub mass: Option<std::sync::Arc<crate::FourierMass>>,
 }
 
 impl<'a> crate::Sampler for HmcSampler<'a> {
@@ -252,7 +272,8 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
     fn fresh(&self, index: u64) -> Self::Chain {
         let rng = lft_lattice::stream_rng(self.seed, index);
         crate::WithAction {
-            chain: HmcChain::new(self.action, self.start, rng, self.params),
+            chain: HmcChain::new(self.action, self.start, rng, self.params)
+                .with_mass(self.mass.clone()),
             action: self.action,
         }
     }
@@ -278,7 +299,7 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
     ) -> Result<Self::Chain, String> {
         let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
         Ok(crate::WithAction {
-            chain: HmcChain::resume(self.action, field, rng, params),
+            chain: HmcChain::resume(self.action, field, rng, params).with_mass(self.mass.clone()),
             action: self.action,
         })
     }

@@ -1,4 +1,5 @@
-//! Molecular-dynamics integrators for H(φ, π) = ½ Σ_x π_x² + S(φ).
+//! Molecular-dynamics integrators for H(φ, π) = ½ Σ_x π_x² + S(φ), or ½ πᵀM⁻¹π + S(φ) with a
+//! Fourier-acceleration mass matrix ([`crate::FourierMass`]: the drift moves φ by M⁻¹π).
 //!
 //! Both are symmetric (hence reversible) and symplectic (hence volume preserving), so a
 //! Metropolis test on ΔH makes HMC exact for any step size.
@@ -49,6 +50,19 @@ pub trait Integrate {
         eps: f64,
         n_steps: usize,
     );
+
+    /// [`Integrate::integrate`] with the mass matrix `mass` (the identity if `None`).
+    #[allow(clippy::too_many_arguments)]
+    fn integrate_with_mass(
+        self,
+        action: &dyn Action,
+        phi: &mut [f64],
+        pi: &mut [f64],
+        grad: &mut [f64],
+        eps: f64,
+        n_steps: usize,
+        mass: Option<&crate::FourierMass>,
+    );
 }
 
 impl Integrate for Integrator {
@@ -61,8 +75,28 @@ impl Integrate for Integrator {
         eps: f64,
         n_steps: usize,
     ) {
+        self.integrate_with_mass(action, phi, pi, grad, eps, n_steps, None);
+    }
+
+    fn integrate_with_mass(
+        self,
+        action: &dyn Action,
+        phi: &mut [f64],
+        pi: &mut [f64],
+        grad: &mut [f64],
+        eps: f64,
+        n_steps: usize,
+        mass: Option<&crate::FourierMass>,
+    ) {
         let kick = |pi: &mut [f64], grad: &[f64], h: f64| axpy(pi, -h, grad);
-        let drift = |phi: &mut [f64], pi: &[f64], h: f64| axpy(phi, h, pi);
+        let mut velocity = vec![0.0; if mass.is_some() { pi.len() } else { 0 }];
+        let mut drift = |phi: &mut [f64], pi: &[f64], h: f64| match mass {
+            None => axpy(phi, h, pi),
+            Some(m) => {
+                m.velocity(pi, &mut velocity);
+                axpy(phi, h, &velocity)
+            }
+        };
         match self {
             Integrator::Leapfrog => {
                 kick(pi, grad, 0.5 * eps);

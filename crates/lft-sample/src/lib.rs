@@ -9,6 +9,7 @@
 pub mod anneal;
 mod chain;
 mod flow_hmc;
+pub mod fourier_mass;
 mod heatbath;
 mod hmc;
 mod imh;
@@ -31,6 +32,7 @@ pub use chain::{
     hmc_settings,
 };
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
+pub use fourier_mass::FourierMass;
 pub use heatbath::{HeatbathChain, HeatbathSampler, von_mises};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};

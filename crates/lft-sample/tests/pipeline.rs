@@ -43,6 +43,7 @@ fn hmc(action: &dyn Action) -> HmcSampler<'_> {
         seed: 3,
         thermalization: 20,
         tune: None,
+        mass: None,
     }
 }
 
