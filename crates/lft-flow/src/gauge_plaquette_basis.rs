@@ -1,6 +1,8 @@
-//! The plaquette-basis layer of 2D U(1): every plaquette but one mapped by the same learned
-//! circle transform H, exactly and all at once, through the plaquette coordinates of the
-//! maximal-tree gauge.
+//! The plaquette-basis layer of 2D U(1): every plaquette but one mapped by the same circle
+//! transform H, exactly and all at once, through the plaquette coordinates of the maximal-tree
+//! gauge. (In lft's flows H is a circular spline that `lft train` sets to the quantile map of
+//! the Wilson plaquette marginal, [`crate::FlowSpec::init_plaquette_basis`]; training may refine
+//! it.)
 //!
 //! On a periodic n₀ × n₁ lattice the plaquettes of a link field are independent angles but for
 //! one constraint (Σ_x P_x ≡ 0 mod 2π), and the Wilson action depends on the links through them
@@ -28,7 +30,9 @@
 //! and through the inverse the same with H⁻¹'s gradients (inverse function theorem), where
 //!   (Mᵀg)(a, b) = −Σ_{b″ > b} g_0(a, b″) + Σ_{a″ > a} g_1(a″, n₁ − 1).
 //! H's parameters are shared by all plaquettes (the target is translation invariant); the
-//! layer has exactly `params_per_site` parameters and no network.
+//! layer has exactly `params_per_site` parameters and no network, and its passes call the
+//! transform's shared-parameter forms ([`ElementwiseTransform::forward_shared`]), so a spline
+//! places its knots once per configuration.
 
 use crate::bijection::{Bijection, Cotangent, LayerCache, Workspace};
 use crate::gauge_plaquettes::PlaquetteMap;
