@@ -194,6 +194,8 @@ impl HmcChain {
         n_steps: usize,
         u: f64,
     ) -> HmcRecord {
+        // Momenta from elsewhere are white (M = 1): a Fourier-accelerated chain draws its own.
+        debug_assert!(self.mass.is_none(), "trajectory_with on a chain with a mass matrix");
         self.pi.copy_from_slice(momenta);
         self.integrate_and_test(action, n_steps, u)
     }
