@@ -195,7 +195,10 @@ impl HmcChain {
         u: f64,
     ) -> HmcRecord {
         // Momenta from elsewhere are white (M = 1): a Fourier-accelerated chain draws its own.
-        debug_assert!(self.mass.is_none(), "trajectory_with on a chain with a mass matrix");
+        debug_assert!(
+            self.mass.is_none(),
+            "trajectory_with on a chain with a mass matrix"
+        );
         self.pi.copy_from_slice(momenta);
         self.integrate_and_test(action, n_steps, u)
     }
