@@ -38,7 +38,7 @@ pub(crate) fn kinetic_energy(pi: &[f64]) -> f64 {
 pub use lft_records::{Integrator, OMELYAN_LAMBDA};
 
 /// The molecular dynamics of an [`Integrator`].
-pub trait Integrate {
+pub trait Integrate: Sized {
     /// Integrates `n_steps` steps of size `eps` in place. On entry `grad` holds ∇S(φ); on exit
     /// it holds ∇S at the final φ.
     fn integrate(
@@ -49,7 +49,9 @@ pub trait Integrate {
         grad: &mut [f64],
         eps: f64,
         n_steps: usize,
-    );
+    ) {
+        self.integrate_with_mass(action, phi, pi, grad, eps, n_steps, None);
+    }
 
     /// [`Integrate::integrate`] with the mass matrix `mass` (the identity if `None`).
     #[allow(clippy::too_many_arguments)]
@@ -66,18 +68,6 @@ pub trait Integrate {
 }
 
 impl Integrate for Integrator {
-    fn integrate(
-        self,
-        action: &dyn Action,
-        phi: &mut [f64],
-        pi: &mut [f64],
-        grad: &mut [f64],
-        eps: f64,
-        n_steps: usize,
-    ) {
-        self.integrate_with_mass(action, phi, pi, grad, eps, n_steps, None);
-    }
-
     fn integrate_with_mass(
         self,
         action: &dyn Action,
