@@ -15,5 +15,5 @@ pub use fft::{LatticeFft, lattice_momentum, p_hat_squared};
 pub use geometry::{Lattice, LatticeError, MAX_DIM, Parity};
 pub use lanes::{LANES, Lanes, lane_axpy, lane_gather, lane_scatter, lane_sum_of_squares};
 pub use num_complex::Complex64;
-pub use rng::{COUNTER_TAG, Pcg64, RngState, gaussian_fill, stream_rng, uniform};
+pub use rng::{COUNTER_TAG, Pcg64, RngState, draw_u64, gaussian_fill, stream_rng, uniform};
 pub use stencil::Hop;

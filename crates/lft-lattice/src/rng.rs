@@ -27,6 +27,12 @@ pub fn stream_rng(seed: u64, stream: u64) -> Pcg64 {
     Pcg64::new(state, inc)
 }
 
+/// 64 random bits (the seed of a sub-computation drawn from a chain's generator).
+#[inline]
+pub fn draw_u64(rng: &mut Pcg64) -> u64 {
+    rng.next_u64()
+}
+
 /// A uniform variate in [0, 1) with 53 random bits.
 #[inline]
 pub fn uniform(rng: &mut Pcg64) -> f64 {

@@ -286,7 +286,7 @@ pub(crate) struct SamplerTotals {
     sum_dh: f64,
     sum_exp: f64,
     n_dh: usize,
-    /// Flow independence Metropolis: the log weights of every proposal.
+    /// Flow independence Metropolis and NE-MCMC: the log weights of every proposal.
     proposal_log_weights: Vec<f64>,
     longest_rejection_run: usize,
     /// Annealing: log Ẑ of each pass (the log-sum-exp of its stored log weights).
@@ -321,6 +321,12 @@ impl SamplerTotals {
             SamplerKind::FlowImh | SamplerKind::FlowReweight => self
                 .proposal_log_weights
                 .extend_from_slice(&r.read_f64_records(c, "proposal_log_weight")?[keep..]),
+            // A trajectory's log weight is −W.
+            SamplerKind::NeMcmc => self.proposal_log_weights.extend(
+                r.read_f64_records(c, "proposal_work")?[keep..]
+                    .iter()
+                    .map(|w| -w),
+            ),
             SamplerKind::Hmc => {
                 let dh = r.read_delta_h(c)?;
                 let dh = &dh[keep..];

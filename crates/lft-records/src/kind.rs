@@ -26,6 +26,10 @@ pub enum SamplerKind {
     /// Heat bath with overrelaxation for gauge fields: one step is a heat-bath sweep over
     /// every link and the overrelaxation sweeps after it.
     Heatbath,
+    /// NE-MCMC: independence Metropolis over whole out-of-equilibrium trajectories (a flow
+    /// or prior draw annealed to the target by Monte Carlo stages), accepted with
+    /// min(1, e^{−(W′ − W)}) on their work W.
+    NeMcmc,
 }
 
 /// A name that is no [`SamplerKind`] (or no integrator).
@@ -44,7 +48,7 @@ impl fmt::Display for UnknownName {
 impl std::error::Error for UnknownName {}
 
 impl SamplerKind {
-    pub const ALL: [SamplerKind; 9] = [
+    pub const ALL: [SamplerKind; 10] = [
         SamplerKind::Hmc,
         SamplerKind::FlowImh,
         SamplerKind::FlowReweight,
@@ -54,10 +58,11 @@ impl SamplerKind {
         SamplerKind::Craft,
         SamplerKind::Pimh,
         SamplerKind::Heatbath,
+        SamplerKind::NeMcmc,
     ];
 
     /// The name stored in files: "hmc", "flow-imh", "flow-reweight", "flow-hmc", "smc",
-    /// "ais", "craft", "pimh", "heatbath".
+    /// "ais", "craft", "pimh", "heatbath", "nemcmc".
     pub fn name(self) -> &'static str {
         match self {
             SamplerKind::Hmc => "hmc",
@@ -69,6 +74,7 @@ impl SamplerKind {
             SamplerKind::Craft => "craft",
             SamplerKind::Pimh => "pimh",
             SamplerKind::Heatbath => "heatbath",
+            SamplerKind::NeMcmc => "nemcmc",
         }
     }
 
@@ -95,6 +101,8 @@ impl SamplerKind {
     /// - PIMH: S of the drawn configuration, log Ẑ of the current pass, its index and the
     ///   index of the pass proposed at this step.
     /// - Heat bath: S after the step.
+    /// - NE-MCMC: S of the current configuration, the work W of the trajectory that made it
+    ///   (its log weight is −W), and the work of the trajectory proposed at this step.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             SamplerKind::Hmc => &["action", "delta_h"],
@@ -107,6 +115,7 @@ impl SamplerKind {
             }
             SamplerKind::Pimh => &["action", "log_z", "pass", "proposal"],
             SamplerKind::Heatbath => &["action"],
+            SamplerKind::NeMcmc => &["action", "work", "proposal_work"],
         }
     }
 

@@ -6,8 +6,7 @@
 //! the trajectories see a flat landscape. How smooth the flow is sets how well the leapfrog
 //! conserves H: a C¹ flow has a force with jumps in its derivative, a C^∞ one does not.
 //!
-//! ∇S̃ is one backward pass of the stack with the cotangent (∇S(φ), ∂L/∂ log det = −1), plus
-//! the prior's gradient.
+//! ∇S̃ is one backward pass of the stack with the cotangent (∇S(φ), ∂L/∂ log det = −1).
 
 use lft_action::Action;
 use lft_flow::Flow;
@@ -26,7 +25,7 @@ impl PulledBack<'_> {
         let logdet = self
             .flow
             .forward_with(z, &mut phi, &mut self.flow.scratch());
-        let s = self.action.action(&phi) - logdet - self.flow.prior().log_prob(z);
+        let s = self.action.action(&phi) - logdet;
         (phi, s)
     }
 }
@@ -58,7 +57,6 @@ impl Action for PulledBack<'_> {
         self.flow
             .stack()
             .backward(&mut scratch, &mut g, -1.0, &mut unused);
-        self.flow.prior().grad_neg_log_prob(z, grad);
-        grad.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+        grad.copy_from_slice(&g);
     }
 }

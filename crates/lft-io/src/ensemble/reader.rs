@@ -178,10 +178,12 @@ impl EnsembleReader {
         }
         Ok(ChainMeta {
             settings: match self.meta.sampler {
-                SamplerKind::FlowImh | SamplerKind::FlowReweight => ChainSettings::Flow {
-                    proposal_batch: a.u64("proposal_batch")?,
-                    flow_step: a.u64("flow_step")?,
-                },
+                SamplerKind::FlowImh | SamplerKind::FlowReweight | SamplerKind::NeMcmc => {
+                    ChainSettings::Flow {
+                        proposal_batch: a.u64("proposal_batch")?,
+                        flow_step: a.u64("flow_step")?,
+                    }
+                }
                 SamplerKind::FlowHmc => ChainSettings::FlowHmc {
                     step_size: a.f64("step_size")?,
                     n_steps: a.u64("n_steps")?,

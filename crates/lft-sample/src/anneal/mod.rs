@@ -10,9 +10,12 @@
 //! - [`transport`]: CRAFT's flow step inside a pass, with its loss and gradient;
 //! - [`craft`]: CRAFT, a trained flow per transition;
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
+//! - [`nemcmc`]: independence Metropolis over single out-of-equilibrium trajectories
+//!   (NE-MCMC), from a prior or through a trained flow;
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
 
 pub mod craft;
+pub mod nemcmc;
 pub mod particles;
 pub mod pass;
 pub mod path;
@@ -27,6 +30,9 @@ pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, tr
 pub use particles::{CpuParticles, Particles, initial_particles};
 pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed, smc_pass_on};
 pub use path::Tempered;
+pub use nemcmc::{
+    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages, Trajectories,
+};
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
 pub use sampler::{
