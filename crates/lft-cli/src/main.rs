@@ -10,6 +10,7 @@ mod info;
 mod measure;
 mod measure_gauge;
 mod merge;
+mod nemcmc;
 mod pipeline;
 mod progress;
 mod pseudo_marginal;
@@ -26,8 +27,9 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// `lft run`: HMC for an [hmc] config; heat bath for a [heatbath] config; training for a
-/// [flow] config; annealing for an [anneal] config.
+/// `lft run`: HMC for an [hmc] config; heat bath for a [heatbath] config; training, then
+/// sampling, for a [flow] config (NE-MCMC from the flow's prior trains nothing); annealing for
+/// an [anneal] config.
 fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     let config = lft_config::Config::load(&args.config, &args.overrides)?;
     let choice = device::choose(args.device, &config);
@@ -40,7 +42,9 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     if config.heatbath().is_ok() {
         return heatbath_run::run_config(&config, args, choice);
     }
-    train::run_config(&config, choice, args.abort_after, args.json)?;
+    if config.needs_training() {
+        train::run_config(&config, choice, args.abort_after, args.json)?;
+    }
     if config.sample().is_ok() {
         sample::run_config(&config, choice, args.abort_after, args.json)?;
     } else {

@@ -125,7 +125,7 @@ fn print_table(m: &Measurement) {
             line += &format!(", <dH> {dh:.5}, <exp(-dH)> {e:.5}");
         }
         if let Some(ess) = s.ess {
-            line += &format!(", ESS of the flow {ess:.4}");
+            line += &format!(", ESS of the proposals {ess:.4}");
         }
         if let Some(k) = s.pareto_k {
             line += &format!(", Pareto k-hat {k:.3}");

@@ -1,7 +1,8 @@
 //! `lft sample`: sampling with the trained flow, into an ensemble: independence Metropolis
 //! chains (`sample.method = "imh"`), independent importance-weighted samples (`"reweight"`),
 //! or flow-HMC chains (`"flow_hmc"`: a flow proposal, then HMC trajectories, every step; with
-//! pseudofermions and `pf_estimator = "flow"`, on the joint (φ, ϕ) with pseudofermion HMC).
+//! pseudofermions and `pf_estimator = "flow"`, on the joint (φ, ϕ) with pseudofermion HMC);
+//! `"nemcmc"` is [`crate::nemcmc`].
 //!
 //! All three go through the one pipeline ([`crate::pipeline`]): an interrupted run resumes
 //! exactly (flow chains from their last complete batch of proposals, flow-HMC from any
@@ -76,6 +77,9 @@ pub fn run_config(
     json: bool,
 ) -> Result<()> {
     let s = config.sample()?;
+    if s.method == SampleMethod::Nemcmc {
+        return crate::nemcmc::run_config(config, choice, abort_after, json);
+    }
     let engine = crate::device::engine(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
     let device = match engine {
@@ -170,6 +174,7 @@ pub fn run_config(
             };
             run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary
         }
+        SampleMethod::Nemcmc => unreachable!("NE-MCMC returned above"),
         SampleMethod::FlowHmc => {
             info!(
                 "flow-HMC: {} chain(s) × {} steps, each a flow proposal and {} trajectories",
@@ -207,7 +212,7 @@ pub fn run_config(
 /// The run's summary, with the diagnostics of the whole ensemble file (lft-measure): the
 /// proposals' ESS and Pareto k̂, the longest rejection run, τ_int, the sign balance, and the
 /// warnings.
-fn print_summary(
+pub(crate) fn print_summary(
     config: &Config,
     s: &SamplePlan,
     run: &RunSummary,
@@ -260,6 +265,7 @@ fn print_summary(
     }
     let label = match s.method {
         SampleMethod::FlowHmc => "lft sample (flow-HMC)",
+        SampleMethod::Nemcmc => "lft sample (NE-MCMC)",
         _ => "lft sample",
     };
     println!(
@@ -283,7 +289,7 @@ fn print_summary(
                 );
             }
         }
-        SampleMethod::Imh | SampleMethod::FlowHmc => {
+        SampleMethod::Imh | SampleMethod::FlowHmc | SampleMethod::Nemcmc => {
             let label = match s.method {
                 SampleMethod::FlowHmc => "flow acceptance (this run)",
                 _ => "acceptance (this run)",
@@ -296,7 +302,11 @@ fn print_summary(
                 );
             }
             if let Some(ess) = sampler.and_then(|x| x.ess) {
-                row("ESS of the proposals", format!("{ess:.4}"));
+                let what = match s.method {
+                    SampleMethod::Nemcmc => "ESS of the trajectories",
+                    _ => "ESS of the proposals",
+                };
+                row(what, format!("{ess:.4}"));
             }
             if let Some(x) = sampler {
                 row("longest rejection run", x.longest_rejection_run.to_string());

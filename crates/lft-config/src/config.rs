@@ -14,6 +14,7 @@ use crate::pf_estimator::{JointFlow, PfEstimator};
 use crate::run::RunConfig;
 use crate::sample::{SampleMethod, SamplePlan};
 use crate::slurm::{SlurmConfig, SlurmPlan};
+use crate::snf::{SnfPlan, SnfStart};
 use crate::train::TrainPlan;
 use lft_action::{Action, FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
 use lft_flow::FlowSpec;
@@ -33,6 +34,7 @@ pub struct Config {
     heatbath: Option<HeatbathPlan>,
     flow: Option<FlowPlan>,
     sample: Option<SamplePlan>,
+    snf: Option<SnfPlan>,
     anneal: Option<AnnealPlan>,
     output: Output,
     /// `[output] path` as written, before a task moves it into the task folder.
@@ -243,6 +245,18 @@ impl Config {
         self.sample
             .as_ref()
             .ok_or_else(|| invalid("sample", "this config has no [sample] section"))
+    }
+
+    /// The `[snf]` plan of NE-MCMC, or an error naming the missing section.
+    pub fn snf(&self) -> Result<&SnfPlan, ConfigError> {
+        self.snf
+            .as_ref()
+            .ok_or_else(|| invalid("snf", "this config has no [snf] section"))
+    }
+
+    /// Whether `lft run` trains the flow: not where NE-MCMC starts from the flow's prior.
+    pub fn needs_training(&self) -> bool {
+        self.flow.is_some() && self.snf.is_none_or(|s| s.start == SnfStart::Flow)
     }
 
     /// The `[anneal]` plan, or an error naming the missing section.
@@ -476,6 +490,32 @@ impl TryFrom<ConfigFile> for Config {
             Some(s) => Some(SamplePlan::try_from(s)?),
             None => None,
         };
+        let nemcmc = sample.as_ref().map(|s| s.method) == Some(SampleMethod::Nemcmc);
+        let snf = match (&file.snf, nemcmc) {
+            (Some(s), true) => Some(SnfPlan::try_from(s)?),
+            (None, true) => {
+                return Err(invalid(
+                    "snf",
+                    "sample.method = \"nemcmc\" needs an [snf] section (its protocol: at \
+                     least `stages`)",
+                ));
+            }
+            (Some(_), false) => {
+                return Err(invalid(
+                    "snf",
+                    "an [snf] section sets the protocol of NE-MCMC: it needs [sample] with \
+                     method = \"nemcmc\"",
+                ));
+            }
+            (None, false) => None,
+        };
+        if nemcmc && pseudofermion {
+            return Err(invalid(
+                "sample.method",
+                "NE-MCMC needs the action itself along its path: use fermions = \"exact\" (the \
+                 pseudofermion estimators are not supported by \"nemcmc\")",
+            ));
+        }
         let joint = pf_estimator.is_some_and(|p| p.joint.is_some());
         if pseudofermion
             && !joint
@@ -516,6 +556,7 @@ impl TryFrom<ConfigFile> for Config {
             heatbath,
             flow,
             sample,
+            snf,
             anneal,
             output,
             base_output,

@@ -12,6 +12,7 @@ use crate::overrides::apply_override;
 use crate::run::RunConfig;
 use crate::sample::SampleConfig;
 use crate::slurm::SlurmConfig;
+use crate::snf::SnfConfig;
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -43,6 +44,9 @@ pub struct ConfigFile {
     /// Sampling with the trained flow (`lft sample`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleConfig>,
+    /// The protocol of NE-MCMC trajectories (`sample.method = "nemcmc"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snf: Option<SnfConfig>,
     /// Annealing from a prior to e^{−S}: SMC, AIS, CRAFT, PIMH (`lft anneal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anneal: Option<AnnealConfig>,

@@ -29,7 +29,7 @@
 //! ```
 //!
 //! One file per job: [`file`] (the schema as written), [`action`], [`hmc`], [`heatbath`], [`flow`],
-//! [`train`], [`sample`], [`anneal`], [`output`], [`slurm`] (each section and what it resolves to), [`config`]
+//! [`train`], [`sample`], [`snf`], [`anneal`], [`output`], [`slurm`] (each section and what it resolves to), [`config`]
 //! (the resolved whole) and [`reuse`] (whether a stored file belongs to a config).
 
 pub mod action;
@@ -49,6 +49,7 @@ pub mod reuse;
 pub mod run;
 pub mod sample;
 pub mod slurm;
+pub mod snf;
 pub mod train;
 
 pub use action::{ActionConfig, ActionKind, Couplings, Fermions, FermionsName, Model};
@@ -72,4 +73,5 @@ pub use reuse::{Mismatch, Reuse};
 pub use run::RunConfig;
 pub use sample::{SampleConfig, SampleMethod, SamplePlan};
 pub use slurm::{SlurmConfig, SlurmPlan, WarningSignal};
+pub use snf::{SnfConfig, SnfPlan, SnfStart, StageKind};
 pub use train::{ObjectiveName, ScheduleName, TrainConfig, TrainPlan};

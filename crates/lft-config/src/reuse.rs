@@ -17,10 +17,11 @@ pub enum Reuse {
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
     /// must agree, except `train.steps`, `train.eval_samples`, `flow.precision` and the
     /// determinant estimator's `action.pf_*` keys (the training force does not use it); sampling
-    /// and output settings, the task and `[slurm]` may change (every task of an array samples
+    /// settings (`[sample]`, `[snf]`), output settings, the task and `[slurm]` may change (every task of an array samples
     /// with the one trained flow).
     Training,
-    /// Sampling with a trained flow: the seed, lattice, action and `[flow]` must agree, except
+    /// Sampling with a trained flow (`[sample]` and `[snf]` may change): the seed, lattice,
+    /// action and `[flow]` must agree, except
     /// `flow.precision` (the parameters are float64 whichever type the nets computed in) and
     /// the determinant estimator's `action.pf_*` keys (a flow serves any estimator).
     Sampling,
@@ -63,6 +64,7 @@ impl Reuse {
                 "flow.precision",
                 "hmc",
                 "sample",
+                "snf",
                 "output",
                 "task",
                 "slurm",
@@ -72,6 +74,7 @@ impl Reuse {
                 "hmc",
                 "train",
                 "sample",
+                "snf",
                 "output",
                 "task",
                 "slurm",

@@ -22,7 +22,9 @@ pub struct SampleConfig {
     pub batch: usize,
     /// "imh": independence Metropolis chains; "reweight": independent flow samples with
     /// importance weights w = e^{−S}/q (no accept/reject); "flow_hmc": each step a flow
-    /// proposal (independence Metropolis), then `hmc_per_step` HMC trajectories.
+    /// proposal (independence Metropolis), then `hmc_per_step` HMC trajectories; "nemcmc":
+    /// independence Metropolis over out-of-equilibrium trajectories (the `[snf]` protocol),
+    /// `batch` of them at a time.
     #[serde(default)]
     pub method: SampleMethod,
     /// flow_hmc: HMC trajectories after each flow proposal.
@@ -68,6 +70,7 @@ pub enum SampleMethod {
     Imh,
     Reweight,
     FlowHmc,
+    Nemcmc,
 }
 
 impl From<SampleMethod> for SamplerKind {
@@ -77,6 +80,7 @@ impl From<SampleMethod> for SamplerKind {
             SampleMethod::Imh => SamplerKind::FlowImh,
             SampleMethod::Reweight => SamplerKind::FlowReweight,
             SampleMethod::FlowHmc => SamplerKind::FlowHmc,
+            SampleMethod::Nemcmc => SamplerKind::NeMcmc,
         }
     }
 }

@@ -58,7 +58,8 @@ pub struct SamplerSummary {
     /// ⟨e^{−ΔH}⟩ (HMC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_exp_minus_delta_h: Option<f64>,
-    /// Kish ESS of the flow's proposals (flow independence Metropolis).
+    /// Kish ESS of the proposals (flow independence Metropolis, reweighting; NE-MCMC: of
+    /// the trajectories, weights e^{−W}).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ess: Option<f64>,
     /// Pareto k̂ of the proposals' log weights (PSIS; > 0.7: unreliable).

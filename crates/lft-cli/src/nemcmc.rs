@@ -1,0 +1,74 @@
+//! `lft sample` with `sample.method = "nemcmc"`: chains of independence Metropolis over
+//! out-of-equilibrium trajectories (lft-sample's `anneal::nemcmc`), the protocol from `[snf]`.
+//! Trajectories start from the trained flow (`snf.start = "flow"`, its checkpoint or
+//! `flow.init_from`) or from the flow's prior alone (`"prior"`, no training), run `sample.batch`
+//! at a time in parallel, and go through the one pipeline: an interrupted run resumes exactly
+//! at a batch boundary.
+
+use crate::device::Choice;
+use crate::pipeline::run_ensemble;
+use crate::progress::RunProgress;
+use crate::sample::{load_flow, print_summary};
+use crate::train::INIT_STREAM;
+use anyhow::{Context, Result, bail};
+use lft_config::{Config, SnfStart};
+use lft_flow::Flow;
+use lft_sample::anneal::{NeMcmcSampler, PathStart, Protocol};
+use std::time::Instant;
+use tracing::info;
+
+/// Runs the NE-MCMC chains of `config`, then prints the summary.
+pub fn run_config(
+    config: &Config,
+    choice: Choice,
+    abort_after: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    if choice.device != lft_cuda::Device::Cpu {
+        bail!("{choice}: NE-MCMC runs its trajectories on the CPU; leave the device out");
+    }
+    let s = config.sample()?;
+    let snf = config.snf()?;
+    let (flow, flow_step) = match snf.start {
+        SnfStart::Flow => load_flow(config)?,
+        SnfStart::Prior => {
+            let spec = &config.flow()?.spec;
+            let flow = Flow::new(config.lattice().clone(), spec, config.seed() ^ INIT_STREAM)
+                .context("flow")?;
+            (flow, 0)
+        }
+    };
+    let action = config.field_action()?;
+    let start = match snf.start {
+        SnfStart::Flow => PathStart::Flow(&flow),
+        SnfStart::Prior => PathStart::Prior(flow.prior()),
+    };
+    let protocol = Protocol::new(start, action.as_ref(), snf.stages).context("snf")?;
+    let sampler = NeMcmcSampler {
+        protocol: &protocol,
+        batch: s.batch,
+        seed: config.seed(),
+        flow_step,
+    };
+    let st = snf.stages;
+    info!(
+        "NE-MCMC: {} chain(s) × {} configurations, trajectories from the {} through {} stages of {} move(s) each, {} at a time",
+        s.chains,
+        s.configs,
+        match snf.start {
+            SnfStart::Flow => "trained flow",
+            SnfStart::Prior => "flow's prior",
+        },
+        st.stages,
+        st.steps,
+        s.batch.max(2)
+    );
+    let plan = config.run_plan(s.chains, s.configs, s.save_every);
+    let mut progress = RunProgress::new("configurations", abort_after);
+    let start = Instant::now();
+    let summary = run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary;
+    if summary.steps > 0 {
+        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), None, json)?;
+    }
+    Ok(())
+}
