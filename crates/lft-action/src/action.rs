@@ -120,6 +120,13 @@ pub trait Action: Send + Sync {
         None
     }
 
+    /// `out = H(φ) v`, H = ∂²S/∂φ∂φ the Hessian (backpropagation through molecular dynamics
+    /// needs it: the training of stochastic normalizing flows); returns `false`, leaving `out`
+    /// alone, where the action does not implement it (the default).
+    fn hessian_vector(&self, _phi: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
+
     /// ∂S/∂φ for every configuration of a batch `[n, V]`, in parallel over configurations.
     fn gradient_batch(&self, phis: &[f64], grads: &mut [f64]) {
         let v = self.state_len();

@@ -240,6 +240,18 @@ impl Action for Phi4 {
         Some(self)
     }
 
+    /// (H v)_x = (2(2d + m²) + 12λ φ_x²) v_x − 2 Σ_μ (v_{x+μ̂} + v_{x−μ̂}).
+    fn hessian_vector(&self, phi: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
+        let lambda12 = 12.0 * self.params.lambda;
+        self.lattice
+            .neighbour_map(v, out, 0, Hop::Both, |vx, hops| mass2 * vx - 2.0 * hops);
+        for ((o, p), vx) in out.iter_mut().zip(phi).zip(v) {
+            *o += lambda12 * p * p * vx;
+        }
+        true
+    }
+
     /// a ∂S/∂φ_x + b φ_x in one pass.
     fn scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64) {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
@@ -359,6 +371,21 @@ impl Action for Phi4Hopping {
 
     fn lanes(&self) -> Option<&dyn LaneAction> {
         Some(self)
+    }
+
+    /// (H v)_x = (2 + 4λ̃ (3φ̃_x² − 1)) v_x − 2κ Σ_μ (v_{x+μ̂} + v_{x−μ̂}).
+    fn hessian_vector(&self, phi: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let HoppingParams {
+            kappa,
+            lambda_tilde,
+        } = self.params;
+        self.lattice.neighbour_map(v, out, 0, Hop::Both, |vx, hops| {
+            (2.0 - 4.0 * lambda_tilde) * vx - 2.0 * kappa * hops
+        });
+        for ((o, p), vx) in out.iter_mut().zip(phi).zip(v) {
+            *o += 12.0 * lambda_tilde * p * p * vx;
+        }
+        true
     }
 
     /// a ∂S/∂φ̃_x + b ∂S₀/∂φ̃_x in one pass.

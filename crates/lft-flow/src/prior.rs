@@ -166,6 +166,28 @@ impl Prior {
             }
         }
     }
+
+    /// out = H v with H = ∂²(−log r)/∂z∂z: v for the standard normal, the free-field Hessian
+    /// for the free field, v − a² sech²(aM) (Σ_x v_x) on the first V sites for the Z₂
+    /// mixture, 0 for uniform angles.
+    pub fn hessian_vector(&self, z: &[f64], v: &[f64], out: &mut [f64]) {
+        match self {
+            Prior::StandardNormal => out.copy_from_slice(v),
+            Prior::Uniform => out.fill(0.0),
+            Prior::FreeField { action, sigma, .. } => {
+                let n = sigma.len();
+                action.hessian_vector(&z[..n], &v[..n], &mut out[..n]);
+                out[n..].copy_from_slice(&v[n..]);
+            }
+            &Prior::Z2Mixture { shift, volume } => {
+                out.copy_from_slice(v);
+                let m: f64 = z[..volume].iter().sum();
+                let sech = 1.0 / (shift * m).cosh();
+                let pull = shift * shift * sech * sech * v[..volume].iter().sum::<f64>();
+                out[..volume].iter_mut().for_each(|o| *o -= pull);
+            }
+        }
+    }
 }
 
 /// log cosh x = |x| + log(1 + e^{−2|x|}) − log 2, without overflow for large |x|.

@@ -12,6 +12,8 @@
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
 //! - [`nemcmc`]: independence Metropolis over single out-of-equilibrium trajectories
 //!   (NE-MCMC), from a prior or through a trained flow;
+//! - [`snf`]: stochastic normalizing flows (flow blocks between the stages' HMC moves) and
+//!   their training by the reparameterised gradient of the work;
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
 
 pub mod craft;
@@ -24,6 +26,7 @@ pub mod resample;
 pub mod sampler;
 pub mod schedule;
 pub mod settings;
+pub mod snf;
 pub mod transport;
 
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
@@ -31,8 +34,10 @@ pub use particles::{CpuParticles, Particles, initial_particles};
 pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed, smc_pass_on};
 pub use path::Tempered;
 pub use nemcmc::{
-    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages, Trajectories,
+    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages,
+    TrajectorySource, Trajectories,
 };
+pub use snf::{SNF_INIT_STREAM, SNF_TRAIN_STREAM, Snf, SnfTrainer};
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
 pub use sampler::{

@@ -53,6 +53,16 @@ pub enum PathStart<'a> {
     Flow(&'a Flow),
 }
 
+/// What NE-MCMC draws its trajectories from: a [`Protocol`], or a stochastic normalizing
+/// flow ([`super::snf::Snf`]).
+pub trait TrajectorySource: Sync {
+    /// Sites (or links) of the configurations the trajectories end in.
+    fn field_len(&self) -> usize;
+
+    /// `n` ≥ 2 trajectories on the streams (seed, base + 1 + i).
+    fn run(&self, n: usize, seed: u64, base: u64) -> Result<Trajectories, AnnealError>;
+}
+
 /// A protocol: start, target and stages.
 pub struct Protocol<'a> {
     prior: &'a Prior,
@@ -121,9 +131,16 @@ impl<'a> Protocol<'a> {
         }
     }
 
+}
+
+impl TrajectorySource for Protocol<'_> {
+    fn field_len(&self) -> usize {
+        self.action.field_len()
+    }
+
     /// `n` ≥ 2 trajectories on the streams (seed, base + 1 + i) (those of an AIS pass whose
     /// streams start at `base`: without a flow, the same numbers as that pass).
-    pub fn run(&self, n: usize, seed: u64, base: u64) -> Result<Trajectories, AnnealError> {
+    fn run(&self, n: usize, seed: u64, base: u64) -> Result<Trajectories, AnnealError> {
         let settings = self.pass_settings(n);
         let target = self.path_target();
         let pass = run_pass(self.prior, target, &settings, seed, base, None, None)?;
@@ -169,7 +186,7 @@ struct Current {
 
 /// An NE-MCMC chain: trajectories `batch` at a time, each accepted with min(1, e^{W − W′}).
 pub struct NeMcmc<'a> {
-    protocol: &'a Protocol<'a>,
+    protocol: &'a dyn TrajectorySource,
     batch: usize,
     rng: Pcg64,
     current: Option<Current>,
@@ -191,7 +208,7 @@ pub struct NeMcmcStep {
 impl<'a> NeMcmc<'a> {
     /// A chain drawing its batches' seeds from `rng`; its first trajectory is accepted (an
     /// exact draw of the protocol, the usual start).
-    pub fn new(protocol: &'a Protocol<'a>, batch: usize, rng: Pcg64) -> Self {
+    pub fn new(protocol: &'a dyn TrajectorySource, batch: usize, rng: Pcg64) -> Self {
         Self {
             protocol,
             batch: batch.max(2),
@@ -274,14 +291,14 @@ impl Chain for NeMcmc<'_> {
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
-        (vec![0.0; self.protocol.action.field_len()], self.rng_state())
+        (vec![0.0; self.protocol.field_len()], self.rng_state())
     }
 }
 
 /// NE-MCMC chains of a protocol, `batch` trajectories at a time; chain c decides on the
 /// stream (seed, NEMCMC_STREAM + c).
 pub struct NeMcmcSampler<'a> {
-    pub protocol: &'a Protocol<'a>,
+    pub protocol: &'a dyn TrajectorySource,
     pub batch: usize,
     pub seed: u64,
     /// Training steps of the start flow (0 for a prior start).
@@ -296,7 +313,7 @@ impl<'a> Sampler for NeMcmcSampler<'a> {
     }
 
     fn volume(&self) -> usize {
-        self.protocol.action.field_len()
+        self.protocol.field_len()
     }
 
     fn fresh(&self, index: u64) -> NeMcmc<'a> {

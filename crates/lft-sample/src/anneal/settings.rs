@@ -106,6 +106,8 @@ pub enum AnnealError {
     NoWeight { beta: f64 },
     #[error("anneal on the device: {0}")]
     Device(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error(
         "anneal: the CRAFT loss of transition {transition} is {value} at iteration {iteration}; \
          a smaller learning rate may help"

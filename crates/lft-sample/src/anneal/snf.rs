@@ -1,0 +1,396 @@
+//! Stochastic normalizing flows (Wu, Köhler, Noé 2020) on the annealing path of
+//! [`super::path`]: K stages, stage k a flow block T_k (an annealing transport, the identity
+//! until trained) followed by `steps` HMC trajectories (leapfrog, unit mass; one step is MALA)
+//! at π_k ∝ r^{1−β_k} e^{−β_k S}, β_k = k/K. With U_β = −log π_β (U_0 = −log r, normalised)
+//! a trajectory from x_0 ~ r has the generalised work
+//!   W = Σ_k [U_k(y_k) − log|det ∂T_k/∂x|(x_{k−1}) − U_{k−1}(x_{k−1})],   y_k = T_k(x_{k−1}),
+//! x_k the HMC moves' result from y_k (their heat cancels: each move leaves π_k invariant), so
+//! E[e^{−W}] = Z and e^{−W} weights the endpoint exactly (NE-MCMC, [`super::nemcmc`]).
+//!
+//! **Training** minimises E[W] = KL(path ‖ reversed target path) − log Z, the reverse KL of the
+//! path, by its reparameterised gradient: the noise of a trajectory (x_0, the momenta, the
+//! uniforms of the accept tests) is held fixed and W is differentiated through every block
+//! and every accepted leapfrog trajectory, back to front. A rejected trajectory returns its
+//! start, an identity map; the accept decisions themselves are not differentiated (Wu et al.
+//! do the same), so the gradient is that of W with the decisions frozen, which a finite
+//! difference at fixed noise reproduces. Backpropagation through a leapfrog step needs the
+//! Hessian of U_k against a vector ([`Action::hessian_vector`]: φ⁴ has it), two per step.
+//!
+//! Streams: trajectory i of a batch draws its start, momenta and uniforms from (seed,
+//! base + 1 + i), in a fixed order, so the same (seed, base) gives the same noise whatever
+//! the parameters.
+
+use super::nemcmc::{Stages, TrajectorySource, Trajectories};
+use super::path::Tempered;
+use super::settings::AnnealError;
+use lft_action::Action;
+use lft_flow::{Adam, BijectionStack, FlowSpec, Prior, StackScratch};
+use lft_lattice::{Lattice, Pcg64, gaussian_fill, stream_rng, uniform};
+use rayon::prelude::*;
+
+/// First stream of the blocks' initial hidden layers (block k uses SNF_INIT_STREAM + k).
+pub const SNF_INIT_STREAM: u64 = 5 << 32;
+/// First stream of the training batches (step t: `pass_base(SNF_TRAIN_STREAM, t)`).
+pub const SNF_TRAIN_STREAM: u64 = 3 << 60;
+
+/// A stochastic normalizing flow: prior, target, stages and their blocks (one per stage, or
+/// none at all: then its trajectories are AIS's with leapfrog HMC moves).
+pub struct Snf<'a> {
+    pub prior: &'a Prior,
+    pub action: &'a dyn Action,
+    pub stages: Stages,
+    pub blocks: &'a [BijectionStack],
+}
+
+/// One leapfrog trajectory as recorded for backpropagation: whether it was accepted and, if
+/// it was, the positions x_0 … x_n of its steps.
+struct MoveTape {
+    positions: Option<Vec<Vec<f64>>>,
+}
+
+/// One stage as recorded: its input x_{k−1}, the block's caches, its output y_k and moves.
+struct StageTape {
+    input: Vec<f64>,
+    scratch: Option<StackScratch>,
+    output: Vec<f64>,
+    moves: Vec<MoveTape>,
+}
+
+/// A trajectory's end, its work and, when recorded, its tape.
+struct Run {
+    config: Vec<f64>,
+    work: f64,
+    accepted: usize,
+    tape: Vec<StageTape>,
+}
+
+impl<'a> Snf<'a> {
+    /// Checks the stages and blocks: K ≥ 1 stages and either no block or one per stage.
+    pub fn new(
+        prior: &'a Prior,
+        action: &'a dyn Action,
+        stages: Stages,
+        blocks: &'a [BijectionStack],
+    ) -> Result<Self, AnnealError> {
+        if stages.stages == 0 {
+            return Err(AnnealError::TooSmall {
+                what: "stages",
+                min: 1,
+                value: 0,
+            });
+        }
+        if action.state_len() != action.field_len() {
+            return Err(AnnealError::Unsupported(
+                "snf: a stochastic normalizing flow moves the field alone: auxiliary fields \
+                 (pseudofermions) are not supported"
+                    .into(),
+            ));
+        }
+        if !blocks.is_empty() && blocks.len() != stages.stages {
+            return Err(AnnealError::FlowCount {
+                expected: stages.stages,
+                found: blocks.len(),
+            });
+        }
+        Ok(Self {
+            prior,
+            action,
+            stages,
+            blocks,
+        })
+    }
+
+    /// The target of stage k (β = k/K).
+    fn stage(&self, k: usize) -> Tempered<'a> {
+        Tempered {
+            prior: self.prior,
+            action: self.action,
+            beta: k as f64 / self.stages.stages as f64,
+        }
+    }
+
+    /// One trajectory from the stream `rng`; with `record`, the tape for [`Snf::backward`].
+    fn forward(&self, rng: &mut Pcg64, record: bool) -> Run {
+        let v = self.action.state_len();
+        let mut x = vec![0.0; v];
+        self.prior.sample(rng, &mut x);
+        let mut work = 0.0;
+        let mut accepted = 0;
+        let mut tape = Vec::new();
+        for k in 1..=self.stages.stages {
+            let (from, to) = (self.stage(k - 1), self.stage(k));
+            let before = from.action(&x);
+            let (y, logdet, scratch) = match self.blocks.get(k - 1) {
+                Some(block) => {
+                    let mut scratch = block.scratch(v);
+                    let mut y = vec![0.0; v];
+                    let logdet = block.forward(&x, &mut y, &mut scratch);
+                    (y, logdet, Some(scratch))
+                }
+                None => (x.clone(), 0.0, None),
+            };
+            work += to.action(&y) - logdet - before;
+            let mut moves = Vec::new();
+            let mut z = y.clone();
+            for _ in 0..self.stages.steps {
+                let (ok, positions) = self.leapfrog_trajectory(&to, &mut z, rng, record);
+                accepted += ok as usize;
+                moves.push(MoveTape { positions });
+            }
+            if record {
+                tape.push(StageTape {
+                    input: std::mem::replace(&mut x, z),
+                    scratch,
+                    output: y,
+                    moves,
+                });
+            } else {
+                x = z;
+            }
+        }
+        Run {
+            config: x,
+            work,
+            accepted,
+            tape,
+        }
+    }
+
+    /// An HMC trajectory of `n_steps` leapfrog steps (unit mass) on `target` from `x`: momenta
+    /// from `rng`, then one uniform for the accept test. Returns whether it was accepted and,
+    /// with `record` and acceptance, the positions of its steps.
+    fn leapfrog_trajectory(
+        &self,
+        target: &Tempered<'_>,
+        x: &mut Vec<f64>,
+        rng: &mut Pcg64,
+        record: bool,
+    ) -> (bool, Option<Vec<Vec<f64>>>) {
+        let params = self.stages.move_params;
+        let (eps, n) = (params.step_size, params.n_steps);
+        let v = x.len();
+        let mut p = vec![0.0; v];
+        gaussian_fill(rng, &mut p);
+        let u = uniform(rng);
+        let h0 = target.action(x) + 0.5 * p.iter().map(|q| q * q).sum::<f64>();
+        let mut y = x.clone();
+        let mut g = vec![0.0; v];
+        target.gradient(&y, &mut g);
+        let mut positions = record.then(|| vec![y.clone()]);
+        for _ in 0..n {
+            p.iter_mut().zip(&g).for_each(|(p, g)| *p -= 0.5 * eps * g);
+            y.iter_mut().zip(&p).for_each(|(y, p)| *y += eps * p);
+            target.gradient(&y, &mut g);
+            p.iter_mut().zip(&g).for_each(|(p, g)| *p -= 0.5 * eps * g);
+            if let Some(ps) = positions.as_mut() {
+                ps.push(y.clone());
+            }
+        }
+        let h1 = target.action(&y) + 0.5 * p.iter().map(|q| q * q).sum::<f64>();
+        // NaN energies are rejected.
+        let accepted = u < (h0 - h1).exp();
+        if accepted {
+            *x = y;
+            (true, positions)
+        } else {
+            (false, None)
+        }
+    }
+
+    /// Backward through an accepted leapfrog trajectory with positions `xs`: `a` = ∂W/∂x_n on
+    /// entry, ∂W/∂x_0 on return (the momenta are noise; the final momentum is discarded).
+    fn leapfrog_backward(
+        &self,
+        target: &Tempered<'_>,
+        xs: &[Vec<f64>],
+        a: &mut [f64],
+    ) -> Result<(), AnnealError> {
+        let eps = self.stages.move_params.step_size;
+        let v = a.len();
+        let mut ap = vec![0.0; v];
+        let mut hv = vec![0.0; v];
+        for i in (0..xs.len() - 1).rev() {
+            // p_{i+1} = p_h − ε/2 ∇U(x_{i+1}).
+            hessian(target, &xs[i + 1], &ap, &mut hv)?;
+            a.iter_mut().zip(&hv).for_each(|(a, h)| *a -= 0.5 * eps * h);
+            // x_{i+1} = x_i + ε p_h.
+            ap.iter_mut().zip(a.iter()).for_each(|(p, a)| *p += eps * a);
+            // p_h = p_i − ε/2 ∇U(x_i).
+            hessian(target, &xs[i], &ap, &mut hv)?;
+            a.iter_mut().zip(&hv).for_each(|(a, h)| *a -= 0.5 * eps * h);
+        }
+        Ok(())
+    }
+
+    /// Backward through a recorded trajectory: adds ∂W/∂θ of every block to `grads` (block by
+    /// block, each of its block's length).
+    fn backward(&self, tape: &mut [StageTape], grads: &mut [Vec<f64>]) -> Result<(), AnnealError> {
+        let v = self.action.state_len();
+        let mut a = vec![0.0; v];
+        let mut g = vec![0.0; v];
+        for k in (1..=self.stages.stages).rev() {
+            let (from, to) = (self.stage(k - 1), self.stage(k));
+            let stage = &mut tape[k - 1];
+            for m in stage.moves.iter().rev() {
+                if let Some(xs) = &m.positions {
+                    self.leapfrog_backward(&to, xs, &mut a)?;
+                }
+            }
+            to.gradient(&stage.output, &mut g);
+            a.iter_mut().zip(&g).for_each(|(a, g)| *a += g);
+            if let (Some(block), Some(scratch)) = (self.blocks.get(k - 1), stage.scratch.as_mut())
+            {
+                let mut da = a.clone();
+                block.backward(scratch, &mut da, -1.0, &mut grads[k - 1]);
+                a = da;
+            }
+            from.gradient(&stage.input, &mut g);
+            a.iter_mut().zip(&g).for_each(|(a, g)| *a -= g);
+        }
+        Ok(())
+    }
+
+    /// E[W] over `n` trajectories on the streams (seed, base + 1 + i) and its gradient in
+    /// every block's parameters (block by block), at fixed noise.
+    pub fn work_gradient(
+        &self,
+        n: usize,
+        seed: u64,
+        base: u64,
+    ) -> Result<(f64, Vec<Vec<f64>>), AnnealError> {
+        let zero: Vec<Vec<f64>> = self.blocks.iter().map(|b| vec![0.0; b.n_params()]).collect();
+        let per: Vec<Result<(f64, Vec<Vec<f64>>), AnnealError>> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let mut rng = stream_rng(seed, base + 1 + i as u64);
+                let mut run = self.forward(&mut rng, true);
+                let mut grads = zero.clone();
+                self.backward(&mut run.tape, &mut grads)?;
+                Ok((run.work, grads))
+            })
+            .collect();
+        let mut mean = 0.0;
+        let mut total = zero;
+        for r in per {
+            let (w, grads) = r?;
+            if !w.is_finite() {
+                return Err(AnnealError::NonFinite {
+                    beta: 1.0,
+                    particle: 0,
+                    value: w,
+                });
+            }
+            mean += w / n as f64;
+            for (t, g) in total.iter_mut().zip(&grads) {
+                t.iter_mut().zip(g).for_each(|(t, g)| *t += g / n as f64);
+            }
+        }
+        Ok((mean, total))
+    }
+}
+
+/// out = H v of a stage's target, or the named error of an action without a Hessian.
+fn hessian(target: &Tempered<'_>, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<(), AnnealError> {
+    if target.hessian_vector(x, v, out) {
+        Ok(())
+    } else {
+        Err(AnnealError::Unsupported(
+            "snf: training backpropagates through HMC moves and needs the action's Hessian, \
+             which this action does not provide (φ⁴ does)"
+                .into(),
+        ))
+    }
+}
+
+impl TrajectorySource for Snf<'_> {
+    fn field_len(&self) -> usize {
+        self.action.field_len()
+    }
+
+    fn run(&self, n: usize, seed: u64, base: u64) -> Result<Trajectories, AnnealError> {
+        let field = self.action.field_len();
+        let runs: Vec<Run> = (0..n)
+            .into_par_iter()
+            .map(|i| self.forward(&mut stream_rng(seed, base + 1 + i as u64), false))
+            .collect();
+        let moves = (n * self.stages.stages * self.stages.steps).max(1) as f64;
+        Ok(Trajectories {
+            actions: runs.iter().map(|r| self.action.action(&r.config)).collect(),
+            work: runs.iter().map(|r| r.work).collect(),
+            move_acceptance: runs.iter().map(|r| r.accepted).sum::<usize>() as f64 / moves,
+            configs: runs
+                .into_iter()
+                .flat_map(|r| r.config.into_iter().take(field))
+                .collect(),
+        })
+    }
+}
+
+/// The blocks of an SNF and their optimisers, trained by E[W].
+#[derive(Debug, Clone)]
+pub struct SnfTrainer {
+    blocks: Vec<BijectionStack>,
+    adams: Vec<Adam>,
+    steps: u64,
+}
+
+impl SnfTrainer {
+    /// `stages` identity blocks of architecture `spec` (an annealing transport; its prior is
+    /// not used), hidden layers from (seed, SNF_INIT_STREAM + k).
+    pub fn new(spec: &FlowSpec, lattice: &Lattice, stages: usize, seed: u64) -> Self {
+        let blocks: Vec<BijectionStack> = (0..stages)
+            .map(|k| spec.build_identity_stack(lattice, seed, SNF_INIT_STREAM + k as u64))
+            .collect();
+        let adams = blocks.iter().map(|b| Adam::new(b.n_params())).collect();
+        Self {
+            blocks,
+            adams,
+            steps: 0,
+        }
+    }
+
+    pub fn blocks(&self) -> &[BijectionStack] {
+        &self.blocks
+    }
+
+    pub fn blocks_mut(&mut self) -> &mut [BijectionStack] {
+        &mut self.blocks
+    }
+
+    /// Training steps taken.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// One Adam step of rate `lr` on E[W] of `batch` trajectories on the streams of step
+    /// [`SnfTrainer::steps`]; returns E[W] before the step and the gradient's norm.
+    pub fn train_step(
+        &mut self,
+        prior: &Prior,
+        action: &dyn Action,
+        stages: Stages,
+        batch: usize,
+        lr: f64,
+        seed: u64,
+    ) -> Result<(f64, f64), AnnealError> {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(AnnealError::LearningRate(lr));
+        }
+        let base = super::pass_base(SNF_TRAIN_STREAM, self.steps);
+        let snf = Snf::new(prior, action, stages, &self.blocks)?;
+        let (work, grads) = snf.work_gradient(batch, seed, base)?;
+        let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+        if !norm.is_finite() {
+            return Err(AnnealError::NonFiniteLoss {
+                iteration: self.steps,
+                transition: 0,
+                value: norm,
+            });
+        }
+        for ((block, adam), g) in self.blocks.iter_mut().zip(&mut self.adams).zip(&grads) {
+            adam.step(block.params_mut(), g, lr);
+        }
+        self.steps += 1;
+        Ok((work, norm))
+    }
+}
