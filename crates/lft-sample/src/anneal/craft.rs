@@ -16,7 +16,8 @@ use super::path::Tempered;
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
 use super::transport::{TransitionLoss, transport_step};
 use lft_action::Action;
-use lft_flow::{Adam, BijectionStack, FlowSpec, ParamCountError, Prior};
+use super::blocks::TrainedFlows;
+use lft_flow::{BijectionStack, FlowSpec, ParamCountError, Prior};
 use lft_lattice::Lattice;
 
 /// First stream of the flows' initial hidden layers (one per transition).
@@ -27,9 +28,7 @@ pub const CRAFT_TRAIN_STREAM: u64 = 1 << 60;
 /// The trained state of CRAFT: one transport per transition with its optimiser.
 #[derive(Debug, Clone)]
 pub struct Craft {
-    flows: Vec<BijectionStack>,
-    adams: Vec<Adam>,
-    iterations: u64,
+    flows: TrainedFlows,
 }
 
 /// What one training iteration did.
@@ -46,68 +45,42 @@ pub struct CraftIteration {
 impl Craft {
     /// `transitions` identity transports of architecture `spec` (its prior is not used).
     pub fn new(spec: &FlowSpec, lattice: &Lattice, transitions: usize, seed: u64) -> Self {
-        let flows: Vec<BijectionStack> = (0..transitions)
-            .map(|k| spec.build_identity_stack(lattice, seed, CRAFT_INIT_STREAM + k as u64))
-            .collect();
-        let adams = flows.iter().map(|f| Adam::new(f.n_params())).collect();
         Self {
-            flows,
-            adams,
-            iterations: 0,
+            flows: TrainedFlows::identity(spec, lattice, transitions, seed, CRAFT_INIT_STREAM),
         }
     }
 
     /// Restores a state from flat vectors (all flows' parameters and Adam moments, flow after
     /// flow, as [`Craft::params`] and [`Craft::adam_moments`] give them).
     pub fn restore(
-        mut self,
+        self,
         params: &[f64],
         adam_m: &[f64],
         adam_v: &[f64],
         iterations: u64,
     ) -> Result<Self, ParamCountError> {
-        let total: usize = self.flows.iter().map(|f| f.n_params()).sum();
-        for found in [params.len(), adam_m.len(), adam_v.len()] {
-            if found != total {
-                return Err(ParamCountError {
-                    expected: total,
-                    found,
-                });
-            }
-        }
-        let mut start = 0;
-        for (flow, adam) in self.flows.iter_mut().zip(&mut self.adams) {
-            let r = start..start + flow.n_params();
-            flow.set_params(params[r.clone()].to_vec())?;
-            *adam = Adam::restore(adam_m[r.clone()].to_vec(), adam_v[r].to_vec(), iterations);
-            start += flow.n_params();
-        }
-        self.iterations = iterations;
-        Ok(self)
+        Ok(Self {
+            flows: self.flows.restore(params, adam_m, adam_v, iterations)?,
+        })
     }
 
     pub fn flows(&self) -> &[BijectionStack] {
-        &self.flows
+        self.flows.flows()
     }
 
     /// Training iterations done.
     pub fn iterations(&self) -> u64 {
-        self.iterations
+        self.flows.steps()
     }
 
     /// All parameters, flow after flow.
     pub fn params(&self) -> Vec<f64> {
-        self.flows
-            .iter()
-            .flat_map(|f| f.params().to_vec())
-            .collect()
+        self.flows.params()
     }
 
     /// Adam's (m, v), flow after flow.
     pub fn adam_moments(&self) -> (Vec<f64>, Vec<f64>) {
-        let m = self.adams.iter().flat_map(|a| a.moments().0.to_vec());
-        let v = self.adams.iter().flat_map(|a| a.moments().1.to_vec());
-        (m.collect(), v.collect())
+        self.flows.adam_moments()
     }
 
     fn check(&self, settings: &SmcSettings) -> Result<(), AnnealError> {
@@ -116,10 +89,10 @@ impl Craft {
             .schedule
             .betas()
             .ok_or(AnnealError::CraftAdaptive)?;
-        if betas.len() != self.flows.len() {
+        if betas.len() != self.flows().len() {
             return Err(AnnealError::FlowCount {
                 expected: betas.len(),
-                found: self.flows.len(),
+                found: self.flows().len(),
             });
         }
         Ok(())
@@ -139,10 +112,10 @@ impl Craft {
         if !(learning_rate > 0.0 && learning_rate.is_finite()) {
             return Err(AnnealError::LearningRate(learning_rate));
         }
-        let mut losses = vec![TransitionLoss::default(); self.flows.len()];
-        let base = pass_base(CRAFT_TRAIN_STREAM, self.iterations);
+        let mut losses = vec![TransitionLoss::default(); self.flows().len()];
+        let base = pass_base(CRAFT_TRAIN_STREAM, self.iterations());
         let transports = Transports {
-            flows: &self.flows,
+            flows: self.flows(),
             losses: Some(&mut losses),
         };
         let pass = run_pass(prior, action, settings, seed, base, Some(transports), None)?;
@@ -151,17 +124,15 @@ impl Craft {
             let sq: f64 = l.grad.iter().map(|g| g * g).sum();
             if !(l.loss.is_finite() && sq.is_finite()) {
                 return Err(AnnealError::NonFiniteLoss {
-                    iteration: self.iterations,
+                    iteration: self.iterations(),
                     transition: k,
                     value: if l.loss.is_finite() { sq } else { l.loss },
                 });
             }
             norm2 += sq;
         }
-        for ((flow, adam), l) in self.flows.iter_mut().zip(&mut self.adams).zip(&losses) {
-            adam.step(flow.params_mut(), &l.grad, learning_rate);
-        }
-        self.iterations += 1;
+        let grads: Vec<&[f64]> = losses.iter().map(|l| l.grad.as_slice()).collect();
+        self.flows.step(&grads, learning_rate);
         Ok(CraftIteration {
             pass,
             losses: losses.iter().map(|l| l.loss).collect(),
@@ -193,7 +164,7 @@ impl Craft {
     ) -> Result<SmcPass, AnnealError> {
         self.check(settings)?;
         let transports = Transports {
-            flows: &self.flows,
+            flows: self.flows(),
             losses: None,
         };
         let base = pass_base(ANNEAL_STREAM, pass);

@@ -8,6 +8,7 @@
 //! - [`pass`]: the loop of one pass (transport, weights, resampling, HMC move, log Z), and
 //!   [`smc_pass`] (SMC, or AIS without resampling);
 //! - [`transport`]: CRAFT's flow step inside a pass, with its loss and gradient;
+//! - [`blocks`]: flows trained together, an optimiser each (CRAFT's and an SNF's);
 //! - [`craft`]: CRAFT, a trained flow per transition;
 //! - [`pimh`]: particle independent Metropolis–Hastings over whole passes;
 //! - [`nemcmc`]: independence Metropolis over single out-of-equilibrium trajectories
@@ -16,6 +17,7 @@
 //!   their training by the reparameterised gradient of the work;
 //! - [`sampler`]: passes and PIMH chains in the one sampler pipeline.
 
+pub mod blocks;
 pub mod craft;
 pub mod nemcmc;
 pub mod particles;
@@ -37,7 +39,8 @@ pub use nemcmc::{
     NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages,
     TrajectorySource, Trajectories,
 };
-pub use snf::{SNF_INIT_STREAM, SNF_TRAIN_STREAM, Snf, SnfTrainer};
+pub use blocks::TrainedFlows;
+pub use snf::{SNF_INIT_STREAM, SNF_TRAIN_STREAM, Snf, SnfStep, SnfTrainer, WorkGradient};
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
 pub use sampler::{

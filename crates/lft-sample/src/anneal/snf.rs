@@ -24,7 +24,8 @@ use super::nemcmc::{Stages, TrajectorySource, Trajectories};
 use super::path::Tempered;
 use super::settings::AnnealError;
 use lft_action::Action;
-use lft_flow::{Adam, BijectionStack, FlowSpec, Prior, StackScratch};
+use super::blocks::TrainedFlows;
+use lft_flow::{BijectionStack, FlowSpec, ParamCountError, Prior, StackScratch};
 use lft_lattice::{Lattice, Pcg64, gaussian_fill, stream_rng, uniform};
 use rayon::prelude::*;
 
@@ -250,42 +251,65 @@ impl<'a> Snf<'a> {
         Ok(())
     }
 
-    /// E[W] over `n` trajectories on the streams (seed, base + 1 + i) and its gradient in
-    /// every block's parameters (block by block), at fixed noise.
+    /// W of `n` trajectories on the streams (seed, base + 1 + i) and the gradient of their
+    /// mean in every block's parameters (block by block), at fixed noise.
     pub fn work_gradient(
         &self,
         n: usize,
         seed: u64,
         base: u64,
-    ) -> Result<(f64, Vec<Vec<f64>>), AnnealError> {
+    ) -> Result<WorkGradient, AnnealError> {
         let zero: Vec<Vec<f64>> = self.blocks.iter().map(|b| vec![0.0; b.n_params()]).collect();
-        let per: Vec<Result<(f64, Vec<Vec<f64>>), AnnealError>> = (0..n)
+        let per: Vec<Result<(f64, usize, Vec<Vec<f64>>), AnnealError>> = (0..n)
             .into_par_iter()
             .map(|i| {
                 let mut rng = stream_rng(seed, base + 1 + i as u64);
                 let mut run = self.forward(&mut rng, true);
                 let mut grads = zero.clone();
                 self.backward(&mut run.tape, &mut grads)?;
-                Ok((run.work, grads))
+                Ok((run.work, run.accepted, grads))
             })
             .collect();
-        let mut mean = 0.0;
-        let mut total = zero;
-        for r in per {
-            let (w, grads) = r?;
+        let mut out = WorkGradient {
+            works: Vec::with_capacity(n),
+            grads: zero,
+            move_acceptance: 0.0,
+        };
+        let mut accepted = 0;
+        for (i, r) in per.into_iter().enumerate() {
+            let (w, a, grads) = r?;
             if !w.is_finite() {
                 return Err(AnnealError::NonFinite {
                     beta: 1.0,
-                    particle: 0,
+                    particle: i,
                     value: w,
                 });
             }
-            mean += w / n as f64;
-            for (t, g) in total.iter_mut().zip(&grads) {
+            out.works.push(w);
+            accepted += a;
+            for (t, g) in out.grads.iter_mut().zip(&grads) {
                 t.iter_mut().zip(g).for_each(|(t, g)| *t += g / n as f64);
             }
         }
-        Ok((mean, total))
+        out.move_acceptance =
+            accepted as f64 / (n * self.stages.stages * self.stages.steps).max(1) as f64;
+        Ok(out)
+    }
+}
+
+/// The works of a batch of trajectories and the gradient of their mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkGradient {
+    pub works: Vec<f64>,
+    /// ∂ mean(W)/∂θ, block by block.
+    pub grads: Vec<Vec<f64>>,
+    pub move_acceptance: f64,
+}
+
+impl WorkGradient {
+    /// The mean work.
+    pub fn mean(&self) -> f64 {
+        self.works.iter().sum::<f64>() / self.works.len().max(1) as f64
     }
 }
 
@@ -329,41 +353,71 @@ impl TrajectorySource for Snf<'_> {
 /// The blocks of an SNF and their optimisers, trained by E[W].
 #[derive(Debug, Clone)]
 pub struct SnfTrainer {
-    blocks: Vec<BijectionStack>,
-    adams: Vec<Adam>,
-    steps: u64,
+    blocks: TrainedFlows,
+}
+
+/// What one training step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SnfStep {
+    /// Mean and variance of W over the batch, before the step.
+    pub mean_work: f64,
+    pub work_variance: f64,
+    /// Kish ESS/N of the batch's weights e^{−W}.
+    pub ess: f64,
+    /// Acceptance of the stages' HMC moves.
+    pub move_acceptance: f64,
+    /// Euclidean norm of the gradient of E[W] in all blocks' parameters.
+    pub grad_norm: f64,
 }
 
 impl SnfTrainer {
     /// `stages` identity blocks of architecture `spec` (an annealing transport; its prior is
     /// not used), hidden layers from (seed, SNF_INIT_STREAM + k).
     pub fn new(spec: &FlowSpec, lattice: &Lattice, stages: usize, seed: u64) -> Self {
-        let blocks: Vec<BijectionStack> = (0..stages)
-            .map(|k| spec.build_identity_stack(lattice, seed, SNF_INIT_STREAM + k as u64))
-            .collect();
-        let adams = blocks.iter().map(|b| Adam::new(b.n_params())).collect();
         Self {
-            blocks,
-            adams,
-            steps: 0,
+            blocks: TrainedFlows::identity(spec, lattice, stages, seed, SNF_INIT_STREAM),
         }
     }
 
+    /// Restores a checkpointed state (blocks' parameters and Adam moments, block after
+    /// block).
+    pub fn restore(
+        self,
+        params: &[f64],
+        adam_m: &[f64],
+        adam_v: &[f64],
+        steps: u64,
+    ) -> Result<Self, ParamCountError> {
+        Ok(Self {
+            blocks: self.blocks.restore(params, adam_m, adam_v, steps)?,
+        })
+    }
+
     pub fn blocks(&self) -> &[BijectionStack] {
-        &self.blocks
+        self.blocks.flows()
     }
 
     pub fn blocks_mut(&mut self) -> &mut [BijectionStack] {
-        &mut self.blocks
+        self.blocks.flows_mut()
     }
 
     /// Training steps taken.
     pub fn steps(&self) -> u64 {
-        self.steps
+        self.blocks.steps()
+    }
+
+    /// All parameters, block after block.
+    pub fn params(&self) -> Vec<f64> {
+        self.blocks.params()
+    }
+
+    /// Adam's (m, v), block after block.
+    pub fn adam_moments(&self) -> (Vec<f64>, Vec<f64>) {
+        self.blocks.adam_moments()
     }
 
     /// One Adam step of rate `lr` on E[W] of `batch` trajectories on the streams of step
-    /// [`SnfTrainer::steps`]; returns E[W] before the step and the gradient's norm.
+    /// [`SnfTrainer::steps`].
     pub fn train_step(
         &mut self,
         prior: &Prior,
@@ -372,25 +426,32 @@ impl SnfTrainer {
         batch: usize,
         lr: f64,
         seed: u64,
-    ) -> Result<(f64, f64), AnnealError> {
+    ) -> Result<SnfStep, AnnealError> {
         if !(lr > 0.0 && lr.is_finite()) {
             return Err(AnnealError::LearningRate(lr));
         }
-        let base = super::pass_base(SNF_TRAIN_STREAM, self.steps);
-        let snf = Snf::new(prior, action, stages, &self.blocks)?;
-        let (work, grads) = snf.work_gradient(batch, seed, base)?;
-        let norm = grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
-        if !norm.is_finite() {
+        let base = super::pass_base(SNF_TRAIN_STREAM, self.steps());
+        let snf = Snf::new(prior, action, stages, self.blocks())?;
+        let g = snf.work_gradient(batch, seed, base)?;
+        let grad_norm = g.grads.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
+        if !grad_norm.is_finite() {
             return Err(AnnealError::NonFiniteLoss {
-                iteration: self.steps,
+                iteration: self.steps(),
                 transition: 0,
-                value: norm,
+                value: grad_norm,
             });
         }
-        for ((block, adam), g) in self.blocks.iter_mut().zip(&mut self.adams).zip(&grads) {
-            adam.step(block.params_mut(), g, lr);
-        }
-        self.steps += 1;
-        Ok((work, norm))
+        let n = g.works.len() as f64;
+        let mean_work = g.works.iter().sum::<f64>() / n;
+        let work_variance = g.works.iter().map(|w| (w - mean_work).powi(2)).sum::<f64>() / n;
+        let log_w: Vec<f64> = g.works.iter().map(|w| -w).collect();
+        self.blocks.step(&g.grads, lr);
+        Ok(SnfStep {
+            mean_work,
+            work_variance,
+            ess: lft_stats::kish_ess(&log_w),
+            move_acceptance: g.move_acceptance,
+            grad_norm,
+        })
     }
 }
