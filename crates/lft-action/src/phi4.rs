@@ -379,9 +379,10 @@ impl Action for Phi4Hopping {
             kappa,
             lambda_tilde,
         } = self.params;
-        self.lattice.neighbour_map(v, out, 0, Hop::Both, |vx, hops| {
-            (2.0 - 4.0 * lambda_tilde) * vx - 2.0 * kappa * hops
-        });
+        self.lattice
+            .neighbour_map(v, out, 0, Hop::Both, |vx, hops| {
+                (2.0 - 4.0 * lambda_tilde) * vx - 2.0 * kappa * hops
+            });
         for ((o, p), vx) in out.iter_mut().zip(phi).zip(v) {
             *o += 12.0 * lambda_tilde * p * p * vx;
         }

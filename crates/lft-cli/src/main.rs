@@ -16,6 +16,7 @@ mod progress;
 mod pseudo_marginal;
 mod sample;
 mod signals;
+mod snf_train;
 mod status;
 mod store;
 mod submit;

@@ -1,9 +1,11 @@
 //! `lft sample` with `sample.method = "nemcmc"`: chains of independence Metropolis over
 //! out-of-equilibrium trajectories (lft-sample's `anneal::nemcmc`), the protocol from `[snf]`.
 //! Trajectories start from the trained flow (`snf.start = "flow"`, its checkpoint or
-//! `flow.init_from`) or from the flow's prior alone (`"prior"`, no training), run `sample.batch`
-//! at a time in parallel, and go through the one pipeline: an interrupted run resumes exactly
-//! at a batch boundary.
+//! `flow.init_from`) or from the flow's prior alone (`"prior"`, no training of the `[flow]`);
+//! with `snf.block_layers` > 0 a flow block precedes each stage's moves, trained first by
+//! [`crate::snf_train`] (a stochastic normalizing flow). They run `sample.batch` at a time in
+//! parallel and go through the one pipeline: an interrupted run resumes exactly at a batch
+//! boundary.
 
 use crate::device::Choice;
 use crate::pipeline::run_ensemble;
@@ -13,7 +15,7 @@ use crate::train::INIT_STREAM;
 use anyhow::{Context, Result, bail};
 use lft_config::{Config, SnfStart};
 use lft_flow::Flow;
-use lft_sample::anneal::{NeMcmcSampler, PathStart, Protocol};
+use lft_sample::anneal::{NeMcmcSampler, PathStart, Protocol, Snf, TrajectorySource};
 use std::time::Instant;
 use tracing::info;
 
@@ -44,8 +46,30 @@ pub fn run_config(
         SnfStart::Prior => PathStart::Prior(flow.prior()),
     };
     let protocol = Protocol::new(start, action.as_ref(), snf.stages).context("snf")?;
+    // With blocks: a stochastic normalizing flow, trained first (or read back trained).
+    let trainer = match &snf.blocks {
+        Some(b) => Some(crate::snf_train::train_snf(
+            config,
+            snf,
+            b,
+            flow.prior(),
+            action.as_ref(),
+            abort_after,
+        )?),
+        None => None,
+    };
+    let snf_flow = match &trainer {
+        Some(t) => {
+            Some(Snf::new(flow.prior(), action.as_ref(), snf.stages, t.blocks()).context("snf")?)
+        }
+        None => None,
+    };
+    let (source, flow_step): (&dyn TrajectorySource, u64) = match (&snf_flow, &trainer) {
+        (Some(f), Some(t)) => (f, t.steps()),
+        _ => (&protocol, flow_step),
+    };
     let sampler = NeMcmcSampler {
-        protocol: &protocol,
+        protocol: source,
         batch: s.batch,
         seed: config.seed(),
         flow_step,
@@ -55,9 +79,10 @@ pub fn run_config(
         "NE-MCMC: {} chain(s) × {} configurations, trajectories from the {} through {} stages of {} move(s) each, {} at a time",
         s.chains,
         s.configs,
-        match snf.start {
-            SnfStart::Flow => "trained flow",
-            SnfStart::Prior => "flow's prior",
+        match (snf.start, &trainer) {
+            (SnfStart::Flow, _) => "trained flow",
+            (SnfStart::Prior, None) => "flow's prior",
+            (SnfStart::Prior, Some(_)) => "flow's prior, with trained SNF blocks,",
         },
         st.stages,
         st.steps,
@@ -68,7 +93,14 @@ pub fn run_config(
     let start = Instant::now();
     let summary = run_ensemble(config, &sampler, &plan, "sample.configs", &mut progress)?.summary;
     if summary.steps > 0 {
-        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), None, json)?;
+        print_summary(
+            config,
+            s,
+            &summary,
+            start.elapsed().as_secs_f64(),
+            None,
+            json,
+        )?;
     }
     Ok(())
 }

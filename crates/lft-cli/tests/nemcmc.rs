@@ -90,7 +90,11 @@ fn a_trained_flow_starts_the_trajectories() {
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("out/flow.h5").exists());
-    assert!(stdout(&o).contains("ESS of the trajectories"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ESS of the trajectories"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -101,7 +105,10 @@ fn bad_nemcmc_settings_are_named() {
             PRIOR_START.replace("method = \"nemcmc\"", "method = \"imh\""),
             "an [snf] section sets the protocol of NE-MCMC",
         ),
-        (PRIOR_START.replace("stages = 4", "stages = 0"), "snf.stages"),
+        (
+            PRIOR_START.replace("stages = 4", "stages = 0"),
+            "snf.stages",
+        ),
         (
             PRIOR_START.replace("step_size = 0.15", "step_size = -1.0"),
             "snf.step_size",
@@ -113,18 +120,74 @@ fn bad_nemcmc_settings_are_named() {
         assert!(!o.status.success(), "{needle}: should fail");
         assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));
     }
-    let missing = PRIOR_START
-        .split("[snf]")
-        .next()
-        .unwrap()
-        .to_string()
+    let missing = PRIOR_START.split("[snf]").next().unwrap().to_string()
         + "[output]\npath = \"out/ens.h5\"\n";
     let dir = scratch(&missing);
     let o = lft(dir.path(), &["sample", "config.toml"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("needs an [snf] section"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs an [snf] section"),
+        "{}",
+        stderr(&o)
+    );
     let dir = scratch(PRIOR_START);
     let o = lft(dir.path(), &["sample", "config.toml", "--device", "cuda"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("on the CPU"), "{}", stderr(&o));
+}
+
+/// SNF blocks: trained before sampling, checkpointed, and an interrupted training continues
+/// to the bytes of an uninterrupted run (checkpoint and ensemble).
+#[test]
+fn snf_blocks_train_checkpoint_and_resume_to_identical_bytes() {
+    let text = PRIOR_START
+        .replace("configs = 10000", "configs = 500")
+        .replace("batch = 500", "batch = 100")
+        .replace(
+            "step_size = 0.15",
+            "step_size = 0.15\nblock_layers = 2\nblock_hidden = [4]\ntrain_steps = 12\ntrain_batch = 8\ncheckpoint_every = 4",
+        );
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["run", "config.toml"];
+        args.extend_from_slice(extra);
+        lft(dir, &args)
+    };
+    let reference = scratch(&text);
+    let o = run(reference.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("SNF blocks trained 12 steps"),
+        "{}",
+        stdout(&o)
+    );
+    let ckpt =
+        lft_io::checkpoint::read_snf_checkpoint(&reference.path().join("out/ens.snf.h5")).unwrap();
+    assert_eq!((ckpt.step, ckpt.history.len()), (12, 12));
+    let dir = scratch(&text);
+    let o = run(dir.path(), &["--abort-after", "5"]);
+    assert!(
+        !o.status.success(),
+        "the abort hook should kill the training"
+    );
+    assert_eq!(
+        lft_io::checkpoint::read_snf_checkpoint(&dir.path().join("out/ens.snf.h5"))
+            .unwrap()
+            .step,
+        8
+    );
+    let o = run(dir.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in ["out/ens.snf.h5", "out/ens.h5"] {
+        assert!(
+            std::fs::read(dir.path().join(file)).unwrap()
+                == std::fs::read(reference.path().join(file)).unwrap(),
+            "{file} differs from the uninterrupted run's"
+        );
+    }
+    // A changed protocol does not reuse the blocks.
+    let other = text.replace("stages = 4", "stages = 3");
+    std::fs::write(dir.path().join("config.toml"), other).unwrap();
+    let o = run(dir.path(), &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("snf.stages"), "{}", stderr(&o));
 }

@@ -256,7 +256,7 @@ impl Config {
 
     /// Whether `lft run` trains the flow: not where NE-MCMC starts from the flow's prior.
     pub fn needs_training(&self) -> bool {
-        self.flow.is_some() && self.snf.is_none_or(|s| s.start == SnfStart::Flow)
+        self.flow.is_some() && self.snf.as_ref().is_none_or(|s| s.start == SnfStart::Flow)
     }
 
     /// The `[anneal]` plan, or an error naming the missing section.
@@ -492,7 +492,7 @@ impl TryFrom<ConfigFile> for Config {
         };
         let nemcmc = sample.as_ref().map(|s| s.method) == Some(SampleMethod::Nemcmc);
         let snf = match (&file.snf, nemcmc) {
-            (Some(s), true) => Some(SnfPlan::try_from(s)?),
+            (Some(s), true) => Some(s.resolve(&file.output.path)?),
             (None, true) => {
                 return Err(invalid(
                     "snf",
@@ -509,6 +509,13 @@ impl TryFrom<ConfigFile> for Config {
             }
             (None, false) => None,
         };
+        if snf.as_ref().is_some_and(|s| s.blocks.is_some()) && !matches!(model, Model::Phi4(_)) {
+            return Err(invalid(
+                "snf.block_layers",
+                "training the blocks backpropagates through HMC moves with the action's Hessian, \
+                 which φ⁴ provides: use kind = \"phi4\" (or block_layers = 0)",
+            ));
+        }
         if nemcmc && pseudofermion {
             return Err(invalid(
                 "sample.method",

@@ -73,5 +73,5 @@ pub use reuse::{Mismatch, Reuse};
 pub use run::RunConfig;
 pub use sample::{SampleConfig, SampleMethod, SamplePlan};
 pub use slurm::{SlurmConfig, SlurmPlan, WarningSignal};
-pub use snf::{SnfConfig, SnfPlan, SnfStart, StageKind};
+pub use snf::{SnfBlocks, SnfConfig, SnfPlan, SnfStart, StageKind};
 pub use train::{ObjectiveName, ScheduleName, TrainConfig, TrainPlan};

@@ -28,6 +28,10 @@ pub enum Reuse {
     /// Training CRAFT flows further or annealing with them: everything must agree but the
     /// number of iterations and the keys of what is done with the flows afterwards.
     Craft,
+    /// Training SNF blocks further or sampling with them: everything must agree but the
+    /// number of training steps, how often they are checkpointed, `[sample]`, `[train]` (the
+    /// `[flow]`'s own training, unused by a prior start) and where the output goes.
+    Snf,
     /// Merging the task files of a job array: everything must agree but the task, the output
     /// and `[slurm]`.
     Merge,
@@ -90,6 +94,16 @@ impl Reuse {
                 "anneal.pimh_steps",
                 "anneal.pimh_chains",
                 "anneal.pimh_passes",
+                "output",
+                "task",
+                "slurm",
+            ],
+            Reuse::Snf => &[
+                "run",
+                "train",
+                "sample",
+                "snf.train_steps",
+                "snf.checkpoint_every",
                 "output",
                 "task",
                 "slurm",
@@ -285,6 +299,7 @@ path = "a.h5"
             Reuse::Training,
             Reuse::Sampling,
             Reuse::Craft,
+            Reuse::Snf,
             Reuse::Merge,
             Reuse::Transfer,
         ] {

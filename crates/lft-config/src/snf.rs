@@ -3,11 +3,14 @@
 //! Carlo move at each.
 
 use crate::ConfigError;
-use crate::error::{at_least_one, positive};
+use crate::error::{at_least_one, invalid, positive};
+use crate::flow::ActivationName;
 use crate::hmc::IntegratorName;
+use lft_flow::FlowSpec;
 use lft_sample::HmcParams;
 use lft_sample::anneal::Stages;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Where NE-MCMC trajectories start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -55,19 +58,55 @@ pub struct SnfConfig {
     pub step_size: f64,
     #[serde(default = "default_integrator")]
     pub integrator: IntegratorName,
+    /// Affine coupling layers of the flow block before each stage's moves (0: no blocks);
+    /// blocks are trained end to end by E[W] (a stochastic normalizing flow).
+    #[serde(default)]
+    pub block_layers: usize,
+    #[serde(default = "default_block_hidden")]
+    pub block_hidden: Vec<usize>,
+    #[serde(default = "default_block_kernel")]
+    pub block_kernel: usize,
+    #[serde(default = "default_block_activation")]
+    pub block_activation: ActivationName,
+    /// Blocks: Adam steps of training, each on `train_batch` trajectories.
+    #[serde(default = "default_train_steps")]
+    pub train_steps: usize,
+    #[serde(default = "default_train_batch")]
+    pub train_batch: usize,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    /// Blocks: the trained blocks (default: the output path with `.snf.h5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: usize,
+}
+
+/// How the blocks of a stochastic normalizing flow are built and trained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnfBlocks {
+    /// The architecture of every block (an annealing transport, the identity until trained).
+    pub transport: FlowSpec,
+    pub train_steps: usize,
+    pub train_batch: usize,
+    pub learning_rate: f64,
+    pub checkpoint: PathBuf,
+    pub checkpoint_every: usize,
 }
 
 /// A validated `[snf]` section.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SnfPlan {
     pub start: SnfStart,
     pub stages: Stages,
+    /// `None` without blocks (`block_layers = 0`).
+    pub blocks: Option<SnfBlocks>,
 }
 
-impl TryFrom<&SnfConfig> for SnfPlan {
-    type Error = ConfigError;
-
-    fn try_from(s: &SnfConfig) -> Result<Self, ConfigError> {
+impl SnfConfig {
+    /// The plan, with the default checkpoint beside `output`.
+    pub fn resolve(&self, output: &Path) -> Result<SnfPlan, ConfigError> {
+        let s = self;
         at_least_one("snf.stages", s.stages)?;
         at_least_one("snf.leapfrog_steps", s.leapfrog_steps)?;
         positive("snf.step_size", s.step_size)?;
@@ -75,8 +114,13 @@ impl TryFrom<&SnfConfig> for SnfPlan {
             StageKind::Hmc => (s.leapfrog_steps, s.integrator),
             StageKind::Mala => (1, IntegratorName::Leapfrog),
         };
+        let blocks = match s.block_layers {
+            0 => None,
+            layers => Some(s.blocks(layers, output)?),
+        };
         Ok(SnfPlan {
             start: s.start,
+            blocks,
             stages: Stages {
                 stages: s.stages,
                 steps: s.steps_per_stage,
@@ -89,6 +133,84 @@ impl TryFrom<&SnfConfig> for SnfPlan {
             },
         })
     }
+}
+
+impl SnfConfig {
+    fn blocks(&self, layers: usize, output: &Path) -> Result<SnfBlocks, ConfigError> {
+        if self.start == SnfStart::Flow {
+            return Err(invalid(
+                "snf.block_layers",
+                "the blocks of a stochastic normalizing flow start from the prior: set snf.start = \
+                 \"prior\"",
+            ));
+        }
+        if self.block_hidden.contains(&0) {
+            return Err(invalid(
+                "snf.block_hidden",
+                "every hidden layer needs at least one channel",
+            ));
+        }
+        if self.block_kernel.is_multiple_of(2) {
+            return Err(invalid("snf.block_kernel", "must be odd"));
+        }
+        if self.block_activation == ActivationName::None {
+            return Err(invalid(
+                "snf.block_activation",
+                "hidden layers need \"leaky_relu\" or \"tanh\"",
+            ));
+        }
+        at_least_one("snf.train_batch", self.train_batch)?;
+        at_least_one("snf.checkpoint_every", self.checkpoint_every)?;
+        positive("snf.learning_rate", self.learning_rate)?;
+        let checkpoint = self
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| output.with_extension("snf.h5"));
+        if checkpoint == output {
+            return Err(invalid("snf.checkpoint", "must differ from output.path"));
+        }
+        Ok(SnfBlocks {
+            transport: FlowSpec::affine_transport(
+                layers,
+                self.block_hidden.clone(),
+                self.block_kernel,
+                self.block_activation.into(),
+            ),
+            train_steps: self.train_steps,
+            train_batch: self.train_batch,
+            learning_rate: self.learning_rate,
+            checkpoint,
+            checkpoint_every: self.checkpoint_every,
+        })
+    }
+}
+
+fn default_block_hidden() -> Vec<usize> {
+    vec![8, 8]
+}
+
+fn default_block_kernel() -> usize {
+    3
+}
+
+fn default_block_activation() -> ActivationName {
+    ActivationName::Tanh
+}
+
+fn default_train_steps() -> usize {
+    1000
+}
+
+fn default_train_batch() -> usize {
+    32
+}
+
+fn default_learning_rate() -> f64 {
+    1e-3
+}
+
+fn default_checkpoint_every() -> usize {
+    100
 }
 
 fn default_steps_per_stage() -> usize {
@@ -115,14 +237,34 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
+    fn resolve(s: &SnfConfig) -> Result<SnfPlan, ConfigError> {
+        s.resolve(Path::new("runs/a.h5"))
+    }
+
+    #[test]
+    fn blocks_need_a_prior_start_and_default_their_checkpoint() {
+        let plan = resolve(&section("stages = 4\nstart = \"prior\"\nblock_layers = 2")).unwrap();
+        let blocks = plan.blocks.unwrap();
+        assert_eq!(blocks.checkpoint, Path::new("runs/a.snf.h5"));
+        assert_eq!(blocks.transport.layers, 2);
+        assert!(resolve(&section("stages = 4")).unwrap().blocks.is_none());
+        let err = resolve(&section("stages = 4\nblock_layers = 2")).unwrap_err();
+        assert!(err.to_string().contains("snf.block_layers"), "{err}");
+        let err = resolve(&section(
+            "stages = 4\nstart = \"prior\"\nblock_layers = 2\nlearning_rate = 0.0",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("snf.learning_rate"), "{err}");
+    }
+
     #[test]
     fn defaults_and_mala() {
-        let plan = SnfPlan::try_from(&section("stages = 8")).unwrap();
+        let plan = resolve(&section("stages = 8")).unwrap();
         assert_eq!(plan.start, SnfStart::Flow);
         assert_eq!(plan.stages.stages, 8);
         assert_eq!(plan.stages.steps, 1);
         assert_eq!(plan.stages.move_params.n_steps, 4);
-        let mala = SnfPlan::try_from(&section(
+        let mala = resolve(&section(
             "stages = 8\nstage_kind = \"mala\"\nleapfrog_steps = 9\nstart = \"prior\"",
         ))
         .unwrap();
@@ -137,7 +279,7 @@ mod tests {
             ("stages = 2\nstep_size = -1.0", "snf.step_size"),
             ("stages = 2\nleapfrog_steps = 0", "snf.leapfrog_steps"),
         ] {
-            let err = SnfPlan::try_from(&section(text)).unwrap_err().to_string();
+            let err = resolve(&section(text)).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
         assert!(toml::from_str::<SnfConfig>("stages = 2\nstart = \"moon\"").is_err());

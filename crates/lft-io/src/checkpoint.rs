@@ -1,6 +1,7 @@
 //! Flow checkpoints (HDF5, docs/FORMAT.md): weights, optimiser state, generator state and the
 //! training history, written atomically (beside the target, then renamed). CRAFT checkpoints
-//! (the flows of every annealing transition) share the layout under their own `format`.
+//! (the flows of every annealing transition) and SNF checkpoints (the blocks of a stochastic
+//! normalizing flow) share the layout under their own `format`s.
 
 use crate::ensemble::EnsembleError;
 use hdf5_pure::{AttrValue, FileBuilder};
@@ -35,11 +36,25 @@ pub const CRAFT_HISTORY_COLUMNS: [&str; 7] = [
     "lr",
 ];
 
+/// Value of the root attribute `format` of a stochastic-normalizing-flow checkpoint.
+pub const SNF_CHECKPOINT_FORMAT: &str = "lft-snf-checkpoint";
+/// Columns of the `history` dataset of an SNF checkpoint (one row per training step).
+pub const SNF_HISTORY_COLUMNS: [&str; 7] = [
+    "step",
+    "mean_work",
+    "work_variance",
+    "ess",
+    "acceptance",
+    "grad_norm",
+    "lr",
+];
+
 /// Which checkpoint a file is: its `format` and the names of its history columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Flow,
     Craft,
+    Snf,
 }
 
 impl Kind {
@@ -47,6 +62,7 @@ impl Kind {
         match self {
             Kind::Flow => CHECKPOINT_FORMAT,
             Kind::Craft => CRAFT_CHECKPOINT_FORMAT,
+            Kind::Snf => SNF_CHECKPOINT_FORMAT,
         }
     }
 
@@ -54,6 +70,7 @@ impl Kind {
         match self {
             Kind::Flow => HISTORY_COLUMNS,
             Kind::Craft => CRAFT_HISTORY_COLUMNS,
+            Kind::Snf => SNF_HISTORY_COLUMNS,
         }
     }
 
@@ -61,6 +78,7 @@ impl Kind {
         match self {
             Kind::Flow => "lft flow checkpoint",
             Kind::Craft => "lft CRAFT checkpoint",
+            Kind::Snf => "lft SNF checkpoint",
         }
     }
 }
@@ -109,6 +127,17 @@ pub fn write_craft_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), Ense
 /// Reads a CRAFT checkpoint, checking its format.
 pub fn read_craft_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
     read_as(path, Kind::Craft)
+}
+
+/// Writes an SNF checkpoint (the blocks of a stochastic normalizing flow), replacing an
+/// earlier one (never any other file).
+pub fn write_snf_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<(), EnsembleError> {
+    write_as(path, ckpt, Kind::Snf)
+}
+
+/// Reads an SNF checkpoint, checking its format.
+pub fn read_snf_checkpoint(path: &Path) -> Result<Checkpoint, EnsembleError> {
+    read_as(path, Kind::Snf)
 }
 
 fn write_as(path: &Path, ckpt: &Checkpoint, kind: Kind) -> Result<(), EnsembleError> {

@@ -7,7 +7,8 @@ use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::anneal::{
-    ANNEAL_STREAM, NeMcmc, PathStart, Protocol, SmcSettings, Stages, pass_base, smc_pass,
+    ANNEAL_STREAM, NeMcmc, PathStart, Protocol, SmcSettings, Stages, TrajectorySource, pass_base,
+    smc_pass,
 };
 use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
 use lft_stats::estimate_mean;
@@ -94,9 +95,7 @@ fn without_a_flow_the_weights_are_lfts_ais() {
     let settings: SmcSettings = protocol.pass_settings(24);
     let pass = 3;
     let ais = smc_pass(&prior, &action, &settings, 5, pass).unwrap();
-    let t = protocol
-        .run(24, 5, pass_base(ANNEAL_STREAM, pass))
-        .unwrap();
+    let t = protocol.run(24, 5, pass_base(ANNEAL_STREAM, pass)).unwrap();
     let work: Vec<f64> = ais.log_weights.iter().map(|lw| -lw).collect();
     assert_eq!(t.work, work);
     assert_eq!(t.configs, ais.particles);
@@ -127,7 +126,10 @@ fn the_free_fields_log_z_from_the_work_is_exact_within_three_errors() {
     let log_z = mean.ln() - shift;
     let error = (var / n).sqrt() / mean;
     eprintln!("free field log Z: {log_z} ± {error} (exact {exact})");
-    assert!(error < 0.05, "the protocol is too poor to test: error {error}");
+    assert!(
+        error < 0.05,
+        "the protocol is too poor to test: error {error}"
+    );
     assert!(
         (log_z - exact).abs() < 3.0 * error,
         "log Z {log_z} ± {error} against {exact}"
@@ -195,7 +197,10 @@ fn nemcmc_chains_agree_with_hmc_at_e2() {
         let (a, b) = (of(&nemcmc[k]), of(&hmc[k]));
         eprintln!("E2 {name}: NE-MCMC {a:?} (acceptance {acceptance:.3}), HMC {b:?}");
         let pull = (a.value - b.value) / a.error.hypot(b.error);
-        assert!(pull.abs() < 4.0, "{name}: NE-MCMC {a:?} vs HMC {b:?}: {pull:.2}σ");
+        assert!(
+            pull.abs() < 4.0,
+            "{name}: NE-MCMC {a:?} vs HMC {b:?}: {pull:.2}σ"
+        );
     }
     assert!(acceptance > 0.05, "acceptance {acceptance}");
 }

@@ -4,7 +4,7 @@
 //! the free field's log Z within 3 standard errors; training lowers E[W], and NE-MCMC over a
 //! trained SNF agrees with HMC at E2.
 
-use lft_action::{Action, FreeField, Phi4, Phi4Hopping, Phi4Params, HoppingParams};
+use lft_action::{Action, FreeField, HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 use lft_flow::{Activation, BijectionStack, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
 use lft_sample::anneal::{NeMcmc, Snf, SnfTrainer, Stages, Tempered, TrajectorySource};
@@ -77,7 +77,7 @@ fn hessian_vector_products_match_finite_differences() {
         PriorSpec::FreeField { m2: 0.7 },
         PriorSpec::Z2Mixture { shift: 0.4 },
     ] {
-        let prior = Prior::new(spec.clone(), &lat).unwrap();
+        let prior = Prior::new(spec, &lat).unwrap();
         for beta in [0.0, 0.37, 1.0] {
             let tempered = Tempered {
                 prior: &prior,
@@ -160,8 +160,14 @@ fn without_blocks_the_work_gives_the_free_fields_log_z() {
     let var = e.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
     let (log_z, error) = (mean.ln() - shift, (var / n).sqrt() / mean);
     eprintln!("SNF free field log Z: {log_z} ± {error} (exact {exact})");
-    assert!(error < 0.05, "the protocol is too poor to test: error {error}");
-    assert!((log_z - exact).abs() < 3.0 * error, "{log_z} ± {error} vs {exact}");
+    assert!(
+        error < 0.05,
+        "the protocol is too poor to test: error {error}"
+    );
+    assert!(
+        (log_z - exact).abs() < 3.0 * error,
+        "{log_z} ± {error} vs {exact}"
+    );
 }
 
 /// The works of `n` trajectories on the streams (seed, 1 + i).
@@ -178,7 +184,11 @@ fn training_lowers_the_work_and_nemcmc_over_the_trained_snf_agrees_with_hmc() {
     let spec = FlowSpec::affine_transport(4, vec![8, 8], 3, Activation::Tanh);
     let mut trainer = SnfTrainer::new(&spec, &lat, 2, 5);
     let n = 2000;
-    let before = works(&Snf::new(&prior, &action, st, trainer.blocks()).unwrap(), n, 9);
+    let before = works(
+        &Snf::new(&prior, &action, st, trainer.blocks()).unwrap(),
+        n,
+        9,
+    );
     for _ in 0..2000 {
         trainer
             .train_step(&prior, &action, st, 32, 3e-3, 6)
@@ -189,7 +199,8 @@ fn training_lowers_the_work_and_nemcmc_over_the_trained_snf_agrees_with_hmc() {
     // Paired on the same noise: the mean change of W and its standard error.
     let d: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let mean = d.iter().sum::<f64>() / n as f64;
-    let se = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0) / n as f64).sqrt();
+    let se =
+        (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0) / n as f64).sqrt();
     eprintln!("E[W] changed by {mean:.4} ± {se:.4} in 2000 training steps");
     assert!(mean < -4.0 * se, "E[W] changed by {mean} ± {se}");
     // NE-MCMC over the trained SNF against HMC: χ₂ = ⟨M²⟩/V.
@@ -231,7 +242,9 @@ fn training_lowers_the_work_and_nemcmc_over_the_trained_snf_agrees_with_hmc() {
         .collect();
     let hmc = estimate_mean(&hmc_series.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
     let acceptance = accepted as f64 / 8000.0;
-    eprintln!("E2 6×6 χ₂: NE-MCMC over the SNF {nemcmc:?} (acceptance {acceptance:.3}), HMC {hmc:?}");
+    eprintln!(
+        "E2 6×6 χ₂: NE-MCMC over the SNF {nemcmc:?} (acceptance {acceptance:.3}), HMC {hmc:?}"
+    );
     let pull = (nemcmc.value - hmc.value) / nemcmc.error.hypot(hmc.error);
     assert!(pull.abs() < 4.0, "{pull:.2}σ");
     let _ = snf.field_len();

@@ -11,12 +11,12 @@
 //! iteration t runs on [`pass_base`]`(CRAFT_TRAIN_STREAM, t)` onwards and evaluation pass p on
 //! the SMC streams of pass p, so that a pass with identity flows repeats [`super::smc_pass`].
 
+use super::blocks::TrainedFlows;
 use super::pass::{Observer, Transports, pass_base, run_pass};
 use super::path::Tempered;
 use super::settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings};
 use super::transport::{TransitionLoss, transport_step};
 use lft_action::Action;
-use super::blocks::TrainedFlows;
 use lft_flow::{BijectionStack, FlowSpec, ParamCountError, Prior};
 use lft_lattice::Lattice;
 

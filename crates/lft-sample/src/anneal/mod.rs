@@ -31,16 +31,15 @@ pub mod settings;
 pub mod snf;
 pub mod transport;
 
+pub use blocks::TrainedFlows;
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
+pub use nemcmc::{
+    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages, Trajectories,
+    TrajectorySource,
+};
 pub use particles::{CpuParticles, Particles, initial_particles};
 pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed, smc_pass_on};
 pub use path::Tempered;
-pub use nemcmc::{
-    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages,
-    TrajectorySource, Trajectories,
-};
-pub use blocks::TrainedFlows;
-pub use snf::{SNF_INIT_STREAM, SNF_TRAIN_STREAM, Snf, SnfStep, SnfTrainer, WorkGradient};
 pub use pimh::{PIMH_STREAM, Pimh, PimhStep, smc_pimh};
 pub use resample::Resampling;
 pub use sampler::{
@@ -48,4 +47,5 @@ pub use sampler::{
 };
 pub use schedule::{Schedule, ScheduleError, conditional_ess, next_adaptive_beta};
 pub use settings::{ANNEAL_STREAM, AnnealError, SmcPass, SmcSettings, TemperatureRecord};
+pub use snf::{SNF_INIT_STREAM, SNF_TRAIN_STREAM, Snf, SnfStep, SnfTrainer, WorkGradient};
 pub use transport::TransitionLoss;

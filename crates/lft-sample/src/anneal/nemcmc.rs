@@ -130,7 +130,6 @@ impl<'a> Protocol<'a> {
             None => self.action,
         }
     }
-
 }
 
 impl TrajectorySource for Protocol<'_> {

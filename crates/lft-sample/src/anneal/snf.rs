@@ -20,11 +20,11 @@
 //! base + 1 + i), in a fixed order, so the same (seed, base) gives the same noise whatever
 //! the parameters.
 
-use super::nemcmc::{Stages, TrajectorySource, Trajectories};
+use super::blocks::TrainedFlows;
+use super::nemcmc::{Stages, Trajectories, TrajectorySource};
 use super::path::Tempered;
 use super::settings::AnnealError;
 use lft_action::Action;
-use super::blocks::TrainedFlows;
 use lft_flow::{BijectionStack, FlowSpec, ParamCountError, Prior, StackScratch};
 use lft_lattice::{Lattice, Pcg64, gaussian_fill, stream_rng, uniform};
 use rayon::prelude::*;
@@ -239,8 +239,7 @@ impl<'a> Snf<'a> {
             }
             to.gradient(&stage.output, &mut g);
             a.iter_mut().zip(&g).for_each(|(a, g)| *a += g);
-            if let (Some(block), Some(scratch)) = (self.blocks.get(k - 1), stage.scratch.as_mut())
-            {
+            if let (Some(block), Some(scratch)) = (self.blocks.get(k - 1), stage.scratch.as_mut()) {
                 let mut da = a.clone();
                 block.backward(scratch, &mut da, -1.0, &mut grads[k - 1]);
                 a = da;
@@ -259,8 +258,14 @@ impl<'a> Snf<'a> {
         seed: u64,
         base: u64,
     ) -> Result<WorkGradient, AnnealError> {
-        let zero: Vec<Vec<f64>> = self.blocks.iter().map(|b| vec![0.0; b.n_params()]).collect();
-        let per: Vec<Result<(f64, usize, Vec<Vec<f64>>), AnnealError>> = (0..n)
+        let zero: Vec<Vec<f64>> = self
+            .blocks
+            .iter()
+            .map(|b| vec![0.0; b.n_params()])
+            .collect();
+        // (W, accepted moves, ∂W/∂θ block by block) of each trajectory.
+        type PerTrajectory = Result<(f64, usize, Vec<Vec<f64>>), AnnealError>;
+        let per: Vec<PerTrajectory> = (0..n)
             .into_par_iter()
             .map(|i| {
                 let mut rng = stream_rng(seed, base + 1 + i as u64);
@@ -314,7 +319,12 @@ impl WorkGradient {
 }
 
 /// out = H v of a stage's target, or the named error of an action without a Hessian.
-fn hessian(target: &Tempered<'_>, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<(), AnnealError> {
+fn hessian(
+    target: &Tempered<'_>,
+    x: &[f64],
+    v: &[f64],
+    out: &mut [f64],
+) -> Result<(), AnnealError> {
     if target.hessian_vector(x, v, out) {
         Ok(())
     } else {
