@@ -15,7 +15,7 @@ use crate::train::INIT_STREAM;
 use anyhow::{Context, Result, bail};
 use lft_config::{Config, SnfStart};
 use lft_flow::Flow;
-use lft_sample::anneal::{NeMcmcSampler, PathStart, Protocol, Snf, TrajectorySource};
+use lft_sample::anneal::{MoveKind, NeMcmcSampler, PathStart, Protocol, Snf, TrajectorySource};
 use std::time::Instant;
 use tracing::info;
 
@@ -45,7 +45,6 @@ pub fn run_config(
         SnfStart::Flow => PathStart::Flow(&flow),
         SnfStart::Prior => PathStart::Prior(flow.prior()),
     };
-    let protocol = Protocol::new(start, action.as_ref(), snf.stages).context("snf")?;
     // With blocks: a stochastic normalizing flow, trained first (or read back trained).
     let trainer = match &snf.blocks {
         Some(b) => Some(crate::snf_train::train_snf(
@@ -58,18 +57,20 @@ pub fn run_config(
         )?),
         None => None,
     };
-    let snf_flow = match &trainer {
-        Some(t) => {
-            Some(Snf::new(flow.prior(), action.as_ref(), snf.stages, t.blocks()).context("snf")?)
+    // Blocks or Langevin stages: a stochastic normalizing flow; else annealing passes.
+    let source: Box<dyn TrajectorySource + '_> = match (&trainer, snf.stages.kind) {
+        (None, MoveKind::Hmc) => {
+            Box::new(Protocol::new(start, action.as_ref(), snf.stages).context("snf")?)
         }
-        None => None,
+        (t, _) => {
+            let blocks = t.as_ref().map_or(&[][..], |t| t.blocks());
+            let snf = Snf::new(flow.prior(), action.as_ref(), snf.stages, blocks);
+            Box::new(snf.context("snf")?)
+        }
     };
-    let (source, flow_step): (&dyn TrajectorySource, u64) = match (&snf_flow, &trainer) {
-        (Some(f), Some(t)) => (f, t.steps()),
-        _ => (&protocol, flow_step),
-    };
+    let flow_step = trainer.as_ref().map_or(flow_step, |t| t.steps());
     let sampler = NeMcmcSampler {
-        protocol: source,
+        protocol: source.as_ref(),
         batch: s.batch,
         seed: config.seed(),
         flow_step,

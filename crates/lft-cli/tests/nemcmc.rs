@@ -75,6 +75,29 @@ fn a_prior_start_needs_no_training_and_resumes_to_identical_bytes() {
 }
 
 #[test]
+fn langevin_stages_run_as_a_stochastic_normalizing_flow() {
+    let text = PRIOR_START
+        .replace("configs = 10000", "configs = 400")
+        .replace("batch = 500", "batch = 100")
+        .replace(
+            "step_size = 0.15",
+            "step_size = 0.02\nstage_kind = \"langevin\"\nsteps_per_stage = 2",
+        );
+    let dir = scratch(&text);
+    let o = lft(dir.path(), &["run", "config.toml", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = EnsembleReader::open(&dir.path().join("out/ens.h5")).unwrap();
+    let work = r.read_f64_records(1, "proposal_work").unwrap();
+    assert_eq!(work.len(), 400);
+    assert!(work.iter().all(|w| w.is_finite()));
+    let flow_start = text.replace("start = \"prior\"", "start = \"flow\"");
+    let dir = scratch(&flow_start);
+    let o = lft(dir.path(), &["sample", "config.toml"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("snf.stage_kind"), "{}", stderr(&o));
+}
+
+#[test]
 fn a_trained_flow_starts_the_trajectories() {
     let text = PRIOR_START
         .replace("start = \"prior\"", "start = \"flow\"")

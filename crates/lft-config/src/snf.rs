@@ -8,7 +8,7 @@ use crate::flow::ActivationName;
 use crate::hmc::IntegratorName;
 use lft_flow::FlowSpec;
 use lft_sample::HmcParams;
-use lft_sample::anneal::Stages;
+use lft_sample::anneal::{MoveKind, Stages};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,9 @@ pub enum StageKind {
     Hmc,
     /// Metropolis-adjusted Langevin: an HMC trajectory of one leapfrog step.
     Mala,
+    /// Unadjusted Langevin, x′ = x − ε∇U + √(2ε) ξ, its kernel ratio in the work (exact,
+    /// and differentiable for the training of blocks).
+    Langevin,
 }
 
 /// The `[snf]` section as written.
@@ -53,7 +56,7 @@ pub struct SnfConfig {
     /// hmc: leapfrog steps per trajectory (mala takes 1).
     #[serde(default = "default_leapfrog_steps")]
     pub leapfrog_steps: usize,
-    /// The step size of every move.
+    /// The step size of every move (for Langevin, ε of x′ = x − ε∇U + √(2ε) ξ).
     #[serde(default = "default_step_size")]
     pub step_size: f64,
     #[serde(default = "default_integrator")]
@@ -110,10 +113,18 @@ impl SnfConfig {
         at_least_one("snf.stages", s.stages)?;
         at_least_one("snf.leapfrog_steps", s.leapfrog_steps)?;
         positive("snf.step_size", s.step_size)?;
-        let (n_steps, integrator) = match s.stage_kind {
-            StageKind::Hmc => (s.leapfrog_steps, s.integrator),
-            StageKind::Mala => (1, IntegratorName::Leapfrog),
+        let (n_steps, integrator, kind) = match s.stage_kind {
+            StageKind::Hmc => (s.leapfrog_steps, s.integrator, MoveKind::Hmc),
+            StageKind::Mala => (1, IntegratorName::Leapfrog, MoveKind::Hmc),
+            StageKind::Langevin => (1, IntegratorName::Leapfrog, MoveKind::Langevin),
         };
+        if s.stage_kind == StageKind::Langevin && s.start == SnfStart::Flow {
+            return Err(invalid(
+                "snf.stage_kind",
+                "Langevin stages run from the prior (snf.start = \"prior\"); a flow start \
+                 moves by HMC or MALA",
+            ));
+        }
         let blocks = match s.block_layers {
             0 => None,
             layers => Some(s.blocks(layers, output)?),
@@ -130,6 +141,7 @@ impl SnfConfig {
                     integrator: integrator.into(),
                     length_jitter: 0.0,
                 },
+                kind,
             },
         })
     }

@@ -7,8 +7,8 @@ use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::anneal::{
-    ANNEAL_STREAM, NeMcmc, PathStart, Protocol, SmcSettings, Stages, TrajectorySource, pass_base,
-    smc_pass,
+    ANNEAL_STREAM, MoveKind, NeMcmc, PathStart, Protocol, SmcSettings, Stages, TrajectorySource,
+    pass_base, smc_pass,
 };
 use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
 use lft_stats::estimate_mean;
@@ -65,6 +65,7 @@ fn a_protocol_without_stages_in_between_has_the_flows_log_weight_as_work() {
         stages: 1,
         steps: 0,
         move_params: move_params(0.1, 5),
+        kind: MoveKind::Hmc,
     };
     let protocol = Protocol::new(PathStart::Flow(&flow), &action, stages).unwrap();
     let t = protocol.run(16, 3, 0).unwrap();
@@ -90,6 +91,7 @@ fn without_a_flow_the_weights_are_lfts_ais() {
         stages: 6,
         steps: 2,
         move_params: move_params(0.15, 6),
+        kind: MoveKind::Hmc,
     };
     let protocol = Protocol::new(PathStart::Prior(&prior), &action, stages).unwrap();
     let settings: SmcSettings = protocol.pass_settings(24);
@@ -114,6 +116,7 @@ fn the_free_fields_log_z_from_the_work_is_exact_within_three_errors() {
         stages: 10,
         steps: 1,
         move_params: move_params(0.3, 5),
+        kind: MoveKind::Hmc,
     };
     let protocol = Protocol::new(PathStart::Prior(&prior), &action, stages).unwrap();
     let t = protocol.run(4000, 17, 0).unwrap();
@@ -154,6 +157,7 @@ fn nemcmc_chains_agree_with_hmc_at_e2() {
         stages: 16,
         steps: 1,
         move_params: move_params(0.12, 8),
+        kind: MoveKind::Hmc,
     };
     let protocol = Protocol::new(PathStart::Prior(&prior), &action, stages).unwrap();
     let mut nemcmc = vec![vec![Vec::new(); 4]; 2];

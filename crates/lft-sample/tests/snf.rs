@@ -7,7 +7,7 @@
 use lft_action::{Action, FreeField, HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 use lft_flow::{Activation, BijectionStack, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
-use lft_sample::anneal::{NeMcmc, Snf, SnfTrainer, Stages, Tempered, TrajectorySource};
+use lft_sample::anneal::{MoveKind, NeMcmc, Snf, SnfTrainer, Stages, Tempered, TrajectorySource};
 use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
 use lft_stats::estimate_mean;
 
@@ -23,7 +23,12 @@ fn e2(lat: &Lattice) -> Phi4 {
 }
 
 fn stages(stages: usize, steps: usize, step_size: f64, n_steps: usize) -> Stages {
+    moves(MoveKind::Hmc, stages, steps, step_size, n_steps)
+}
+
+fn moves(kind: MoveKind, stages: usize, steps: usize, step_size: f64, n_steps: usize) -> Stages {
     Stages {
+        kind,
         stages,
         steps,
         move_params: HmcParams {
@@ -109,10 +114,19 @@ fn the_training_gradient_matches_finite_differences_at_fixed_noise() {
     let lat = Lattice::new(&[4, 4]).unwrap();
     let action = e2(&lat);
     let prior = Prior::new(PriorSpec::FreeField { m2: 0.8 }, &lat).unwrap();
-    let st = stages(3, 2, 0.15, 3);
-    let mut blocks = blocks(&lat, 3);
+    for st in [
+        stages(3, 2, 0.15, 3),
+        moves(MoveKind::Langevin, 3, 2, 0.02, 1),
+    ] {
+        gradient_matches_finite_differences(&lat, &action, &prior, st);
+    }
+}
+
+fn gradient_matches_finite_differences(lat: &Lattice, action: &Phi4, prior: &Prior, st: Stages) {
+    let (prior, action) = (prior, action);
+    let mut blocks = blocks(lat, 3);
     let (n, seed, base) = (6, 4, 100);
-    let grads = Snf::new(&prior, &action, st, &blocks)
+    let grads = Snf::new(prior, action, st, &blocks)
         .unwrap()
         .work_gradient(n, seed, base)
         .unwrap()
@@ -125,7 +139,7 @@ fn the_training_gradient_matches_finite_differences_at_fixed_noise() {
             let theta = blocks[b].params()[j];
             let mut at = |x: f64| {
                 blocks[b].params_mut()[j] = x;
-                Snf::new(&prior, &action, st, &blocks)
+                Snf::new(prior, action, st, &blocks)
                     .unwrap()
                     .work_gradient(n, seed, base)
                     .unwrap()
@@ -136,7 +150,8 @@ fn the_training_gradient_matches_finite_differences_at_fixed_noise() {
             let analytic = grads[b][j];
             assert!(
                 (analytic - numeric).abs() < 1e-5 * numeric.abs().max(1.0),
-                "block {b}, parameter {j}: {analytic} against {numeric}"
+                "{:?}: block {b}, parameter {j}: {analytic} against {numeric}",
+                st.kind
             );
             checked += 1;
         }
@@ -151,7 +166,16 @@ fn without_blocks_the_work_gives_the_free_fields_log_z() {
     let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
     let exact = FreeField::new(lat.clone(), m2).unwrap().log_z();
     let prior = Prior::new(PriorSpec::FreeField { m2: 1.0 }, &lat).unwrap();
-    let snf = Snf::new(&prior, &action, stages(10, 1, 0.3, 5), &[]).unwrap();
+    for st in [
+        stages(10, 1, 0.3, 5),
+        moves(MoveKind::Langevin, 50, 2, 0.03, 1),
+    ] {
+        free_field_log_z(&prior, &action, st, exact);
+    }
+}
+
+fn free_field_log_z(prior: &Prior, action: &Phi4, st: Stages, exact: f64) {
+    let snf = Snf::new(prior, action, st, &[]).unwrap();
     let t = snf.run(4000, 17, 0).unwrap();
     let shift = t.work.iter().cloned().fold(f64::INFINITY, f64::min);
     let e: Vec<f64> = t.work.iter().map(|w| (shift - w).exp()).collect();
@@ -159,7 +183,10 @@ fn without_blocks_the_work_gives_the_free_fields_log_z() {
     let mean = e.iter().sum::<f64>() / n;
     let var = e.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
     let (log_z, error) = (mean.ln() - shift, (var / n).sqrt() / mean);
-    eprintln!("SNF free field log Z: {log_z} ± {error} (exact {exact})");
+    eprintln!(
+        "SNF ({:?}) free field log Z: {log_z} ± {error} (exact {exact})",
+        st.kind
+    );
     assert!(
         error < 0.05,
         "the protocol is too poor to test: error {error}"

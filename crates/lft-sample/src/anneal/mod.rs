@@ -34,8 +34,8 @@ pub mod transport;
 pub use blocks::TrainedFlows;
 pub use craft::{CRAFT_INIT_STREAM, CRAFT_TRAIN_STREAM, Craft, CraftIteration, transition_loss};
 pub use nemcmc::{
-    NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages, Trajectories,
-    TrajectorySource,
+    MoveKind, NEMCMC_STREAM, NeMcmc, NeMcmcSampler, NeMcmcStep, PathStart, Protocol, Stages,
+    Trajectories, TrajectorySource,
 };
 pub use particles::{CpuParticles, Particles, initial_particles};
 pub use pass::{Observer, PASS_STREAMS, pass_base, smc_pass, smc_pass_observed, smc_pass_on};

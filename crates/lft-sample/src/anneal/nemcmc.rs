@@ -36,12 +36,28 @@ use rayon::prelude::*;
 pub const NEMCMC_STREAM: u64 = 1 << 62;
 
 /// The stages of a protocol: K = `stages` actions on the path, `steps` Monte Carlo updates
-/// at each (after the weight update to it), each an HMC trajectory of `move_params`.
+/// at each (after the weight update to it), each an HMC trajectory of `move_params` or an
+/// unadjusted Langevin step of size `move_params.step_size`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stages {
     pub stages: usize,
     pub steps: usize,
     pub move_params: HmcParams,
+    pub kind: MoveKind,
+}
+
+/// The Monte Carlo move of a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MoveKind {
+    /// Metropolis-adjusted: an HMC trajectory (one leapfrog step is MALA). It leaves the
+    /// stage's π_k invariant, so it adds nothing to the work.
+    #[default]
+    Hmc,
+    /// Unadjusted Langevin, x′ = x − ε∇U_k(x) + √(2ε) ξ: no accept test, so differentiable
+    /// everywhere; it does not leave π_k invariant, and adds
+    /// U_k(x′) − U_k(x) + log q(x → x′) − log q(x′ → x) to the work (Wu, Köhler, Noé 2020),
+    /// which keeps e^{−W} an exact weight. Run by [`super::snf::Snf`].
+    Langevin,
 }
 
 /// Where trajectories start.
@@ -94,6 +110,13 @@ impl<'a> Protocol<'a> {
                 min: 1,
                 value: 0,
             });
+        }
+        if stages.kind == MoveKind::Langevin {
+            return Err(AnnealError::Unsupported(
+                "snf: a protocol of annealing passes moves by HMC; Langevin stages run as a \
+                 stochastic normalizing flow (Snf)"
+                    .into(),
+            ));
         }
         let (prior, pulled) = match start {
             PathStart::Prior(prior) => (prior, None),

@@ -10,18 +10,19 @@
 //! **Training** minimises E[W] = KL(path ‖ reversed target path) − log Z, the reverse KL of the
 //! path, by its reparameterised gradient: the noise of a trajectory (x_0, the momenta, the
 //! uniforms of the accept tests) is held fixed and W is differentiated through every block
-//! and every accepted leapfrog trajectory, back to front. A rejected trajectory returns its
-//! start, an identity map; the accept decisions themselves are not differentiated (Wu et al.
-//! do the same), so the gradient is that of W with the decisions frozen, which a finite
-//! difference at fixed noise reproduces. Backpropagation through a leapfrog step needs the
-//! Hessian of U_k against a vector ([`Action::hessian_vector`]: φ⁴ has it), two per step.
+//! and every move, back to front. Langevin steps are smooth, so the gradient is exactly that
+//! of E[W]. Through HMC, a rejected trajectory returns its start (an identity map) and the
+//! accept decisions are not differentiated, so the gradient is that of W with the decisions
+//! frozen (what a finite difference at fixed noise reproduces), which is biased: it leaves
+//! out how the blocks move the acceptance. Backpropagation through a move needs the Hessian
+//! of U_k against a vector ([`Action::hessian_vector`]: φ⁴ has it), two per step.
 //!
 //! Streams: trajectory i of a batch draws its start, momenta and uniforms from (seed,
 //! base + 1 + i), in a fixed order, so the same (seed, base) gives the same noise whatever
 //! the parameters.
 
 use super::blocks::TrainedFlows;
-use super::nemcmc::{Stages, Trajectories, TrajectorySource};
+use super::nemcmc::{MoveKind, Stages, Trajectories, TrajectorySource};
 use super::path::Tempered;
 use super::settings::AnnealError;
 use lft_action::Action;
@@ -43,10 +44,16 @@ pub struct Snf<'a> {
     pub blocks: &'a [BijectionStack],
 }
 
-/// One leapfrog trajectory as recorded for backpropagation: whether it was accepted and, if
-/// it was, the positions x_0 … x_n of its steps.
-struct MoveTape {
-    positions: Option<Vec<Vec<f64>>>,
+/// One move as recorded for backpropagation.
+enum MoveTape {
+    /// An HMC trajectory: the positions x_0 … x_n of its steps if it was accepted.
+    Hmc(Option<Vec<Vec<f64>>>),
+    /// A Langevin step x → y and its r = ε(∇U(x) + ∇U(y)) − √(2ε) ξ.
+    Langevin {
+        x: Vec<f64>,
+        y: Vec<f64>,
+        r: Vec<f64>,
+    },
 }
 
 /// One stage as recorded: its input x_{k−1}, the block's caches, its output y_k and moves.
@@ -134,9 +141,22 @@ impl<'a> Snf<'a> {
             let mut moves = Vec::new();
             let mut z = y.clone();
             for _ in 0..self.stages.steps {
-                let (ok, positions) = self.leapfrog_trajectory(&to, &mut z, rng, record);
-                accepted += ok as usize;
-                moves.push(MoveTape { positions });
+                let tape = match self.stages.kind {
+                    MoveKind::Hmc => {
+                        let (ok, positions) = self.leapfrog_trajectory(&to, &mut z, rng, record);
+                        accepted += ok as usize;
+                        MoveTape::Hmc(positions)
+                    }
+                    MoveKind::Langevin => {
+                        let (heat, tape) = self.langevin_step(&to, &mut z, rng, record);
+                        work += heat;
+                        accepted += 1;
+                        tape
+                    }
+                };
+                if record {
+                    moves.push(tape);
+                }
             }
             if record {
                 tape.push(StageTape {
@@ -198,6 +218,69 @@ impl<'a> Snf<'a> {
         }
     }
 
+    /// An unadjusted Langevin step on `target` from `x` (noise ξ from `rng`): returns its
+    /// contribution Q to the work (module documentation) and, with `record`, its tape.
+    fn langevin_step(
+        &self,
+        target: &Tempered<'_>,
+        x: &mut Vec<f64>,
+        rng: &mut Pcg64,
+        record: bool,
+    ) -> (f64, MoveTape) {
+        let eps = self.stages.move_params.step_size;
+        let v = x.len();
+        let mut xi = vec![0.0; v];
+        gaussian_fill(rng, &mut xi);
+        let (mut gx, mut gy) = (vec![0.0; v], vec![0.0; v]);
+        target.gradient(x, &mut gx);
+        let noise = (2.0 * eps).sqrt();
+        let y: Vec<f64> = (0..v).map(|i| x[i] - eps * gx[i] + noise * xi[i]).collect();
+        target.gradient(&y, &mut gy);
+        let r: Vec<f64> = (0..v)
+            .map(|i| eps * (gx[i] + gy[i]) - noise * xi[i])
+            .collect();
+        let heat = target.action(&y) - target.action(x)
+            + r.iter().map(|r| r * r).sum::<f64>() / (4.0 * eps)
+            - 0.5 * xi.iter().map(|e| e * e).sum::<f64>();
+        let before = std::mem::replace(x, y);
+        let tape = match record {
+            true => MoveTape::Langevin {
+                x: before,
+                y: x.clone(),
+                r,
+            },
+            false => MoveTape::Hmc(None),
+        };
+        (heat, tape)
+    }
+
+    /// Backward through a Langevin step x → y with tape r: `a` = ∂W/∂y (from later terms) on
+    /// entry, ∂W/∂x on return, including the step's own Q:
+    ///   a_y = a + ∇U(y) + ε H(y) a_r,   a_x = a_y − ∇U(x) + ε H(x)(a_r − a_y),   a_r = r/2ε.
+    fn langevin_backward(
+        &self,
+        target: &Tempered<'_>,
+        (x, y, r): (&[f64], &[f64], &[f64]),
+        a: &mut [f64],
+    ) -> Result<(), AnnealError> {
+        let eps = self.stages.move_params.step_size;
+        let v = a.len();
+        let a_r: Vec<f64> = r.iter().map(|r| r / (2.0 * eps)).collect();
+        let (mut g, mut hv) = (vec![0.0; v], vec![0.0; v]);
+        target.gradient(y, &mut g);
+        hessian(target, y, &a_r, &mut hv)?;
+        for i in 0..v {
+            a[i] += g[i] + eps * hv[i];
+        }
+        target.gradient(x, &mut g);
+        let diff: Vec<f64> = (0..v).map(|i| a_r[i] - a[i]).collect();
+        hessian(target, x, &diff, &mut hv)?;
+        for i in 0..v {
+            a[i] += -g[i] + eps * hv[i];
+        }
+        Ok(())
+    }
+
     /// Backward through an accepted leapfrog trajectory with positions `xs`: `a` = ∂W/∂x_n on
     /// entry, ∂W/∂x_0 on return (the momenta are noise; the final momentum is discarded).
     fn leapfrog_backward(
@@ -233,8 +316,12 @@ impl<'a> Snf<'a> {
             let (from, to) = (self.stage(k - 1), self.stage(k));
             let stage = &mut tape[k - 1];
             for m in stage.moves.iter().rev() {
-                if let Some(xs) = &m.positions {
-                    self.leapfrog_backward(&to, xs, &mut a)?;
+                match m {
+                    MoveTape::Hmc(Some(xs)) => self.leapfrog_backward(&to, xs, &mut a)?,
+                    MoveTape::Hmc(None) => {}
+                    MoveTape::Langevin { x, y, r } => {
+                        self.langevin_backward(&to, (x, y, r), &mut a)?
+                    }
                 }
             }
             to.gradient(&stage.output, &mut g);
