@@ -106,6 +106,7 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
                 thermalization: h.thermalization,
                 tune: h.tune,
                 mass,
+                tune_mass: h.tune_fa_mass,
             };
             (
                 run_ensemble(config, &sampler, &plan, "hmc.trajectories", &mut progress)?.summary,

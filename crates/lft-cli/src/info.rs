@@ -53,9 +53,11 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 n_steps,
                 integrator,
                 length_jitter,
+                fa_mass,
             } => {
+                let fa = fa_mass.map_or(String::new(), |mu| format!(", Fourier mass {mu:.4}"));
                 format!(
-                    "{integrator} eps = {step_size:.5} × {n_steps} steps (jitter {length_jitter})"
+                    "{integrator} eps = {step_size:.5} × {n_steps} steps (jitter {length_jitter}){fa}"
                 )
             }
             lft_io::ChainSettings::Flow {

@@ -108,10 +108,15 @@ impl RunObserver for RunProgress {
                 );
                 for (c, s) in settings.iter().enumerate().filter(|_| self.log_settings) {
                     if let ChainSettings::Hmc {
-                        step_size, n_steps, ..
+                        step_size,
+                        n_steps,
+                        fa_mass,
+                        ..
                     } = s
                     {
-                        info!("chain {c}: tuned step size {step_size:.5} × {n_steps} steps");
+                        let fa =
+                            fa_mass.map_or(String::new(), |mu| format!(", Fourier mass {mu:.4}"));
+                        info!("chain {c}: tuned step size {step_size:.5} × {n_steps} steps{fa}");
                     }
                 }
             }

@@ -123,12 +123,12 @@ fn finished_run_extends_to_more_trajectories() {
 }
 
 /// Fourier-accelerated HMC resumes like plain HMC: its momenta come from the chain's generator,
-/// and the mass matrix from the config.
+/// and the mass matrix from the chain's stored μ (tuned, here, during thermalisation).
 #[test]
 fn aborted_fourier_accelerated_run_resumes_to_identical_bytes() {
     let text = long(SMALL).replace(
         "integrator = \"omelyan\"",
-        "integrator = \"omelyan\"\nfourier_acceleration = true\nfa_mass = 0.7",
+        "integrator = \"omelyan\"\nfourier_acceleration = true\nfa_mass = 0.7\ntune_fa_mass = true",
     );
     let reference = uninterrupted(&text);
     let plain = uninterrupted(&long(SMALL));
@@ -146,4 +146,15 @@ fn aborted_fourier_accelerated_run_resumes_to_identical_bytes() {
         std::fs::read(&path).unwrap() == reference,
         "resumed file differs from uninterrupted run"
     );
+    // Each chain stores its tuned μ, which `lft info` shows and which is not the start value.
+    let r = lft_io::EnsembleReader::open(&path).unwrap();
+    let lft_io::ChainSettings::Hmc {
+        fa_mass: Some(mu), ..
+    } = r.chain_meta(0).unwrap().settings
+    else {
+        panic!("no stored Fourier mass")
+    };
+    assert!(mu > 0.0 && mu != 0.7, "tuned μ {mu}");
+    let o = lft(dir.path(), &["info", "out/ens.h5"]);
+    assert!(stdout(&o).contains("Fourier mass"), "{}", stdout(&o));
 }

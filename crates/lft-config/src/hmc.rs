@@ -84,6 +84,11 @@ pub struct HmcConfig {
     /// smallest extent L; ξ = L/4 is the line lft's flows are measured on), written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fa_mass: Option<f64>,
+    /// Tune μ during thermalisation: after a quarter of it, measure χ₂ = ⟨M²⟩/V over the next
+    /// quarter and set μ = 1/√(2χ₂), the mass of the free field with that susceptibility;
+    /// `fa_mass` is where it starts. The tuned μ is stored with each chain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tune_fa_mass: bool,
 }
 
 /// A validated `[hmc]` section in the terms of lft-sample.
@@ -102,6 +107,8 @@ pub struct HmcPlan {
     pub save_every: usize,
     /// Fourier acceleration's mass μ, if on.
     pub fa_mass: Option<f64>,
+    /// Tune μ during thermalisation (`hmc.tune_fa_mass`).
+    pub tune_fa_mass: bool,
 }
 
 impl TryFrom<&HmcConfig> for HmcPlan {
@@ -131,6 +138,22 @@ impl TryFrom<&HmcConfig> for HmcPlan {
             return Err(invalid(
                 "hmc.target_acceptance",
                 format!("must be in (0, 1), got {}", h.target_acceptance),
+            ));
+        }
+        if h.tune_fa_mass && !h.fourier_acceleration {
+            return Err(invalid(
+                "hmc.tune_fa_mass",
+                "tunes the mass of Fourier acceleration: set hmc.fourier_acceleration = true too",
+            ));
+        }
+        if h.tune_fa_mass && h.thermalization < 8 {
+            return Err(invalid(
+                "hmc.tune_fa_mass",
+                format!(
+                    "tunes during thermalisation, which needs at least 8 trajectories (a quarter \
+                     to measure χ₂), got hmc.thermalization = {}",
+                    h.thermalization
+                ),
             ));
         }
         let fa_mass = match (h.fourier_acceleration, h.fa_mass) {
@@ -169,6 +192,7 @@ impl TryFrom<&HmcConfig> for HmcPlan {
             trajectories: h.trajectories,
             save_every: h.save_every,
             fa_mass,
+            tune_fa_mass: h.tune_fa_mass,
         })
     }
 }

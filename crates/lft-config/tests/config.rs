@@ -654,6 +654,40 @@ fn every_shipped_config_loads() {
     assert!(n >= 20, "only {n} configs in {}", dir.display());
 }
 
+/// `hmc.tune_fa_mass` needs Fourier acceleration and a thermalisation to tune in.
+#[test]
+fn fa_mass_tuning_is_checked() {
+    let c = load(
+        GOOD,
+        &["hmc.fourier_acceleration=true", "hmc.tune_fa_mass=true"],
+    )
+    .unwrap();
+    assert!(c.hmc().unwrap().tune_fa_mass);
+    assert!(c.to_toml().contains("tune_fa_mass = true"));
+    assert!(!load(GOOD, &[]).unwrap().to_toml().contains("tune_fa_mass"));
+    let err = load(GOOD, &["hmc.tune_fa_mass=true"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hmc.tune_fa_mass") && err.contains("fourier_acceleration"),
+        "{err}"
+    );
+    let err = load(
+        GOOD,
+        &[
+            "hmc.fourier_acceleration=true",
+            "hmc.tune_fa_mass=true",
+            "hmc.thermalization=4",
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("hmc.tune_fa_mass") && err.contains("thermalization"),
+        "{err}"
+    );
+}
+
 /// `hmc.fourier_acceleration` resolves to a mass (4/L by default, written out); the mass without
 /// the switch, a mass ≤ 0, link angles and pseudofermion chains are refused by name.
 #[test]

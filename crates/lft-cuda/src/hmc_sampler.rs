@@ -136,7 +136,7 @@ impl Chain for DeviceChain {
     }
 
     fn settings(&self) -> ChainSettings {
-        hmc_settings(self.params)
+        hmc_settings(self.params, None)
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {

@@ -38,6 +38,7 @@ fn chain_meta(c: u64) -> ChainMeta {
             n_steps: 10,
             integrator: Integrator::Leapfrog,
             length_jitter: 0.5,
+            fa_mass: None,
         },
         save_every: 1,
         start_config: start,

@@ -63,6 +63,9 @@ pub enum ChainSettings {
         integrator: Integrator,
         /// j: each trajectory takes round(n_steps·u) steps, u uniform in [1 − j, 1 + j].
         length_jitter: f64,
+        /// Fourier acceleration's mass μ of the mass matrix 2(p̂² + μ²) (`None`: plain HMC,
+        /// or a file written before μ was stored).
+        fa_mass: Option<f64>,
     },
     /// Flow proposals (samplers "flow-imh" and "flow-reweight").
     Flow {

@@ -100,15 +100,20 @@ pub trait MarkovChain: Send {
     fn rng_state(&self) -> RngState;
     fn params(&self) -> HmcParams;
     fn set_params(&mut self, params: HmcParams);
+    /// Fourier acceleration's mass μ, if the chain has a mass matrix.
+    fn fa_mass(&self) -> Option<f64> {
+        None
+    }
 }
 
-/// The stored settings of HMC parameters.
-pub fn hmc_settings(p: HmcParams) -> ChainSettings {
+/// The stored settings of HMC parameters, with Fourier acceleration's mass μ if any.
+pub fn hmc_settings(p: HmcParams, fa_mass: Option<f64>) -> ChainSettings {
     ChainSettings::Hmc {
         step_size: p.step_size,
         n_steps: p.n_steps as u64,
         integrator: p.integrator,
         length_jitter: p.length_jitter,
+        fa_mass,
     }
 }
 
@@ -120,6 +125,7 @@ pub fn hmc_params(s: &ChainSettings) -> Option<HmcParams> {
             n_steps,
             integrator,
             length_jitter,
+            ..
         } => Some(HmcParams {
             step_size,
             n_steps: n_steps as usize,
@@ -185,7 +191,7 @@ impl<M: MarkovChain> Chain for M {
     }
 
     fn settings(&self) -> ChainSettings {
-        hmc_settings(self.params())
+        hmc_settings(self.params(), self.fa_mass())
     }
 
     fn start_state(&self) -> (Vec<f64>, RngState) {
@@ -216,5 +222,8 @@ impl<C: BorrowMut<HmcChain> + Send> MarkovChain for WithAction<'_, C> {
     }
     fn set_params(&mut self, params: HmcParams) {
         self.chain.borrow_mut().set_params(params)
+    }
+    fn fa_mass(&self) -> Option<f64> {
+        self.chain.borrow().mass().map(|m| m.mu())
     }
 }

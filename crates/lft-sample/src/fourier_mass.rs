@@ -99,3 +99,16 @@ impl FourierMass {
             / v
     }
 }
+
+/// μ of the free field whose susceptibility χ₂ = Σ_x G(x) = 1/(2μ²) is `chi2`: the tuning rule
+/// of `hmc.tune_fa_mass`, kept within [1/(2L), 2] for the smallest extent L (a χ₂ that is not
+/// a finite positive number gives the upper end).
+pub fn fa_mass_for_chi2(chi2: f64, lattice: &Lattice) -> f64 {
+    let l = lattice.shape().iter().copied().min().unwrap_or(1).max(1) as f64;
+    let mu = (0.5 / chi2).sqrt();
+    if mu.is_finite() {
+        mu.clamp(0.5 / l, 2.0)
+    } else {
+        2.0
+    }
+}

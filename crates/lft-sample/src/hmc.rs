@@ -123,8 +123,18 @@ impl HmcChain {
     /// The same chain with Fourier acceleration: momenta, drift and kinetic energy with the
     /// mass matrix `mass` ([`crate::FourierMass`]).
     pub fn with_mass(mut self, mass: Option<std::sync::Arc<crate::FourierMass>>) -> Self {
-        self.mass = mass;
+        self.set_mass(mass);
         self
+    }
+
+    /// Replaces the mass matrix (between trajectories: the momenta are drawn afresh).
+    pub fn set_mass(&mut self, mass: Option<std::sync::Arc<crate::FourierMass>>) {
+        self.mass = mass;
+    }
+
+    /// The mass matrix, if any.
+    pub fn mass(&self) -> Option<&crate::FourierMass> {
+        self.mass.as_deref()
     }
 
     pub fn field(&self) -> &[f64] {
@@ -260,6 +270,48 @@ pub struct HmcSampler<'a> {
     pub tune: Option<f64>,
     /// Fourier acceleration's mass matrix, shared by the chains (plain HMC if `None`).
     pub mass: Option<std::sync::Arc<crate::FourierMass>>,
+    /// Tune the mass during thermalisation ([`HmcSampler::tune_mass`]).
+    pub tune_mass: bool,
+}
+
+impl HmcSampler<'_> {
+    /// Thermalisation with the mass tuned: a quarter of it, then a quarter measuring
+    /// χ₂ = ⟨M²⟩/V over every chain, then μ = [`crate::fa_mass_for_chi2`]`(χ₂)` for every
+    /// chain and the rest of it (the step size tuned again with the new mass).
+    fn thermalize_tuning_mass(
+        &self,
+        chains: &mut [crate::WithAction<'_, HmcChain>],
+    ) -> crate::RunSummary {
+        use crate::MarkovChain;
+        use rayon::prelude::*;
+        let n = self.thermalization;
+        let (first, pilot) = (n / 4, n / 4);
+        let mut total =
+            crate::thermalize_chains(chains, first, self.tune).unwrap_or_else(|e| match e.1 {});
+        let v = self.action.field_len() as f64;
+        let sums: Vec<f64> = chains
+            .par_iter_mut()
+            .map(|c| {
+                (0..pilot)
+                    .map(|_| {
+                        let Ok(_) = c.trajectory();
+                        let m: f64 = c.field().iter().sum();
+                        m * m / v
+                    })
+                    .sum::<f64>()
+            })
+            .collect();
+        let chi2 = sums.iter().sum::<f64>() / (pilot * chains.len()).max(1) as f64;
+        let mu = crate::fa_mass_for_chi2(chi2, self.action.lattice());
+        let mass = std::sync::Arc::new(crate::FourierMass::new(self.action.lattice(), mu));
+        for c in chains.iter_mut() {
+            c.chain.set_mass(Some(mass.clone()));
+        }
+        let rest = crate::thermalize_chains(chains, n - first - pilot, self.tune)
+            .unwrap_or_else(|e| match e.1 {});
+        total.merge(&rest);
+        total
+    }
 }
 
 impl<'a> crate::Sampler for HmcSampler<'a> {
@@ -294,6 +346,9 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
         if self.thermalization == 0 {
             return Ok(None);
         }
+        if self.tune_mass && self.mass.is_some() {
+            return Ok(Some(self.thermalize_tuning_mass(chains)));
+        }
         crate::thermalize_chains(chains, self.thermalization, self.tune).map(Some)
     }
 
@@ -303,8 +358,18 @@ impl<'a> crate::Sampler for HmcSampler<'a> {
         last: Option<&lft_records::StoredRow>,
     ) -> Result<Self::Chain, String> {
         let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
+        // The chain's own (tuned) mass where it was stored; the run's for older files.
+        let mass = match meta.settings {
+            lft_records::ChainSettings::Hmc {
+                fa_mass: Some(mu), ..
+            } if self.mass.is_some() => Some(std::sync::Arc::new(crate::FourierMass::new(
+                self.action.lattice(),
+                mu,
+            ))),
+            _ => self.mass.clone(),
+        };
         Ok(crate::WithAction {
-            chain: HmcChain::resume(self.action, field, rng, params).with_mass(self.mass.clone()),
+            chain: HmcChain::resume(self.action, field, rng, params).with_mass(mass),
             action: self.action,
         })
     }

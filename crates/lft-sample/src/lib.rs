@@ -32,7 +32,7 @@ pub use chain::{
     hmc_settings,
 };
 pub use flow_hmc::{FlowHmc, FlowHmcRecord, FlowHmcSampler};
-pub use fourier_mass::FourierMass;
+pub use fourier_mass::{FourierMass, fa_mass_for_chi2};
 pub use heatbath::{HeatbathChain, HeatbathSampler, von_mises};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};

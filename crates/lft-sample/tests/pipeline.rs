@@ -44,6 +44,7 @@ fn hmc(action: &dyn Action) -> HmcSampler<'_> {
         thermalization: 20,
         tune: None,
         mass: None,
+        tune_mass: false,
     }
 }
 

@@ -194,6 +194,7 @@ pub fn example_meta(shape: &[usize]) -> (EnsembleMeta, ChainMeta) {
             n_steps: 10,
             integrator: Integrator::Leapfrog,
             length_jitter: 0.5,
+            fa_mass: None,
         },
         save_every: 1,
         start_config: vec![0.0; meta.volume()],

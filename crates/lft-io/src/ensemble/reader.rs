@@ -197,6 +197,10 @@ impl EnsembleReader {
                     n_steps: a.u64("n_steps")?,
                     integrator: integrator(&a)?,
                     length_jitter: a.f64("length_jitter")?,
+                    fa_mass: match a.map.contains_key("fa_mass") {
+                        true => Some(a.f64("fa_mass")?),
+                        false => None,
+                    },
                 },
                 SamplerKind::Smc | SamplerKind::Ais | SamplerKind::Craft | SamplerKind::Pimh => {
                     ChainSettings::Anneal {

@@ -88,11 +88,15 @@ pub(super) fn write_skeleton(
                 n_steps,
                 integrator,
                 length_jitter,
+                fa_mass,
             } => {
                 g.set_attr("step_size", AttrValue::F64(step_size));
                 g.set_attr("n_steps", AttrValue::U64(n_steps));
                 g.set_attr("integrator", s(integrator.name()));
                 g.set_attr("length_jitter", AttrValue::F64(length_jitter));
+                if let Some(mu) = fa_mass {
+                    g.set_attr("fa_mass", AttrValue::F64(mu));
+                }
             }
             ChainSettings::Flow {
                 proposal_batch,
