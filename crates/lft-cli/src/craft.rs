@@ -189,13 +189,20 @@ fn history_row(iteration: u64, it: &CraftIteration, lr: f64) -> [f64; 7] {
     ]
 }
 
-fn save(config: &Config, cp: &CraftPlan, craft: &Craft, history: &[[f64; 7]]) -> Result<()> {
-    let (m, v) = craft.adam_moments();
-    let ckpt = Checkpoint {
+/// The checkpoint of a set of flows trained together (CRAFT's transports, an SNF's blocks):
+/// every flow's parameters and Adam moments one after the other, the steps taken and the
+/// history; no generator (each step draws from its own streams).
+pub(crate) fn flow_set_checkpoint(
+    config: &Config,
+    flows: &lft_sample::anneal::TrainedFlows,
+    history: &[[f64; 7]],
+) -> Checkpoint {
+    let (m, v) = flows.adam_moments();
+    Checkpoint {
         lft_version: env!("CARGO_PKG_VERSION").to_string(),
         config_text: config.to_toml(),
-        step: craft.iterations(),
-        params: craft.params(),
+        step: flows.steps(),
+        params: flows.params(),
         adam_m: m,
         adam_v: v,
         rng: RngState {
@@ -203,7 +210,11 @@ fn save(config: &Config, cp: &CraftPlan, craft: &Craft, history: &[[f64; 7]]) ->
             stream: 0,
         },
         history: history.to_vec(),
-    };
+    }
+}
+
+fn save(config: &Config, cp: &CraftPlan, craft: &Craft, history: &[[f64; 7]]) -> Result<()> {
+    let ckpt = flow_set_checkpoint(config, craft.trained(), history);
     write_craft_checkpoint(&cp.checkpoint, &ckpt)
         .with_context(|| format!("anneal.checkpoint {}", cp.checkpoint.display()))
 }

@@ -8,8 +8,7 @@ use anyhow::{Context, Result, bail};
 use lft_action::Action;
 use lft_config::{Config, Reuse, SnfBlocks, SnfPlan};
 use lft_flow::Prior;
-use lft_io::checkpoint::{Checkpoint, read_snf_checkpoint, write_snf_checkpoint};
-use lft_lattice::RngState;
+use lft_io::checkpoint::{read_snf_checkpoint, write_snf_checkpoint};
 use lft_sample::anneal::{SnfStep, SnfTrainer};
 use std::time::Instant;
 use tracing::info;
@@ -160,20 +159,7 @@ fn save(
     trainer: &SnfTrainer,
     history: &[[f64; 7]],
 ) -> Result<()> {
-    let (m, v) = trainer.adam_moments();
-    let ckpt = Checkpoint {
-        lft_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_text: config.to_toml(),
-        step: trainer.steps(),
-        params: trainer.params(),
-        adam_m: m,
-        adam_v: v,
-        rng: RngState {
-            state: 0,
-            stream: 0,
-        },
-        history: history.to_vec(),
-    };
+    let ckpt = crate::craft::flow_set_checkpoint(config, trainer.trained(), history);
     write_snf_checkpoint(&blocks.checkpoint, &ckpt)
         .with_context(|| format!("snf.checkpoint {}", blocks.checkpoint.display()))
 }

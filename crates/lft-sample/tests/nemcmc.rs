@@ -10,8 +10,9 @@ use lft_sample::anneal::{
     ANNEAL_STREAM, MoveKind, NeMcmc, PathStart, Protocol, SmcSettings, Stages, TrajectorySource,
     pass_base, smc_pass,
 };
-use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
-use lft_stats::estimate_mean;
+use lft_sample::{HmcParams, Integrator};
+
+mod common;
 
 fn move_params(step_size: f64, n_steps: usize) -> HmcParams {
     HmcParams {
@@ -175,30 +176,9 @@ fn nemcmc_chains_agree_with_hmc_at_e2() {
         }
     }
     let acceptance = accepted as f64 / (4 * steps) as f64;
-    let params = HmcParams {
-        step_size: 0.1,
-        n_steps: 10,
-        integrator: Integrator::Omelyan,
-        length_jitter: 0.2,
-    };
-    let mut chains: Vec<HmcChain> = (0..4)
-        .map(|c| HmcChain::new(&action, Start::Cold, stream_rng(22, c), params))
-        .collect();
-    thermalize_all(&mut chains, &action, 500, None);
-    let mut hmc = vec![vec![Vec::new(); 4]; 2];
-    for (c, chain) in chains.iter_mut().enumerate() {
-        for _ in 0..5000 {
-            chain.trajectory(&action);
-            for (k, o) in observables(chain.field()).into_iter().enumerate() {
-                hmc[k][c].push(o);
-            }
-        }
-    }
+    let hmc = common::hmc_reference_series(&action, 22, 5000, observables);
     for (k, name) in ["<|M|>/V", "chi2"].iter().enumerate() {
-        let of = |s: &Vec<Vec<f64>>| {
-            estimate_mean(&s.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
-        };
-        let (a, b) = (of(&nemcmc[k]), of(&hmc[k]));
+        let (a, b) = (common::mean_of(&nemcmc[k]), common::mean_of(&hmc[k]));
         eprintln!("E2 {name}: NE-MCMC {a:?} (acceptance {acceptance:.3}), HMC {b:?}");
         let pull = (a.value - b.value) / a.error.hypot(b.error);
         assert!(

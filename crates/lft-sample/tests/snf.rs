@@ -8,8 +8,9 @@ use lft_action::{Action, FreeField, HoppingParams, Phi4, Phi4Hopping, Phi4Params
 use lft_flow::{Activation, BijectionStack, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
 use lft_sample::anneal::{MoveKind, NeMcmc, Snf, SnfTrainer, Stages, Tempered, TrajectorySource};
-use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
-use lft_stats::estimate_mean;
+use lft_sample::{HmcParams, Integrator};
+
+mod common;
 
 fn e2(lat: &Lattice) -> Phi4 {
     Phi4::new(
@@ -244,30 +245,12 @@ fn training_lowers_the_work_and_nemcmc_over_the_trained_snf_agrees_with_hmc() {
             }
         }
     }
-    let nemcmc = estimate_mean(&series.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
-    let params = HmcParams {
-        step_size: 0.1,
-        n_steps: 10,
-        integrator: Integrator::Omelyan,
-        length_jitter: 0.2,
-    };
-    let mut chains: Vec<HmcChain> = (0..4)
-        .map(|c| HmcChain::new(&action, Start::Cold, stream_rng(32, c), params))
-        .collect();
-    thermalize_all(&mut chains, &action, 500, None);
-    let hmc_series: Vec<Vec<f64>> = chains
-        .iter_mut()
-        .map(|chain| {
-            (0..5000)
-                .map(|_| {
-                    chain.trajectory(&action);
-                    let m: f64 = chain.field().iter().sum();
-                    m * m / v
-                })
-                .collect()
-        })
-        .collect();
-    let hmc = estimate_mean(&hmc_series.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
+    let nemcmc = common::mean_of(&series);
+    let hmc = common::hmc_reference_series(&action, 32, 5000, |phi| {
+        let m: f64 = phi.iter().sum();
+        [m * m / v]
+    });
+    let hmc = common::mean_of(&hmc[0]);
     let acceptance = accepted as f64 / 8000.0;
     eprintln!(
         "E2 6×6 χ₂: NE-MCMC over the SNF {nemcmc:?} (acceptance {acceptance:.3}), HMC {hmc:?}"

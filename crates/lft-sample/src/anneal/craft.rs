@@ -68,6 +68,11 @@ impl Craft {
         self.flows.flows()
     }
 
+    /// The flows with their optimisers (what a checkpoint stores).
+    pub fn trained(&self) -> &TrainedFlows {
+        &self.flows
+    }
+
     /// Training iterations done.
     pub fn iterations(&self) -> u64 {
         self.flows.steps()

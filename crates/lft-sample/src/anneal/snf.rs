@@ -494,6 +494,11 @@ impl SnfTrainer {
         self.blocks.flows()
     }
 
+    /// The blocks with their optimisers (what a checkpoint stores).
+    pub fn trained(&self) -> &TrainedFlows {
+        &self.blocks
+    }
+
     pub fn blocks_mut(&mut self) -> &mut [BijectionStack] {
         self.blocks.flows_mut()
     }

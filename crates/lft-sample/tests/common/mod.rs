@@ -106,3 +106,40 @@ fn small_flow_training(steps: usize, lr: f64) -> TrainOptions {
         ..TrainOptions::default()
     }
 }
+
+/// `observables` after each of `n` Omelyan HMC trajectories (ε = 0.1, 10 steps, jitter 0.2)
+/// of 4 chains from cold starts on streams (seed, c), after 500 thermalisation trajectories:
+/// `[observable][chain][trajectory]`, the HMC reference of the statistical tests.
+pub fn hmc_reference_series<const K: usize>(
+    action: &dyn Action,
+    seed: u64,
+    n: usize,
+    observables: impl Fn(&[f64]) -> [f64; K],
+) -> Vec<Vec<Vec<f64>>> {
+    use lft_sample::{HmcChain, HmcParams, Integrator, Start, thermalize_all};
+    let params = HmcParams {
+        step_size: 0.1,
+        n_steps: 10,
+        integrator: Integrator::Omelyan,
+        length_jitter: 0.2,
+    };
+    let mut chains: Vec<HmcChain> = (0..4)
+        .map(|c| HmcChain::new(action, Start::Cold, stream_rng(seed, c), params))
+        .collect();
+    thermalize_all(&mut chains, action, 500, None);
+    let mut series = vec![vec![Vec::new(); 4]; K];
+    for (c, chain) in chains.iter_mut().enumerate() {
+        for _ in 0..n {
+            chain.trajectory(action);
+            for (k, o) in observables(chain.field()).into_iter().enumerate() {
+                series[k][c].push(o);
+            }
+        }
+    }
+    series
+}
+
+/// The Γ-method mean of `[chain][sample]` series.
+pub fn mean_of(series: &[Vec<f64>]) -> lft_stats::Estimate {
+    lft_stats::estimate_mean(&series.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
+}
