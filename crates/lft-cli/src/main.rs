@@ -15,6 +15,7 @@ mod pipeline;
 mod progress;
 mod pseudo_marginal;
 mod sample;
+mod sample_summary;
 mod signals;
 mod snf_train;
 mod status;
@@ -22,6 +23,7 @@ mod store;
 mod submit;
 mod train;
 mod train_device;
+mod trained_flow;
 mod transfer;
 
 use clap::Parser;

@@ -10,8 +10,9 @@
 use crate::device::Choice;
 use crate::pipeline::run_ensemble;
 use crate::progress::RunProgress;
-use crate::sample::{load_flow, print_summary};
+use crate::sample_summary::print_summary;
 use crate::train::INIT_STREAM;
+use crate::trained_flow::load_flow;
 use anyhow::{Context, Result, bail};
 use lft_config::{Config, SnfStart};
 use lft_flow::Flow;
