@@ -17,7 +17,8 @@
 //! [`circle_spline`], [`circle_smooth`]). Below them [`conv`], [`activation`], [`net`]; beside them [`prior`]. [`spec`] builds
 //! a [`Flow`] (prior + stack, [`flow`]) from a [`FlowSpec`]; [`kl`] holds its losses, [`adam`]
 //! the optimiser and [`train`] the training loop; [`diagnostics`] says how far to trust a
-//! trained flow.
+//! trained flow. [`cnf_field`] is the equivariant kernel vector field of continuous flows, with
+//! its exact divergence (issue 39: not yet integrated into a flow).
 //!
 //! Everything is `f64` and reproducible: batches are processed in parallel over fixed chunks.
 
@@ -29,6 +30,7 @@ pub mod circle;
 pub mod circle_ncp;
 pub mod circle_smooth;
 pub mod circle_spline;
+pub mod cnf_field;
 pub mod conditioner;
 pub mod conv;
 pub mod coupling;
@@ -73,6 +75,7 @@ pub use circle::{CircleMap, CircleTransform};
 pub use circle_ncp::NcpMixture;
 pub use circle_smooth::SmoothMixture;
 pub use circle_spline::CircularSpline;
+pub use cnf_field::KernelField;
 pub use coupling::MaskedCoupling;
 pub use diagnostics::FlowQuality;
 pub use flow::{Flow, FlowSample};
