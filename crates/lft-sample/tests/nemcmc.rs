@@ -24,14 +24,7 @@ fn move_params(step_size: f64, n_steps: usize) -> HmcParams {
 }
 
 fn e2(lat: &Lattice) -> Phi4 {
-    Phi4::new(
-        lat.clone(),
-        Phi4Params {
-            m2: -4.0,
-            lambda: 6.008,
-        },
-    )
-    .unwrap()
+    common::e2_action(lat)
 }
 
 /// An affine flow with parameters far from the identity and a standard normal prior.

@@ -8,37 +8,19 @@ use lft_action::{Action, FreeField, HoppingParams, Phi4, Phi4Hopping, Phi4Params
 use lft_flow::{Activation, BijectionStack, FlowSpec, Prior, PriorSpec};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
 use lft_sample::anneal::{MoveKind, NeMcmc, Snf, SnfTrainer, Stages, Tempered, TrajectorySource};
-use lft_sample::{HmcParams, Integrator};
 
 mod common;
 
 fn e2(lat: &Lattice) -> Phi4 {
-    Phi4::new(
-        lat.clone(),
-        Phi4Params {
-            m2: -4.0,
-            lambda: 6.008,
-        },
-    )
-    .unwrap()
+    common::e2_action(lat)
 }
 
 fn stages(stages: usize, steps: usize, step_size: f64, n_steps: usize) -> Stages {
-    moves(MoveKind::Hmc, stages, steps, step_size, n_steps)
+    common::stages(MoveKind::Hmc, stages, steps, step_size, n_steps)
 }
 
 fn moves(kind: MoveKind, stages: usize, steps: usize, step_size: f64, n_steps: usize) -> Stages {
-    Stages {
-        kind,
-        stages,
-        steps,
-        move_params: HmcParams {
-            step_size,
-            n_steps,
-            integrator: Integrator::Leapfrog,
-            length_jitter: 0.0,
-        },
-    }
+    common::stages(kind, stages, steps, step_size, n_steps)
 }
 
 /// ‖H v − (∇S(φ + hv) − ∇S(φ − hv))/2h‖ relative to ‖H v‖.

@@ -226,10 +226,6 @@ impl Action for Tempered<'_> {
     /// H_β v = β ∂²S v + (1 − β) ∂²(−log r) v; `false` where S has no Hessian.
     fn hessian_vector(&self, phi: &[f64], v: &[f64], out: &mut [f64]) -> bool {
         let b = self.beta;
-        let mut prior = vec![0.0; v.len()];
-        if b < 1.0 {
-            self.prior.hessian_vector(phi, v, &mut prior);
-        }
         if b > 0.0 {
             if !self.action.hessian_vector(phi, v, out) {
                 return false;
@@ -237,8 +233,13 @@ impl Action for Tempered<'_> {
         } else {
             out.fill(0.0);
         }
-        for (o, p) in out.iter_mut().zip(&prior) {
-            *o = b * *o + (1.0 - b) * p;
+        // The prior's term only where it enters (β < 1): no buffer at the target.
+        if b < 1.0 {
+            let mut prior = vec![0.0; v.len()];
+            self.prior.hessian_vector(phi, v, &mut prior);
+            for (o, p) in out.iter_mut().zip(&prior) {
+                *o = b * *o + (1.0 - b) * p;
+            }
         }
         true
     }

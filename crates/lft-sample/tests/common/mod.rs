@@ -143,3 +143,34 @@ pub fn hmc_reference_series<const K: usize>(
 pub fn mean_of(series: &[Vec<f64>]) -> lft_stats::Estimate {
     lft_stats::estimate_mean(&series.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
 }
+
+/// φ⁴ at E2's couplings (m² = −4, λ = 6.008) on `lattice`.
+pub fn e2_action(lattice: &Lattice) -> lft_action::Phi4 {
+    let params = lft_action::Phi4Params {
+        m2: -4.0,
+        lambda: 6.008,
+    };
+    lft_action::Phi4::new(lattice.clone(), params).unwrap()
+}
+
+/// K `stages` of `steps` moves of `kind`, each leapfrog (no jitter) of `n_steps` steps of
+/// `step_size` (a Langevin step uses the step size alone).
+pub fn stages(
+    kind: lft_sample::anneal::MoveKind,
+    stages: usize,
+    steps: usize,
+    step_size: f64,
+    n_steps: usize,
+) -> lft_sample::anneal::Stages {
+    lft_sample::anneal::Stages {
+        kind,
+        stages,
+        steps,
+        move_params: lft_sample::HmcParams {
+            step_size,
+            n_steps,
+            integrator: lft_sample::Integrator::Leapfrog,
+            length_jitter: 0.0,
+        },
+    }
+}
