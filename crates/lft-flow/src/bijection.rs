@@ -63,6 +63,10 @@ pub struct Workspace {
     pub(crate) conv: ConvScratch,
     /// The layouts of float32 nets' passes.
     pub(crate) lanes: LaneConvScratch,
+    /// The ODE solver of continuous flows, and the checkpoints of an inverse solve in the
+    /// solver's order.
+    pub(crate) ode: crate::cnf_ode::OdeScratch,
+    pub(crate) ode_path: Vec<f64>,
 }
 
 /// One invertible layer (see the module documentation for the contract).

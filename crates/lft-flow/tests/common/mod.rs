@@ -122,6 +122,25 @@ pub fn check_bijection(name: &str, layer: &dyn Bijection, params: &mut [f64], x:
         "{name}: logdet {logdet}"
     );
 
+    check_backward(name, layer, params, x);
+}
+
+/// Both backward passes of one layer at input x against central differences of
+/// L = c·y + γ ℓ (forward) and L = c·x + γ ℓ(x) with x = f⁻¹(y) (inverse, y = f(x)), each on
+/// the caches of its own pass.
+pub fn check_backward(name: &str, layer: &dyn Bijection, params: &mut [f64], x: &mut [f64]) {
+    let v = x.len();
+    let mut y = vec![0.0; v];
+    let mut cache = LayerCache::default();
+    layer.forward(params, x, &mut y, &mut cache, &mut Workspace::default());
+    let (mut back, mut inv_cache) = (vec![0.0; v], LayerCache::default());
+    layer.inverse(
+        params,
+        &y,
+        &mut back,
+        &mut inv_cache,
+        &mut Workspace::default(),
+    );
     let c = randn(v, 20 + v as u64, 1.0);
     let gamma = 0.7;
     let up = Cotangent {
