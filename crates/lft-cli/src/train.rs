@@ -10,7 +10,7 @@ use crate::train_device::{Placement, TrainModel};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_config::{Config, Reuse, TrainPlan};
-use lft_flow::diagnostics::{ROUND_TRIP_TOLERANCE, evaluate};
+use lft_flow::diagnostics::evaluate;
 use lft_flow::{Adam, Flow, FlowQuality, Objective, StepRecord, TrainHooks, train_with};
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 use lft_lattice::{RngState, stream_rng};
@@ -118,18 +118,33 @@ pub fn run_config(
             }),
         _ => None,
     };
-    info!(
-        "flow: {} {} couplings, hidden {:?}, kernel {}, {} parameters; training {steps} steps of batch {}",
-        spec.layers,
-        spec.coupling.name(),
-        spec.hidden,
-        spec.kernel,
-        flow.n_params(),
-        t.options.batch
-    );
+    match spec.coupling {
+        lft_flow::CouplingSpec::Continuous(c) => info!(
+            "flow: continuous, kernel radius {}, {} frequencies, {} time modes, {} RK4 steps, {} parameters; training {steps} steps of batch {}",
+            c.radius,
+            c.frequencies,
+            c.time_modes,
+            c.steps,
+            flow.n_params(),
+            t.options.batch
+        ),
+        _ => info!(
+            "flow: {} {} couplings, hidden {:?}, kernel {}, {} parameters; training {steps} steps of batch {}",
+            spec.layers,
+            spec.coupling.name(),
+            spec.hidden,
+            spec.kernel,
+            flow.n_params(),
+            t.options.batch
+        ),
+    }
     let mut model = TrainModel::new(flow, placement, plan)?;
     let data = match &t.data {
-        Some(path) => Some(load_data(path, config.lattice().shape())?),
+        Some(path) => Some(load_data(
+            path,
+            config.lattice().shape(),
+            t.flow_matching.is_some(),
+        )?),
         None => None,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -178,9 +193,10 @@ pub fn run_config(
             }
         };
         // Segment boundaries do not change the result: the schedule uses the global step.
-        let objective = match &data {
-            Some(d) => Objective::ForwardKl(d),
-            None => Objective::ReverseKl(action),
+        let objective = match (&data, t.flow_matching) {
+            (Some(d), Some(path)) => Objective::FlowMatching(d, path),
+            (Some(d), None) => Objective::ForwardKl(d),
+            (None, _) => Objective::ReverseKl(action),
         };
         let result = train_with(
             model.trainable(),
@@ -230,10 +246,7 @@ pub fn run_config(
         let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
         evaluate(model.flow(), action, t.eval_samples, &mut rng)
     });
-    let warnings = quality
-        .as_ref()
-        .map(|q| q.warnings(ROUND_TRIP_TOLERANCE))
-        .unwrap_or_default();
+    let warnings = quality.as_ref().map(|q| q.warnings()).unwrap_or_default();
     for w in &warnings {
         warn!("{w}");
     }
@@ -313,6 +326,16 @@ fn print_quality(q: &FlowQuality) {
         "  round trip               {:.1e} in z, {:.1e} in log q",
         q.round_trip.latent_error, q.round_trip.log_q_error
     );
+    if let Some(e) = &q.integrator_error {
+        println!(
+            "  integrator error         {:.1e} RMS, {:.1e} max in log q (N vs {}N steps, {} draws; log w spread {:.2e})",
+            e.rms,
+            e.max,
+            lft_flow::integrator_error::REFINEMENT,
+            e.samples,
+            q.loss_variance.sqrt()
+        );
+    }
     if !q.charges.is_empty() {
         println!("  P(Q)                     proposed  reweighted");
         for c in q
@@ -344,6 +367,8 @@ pub(crate) fn quality_json(q: &FlowQuality) -> serde_json::Value {
         "non_finite": q.non_finite,
         "round_trip_latent_error": q.round_trip.latent_error,
         "round_trip_log_q_error": q.round_trip.log_q_error,
+        "integrator_error_rms": q.integrator_error.map(|e| e.rms),
+        "integrator_error_max": q.integrator_error.map(|e| e.max),
         "charges": q.charges.iter().map(|c| serde_json::json!({
             "q": c.q,
             "proposed": c.proposed,
@@ -376,7 +401,7 @@ fn save(
 }
 
 /// Every configuration of every chain of the ensemble at `path` (the forward-KL data).
-fn load_data(path: &std::path::Path, shape: &[usize]) -> Result<Vec<f64>> {
+fn load_data(path: &std::path::Path, shape: &[usize], flow_matching: bool) -> Result<Vec<f64>> {
     let r = lft_io::EnsembleReader::open(path)
         .with_context(|| format!("train.data {}", path.display()))?;
     if r.meta().shape != shape {
@@ -396,7 +421,12 @@ fn load_data(path: &std::path::Path, shape: &[usize]) -> Result<Vec<f64>> {
         bail!("train.data {}: holds no configurations", path.display());
     }
     info!(
-        "forward KL on {} configurations of {}",
+        "{} on {} configurations of {}",
+        if flow_matching {
+            "flow matching"
+        } else {
+            "forward KL"
+        },
         data.len() / r.meta().volume(),
         path.display()
     );

@@ -45,8 +45,9 @@ pub(crate) fn load_into(config: &Config, path: &Path, flow: &mut Flow) -> Result
     }
     flow.set_params(ckpt.params).map_err(|e| {
         anyhow!(
-            "{}: {e} (a flow.spectral layer has one parameter per momentum and does not \
-             transfer to another lattice size)",
+            "{}: {e} (a flow.spectral layer has one parameter per momentum, and a continuous \
+             flow's whole-lattice kernel (flow.kernel = 0) one weight per orbit of the lattice: \
+             neither transfers to another lattice size)",
             what()
         )
     })?;

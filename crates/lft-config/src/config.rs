@@ -463,11 +463,23 @@ impl TryFrom<ConfigFile> for Config {
             ));
         }
         let flow = match (&file.flow, &file.train) {
-            (Some(f), Some(t)) => Some(FlowPlan {
-                spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
-                train: TrainPlan::try_from(t)?,
-                init_from: f.init_from.clone(),
-            }),
+            (Some(f), Some(t)) => {
+                let plan = FlowPlan {
+                    spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
+                    train: TrainPlan::try_from(t)?,
+                    init_from: f.init_from.clone(),
+                };
+                let continuous =
+                    matches!(plan.spec.coupling, lft_flow::CouplingSpec::Continuous(_));
+                if plan.train.flow_matching.is_some() && !continuous {
+                    return Err(invalid(
+                        "train.objective",
+                        "flow_matching trains a continuous flow's vector field: set flow.kind = \
+                         \"continuous\" (coupling flows train by reverse_kl or forward_kl)",
+                    ));
+                }
+                Some(plan)
+            }
             (Some(_), None) => return Err(invalid("train", "a [flow] needs a [train] section")),
             (None, Some(_)) => {
                 return Err(invalid("train", "a [train] section needs a [flow] section"));

@@ -3,7 +3,9 @@
 use crate::ConfigError;
 use crate::defaults;
 use crate::error::{invalid, positive};
-use lft_flow::{Activation, CircleSpec, CouplingSpec, FlowSpec, MaskOrder, Precision, PriorSpec};
+use lft_flow::{
+    Activation, CircleSpec, ContinuousSpec, CouplingSpec, FlowSpec, MaskOrder, Precision, PriorSpec,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +13,25 @@ use serde::{Deserialize, Serialize};
 pub enum CouplingName {
     Affine,
     Spline,
+}
+
+/// What kind of flow `[flow]` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKindName {
+    /// A stack of coupling layers (default).
+    Coupling,
+    /// A continuous normalizing flow: the equivariant kernel vector field of Gerdes et al.,
+    /// integrated by fixed RK4 steps (scalar fields).
+    Continuous,
+}
+
+/// The ODE integrator of a continuous flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegratorName {
+    /// The classical fourth-order Runge–Kutta method with fixed steps.
+    Rk4,
 }
 
 /// The circle transform of a gauge-equivariant flow (`kind = "u1"`).
@@ -124,6 +145,22 @@ pub const DEFAULT_BASIS_BINS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowConfig {
+    /// "coupling" (default) or "continuous".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FlowKindName>,
+    /// Continuous flows: sine features sin(ω_k φ) of learned frequencies ω_k (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequencies: Option<usize>,
+    /// Continuous flows: cosine modes M of time in the kernels, cos(πmt) for m = 0 … M
+    /// (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_modes: Option<usize>,
+    /// Continuous flows: fixed integration steps over t ∈ [0, 1] (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    /// Continuous flows: the integrator, "rk4" (default, the only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrator: Option<IntegratorName>,
     /// The couplings of a scalar field: "affine" (default) or "spline".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupling: Option<CouplingName>,
@@ -151,11 +188,14 @@ pub struct FlowConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis_bins: Option<usize>,
     /// Number of coupling layers; checkerboard masks alternate between even and odd sites.
-    pub layers: usize,
+    /// Required for coupling flows; continuous flows have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
     /// Hidden channels of each conditioner network.
     #[serde(default = "defaults::hidden")]
     pub hidden: Vec<usize>,
-    /// Odd kernel size of the periodic convolutions.
+    /// Odd kernel size of the periodic convolutions; for continuous flows the side 2r + 1 of
+    /// the vector field's kernel, or 0 for a kernel over the whole lattice.
     #[serde(default = "defaults::kernel")]
     pub kernel: usize,
     #[serde(default = "default_activation")]
@@ -241,6 +281,12 @@ impl FlowConfig {
                 TransformName::SmoothMixture => _ = self.components.get_or_insert(4),
                 TransformName::CircularSpline => {}
             }
+        } else if self.kind == Some(FlowKindName::Continuous) {
+            self.prior.get_or_insert(PriorName::Normal);
+            self.frequencies.get_or_insert(DEFAULT_CNF_FREQUENCIES);
+            self.time_modes.get_or_insert(DEFAULT_CNF_TIME_MODES);
+            self.steps.get_or_insert(DEFAULT_CNF_STEPS);
+            self.integrator.get_or_insert(IntegratorName::Rk4);
         } else {
             self.prior.get_or_insert(PriorName::Normal);
             self.final_activation.get_or_insert(ActivationName::Tanh);
@@ -281,7 +327,7 @@ impl FlowConfig {
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
         match lft_flow::gauge_mask::check_lattice(&lattice) {
             // Without couplings there are no stripes to close around the torus.
-            Err(lft_flow::GaugeMaskError::Extent(_)) if self.layers == 0 => {}
+            Err(lft_flow::GaugeMaskError::Extent(_)) if self.layers == Some(0) => {}
             checked => checked.map_err(|e| invalid("lattice.shape", e.to_string()))?,
         }
         let transform = self.transform.unwrap_or(TransformName::Ncp);
@@ -377,6 +423,10 @@ impl FlowConfig {
         }
         positive("flow.tail_bound", self.tail_bound)?;
         let min_extent = shape.iter().copied().min().unwrap_or(0);
+        if self.kind == Some(FlowKindName::Continuous) {
+            return self.resolve_continuous(shape, gauge);
+        }
+        self.refuse_continuous_keys()?;
         if self.kernel.is_multiple_of(2) || self.kernel > min_extent {
             return Err(invalid(
                 "flow.kernel",
@@ -422,8 +472,14 @@ impl FlowConfig {
         } else {
             ActivationName::Tanh
         };
+        let Some(layers) = self.layers else {
+            return Err(invalid(
+                "flow.layers",
+                "missing: the number of coupling layers (or kind = \"continuous\")",
+            ));
+        };
         Ok(FlowSpec {
-            layers: self.layers,
+            layers,
             hidden: self.hidden.clone(),
             kernel: self.kernel,
             activation: self.activation.into(),
@@ -436,6 +492,101 @@ impl FlowConfig {
         })
     }
 }
+
+impl FlowConfig {
+    /// The continuous flow of a scalar field, checked: its own keys, the prior, the spectral
+    /// layer, and none of the couplings' keys.
+    fn resolve_continuous(&self, shape: &[usize], gauge: bool) -> Result<FlowSpec, ConfigError> {
+        if gauge {
+            return Err(invalid(
+                "flow.kind",
+                "continuous flows map scalar fields; gauge fields (kind = \"u1\") take \
+                 gauge-equivariant couplings",
+            ));
+        }
+        if self.equivariant == Some(false) {
+            return Err(invalid(
+                "flow.equivariant",
+                "a continuous flow is odd in φ by construction (its features are), so it \
+                 targets Z2-symmetric actions only",
+            ));
+        }
+        for (key, set) in [
+            ("flow.layers", self.layers.is_some()),
+            ("flow.coupling", self.coupling.is_some()),
+            ("flow.final_activation", self.final_activation.is_some()),
+            ("flow.precision", self.precision != PrecisionName::F64),
+        ] {
+            if set {
+                return Err(invalid(
+                    key,
+                    "only for coupling flows; a continuous flow has one vector field, set by \
+                     flow.kernel, flow.frequencies, flow.time_modes and flow.steps",
+                ));
+            }
+        }
+        let min_extent = shape.iter().copied().min().unwrap_or(0);
+        let radius = match self.kernel {
+            0 => min_extent.max(shape.iter().copied().max().unwrap_or(0)),
+            k if k % 2 == 1 && k <= min_extent => k / 2,
+            k => {
+                return Err(invalid(
+                    "flow.kernel",
+                    format!(
+                        "a continuous flow's kernel is odd and at most the smallest lattice \
+                         extent ({min_extent}), or 0 for the whole lattice; got {k}"
+                    ),
+                ));
+            }
+        };
+        let steps = self.steps.unwrap_or(DEFAULT_CNF_STEPS);
+        if steps == 0 {
+            return Err(invalid("flow.steps", "must be at least 1"));
+        }
+        let prior = resolve_prior("flow", self.prior_name(), self.prior_m2, self.prior_shift)?;
+        Ok(FlowSpec {
+            layers: 0,
+            hidden: Vec::new(),
+            kernel: self.kernel,
+            activation: Activation::Identity,
+            final_activation: Activation::Identity,
+            // Odd in φ by construction.
+            equivariant: true,
+            coupling: CouplingSpec::Continuous(ContinuousSpec {
+                radius,
+                frequencies: self.frequencies.unwrap_or(DEFAULT_CNF_FREQUENCIES),
+                time_modes: self.time_modes.unwrap_or(DEFAULT_CNF_TIME_MODES),
+                steps,
+            }),
+            prior,
+            spectral: self.spectral,
+            precision: Precision::F64,
+        })
+    }
+
+    /// Refuses the continuous flows' keys in a coupling flow.
+    fn refuse_continuous_keys(&self) -> Result<(), ConfigError> {
+        for (key, set) in [
+            ("flow.frequencies", self.frequencies.is_some()),
+            ("flow.time_modes", self.time_modes.is_some()),
+            ("flow.steps", self.steps.is_some()),
+            ("flow.integrator", self.integrator.is_some()),
+        ] {
+            if set {
+                return Err(invalid(
+                    key,
+                    "only for continuous flows (flow.kind = \"continuous\")",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Defaults of a continuous flow: sine features, time modes and RK4 steps.
+pub const DEFAULT_CNF_FREQUENCIES: usize = 8;
+pub const DEFAULT_CNF_TIME_MODES: usize = 4;
+pub const DEFAULT_CNF_STEPS: usize = 16;
 
 fn default_activation() -> ActivationName {
     ActivationName::LeakyRelu

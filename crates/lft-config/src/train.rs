@@ -21,6 +21,19 @@ pub enum ScheduleName {
 pub enum ObjectiveName {
     ReverseKl,
     ForwardKl,
+    /// Conditional flow matching of a continuous flow on an ensemble (`train.ensemble`).
+    FlowMatching,
+}
+
+/// The probability path of flow matching, from the base distribution to each configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathName {
+    /// x_t = (1 − t) x₀ + t φ₁ (rectified flow).
+    #[default]
+    Straight,
+    /// x_t = (1 − (1 − σ) t) x₀ + t φ₁, σ = `train.path_sigma` (Lipman et al.'s OT path).
+    Gaussian,
 }
 
 /// The estimator of the reverse-KL gradient.
@@ -73,10 +86,17 @@ pub struct TrainConfig {
     /// over training. Written out only when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_max: Option<usize>,
-    /// For `objective = "forward_kl"`: an ensemble file of the target (any sampler), whose
-    /// configurations are the training data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For `objective = "forward_kl"` or `"flow_matching"`: an ensemble file of the target
+    /// (any sampler), whose configurations are the training data. `train.ensemble` is the
+    /// same key.
+    #[serde(default, alias = "ensemble", skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
+    /// For `objective = "flow_matching"`: "straight" (default) or "gaussian".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability_path: Option<PathName>,
+    /// The width σ of the "gaussian" path at t = 1 (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_sigma: Option<f64>,
     /// The checkpoint file (HDF5): weights, optimiser and generator state, history.
     pub checkpoint: PathBuf,
     /// Steps between checkpoints (the most a crash can lose).
@@ -99,8 +119,11 @@ pub struct TrainConfig {
 pub struct TrainPlan {
     /// Steps (the total, counting those of a checkpoint), batch, learning rate and schedule.
     pub options: TrainOptions,
-    /// `Some(ensemble)`: forward KL on its configurations; `None`: reverse KL.
+    /// `Some(ensemble)`: forward KL (or flow matching, with `flow_matching`) on its
+    /// configurations; `None`: reverse KL.
     pub data: Option<PathBuf>,
+    /// Flow matching along this path, on `data`.
+    pub flow_matching: Option<lft_flow::ProbabilityPath>,
     pub checkpoint: PathBuf,
     pub checkpoint_every: usize,
     pub report_every: usize,
@@ -117,20 +140,22 @@ impl TryFrom<&TrainConfig> for TrainPlan {
 
     fn try_from(t: &TrainConfig) -> Result<Self, ConfigError> {
         match (t.objective, &t.data) {
-            (ObjectiveName::ForwardKl, None) => {
+            (ObjectiveName::ForwardKl | ObjectiveName::FlowMatching, None) => {
                 return Err(invalid(
                     "train.data",
-                    "forward_kl training needs an ensemble file of the target",
+                    "forward_kl and flow_matching training need an ensemble file of the \
+                     target (train.data, or train.ensemble)",
                 ));
             }
             (ObjectiveName::ReverseKl, Some(_)) => {
                 return Err(invalid(
                     "train.data",
-                    "only used with objective = \"forward_kl\"",
+                    "only used with objective = \"forward_kl\" or \"flow_matching\"",
                 ));
             }
             _ => {}
         }
+        let flow_matching = resolve_path(t)?;
         if t.batch < 2 {
             return Err(invalid("train.batch", "must be at least 2"));
         }
@@ -156,10 +181,11 @@ impl TryFrom<&TrainConfig> for TrainPlan {
         if t.batch_max.is_some_and(|b| b < t.batch) {
             return Err(invalid("train.batch_max", "must be at least train.batch"));
         }
-        if t.gradient == GradientName::Path && t.objective == ObjectiveName::ForwardKl {
+        if t.gradient == GradientName::Path && t.objective != ObjectiveName::ReverseKl {
             return Err(invalid(
                 "train.gradient",
-                "the path gradient is an estimator of the reverse KL; forward_kl has its own",
+                "the path gradient is an estimator of the reverse KL; forward_kl and \
+                 flow_matching have their own",
             ));
         }
         if t.eval_samples == 1 {
@@ -191,6 +217,7 @@ impl TryFrom<&TrainConfig> for TrainPlan {
                 batch_max: t.batch_max,
             },
             data: t.data.clone(),
+            flow_matching,
             checkpoint: t.checkpoint.clone(),
             checkpoint_every: t.checkpoint_every,
             report_every: t.report_every,
@@ -198,6 +225,44 @@ impl TryFrom<&TrainConfig> for TrainPlan {
         })
     }
 }
+
+/// The probability path of `objective = "flow_matching"`, its keys refused elsewhere.
+fn resolve_path(t: &TrainConfig) -> Result<Option<lft_flow::ProbabilityPath>, ConfigError> {
+    if t.objective != ObjectiveName::FlowMatching {
+        for (key, set) in [
+            ("train.probability_path", t.probability_path.is_some()),
+            ("train.path_sigma", t.path_sigma.is_some()),
+        ] {
+            if set {
+                return Err(invalid(key, "only used with objective = \"flow_matching\""));
+            }
+        }
+        return Ok(None);
+    }
+    let sigma = match (t.probability_path.unwrap_or_default(), t.path_sigma) {
+        (PathName::Straight, Some(_)) => {
+            return Err(invalid(
+                "train.path_sigma",
+                "the width of the \"gaussian\" path; the straight path has none",
+            ));
+        }
+        (PathName::Straight, None) => 0.0,
+        (PathName::Gaussian, sigma) => {
+            let sigma = sigma.unwrap_or(DEFAULT_PATH_SIGMA);
+            if !(sigma > 0.0 && sigma < 1.0) {
+                return Err(invalid(
+                    "train.path_sigma",
+                    format!("must be in (0, 1), got {sigma}"),
+                ));
+            }
+            sigma
+        }
+    };
+    Ok(Some(lft_flow::ProbabilityPath { sigma }))
+}
+
+/// The width of the "gaussian" probability path unless `train.path_sigma` says otherwise.
+pub const DEFAULT_PATH_SIGMA: f64 = 0.01;
 
 fn default_objective() -> ObjectiveName {
     ObjectiveName::ReverseKl

@@ -247,6 +247,9 @@ impl FlowProgram {
         if spec.coupling.is_gauge() {
             return Err(unsupported("gauge-equivariant couplings"));
         }
+        if let CouplingSpec::Continuous(_) = spec.coupling {
+            return Err(unsupported("continuous flows"));
+        }
         if spec.spectral {
             return Err(unsupported("the spectral layer"));
         }

@@ -85,6 +85,20 @@ pub trait Bijection: Send + Sync + fmt::Debug {
         crate::Precision::F64
     }
 
+    /// The same map solved with `factor` × the integration steps, for layers whose log det is
+    /// accumulated by an ODE solver (continuous flows); `None` (the default) for layers that
+    /// are exact.
+    fn refined(&self, factor: usize) -> Option<std::sync::Arc<dyn Bijection>> {
+        let _ = factor;
+        None
+    }
+
+    /// The vector field of a continuous flow (what flow matching trains); `None` (the default)
+    /// for every other layer.
+    fn vector_field(&self) -> Option<&crate::KernelField> {
+        None
+    }
+
     /// y = f(x); returns log|det ∂y/∂x| and keeps in `cache` what [`Bijection::backward`]
     /// needs.
     fn forward(

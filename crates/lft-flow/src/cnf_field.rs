@@ -5,15 +5,18 @@
 //! sines of learned frequencies ω_k and φ itself. Kernels depend on δ only through its orbit
 //! under the hypercubic group (the sorted absolute values of its components), so v commutes
 //! with translations, reflections and axis permutations; the features are odd in φ, so
-//! v(−φ) = −v(φ) (Z₂). Time enters through a Fourier basis: w_k(δ, t) = Σ_f W[k, o(δ), f] b_f(t)
-//! with b_0 = 1, b_{2m−1} = cos(2πmt), b_{2m} = sin(2πmt) (m = 1 … M), the same for u.
+//! v(−φ) = −v(φ) (Z₂). Time enters through a Fourier cosine basis on [0, 1]:
+//! w_k(δ, t) = Σ_f W[k, o(δ), f] b_f(t) with b_m(t) = cos(πmt), m = 0 … M, the same for u.
+//! (The cosine series of the even extension: unlike the periodic basis cos 2πmt, sin 2πmt
+//! of Gerdes et al., it converges fast for kernels that differ at t = 0 and t = 1, as the
+//! velocities of flow matching do: −x₀ at the start, φ₁ at the end.)
 //!
 //! The divergence is exact and cheap, because only the kernel's central element δ = 0 touches
 //! a site's own features:
 //!   ∇·v = Σ_x ∂v_x/∂φ_x = Σ_x [ Σ_k w_k(0, t) ω_k cos(ω_k φ_x) + u(0, t) ].
 //!
 //! Parameters, in this order: ω (K), W (K × orbits × F, last index fastest), U (orbits × F),
-//! with F = 2M + 1 time-basis functions.
+//! with F = M + 1 time-basis functions.
 
 use lft_lattice::{Lattice, Pcg64, gaussian_fill};
 
@@ -118,9 +121,9 @@ impl KernelField {
         self.volume
     }
 
-    /// F = 2M + 1 functions of time.
+    /// F = M + 1 functions of time.
     pub fn time_basis_len(&self) -> usize {
-        2 * self.time_modes + 1
+        self.time_modes + 1
     }
 
     /// Orbits of the box's offsets under the hypercubic group.
@@ -147,15 +150,10 @@ impl KernelField {
         p
     }
 
-    /// b_f(t) for f = 0 … 2M into `b`.
+    /// b_m(t) = cos(πmt) for m = 0 … M into `b`.
     fn time_basis(&self, t: f64, b: &mut Vec<f64>) {
         b.clear();
-        b.push(1.0);
-        for m in 1..=self.time_modes {
-            let a = 2.0 * std::f64::consts::PI * m as f64 * t;
-            b.push(a.cos());
-            b.push(a.sin());
-        }
+        b.extend((0..=self.time_modes).map(|m| (std::f64::consts::PI * m as f64 * t).cos()));
     }
 
     /// The kernels at time t into `kernel`: w_k(o) at `k * orbits + o`, then u(o) at
@@ -358,7 +356,7 @@ mod tests {
         let (_, f, _) = field(&[4, 6]);
         // (0,0), (0,1) and (1,1).
         assert_eq!(f.orbits(), 3);
-        assert_eq!(f.n_params(), 3 + 4 * 3 * 5);
+        assert_eq!(f.n_params(), 3 + 4 * 3 * 3);
     }
 
     /// ∇·v against the trace of the Jacobian by central differences.

@@ -64,6 +64,14 @@ impl Bijection for ContinuousFlow {
         self.field.n_params()
     }
 
+    fn vector_field(&self) -> Option<&KernelField> {
+        Some(&self.field)
+    }
+
+    fn refined(&self, factor: usize) -> Option<std::sync::Arc<dyn Bijection>> {
+        Some(std::sync::Arc::new(self.with_steps(self.steps * factor)))
+    }
+
     fn forward(
         &self,
         params: &[f64],

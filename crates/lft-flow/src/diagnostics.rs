@@ -9,6 +9,7 @@
 //! - [`RoundTrip`] (in `round_trip.rs`): how far the inverse map lands from the latent draw; a
 //!   flow whose inverse is numerically unstable gives wrong weights, and samplers stop on it.
 
+use crate::integrator_error::IntegratorError;
 use crate::proposal::Proposal;
 pub use crate::round_trip::ROUND_TRIP_TOLERANCE;
 use crate::round_trip::RoundTrip;
@@ -19,6 +20,9 @@ use lft_stats::{PARETO_K_UNRELIABLE, kish_ess, pareto_k_hat, pareto_warning};
 /// A Z₂-symmetric target puts half its weight on M > 0; a proposal fraction further than this
 /// from ½ means the flow under-samples one sign (a dropped mode).
 pub const SIGN_BALANCE_TOLERANCE: f64 = 0.1;
+
+/// Latent draws on which [`evaluate`] measures the integrator error (a 4× finer solve each).
+pub const INTEGRATOR_SAMPLES: usize = 256;
 
 /// Configurations drawn at a time by [`evaluate`].
 const EVAL_CHUNK: usize = 1024;
@@ -45,6 +49,11 @@ pub struct FlowQuality {
     pub non_finite: usize,
     /// The worst round trip over the first configuration of every drawn chunk.
     pub round_trip: RoundTrip,
+    /// The proposal's round-trip tolerance ([`Proposal::round_trip_tolerance`]).
+    pub round_trip_tolerance: f64,
+    /// For flows with an ODE solver inside (continuous flows), the error it leaves in log q
+    /// ([`IntegratorError`], on up to [`INTEGRATOR_SAMPLES`] of the draws' latent variables).
+    pub integrator_error: Option<IntegratorError>,
     /// The importance-sampling estimate of the model's log Z,
     /// log Ẑ = log[(1/N) Σ e^{−S − log q}] − [`Action::log_z_offset`], and its standard error
     /// by the delta method, √((N/ESS − 1)/N) with ESS = (Σw)²/Σw² (unreliable where Pareto k̂
@@ -134,6 +143,7 @@ pub fn evaluate(
     let loss = terms.iter().sum::<f64>() / n;
     let loss_variance = terms.iter().map(|t| (t - loss).powi(2)).sum::<f64>() / n;
     let log_w: Vec<f64> = terms.iter().map(|t| -t).collect();
+    let integrator_error = proposal.integrator_error(samples.min(INTEGRATOR_SAMPLES), rng);
     FlowQuality {
         samples,
         loss,
@@ -145,6 +155,8 @@ pub fn evaluate(
         positive_fraction: symmetric.then_some(positive as f64 / n),
         non_finite,
         round_trip,
+        round_trip_tolerance: proposal.round_trip_tolerance(),
+        integrator_error,
         charges: charge_fractions(&charges),
         log_z: lft_stats::log_mean_exp(&log_w) - action.log_z_offset(),
         log_z_error: {
@@ -185,8 +197,10 @@ impl ImhTally {
 
 impl FlowQuality {
     /// What a user should not ignore: heavy-tailed weights (k̂ > 0.7), a dropped mode of a
-    /// Z₂-symmetric target, non-finite weights, and a round trip above `tolerance`.
-    pub fn warnings(&self, tolerance: f64) -> Vec<String> {
+    /// Z₂-symmetric target, non-finite weights, a round trip above the proposal's tolerance,
+    /// and an integrator error not far below the spread of the log weights.
+    pub fn warnings(&self) -> Vec<String> {
+        let tolerance = self.round_trip_tolerance;
         let mut out = Vec::new();
         if let Some(k) = self.pareto_k.filter(|k| *k > PARETO_K_UNRELIABLE) {
             out.push(pareto_warning(k));
@@ -202,6 +216,9 @@ impl FlowQuality {
         }
         if self.round_trip.exceeds(tolerance) {
             out.push(round_trip_warning(&self.round_trip, tolerance));
+        }
+        if let Some(e) = &self.integrator_error {
+            out.extend(e.warning(self.loss_variance.sqrt()));
         }
         out
     }

@@ -3,7 +3,8 @@
 //! and evaluate log q of configurations given. A GPU flow implements the same trait.
 
 use crate::flow::{Flow, FlowSample};
-use crate::round_trip::RoundTrip;
+use crate::integrator_error::IntegratorError;
+use crate::round_trip::{INTEGRATED_ROUND_TRIP_TOLERANCE, ROUND_TRIP_TOLERANCE, RoundTrip};
 use lft_lattice::Pcg64;
 
 /// A normalized density q(φ) on configurations of `volume()` sites that can be sampled.
@@ -29,6 +30,19 @@ pub trait Proposal: Sync {
         let _ = (sample, i);
         None
     }
+
+    /// The tolerance of [`Proposal::round_trip`]: [`ROUND_TRIP_TOLERANCE`] by default,
+    /// [`INTEGRATED_ROUND_TRIP_TOLERANCE`] for flows with an ODE solver inside.
+    fn round_trip_tolerance(&self) -> f64 {
+        ROUND_TRIP_TOLERANCE
+    }
+
+    /// The error of log q left by an ODE solver inside, on `samples` fresh draws from `rng`
+    /// ([`IntegratorError`]); `None` (the default) for proposals whose log q is exact.
+    fn integrator_error(&self, samples: usize, rng: &mut Pcg64) -> Option<IntegratorError> {
+        let _ = (samples, rng);
+        None
+    }
 }
 
 impl Proposal for Flow {
@@ -46,6 +60,18 @@ impl Proposal for Flow {
 
     fn log_q_one(&self, phi: &[f64]) -> f64 {
         self.inverse(phi, &mut vec![0.0; phi.len()])
+    }
+
+    fn round_trip_tolerance(&self) -> f64 {
+        if self.stack().is_integrated() {
+            INTEGRATED_ROUND_TRIP_TOLERANCE
+        } else {
+            ROUND_TRIP_TOLERANCE
+        }
+    }
+
+    fn integrator_error(&self, samples: usize, rng: &mut Pcg64) -> Option<IntegratorError> {
+        Flow::integrator_error(self, samples, rng)
     }
 
     fn round_trip(&self, sample: &FlowSample, i: usize) -> Option<RoundTrip> {

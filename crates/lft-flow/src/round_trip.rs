@@ -5,6 +5,12 @@
 /// The default tolerance of [`RoundTrip::exceeds`]: f64 flows round-trip to about 1e-13.
 pub const ROUND_TRIP_TOLERANCE: f64 = 1e-6;
 
+/// The tolerance for flows with integrated layers (continuous flows), whose inverse is another
+/// discretisation of the same ODE and round-trips to the solver's accuracy, O(h⁴): above it
+/// the integration is badly under-resolved. Their weights' bias is measured apart
+/// ([`crate::IntegratorError`]).
+pub const INTEGRATED_ROUND_TRIP_TOLERANCE: f64 = 1e-3;
+
 /// The numerical round trip of one configuration: φ = f(z) drawn with log q, then
 /// z′ = f⁻¹(φ) with log q′.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -4,6 +4,8 @@
 
 use crate::activation::Activation;
 use crate::affine::{Affine, AffineCoupling};
+use crate::cnf_field::KernelField;
+use crate::continuous::ContinuousFlow;
 use crate::conv::KernelShifts;
 use crate::coupling::MaskedCoupling;
 use crate::gauge_mask::MaskOrder;
@@ -38,6 +40,30 @@ pub enum CouplingSpec {
         /// every plaquette but one by the same circular spline, of this many bins.
         plaquette_basis: Option<usize>,
     },
+    /// A continuous normalizing flow (issue 39): one [`crate::ContinuousFlow`] layer, the
+    /// equivariant kernel field integrated by fixed RK4 steps; `layers`, `hidden`, `kernel`
+    /// and the activations do not apply.
+    Continuous(ContinuousSpec),
+}
+
+/// The architecture of a continuous flow's vector field and its integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContinuousSpec {
+    /// Kernel radius r: offsets with every folded |δ_μ| ≤ r (r ≥ L/2: the whole lattice).
+    pub radius: usize,
+    /// Sine features sin(ω_k φ) of learned frequencies, besides φ itself.
+    pub frequencies: usize,
+    /// Cosine modes M of time (cos πmt, m = 0 … M).
+    pub time_modes: usize,
+    /// Fixed RK4 steps over t ∈ [0, 1].
+    pub steps: usize,
+}
+
+impl ContinuousSpec {
+    /// The kernel field on `lattice`.
+    pub fn field(&self, lattice: &Lattice) -> KernelField {
+        KernelField::new(lattice, self.radius, self.frequencies, self.time_modes)
+    }
 }
 
 impl CouplingSpec {
@@ -47,6 +73,7 @@ impl CouplingSpec {
             CouplingSpec::Affine => "affine",
             CouplingSpec::Spline { .. } => "spline",
             CouplingSpec::Gauge { transform, .. } => transform.name(),
+            CouplingSpec::Continuous(_) => "continuous",
         }
     }
 
@@ -85,7 +112,7 @@ impl CouplingSpec {
     /// derivative 10⁻³.
     pub fn spline(&self) -> Option<RqSpline> {
         match *self {
-            CouplingSpec::Affine | CouplingSpec::Gauge { .. } => None,
+            CouplingSpec::Affine | CouplingSpec::Gauge { .. } | CouplingSpec::Continuous(_) => None,
             CouplingSpec::Spline { bins, tail_bound } => Some(RqSpline {
                 bins,
                 bound: tail_bound,
@@ -240,6 +267,9 @@ impl FlowSpec {
         rng: &mut Pcg64,
         last_scale: f64,
     ) -> BijectionStack {
+        if let CouplingSpec::Continuous(cnf) = self.coupling {
+            return self.continuous_stack(lattice, cnf, rng);
+        }
         let shifts = Arc::new(KernelShifts::new(lattice, self.kernel));
         if let CouplingSpec::Gauge {
             transform,
@@ -296,6 +326,27 @@ impl FlowSpec {
                 }
             }
         }
+        stack
+    }
+
+    /// The optional spectral scale (at the identity), then the continuous flow with its
+    /// frequencies drawn from `rng` and every kernel weight zero: v = 0, the identity map, as
+    /// Gerdes et al. start (the weights' gradients are not zero there).
+    fn continuous_stack(
+        &self,
+        lattice: &Lattice,
+        cnf: ContinuousSpec,
+        rng: &mut Pcg64,
+    ) -> BijectionStack {
+        let mut stack = BijectionStack::new();
+        if self.spectral {
+            let layer = SpectralScale::new(lattice);
+            let n = crate::Bijection::n_params(&layer);
+            stack.push(Arc::new(layer), vec![0.0; n]);
+        }
+        let field = cnf.field(lattice);
+        let params = field.init_params(rng, 0.0);
+        stack.push(Arc::new(ContinuousFlow::new(field, cnf.steps)), params);
         stack
     }
 }

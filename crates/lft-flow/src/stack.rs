@@ -92,6 +92,28 @@ impl BijectionStack {
         self.offsets[l]..self.offsets[l] + self.layers[l].n_params()
     }
 
+    /// The same stack with every integrated layer solved with `factor` × the steps
+    /// ([`Bijection::refined`]), the same parameters; `None` if no layer is integrated.
+    pub fn refined(&self, factor: usize) -> Option<BijectionStack> {
+        let layers: Vec<Option<Arc<dyn Bijection>>> =
+            self.layers.iter().map(|l| l.refined(factor)).collect();
+        layers.iter().any(Option::is_some).then(|| BijectionStack {
+            layers: layers
+                .into_iter()
+                .zip(&self.layers)
+                .map(|(fine, layer)| fine.unwrap_or_else(|| layer.clone()))
+                .collect(),
+            offsets: self.offsets.clone(),
+            params: self.params.clone(),
+        })
+    }
+
+    /// Whether a layer's log det is accumulated by an ODE solver (and so its inverse and log
+    /// det are exact only to the solver's accuracy).
+    pub fn is_integrated(&self) -> bool {
+        self.layers.iter().any(|l| l.refined(1).is_some())
+    }
+
     /// Buffers for passes over configurations of `volume` sites.
     pub fn scratch(&self, volume: usize) -> StackScratch {
         StackScratch {

@@ -1,7 +1,7 @@
 //! Training by the reverse Kullback–Leibler divergence, with Adam, a learning-rate schedule,
 //! gradient clipping and a guard against non-finite steps.
 
-use crate::{Adam, Flow, clip_grad_norm};
+use crate::{Adam, Flow, NotContinuous, ProbabilityPath, clip_grad_norm};
 use lft_action::Action;
 use lft_lattice::Pcg64;
 use thiserror::Error;
@@ -96,6 +96,8 @@ pub enum TrainError {
         failures: usize,
         lr: f64,
     },
+    #[error("{}", crate::NotContinuous)]
+    NotContinuous,
 }
 
 impl TrainOptions {
@@ -127,6 +129,17 @@ impl TrainOptions {
             Schedule::Step { every, factor } => base * factor.powi((step / every.max(1)) as i32),
         }
     }
+}
+
+/// `n` configurations of `data` `[N, V]` drawn uniformly with replacement from `rng`.
+fn data_batch(data: &[f64], v: usize, n: usize, rng: &mut Pcg64) -> Vec<f64> {
+    let n_data = data.len() / v;
+    let mut batch = Vec::with_capacity(n * v);
+    for _ in 0..n {
+        let j = ((lft_lattice::uniform(rng) * n_data as f64) as usize).min(n_data - 1);
+        batch.extend_from_slice(&data[j * v..(j + 1) * v]);
+    }
+    batch
 }
 
 /// Batch statistics of log w = −(log q + S): (mean of log q + S, its variance, Kish ESS,
@@ -167,6 +180,18 @@ pub trait Trainable {
     fn reverse_kl_path(&mut self, action: &dyn Action, z: &[f64]) -> (f64, Vec<f64>, Vec<f64>);
     /// (L, ∂L/∂θ) of the forward KL on the configurations `phis`.
     fn forward_kl(&mut self, phis: &[f64]) -> (f64, Vec<f64>);
+    /// (L, ∂L/∂θ) of flow matching ([`Flow::flow_matching`]) from the latent draws `z` to the
+    /// configurations `phis` at times `times`; models without a vector field refuse.
+    fn flow_matching(
+        &mut self,
+        z: &[f64],
+        phis: &[f64],
+        times: &[f64],
+        path: ProbabilityPath,
+    ) -> Result<(f64, Vec<f64>), NotContinuous> {
+        let _ = (z, phis, times, path);
+        Err(NotContinuous)
+    }
 }
 
 impl Trainable for Flow {
@@ -191,6 +216,15 @@ impl Trainable for Flow {
     fn forward_kl(&mut self, phis: &[f64]) -> (f64, Vec<f64>) {
         Flow::forward_kl(self, phis)
     }
+    fn flow_matching(
+        &mut self,
+        z: &[f64],
+        phis: &[f64],
+        times: &[f64],
+        path: ProbabilityPath,
+    ) -> Result<(f64, Vec<f64>), NotContinuous> {
+        Flow::flow_matching(self, z, phis, times, path)
+    }
 }
 
 /// What training minimises.
@@ -201,6 +235,10 @@ pub enum Objective<'a> {
     /// Forward KL, −⟨log q⟩ over data `[N, V]` (configurations of the target, e.g. from HMC);
     /// each step uses a batch drawn uniformly with replacement.
     ForwardKl(&'a [f64]),
+    /// Conditional flow matching of a continuous flow on data `[N, V]` along `path`
+    /// ([`Flow::flow_matching`]): each step draws a data batch as the forward KL does, a latent
+    /// batch, and one time t ~ U(0, 1) per configuration.
+    FlowMatching(&'a [f64], ProbabilityPath),
 }
 
 /// Reverse-KL training: [`train_with`] with [`Objective::ReverseKl`].
@@ -266,14 +304,18 @@ pub fn train_with<F: Trainable + ?Sized>(
                 }
             }
             Objective::ForwardKl(data) => {
-                let n_data = data.len() / v;
-                let n = options.batch_at(step);
-                let mut batch = Vec::with_capacity(n * v);
-                for _ in 0..n {
-                    let j = ((lft_lattice::uniform(rng) * n_data as f64) as usize).min(n_data - 1);
-                    batch.extend_from_slice(&data[j * v..(j + 1) * v]);
-                }
+                let batch = data_batch(data, v, options.batch_at(step), rng);
                 let (loss, grad) = flow.forward_kl(&batch);
+                (loss, Vec::new(), grad)
+            }
+            Objective::FlowMatching(data, path) => {
+                let n = options.batch_at(step);
+                let batch = data_batch(data, v, n, rng);
+                let z = flow.sample_latent(n, rng);
+                let times: Vec<f64> = (0..n).map(|_| lft_lattice::uniform(rng)).collect();
+                let (loss, grad) = flow
+                    .flow_matching(&z, &batch, &times, path)
+                    .map_err(|_| TrainError::NotContinuous)?;
                 (loss, Vec::new(), grad)
             }
         };

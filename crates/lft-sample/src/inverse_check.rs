@@ -41,19 +41,22 @@ pub struct InverseCheckFailed {
 
 impl InverseCheck {
     /// Checks the first [`InverseCheck::per_batch`] configurations of `sample`, drawn from
-    /// `proposal` (proposals without a latent space pass).
+    /// `proposal` (proposals without a latent space pass), within the larger of
+    /// [`InverseCheck::tolerance`] and the proposal's own ([`Proposal::round_trip_tolerance`]:
+    /// continuous flows round-trip to their solver's accuracy only).
     pub fn check(
         &self,
         proposal: &dyn Proposal,
         sample: &FlowSample,
     ) -> Result<(), InverseCheckFailed> {
+        let tolerance = self.tolerance.max(proposal.round_trip_tolerance());
         for i in 0..self.per_batch.min(sample.log_q.len()) {
             if let Some(round_trip) = proposal.round_trip(sample, i)
-                && round_trip.exceeds(self.tolerance)
+                && round_trip.exceeds(tolerance)
             {
                 return Err(InverseCheckFailed {
                     round_trip,
-                    tolerance: self.tolerance,
+                    tolerance,
                 });
             }
         }
