@@ -30,8 +30,19 @@ pub struct KernelField {
     radius: usize,
     /// Orbit of δ = 0.
     center: usize,
-    /// `orbit_sites[o]`: for every offset δ of orbit o, the site table x ↦ x + δ (periodic).
-    orbit_sites: Vec<Vec<Vec<usize>>>,
+    /// `orbit_shifts[o]`: every offset δ of orbit o, as a shift of rows.
+    orbit_shifts: Vec<Vec<RowShift>>,
+    /// Sites per row (the extent of the last, fastest direction).
+    row_len: usize,
+}
+
+/// The periodic shift x ↦ x + δ in row form: the source row of every row (all directions but
+/// the last), and the shift within rows (the last direction), so a gather is two contiguous
+/// runs per row.
+#[derive(Debug, Clone)]
+struct RowShift {
+    rows: Vec<usize>,
+    col: usize,
 }
 
 /// Working memory of [`KernelField::velocity_with`] and [`KernelField::vjp`]: the site
@@ -92,14 +103,17 @@ impl KernelField {
         let center = keys
             .binary_search(&vec![0; d])
             .expect("the box holds δ = 0");
-        let mut orbit_sites = vec![Vec::new(); keys.len()];
+        let row_len = shape[shape.len() - 1];
+        let mut orbit_shifts = vec![Vec::new(); keys.len()];
         for (shift, key) in &offsets {
             let o = keys.binary_search(key).expect("a key of the kernel");
-            orbit_sites[o].push(
-                (0..lattice.volume())
-                    .map(|x| lattice.shifted(x, shift))
-                    .collect(),
-            );
+            let mut row_shift = shift.clone();
+            let col = row_shift[shape.len() - 1];
+            row_shift[shape.len() - 1] = 0;
+            let rows = (0..lattice.volume() / row_len)
+                .map(|r| lattice.shifted(r * row_len, &row_shift) / row_len)
+                .collect();
+            orbit_shifts[o].push(RowShift { rows, col });
         }
         Self {
             volume: lattice.volume(),
@@ -107,7 +121,8 @@ impl KernelField {
             time_modes,
             radius,
             center,
-            orbit_sites,
+            orbit_shifts,
+            row_len,
         }
     }
 
@@ -128,7 +143,7 @@ impl KernelField {
 
     /// Orbits of the box's offsets under the hypercubic group.
     pub fn orbits(&self) -> usize {
-        self.orbit_sites.len()
+        self.orbit_shifts.len()
     }
 
     pub fn n_params(&self) -> usize {
@@ -179,12 +194,11 @@ impl KernelField {
             .zip(s.sin.chunks_exact_mut(v))
             .zip(s.cos.chunks_exact_mut(v))
         {
-            for ((p, sn), cs) in phi.iter().zip(sin.iter_mut()).zip(cos.iter_mut()) {
-                (*sn, *cs) = (om * p).sin_cos();
-            }
+            crate::sincos::sin_cos_scaled(*om, phi, sin, cos);
         }
     }
 
+    #[inline(always)]
     fn prepare(&self, params: &[f64], phi: &[f64], t: f64, s: &mut FieldScratch) {
         assert_eq!(params.len(), self.n_params(), "parameter count");
         assert_eq!(phi.len(), self.volume, "field size");
@@ -195,6 +209,18 @@ impl KernelField {
         self.features(&params[..self.frequencies], phi, s);
     }
 
+    /// out_x += f_{x+δ} for the shift δ.
+    #[inline(always)]
+    fn gather_add(&self, shift: &RowShift, f: &[f64], out: &mut [f64]) {
+        let (n, c) = (self.row_len, shift.col);
+        for (out_row, &src) in out.chunks_exact_mut(n).zip(&shift.rows) {
+            let src = &f[src * n..(src + 1) * n];
+            let (head, tail) = out_row.split_at_mut(n - c);
+            head.iter_mut().zip(&src[c..]).for_each(|(o, x)| *o += x);
+            tail.iter_mut().zip(&src[..c]).for_each(|(o, x)| *o += x);
+        }
+    }
+
     /// v(φ, t) into `out` (with its own scratch); returns the divergence ∇·v.
     pub fn velocity(&self, params: &[f64], phi: &[f64], t: f64, out: &mut [f64]) -> f64 {
         self.velocity_with(params, phi, t, out, &mut FieldScratch::default())
@@ -203,6 +229,40 @@ impl KernelField {
     /// v(φ, t) into `out`; returns the divergence ∇·v (module documentation). Computed as
     /// h_o = Σ_k w_k(o) sin(ω_k φ) + u(o) φ per orbit, then v_x = Σ_o Σ_{δ ∈ o} h_o(x + δ).
     pub fn velocity_with(
+        &self,
+        params: &[f64],
+        phi: &[f64],
+        t: f64,
+        out: &mut [f64],
+        s: &mut FieldScratch,
+    ) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                return unsafe { self.velocity_avx512(params, phi, t, out, s) };
+            }
+        }
+        self.velocity_body(params, phi, t, out, s)
+    }
+
+    /// [`KernelField::velocity_with`] compiled for AVX-512 (wider vectors, the same operations
+    /// in the same order, so bit-identical).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn velocity_avx512(
+        &self,
+        params: &[f64],
+        phi: &[f64],
+        t: f64,
+        out: &mut [f64],
+        s: &mut FieldScratch,
+    ) -> f64 {
+        self.velocity_body(params, phi, t, out, s)
+    }
+
+    #[inline(always)]
+    fn velocity_body(
         &self,
         params: &[f64],
         phi: &[f64],
@@ -223,15 +283,15 @@ impl KernelField {
             }
         }
         out.fill(0.0);
-        for (h, tables) in s.orbit.chunks_exact(v).zip(&self.orbit_sites) {
-            for sites in tables {
-                out.iter_mut().zip(sites).for_each(|(o, &y)| *o += h[y]);
+        for (h, shifts) in s.orbit.chunks_exact(v).zip(&self.orbit_shifts) {
+            for shift in shifts {
+                self.gather_add(shift, h, out);
             }
         }
         let c = self.center;
         let mut div = v as f64 * s.kernel[k * n_orbits + c];
         for ((om, cos), ki) in omegas.iter().zip(s.cos.chunks_exact(v)).zip(0..) {
-            div += s.kernel[ki * n_orbits + c] * om * cos.iter().sum::<f64>();
+            div += s.kernel[ki * n_orbits + c] * om * lane_sum(cos);
         }
         div
     }
@@ -256,18 +316,56 @@ impl KernelField {
         dparams: &mut [f64],
         s: &mut FieldScratch,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                return unsafe { self.vjp_avx512(params, phi, t, a, gamma, dphi, dparams, s) };
+            }
+        }
+        self.vjp_body(params, phi, t, a, gamma, dphi, dparams, s)
+    }
+
+    /// [`KernelField::vjp`] compiled for AVX-512 (bit-identical, as above).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn vjp_avx512(
+        &self,
+        params: &[f64],
+        phi: &[f64],
+        t: f64,
+        a: &[f64],
+        gamma: f64,
+        dphi: &mut [f64],
+        dparams: &mut [f64],
+        s: &mut FieldScratch,
+    ) {
+        self.vjp_body(params, phi, t, a, gamma, dphi, dparams, s)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_body(
+        &self,
+        params: &[f64],
+        phi: &[f64],
+        t: f64,
+        a: &[f64],
+        gamma: f64,
+        dphi: &mut [f64],
+        dparams: &mut [f64],
+        s: &mut FieldScratch,
+    ) {
         self.prepare(params, phi, t, s);
         let (v, k, n_orbits) = (self.volume, self.frequencies, self.orbits());
         let c = self.center;
         let omegas = &params[..k];
         s.orbit.resize(n_orbits * v, 0.0);
         s.orbit.fill(0.0);
-        for (big_a, tables) in s.orbit.chunks_exact_mut(v).zip(&self.orbit_sites) {
-            for sites in tables {
-                big_a
-                    .iter_mut()
-                    .zip(sites)
-                    .for_each(|(acc, &y)| *acc += a[y]);
+        for (big_a, shifts) in s.orbit.chunks_exact_mut(v).zip(&self.orbit_shifts) {
+            for shift in shifts {
+                self.gather_add(shift, a, big_a);
             }
         }
         s.conv.resize(k * v, 0.0);
@@ -306,16 +404,16 @@ impl KernelField {
             }
         };
         for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
-            let mut du: f64 = phi.iter().zip(big_a).map(|(p, x)| p * x).sum();
+            let mut du = dot(phi, big_a);
             if o == c {
                 du += gamma * v as f64;
             }
             add_kernel(u_start + o * f, du);
             for ki in 0..k {
                 let sin = &s.sin[ki * v..(ki + 1) * v];
-                let mut dw: f64 = sin.iter().zip(big_a).map(|(sn, x)| sn * x).sum();
+                let mut dw = dot(sin, big_a);
                 if o == c {
-                    dw += gamma * omegas[ki] * s.cos[ki * v..(ki + 1) * v].iter().sum::<f64>();
+                    dw += gamma * omegas[ki] * lane_sum(&s.cos[ki * v..(ki + 1) * v]);
                 }
                 add_kernel(k + (ki * n_orbits + o) * f, dw);
             }
@@ -323,20 +421,64 @@ impl KernelField {
         for ki in 0..k {
             let (om, w0) = (omegas[ki], s.kernel[ki * n_orbits + c]);
             let rows = ki * v..(ki + 1) * v;
-            let mut d_om = 0.0;
-            let mut d_div = 0.0;
-            for (((p, cs), sn), cv) in phi
-                .iter()
-                .zip(&s.cos[rows.clone()])
-                .zip(&s.sin[rows.clone()])
-                .zip(&s.conv[rows])
-            {
-                d_om += p * cs * cv;
-                d_div += cs - om * p * sn;
-            }
+            let (cos, sin) = (&s.cos[rows.clone()], &s.sin[rows.clone()]);
+            let d_om = dot3(phi, cos, &s.conv[rows]);
+            let d_div = lane_sum(cos) - om * dot(phi, sin);
             dparams[ki] += d_om + gamma * w0 * d_div;
         }
     }
+}
+
+/// Σ_i a_i in 8 interleaved partial sums, added at the end: a fixed order (so the result is
+/// reproducible) that the compiler vectorises, unlike one running sum.
+#[inline(always)]
+fn lane_sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = a.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for j in 0..8 {
+            acc[j] += c[j];
+        }
+    }
+    fold_lanes(acc) + rest
+}
+
+/// Σ_i a_i b_i, in the order of [`lane_sum`].
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    fold_lanes(acc) + rest
+}
+
+/// Σ_i a_i b_i c_i, in the order of [`lane_sum`].
+#[inline(always)]
+fn dot3(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+    assert!(a.len() == b.len() && a.len() == c.len());
+    let mut acc = [0.0; 8];
+    let (ca, cb, cc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
+    let rest: f64 = (ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder()))
+        .map(|((x, y), z)| x * y * z)
+        .sum();
+    for ((x, y), z) in ca.zip(cb).zip(cc) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j] * z[j];
+        }
+    }
+    fold_lanes(acc) + rest
+}
+
+#[inline(always)]
+fn fold_lanes(acc: [f64; 8]) -> f64 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 #[cfg(test)]

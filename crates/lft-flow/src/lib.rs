@@ -63,6 +63,7 @@ pub mod precision;
 pub mod prior;
 pub mod proposal;
 pub mod round_trip;
+pub mod sincos;
 pub mod spec;
 pub mod spectral;
 pub mod spline;
