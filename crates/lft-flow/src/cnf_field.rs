@@ -450,7 +450,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mut acc = [0.0; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let rest: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for j in 0..8 {
             acc[j] += x[j] * y[j];
@@ -465,9 +470,13 @@ fn dot3(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
     assert!(a.len() == b.len() && a.len() == c.len());
     let mut acc = [0.0; 8];
     let (ca, cb, cc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
-    let rest: f64 = (ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder()))
-        .map(|((x, y), z)| x * y * z)
-        .sum();
+    let rest: f64 = (ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .zip(cc.remainder()))
+    .map(|((x, y), z)| x * y * z)
+    .sum();
     for ((x, y), z) in ca.zip(cb).zip(cc) {
         for j in 0..8 {
             acc[j] += x[j] * y[j] * z[j];

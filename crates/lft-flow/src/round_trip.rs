@@ -6,10 +6,11 @@
 pub const ROUND_TRIP_TOLERANCE: f64 = 1e-6;
 
 /// The tolerance for flows with integrated layers (continuous flows), whose inverse is another
-/// discretisation of the same ODE and round-trips to the solver's accuracy, O(h⁴): above it
-/// the integration is badly under-resolved. Their weights' bias is measured apart
+/// discretisation of the same ODE and round-trips to the solver's accuracy, O(h⁴) (typically
+/// 10⁻⁴–10⁻³ at 12–16 RK4 steps): above it, as above [`crate::integrator_error::INTEGRATOR_TOLERANCE`]
+/// in log q, the integration is under-resolved. The weights' bias is measured apart
 /// ([`crate::IntegratorError`]).
-pub const INTEGRATED_ROUND_TRIP_TOLERANCE: f64 = 1e-3;
+pub const INTEGRATED_ROUND_TRIP_TOLERANCE: f64 = 1e-2;
 
 /// The numerical round trip of one configuration: φ = f(z) drawn with log q, then
 /// z′ = f⁻¹(φ) with log q′.

@@ -54,7 +54,10 @@ fn reduced_sin_cos(theta: f64) -> (f64, f64) {
 
 /// sin(ω x_i) and cos(ω x_i) for every i.
 pub fn sin_cos_scaled(omega: f64, x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
-    assert!(x.len() == sin.len() && x.len() == cos.len(), "slice lengths");
+    assert!(
+        x.len() == sin.len() && x.len() == cos.len(),
+        "slice lengths"
+    );
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {

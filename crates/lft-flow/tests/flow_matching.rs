@@ -107,6 +107,5 @@ fn flow_matching_on_free_field_draws_learns_the_free_field() {
         .map(|(phi, lq)| free.log_prob(phi) - lq)
         .collect();
     let ess = lft_stats::kish_ess(&log_w);
-    eprintln!("ESS {ess}");
     assert!(ess >= 0.9, "ESS {ess}");
 }
