@@ -89,13 +89,13 @@ fn sin_cos_portable(omega: f64, x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
     let mut large = false;
     for ((xi, s), c) in x.iter().zip(sin.iter_mut()).zip(cos.iter_mut()) {
         let theta = omega * xi;
-        large |= !(theta.abs() < LARGE);
+        large |= theta.abs() >= LARGE;
         (*s, *c) = reduced_sin_cos(theta);
     }
     if large {
         for ((xi, s), c) in x.iter().zip(sin.iter_mut()).zip(cos.iter_mut()) {
             let theta = omega * xi;
-            if !(theta.abs() < LARGE) {
+            if theta.abs() >= LARGE {
                 (*s, *c) = theta.sin_cos();
             }
         }
