@@ -30,13 +30,21 @@ impl Default for InverseCheck {
 /// A proposal failed the round trip: sampling stopped before its batch was recorded.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[error(
-    "stopped sampling: {}; nothing of this batch was written (train with a smaller lr, \
-     grad_clip or final_activation = \"tanh\", or check train.checkpoint)",
-    round_trip_warning(.round_trip, *.tolerance)
+    "stopped sampling: {}; nothing of this batch was written ({})",
+    round_trip_warning(.round_trip, *.tolerance),
+    if *.integrated {
+        "the flow's ODE is under-resolved: raise flow.steps"
+    } else {
+        "train with a smaller lr, grad_clip or final_activation = \"tanh\", or check \
+         train.checkpoint"
+    }
 )]
 pub struct InverseCheckFailed {
     pub round_trip: RoundTrip,
     pub tolerance: f64,
+    /// Whether the flow integrates an ODE (a continuous flow), whose round trip is its
+    /// solver's accuracy.
+    pub integrated: bool,
 }
 
 impl InverseCheck {
@@ -57,6 +65,7 @@ impl InverseCheck {
                 return Err(InverseCheckFailed {
                     round_trip,
                     tolerance,
+                    integrated: proposal.round_trip_tolerance() > ROUND_TRIP_TOLERANCE,
                 });
             }
         }
