@@ -15,15 +15,19 @@ pub enum Reuse {
     /// check), and `[slurm]`; the task must agree.
     Ensemble,
     /// Training a checkpointed flow further: the seed, lattice, action, `[flow]` and `[train]`
-    /// must agree, except `train.steps`, `train.eval_samples`, `flow.precision` and the
+    /// must agree, except `train.steps`, `train.eval_samples`, `flow.precision`, `flow.steps`
+    /// (a continuous flow's integration steps: the same vector field, solved finer) and the
     /// determinant estimator's `action.pf_*` keys (the training force does not use it); sampling
     /// settings (`[sample]`, `[snf]`), output settings, the task and `[slurm]` may change (every task of an array samples
     /// with the one trained flow).
     Training,
     /// Sampling with a trained flow (`[sample]` and `[snf]` may change): the seed, lattice,
     /// action and `[flow]` must agree, except
-    /// `flow.precision` (the parameters are float64 whichever type the nets computed in) and
-    /// the determinant estimator's `action.pf_*` keys (a flow serves any estimator).
+    /// `flow.precision` (the parameters are float64 whichever type the nets computed in),
+    /// `flow.steps` (a continuous flow sampled with a finer solve than it was trained with; a
+    /// resumed chain's current weight came from the old solve, a difference of the size of the
+    /// integrator error `lft train` reports) and the determinant estimator's `action.pf_*`
+    /// keys (a flow serves any estimator).
     Sampling,
     /// Training CRAFT flows further or annealing with them: everything must agree but the
     /// number of iterations and the keys of what is done with the flows afterwards.
@@ -36,8 +40,8 @@ pub enum Reuse {
     /// and `[slurm]`.
     Merge,
     /// Starting a flow from one trained on another lattice (`flow.init_from`): the action's
-    /// kind and `[flow]` must agree, except `flow.init_from`, `flow.precision` and
-    /// `flow.prior_m2` (a free-field prior is fitted to each lattice); the lattice size, the
+    /// kind and `[flow]` must agree, except `flow.init_from`, `flow.precision`, `flow.steps`
+    /// and `flow.prior_m2` (a free-field prior is fitted to each lattice); the lattice size, the
     /// couplings, `[train]` and everything else may change.
     Transfer,
 }
@@ -66,6 +70,7 @@ impl Reuse {
                 "train.steps",
                 "train.eval_samples",
                 "flow.precision",
+                "flow.steps",
                 "hmc",
                 "sample",
                 "snf",
@@ -83,6 +88,7 @@ impl Reuse {
                 "task",
                 "slurm",
                 "flow.precision",
+                "flow.steps",
             ],
             Reuse::Craft => &[
                 "run",
@@ -116,7 +122,13 @@ impl Reuse {
     fn is_free(self, key: &str) -> bool {
         if self == Reuse::Transfer {
             let flow = key.starts_with("flow.")
-                && !["flow.init_from", "flow.precision", "flow.prior_m2"].contains(&key);
+                && ![
+                    "flow.init_from",
+                    "flow.precision",
+                    "flow.prior_m2",
+                    "flow.steps",
+                ]
+                .contains(&key);
             return !(flow || key == "action.kind");
         }
         if key == "flow.init_from" && matches!(self, Reuse::Training | Reuse::Sampling) {
