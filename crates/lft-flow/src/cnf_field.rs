@@ -18,6 +18,7 @@
 //! Parameters, in this order: ω (K), W (K × orbits × F, last index fastest), U (orbits × F),
 //! with F = M + 1 time-basis functions.
 
+use crate::reduce::{dot, dot3, lane_sum};
 use lft_lattice::{Lattice, Pcg64, gaussian_fill};
 
 /// The kernel vector field on one lattice: the offsets of its box, grouped by orbit, and the
@@ -427,67 +428,6 @@ impl KernelField {
             dparams[ki] += d_om + gamma * w0 * d_div;
         }
     }
-}
-
-/// Σ_i a_i in 8 interleaved partial sums, added at the end: a fixed order (so the result is
-/// reproducible) that the compiler vectorises, unlike one running sum.
-#[inline(always)]
-fn lane_sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = a.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for j in 0..8 {
-            acc[j] += c[j];
-        }
-    }
-    fold_lanes(acc) + rest
-}
-
-/// Σ_i a_i b_i, in the order of [`lane_sum`].
-#[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mut acc = [0.0; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    fold_lanes(acc) + rest
-}
-
-/// Σ_i a_i b_i c_i, in the order of [`lane_sum`].
-#[inline(always)]
-fn dot3(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
-    assert!(a.len() == b.len() && a.len() == c.len());
-    let mut acc = [0.0; 8];
-    let (ca, cb, cc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
-    let rest: f64 = (ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .zip(cc.remainder()))
-    .map(|((x, y), z)| x * y * z)
-    .sum();
-    for ((x, y), z) in ca.zip(cb).zip(cc) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j] * z[j];
-        }
-    }
-    fold_lanes(acc) + rest
-}
-
-#[inline(always)]
-fn fold_lanes(acc: [f64; 8]) -> f64 {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub mod plaquette_marginal;
 pub mod precision;
 pub mod prior;
 pub mod proposal;
+mod reduce;
 pub mod round_trip;
 pub mod sincos;
 pub mod spec;
