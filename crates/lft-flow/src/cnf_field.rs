@@ -63,6 +63,18 @@ pub struct FieldScratch {
     kernel: Vec<f64>,
     /// The time basis b_f(t).
     basis: Vec<f64>,
+    /// The next pass takes `sin` and `cos` as they are (see [`FieldScratch::reuse_features`]).
+    reuse: bool,
+}
+
+impl FieldScratch {
+    /// The next [`KernelField::vjp`] (or velocity) on this scratch reuses the site features of
+    /// the last pass instead of computing them again: the caller guarantees the same
+    /// frequencies and the same φ (the backward pass of the ODE solver, which differentiates
+    /// each stage at the field where it just evaluated v).
+    pub(crate) fn reuse_features(&mut self) {
+        self.reuse = true;
+    }
 }
 
 impl KernelField {
@@ -207,7 +219,9 @@ impl KernelField {
         let basis = std::mem::take(&mut s.basis);
         self.kernels(params, &basis, &mut s.kernel);
         s.basis = basis;
-        self.features(&params[..self.frequencies], phi, s);
+        if !std::mem::take(&mut s.reuse) {
+            self.features(&params[..self.frequencies], phi, s);
+        }
     }
 
     /// out_x += f_{x+δ} for the shift δ.

@@ -6,9 +6,9 @@
 //!   φ′ = φ + (h/6)(k₁ + 2k₂ + 2k₃ + k₄),   ℓ′ = ℓ + (h/6)(d₁ + 2d₂ + 2d₃ + d₄),
 //! with d_i the divergence at stage i. A negative h integrates backwards in time (the inverse
 //! map). The solver keeps only the state at every step boundary (checkpoints, N + 1 fields);
-//! the backward pass recomputes a step's four stages from its checkpoint before
-//! differentiating them, so memory is O(N V) instead of O(4 N V × features), for one extra
-//! evaluation of v per stage.
+//! the backward pass recomputes a step's stages from its checkpoint (keeping their site
+//! features for the vector–Jacobian products) before differentiating them, so memory is
+//! O(N V) instead of O(4 N V × features), for three extra evaluations of v per step.
 
 use crate::cnf_field::{FieldScratch, KernelField};
 
@@ -20,6 +20,9 @@ const NODES: [f64; 4] = [0.0, 0.5, 0.5, 1.0];
 #[derive(Debug, Clone, Default)]
 pub struct OdeScratch {
     field: FieldScratch,
+    /// The site features of stages 1–3 of the step being differentiated, kept from their
+    /// recomputation for their vector–Jacobian products.
+    stage_fields: [FieldScratch; 3],
     /// The stage inputs z₁ … z₄ `[4, V]`.
     stages: Vec<f64>,
     /// One velocity, `[V]`.
@@ -104,7 +107,8 @@ pub fn integrate_backward(
                 z.iter_mut().zip(&s.k).for_each(|(z, k)| *z += c * k);
             }
             if i < 3 {
-                field.velocity_with(params, z, t + NODES[i] * h, &mut s.k, &mut s.field);
+                let stage = &mut s.stage_fields[i];
+                field.velocity_with(params, z, t + NODES[i] * h, &mut s.k, stage);
             }
         }
         // Stages in reverse: ∂L/∂k_i = w_i h g + c_{i+1} h ∂L/∂z_{i+1}.
@@ -118,6 +122,14 @@ pub fn integrate_backward(
                 .zip(&s.dz)
                 .for_each(|((dk, g), dz)| *dk = w * g + c_next * dz);
             let z = &s.stages[i * v..(i + 1) * v];
+            // Stages 1–3 were just evaluated at z: their features are kept.
+            let scratch = match s.stage_fields.get_mut(i) {
+                Some(stage) => {
+                    stage.reuse_features();
+                    stage
+                }
+                None => &mut s.field,
+            };
             field.vjp(
                 params,
                 z,
@@ -126,7 +138,7 @@ pub fn integrate_backward(
                 w * gamma,
                 &mut s.dz,
                 dparams,
-                &mut s.field,
+                scratch,
             );
             s.acc.iter_mut().zip(&s.dz).for_each(|(a, dz)| *a += dz);
         }
