@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_action::Action;
 use lft_config::{AnnealPlan, Config, CraftPlan, Reuse};
-use lft_flow::Prior;
+use lft_flow::{CouplingSpec, Prior};
 use lft_io::checkpoint::{Checkpoint, read_craft_checkpoint, write_craft_checkpoint};
 use lft_lattice::RngState;
 use lft_sample::anneal::{Craft, CraftIteration};
@@ -83,14 +83,22 @@ pub fn train_craft(
         );
     }
     let n_params: usize = craft.flows().iter().map(|f| f.n_params()).sum();
+    let flows = match cp.transport.coupling {
+        CouplingSpec::Continuous(cnf) => format!(
+            "continuous flows (kernel {}, {} frequencies, {} time modes, {} RK4 steps)",
+            cp.transport.kernel, cnf.frequencies, cnf.time_modes, cnf.steps
+        ),
+        _ => format!(
+            "flows of {} {} couplings (hidden {:?}, kernel {})",
+            cp.transport.layers,
+            cp.transport.coupling.name(),
+            cp.transport.hidden,
+            cp.transport.kernel
+        ),
+    };
     info!(
-        "CRAFT: {transitions} flows of {} {} couplings (hidden {:?}, kernel {}), {n_params} parameters; {} iterations of {} particles",
-        cp.transport.layers,
-        cp.transport.coupling.name(),
-        cp.transport.hidden,
-        cp.transport.kernel,
-        cp.iterations,
-        settings.particles
+        "CRAFT: {transitions} {flows}, {n_params} parameters; {} iterations of {} particles",
+        cp.iterations, settings.particles
     );
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(cp.iterations as u64);

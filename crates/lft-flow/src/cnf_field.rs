@@ -18,8 +18,25 @@
 //! Parameters, in this order: ω (K), W (K × orbits × F, last index fastest), U (orbits × F),
 //! with F = M + 1 time-basis functions.
 
+use crate::cnf_spectral::{SpectralConv, SpectralScratch};
 use crate::reduce::{dot, dot3, lane_sum};
 use lft_lattice::{Lattice, Pcg64, gaussian_fill};
+
+/// How the field computes its convolutions: gathers over the kernel's offsets (cost ∝ offsets
+/// × V), or FFTs (cost ∝ (K/2 + 1) V log V, whatever the kernel's size). The two agree to
+/// rounding (tested).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Convolution {
+    /// FFTs when the kernel has more offsets than [`FFT_MIN_OFFSETS`] (measured crossover,
+    /// docs/PERFORMANCE.md), else gathers.
+    #[default]
+    Auto,
+    Direct,
+    Fft,
+}
+
+/// Kernels with more offsets than this convolve by FFT under [`Convolution::Auto`].
+pub const FFT_MIN_OFFSETS: usize = 48;
 
 /// The kernel vector field on one lattice: the offsets of its box, grouped by orbit, and the
 /// site tables of the shifts.
@@ -35,6 +52,9 @@ pub struct KernelField {
     orbit_shifts: Vec<Vec<RowShift>>,
     /// Sites per row (the extent of the last, fastest direction).
     row_len: usize,
+    /// The convolutions in momentum space, when chosen.
+    spectral: Option<SpectralConv>,
+    convolution: Convolution,
 }
 
 /// The periodic shift x ↦ x + δ in row form: the source row of every row (all directions but
@@ -63,6 +83,11 @@ pub struct FieldScratch {
     kernel: Vec<f64>,
     /// The time basis b_f(t).
     basis: Vec<f64>,
+    /// Per channel c (the sines, then φ) and orbit o: Σ_y s_c(y) A_o(y) (backward),
+    /// `[K + 1, orbits]`.
+    grads: Vec<f64>,
+    /// Buffers of the FFT convolutions.
+    spectral: SpectralScratch,
     /// The next pass takes `sin` and `cos` as they are (see [`FieldScratch::reuse_features`]).
     reuse: bool,
 }
@@ -81,8 +106,19 @@ impl KernelField {
     /// The field with kernel radius `radius`: the offsets δ whose every component, folded
     /// into (−L_μ/2, L_μ/2], has |δ_μ| ≤ r (the box side 2r + 1 for 2r < L_μ; the whole
     /// lattice for r ≥ L_μ/2, each offset counted once), `frequencies` sine features and
-    /// `time_modes` Fourier modes M of time.
+    /// `time_modes` Fourier modes M of time; convolutions as [`Convolution::Auto`] chooses.
     pub fn new(lattice: &Lattice, radius: usize, frequencies: usize, time_modes: usize) -> Self {
+        Self::with_convolution(lattice, radius, frequencies, time_modes, Convolution::Auto)
+    }
+
+    /// [`KernelField::new`] with the convolutions computed as `convolution` says.
+    pub fn with_convolution(
+        lattice: &Lattice,
+        radius: usize,
+        frequencies: usize,
+        time_modes: usize,
+        convolution: Convolution,
+    ) -> Self {
         let shape = lattice.shape();
         // Per direction, the shifts s ∈ [0, L) with folded |s| ≤ r, and their folded |s|.
         let per_dim: Vec<Vec<(usize, usize)>> = shape
@@ -128,6 +164,18 @@ impl KernelField {
                 .collect();
             orbit_shifts[o].push(RowShift { rows, col });
         }
+        let fft = match convolution {
+            Convolution::Auto => offsets.len() > FFT_MIN_OFFSETS,
+            Convolution::Direct => false,
+            Convolution::Fft => true,
+        };
+        let spectral = fft.then(|| {
+            let with_orbits: Vec<(Vec<usize>, usize)> = offsets
+                .iter()
+                .map(|(shift, key)| (shift.clone(), keys.binary_search(key).expect("a key")))
+                .collect();
+            SpectralConv::new(lattice, &with_orbits, keys.len())
+        });
         Self {
             volume: lattice.volume(),
             frequencies,
@@ -136,13 +184,26 @@ impl KernelField {
             center,
             orbit_shifts,
             row_len,
+            spectral,
+            convolution,
         }
     }
 
     /// The same field on another lattice of the same dimension (volume transfer): the
     /// parameters depend only on the kernel radius, the frequencies and the time modes.
     pub fn on(&self, lattice: &Lattice) -> Self {
-        Self::new(lattice, self.radius, self.frequencies, self.time_modes)
+        Self::with_convolution(
+            lattice,
+            self.radius,
+            self.frequencies,
+            self.time_modes,
+            self.convolution,
+        )
+    }
+
+    /// Whether the convolutions run by FFT.
+    pub fn uses_fft(&self) -> bool {
+        self.spectral.is_some()
     }
 
     pub fn volume(&self) -> usize {
@@ -211,17 +272,21 @@ impl KernelField {
         }
     }
 
+    /// The time basis, the kernels at t and (unless reused) the site features; returns whether
+    /// the last pass's features were reused.
     #[inline(always)]
-    fn prepare(&self, params: &[f64], phi: &[f64], t: f64, s: &mut FieldScratch) {
+    fn prepare(&self, params: &[f64], phi: &[f64], t: f64, s: &mut FieldScratch) -> bool {
         assert_eq!(params.len(), self.n_params(), "parameter count");
         assert_eq!(phi.len(), self.volume, "field size");
         self.time_basis(t, &mut s.basis);
         let basis = std::mem::take(&mut s.basis);
         self.kernels(params, &basis, &mut s.kernel);
         s.basis = basis;
-        if !std::mem::take(&mut s.reuse) {
+        let reused = std::mem::take(&mut s.reuse);
+        if !reused {
             self.features(&params[..self.frequencies], phi, s);
         }
+        reused
     }
 
     /// out_x += f_{x+δ} for the shift δ.
@@ -285,22 +350,35 @@ impl KernelField {
         out: &mut [f64],
         s: &mut FieldScratch,
     ) -> f64 {
-        self.prepare(params, phi, t, s);
+        let reused = self.prepare(params, phi, t, s);
         let (v, k, n_orbits) = (self.volume, self.frequencies, self.orbits());
         let omegas = &params[..k];
-        s.orbit.resize(n_orbits * v, 0.0);
-        for (o, h) in s.orbit.chunks_exact_mut(v).enumerate() {
-            let u = s.kernel[k * n_orbits + o];
-            h.iter_mut().zip(phi).for_each(|(h, p)| *h = u * p);
-            for (ki, sin) in s.sin.chunks_exact(v).enumerate() {
-                let w = s.kernel[ki * n_orbits + o];
-                h.iter_mut().zip(sin).for_each(|(h, sn)| *h += w * sn);
+        if let Some(spectral) = &self.spectral {
+            let sin = &s.sin;
+            let channel = |c: usize| if c < k { &sin[c * v..(c + 1) * v] } else { phi };
+            spectral.convolve(
+                &params[k..],
+                &s.basis,
+                channel,
+                reused,
+                out,
+                &mut s.spectral,
+            );
+        } else {
+            s.orbit.resize(n_orbits * v, 0.0);
+            for (o, h) in s.orbit.chunks_exact_mut(v).enumerate() {
+                let u = s.kernel[k * n_orbits + o];
+                h.iter_mut().zip(phi).for_each(|(h, p)| *h = u * p);
+                for (ki, sin) in s.sin.chunks_exact(v).enumerate() {
+                    let w = s.kernel[ki * n_orbits + o];
+                    h.iter_mut().zip(sin).for_each(|(h, sn)| *h += w * sn);
+                }
             }
-        }
-        out.fill(0.0);
-        for (h, shifts) in s.orbit.chunks_exact(v).zip(&self.orbit_shifts) {
-            for shift in shifts {
-                self.gather_add(shift, h, out);
+            out.fill(0.0);
+            for (h, shifts) in s.orbit.chunks_exact(v).zip(&self.orbit_shifts) {
+                for shift in shifts {
+                    self.gather_add(shift, h, out);
+                }
             }
         }
         let c = self.center;
@@ -372,31 +450,49 @@ impl KernelField {
         dparams: &mut [f64],
         s: &mut FieldScratch,
     ) {
-        self.prepare(params, phi, t, s);
+        let reused = self.prepare(params, phi, t, s);
         let (v, k, n_orbits) = (self.volume, self.frequencies, self.orbits());
         let c = self.center;
         let omegas = &params[..k];
-        s.orbit.resize(n_orbits * v, 0.0);
-        s.orbit.fill(0.0);
-        for (big_a, shifts) in s.orbit.chunks_exact_mut(v).zip(&self.orbit_shifts) {
-            for shift in shifts {
-                self.gather_add(shift, a, big_a);
+        // Channels: the K sines, then φ; C_ch = K_ch ⋆ a and G[ch, o] = Σ_y s_ch(y) A_o(y).
+        let channels = k + 1;
+        s.conv.resize(channels * v, 0.0);
+        s.grads.resize(channels * n_orbits, 0.0);
+        let sin = &s.sin;
+        let channel = |c: usize| if c < k { &sin[c * v..(c + 1) * v] } else { phi };
+        if let Some(spectral) = &self.spectral {
+            spectral.correlate(
+                &params[k..],
+                &s.basis,
+                channel,
+                reused,
+                a,
+                &mut s.conv,
+                &mut s.grads,
+                &mut s.spectral,
+            );
+        } else {
+            s.orbit.resize(n_orbits * v, 0.0);
+            s.orbit.fill(0.0);
+            for (big_a, shifts) in s.orbit.chunks_exact_mut(v).zip(&self.orbit_shifts) {
+                for shift in shifts {
+                    self.gather_add(shift, a, big_a);
+                }
+            }
+            for (ch, conv) in s.conv.chunks_exact_mut(v).enumerate() {
+                conv.fill(0.0);
+                for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
+                    let w = s.kernel[ch * n_orbits + o];
+                    conv.iter_mut().zip(big_a).for_each(|(cv, x)| *cv += w * x);
+                }
+                let feature = channel(ch);
+                for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
+                    s.grads[ch * n_orbits + o] = dot(feature, big_a);
+                }
             }
         }
-        s.conv.resize(k * v, 0.0);
-        for (ki, conv) in s.conv.chunks_exact_mut(v).enumerate() {
-            conv.fill(0.0);
-            for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
-                let w = s.kernel[ki * n_orbits + o];
-                conv.iter_mut().zip(big_a).for_each(|(cv, x)| *cv += w * x);
-            }
-        }
-        // ∂L/∂φ.
-        dphi.fill(0.0);
-        for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
-            let u = s.kernel[k * n_orbits + o];
-            dphi.iter_mut().zip(big_a).for_each(|(d, x)| *d += u * x);
-        }
+        // ∂L/∂φ: the linear channel's U ⋆ a, then the sines'.
+        dphi.copy_from_slice(&s.conv[k * v..]);
         for ki in 0..k {
             let (om, w0) = (omegas[ki], s.kernel[ki * n_orbits + c]);
             let rows = ki * v..(ki + 1) * v;
@@ -410,27 +506,23 @@ impl KernelField {
                 *d += om * cs * cv - g * sn;
             }
         }
-        // ∂L/∂θ.
+        // ∂L/∂θ: channel ch's kernel at orbit o starts at k + (ch orbits + o) F.
         let f = s.basis.len();
-        let u_start = k + k * n_orbits * f;
-        let mut add_kernel = |start: usize, grad: f64| {
-            for (d, b) in dparams[start..start + f].iter_mut().zip(&s.basis) {
-                *d += grad * b;
-            }
-        };
-        for (o, big_a) in s.orbit.chunks_exact(v).enumerate() {
-            let mut du = dot(phi, big_a);
-            if o == c {
-                du += gamma * v as f64;
-            }
-            add_kernel(u_start + o * f, du);
-            for ki in 0..k {
-                let sin = &s.sin[ki * v..(ki + 1) * v];
-                let mut dw = dot(sin, big_a);
+        for ch in 0..channels {
+            let center_term = if ch < k {
+                gamma * omegas[ch] * lane_sum(&s.cos[ch * v..(ch + 1) * v])
+            } else {
+                gamma * v as f64
+            };
+            for o in 0..n_orbits {
+                let mut grad = s.grads[ch * n_orbits + o];
                 if o == c {
-                    dw += gamma * omegas[ki] * lane_sum(&s.cos[ki * v..(ki + 1) * v]);
+                    grad += center_term;
                 }
-                add_kernel(k + (ki * n_orbits + o) * f, dw);
+                let start = k + (ch * n_orbits + o) * f;
+                for (d, b) in dparams[start..start + f].iter_mut().zip(&s.basis) {
+                    *d += grad * b;
+                }
             }
         }
         for ki in 0..k {
@@ -450,10 +542,102 @@ mod tests {
     use lft_lattice::stream_rng;
 
     fn field(shape: &[usize]) -> (Lattice, KernelField, Vec<f64>) {
+        field_by(shape, 1, Convolution::Direct)
+    }
+
+    fn field_by(
+        shape: &[usize],
+        radius: usize,
+        conv: Convolution,
+    ) -> (Lattice, KernelField, Vec<f64>) {
         let lattice = Lattice::new(shape).unwrap();
-        let f = KernelField::new(&lattice, 1, 3, 2);
+        let f = KernelField::with_convolution(&lattice, radius, 3, 2, conv);
         let params = f.init_params(&mut stream_rng(1, 0), 0.3);
         (lattice, f, params)
+    }
+
+    /// Both ways of convolving, the kernel of radius one and the whole lattice's.
+    const METHODS: [(usize, Convolution); 3] = [
+        (1, Convolution::Direct),
+        (1, Convolution::Fft),
+        (9, Convolution::Fft),
+    ];
+
+    /// The FFT convolutions give the gathers' v, ∇·v and VJP (to rounding) on square,
+    /// oblong, odd and 3D lattices, for local and whole-lattice kernels; one scratch serves
+    /// two parameter sets (the kernel spectra's cache follows the parameters), and a VJP that
+    /// reuses the last velocity's features and spectra equals a fresh one.
+    #[test]
+    fn fft_convolutions_match_the_gathers() {
+        for (shape, radius) in [
+            (vec![6, 6], 1),
+            (vec![8, 8], 2),
+            (vec![6, 6], 3),
+            (vec![4, 6], 3),
+            (vec![5, 7], 4),
+            (vec![4, 4, 2], 2),
+        ] {
+            let (lattice, direct, _) = field_by(&shape, radius, Convolution::Direct);
+            let (_, fft, _) = field_by(&shape, radius, Convolution::Fft);
+            assert!(fft.uses_fft() && !direct.uses_fft());
+            let v = lattice.volume();
+            let mut phi = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(6, 0), &mut phi);
+            let mut a = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(7, 0), &mut a);
+            let (mut s_direct, mut s_fft) = (FieldScratch::default(), FieldScratch::default());
+            for seed in [11, 12] {
+                let params = direct.init_params(&mut stream_rng(seed, 0), 0.3);
+                let t = 0.1 * seed as f64 - 1.0;
+                let close = |x: f64, y: f64| (x - y).abs() < 1e-12 * (1.0 + x.abs());
+                let (mut v1, mut v2) = (vec![0.0; v], vec![0.0; v]);
+                let d1 = direct.velocity_with(&params, &phi, t, &mut v1, &mut s_direct);
+                let d2 = fft.velocity_with(&params, &phi, t, &mut v2, &mut s_fft);
+                assert!(close(d1, d2), "{shape:?}: divergence {d1} vs {d2}");
+                for x in 0..v {
+                    assert!(
+                        close(v1[x], v2[x]),
+                        "{shape:?} r {radius} site {x}: {} vs {}",
+                        v1[x],
+                        v2[x]
+                    );
+                }
+                let n = params.len();
+                let (mut g1, mut g2, mut g3) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
+                let (mut p1, mut p2, mut p3) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                direct.vjp(&params, &phi, t, &a, 0.4, &mut g1, &mut p1, &mut s_direct);
+                s_fft.reuse_features();
+                fft.vjp(&params, &phi, t, &a, 0.4, &mut g2, &mut p2, &mut s_fft);
+                fft.vjp(
+                    &params,
+                    &phi,
+                    t,
+                    &a,
+                    0.4,
+                    &mut g3,
+                    &mut p3,
+                    &mut FieldScratch::default(),
+                );
+                for x in 0..v {
+                    assert!(
+                        close(g1[x], g2[x]) && g2[x] == g3[x],
+                        "{shape:?} dphi {x}: {} {} {}",
+                        g1[x],
+                        g2[x],
+                        g3[x]
+                    );
+                }
+                for i in 0..n {
+                    assert!(
+                        close(p1[i], p2[i]) && p2[i] == p3[i],
+                        "{shape:?} dparam {i}: {} {} {}",
+                        p1[i],
+                        p2[i],
+                        p3[i]
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -467,67 +651,74 @@ mod tests {
     /// ∇·v against the trace of the Jacobian by central differences.
     #[test]
     fn the_divergence_is_the_trace_of_the_jacobian() {
-        let (lattice, f, params) = field(&[4, 6]);
-        let v = lattice.volume();
-        let mut phi = vec![0.0; v];
-        gaussian_fill(&mut stream_rng(2, 0), &mut phi);
-        let mut out = vec![0.0; v];
-        let t = 0.37;
-        let div = f.velocity(&params, &phi, t, &mut out);
-        let h = 1e-6;
-        let mut trace = 0.0;
-        let (mut up, mut down) = (vec![0.0; v], vec![0.0; v]);
-        for x in 0..v {
-            let p0 = phi[x];
-            phi[x] = p0 + h;
-            f.velocity(&params, &phi, t, &mut up);
-            phi[x] = p0 - h;
-            f.velocity(&params, &phi, t, &mut down);
-            phi[x] = p0;
-            trace += (up[x] - down[x]) / (2.0 * h);
+        for (radius, conv) in METHODS {
+            let (lattice, f, params) = field_by(&[4, 6], radius, conv);
+            let v = lattice.volume();
+            let mut phi = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(2, 0), &mut phi);
+            let mut out = vec![0.0; v];
+            let t = 0.37;
+            let div = f.velocity(&params, &phi, t, &mut out);
+            let h = 1e-6;
+            let mut trace = 0.0;
+            let (mut up, mut down) = (vec![0.0; v], vec![0.0; v]);
+            for x in 0..v {
+                let p0 = phi[x];
+                phi[x] = p0 + h;
+                f.velocity(&params, &phi, t, &mut up);
+                phi[x] = p0 - h;
+                f.velocity(&params, &phi, t, &mut down);
+                phi[x] = p0;
+                trace += (up[x] - down[x]) / (2.0 * h);
+            }
+            assert!(
+                (div - trace).abs() < 1e-7 * trace.abs().max(1.0),
+                "{conv:?}: {div} vs {trace}"
+            );
         }
-        assert!(
-            (div - trace).abs() < 1e-7 * trace.abs().max(1.0),
-            "{div} vs {trace}"
-        );
     }
 
     /// v commutes with translations, reflections and the axis swap, and is odd in φ.
     #[test]
     fn the_field_is_equivariant() {
-        let (lattice, f, params) = field(&[6, 6]);
-        let v = lattice.volume();
-        let mut phi = vec![0.0; v];
-        gaussian_fill(&mut stream_rng(3, 0), &mut phi);
-        let mut base = vec![0.0; v];
-        let t = 0.8;
-        f.velocity(&params, &phi, t, &mut base);
-        let maps: Vec<Box<dyn Fn(usize) -> usize>> = vec![
-            Box::new(|x| lattice.shifted(x, &[1, 2])),
-            Box::new(|x| {
-                let c = lattice.coords(x);
-                lattice.index(&[(6 - c[0]) % 6, c[1]])
-            }),
-            Box::new(|x| {
-                let c = lattice.coords(x);
-                lattice.index(&[c[1], c[0]])
-            }),
-        ];
-        for (i, g) in maps.iter().enumerate() {
-            // (g φ)_{g(x)} = φ_x, and then v(g φ)_{g(x)} must be v(φ)_x.
-            let mut moved = vec![0.0; v];
-            (0..v).for_each(|x| moved[g(x)] = phi[x]);
-            let mut out = vec![0.0; v];
-            f.velocity(&params, &moved, t, &mut out);
-            for x in 0..v {
-                assert!((out[g(x)] - base[x]).abs() < 1e-12, "map {i}, site {x}");
+        for (radius, conv) in METHODS {
+            let (lattice, f, params) = field_by(&[6, 6], radius, conv);
+            let v = lattice.volume();
+            let mut phi = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(3, 0), &mut phi);
+            let mut base = vec![0.0; v];
+            let t = 0.8;
+            f.velocity(&params, &phi, t, &mut base);
+            let maps: Vec<Box<dyn Fn(usize) -> usize>> = vec![
+                Box::new(|x| lattice.shifted(x, &[1, 2])),
+                Box::new(|x| {
+                    let c = lattice.coords(x);
+                    lattice.index(&[(6 - c[0]) % 6, c[1]])
+                }),
+                Box::new(|x| {
+                    let c = lattice.coords(x);
+                    lattice.index(&[c[1], c[0]])
+                }),
+            ];
+            for (i, g) in maps.iter().enumerate() {
+                // (g φ)_{g(x)} = φ_x, and then v(g φ)_{g(x)} must be v(φ)_x.
+                let mut moved = vec![0.0; v];
+                (0..v).for_each(|x| moved[g(x)] = phi[x]);
+                let mut out = vec![0.0; v];
+                f.velocity(&params, &moved, t, &mut out);
+                for x in 0..v {
+                    assert!(
+                        (out[g(x)] - base[x]).abs() < 1e-12,
+                        "{conv:?}: map {i}, site {x}"
+                    );
+                }
             }
-        }
-        let neg: Vec<f64> = phi.iter().map(|p| -p).collect();
-        let mut out = vec![0.0; v];
-        f.velocity(&params, &neg, t, &mut out);
-        for x in 0..v {
-            assert!((out[x] + base[x]).abs() < 1e-12);
+            let neg: Vec<f64> = phi.iter().map(|p| -p).collect();
+            let mut out = vec![0.0; v];
+            f.velocity(&params, &neg, t, &mut out);
+            for x in 0..v {
+                assert!((out[x] + base[x]).abs() < 1e-12);
+            }
         }
     }
 
@@ -535,46 +726,48 @@ mod tests {
     /// every parameter.
     #[test]
     fn the_vjp_matches_finite_differences() {
-        let (lattice, f, params) = field(&[4, 6]);
-        let v = lattice.volume();
-        let mut phi = vec![0.0; v];
-        gaussian_fill(&mut stream_rng(4, 0), &mut phi);
-        let mut a = vec![0.0; v];
-        gaussian_fill(&mut stream_rng(5, 0), &mut a);
-        let (t, gamma) = (0.63, 0.7);
-        let loss = |params: &[f64], phi: &[f64]| {
-            let mut out = vec![0.0; v];
-            let div = f.velocity(params, phi, t, &mut out);
-            out.iter().zip(&a).map(|(o, x)| o * x).sum::<f64>() + gamma * div
-        };
-        let mut dphi = vec![0.0; v];
-        let mut dparams = vec![0.0; params.len()];
-        let mut s = FieldScratch::default();
-        f.vjp(&params, &phi, t, &a, gamma, &mut dphi, &mut dparams, &mut s);
-        let h = 1e-6;
-        for x in 0..v {
-            let mut up = phi.clone();
-            up[x] += h;
-            let mut down = phi.clone();
-            down[x] -= h;
-            let fd = (loss(&params, &up) - loss(&params, &down)) / (2.0 * h);
-            assert!(
-                (dphi[x] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-                "site {x}: {} vs {fd}",
-                dphi[x]
-            );
-        }
-        for i in 0..params.len() {
-            let mut up = params.clone();
-            up[i] += h;
-            let mut down = params.clone();
-            down[i] -= h;
-            let fd = (loss(&up, &phi) - loss(&down, &phi)) / (2.0 * h);
-            assert!(
-                (dparams[i] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-                "parameter {i}: {} vs {fd}",
-                dparams[i]
-            );
+        for (radius, conv) in METHODS {
+            let (lattice, f, params) = field_by(&[4, 6], radius, conv);
+            let v = lattice.volume();
+            let mut phi = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(4, 0), &mut phi);
+            let mut a = vec![0.0; v];
+            gaussian_fill(&mut stream_rng(5, 0), &mut a);
+            let (t, gamma) = (0.63, 0.7);
+            let loss = |params: &[f64], phi: &[f64]| {
+                let mut out = vec![0.0; v];
+                let div = f.velocity(params, phi, t, &mut out);
+                out.iter().zip(&a).map(|(o, x)| o * x).sum::<f64>() + gamma * div
+            };
+            let mut dphi = vec![0.0; v];
+            let mut dparams = vec![0.0; params.len()];
+            let mut s = FieldScratch::default();
+            f.vjp(&params, &phi, t, &a, gamma, &mut dphi, &mut dparams, &mut s);
+            let h = 1e-6;
+            for x in 0..v {
+                let mut up = phi.clone();
+                up[x] += h;
+                let mut down = phi.clone();
+                down[x] -= h;
+                let fd = (loss(&params, &up) - loss(&params, &down)) / (2.0 * h);
+                assert!(
+                    (dphi[x] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                    "site {x}: {} vs {fd}",
+                    dphi[x]
+                );
+            }
+            for i in 0..params.len() {
+                let mut up = params.clone();
+                up[i] += h;
+                let mut down = params.clone();
+                down[i] -= h;
+                let fd = (loss(&up, &phi) - loss(&down, &phi)) / (2.0 * h);
+                assert!(
+                    (dparams[i] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                    "{conv:?}: parameter {i}: {} vs {fd}",
+                    dparams[i]
+                );
+            }
         }
     }
 }

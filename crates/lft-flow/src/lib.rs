@@ -32,6 +32,7 @@ pub mod circle_smooth;
 pub mod circle_spline;
 pub mod cnf_field;
 pub mod cnf_ode;
+mod cnf_spectral;
 pub mod conditioner;
 pub mod continuous;
 pub mod conv;

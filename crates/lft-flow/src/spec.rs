@@ -219,6 +219,24 @@ impl FlowSpec {
         }
     }
 
+    /// A continuous flow as an annealing transport: the kernel field of `cnf` with its
+    /// weights at zero (v = 0, exactly the identity until trained) and the flow-config's
+    /// `kernel` key (0: the whole lattice).
+    pub fn continuous_transport(kernel: usize, cnf: ContinuousSpec) -> Self {
+        Self {
+            layers: 0,
+            hidden: Vec::new(),
+            kernel,
+            activation: Activation::Identity,
+            final_activation: Activation::Identity,
+            equivariant: true,
+            coupling: CouplingSpec::Continuous(cnf),
+            prior: PriorSpec::StandardNormal,
+            spectral: false,
+            precision: Precision::F64,
+        }
+    }
+
     /// With a plaquette-basis layer (which comes first, so its parameters lead `params`): sets
     /// them to the spline that interpolates the quantile map of the Wilson plaquette marginal
     /// at β ([`crate::CircularSpline::von_mises_params`]) and returns what is left of the KL

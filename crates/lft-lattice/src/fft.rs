@@ -29,11 +29,33 @@ pub fn p_hat_squared(lattice: &Lattice, k: usize) -> f64 {
 }
 
 /// FFT plans for every axis of one lattice (plan once, execute many).
+///
+/// A d-dimensional transform is d passes, each transforming the contiguous last axis and then
+/// moving it to the front (a transpose of the array seen as `[V / L_last, L_last]`): after d
+/// passes every axis is transformed and the layout is the site layout again. Every access is
+/// contiguous, so no strided gathers.
+#[derive(Clone)]
 pub struct LatticeFft {
     shape: Vec<usize>,
-    strides: Vec<usize>,
     forward: Vec<Arc<dyn Fft<f64>>>,
     inverse: Vec<Arc<dyn Fft<f64>>>,
+}
+
+impl std::fmt::Debug for LatticeFft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatticeFft")
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
+/// Caller-owned working memory of [`LatticeFft::forward_with`] and
+/// [`LatticeFft::inverse_with`]: the transpose buffer and rustfft's scratch. Holds nothing
+/// between calls.
+#[derive(Debug, Clone, Default)]
+pub struct FftScratch {
+    transposed: Vec<Complex64>,
+    plan: Vec<Complex64>,
 }
 
 impl LatticeFft {
@@ -41,16 +63,10 @@ impl LatticeFft {
     pub fn new(lattice: &Lattice) -> Self {
         let mut planner = FftPlanner::new();
         let shape = lattice.shape().to_vec();
-        let d = shape.len();
-        let mut strides = vec![1usize; d];
-        for mu in (0..d - 1).rev() {
-            strides[mu] = strides[mu + 1] * shape[mu + 1];
-        }
         let forward = shape.iter().map(|&l| planner.plan_fft_forward(l)).collect();
         let inverse = shape.iter().map(|&l| planner.plan_fft_inverse(l)).collect();
         Self {
             shape,
-            strides,
             forward,
             inverse,
         }
@@ -58,12 +74,22 @@ impl LatticeFft {
 
     /// In place: f̃(p) = Σ_x e^{−i p·x} f(x).
     pub fn forward(&self, data: &mut [Complex64]) {
-        self.apply(data, &self.forward);
+        self.forward_with(data, &mut FftScratch::default());
     }
 
     /// In place: f(x) = (1/V) Σ_p e^{+i p·x} f̃(p).
     pub fn inverse(&self, data: &mut [Complex64]) {
-        self.apply(data, &self.inverse);
+        self.inverse_with(data, &mut FftScratch::default());
+    }
+
+    /// [`LatticeFft::forward`] with caller-owned scratch (no allocation once it has grown).
+    pub fn forward_with(&self, data: &mut [Complex64], scratch: &mut FftScratch) {
+        self.apply(data, &self.forward, scratch);
+    }
+
+    /// [`LatticeFft::inverse`] with caller-owned scratch.
+    pub fn inverse_with(&self, data: &mut [Complex64], scratch: &mut FftScratch) {
+        self.apply(data, &self.inverse, scratch);
         let inv_v = 1.0 / data.len() as f64;
         for z in data.iter_mut() {
             *z *= inv_v;
@@ -77,37 +103,31 @@ impl LatticeFft {
         data
     }
 
-    fn apply(&self, data: &mut [Complex64], plans: &[Arc<dyn Fft<f64>>]) {
+    fn apply(&self, data: &mut [Complex64], plans: &[Arc<dyn Fft<f64>>], s: &mut FftScratch) {
         let volume: usize = self.shape.iter().product();
         assert_eq!(
             data.len(),
             volume,
             "FFT input has the wrong length for this lattice"
         );
-        let mut line = Vec::new();
-        for (mu, plan) in plans.iter().enumerate() {
-            let l = self.shape[mu];
-            let stride = self.strides[mu];
-            let mut scratch = vec![Complex64::default(); plan.get_inplace_scratch_len()];
-            if stride == 1 {
-                for row in data.chunks_exact_mut(l) {
-                    plan.process_with_scratch(row, &mut scratch);
-                }
-                continue;
+        s.transposed.resize(volume, Complex64::default());
+        // Pass j transforms axis d − 1 − j, which is then the last (contiguous) one.
+        for plan in plans.iter().rev() {
+            let l = plan.len();
+            let scratch_len = plan.get_inplace_scratch_len();
+            if s.plan.len() < scratch_len {
+                s.plan.resize(scratch_len, Complex64::default());
             }
-            line.resize(l, Complex64::default());
-            let block = l * stride;
-            for outer in (0..volume).step_by(block) {
-                for inner in 0..stride {
-                    let base = outer + inner;
-                    for (j, z) in line.iter_mut().enumerate() {
-                        *z = data[base + j * stride];
-                    }
-                    plan.process_with_scratch(&mut line, &mut scratch);
-                    for (j, z) in line.iter().enumerate() {
-                        data[base + j * stride] = *z;
+            plan.process_with_scratch(data, &mut s.plan[..scratch_len]);
+            // [rows, l] -> [l, rows]: the transformed axis moves to the front.
+            let rows = volume / l;
+            if rows > 1 {
+                for (r, row) in data.chunks_exact(l).enumerate() {
+                    for (j, z) in row.iter().enumerate() {
+                        s.transposed[j * rows + r] = *z;
                     }
                 }
+                data.copy_from_slice(&s.transposed);
             }
         }
     }
@@ -143,6 +163,29 @@ mod tests {
             ft.inverse(&mut data);
             for x in 0..v {
                 assert!((data[x].re - f[x]).abs() < 1e-12 && data[x].im.abs() < 1e-12);
+            }
+        }
+    }
+
+    /// One scratch serves transforms of different lattices, forward and inverse, and gives the
+    /// allocating transform's result.
+    #[test]
+    fn the_scratch_version_matches_and_is_reusable() {
+        let mut scratch = FftScratch::default();
+        for shape in [vec![8, 8], vec![3, 5], vec![4, 2, 6]] {
+            let lat = Lattice::new(&shape).unwrap();
+            let ft = LatticeFft::new(&lat);
+            let f: Vec<Complex64> = (0..lat.volume())
+                .map(|i| Complex64::new((i % 7) as f64 - 3.0, (i % 5) as f64))
+                .collect();
+            let mut a = f.clone();
+            ft.forward(&mut a);
+            let mut b = f.clone();
+            ft.forward_with(&mut b, &mut scratch);
+            assert_eq!(a, b, "shape {shape:?}");
+            ft.inverse_with(&mut b, &mut scratch);
+            for (x, y) in b.iter().zip(&f) {
+                assert!((x - y).norm() < 1e-12, "shape {shape:?}");
             }
         }
     }

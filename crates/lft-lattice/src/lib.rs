@@ -11,7 +11,7 @@ mod lanes;
 mod rng;
 mod stencil;
 
-pub use fft::{LatticeFft, lattice_momentum, p_hat_squared};
+pub use fft::{FftScratch, LatticeFft, lattice_momentum, p_hat_squared};
 pub use geometry::{Lattice, LatticeError, MAX_DIM, Parity};
 pub use lanes::{LANES, Lanes, lane_axpy, lane_gather, lane_scatter, lane_sum_of_squares};
 pub use num_complex::Complex64;
