@@ -1,12 +1,15 @@
 //! Volume transfer (`flow.init_from`): a flow trained on one lattice starts training or
 //! sampling on another. The conditioners are periodic convolutions, so the same weights define
 //! a flow of the same shape on any lattice of the same dimension (gauge flows: any whose
-//! extents are multiples of 4); only a layer with one parameter per momentum (`flow.spectral`)
-//! does not carry over, and is refused by its parameter count.
+//! extents are multiples of 4). A continuous flow's kernel weights move by orbit
+//! ([`lft_flow::KernelField::transfer_params`]): a local kernel's unchanged, a whole-lattice
+//! kernel's out to the smaller lattice's half extent, the rest starting at zero. Only a layer
+//! with one parameter per momentum (`flow.spectral`) does not carry over, and is refused by
+//! its parameter count.
 
 use anyhow::{Context, Result, anyhow, bail};
 use lft_config::{Config, Reuse};
-use lft_flow::Flow;
+use lft_flow::{CouplingSpec, Flow};
 use lft_io::checkpoint::read_checkpoint;
 use std::path::Path;
 
@@ -43,11 +46,11 @@ pub(crate) fn load_into(config: &Config, path: &Path, flow: &mut Flow) -> Result
             to.len()
         );
     }
-    flow.set_params(ckpt.params).map_err(|e| {
+    let params = continuous_params(&stored, config, ckpt.params).with_context(what)?;
+    flow.set_params(params).map_err(|e| {
         anyhow!(
-            "{}: {e} (a flow.spectral layer has one parameter per momentum, and a continuous \
-             flow's whole-lattice kernel (flow.kernel = 0) one weight per orbit of the lattice: \
-             neither transfers to another lattice size)",
+            "{}: {e} (a flow.spectral layer has one parameter per momentum, so it does not \
+             transfer to another lattice size)",
             what()
         )
     })?;
@@ -55,4 +58,22 @@ pub(crate) fn load_into(config: &Config, path: &Path, flow: &mut Flow) -> Result
         shape: from.to_vec(),
         steps: ckpt.step,
     })
+}
+
+/// The parameters of a continuous flow (without a spectral layer) trained for `stored`, moved
+/// onto the orbits of `config`'s lattice; any other flow's as they are.
+fn continuous_params(stored: &Config, config: &Config, params: Vec<f64>) -> Result<Vec<f64>> {
+    let (from, to) = (&stored.flow()?.spec, &config.flow()?.spec);
+    match (from.coupling, to.coupling) {
+        (CouplingSpec::Continuous(a), CouplingSpec::Continuous(b))
+            if !from.spectral && !to.spectral =>
+        {
+            let source = a.field(stored.lattice());
+            let target = b.field(config.lattice());
+            target
+                .transfer_params(&source, &params)
+                .map_err(|e| anyhow!("the continuous flow's field does not transfer: {e}"))
+        }
+        _ => Ok(params),
+    }
 }

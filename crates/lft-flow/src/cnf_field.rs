@@ -48,6 +48,8 @@ pub struct KernelField {
     radius: usize,
     /// Orbit of δ = 0.
     center: usize,
+    /// The key of every orbit: the sorted folded |δ_μ| of its offsets.
+    keys: Vec<Vec<usize>>,
     /// `orbit_shifts[o]`: every offset δ of orbit o, as a shift of rows.
     orbit_shifts: Vec<Vec<RowShift>>,
     /// Sites per row (the extent of the last, fastest direction).
@@ -182,6 +184,7 @@ impl KernelField {
             time_modes,
             radius,
             center,
+            keys,
             orbit_shifts,
             row_len,
             spectral,
@@ -199,6 +202,42 @@ impl KernelField {
             self.time_modes,
             self.convolution,
         )
+    }
+
+    /// This field's parameters from those of `from` (the same frequencies and time modes, a
+    /// lattice of the same dimension but another size): ω as they are, and every kernel weight
+    /// at the orbit of the same key (sorted folded |δ_μ|); orbits that only this field has
+    /// start at zero, orbits that only `from` has are dropped. For a local kernel that fits
+    /// both lattices the orbits are the same and so are the parameters; a whole-lattice kernel
+    /// keeps its weights out to the smaller lattice's half extent.
+    pub fn transfer_params(&self, from: &KernelField, params: &[f64]) -> Result<Vec<f64>, String> {
+        if (from.frequencies, from.time_modes) != (self.frequencies, self.time_modes) {
+            return Err(format!(
+                "{} frequencies and {} time modes against {} and {}",
+                from.frequencies, from.time_modes, self.frequencies, self.time_modes
+            ));
+        }
+        if params.len() != from.n_params() {
+            return Err(format!(
+                "{} parameters for a field of {}",
+                params.len(),
+                from.n_params()
+            ));
+        }
+        let (k, f) = (self.frequencies, self.time_basis_len());
+        let mut out = vec![0.0; self.n_params()];
+        out[..k].copy_from_slice(&params[..k]);
+        for (o_from, key) in from.keys.iter().enumerate() {
+            let Ok(o_to) = self.keys.binary_search(key) else {
+                continue;
+            };
+            for c in 0..=k {
+                let src = k + (c * from.orbits() + o_from) * f;
+                let dst = k + (c * self.orbits() + o_to) * f;
+                out[dst..dst + f].copy_from_slice(&params[src..src + f]);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether the convolutions run by FFT.
@@ -554,6 +593,26 @@ mod tests {
         let f = KernelField::with_convolution(&lattice, radius, 3, 2, conv);
         let params = f.init_params(&mut stream_rng(1, 0), 0.3);
         (lattice, f, params)
+    }
+
+    /// A whole-lattice kernel on 6 × 6 moves to 10 × 10: the 10 orbits with folded |δ_μ| ≤ 3
+    /// keep their weights, the others start at zero; moved back, the parameters are the same;
+    /// a local kernel's parameters move unchanged.
+    #[test]
+    fn kernel_weights_transfer_by_orbit() {
+        let (_, small, params) = field_by(&[6, 6], 6, Convolution::Direct);
+        let big = small.on(&Lattice::new(&[10, 10]).unwrap());
+        assert_eq!((small.orbits(), big.orbits()), (10, 21));
+        let moved = big.transfer_params(&small, &params).unwrap();
+        let kept = moved.iter().filter(|&&p| p != 0.0).count();
+        assert_eq!(kept, 3 + 4 * 10 * 3);
+        assert_eq!(small.transfer_params(&big, &moved).unwrap(), params);
+        let (_, local, p) = field_by(&[6, 6], 1, Convolution::Direct);
+        let local_big = local.on(&Lattice::new(&[10, 10]).unwrap());
+        assert_eq!(local_big.transfer_params(&local, &p).unwrap(), p);
+        let other = KernelField::new(&Lattice::new(&[10, 10]).unwrap(), 1, 4, 2);
+        assert!(other.transfer_params(&local, &p).is_err());
+        assert!(local_big.transfer_params(&local, &p[1..]).is_err());
     }
 
     /// Both ways of convolving, the kernel of radius one and the whole lattice's.
