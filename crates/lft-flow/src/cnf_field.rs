@@ -92,6 +92,9 @@ pub struct FieldScratch {
     spectral: SpectralScratch,
     /// The next pass takes `sin` and `cos` as they are (see [`FieldScratch::reuse_features`]).
     reuse: bool,
+    /// VJPs on this scratch leave the FFT path's kernel gradients pending until
+    /// [`KernelField::flush_gradients`] (see [`FieldScratch::defer_gradients`]).
+    defer: bool,
 }
 
 impl FieldScratch {
@@ -101,6 +104,13 @@ impl FieldScratch {
     /// each stage at the field where it just evaluated v).
     pub(crate) fn reuse_features(&mut self) {
         self.reuse = true;
+    }
+
+    /// From now on, VJPs through FFTs on this scratch sum their kernel gradients in momentum
+    /// space and leave them out of `dparams` until [`KernelField::flush_gradients`], which
+    /// projects them onto the orbits once for all of them (the ODE solver's backward passes).
+    pub(crate) fn defer_gradients(&mut self) {
+        self.defer = true;
     }
 }
 
@@ -238,6 +248,16 @@ impl KernelField {
             }
         }
         Ok(out)
+    }
+
+    /// Adds the kernel gradients that VJPs on `s` left pending to `dparams` and ends the
+    /// deferral (see [`FieldScratch::defer_gradients`]); nothing to do for gathers.
+    pub(crate) fn flush_gradients(&self, s: &mut FieldScratch, dparams: &mut [f64]) {
+        if let Some(spectral) = &self.spectral {
+            let k = self.frequencies;
+            spectral.flush(self.time_basis_len(), &mut dparams[k..], &mut s.spectral);
+        }
+        s.defer = false;
     }
 
     /// Whether the convolutions run by FFT.
@@ -508,8 +528,12 @@ impl KernelField {
                 a,
                 &mut s.conv,
                 &mut s.grads,
+                s.defer,
                 &mut s.spectral,
             );
+            if s.defer {
+                s.grads.fill(0.0);
+            }
         } else {
             s.orbit.resize(n_orbits * v, 0.0);
             s.orbit.fill(0.0);

@@ -95,6 +95,10 @@ pub fn integrate_backward(
     for buf in [&mut s.k, &mut s.dk, &mut s.dz, &mut s.acc] {
         buf.resize(v, 0.0);
     }
+    s.field.defer_gradients();
+    s.stage_fields
+        .iter_mut()
+        .for_each(FieldScratch::defer_gradients);
     for n in (0..steps).rev() {
         let t = t0 + n as f64 * h;
         let start = &checkpoints[n * v..(n + 1) * v];
@@ -143,6 +147,10 @@ pub fn integrate_backward(
             s.acc.iter_mut().zip(&s.dz).for_each(|(a, dz)| *a += dz);
         }
         g.copy_from_slice(&s.acc);
+    }
+    field.flush_gradients(&mut s.field, dparams);
+    for stage in &mut s.stage_fields {
+        field.flush_gradients(stage, dparams);
     }
 }
 

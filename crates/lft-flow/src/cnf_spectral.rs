@@ -54,6 +54,9 @@ pub(crate) struct SpectralScratch {
     cotangent: Vec<Complex64>,
     /// Σ_{p ∈ P} Re[ŝ_c(p)* â(p)] at `c classes + P`.
     cross: Vec<f64>,
+    /// Deferred kernel gradients (see [`SpectralConv::correlate`]): Σ over the calls since the
+    /// last flush of b_f(t) Σ_{p ∈ P} Re[ŝ_c(p)* â(p)], at `(c F + f) classes + P`.
+    pending: Vec<f64>,
 }
 
 impl SpectralConv {
@@ -233,6 +236,9 @@ impl SpectralConv {
 
     /// For the cotangent `a`: C_c = K_c(t) ⋆ a into `conv` (`[channels, V]`) and
     /// G[c, o] = Σ_y channel(c)(y) Σ_{δ ∈ o} a(y + δ) into `grads` (`[channels, orbits]`).
+    /// With `defer`, `grads` is left alone and the cross-spectra, times b_f(t), are summed in
+    /// the scratch instead, for [`SpectralConv::flush`] to project onto the orbits once for
+    /// many calls (the projection costs channels × orbits × classes, more than the FFTs).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn correlate<'a>(
         &self,
@@ -243,6 +249,7 @@ impl SpectralConv {
         a: &[f64],
         conv: &mut [f64],
         grads: &mut [f64],
+        defer: bool,
         s: &mut SpectralScratch,
     ) {
         let (v, classes, orbits) = (self.volume, self.classes, self.orbits);
@@ -291,6 +298,17 @@ impl SpectralConv {
                 }
             }
         }
+        if defer {
+            let f = basis.len();
+            s.pending.resize(channels * f * classes, 0.0);
+            for (c, cross) in s.cross.chunks_exact(classes).enumerate() {
+                for (fi, b) in basis.iter().enumerate() {
+                    let row = &mut s.pending[(c * f + fi) * classes..(c * f + fi + 1) * classes];
+                    row.iter_mut().zip(cross).for_each(|(r, x)| *r += b * x);
+                }
+            }
+            return;
+        }
         let inv_v = 1.0 / v as f64;
         for c in 0..channels {
             let cross = &s.cross[c * classes..(c + 1) * classes];
@@ -299,5 +317,23 @@ impl SpectralConv {
                 grads[c * orbits + o] = inv_v * crate::reduce::dot(hat, cross);
             }
         }
+    }
+
+    /// Adds the deferred kernel gradients to `dtheta` (`[channels, orbits, F]`):
+    /// ∂L/∂θ[c, o, f] += (1/V) Σ_P Ô_o(P) pending[c, f](P), and clears them.
+    pub(crate) fn flush(&self, f: usize, dtheta: &mut [f64], s: &mut SpectralScratch) {
+        if s.pending.is_empty() {
+            return;
+        }
+        let (classes, orbits) = (self.classes, self.orbits);
+        let inv_v = 1.0 / self.volume as f64;
+        for (cf, pending) in s.pending.chunks_exact(classes).enumerate() {
+            let (c, fi) = (cf / f, cf % f);
+            for o in 0..orbits {
+                let hat = &self.orbit_hat[o * classes..(o + 1) * classes];
+                dtheta[(c * orbits + o) * f + fi] += inv_v * crate::reduce::dot(hat, pending);
+            }
+        }
+        s.pending.clear();
     }
 }

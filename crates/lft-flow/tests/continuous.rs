@@ -5,6 +5,7 @@
 mod common;
 
 use common::{check_backward, fd_jacobian, log_abs_det, randn};
+use lft_flow::cnf_field::Convolution;
 use lft_flow::{
     Bijection, BijectionStack, ContinuousFlow, Flow, KernelField, LayerCache, Prior, PriorSpec,
     Workspace,
@@ -13,8 +14,17 @@ use lft_lattice::{Lattice, stream_rng};
 use std::sync::Arc;
 
 fn cnf(shape: &[usize], radius: usize, steps: usize) -> (ContinuousFlow, Vec<f64>) {
+    cnf_by(shape, radius, steps, Convolution::Auto)
+}
+
+fn cnf_by(
+    shape: &[usize],
+    radius: usize,
+    steps: usize,
+    conv: Convolution,
+) -> (ContinuousFlow, Vec<f64>) {
     let lattice = Lattice::new(shape).unwrap();
-    let field = KernelField::new(&lattice, radius, 3, 1);
+    let field = KernelField::with_convolution(&lattice, radius, 3, 1, conv);
     let params = field.init_params(&mut stream_rng(11, 0), 0.15);
     (ContinuousFlow::new(field, steps), params)
 }
@@ -106,13 +116,24 @@ fn the_log_det_is_that_of_the_integrated_map() {
     }
 }
 
-/// Both backward passes are the exact gradients of the discrete solver.
+/// Both backward passes are the exact gradients of the discrete solver, with convolutions by
+/// gathers and by FFT (whose backward pass defers the kernel gradients to one projection).
 #[test]
 fn the_backward_passes_match_finite_differences() {
-    for radius in [1, 2] {
-        let (flow, mut params) = cnf(&[4, 5], radius, 3);
+    for (radius, conv) in [
+        (1, Convolution::Direct),
+        (2, Convolution::Direct),
+        (1, Convolution::Fft),
+        (3, Convolution::Fft),
+    ] {
+        let (flow, mut params) = cnf_by(&[4, 5], radius, 3, conv);
         let mut x = randn(20, 3, 1.0);
-        check_backward(&format!("cnf r = {radius}"), &flow, &mut params, &mut x);
+        check_backward(
+            &format!("cnf r = {radius}, {conv:?}"),
+            &flow,
+            &mut params,
+            &mut x,
+        );
     }
 }
 
