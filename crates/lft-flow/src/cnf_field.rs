@@ -35,8 +35,10 @@ pub enum Convolution {
     Fft,
 }
 
-/// Kernels with more offsets than this convolve by FFT under [`Convolution::Auto`].
-pub const FFT_MIN_OFFSETS: usize = 48;
+/// Kernels with more offsets than this convolve by FFT under [`Convolution::Auto`]: at L = 32,
+/// K = 8, gathers are faster up to radius 3 (49 offsets), the two tie at radius 4 (81), and the
+/// FFTs cost the same for any larger kernel (`cargo bench -p lft-flow --bench cnf`).
+pub const FFT_MIN_OFFSETS: usize = 81;
 
 /// The kernel vector field on one lattice: the offsets of its box, grouped by orbit, and the
 /// site tables of the shifts.
