@@ -454,10 +454,8 @@ impl AnnealConfig {
         let transport = if continuous {
             let steps = self.flow_steps.unwrap_or(DEFAULT_TRANSPORT_STEPS);
             at_least_one("anneal.flow_steps", steps)?;
-            let radius = match self.flow_kernel {
-                0 => shape.iter().copied().max().unwrap_or(0),
-                k => k / 2,
-            };
+            let radius = ContinuousSpec::radius_of_kernel(self.flow_kernel, shape)
+                .expect("flow_kernel checked above");
             FlowSpec::continuous_transport(
                 self.flow_kernel,
                 ContinuousSpec {

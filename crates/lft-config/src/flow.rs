@@ -526,19 +526,16 @@ impl FlowConfig {
             }
         }
         let min_extent = shape.iter().copied().min().unwrap_or(0);
-        let radius = match self.kernel {
-            0 => min_extent.max(shape.iter().copied().max().unwrap_or(0)),
-            k if k % 2 == 1 && k <= min_extent => k / 2,
-            k => {
-                return Err(invalid(
-                    "flow.kernel",
-                    format!(
-                        "a continuous flow's kernel is odd and at most the smallest lattice \
-                         extent ({min_extent}), or 0 for the whole lattice; got {k}"
-                    ),
-                ));
-            }
-        };
+        let radius = ContinuousSpec::radius_of_kernel(self.kernel, shape).ok_or_else(|| {
+            invalid(
+                "flow.kernel",
+                format!(
+                    "a continuous flow's kernel is odd and at most the smallest lattice extent \
+                     ({min_extent}), or 0 for the whole lattice; got {}",
+                    self.kernel
+                ),
+            )
+        })?;
         let steps = self.steps.unwrap_or(DEFAULT_CNF_STEPS);
         if steps == 0 {
             return Err(invalid("flow.steps", "must be at least 1"));

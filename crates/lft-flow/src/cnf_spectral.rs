@@ -18,7 +18,7 @@
 //! and the kernel gradients G[c, o] = Σ_y s_c(y) Σ_{δ ∈ o} a(y + δ)
 //! = (1/V) Σ_p Ô_o(p) Re[ŝ_c(p)* â(p)] (Parseval), the sum over p taken per class first.
 
-use lft_lattice::{Complex64, FftScratch, Lattice, LatticeFft};
+use lft_lattice::{Complex64, FftScratch, Lattice, LatticeFft, lattice_momentum};
 
 /// Tables of the momentum-space convolution on one lattice.
 #[derive(Debug, Clone)]
@@ -88,28 +88,11 @@ impl SpectralConv {
         for (p, &c) in class.iter().enumerate().rev() {
             representative[c as usize] = p;
         }
-        let negated = (0..volume)
-            .map(|p| {
-                let n: Vec<usize> = lattice
-                    .coords(p)
-                    .iter()
-                    .zip(shape)
-                    .map(|(&n, &l)| (l - n) % l)
-                    .collect();
-                lattice.index(&n) as u32
-            })
-            .collect();
+        let negated = (0..volume).map(|p| lattice.negated(p) as u32).collect();
         let mut orbit_hat = vec![0.0; orbits * classes];
         let reps: Vec<Vec<f64>> = representative
             .iter()
-            .map(|&p| {
-                lattice
-                    .coords(p)
-                    .iter()
-                    .zip(shape)
-                    .map(|(&n, &l)| 2.0 * std::f64::consts::PI * n as f64 / l as f64)
-                    .collect()
-            })
+            .map(|&p| lattice_momentum(lattice, p))
             .collect();
         for (shift, o) in offsets {
             let row = &mut orbit_hat[o * classes..(o + 1) * classes];

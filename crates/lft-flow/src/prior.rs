@@ -281,18 +281,7 @@ fn free_field_kl_with(
 /// p = −p: the Fourier modes of real fields.
 fn random_phases(lattice: &Lattice, seed: u64) -> Vec<f64> {
     let v = lattice.volume();
-    let shape = lattice.shape();
-    let minus: Vec<usize> = (0..v)
-        .map(|k| {
-            let c: Vec<usize> = lattice
-                .coords(k)
-                .iter()
-                .zip(shape)
-                .map(|(&x, &l)| (l - x) % l)
-                .collect();
-            lattice.index(&c)
-        })
-        .collect();
+    let minus: Vec<usize> = (0..v).map(|k| lattice.negated(k)).collect();
     let mut rng = lft_lattice::stream_rng(seed, 0);
     let mut out = vec![0.0; FIT_SAMPLES * v];
     for theta in out.chunks_exact_mut(v) {

@@ -60,6 +60,18 @@ pub struct ContinuousSpec {
 }
 
 impl ContinuousSpec {
+    /// The radius of the config's `kernel` key on a lattice of extents `shape`: 0 is the whole
+    /// lattice (the largest extent, so every folded offset), an odd k is radius k/2; `None` for
+    /// an even kernel or one wider than the smallest extent.
+    pub fn radius_of_kernel(kernel: usize, shape: &[usize]) -> Option<usize> {
+        let min_extent = shape.iter().copied().min().unwrap_or(0);
+        match kernel {
+            0 => Some(shape.iter().copied().max().unwrap_or(0)),
+            k if k % 2 == 1 && k <= min_extent => Some(k / 2),
+            _ => None,
+        }
+    }
+
     /// The kernel field on `lattice`.
     pub fn field(&self, lattice: &Lattice) -> KernelField {
         KernelField::new(lattice, self.radius, self.frequencies, self.time_modes)

@@ -181,12 +181,33 @@ impl Lattice {
         }
         self.index(&c)
     }
+
+    /// The site −x (periodic): every coordinate c_μ ↦ (L_μ − c_μ) mod L_μ. For a momentum
+    /// index laid out like a site, the index of −p.
+    pub fn negated(&self, site: usize) -> usize {
+        let mut c = self.coords(site);
+        for (ci, &l) in c.iter_mut().zip(&self.shape) {
+            *ci = (l - *ci) % l;
+        }
+        self.index(&c)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// −x shifted by x is the origin, and −(−x) = x.
+    #[test]
+    fn negation_is_the_periodic_inverse() {
+        let lat = Lattice::new(&[3, 4, 2]).unwrap();
+        for x in 0..lat.volume() {
+            let minus = lat.negated(x);
+            assert_eq!(lat.shifted(minus, &lat.coords(x)), 0);
+            assert_eq!(lat.negated(minus), x);
+        }
+    }
 
     #[test]
     fn rejects_bad_shapes() {
