@@ -12,6 +12,7 @@ mod measure_gauge;
 mod merge;
 mod nemcmc;
 mod pipeline;
+mod pretrain;
 mod progress;
 mod pseudo_marginal;
 mod sample;

@@ -20,6 +20,9 @@ use tracing::{info, warn};
 /// Random stream of the initial weights and of the latent batches.
 pub const INIT_STREAM: u64 = 1 << 32;
 const LATENT_STREAM: u64 = (1 << 32) + 1;
+/// Random stream of the quality estimates' latent draws (before and after training alike, so
+/// they compare pairwise).
+pub(crate) const EVAL_STREAM: u64 = LATENT_STREAM + 1;
 
 /// `lft train`: the flow of a [flow] config, or the CRAFT flows of an [anneal] config.
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -102,7 +105,7 @@ pub fn run_config(
             from.shape
         );
         let before = (t.eval_samples > 0).then(|| {
-            let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
+            let mut rng = stream_rng(config.seed(), EVAL_STREAM);
             evaluate(&flow, action, t.eval_samples, &mut rng)
         });
         transfer = Some((path.clone(), from, before));
@@ -143,9 +146,26 @@ pub fn run_config(
         Some(path) => Some(load_data(
             path,
             config.lattice().shape(),
-            t.flow_matching.is_some(),
+            "train.data",
+            if t.flow_matching.is_some() {
+                "flow matching"
+            } else {
+                "forward KL"
+            },
         )?),
         None => None,
+    };
+    // A fresh checkpoint starts from the flow pretrained on an ensemble, if asked.
+    let pretrained = match (&plan.pretrain, t.checkpoint.exists()) {
+        (Some(p), false) => Some(crate::pretrain::run(
+            config,
+            p,
+            &mut model,
+            action,
+            t.report_every,
+            t.eval_samples,
+        )?),
+        _ => None,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(steps as u64);
@@ -243,7 +263,7 @@ pub fn run_config(
             "estimating the flow's quality on {} fresh samples",
             t.eval_samples
         );
-        let mut rng = stream_rng(config.seed(), LATENT_STREAM + 1);
+        let mut rng = stream_rng(config.seed(), EVAL_STREAM);
         evaluate(model.flow(), action, t.eval_samples, &mut rng)
     });
     let warnings = quality.as_ref().map(|q| q.warnings()).unwrap_or_default();
@@ -259,6 +279,7 @@ pub fn run_config(
             "ms_per_step": ms_per_step,
             "quality": quality.as_ref().map(quality_json),
             "plaquette_basis_kl": basis,
+            "pretrain": pretrained.as_ref().map(|p| p.json()),
             "transfer": transfer.as_ref().map(|(path, from, before)| serde_json::json!({
                 "init_from": path,
                 "shape": from.shape,
@@ -294,6 +315,9 @@ pub fn run_config(
                 b.loss, b.ess, b.acceptance
             );
         }
+    }
+    if let Some(p) = &pretrained {
+        p.print();
     }
     if let Some(q) = &quality {
         print_quality(q);
@@ -401,12 +425,17 @@ fn save(
 }
 
 /// Every configuration of every chain of the ensemble at `path` (the forward-KL data).
-fn load_data(path: &std::path::Path, shape: &[usize], flow_matching: bool) -> Result<Vec<f64>> {
-    let r = lft_io::EnsembleReader::open(path)
-        .with_context(|| format!("train.data {}", path.display()))?;
+pub(crate) fn load_data(
+    path: &std::path::Path,
+    shape: &[usize],
+    key: &str,
+    what: &str,
+) -> Result<Vec<f64>> {
+    let r =
+        lft_io::EnsembleReader::open(path).with_context(|| format!("{key} {}", path.display()))?;
     if r.meta().shape != shape {
         bail!(
-            "train.data {}: lattice {:?} differs from this config's {:?}",
+            "{key} {}: lattice {:?} differs from this config's {:?}",
             path.display(),
             r.meta().shape,
             shape
@@ -418,15 +447,10 @@ fn load_data(path: &std::path::Path, shape: &[usize], flow_matching: bool) -> Re
         data.extend(r.read_configs(c, 0, n)?);
     }
     if data.is_empty() {
-        bail!("train.data {}: holds no configurations", path.display());
+        bail!("{key} {}: holds no configurations", path.display());
     }
     info!(
-        "{} on {} configurations of {}",
-        if flow_matching {
-            "flow matching"
-        } else {
-            "forward KL"
-        },
+        "{what} on {} configurations of {}",
         data.len() / r.meta().volume(),
         path.display()
     );

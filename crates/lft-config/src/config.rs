@@ -11,6 +11,7 @@ use crate::heatbath::HeatbathPlan;
 use crate::hmc::HmcPlan;
 use crate::output::{Output, task_file};
 use crate::pf_estimator::{JointFlow, PfEstimator};
+use crate::pretrain::PretrainPlan;
 use crate::run::RunConfig;
 use crate::sample::{SampleMethod, SamplePlan};
 use crate::slurm::{SlurmConfig, SlurmPlan};
@@ -53,6 +54,9 @@ pub struct FlowPlan {
     pub train: TrainPlan,
     /// `flow.init_from`: the checkpoint of a flow of the same shape on another lattice size.
     pub init_from: Option<std::path::PathBuf>,
+    /// `[pretrain]`: training on an ensemble before `train`'s reverse KL, while no
+    /// checkpoint exists.
+    pub pretrain: Option<PretrainPlan>,
 }
 
 impl PartialEq for Config {
@@ -449,6 +453,7 @@ impl TryFrom<ConfigFile> for Config {
             && let Some(other) = [
                 ("hmc", file.hmc.is_some()),
                 ("flow", file.flow.is_some()),
+                ("pretrain", file.pretrain.is_some()),
                 ("sample", file.sample.is_some()),
             ]
             .iter()
@@ -468,14 +473,37 @@ impl TryFrom<ConfigFile> for Config {
                     spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
                     train: TrainPlan::try_from(t)?,
                     init_from: f.init_from.clone(),
+                    pretrain: file
+                        .pretrain
+                        .as_ref()
+                        .map(PretrainPlan::try_from)
+                        .transpose()?,
                 };
                 let continuous =
                     matches!(plan.spec.coupling, lft_flow::CouplingSpec::Continuous(_));
-                if plan.train.flow_matching.is_some() && !continuous {
+                for (key, fm) in [
+                    ("train.objective", plan.train.flow_matching.is_some()),
+                    (
+                        "pretrain.objective",
+                        plan.pretrain
+                            .as_ref()
+                            .is_some_and(|p| p.flow_matching.is_some()),
+                    ),
+                ] {
+                    if fm && !continuous {
+                        return Err(invalid(
+                            key,
+                            "flow_matching trains a continuous flow's vector field: set \
+                             flow.kind = \"continuous\" (coupling flows train by reverse_kl or \
+                             forward_kl)",
+                        ));
+                    }
+                }
+                if plan.pretrain.is_some() && plan.train.data.is_some() {
                     return Err(invalid(
-                        "train.objective",
-                        "flow_matching trains a continuous flow's vector field: set flow.kind = \
-                         \"continuous\" (coupling flows train by reverse_kl or forward_kl)",
+                        "pretrain",
+                        "pretraining precedes reverse-KL training: [train] then has \
+                         objective = \"reverse_kl\" and no ensemble",
                     ));
                 }
                 Some(plan)
@@ -486,6 +514,12 @@ impl TryFrom<ConfigFile> for Config {
             }
             (None, None) => None,
         };
+        if file.pretrain.is_some() && flow.is_none() && file.anneal.is_none() {
+            return Err(invalid(
+                "pretrain",
+                "a [pretrain] section trains a [flow] before its [train]: it needs both",
+            ));
+        }
         let hmc = file.hmc.as_ref().map(HmcPlan::try_from).transpose()?;
         let heatbath = file
             .heatbath

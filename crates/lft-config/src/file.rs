@@ -9,6 +9,7 @@ use crate::heatbath::HeatbathConfig;
 use crate::hmc::HmcConfig;
 use crate::output::OutputConfig;
 use crate::overrides::apply_override;
+use crate::pretrain::PretrainConfig;
 use crate::run::RunConfig;
 use crate::sample::SampleConfig;
 use crate::slurm::SlurmConfig;
@@ -41,6 +42,9 @@ pub struct ConfigFile {
     /// How the flow is trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainConfig>,
+    /// A first training stage on an ensemble before `[train]`'s reverse KL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<PretrainConfig>,
     /// Sampling with the trained flow (`lft sample`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleConfig>,

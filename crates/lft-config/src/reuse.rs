@@ -21,8 +21,8 @@ pub enum Reuse {
     /// settings (`[sample]`, `[snf]`), output settings, the task and `[slurm]` may change (every task of an array samples
     /// with the one trained flow).
     Training,
-    /// Sampling with a trained flow (`[sample]` and `[snf]` may change): the seed, lattice,
-    /// action and `[flow]` must agree, except
+    /// Sampling with a trained flow (`[sample]` and `[snf]` may change, and how it was trained,
+    /// `[train]` and `[pretrain]`): the seed, lattice, action and `[flow]` must agree, except
     /// `flow.precision` (the parameters are float64 whichever type the nets computed in),
     /// `flow.steps` (a continuous flow sampled with a finer solve than it was trained with; a
     /// resumed chain's current weight came from the old solve, a difference of the size of the
@@ -82,6 +82,7 @@ impl Reuse {
                 "run",
                 "hmc",
                 "train",
+                "pretrain",
                 "sample",
                 "snf",
                 "output",
@@ -107,6 +108,7 @@ impl Reuse {
             Reuse::Snf => &[
                 "run",
                 "train",
+                "pretrain",
                 "sample",
                 "snf.train_steps",
                 "snf.checkpoint_every",

@@ -731,3 +731,125 @@ fn fourier_acceleration_resolves_and_refuses_by_name() {
     // The Yukawa model with the exact determinant is a scalar field: accelerated.
     assert!(load(YUKAWA, &["hmc.fourier_acceleration=true"]).is_ok());
 }
+
+/// `[pretrain]` resolves into its own plan (flow matching by default along the straight path,
+/// cosine schedule), is free when sampling, and each bad use names its key.
+#[test]
+fn pretraining_resolves_and_refuses_by_name() {
+    let cnf = r#"
+seed = 3
+[lattice]
+shape = [8, 8]
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 8.0
+[flow]
+kind = "continuous"
+kernel = 0
+[train]
+steps = 10
+checkpoint = "f.h5"
+[pretrain]
+objective = "flow_matching"
+ensemble = "hmc.h5"
+steps = 300
+batch = 128
+lr = 2e-3
+[output]
+path = "x.h5"
+"#;
+    let c = load(cnf, &[]).unwrap();
+    let p = c.flow().unwrap().pretrain.clone().unwrap();
+    assert_eq!(p.data, PathBuf::from("hmc.h5"));
+    assert_eq!(
+        (p.options.steps, p.options.batch, p.options.lr),
+        (300, 128, 2e-3)
+    );
+    assert_eq!(p.options.schedule, lft_flow::Schedule::Cosine);
+    assert_eq!(
+        p.flow_matching,
+        Some(lft_flow::ProbabilityPath { sigma: 0.0 })
+    );
+    assert!(c.flow().unwrap().train.data.is_none());
+    let again = load(&c.to_toml(), &[]).unwrap();
+    assert_eq!(again, c);
+    let gaussian = load(
+        cnf,
+        &[
+            "pretrain.probability_path=\"gaussian\"",
+            "pretrain.path_sigma=0.1",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        gaussian
+            .flow()
+            .unwrap()
+            .pretrain
+            .as_ref()
+            .unwrap()
+            .flow_matching,
+        Some(lft_flow::ProbabilityPath { sigma: 0.1 })
+    );
+    let fkl = load(cnf, &["pretrain.objective=\"forward_kl\""]).unwrap();
+    assert!(
+        fkl.flow()
+            .unwrap()
+            .pretrain
+            .as_ref()
+            .unwrap()
+            .flow_matching
+            .is_none()
+    );
+    // How the flow was trained does not matter to a sampler of it; to training it further it
+    // does.
+    let other = load(cnf, &["pretrain.steps=500"]).unwrap();
+    assert!(c.check_reuse(&other, Reuse::Sampling).is_ok());
+    assert!(c.check_reuse(&other, Reuse::Training).is_err());
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            cnf,
+            &["pretrain.objective=\"reverse_kl\""],
+            "pretrain.objective",
+        ),
+        (cnf, &["pretrain.steps=0"], "pretrain.steps"),
+        (cnf, &["pretrain.lr=-1.0"], "pretrain.lr"),
+        (cnf, &["pretrain.batch=1"], "pretrain.batch"),
+        (cnf, &["pretrain.grad_clip=0.0"], "pretrain.grad_clip"),
+        (cnf, &["pretrain.path_sigma=0.1"], "pretrain.path_sigma"),
+        (
+            cnf,
+            &[
+                "pretrain.objective=\"forward_kl\"",
+                "pretrain.path_sigma=0.1",
+            ],
+            "pretrain.path_sigma",
+        ),
+        (cnf, &["pretrain.epochs=3"], "epochs"),
+        (
+            &cnf.replace("kind = \"continuous\"\nkernel = 0\n", "layers = 2\n"),
+            &[],
+            "pretrain.objective",
+        ),
+        (
+            cnf,
+            &[
+                "train.objective=\"forward_kl\"",
+                "train.ensemble=\"hmc.h5\"",
+            ],
+            "pretrain",
+        ),
+        (
+            &format!(
+                "{GOOD}\n[pretrain]\nobjective = \"forward_kl\"\nensemble = \"a.h5\"\nsteps = 3\n"
+            ),
+            &[],
+            "pretrain",
+        ),
+    ];
+    for (text, overrides, needle) in cases {
+        let e = load(text, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
+}
