@@ -227,9 +227,10 @@ fn forward_kl_trains_on_an_ensemble() {
 }
 
 /// `[pretrain]`: flow matching on an HMC ensemble of the free field before the reverse KL. The
-/// pretrained flow is far closer to the target than the initial one (its log-weight variance on
-/// the same latent draws falls at least a hundredfold; measured 728 -> 0.95); a second `lft train` continues the checkpoint
-/// without pretraining again; a missing ensemble is named by its key.
+/// pretrained flow is far closer to the target than the initial one (its log-weight variance
+/// on the same latent draws falls at least a hundredfold; measured 728 → 0.95); a second
+/// `lft train` continues the checkpoint without pretraining again; a missing ensemble is named
+/// by its key.
 #[test]
 fn flow_matching_pretraining_starts_the_reverse_kl() {
     let cnf = "seed = 5\n[lattice]\nshape = [4, 4]\n[action]\nkind = \"phi4\"\nm2 = 1.0\n\
