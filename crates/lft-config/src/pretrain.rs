@@ -115,7 +115,7 @@ fn renamed(e: ConfigError) -> ConfigError {
     match e {
         ConfigError::Invalid { key, message } => ConfigError::Invalid {
             key: match key.strip_prefix("train.") {
-                Some(rest) if rest == "data" => "pretrain.ensemble".into(),
+                Some("data") => "pretrain.ensemble".into(),
                 Some(rest) => format!("pretrain.{rest}"),
                 None => key,
             },
