@@ -233,6 +233,14 @@ fn load(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
     Config::from_text(text, Path::new("test.toml"), &o)
 }
 
+/// Each (config, overrides) is refused with an error that contains its needle.
+fn assert_refused(cases: &[(&str, &[&str], &str)]) {
+    for (text, overrides, needle) in cases {
+        let e = load(text, overrides).unwrap_err().to_string();
+        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
+    }
+}
+
 #[test]
 fn defaults_and_round_trip() {
     let c = load(GOOD, &[]).unwrap();
@@ -327,10 +335,7 @@ fn bad_inputs_name_their_key() {
             "action.cg_max_iterations",
         ),
     ];
-    for (text, overrides, needle) in cases {
-        let e = load(text, overrides).unwrap_err().to_string();
-        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
-    }
+    assert_refused(cases);
 }
 
 /// Each section resolves into the library types it configures, with the values it names.
@@ -634,10 +639,7 @@ fn gauge_flows_resolve_with_their_defaults_and_refuse_scalar_keys() {
         (FLOW, &["flow.components=2"], "flow.components"),
         (FLOW, &["flow.prior=\"uniform\""], "flow.prior"),
     ];
-    for (text, overrides, needle) in refused {
-        let e = load(text, overrides).unwrap_err().to_string();
-        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
-    }
+    assert_refused(refused);
 }
 
 #[test]
@@ -724,10 +726,7 @@ fn fourier_acceleration_resolves_and_refuses_by_name() {
             "hmc.fourier_acceleration",
         ),
     ];
-    for (text, overrides, needle) in refused {
-        let e = load(text, overrides).unwrap_err().to_string();
-        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
-    }
+    assert_refused(refused);
     // The Yukawa model with the exact determinant is a scalar field: accelerated.
     assert!(load(YUKAWA, &["hmc.fourier_acceleration=true"]).is_ok());
 }
@@ -848,8 +847,5 @@ path = "x.h5"
             "pretrain",
         ),
     ];
-    for (text, overrides, needle) in cases {
-        let e = load(text, overrides).unwrap_err().to_string();
-        assert!(e.contains(needle), "{overrides:?}: `{e}` lacks `{needle}`");
-    }
+    assert_refused(cases);
 }
