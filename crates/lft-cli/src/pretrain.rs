@@ -10,7 +10,6 @@ use crate::train_device::TrainModel;
 use anyhow::{Context, Result};
 use lft_action::Action;
 use lft_config::PretrainPlan;
-use lft_flow::diagnostics::evaluate;
 use lft_flow::{Adam, FlowQuality, Objective, StepRecord, TrainHooks, train_with};
 use lft_lattice::stream_rng;
 use tracing::info;
@@ -46,7 +45,7 @@ pub fn run(
     } else {
         "forward KL"
     };
-    let data = crate::train::load_data(
+    let data = crate::train_data::load_data(
         &plan.data,
         config.lattice().shape(),
         "pretrain.ensemble",
@@ -98,8 +97,7 @@ pub fn run(
     let final_loss = tail.iter().sum::<f64>() / tail.len() as f64;
     info!("pretraining done in {seconds:.1} s: {objective} loss {final_loss:.5}");
     let quality = (eval_samples > 0).then(|| {
-        let mut rng = stream_rng(config.seed(), crate::train::EVAL_STREAM);
-        evaluate(model.flow(), action, eval_samples, &mut rng)
+        crate::quality_report::estimate(model.flow(), action, eval_samples, config.seed())
     });
     if let Some(q) = &quality {
         info!(
@@ -126,7 +124,7 @@ impl Pretrained {
             "steps": self.steps,
             "seconds": self.seconds,
             "final_loss": self.final_loss,
-            "quality_after": self.quality.as_ref().map(crate::train::quality_json),
+            "quality_after": self.quality.as_ref().map(crate::quality_report::quality_json),
         })
     }
 

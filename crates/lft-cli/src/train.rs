@@ -10,8 +10,7 @@ use crate::train_device::{Placement, TrainModel};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use lft_config::{Config, Reuse, TrainPlan};
-use lft_flow::diagnostics::evaluate;
-use lft_flow::{Adam, Flow, FlowQuality, Objective, StepRecord, TrainHooks, train_with};
+use lft_flow::{Adam, Flow, Objective, StepRecord, TrainHooks, train_with};
 use lft_io::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 use lft_lattice::{RngState, stream_rng};
 use std::io::IsTerminal;
@@ -20,9 +19,6 @@ use tracing::{info, warn};
 /// Random stream of the initial weights and of the latent batches.
 pub const INIT_STREAM: u64 = 1 << 32;
 const LATENT_STREAM: u64 = (1 << 32) + 1;
-/// Random stream of the quality estimates' latent draws (before and after training alike, so
-/// they compare pairwise).
-pub(crate) const EVAL_STREAM: u64 = LATENT_STREAM + 1;
 
 /// `lft train`: the flow of a [flow] config, or the CRAFT flows of an [anneal] config.
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -104,10 +100,8 @@ pub fn run_config(
             from.steps,
             from.shape
         );
-        let before = (t.eval_samples > 0).then(|| {
-            let mut rng = stream_rng(config.seed(), EVAL_STREAM);
-            evaluate(&flow, action, t.eval_samples, &mut rng)
-        });
+        let before = (t.eval_samples > 0)
+            .then(|| crate::quality_report::estimate(&flow, action, t.eval_samples, config.seed()));
         transfer = Some((path.clone(), from, before));
     }
     // A fresh plaquette-basis layer starts as the Wilson plaquette marginal's quantile map.
@@ -143,7 +137,7 @@ pub fn run_config(
     }
     let mut model = TrainModel::new(flow, placement, plan)?;
     let data = match &t.data {
-        Some(path) => Some(load_data(
+        Some(path) => Some(crate::train_data::load_data(
             path,
             config.lattice().shape(),
             "train.data",
@@ -263,8 +257,7 @@ pub fn run_config(
             "estimating the flow's quality on {} fresh samples",
             t.eval_samples
         );
-        let mut rng = stream_rng(config.seed(), EVAL_STREAM);
-        evaluate(model.flow(), action, t.eval_samples, &mut rng)
+        crate::quality_report::estimate(model.flow(), action, t.eval_samples, config.seed())
     });
     let warnings = quality.as_ref().map(|q| q.warnings()).unwrap_or_default();
     for w in &warnings {
@@ -277,14 +270,14 @@ pub fn run_config(
             "steps_this_run": ran,
             "checkpoint": t.checkpoint,
             "ms_per_step": ms_per_step,
-            "quality": quality.as_ref().map(quality_json),
+            "quality": quality.as_ref().map(crate::quality_report::quality_json),
             "plaquette_basis_kl": basis,
             "pretrain": pretrained.as_ref().map(|p| p.json()),
             "transfer": transfer.as_ref().map(|(path, from, before)| serde_json::json!({
                 "init_from": path,
                 "shape": from.shape,
                 "steps": from.steps,
-                "quality_before": before.as_ref().map(quality_json),
+                "quality_before": before.as_ref().map(crate::quality_report::quality_json),
             })),
             "warnings": warnings,
         });
@@ -320,85 +313,9 @@ pub fn run_config(
         p.print();
     }
     if let Some(q) = &quality {
-        print_quality(q);
+        crate::quality_report::print_quality(q);
     }
     Ok(())
-}
-
-/// The quality estimate as printed by `lft train`.
-fn print_quality(q: &FlowQuality) {
-    println!("  quality over {} fresh samples:", q.samples);
-    println!(
-        "  loss <log q + S>         {:.5} (variance {:.4})",
-        q.loss, q.loss_variance
-    );
-    println!("  ESS (Kish)               {:.4}", q.ess);
-    println!(
-        "  log Z (importance)       {:.4} ± {:.4}",
-        q.log_z, q.log_z_error
-    );
-    println!("  IMH acceptance           {:.4}", q.acceptance);
-    println!("  longest rejection run    {}", q.longest_rejection_run);
-    match q.pareto_k {
-        Some(k) => println!("  Pareto k-hat             {k:.3} (above 0.7: unreliable)"),
-        None => println!("  Pareto k-hat             none (equal weights)"),
-    }
-    if let Some(f) = q.positive_fraction {
-        println!("  proposals with M > 0     {f:.4} (1/2 expected)");
-    }
-    println!(
-        "  round trip               {:.1e} in z, {:.1e} in log q",
-        q.round_trip.latent_error, q.round_trip.log_q_error
-    );
-    if let Some(e) = &q.integrator_error {
-        println!(
-            "  integrator error         {:.1e} RMS, {:.1e} max in log q (N vs {}N steps, {} draws; log w spread {:.2e})",
-            e.rms,
-            e.max,
-            lft_flow::integrator_error::REFINEMENT,
-            e.samples,
-            q.loss_variance.sqrt()
-        );
-    }
-    if !q.charges.is_empty() {
-        println!("  P(Q)                     proposed  reweighted");
-        for c in q
-            .charges
-            .iter()
-            .filter(|c| c.proposed >= 1e-4 || c.reweighted >= 1e-4)
-        {
-            println!(
-                "    Q = {:>3}                {:.4}    {:.4}",
-                c.q, c.proposed, c.reweighted
-            );
-        }
-    }
-}
-
-/// The quality estimate as JSON.
-pub(crate) fn quality_json(q: &FlowQuality) -> serde_json::Value {
-    serde_json::json!({
-        "samples": q.samples,
-        "loss": q.loss,
-        "loss_variance": q.loss_variance,
-        "ess": q.ess,
-        "log_z": q.log_z,
-        "log_z_error": q.log_z_error,
-        "acceptance": q.acceptance,
-        "longest_rejection_run": q.longest_rejection_run,
-        "pareto_k": q.pareto_k,
-        "positive_fraction": q.positive_fraction,
-        "non_finite": q.non_finite,
-        "round_trip_latent_error": q.round_trip.latent_error,
-        "round_trip_log_q_error": q.round_trip.log_q_error,
-        "integrator_error_rms": q.integrator_error.map(|e| e.rms),
-        "integrator_error_max": q.integrator_error.map(|e| e.max),
-        "charges": q.charges.iter().map(|c| serde_json::json!({
-            "q": c.q,
-            "proposed": c.proposed,
-            "reweighted": c.reweighted,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 fn save(
@@ -422,37 +339,4 @@ fn save(
     };
     write_checkpoint(&t.checkpoint, &ckpt)
         .with_context(|| format!("train.checkpoint {}", t.checkpoint.display()))
-}
-
-/// Every configuration of every chain of the ensemble at `path` (the forward-KL data).
-pub(crate) fn load_data(
-    path: &std::path::Path,
-    shape: &[usize],
-    key: &str,
-    what: &str,
-) -> Result<Vec<f64>> {
-    let r =
-        lft_io::EnsembleReader::open(path).with_context(|| format!("{key} {}", path.display()))?;
-    if r.meta().shape != shape {
-        bail!(
-            "{key} {}: lattice {:?} differs from this config's {:?}",
-            path.display(),
-            r.meta().shape,
-            shape
-        );
-    }
-    let mut data = Vec::new();
-    for c in 0..r.meta().n_chains {
-        let n = r.chain_len(c)?;
-        data.extend(r.read_configs(c, 0, n)?);
-    }
-    if data.is_empty() {
-        bail!("{key} {}: holds no configurations", path.display());
-    }
-    info!(
-        "{what} on {} configurations of {}",
-        data.len() / r.meta().volume(),
-        path.display()
-    );
-    Ok(data)
 }

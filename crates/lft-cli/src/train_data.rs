@@ -1,0 +1,38 @@
+//! The training data of forward KL and flow matching: an ensemble file's configurations.
+
+use anyhow::{Context, Result, bail};
+use tracing::info;
+
+/// Every configuration of every chain of the ensemble at `path`, checked against the
+/// lattice `shape`; errors name the config `key`, and the log line says `what` trains on it.
+pub fn load_data(
+    path: &std::path::Path,
+    shape: &[usize],
+    key: &str,
+    what: &str,
+) -> Result<Vec<f64>> {
+    let r =
+        lft_io::EnsembleReader::open(path).with_context(|| format!("{key} {}", path.display()))?;
+    if r.meta().shape != shape {
+        bail!(
+            "{key} {}: lattice {:?} differs from this config's {:?}",
+            path.display(),
+            r.meta().shape,
+            shape
+        );
+    }
+    let mut data = Vec::new();
+    for c in 0..r.meta().n_chains {
+        let n = r.chain_len(c)?;
+        data.extend(r.read_configs(c, 0, n)?);
+    }
+    if data.is_empty() {
+        bail!("{key} {}: holds no configurations", path.display());
+    }
+    info!(
+        "{what} on {} configurations of {}",
+        data.len() / r.meta().volume(),
+        path.display()
+    );
+    Ok(data)
+}
