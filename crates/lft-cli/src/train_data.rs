@@ -11,6 +11,13 @@ pub fn load_data(
     key: &str,
     what: &str,
 ) -> Result<Vec<f64>> {
+    if !path.exists() {
+        bail!(
+            "{key} {}: no such file; write the ensemble first (`lft run` with an [hmc] config of \
+             the same lattice and action)",
+            path.display()
+        );
+    }
     let r =
         lft_io::EnsembleReader::open(path).with_context(|| format!("{key} {}", path.display()))?;
     if r.meta().shape != shape {
