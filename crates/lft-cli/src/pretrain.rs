@@ -40,16 +40,12 @@ pub fn run(
     eval_samples: usize,
 ) -> Result<Pretrained> {
     let flow_matching = plan.flow_matching;
-    let objective = if flow_matching.is_some() {
-        "flow matching"
-    } else {
-        "forward KL"
-    };
+    let objective = crate::train_data::objective_name(flow_matching.is_some());
     let data = crate::train_data::load_data(
         &plan.data,
         config.lattice().shape(),
         "pretrain.ensemble",
-        objective,
+        flow_matching.is_some(),
     )?;
     let steps = plan.options.steps;
     info!(

@@ -141,11 +141,7 @@ pub fn run_config(
             path,
             config.lattice().shape(),
             "train.data",
-            if t.flow_matching.is_some() {
-                "flow matching"
-            } else {
-                "forward KL"
-            },
+            t.flow_matching.is_some(),
         )?),
         None => None,
     };

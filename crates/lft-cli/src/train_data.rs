@@ -4,12 +4,13 @@ use anyhow::{Context, Result, bail};
 use tracing::info;
 
 /// Every configuration of every chain of the ensemble at `path`, checked against the
-/// lattice `shape`; errors name the config `key`, and the log line says `what` trains on it.
+/// lattice `shape`; errors name the config `key`, and the log line says which objective
+/// trains on it.
 pub fn load_data(
     path: &std::path::Path,
     shape: &[usize],
     key: &str,
-    what: &str,
+    flow_matching: bool,
 ) -> Result<Vec<f64>> {
     if !path.exists() {
         bail!(
@@ -37,9 +38,19 @@ pub fn load_data(
         bail!("{key} {}: holds no configurations", path.display());
     }
     info!(
-        "{what} on {} configurations of {}",
+        "{} on {} configurations of {}",
+        objective_name(flow_matching),
         data.len() / r.meta().volume(),
         path.display()
     );
     Ok(data)
+}
+
+/// The name of a data objective in log lines and summaries.
+pub fn objective_name(flow_matching: bool) -> &'static str {
+    if flow_matching {
+        "flow matching"
+    } else {
+        "forward KL"
+    }
 }
