@@ -1,8 +1,10 @@
-//! Conjugate gradient for (D Dᵀ + σ) x = b, σ ≥ 0 (σ > 0: the twisted shifts of the
-//! determinant estimator).
+//! Conjugate gradient for A x = b with A Hermitian positive definite ([`HermitianOperator`]):
+//! (D Dᵀ + σ) of the Yukawa operator, σ ≥ 0 (σ > 0: the twisted shifts of the determinant
+//! estimator), and the even-site normal operator (m² − K²)_ee of the gauge-covariant one.
 //!
 //! D Dᵀ is real, symmetric and positive definite whenever D is invertible, so CG applies to real
-//! and complex right-hand sides alike (all the inner products it needs are real). It stops when the true
+//! and complex right-hand sides alike (all the inner products it needs are real: p†A p is real
+//! for Hermitian A). It stops when the true
 //! residual satisfies |b − D Dᵀ x| ≤ tol·|b|: the cheap recursive residual decides when to look,
 //! and if rounding has let it drift below the true one, CG restarts from the true residual.
 //! If [`STAGNANT_RESTARTS`] restarts in a row have not brought the true residual below 0.9 of
@@ -69,6 +71,36 @@ impl<T: FermionScalar> CgScratch<T> {
     }
 }
 
+/// A Hermitian positive definite operator on vectors of [`dim`](Self::dim) components, applied
+/// matrix-free (with one scratch vector of the same length).
+pub trait HermitianOperator<T> {
+    /// The number of components of the vectors it acts on.
+    fn dim(&self) -> usize;
+    /// out = A v, with `tmp` as scratch.
+    fn apply(&self, v: &[T], out: &mut [T], tmp: &mut [T]);
+}
+
+/// D Dᵀ + σ of the Yukawa operator.
+struct ShiftedDdt<'a, 'b> {
+    dirac: &'a Dirac<'b>,
+    shift: f64,
+}
+
+impl<T: FermionScalar> HermitianOperator<T> for ShiftedDdt<'_, '_> {
+    fn dim(&self) -> usize {
+        self.dirac.volume()
+    }
+
+    fn apply(&self, v: &[T], out: &mut [T], tmp: &mut [T]) {
+        self.dirac.apply_ddt(v, out, tmp);
+        if self.shift != 0.0 {
+            for (o, &v) in out.iter_mut().zip(v) {
+                *o += v * self.shift;
+            }
+        }
+    }
+}
+
 /// Solves D Dᵀ x = b, starting from the x passed in (zero it for a cold start).
 pub fn solve_ddt<T: FermionScalar>(
     dirac: &Dirac,
@@ -80,22 +112,6 @@ pub fn solve_ddt<T: FermionScalar>(
     solve_ddt_shifted(dirac, 0.0, b, x, params, scratch)
 }
 
-/// out = (D Dᵀ + σ) v.
-fn apply_shifted<T: FermionScalar>(
-    dirac: &Dirac,
-    shift: f64,
-    v: &[T],
-    out: &mut [T],
-    tmp: &mut [T],
-) {
-    dirac.apply_ddt(v, out, tmp);
-    if shift != 0.0 {
-        for (o, &v) in out.iter_mut().zip(v) {
-            *o += v * shift;
-        }
-    }
-}
-
 /// Solves (D Dᵀ + σ) x = b for σ = `shift` ≥ 0, starting from the x passed in.
 pub fn solve_ddt_shifted<T: FermionScalar>(
     dirac: &Dirac,
@@ -105,10 +121,21 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
     params: CgParams,
     scratch: &mut CgScratch<T>,
 ) -> Result<CgStats, FermionError> {
-    let n = dirac.volume();
+    solve_hermitian(&ShiftedDdt { dirac, shift }, b, x, params, scratch)
+}
+
+/// Solves A x = b for a Hermitian positive definite A, starting from the x passed in.
+pub fn solve_hermitian<T: FermionScalar, A: HermitianOperator<T>>(
+    op: &A,
+    b: &[T],
+    x: &mut [T],
+    params: CgParams,
+    scratch: &mut CgScratch<T>,
+) -> Result<CgStats, FermionError> {
+    let n = op.dim();
     assert!(
         b.len() == n && x.len() == n && scratch.r.len() == n,
-        "CG vectors do not fit the lattice"
+        "CG vectors do not fit the operator"
     );
     let CgScratch { r, p, ap, tmp } = scratch;
     let b_norm2 = norm_sqr(b);
@@ -133,7 +160,7 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
     loop {
         // r = b − A x from scratch: at the start, and again whenever the recursively updated
         // residual claims convergence, since rounding lets it drift below the true one.
-        apply_shifted(dirac, shift, x, ap, tmp);
+        op.apply(x, ap, tmp);
         for ((r, &b), &ax) in r.iter_mut().zip(b).zip(ap.iter()) {
             *r = b - ax;
         }
@@ -169,7 +196,7 @@ pub fn solve_ddt_shifted<T: FermionScalar>(
                     tolerance: params.tolerance,
                 });
             }
-            apply_shifted(dirac, shift, p, ap, tmp);
+            op.apply(p, ap, tmp);
             let alpha = rr / re_dot(p, ap);
             for (((x, r), &p), &ap) in x.iter_mut().zip(r.iter_mut()).zip(p.iter()).zip(ap.iter()) {
                 *x += p * alpha;

@@ -6,6 +6,11 @@
 //! represented stochastically by pseudofermions ([`Pseudofermion`]), and estimated without bias
 //! ([`DetEstimator`], for pseudo-marginal samplers), also by importance sampling with a
 //! conditional pseudofermion flow ([`PseudofermionFlow`], for joint samplers of (φ, ϕ)).
+//!
+//! The same staggered operator coupled to U(1) links, D(θ) = m + K(θ), for the Schwinger
+//! model: matrix-free with its even-site normal operator ([`GaugeDirac`]), exactly through the
+//! even-site block ([`EvenBlockInverse`]) and through even-site pseudofermions
+//! ([`GaugePseudofermion`]).
 
 mod cg;
 mod dense;
@@ -13,6 +18,9 @@ mod det_estimator;
 mod error;
 mod even_odd;
 pub mod free;
+mod gauge_dense;
+mod gauge_operator;
+mod gauge_pseudofermion;
 mod operator;
 mod pf_flow;
 mod pf_flow_estimate;
@@ -21,12 +29,16 @@ mod scalar;
 mod staggered;
 
 pub use cg::{
-    CgParams, CgScratch, CgStats, STAGNATION_FLOOR, accept_stagnated, solve_ddt, solve_ddt_shifted,
+    CgParams, CgScratch, CgStats, HermitianOperator, STAGNATION_FLOOR, accept_stagnated, solve_ddt,
+    solve_ddt_shifted, solve_hermitian,
 };
 pub use dense::DenseLu;
 pub use det_estimator::{DetEstimate, DetEstimator, Reference};
 pub use error::FermionError;
 pub use even_odd::schur_log_det;
+pub use gauge_dense::EvenBlockInverse;
+pub use gauge_operator::{GaugeDirac, GaugeStaggered};
+pub use gauge_pseudofermion::GaugePseudofermion;
 pub use num_complex::Complex64;
 pub use operator::{Dirac, PARALLEL_SITES, apply_batch};
 pub use pf_flow::{PfFlowGradient, PfLayer, PseudofermionFlow};
