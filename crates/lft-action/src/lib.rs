@@ -8,6 +8,8 @@ pub mod bessel;
 pub mod free_field;
 mod lanes;
 mod phi4;
+mod pseudofermion_action;
+mod schwinger;
 mod u1;
 pub mod u1_exact;
 mod yukawa;
@@ -24,6 +26,8 @@ pub use lft_fermion::{
     DetEstimator, FermionError, FlowDetEstimator, PfLayer, PseudofermionFlow, Reference,
 };
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
+pub use pseudofermion_action::PseudofermionAction;
+pub use schwinger::{Schwinger, SchwingerExact, SchwingerPseudofermion};
 pub use u1::U1Wilson;
 pub use u1_exact::U1Exact;
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};

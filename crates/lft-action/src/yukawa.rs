@@ -6,12 +6,10 @@
 //! through a pseudofermion ϕ with S_pf = ϕ†(D Dᵀ)⁻¹ϕ ([`YukawaPseudofermion`]: CG, force
 //! −2g Re(X̄_x (DᵀX)_x) with X = (D Dᵀ)⁻¹ϕ).
 
+use crate::pseudofermion_action::{PfCell, PseudofermionAction};
 use crate::{Action, ActionError, Phi4, Phi4Params};
-use lft_fermion::{
-    CgParams, CgStats, DenseLu, Dirac, FermionError, Pseudofermion, Staggered, TimeBoundary,
-};
+use lft_fermion::{CgParams, DenseLu, Dirac, FermionError, Pseudofermion, Staggered, TimeBoundary};
 use lft_lattice::{Lattice, Pcg64};
-use std::sync::Mutex;
 
 /// Couplings of the Yukawa model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,25 +165,17 @@ impl Default for PseudofermionCg {
     }
 }
 
-/// S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ at a fixed pseudofermion ϕ, which [`refresh`](Self::refresh) redraws from
-/// its heat bath. One per chain: it owns ϕ and the CG buffers.
+/// S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ at a fixed pseudofermion ϕ, which [`refresh`](PseudofermionAction::refresh)
+/// redraws from its heat bath. One per chain: it owns ϕ and the CG buffers.
 ///
 /// Every solve starts from zero, so the force is a function of φ alone and the molecular
 /// dynamics stays exactly reversible. A CG failure makes the action +∞ and the force NaN (the
-/// trajectory is rejected) and is kept for [`take_error`](Self::take_error).
+/// trajectory is rejected) and is kept for [`take_error`](PseudofermionAction::take_error).
 #[derive(Debug)]
 pub struct YukawaPseudofermion {
     model: Yukawa,
     cg: PseudofermionCg,
-    state: Mutex<PfState>,
-}
-
-#[derive(Debug)]
-struct PfState {
-    pf: Pseudofermion,
-    error: Option<FermionError>,
-    solves: u64,
-    iterations: u64,
+    state: PfCell<Pseudofermion>,
 }
 
 impl YukawaPseudofermion {
@@ -194,12 +184,7 @@ impl YukawaPseudofermion {
         Self {
             model,
             cg,
-            state: Mutex::new(PfState {
-                pf: Pseudofermion::new(v),
-                error: None,
-                solves: 0,
-                iterations: 0,
-            }),
+            state: PfCell::new(Pseudofermion::new(v)),
         }
     }
 
@@ -207,41 +192,38 @@ impl YukawaPseudofermion {
         &self.model
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, PfState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Heat bath ϕ = D(φ)ξ; returns S_pf = ξ†ξ of the new ϕ.
-    pub fn refresh(&self, phi: &[f64], rng: &mut Pcg64) -> f64 {
-        self.state().pf.heat_bath(&self.model.dirac(phi), rng)
+    /// The CG settings.
+    pub fn cg(&self) -> PseudofermionCg {
+        self.cg
     }
 
     /// The current pseudofermion ϕ.
     pub fn pseudofermion(&self) -> Vec<lft_fermion::Complex64> {
-        self.state().pf.field().to_vec()
+        self.state.lock().pf.field().to_vec()
+    }
+}
+
+impl PseudofermionAction for YukawaPseudofermion {
+    fn fresh(&self) -> Self {
+        Self::new(self.model.clone(), self.cg)
     }
 
-    /// The first CG failure since the last call, if any.
-    pub fn take_error(&self) -> Option<FermionError> {
-        self.state().error.take()
+    /// Heat bath ϕ = D(φ)ξ; the action is then S_φ⁴ + ξ†ξ exactly, with no solve.
+    fn refresh(&self, phi: &[f64], rng: &mut Pcg64) -> Result<f64, FermionError> {
+        let s_pf = self.state.lock().pf.heat_bath(&self.model.dirac(phi), rng);
+        Ok(self.model.phi4.action(phi) + s_pf)
     }
 
-    /// (solves, total CG iterations) so far.
-    pub fn cg_counts(&self) -> (u64, u64) {
-        let s = self.state();
-        (s.solves, s.iterations)
+    fn bosonic_action(&self, phi: &[f64]) -> f64 {
+        self.model.phi4.action(phi)
     }
 
-    fn record(state: &mut PfState, result: Result<&CgStats, &FermionError>) {
-        state.solves += 1;
-        match result {
-            Ok(stats) => state.iterations += stats.iterations as u64,
-            Err(e) => {
-                if state.error.is_none() {
-                    state.error = Some(e.clone());
-                }
-            }
-        }
+    fn take_error(&self) -> Option<FermionError> {
+        self.state.take_error()
+    }
+
+    fn cg_counts(&self) -> (u64, u64) {
+        self.state.cg_counts()
     }
 }
 
@@ -256,9 +238,9 @@ impl Action for YukawaPseudofermion {
 
     /// S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ, CG at the tight (`action`) tolerance.
     fn action(&self, phi: &[f64]) -> f64 {
-        let mut state = self.state();
+        let mut state = self.state.lock();
         let result = state.pf.action(&self.model.dirac(phi), self.cg.action);
-        Self::record(&mut state, result.as_ref().map(|(_, stats)| stats));
+        state.record(result.as_ref().map(|(_, stats)| stats));
         match result {
             Ok((s_pf, _)) => self.model.phi4.action(phi) + s_pf,
             Err(_) => f64::INFINITY,
@@ -268,11 +250,11 @@ impl Action for YukawaPseudofermion {
     /// ∂S_φ⁴/∂φ_x − 2g Re(X̄_x (DᵀX)_x), CG at the `force` tolerance.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         self.model.phi4.gradient(phi, grad);
-        let mut state = self.state();
+        let mut state = self.state.lock();
         let result = state
             .pf
             .add_force(&self.model.dirac(phi), self.cg.force, grad);
-        Self::record(&mut state, result.as_ref());
+        state.record(result.as_ref());
         if result.is_err() {
             grad.fill(f64::NAN);
         }

@@ -10,7 +10,7 @@ use crate::device::Choice;
 use crate::pipeline::{human_seconds, run_ensemble};
 use crate::progress::RunProgress;
 use anyhow::{Result, bail};
-use lft_action::Yukawa;
+use lft_action::{PseudofermionAction, Yukawa, YukawaPseudofermion};
 use lft_config::{Config, Fermions, HmcPlan, Model};
 use lft_cuda::{DeviceHmcSampler, Engine, Executor};
 use lft_io::EnsembleReader;
@@ -73,8 +73,10 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
             fermions: Fermions::Pseudofermion(cg),
         } => {
             let sampler = PseudofermionHmcSampler {
-                model: Yukawa::new(config.lattice().clone(), params)?,
-                cg,
+                action: YukawaPseudofermion::new(
+                    Yukawa::new(config.lattice().clone(), params)?,
+                    cg,
+                ),
                 params: h.params,
                 start: h.start,
                 seed: config.seed(),

@@ -5,7 +5,9 @@
 //! Run: `cargo bench -p lft-sample --bench hmc`. Results: docs/PERFORMANCE.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lft_action::{Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaParams};
+use lft_action::{
+    Phi4, Phi4Params, PseudofermionAction, PseudofermionCg, Yukawa, YukawaExact, YukawaParams,
+};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     HmcChain, HmcParams, Integrator, MarkovChain, PseudofermionHmc, Start, WithAction,

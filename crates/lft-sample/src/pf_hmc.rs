@@ -1,9 +1,10 @@
-//! Pseudofermion HMC for the Yukawa model: before every trajectory the pseudofermion is drawn
-//! from its heat bath ϕ = D(φ)ξ at the current φ, then an ordinary HMC trajectory samples
-//! e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} at that fixed ϕ. Both steps leave e^{−S_φ⁴} det(D Dᵀ) invariant.
+//! Pseudofermion HMC for any [`PseudofermionAction`] (the Yukawa model, the Schwinger model):
+//! before every trajectory the pseudofermion is drawn from its heat bath at the current state
+//! x, then an ordinary HMC trajectory samples e^{−S(x) − ϕ†M(x)⁻¹ϕ} at that fixed ϕ. Both
+//! steps leave e^{−S} det M invariant.
 //!
-//! A trajectory on which a CG solve fails (D nearly singular somewhere along it, where
-//! det D → 0 and the target density vanishes) is rejected: every solve starts from zero, so
+//! A trajectory on which a CG solve fails (M nearly singular somewhere along it, where
+//! det M → 0 and the target density vanishes) is rejected: every solve starts from zero, so
 //! whether one fails is a function of the states the trajectory visits, the same for it and
 //! its reverse, and rejecting those trajectories keeps detailed balance. The chain counts them
 //! ([`PseudofermionHmc::cg_failures`]) and gives up with the error after
@@ -11,23 +12,23 @@
 //! such as a far too small `cg_max_iterations`).
 
 use crate::{HmcChain, HmcParams, HmcRecord, MarkovChain, Start};
-use lft_action::{Action, PseudofermionCg, Yukawa, YukawaPseudofermion};
+use lft_action::{PseudofermionAction, PseudofermionCg, Yukawa, YukawaPseudofermion};
 use lft_fermion::FermionError;
 use lft_lattice::{Pcg64, RngState};
 
 /// Failed trajectories in a row after which a chain returns the CG error.
 pub const CG_FAILURE_LIMIT: usize = 10;
 
-/// One pseudofermion-HMC chain: φ, the generator, and its own pseudofermion action.
-pub struct PseudofermionHmc {
+/// One pseudofermion-HMC chain: the state, the generator, and its own pseudofermion action.
+pub struct PseudofermionHmc<A = YukawaPseudofermion> {
     hmc: HmcChain,
-    action: YukawaPseudofermion,
+    action: A,
     cg_failures: u64,
     failures_in_a_row: usize,
 }
 
-impl PseudofermionHmc {
-    /// A chain starting from `start`.
+impl PseudofermionHmc<YukawaPseudofermion> {
+    /// A Yukawa chain starting from `start`.
     pub fn new(
         model: Yukawa,
         cg: PseudofermionCg,
@@ -35,7 +36,31 @@ impl PseudofermionHmc {
         rng: Pcg64,
         params: HmcParams,
     ) -> Self {
-        let action = YukawaPseudofermion::new(model, cg);
+        Self::with_action(YukawaPseudofermion::new(model, cg), start, rng, params)
+    }
+
+    /// A Yukawa chain continuing from a saved field and generator state.
+    pub fn resume(
+        model: Yukawa,
+        cg: PseudofermionCg,
+        phi: Vec<f64>,
+        rng: Pcg64,
+        params: HmcParams,
+    ) -> Self {
+        Self::resume_with_action(YukawaPseudofermion::new(model, cg), phi, rng, params)
+    }
+
+    /// Moves the chain to `phi` (another update composed with this one): the next trajectory
+    /// redraws ϕ and recomputes S and the force there, so neither is kept now.
+    pub(crate) fn jump_to(&mut self, phi: &[f64]) {
+        self.hmc
+            .set_field_with_action(self.action.model().phi4(), phi, f64::NAN);
+    }
+}
+
+impl<A: PseudofermionAction> PseudofermionHmc<A> {
+    /// A chain of `action` (its own: it owns the pseudofermion) starting from `start`.
+    pub fn with_action(action: A, start: Start, rng: Pcg64, params: HmcParams) -> Self {
         let hmc = HmcChain::new(&action, start, rng, params);
         Self {
             hmc,
@@ -45,16 +70,9 @@ impl PseudofermionHmc {
         }
     }
 
-    /// A chain continuing from a saved field and generator state.
-    pub fn resume(
-        model: Yukawa,
-        cg: PseudofermionCg,
-        phi: Vec<f64>,
-        rng: Pcg64,
-        params: HmcParams,
-    ) -> Self {
-        let action = YukawaPseudofermion::new(model, cg);
-        let hmc = HmcChain::resume(&action, phi, rng, params);
+    /// A chain of `action` continuing from a saved state and generator state.
+    pub fn resume_with_action(action: A, state: Vec<f64>, rng: Pcg64, params: HmcParams) -> Self {
+        let hmc = HmcChain::resume(&action, state, rng, params);
         Self {
             hmc,
             action,
@@ -69,11 +87,11 @@ impl PseudofermionHmc {
     }
 
     /// The pseudofermion action (its CG counters, the current ϕ).
-    pub fn action(&self) -> &YukawaPseudofermion {
+    pub fn action(&self) -> &A {
         &self.action
     }
 
-    /// S_φ⁴ + S_pf of the current state (with the last pseudofermion).
+    /// S + S_pf of the current state (with the last pseudofermion).
     pub fn action_value(&self) -> f64 {
         self.hmc.action_value()
     }
@@ -83,53 +101,53 @@ impl PseudofermionHmc {
         self.action.lattice().volume()
     }
 
-    /// Moves the chain to `phi` (another update composed with this one): the next trajectory
-    /// redraws ϕ and recomputes S and the force there, so neither is kept now.
-    pub(crate) fn jump_to(&mut self, phi: &[f64]) {
-        self.hmc
-            .set_field_with_action(self.action.model().phi4(), phi, f64::NAN);
-    }
-
     /// The chain's generator, shared with composed updates.
     pub(crate) fn rng_mut(&mut self) -> &mut Pcg64 {
         self.hmc.rng_mut()
     }
 }
 
-impl MarkovChain for PseudofermionHmc {
+impl<A: PseudofermionAction> MarkovChain for PseudofermionHmc<A> {
     type Error = FermionError;
 
-    /// Heat bath for ϕ, then one HMC trajectory; one on which CG fails is rejected, and the
-    /// [`CG_FAILURE_LIMIT`]-th such in a row returns the error.
+    /// Heat bath for ϕ, then one HMC trajectory; one on which CG fails (in the heat bath's
+    /// action or along the trajectory) is rejected, and the [`CG_FAILURE_LIMIT`]-th such in a
+    /// row returns the error.
     fn trajectory(&mut self) -> Result<HmcRecord, FermionError> {
         let phi = self.hmc.field().to_vec();
-        let s_pf = self.action.refresh(&phi, self.hmc.rng_mut());
-        // S at the start is known exactly after the heat bath (S_pf = ξ†ξ); only the force
-        // needs a solve.
-        let s = self.action.model().phi4().action(&phi) + s_pf;
-        self.hmc.set_field_with_action(&self.action, &phi, s);
-        let record = self.hmc.trajectory(&self.action);
-        match self.action.take_error() {
-            None => {
-                self.failures_in_a_row = 0;
-                Ok(record)
-            }
-            Some(e) => {
-                self.cg_failures += 1;
-                self.failures_in_a_row += 1;
-                if self.failures_in_a_row >= CG_FAILURE_LIMIT {
-                    return Err(e);
-                }
-                // Rejected, whatever the Metropolis step said: back to φ and its action.
+        // The heat bath gives S at the start (exactly, or from one tight solve); the
+        // trajectory needs no other evaluation there.
+        let (s, n_steps, error) = match self.action.refresh(&phi, self.hmc.rng_mut()) {
+            Ok(s) => {
                 self.hmc.set_field_with_action(&self.action, &phi, s);
-                Ok(HmcRecord {
-                    action: s,
-                    delta_h: f64::INFINITY,
-                    accepted: false,
-                    n_steps: record.n_steps,
-                })
+                let record = self.hmc.trajectory(&self.action);
+                match self.action.take_error() {
+                    None => {
+                        self.failures_in_a_row = 0;
+                        return Ok(record);
+                    }
+                    Some(e) => (s, record.n_steps, e),
+                }
             }
+            Err(e) => {
+                // The failure is the one just returned; clear the recorded copy.
+                self.action.take_error();
+                (self.action.bosonic_action(&phi), 0, e)
+            }
+        };
+        self.cg_failures += 1;
+        self.failures_in_a_row += 1;
+        if self.failures_in_a_row >= CG_FAILURE_LIMIT {
+            return Err(error);
         }
+        // Rejected, whatever the Metropolis step said: back to the state and its action.
+        self.hmc.set_field_with_action(&self.action, &phi, s);
+        Ok(HmcRecord {
+            action: s,
+            delta_h: f64::INFINITY,
+            accepted: false,
+            n_steps,
+        })
     }
 
     fn field(&self) -> &[f64] {
@@ -149,11 +167,11 @@ impl MarkovChain for PseudofermionHmc {
     }
 }
 
-/// Pseudofermion HMC chains for the Yukawa model, started, thermalised and continued like
-/// [`crate::HmcSampler`] chains; every chain owns its pseudofermion action.
-pub struct PseudofermionHmcSampler {
-    pub model: Yukawa,
-    pub cg: PseudofermionCg,
+/// Pseudofermion HMC chains of a [`PseudofermionAction`], started, thermalised and continued
+/// like [`crate::HmcSampler`] chains; every chain owns a [`fresh`](PseudofermionAction::fresh)
+/// copy of `action`.
+pub struct PseudofermionHmcSampler<A = YukawaPseudofermion> {
+    pub action: A,
     pub params: HmcParams,
     pub start: Start,
     pub seed: u64,
@@ -161,20 +179,21 @@ pub struct PseudofermionHmcSampler {
     pub tune: Option<f64>,
 }
 
-impl crate::Sampler for PseudofermionHmcSampler {
-    type Chain = PseudofermionHmc;
+impl<A: PseudofermionAction + 'static> crate::Sampler for PseudofermionHmcSampler<A> {
+    type Chain = PseudofermionHmc<A>;
 
     fn kind(&self) -> lft_records::SamplerKind {
         lft_records::SamplerKind::Hmc
     }
 
+    /// The stored field: V sites of a scalar field, 2V links of a gauge field.
     fn volume(&self) -> usize {
-        self.model.phi4().lattice().volume()
+        self.action.field_len()
     }
 
-    fn fresh(&self, index: u64) -> PseudofermionHmc {
+    fn fresh(&self, index: u64) -> PseudofermionHmc<A> {
         let rng = lft_lattice::stream_rng(self.seed, index);
-        PseudofermionHmc::new(self.model.clone(), self.cg, self.start, rng, self.params)
+        PseudofermionHmc::with_action(self.action.fresh(), self.start, rng, self.params)
     }
 
     fn thermalization_steps(&self) -> usize {
@@ -183,7 +202,7 @@ impl crate::Sampler for PseudofermionHmcSampler {
 
     fn thermalize(
         &self,
-        chains: &mut [PseudofermionHmc],
+        chains: &mut [PseudofermionHmc<A>],
     ) -> Result<Option<crate::RunSummary>, (usize, FermionError)> {
         if self.thermalization == 0 {
             return Ok(None);
@@ -195,11 +214,10 @@ impl crate::Sampler for PseudofermionHmcSampler {
         &self,
         meta: &lft_records::ChainMeta,
         last: Option<&lft_records::StoredRow>,
-    ) -> Result<PseudofermionHmc, String> {
+    ) -> Result<PseudofermionHmc<A>, String> {
         let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
-        Ok(PseudofermionHmc::resume(
-            self.model.clone(),
-            self.cg,
+        Ok(PseudofermionHmc::resume_with_action(
+            self.action.fresh(),
             field,
             rng,
             params,

@@ -3,7 +3,7 @@
 //! and independence Metropolis with a flow trained on S_eff agree on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩
 //! within 4 combined standard errors (Γ-method).
 
-use lft_action::{Action, PseudofermionCg, Yukawa, YukawaExact};
+use lft_action::{Action, PseudofermionAction, PseudofermionCg, Yukawa, YukawaExact};
 use lft_lattice::{Pcg64, stream_rng, uniform};
 use lft_sample::{
     FlowImh, MemoryStore, Production, PseudofermionHmc, SamplerKind, Start, run_chains,
