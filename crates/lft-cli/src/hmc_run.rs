@@ -1,7 +1,7 @@
 //! `lft run` / `lft hmc`: generate an HMC ensemble, resuming an unfinished output.
 //!
-//! Plain HMC for φ⁴ and for the Yukawa model with the exact determinant, pseudofermion HMC
-//! for `fermions = "pseudofermion"`, and φ⁴ HMC with every chain on a GPU
+//! Plain HMC for φ⁴, U(1), and the Yukawa and Schwinger models with the exact determinant,
+//! pseudofermion HMC for `fermions = "pseudofermion"`, and φ⁴ HMC with every chain on a GPU
 //! (`--device cuda`, lft-cuda's [`DeviceHmcSampler`]); all go through the one pipeline
 //! ([`crate::pipeline`]), which thermalises fresh chains or continues stored ones bit for bit.
 
@@ -10,7 +10,9 @@ use crate::device::Choice;
 use crate::pipeline::{human_seconds, run_ensemble};
 use crate::progress::RunProgress;
 use anyhow::{Result, bail};
-use lft_action::{PseudofermionAction, Yukawa, YukawaPseudofermion};
+use lft_action::{
+    PseudofermionAction, Schwinger, SchwingerPseudofermion, Yukawa, YukawaPseudofermion,
+};
 use lft_config::{Config, Fermions, HmcPlan, Model};
 use lft_cuda::{DeviceHmcSampler, Engine, Executor};
 use lft_io::EnsembleReader;
@@ -72,28 +74,18 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
             params,
             fermions: Fermions::Pseudofermion(cg),
         } => {
-            let sampler = PseudofermionHmcSampler {
-                action: YukawaPseudofermion::new(
-                    Yukawa::new(config.lattice().clone(), params)?,
-                    cg,
-                ),
-                params: h.params,
-                start: h.start,
-                seed: config.seed(),
-                thermalization: h.thermalization,
-                tune: h.tune,
-            };
-            let outcome = run_ensemble(config, &sampler, &plan, "hmc.trajectories", &mut progress)?;
-            let (solves, iterations) = outcome
-                .chains
-                .iter()
-                .map(|c| c.action().cg_counts())
-                .fold((0, 0), |(s, i), (ds, di)| (s + ds, i + di));
-            let line = format!(
-                "{solves} CG solves (this run, thermalisation included), {:.1} iterations each",
-                iterations as f64 / solves.max(1) as f64
-            );
-            (outcome.summary, Some(line))
+            let model = Yukawa::new(config.lattice().clone(), params)?;
+            let action = YukawaPseudofermion::new(model, cg);
+            run_pseudofermion(config, h, action, &plan, &mut progress)?
+        }
+        Model::Schwinger {
+            beta,
+            mass,
+            fermions: Fermions::Pseudofermion(cg),
+        } => {
+            let model = Schwinger::new(config.lattice().clone(), beta, mass)?;
+            let action = SchwingerPseudofermion::new(model, cg)?;
+            run_pseudofermion(config, h, action, &plan, &mut progress)?
         }
         _ => {
             let action = config.field_action()?;
@@ -121,6 +113,36 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
         print_summary(config, &summary, &config.output().path, solver, &on)?;
     }
     Ok(())
+}
+
+/// Pseudofermion HMC of `action` (a fresh copy per chain) into the config's ensemble; the
+/// summary and a line on the CG solves.
+fn run_pseudofermion<A: PseudofermionAction + 'static>(
+    config: &Config,
+    h: &HmcPlan,
+    action: A,
+    plan: &RunPlan,
+    progress: &mut RunProgress,
+) -> Result<(RunSummary, Option<String>)> {
+    let sampler = PseudofermionHmcSampler {
+        action,
+        params: h.params,
+        start: h.start,
+        seed: config.seed(),
+        thermalization: h.thermalization,
+        tune: h.tune,
+    };
+    let outcome = run_ensemble(config, &sampler, plan, "hmc.trajectories", progress)?;
+    let (solves, iterations) = outcome
+        .chains
+        .iter()
+        .map(|c| c.action().cg_counts())
+        .fold((0, 0), |(s, i), (ds, di)| (s + ds, i + di));
+    let line = format!(
+        "{solves} CG solves (this run, thermalisation included), {:.1} iterations each",
+        iterations as f64 / solves.max(1) as f64
+    );
+    Ok((outcome.summary, Some(line)))
 }
 
 /// φ⁴ HMC with every chain on the device `exec`, into the config's ensemble.

@@ -33,11 +33,18 @@ pub fn run(args: &InfoArgs) -> Result<()> {
                 );
             }
         }
-        lft_io::StoredCouplings::U1 { beta } => {
+        lft_io::StoredCouplings::U1 { beta, fermions } => {
             println!(
-                "  action        u1 (Wilson): beta = {beta}; field u1, configurations of shape {:?}",
+                "  action        {} (Wilson): beta = {beta}; field u1, configurations of shape {:?}",
+                m.action_kind,
                 m.config_shape()
             );
+            if let Some(f) = fermions {
+                println!(
+                    "  fermions      N_f = 2 staggered, mass = {}, {}",
+                    f.mass, f.treatment
+                );
+            }
         }
     }
     println!("  sampler       {}, seed {}", m.sampler, m.seed);

@@ -2,6 +2,7 @@
 
 mod anneal;
 mod cli;
+mod correlator_report;
 mod craft;
 mod device;
 mod heatbath_run;
@@ -9,6 +10,7 @@ mod hmc_run;
 mod info;
 mod measure;
 mod measure_gauge;
+mod measure_schwinger;
 mod merge;
 mod nemcmc;
 mod pipeline;

@@ -83,27 +83,8 @@ fn print_table(m: &Measurement) {
     );
     // The fermionic rows exist only for Yukawa ensembles.
     crate::store::print_observables(&m.observables, &ROWS);
-    println!(
-        "\n{:>4} {:>13} {:>11} {:>11} {:>11}",
-        "t", "C(t)", "error", "m_eff(t)", "error"
-    );
-    for c in &m.correlator {
-        let e = m.effective_mass.iter().find(|e| e.t == c.t);
-        let (ev, ee) = e.map_or((String::new(), String::new()), |e| {
-            (format!("{:.5}", e.value), format!("{:.5}", e.error))
-        });
-        println!(
-            "{:>4} {:>13.6e} {:>11.3e} {:>11} {:>11}",
-            c.t, c.value, c.error, ev, ee
-        );
-    }
-    match &m.pole_mass {
-        Some(p) => println!(
-            "\npole mass {:.5} ± {:.5} (cosh fit over t = {}..{}, chi2/dof {:.2}; jackknife bins of {})",
-            p.value, p.error, p.fit_range[0], p.fit_range[1], p.chi2_per_dof, m.bin_size
-        ),
-        None => println!("\npole mass: no usable plateau (give one with --fit-range T1:T2)"),
-    }
+    crate::correlator_report::print_correlator("C(t)", &m.correlator, &m.effective_mass);
+    crate::correlator_report::print_mass("pole mass", m.pole_mass.as_ref(), m.bin_size);
     if let Some(z) = m.sampler.and_then(|s| s.log_z) {
         let error = z.error.map_or(
             "(one pass: no error; set anneal.repeats ≥ 2)".into(),

@@ -1,5 +1,6 @@
-//! `lft measure` of a U(1) gauge ensemble: its table, JSON, figures (`--plot`: the charge
-//! history and P(Q)) and stored results (`--store`).
+//! `lft measure` of a U(1) gauge ensemble (pure gauge or Schwinger model): its table, JSON,
+//! figures (`--plot`: the charge history and P(Q)) and stored results (`--store`); the
+//! fermionic part of a Schwinger ensemble is [`crate::measure_schwinger`]'s.
 
 use crate::cli::MeasureArgs;
 use anyhow::{Context, Result};
@@ -38,8 +39,12 @@ pub fn report(args: &MeasureArgs, m: &GaugeMeasurement) -> Result<()> {
 }
 
 fn print_table(m: &GaugeMeasurement) {
+    let theory = match &m.fermions {
+        Some(f) => format!("Schwinger model (N_f = 2 staggered, mass = {})", f.mass),
+        None => "U(1)".to_string(),
+    };
     println!(
-        "U(1), beta = {}: {} configurations in {} chain(s){}",
+        "{theory}, beta = {}: {} configurations in {} chain(s){}",
         m.beta,
         m.n_configs,
         m.n_chains,
@@ -77,6 +82,9 @@ fn print_table(m: &GaugeMeasurement) {
     println!("\n{:>4} {:>13} {:>11}", "r", "<P(0)P*(r)>", "error");
     for p in &m.polyakov_correlator {
         println!("{:>4} {:>13.6} {:>11.6}", p.r, p.value, p.error);
+    }
+    if let Some(f) = &m.fermions {
+        crate::measure_schwinger::print_fermions(f);
     }
     if let Some(z) = m.sampler.and_then(|s| s.log_z) {
         let error = z.error.map_or(
@@ -137,6 +145,9 @@ fn store(path: &std::path::Path, m: &GaugeMeasurement) -> Result<()> {
             .collect(),
         "r, value, error",
     ));
+    if let Some(f) = &m.fermions {
+        arrays.extend(crate::measure_schwinger::fermion_arrays(f));
+    }
     lft_io::store_measurements(path, &arrays, &[])
         .with_context(|| format!("{}: storing the measurements", path.display()))
 }

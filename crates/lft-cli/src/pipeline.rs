@@ -5,7 +5,8 @@ use crate::progress::RunProgress;
 use anyhow::{Context, Result, anyhow};
 use lft_config::{Config, Fermions, Model, Reuse};
 use lft_io::{
-    EnsembleMeta, EnsembleReader, EnsembleStore, FermionMeta, SamplerKind, StoredCouplings,
+    EnsembleMeta, EnsembleReader, EnsembleStore, FermionMeta, GaugeFermionMeta, SamplerKind,
+    StoredCouplings,
 };
 use lft_sample::{Chain, RunError, RunOutcome, RunPlan, Sampler, StoreMismatch};
 use std::path::Path;
@@ -35,8 +36,32 @@ pub fn check_belongs(
 /// chains.
 pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> EnsembleMeta {
     let model = config.model();
+    let treatment = |f: Fermions| {
+        match f {
+            Fermions::Exact => "exact",
+            Fermions::Pseudofermion(_) => "pseudofermion",
+        }
+        .to_string()
+    };
     let couplings = match (*model, config.couplings()) {
-        (Model::U1 { beta }, _) => StoredCouplings::U1 { beta },
+        (Model::U1 { beta }, _) => StoredCouplings::U1 {
+            beta,
+            fermions: None,
+        },
+        (
+            Model::Schwinger {
+                beta,
+                mass,
+                fermions,
+            },
+            _,
+        ) => StoredCouplings::U1 {
+            beta,
+            fermions: Some(GaugeFermionMeta {
+                mass,
+                treatment: treatment(fermions),
+            }),
+        },
         (_, Some(c)) => StoredCouplings::Scalar {
             m2: c.aks.m2,
             lambda: c.aks.lambda,
@@ -46,11 +71,7 @@ pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> 
                 Model::Yukawa { params, fermions } => Some(FermionMeta {
                     g: params.g,
                     mass: params.mass,
-                    treatment: match fermions {
-                        Fermions::Exact => "exact",
-                        Fermions::Pseudofermion(_) => "pseudofermion",
-                    }
-                    .into(),
+                    treatment: treatment(fermions),
                 }),
                 _ => None,
             },

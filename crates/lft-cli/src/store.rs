@@ -1,5 +1,6 @@
 //! `lft measure --store`: results into the ensemble file's /measurements group.
 
+use crate::correlator_report::{mass_array, point_array};
 use anyhow::Result;
 use lft_io::StoredArray;
 use lft_measure::{MeasureOptions, Measurement};
@@ -45,37 +46,10 @@ pub fn print_observables(
 /// Writes every result as a small dataset (see docs/FORMAT.md, "Measurements").
 pub fn store(path: &Path, m: &Measurement, options: &MeasureOptions) -> Result<()> {
     let mut arrays = observable_arrays(&m.observables);
-    let rows = |points: &[lft_measure::PointResult]| -> Vec<f64> {
-        points
-            .iter()
-            .flat_map(|p| [p.t as f64, p.value, p.error])
-            .collect()
-    };
-    arrays.push(StoredArray::new(
-        "correlator",
-        vec![m.correlator.len(), 3],
-        rows(&m.correlator),
-        "t, value, error",
-    ));
-    arrays.push(StoredArray::new(
-        "effective_mass",
-        vec![m.effective_mass.len(), 3],
-        rows(&m.effective_mass),
-        "t, value, error",
-    ));
+    arrays.push(point_array("correlator", &m.correlator));
+    arrays.push(point_array("effective_mass", &m.effective_mass));
     if let Some(p) = &m.pole_mass {
-        arrays.push(StoredArray::new(
-            "pole_mass",
-            vec![5],
-            vec![
-                p.value,
-                p.error,
-                p.fit_range[0] as f64,
-                p.fit_range[1] as f64,
-                p.chi2_per_dof,
-            ],
-            "value, error, t1, t2, chi2_per_dof",
-        ));
+        arrays.push(mass_array("pole_mass", p));
     }
     if let Some(g) = &m.propagator {
         arrays.push(StoredArray::new(

@@ -5,8 +5,8 @@ use crate::ConfigError;
 use crate::error::invalid;
 use crate::pf_estimator::{JointFlow, MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
 use lft_action::{
-    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, U1Wilson,
-    Yukawa, YukawaExact, YukawaParams,
+    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, Schwinger,
+    SchwingerExact, SchwingerPseudofermion, U1Wilson, Yukawa, YukawaExact, YukawaParams,
 };
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
@@ -21,26 +21,30 @@ pub enum ActionKind {
     Yukawa,
     /// Compact U(1) gauge theory with the Wilson action on link angles (dimension ≥ 2).
     U1,
+    /// The Schwinger model: 2D U(1) with N_f = 2 staggered fermions, D = m + K(θ).
+    Schwinger,
 }
 
-/// How the fermion determinant of the Yukawa model enters.
+/// How the fermion determinant of the Yukawa or the Schwinger model enters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FermionsName {
-    /// −2 log|det D| by dense LU at every action and force (small lattices).
+    /// The determinant densely at every action and force (small lattices): −2 log|det D| by
+    /// LU (Yukawa), −log det(m² − K²)_ee by Cholesky (Schwinger).
     Exact,
-    /// A pseudofermion ϕ†(D Dᵀ)⁻¹ϕ, redrawn before every trajectory, solved by CG.
+    /// A pseudofermion, redrawn before every trajectory, solved by CG: ϕ†(D Dᵀ)⁻¹ϕ (Yukawa),
+    /// ϕ†(m² − K²)_ee⁻¹ϕ on even sites (Schwinger).
     Pseudofermion,
 }
 
 /// The action: `kind` plus one complete parametrisation, (m2, lambda) or (kappa, lambda_tilde);
 /// for `kind = "yukawa"` also `g`, `mass` and the fermion treatment; for `kind = "u1"` only
-/// `beta`.
+/// `beta`; for `kind = "schwinger"` `beta`, `mass` and the fermion treatment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     pub kind: ActionKind,
-    /// The gauge coupling β of the Wilson action (u1).
+    /// The gauge coupling β of the Wilson action (u1, schwinger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,10 +58,10 @@ pub struct ActionConfig {
     /// Yukawa coupling g (yukawa).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<f64>,
-    /// Bare fermion mass m (yukawa).
+    /// Bare fermion mass m (yukawa, schwinger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mass: Option<f64>,
-    /// "exact" (default) or "pseudofermion" (yukawa).
+    /// "exact" (default) or "pseudofermion" (yukawa, schwinger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fermions: Option<FermionsName>,
     /// Relative CG residual of the molecular-dynamics force (pseudofermion; default 1e-8).
@@ -114,6 +118,12 @@ pub enum Model {
     U1 {
         beta: f64,
     },
+    /// The Schwinger model at gauge coupling β and bare mass m.
+    Schwinger {
+        beta: f64,
+        mass: f64,
+        fermions: Fermions,
+    },
 }
 
 impl Model {
@@ -122,17 +132,31 @@ impl Model {
         match self {
             Model::Phi4(_) => true,
             Model::Yukawa { params, .. } => params.mass == 0.0,
-            Model::U1 { .. } => false,
+            Model::U1 { .. } | Model::Schwinger { .. } => false,
         }
     }
 
     /// Whether the field is a gauge field (link angles) rather than a scalar one.
     pub fn is_gauge(&self) -> bool {
-        matches!(self, Model::U1 { .. })
+        matches!(self, Model::U1 { .. } | Model::Schwinger { .. })
+    }
+
+    /// Whether the fermions enter through a pseudofermion (Yukawa or Schwinger).
+    pub fn has_pseudofermions(&self) -> bool {
+        matches!(
+            self,
+            Model::Yukawa {
+                fermions: Fermions::Pseudofermion(_),
+                ..
+            } | Model::Schwinger {
+                fermions: Fermions::Pseudofermion(_),
+                ..
+            }
+        )
     }
 }
 
-/// The fermion treatment of a validated Yukawa config.
+/// The fermion treatment of a validated Yukawa or Schwinger config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fermions {
     Exact,
@@ -147,12 +171,13 @@ pub struct Couplings {
 }
 
 impl Model {
-    /// "phi4", "yukawa" or "u1", as stored in ensemble files.
+    /// "phi4", "yukawa", "u1" or "schwinger", as stored in ensemble files.
     pub fn kind_name(&self) -> &'static str {
         match self {
             Model::Phi4(_) => "phi4",
             Model::Yukawa { .. } => "yukawa",
             Model::U1 { .. } => "u1",
+            Model::Schwinger { .. } => "schwinger",
         }
     }
 
@@ -161,7 +186,7 @@ impl Model {
         match self {
             Model::Phi4(p) => Some(*p),
             Model::Yukawa { params, .. } => Some(params.phi4),
-            Model::U1 { .. } => None,
+            Model::U1 { .. } | Model::Schwinger { .. } => None,
         }
     }
 
@@ -174,6 +199,23 @@ impl Model {
             Model::Phi4(p) => Box::new(Phi4::new(lattice.clone(), p).map_err(action_err)?),
             Model::U1 { beta } => {
                 Box::new(U1Wilson::new(lattice.clone(), beta).map_err(action_err)?)
+            }
+            Model::Schwinger {
+                beta,
+                mass,
+                fermions: Fermions::Exact,
+            } => Box::new(SchwingerExact::new(
+                Schwinger::new(lattice.clone(), beta, mass).map_err(action_err)?,
+            )),
+            Model::Schwinger {
+                fermions: Fermions::Pseudofermion(_),
+                ..
+            } => {
+                return Err(invalid(
+                    "action.fermions",
+                    "the Schwinger model with \"pseudofermion\" has no exact S(θ): it works \
+                     with [hmc]; flows need fermions = \"exact\" for now",
+                ));
             }
             Model::Yukawa {
                 params,
@@ -200,7 +242,7 @@ impl ActionConfig {
     /// Writes out the defaults of optional keys (Yukawa: `fermions`, and the CG settings of
     /// pseudofermions), so that the stored effective config names every setting.
     pub(crate) fn fill_defaults(&mut self) {
-        if self.kind != ActionKind::Yukawa {
+        if !matches!(self.kind, ActionKind::Yukawa | ActionKind::Schwinger) {
             return;
         }
         if *self.fermions.get_or_insert(FermionsName::Exact) == FermionsName::Pseudofermion {
@@ -242,39 +284,98 @@ impl ActionConfig {
         }
     }
 
-    /// The gauge theory of `kind = "u1"`: β, and no key of the scalar theories.
+    /// The gauge theories: `kind = "u1"` takes β only; `kind = "schwinger"` β, `mass` and the
+    /// fermion treatment (with its CG keys). No key of the scalar theories.
     fn resolve_gauge(&self, lattice: &Lattice) -> Result<Model, ConfigError> {
+        let schwinger = self.kind == ActionKind::Schwinger;
+        let kind = if schwinger { "schwinger" } else { "u1" };
         let scalar_keys = [
             ("m2", self.m2.is_some()),
             ("lambda", self.lambda.is_some()),
             ("kappa", self.kappa.is_some()),
             ("lambda_tilde", self.lambda_tilde.is_some()),
             ("g", self.g.is_some()),
+        ];
+        if let Some((key, _)) = scalar_keys.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                &format!("action.{key}"),
+                format!(
+                    "a coupling of the scalar theories (phi4, yukawa); kind = \"{kind}\" takes \
+                     `beta`{}",
+                    if schwinger {
+                        ", `mass` and `fermions`"
+                    } else {
+                        " only"
+                    }
+                ),
+            ));
+        }
+        let fermion_keys = [
             ("mass", self.mass.is_some()),
             ("fermions", self.fermions.is_some()),
             ("cg_force_tolerance", self.cg_force_tolerance.is_some()),
             ("cg_action_tolerance", self.cg_action_tolerance.is_some()),
             ("cg_max_iterations", self.cg_max_iterations.is_some()),
         ];
-        if let Some((key, _)) = scalar_keys.iter().find(|(_, set)| *set) {
+        if !schwinger && let Some((key, _)) = fermion_keys.iter().find(|(_, set)| *set) {
             return Err(invalid(
                 &format!("action.{key}"),
-                "a coupling of the scalar theories (phi4, yukawa); kind = \"u1\" takes `beta` \
-                 only (the Schwinger model's fermions are not there yet)",
+                "pure U(1) has no fermions; for U(1) with N_f = 2 staggered fermions use \
+                 kind = \"schwinger\"",
             ));
         }
-        let beta = self
-            .beta
-            .ok_or_else(|| invalid("action.beta", "kind = \"u1\" needs the gauge coupling beta"))?;
-        U1Wilson::new(lattice.clone(), beta).map_err(|e| {
-            let key = if e.name == "beta" {
-                "action.beta"
-            } else {
-                "lattice.shape"
-            };
-            invalid(key, format!("{} (got {})", e.reason, e.value))
+        let beta = self.beta.ok_or_else(|| {
+            invalid(
+                "action.beta",
+                format!("kind = \"{kind}\" needs the gauge coupling beta"),
+            )
         })?;
-        Ok(Model::U1 { beta })
+        let named = |e: lft_action::ActionError| {
+            let key = match e.name {
+                "lattice.shape" => e.name.to_string(),
+                name => format!("action.{name}"),
+            };
+            invalid(&key, format!("{} (got {})", e.reason, e.value))
+        };
+        if !schwinger {
+            U1Wilson::new(lattice.clone(), beta).map_err(|e| {
+                let key = if e.name == "beta" {
+                    "action.beta"
+                } else {
+                    "lattice.shape"
+                };
+                invalid(key, format!("{} (got {})", e.reason, e.value))
+            })?;
+            return Ok(Model::U1 { beta });
+        }
+        let mass = self.mass.ok_or_else(|| {
+            invalid(
+                "action.mass",
+                "kind = \"schwinger\" needs the bare fermion mass (> 0 with pseudofermions)",
+            )
+        })?;
+        let model = Schwinger::new(lattice.clone(), beta, mass).map_err(named)?;
+        let fermions = match self.fermions.unwrap_or(FermionsName::Exact) {
+            FermionsName::Exact => {
+                if let Some((key, _)) = fermion_keys[2..].iter().find(|(_, set)| *set) {
+                    return Err(invalid(
+                        &format!("action.{key}"),
+                        "only used with fermions = \"pseudofermion\"",
+                    ));
+                }
+                Fermions::Exact
+            }
+            FermionsName::Pseudofermion => {
+                let cg = self.pseudofermion_cg()?;
+                SchwingerPseudofermion::new(model, cg).map_err(named)?;
+                Fermions::Pseudofermion(cg)
+            }
+        };
+        Ok(Model::Schwinger {
+            beta,
+            mass,
+            fermions,
+        })
     }
 
     /// The theory and its couplings on `lattice` (no φ⁴ couplings for a gauge field). Checks
@@ -283,13 +384,16 @@ impl ActionConfig {
         &self,
         lattice: &Lattice,
     ) -> Result<(Model, Option<Couplings>), ConfigError> {
-        if self.kind == ActionKind::U1 {
+        if matches!(self.kind, ActionKind::U1 | ActionKind::Schwinger) {
             return Ok((self.resolve_gauge(lattice)?, None));
         }
         if let Some(beta) = self.beta {
             return Err(invalid(
                 "action.beta",
-                format!("the gauge coupling (got {beta}) is only used with kind = \"u1\""),
+                format!(
+                    "the gauge coupling (got {beta}) is only used with kind = \"u1\" or \
+                     \"schwinger\""
+                ),
             ));
         }
         let couplings = self.couplings(lattice.dim())?;
@@ -345,7 +449,7 @@ impl ActionConfig {
                 };
                 Model::Yukawa { params, fermions }
             }
-            ActionKind::U1 => unreachable!("resolved above"),
+            ActionKind::U1 | ActionKind::Schwinger => unreachable!("resolved above"),
         };
         Ok((model, Some(couplings)))
     }

@@ -117,21 +117,30 @@ impl Config {
     /// Yukawa, or "u1: beta = 4".
     pub fn action_summary(&self) -> String {
         let kind = self.model.kind_name();
+        let treatment = |f: &crate::Fermions| match f {
+            crate::Fermions::Exact => "exact determinant",
+            crate::Fermions::Pseudofermion(_) => "pseudofermions",
+        };
         let Some(c) = &self.couplings else {
-            let Model::U1 { beta } = self.model else {
-                unreachable!("only gauge fields lack φ⁴ couplings")
+            return match self.model {
+                Model::U1 { beta } => format!("{kind}: beta = {beta}"),
+                Model::Schwinger {
+                    beta,
+                    mass,
+                    fermions,
+                } => format!(
+                    "{kind}: beta = {beta}, mass = {mass}, N_f = 2 staggered, {}",
+                    treatment(&fermions)
+                ),
+                _ => unreachable!("only gauge fields lack φ⁴ couplings"),
             };
-            return format!("{kind}: beta = {beta}");
         };
         let fermions = match self.model {
             Model::Yukawa { params, fermions } => format!(
                 ", g = {}, mass = {}, {}",
                 params.g,
                 params.mass,
-                match fermions {
-                    crate::Fermions::Exact => "exact determinant",
-                    crate::Fermions::Pseudofermion(_) => "pseudofermions",
-                }
+                treatment(&fermions)
             ),
             _ => String::new(),
         };
@@ -193,6 +202,10 @@ impl Config {
     pub fn pseudofermion_cg(&self) -> Option<lft_action::PseudofermionCg> {
         match self.model {
             Model::Yukawa {
+                fermions: crate::Fermions::Pseudofermion(cg),
+                ..
+            }
+            | Model::Schwinger {
                 fermions: crate::Fermions::Pseudofermion(cg),
                 ..
             } => Some(cg),
@@ -410,6 +423,13 @@ impl TryFrom<ConfigFile> for Config {
                      \"u1\" (use [hmc] for scalar fields)",
                 ));
             }
+            if let Model::Schwinger { .. } = model {
+                return Err(invalid(
+                    "heatbath",
+                    "the heat bath samples the Wilson action link by link; the fermion \
+                     determinant of kind = \"schwinger\" couples every link (use [hmc])",
+                ));
+            }
             if let Some((other, _)) = [
                 ("hmc", file.hmc.is_some()),
                 ("flow", file.flow.is_some()),
@@ -428,6 +448,17 @@ impl TryFrom<ConfigFile> for Config {
         }
         if let Some(a) = file.anneal.as_mut() {
             use crate::flow::PriorName;
+            if let Model::Schwinger {
+                fermions: crate::Fermions::Pseudofermion(_),
+                ..
+            } = model
+            {
+                return Err(invalid(
+                    "action.fermions",
+                    "annealing the Schwinger model needs fermions = \"exact\" (its joint target \
+                     with pseudofermions is not built yet)",
+                ));
+            }
             let default = if model.is_gauge() {
                 PriorName::Uniform
             } else {

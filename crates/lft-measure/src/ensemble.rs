@@ -47,7 +47,7 @@ pub enum FermionChoice {
 
 /// Seed of the noise vectors of the stochastic condensate; configuration i of replica r draws
 /// from stream (r << 40) + i, so results do not depend on batching or threads.
-const NOISE_SEED: u64 = 0x5EED_F00D_CAFE;
+pub(crate) const NOISE_SEED: u64 = 0x5EED_F00D_CAFE;
 
 /// Configurations read per batch.
 const BATCH: usize = 1024;

@@ -15,12 +15,18 @@
 //! A loop's phase is the sum of the enclosed plaquette angles, read off a periodic summed-area
 //! table of the plaquette angles: every R × T loop at every site in O(1).
 
-use crate::ensemble::{MeasureError, SamplerTotals};
+use crate::CondensateMethod;
+use crate::ensemble::{FermionChoice, MeasureError, MeasureOptions, NOISE_SEED, SamplerTotals};
 use crate::results::{ObservableResult, SamplerSummary};
+use crate::schwinger::{
+    SchwingerMeasurer, SchwingerResults, SchwingerSeries, SchwingerValues, analyze_schwinger,
+};
 use crate::summary::Estimator;
+use lft_fermion::FermionError;
 use lft_io::{EnsembleReader, StoredCouplings};
 use lft_lattice::Lattice;
 use lft_lattice::gauge::{plaquette_angle, polyakov_angles, wrap_plaquette};
+use lft_lattice::stream_rng;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -58,12 +64,18 @@ pub struct SeparationResult {
     pub error: f64,
 }
 
-/// Everything `lft measure` reports for a U(1) ensemble.
+/// Everything `lft measure` reports for a U(1) ensemble (pure gauge or Schwinger model).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GaugeMeasurement {
     /// "u1".
     pub field: &'static str,
+    /// "u1" or "schwinger".
+    pub action: String,
     pub beta: f64,
+    /// The fermionic observables of a Schwinger-model ensemble (`condensate`,
+    /// `pion_correlator`, `pion_mass`, … at the top level of the JSON).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub fermions: Option<SchwingerResults>,
     pub n_configs: usize,
     pub n_chains: usize,
     pub weighted: bool,
@@ -162,14 +174,19 @@ struct GaugeSeries {
     polyakov: Vec<f64>,
     polyakov_correlator: Vec<Vec<f64>>,
     log_weight: Option<Vec<f64>>,
+    /// The fermionic series of a Schwinger-model ensemble.
+    fermions: SchwingerSeries,
 }
 
+/// The gauge series of chain `chain` of `r`, and with a `measurer` the fermionic ones; the
+/// noise of configuration i of replica `replica` comes from stream (replica << 40) + i.
 fn read_chain(
     r: &EnsembleReader,
     lattice: &Lattice,
-    chain: usize,
+    (chain, replica): (usize, usize),
     skip: usize,
     extents: (usize, usize),
+    measurer: Option<&SchwingerMeasurer>,
 ) -> Result<GaugeSeries, MeasureError> {
     let n = r.chain_len(chain)?;
     let start = skip.min(n);
@@ -184,11 +201,30 @@ fn read_chain(
     while i < n {
         let count = BATCH.min(n - i);
         let configs = r.read_configs(chain, i, count)?;
-        let values: Vec<Result<ConfigValues, f64>> = configs
+        type Values = (
+            Result<ConfigValues, f64>,
+            Option<Result<SchwingerValues, FermionError>>,
+        );
+        let values: Vec<Values> = configs
             .par_chunks_exact(len)
-            .map(|theta| config_values(lattice, theta, extents))
+            .enumerate()
+            .map(|(k, theta)| {
+                let stream = ((replica as u64) << 40) + (i + k) as u64;
+                let fermions =
+                    measurer.map(|m| m.measure(theta, &mut stream_rng(NOISE_SEED, stream)));
+                (config_values(lattice, theta, extents), fermions)
+            })
             .collect();
-        for (k, value) in values.into_iter().enumerate() {
+        for (k, (value, fermions)) in values.into_iter().enumerate() {
+            if let Some(f) = fermions {
+                s.fermions.push(f.map_err(|e| MeasureError::Incompatible {
+                    path: r.path().to_path_buf(),
+                    message: format!(
+                        "chain {chain}, configuration {}: the fermion observables failed: {e}",
+                        i + k
+                    ),
+                })?);
+            }
             let c = value.map_err(|q| MeasureError::Incompatible {
                 path: r.path().to_path_buf(),
                 message: format!(
@@ -220,14 +256,15 @@ fn read_chain(
     Ok(s)
 }
 
-/// Measures U(1) files (each a `field = "u1"` ensemble) as replicas of one ensemble.
+/// Measures U(1) files (each a `field = "u1"` ensemble) as replicas of one ensemble, with
+/// the fermionic observables of Schwinger-model files (unless `options.fermions` is off).
 pub(crate) fn measure_gauge(
     readers: &[EnsembleReader],
-    skip: usize,
-    bin: Option<usize>,
+    options: &MeasureOptions,
 ) -> Result<GaugeMeasurement, MeasureError> {
+    let (skip, bin) = (options.skip, options.bin);
     let meta = readers[0].meta().clone();
-    let StoredCouplings::U1 { beta } = meta.couplings else {
+    let StoredCouplings::U1 { beta, .. } = meta.couplings else {
         unreachable!("dispatched on the field")
     };
     let path = readers[0].path().to_path_buf();
@@ -246,11 +283,30 @@ pub(crate) fn measure_gauge(
         });
     }
     let extents = (lattice.shape()[1] / 2, lattice.shape()[0] / 2);
+    let fermion_mass = meta.gauge_fermions().map(|f| f.mass);
+    let method = match options.fermions {
+        FermionChoice::Off => None,
+        FermionChoice::Auto => Some(CondensateMethod::default_for(lattice.volume())),
+        FermionChoice::Method(m) => Some(m),
+    };
+    let measurer = match (fermion_mass, method) {
+        (Some(mass), Some(method)) => {
+            Some(SchwingerMeasurer::new(&lattice, mass, method).map_err(|e| {
+                MeasureError::Incompatible {
+                    path: path.clone(),
+                    message: format!("the fermion observables: {e}"),
+                }
+            })?)
+        }
+        _ => None,
+    };
     let mut chains = Vec::new();
     let mut sampler = SamplerTotals::default();
+    let mut replica = 0;
     for r in readers {
         for c in 0..r.meta().n_chains {
-            let s = read_chain(r, &lattice, c, skip, extents)?;
+            let s = read_chain(r, &lattice, (c, replica), skip, extents, measurer.as_ref())?;
+            replica += 1;
             if s.plaquette.len() >= 2 {
                 chains.push(s);
             }
@@ -371,9 +427,22 @@ pub(crate) fn measure_gauge(
         let ch = s.q.windows(2).filter(|w| w[0] != w[1]).count();
         (c + ch, p + s.q.len() - 1)
     });
+    let fermions = measurer.as_ref().map(|m| {
+        let series: Vec<&SchwingerSeries> = chains.iter().map(|c| &c.fermions).collect();
+        analyze_schwinger(
+            &est,
+            &series,
+            fermion_mass.expect("a measurer has a mass"),
+            m.method(),
+            lattice.shape()[0],
+            options.fit_range,
+        )
+    });
     Ok(GaugeMeasurement {
         field: "u1",
+        action: meta.action_kind.clone(),
         beta,
+        fermions,
         n_configs: all_q.len(),
         n_chains: chains.len(),
         weighted,

@@ -16,6 +16,7 @@ mod measure;
 mod observables;
 pub mod plot;
 mod results;
+mod schwinger;
 mod summary;
 pub mod warnings;
 
@@ -29,4 +30,5 @@ pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,
     PointResult, PoleMass, Propagator, SamplerSummary,
 };
+pub use schwinger::SchwingerResults;
 pub use summary::analyze;

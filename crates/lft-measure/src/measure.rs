@@ -35,20 +35,21 @@ pub fn measure(paths: &[PathBuf], options: &MeasureOptions) -> Result<Measured, 
     for r in &readers[1..] {
         check_compatible(readers[0].path(), readers[0].meta(), r.path(), r.meta())?;
     }
-    let scalar_only = |what: &str| MeasureError::Incompatible {
+    // Pure U(1) has no fermions: the options of fermionic observables are named errors.
+    let no_fermions = |what: &str| MeasureError::Incompatible {
         path: first.clone(),
         message: format!(
-            "{what} belongs to the analysis of a scalar field; this file holds U(1) link angles"
+            "{what} belongs to ensembles with fermions (Yukawa, Schwinger); this file holds \
+             pure U(1) link angles"
         ),
     };
-    if options.fit_range.is_some() {
-        return Err(scalar_only(
-            "--fit-range (the pole mass of the φ correlator)",
-        ));
+    if readers[0].meta().gauge_fermions().is_none() {
+        if options.fit_range.is_some() {
+            return Err(no_fermions("--fit-range (a pole-mass fit)"));
+        }
+        if let FermionChoice::Method(_) = options.fermions {
+            return Err(no_fermions("--condensate (the chiral condensate)"));
+        }
     }
-    if let FermionChoice::Method(_) = options.fermions {
-        return Err(scalar_only("--condensate (the Yukawa condensate)"));
-    }
-    crate::gauge::measure_gauge(&readers, options.skip, options.bin)
-        .map(|m| Measured::Gauge(Box::new(m)))
+    crate::gauge::measure_gauge(&readers, options).map(|m| Measured::Gauge(Box::new(m)))
 }

@@ -327,7 +327,7 @@ impl Estimator {
 
     /// Cosh fit on the full means, error from the jackknife over bins (fixed fit weights).
     #[allow(clippy::too_many_arguments)]
-    fn pole_mass(
+    pub(crate) fn pole_mass(
         &self,
         slice: &[Vec<Vec<f64>>],
         phi_bar: &[Vec<f64>],

@@ -70,7 +70,7 @@ pub struct EnsembleMeta {
     pub seed: u64,
     /// The lattice.
     pub shape: Vec<usize>,
-    /// "phi4", "yukawa" or "u1".
+    /// "phi4", "yukawa", "u1" or "schwinger".
     pub action_kind: String,
     /// The couplings, and with them the kind of field a configuration is.
     pub couplings: StoredCouplings,
@@ -79,7 +79,7 @@ pub struct EnsembleMeta {
 }
 
 /// The couplings of an ensemble: a scalar field's (φ⁴, or the Yukawa model with its fermion
-/// couplings), or a U(1) gauge field's β.
+/// couplings), or a U(1) gauge field's β (with the fermions of the Schwinger model).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredCouplings {
     /// A real scalar field, one value per site: φ⁴ in both forms.
@@ -91,13 +91,17 @@ pub enum StoredCouplings {
         /// The fermion couplings (Yukawa ensembles only).
         fermions: Option<FermionMeta>,
     },
-    /// U(1) link angles, d per site (root attribute `field = "u1"`): the Wilson action's β.
-    U1 { beta: f64 },
+    /// U(1) link angles, d per site (root attribute `field = "u1"`): the Wilson action's β,
+    /// and for the Schwinger model (`action = "schwinger"`) its staggered fermions.
+    U1 {
+        beta: f64,
+        fermions: Option<GaugeFermionMeta>,
+    },
 }
 
 impl StoredCouplings {
     /// The couplings that define the physics, by name (m², λ and the fermions' g and mass,
-    /// 0 without fermions; or β): ensembles are replicas of one another only where these agree.
+    /// 0 without fermions; or β, and the Schwinger model's mass): ensembles are replicas of one another only where these agree.
     pub fn named_values(&self) -> Vec<(&'static str, f64)> {
         match self {
             StoredCouplings::Scalar {
@@ -109,7 +113,11 @@ impl StoredCouplings {
                 let (g, mass) = fermions.as_ref().map_or((0.0, 0.0), |f| (f.g, f.mass));
                 vec![("m2", *m2), ("lambda", *lambda), ("g", g), ("mass", mass)]
             }
-            StoredCouplings::U1 { beta } => vec![("beta", *beta)],
+            StoredCouplings::U1 { beta, fermions } => {
+                let mut values = vec![("beta", *beta)];
+                values.extend(fermions.as_ref().map(|f| ("mass", f.mass)));
+                values
+            }
         }
     }
 }
@@ -158,6 +166,22 @@ impl EnsembleMeta {
             StoredCouplings::U1 { .. } => None,
         }
     }
+
+    /// The fermions of a Schwinger-model ensemble.
+    pub fn gauge_fermions(&self) -> Option<&GaugeFermionMeta> {
+        match &self.couplings {
+            StoredCouplings::U1 { fermions, .. } => fermions.as_ref(),
+            StoredCouplings::Scalar { .. } => None,
+        }
+    }
+}
+
+/// Root attributes of a Schwinger-model ensemble: D = m + K(θ), N_f = 2 staggered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaugeFermionMeta {
+    pub mass: f64,
+    /// "exact" (Cholesky of the even-site block) or "pseudofermion".
+    pub treatment: String,
 }
 
 /// Root attributes of a Yukawa ensemble: D = K + m + gφ.

@@ -3,7 +3,8 @@
 use super::attrs::Attrs;
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::{
-    EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta, StoredCouplings,
+    EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta, GaugeFermionMeta,
+    StoredCouplings,
 };
 use lft_lattice::RngState;
 use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind, StoredRow};
@@ -81,6 +82,24 @@ impl EnsembleReader {
             },
             "u1" => StoredCouplings::U1 {
                 beta: root.f64("beta")?,
+                fermions: if action_kind == "schwinger" {
+                    // A Schwinger file without its fermion couplings would be measured as
+                    // pure U(1), without the fermion observables: a named error instead.
+                    let named = |e: EnsembleError| EnsembleError::Damaged {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "action = \"schwinger\" but the fermion couplings (root attributes \
+                             `mass` and `fermions`) cannot be read ({e}); it cannot be measured as \
+                             pure U(1) without its fermions"
+                        ),
+                    };
+                    Some(GaugeFermionMeta {
+                        mass: root.f64("mass").map_err(named)?,
+                        treatment: root.string("fermions").map_err(named)?,
+                    })
+                } else {
+                    None
+                },
             },
             other => {
                 return Err(EnsembleError::Damaged {

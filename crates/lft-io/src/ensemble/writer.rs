@@ -67,9 +67,13 @@ pub(super) fn write_skeleton(
                 fb.set_attr("fermions", s(&f.treatment));
             }
         }
-        StoredCouplings::U1 { beta } => {
+        StoredCouplings::U1 { beta, fermions } => {
             fb.set_attr("field", s(meta.field()));
             fb.set_attr("beta", AttrValue::F64(*beta));
+            if let Some(f) = fermions {
+                fb.set_attr("mass", AttrValue::F64(f.mass));
+                fb.set_attr("fermions", s(&f.treatment));
+            }
         }
     }
     fb.set_attr("sampler", s(meta.sampler.name()));
