@@ -142,7 +142,10 @@ fn gauge_fields_have_the_documented_shape_and_attributes() {
     let path = dir.path().join("u1.h5");
     let meta = EnsembleMeta {
         action_kind: "u1".into(),
-        couplings: StoredCouplings::U1 { beta: 4.0 },
+        couplings: StoredCouplings::U1 {
+            beta: 4.0,
+            fermions: None,
+        },
         sampler: SamplerKind::Heatbath,
         ..meta(1)
     };
@@ -191,6 +194,23 @@ fn gauge_fields_have_the_documented_shape_and_attributes() {
         EnsembleReader::open(&scalar).unwrap().meta().field(),
         "scalar"
     );
+    // The Schwinger model: the same links, with root attributes `mass` and `fermions`.
+    let schwinger = dir.path().join("schwinger.h5");
+    let meta = EnsembleMeta {
+        action_kind: "schwinger".into(),
+        couplings: StoredCouplings::U1 {
+            beta: 2.0,
+            fermions: Some(lft_io::GaugeFermionMeta {
+                mass: 0.2,
+                treatment: "pseudofermion".into(),
+            }),
+        },
+        ..meta
+    };
+    drop(EnsembleWriter::create(&schwinger, &meta, std::slice::from_ref(&chain)).unwrap());
+    let r = EnsembleReader::open(&schwinger).unwrap();
+    assert_eq!(r.meta(), &meta);
+    assert_eq!(r.meta().gauge_fermions().unwrap().mass, 0.2);
 }
 
 /// Different flush histories give different files; the canonical rewrite makes them equal.
