@@ -104,9 +104,13 @@ pub fn run_config(
             .then(|| crate::quality_report::estimate(&flow, action, t.eval_samples, config.seed()));
         transfer = Some((path.clone(), from, before));
     }
-    // A fresh plaquette-basis layer starts as the Wilson plaquette marginal's quantile map.
+    // A fresh plaquette-basis layer starts as the Wilson plaquette marginal's quantile map
+    // (for the Schwinger model that of its gauge action: training adds the determinant).
     let basis = match (*config.model(), t.checkpoint.exists() || transfer.is_some()) {
-        (lft_config::Model::U1 { beta }, false) => spec
+        (
+            lft_config::Model::U1 { beta } | lft_config::Model::Schwinger { beta, .. },
+            false,
+        ) => spec
             .init_plaquette_basis(beta, flow.params_mut())
             .inspect(|kl| {
                 info!(
