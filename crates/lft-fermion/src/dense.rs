@@ -10,10 +10,11 @@ use faer::linalg::lu::partial_pivoting::{factor, inverse};
 use faer::perm::PermRef;
 use faer::{Mat, Par};
 
-/// Matrices at least this large are factorised with faer's rayon parallelism.
+/// Matrices at least this large are factorised with faer's rayon parallelism (smaller ones
+/// sequentially: below it threads cost more than they give, and chains run in parallel).
 const PARALLEL_DIM: usize = 512;
 
-fn parallelism(n: usize) -> Par {
+pub(crate) fn parallelism(n: usize) -> Par {
     if n >= PARALLEL_DIM && rayon::current_num_threads() > 1 {
         Par::rayon(0)
     } else {
