@@ -311,3 +311,57 @@ pub(crate) fn analyze_schwinger(
         disconnected_correlator,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lft_lattice::{stream_rng, uniform};
+
+    /// The stochastic condensate and pion correlator are unbiased estimates of the exact ones
+    /// (every even source): on one random configuration, the mean over many draws is within
+    /// 4 standard errors of the exact value, draw by draw.
+    #[test]
+    fn stochastic_estimates_agree_with_the_exact_values() {
+        let lattice = Lattice::new(&[8, 6]).unwrap();
+        let mut rng = stream_rng(5, 0);
+        let theta: Vec<f64> = (0..2 * lattice.volume())
+            .map(|_| 2.5 * (2.0 * uniform(&mut rng) - 1.0))
+            .collect();
+        let mass = 0.3;
+        let exact = SchwingerMeasurer::new(&lattice, mass, CondensateMethod::Exact)
+            .unwrap()
+            .measure(&theta, &mut rng)
+            .unwrap();
+        let stochastic =
+            SchwingerMeasurer::new(&lattice, mass, CondensateMethod::stochastic(1)).unwrap();
+        let draws: Vec<SchwingerValues> = (0..3000)
+            .map(|_| stochastic.measure(&theta, &mut rng).unwrap())
+            .collect();
+        assert!(draws[0].slices.is_none());
+        let check = |what: &str, values: Vec<f64>, want: f64| {
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            let se = (var / n).sqrt();
+            assert!(
+                (mean - want).abs() < 4.0 * se.max(1e-14),
+                "{what}: {mean} ± {se}, exact {want}"
+            );
+        };
+        check(
+            "condensate",
+            draws.iter().map(|d| d.condensate).collect(),
+            exact.condensate,
+        );
+        for t in 0..8 {
+            check(
+                &format!("C({t})"),
+                draws.iter().map(|d| d.pion[t]).collect(),
+                exact.pion[t],
+            );
+        }
+        // The exact timeslice sums add up to V Σ.
+        let slices: f64 = exact.slices.unwrap().iter().sum();
+        assert!((slices - 48.0 * exact.condensate).abs() < 1e-10);
+    }
+}

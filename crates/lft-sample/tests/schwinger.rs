@@ -1,6 +1,6 @@
 //! The Schwinger model's samplers: pseudofermion HMC is reversible at fixed pseudofermion;
-//! on 4 × 4 at β = 2, m = 0.1 and 0.5, HMC with the exact determinant, pseudofermion HMC and
-//! independence Metropolis with a gauge-equivariant flow agree with each other and with exact
+//! on 4 × 4 at β = 2, m = 0.1 and 0.5, HMC with the exact determinant, pseudofermion HMC,
+//! independence Metropolis and flow-HMC with a gauge-equivariant flow agree with each other and with exact
 //! reweighting of pure-gauge heat-bath samples by det D (computed here) within 4 combined
 //! standard errors on ⟨cos θ_P⟩, ⟨Q²⟩ and Σ = (1/V) tr D⁻¹. The same at 8 × 8 is behind
 //! `#[ignore]` (`cargo test --release -p lft-sample --test schwinger -- --ignored`, minutes).
@@ -13,7 +13,7 @@ use lft_fermion::EvenBlockInverse;
 use lft_lattice::gauge::{average_plaquette, topological_charge};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
-    FlowImh, HeatbathChain, HmcChain, HmcParams, Integrate, Integrator, MarkovChain,
+    FlowHmc, FlowImh, HeatbathChain, HmcChain, HmcParams, Integrate, Integrator, MarkovChain,
     PseudofermionHmc, Start,
 };
 use lft_stats::{GammaOptions, gamma_method, weighted_jackknife};
@@ -161,6 +161,19 @@ fn samplers_agree(l: usize, beta: f64, mass: f64, steps: usize, imh_steps: usize
     eprintln!("flow IMH L = {l}, m = {mass}: acceptance {acceptance:.3}");
     assert!(acceptance > 0.1, "the trained flow is useful: {acceptance}");
     let imh = chain_estimates(&series);
+    let flow_hmc = chain_estimates(&run_chains(
+        steps,
+        &|c| {
+            let exact = &exact;
+            let hmc = HmcChain::new(exact, Start::Hot, stream_rng(26, c), params());
+            let mut chain = FlowHmc::new(&flow, exact, hmc, 1);
+            Box::new(move || {
+                chain.step().unwrap();
+                chain.field().to_vec()
+            })
+        },
+        &model,
+    ));
     let at = format!("L = {l}, β = {beta}, m = {mass}:");
     compare(
         &format!("{at} exact HMC vs reweighting"),
@@ -179,6 +192,11 @@ fn samplers_agree(l: usize, beta: f64, mass: f64, steps: usize, imh_steps: usize
         &pf_hmc,
     );
     compare(&format!("{at} flow IMH vs exact HMC"), &imh, &exact_hmc);
+    compare(
+        &format!("{at} flow-HMC vs reweighting"),
+        &flow_hmc,
+        &reference,
+    );
 }
 
 #[test]
