@@ -77,4 +77,31 @@ impl<P> PfCell<P> {
         let s = self.lock();
         (s.solves, s.iterations)
     }
+
+    /// S_pf from `solve` (which returns it with its CG statistics), counted and with its error
+    /// kept; `None` where the solve failed.
+    pub fn action_with(
+        &self,
+        solve: impl FnOnce(&mut P) -> Result<(f64, CgStats), FermionError>,
+    ) -> Option<f64> {
+        let mut state = self.lock();
+        let result = solve(&mut state.pf);
+        state.record(result.as_ref().map(|(_, stats)| stats));
+        result.ok().map(|(s, _)| s)
+    }
+
+    /// Adds the force through `solve`, counted and with its error kept; on failure `grad` is
+    /// filled with NaN (a trajectory through it is rejected).
+    pub fn force_with(
+        &self,
+        grad: &mut [f64],
+        solve: impl FnOnce(&mut P, &mut [f64]) -> Result<CgStats, FermionError>,
+    ) {
+        let mut state = self.lock();
+        let result = solve(&mut state.pf, grad);
+        state.record(result.as_ref());
+        if result.is_err() {
+            grad.fill(f64::NAN);
+        }
+    }
 }

@@ -209,12 +209,16 @@ impl PseudofermionAction for SchwingerPseudofermion {
     /// ϕ = (D χ)_e; the action there needs one solve (at the `action` tolerance).
     fn refresh(&self, theta: &[f64], rng: &mut Pcg64) -> Result<f64, FermionError> {
         let dirac = self.model.dirac(theta);
-        let mut state = self.state.lock();
-        state.pf.heat_bath(&dirac, rng);
-        let result = state.pf.action(&dirac, self.cg.action);
-        state.record(result.as_ref().map(|(_, stats)| stats));
-        let (s_pf, _) = result?;
-        Ok(self.model.wilson.action(theta) + s_pf)
+        self.state.lock().pf.heat_bath(&dirac, rng);
+        let mut error = None;
+        let s_pf = self.state.action_with(|pf| {
+            pf.action(&dirac, self.cg.action)
+                .inspect_err(|e| error = Some(e.clone()))
+        });
+        match (s_pf, error) {
+            (Some(s_pf), _) => Ok(self.model.wilson.action(theta) + s_pf),
+            (None, e) => Err(e.expect("a failed solve has its error")),
+        }
     }
 
     fn bosonic_action(&self, theta: &[f64]) -> f64 {
@@ -235,25 +239,17 @@ impl Action for SchwingerPseudofermion {
 
     /// S_W + ϕ†M_ee⁻¹ϕ, CG at the tight (`action`) tolerance.
     fn action(&self, theta: &[f64]) -> f64 {
-        let mut state = self.state.lock();
-        let result = state.pf.action(&self.model.dirac(theta), self.cg.action);
-        state.record(result.as_ref().map(|(_, stats)| stats));
-        match result {
-            Ok((s_pf, _)) => self.model.wilson.action(theta) + s_pf,
-            Err(_) => f64::INFINITY,
-        }
+        let dirac = self.model.dirac(theta);
+        self.state
+            .action_with(|pf| pf.action(&dirac, self.cg.action))
+            .map_or(f64::INFINITY, |s_pf| self.model.wilson.action(theta) + s_pf)
     }
 
     /// ∂S_W/∂θ + ∂S_pf/∂θ, CG at the `force` tolerance.
     fn gradient(&self, theta: &[f64], grad: &mut [f64]) {
         self.model.wilson.gradient(theta, grad);
-        let mut state = self.state.lock();
-        let result = state
-            .pf
-            .add_force(&self.model.dirac(theta), self.cg.force, grad);
-        state.record(result.as_ref());
-        if result.is_err() {
-            grad.fill(f64::NAN);
-        }
+        let dirac = self.model.dirac(theta);
+        self.state
+            .force_with(grad, |pf, grad| pf.add_force(&dirac, self.cg.force, grad));
     }
 }

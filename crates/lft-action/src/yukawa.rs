@@ -238,25 +238,17 @@ impl Action for YukawaPseudofermion {
 
     /// S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ, CG at the tight (`action`) tolerance.
     fn action(&self, phi: &[f64]) -> f64 {
-        let mut state = self.state.lock();
-        let result = state.pf.action(&self.model.dirac(phi), self.cg.action);
-        state.record(result.as_ref().map(|(_, stats)| stats));
-        match result {
-            Ok((s_pf, _)) => self.model.phi4.action(phi) + s_pf,
-            Err(_) => f64::INFINITY,
-        }
+        let dirac = self.model.dirac(phi);
+        self.state
+            .action_with(|pf| pf.action(&dirac, self.cg.action))
+            .map_or(f64::INFINITY, |s_pf| self.model.phi4.action(phi) + s_pf)
     }
 
     /// ∂S_φ⁴/∂φ_x − 2g Re(X̄_x (DᵀX)_x), CG at the `force` tolerance.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         self.model.phi4.gradient(phi, grad);
-        let mut state = self.state.lock();
-        let result = state
-            .pf
-            .add_force(&self.model.dirac(phi), self.cg.force, grad);
-        state.record(result.as_ref());
-        if result.is_err() {
-            grad.fill(f64::NAN);
-        }
+        let dirac = self.model.dirac(phi);
+        self.state
+            .force_with(grad, |pf, grad| pf.add_force(&dirac, self.cg.force, grad));
     }
 }

@@ -81,9 +81,9 @@ pub trait HermitianOperator<T> {
 }
 
 /// D Dᵀ + σ of the Yukawa operator.
-struct ShiftedDdt<'a, 'b> {
-    dirac: &'a Dirac<'b>,
-    shift: f64,
+pub struct ShiftedDdt<'a, 'b> {
+    pub dirac: &'a Dirac<'b>,
+    pub shift: f64,
 }
 
 impl<T: FermionScalar> HermitianOperator<T> for ShiftedDdt<'_, '_> {
@@ -211,6 +211,21 @@ pub fn solve_hermitian<T: FermionScalar, A: HermitianOperator<T>>(
             iterations += 1;
         }
     }
+}
+
+/// Solves A x = b from x = 0, so that x depends on A and b only, never on earlier solves
+/// (molecular dynamics built on it stays exactly reversible); a solve that stagnates at a
+/// relative residual ≤ `floor` counts as done ([`accept_stagnated`]).
+pub fn solve_from_zero<T: FermionScalar, A: HermitianOperator<T>>(
+    op: &A,
+    b: &[T],
+    x: &mut [T],
+    params: CgParams,
+    floor: f64,
+    scratch: &mut CgScratch<T>,
+) -> Result<CgStats, FermionError> {
+    x.fill(T::default());
+    accept_stagnated(solve_hermitian(op, b, x, params, scratch), floor)
 }
 
 /// The relative residual up to which the solvers built on CG in lft (pseudofermion actions

@@ -9,8 +9,8 @@
 //! ([`GaugeDirac::add_link_force`]).
 
 use crate::{
-    CgParams, CgScratch, CgStats, FermionError, GaugeDirac, STAGNATION_FLOOR, accept_stagnated,
-    re_dot, solve_hermitian,
+    CgParams, CgScratch, CgStats, FermionError, GaugeDirac, STAGNATION_FLOOR, re_dot,
+    solve_from_zero,
 };
 use lft_lattice::{Pcg64, gaussian_fill};
 use num_complex::Complex64;
@@ -69,24 +69,21 @@ impl GaugePseudofermion {
         }
     }
 
-    /// X = M_ee⁻¹ϕ by CG from a zero start (the force then depends on θ and ϕ only, and
-    /// molecular dynamics built on it stays exactly reversible). A solve that stagnates at a
-    /// relative residual ≤ `floor` counts as done.
+    /// X = M_ee⁻¹ϕ by CG from a zero start ([`solve_from_zero`]).
     fn solve(
         &mut self,
         dirac: &GaugeDirac,
         params: CgParams,
         floor: f64,
     ) -> Result<CgStats, FermionError> {
-        self.solution.fill(Complex64::default());
-        let result = solve_hermitian(
+        solve_from_zero(
             dirac,
             &self.field,
             &mut self.solution,
             params,
+            floor,
             &mut self.scratch,
-        );
-        accept_stagnated(result, floor)
+        )
     }
 
     /// S_pf = Re(ϕ† X), X = M_ee⁻¹ϕ (a solve stagnated at ≤ [`STAGNATION_FLOOR`] counts as

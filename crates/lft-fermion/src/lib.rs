@@ -29,8 +29,8 @@ mod scalar;
 mod staggered;
 
 pub use cg::{
-    CgParams, CgScratch, CgStats, HermitianOperator, STAGNATION_FLOOR, accept_stagnated, solve_ddt,
-    solve_ddt_shifted, solve_hermitian,
+    CgParams, CgScratch, CgStats, HermitianOperator, STAGNATION_FLOOR, ShiftedDdt,
+    accept_stagnated, solve_ddt, solve_ddt_shifted, solve_from_zero, solve_hermitian,
 };
 pub use dense::DenseLu;
 pub use det_estimator::{DetEstimate, DetEstimator, Reference};

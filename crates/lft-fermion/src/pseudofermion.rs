@@ -8,8 +8,8 @@
 //!   ∂S_pf/∂φ_x = −2g Re(X̄_x Y_x).
 
 use crate::{
-    CgParams, CgScratch, CgStats, Dirac, FermionError, STAGNATION_FLOOR, accept_stagnated, re_dot,
-    solve_ddt,
+    CgParams, CgScratch, CgStats, Dirac, FermionError, STAGNATION_FLOOR, ShiftedDdt, re_dot,
+    solve_from_zero,
 };
 use lft_lattice::{Pcg64, gaussian_fill};
 use num_complex::Complex64;
@@ -59,24 +59,22 @@ impl Pseudofermion {
         self.y.iter().map(|z| z.norm_sqr()).sum()
     }
 
-    /// X = (D Dᵀ)⁻¹ ϕ by CG from a zero start, so that X (and the force) depend on φ and ϕ
-    /// only, never on earlier solves: molecular dynamics built on it stays exactly reversible.
-    /// A solve that stagnates at a relative residual ≤ `floor` counts as done.
+    /// X = (D Dᵀ)⁻¹ ϕ by CG from a zero start ([`solve_from_zero`]).
     fn solve(
         &mut self,
         dirac: &Dirac,
         params: CgParams,
         floor: f64,
     ) -> Result<CgStats, FermionError> {
-        self.solution.fill(Complex64::default());
-        let result = solve_ddt(
-            dirac,
+        let op = ShiftedDdt { dirac, shift: 0.0 };
+        solve_from_zero(
+            &op,
             &self.field,
             &mut self.solution,
             params,
+            floor,
             &mut self.scratch,
-        );
-        accept_stagnated(result, floor)
+        )
     }
 
     /// S_pf = Re(ϕ† X) with X = (D Dᵀ)⁻¹ ϕ (a solve stagnated at ≤ [`STAGNATION_FLOOR`]

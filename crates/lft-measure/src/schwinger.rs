@@ -15,7 +15,7 @@ use crate::summary::Estimator;
 use crate::{CondensateMethod, ObservableResult, PointResult, PoleMass, choose_plateau};
 use lft_fermion::{
     CgScratch, Complex64, EvenBlockInverse, FermionError, GaugeDirac, GaugeStaggered,
-    STAGNATION_FLOOR, accept_stagnated, solve_hermitian,
+    STAGNATION_FLOOR, solve_from_zero,
 };
 use lft_lattice::{Lattice, Pcg64};
 use rand_core::Rng;
@@ -115,11 +115,7 @@ impl SchwingerMeasurer {
         let mut scratch = CgScratch::new(half);
         let (mut b, mut x, mut odd) = (vec![zero; half], vec![zero; half], vec![zero; half]);
         let mut solve = |b: &[Complex64], x: &mut [Complex64]| {
-            x.fill(zero);
-            accept_stagnated(
-                solve_hermitian(dirac, b, x, cg, &mut scratch),
-                STAGNATION_FLOOR,
-            )
+            solve_from_zero(dirac, b, x, cg, STAGNATION_FLOOR, &mut scratch)
         };
         // Σ = (2m/V) ⟨Re ξ†M_ee⁻¹ξ⟩ over Z₂ noise on even sites.
         let mut sum = 0.0;
