@@ -214,6 +214,12 @@ impl<'a> GaugeDirac<'a> {
         }
     }
 
+    /// out = D†D v = (m² − K²) v on the whole lattice, `tmp` a whole-lattice scratch vector.
+    pub fn apply_normal(&self, v: &[Complex64], out: &mut [Complex64], tmp: &mut [Complex64]) {
+        self.apply(v, tmp);
+        self.apply_dagger(tmp, out);
+    }
+
     /// out_o = K_oe v_e: an even-site vector to an odd-site one.
     pub fn hop_even_to_odd(&self, v_even: &[Complex64], out_odd: &mut [Complex64]) {
         self.hop_between(&self.geometry.odd, v_even, out_odd);
@@ -328,4 +334,26 @@ impl HermitianOperator<Complex64> for GaugeDirac<'_> {
     fn apply(&self, v: &[Complex64], out: &mut [Complex64], tmp: &mut [Complex64]) {
         self.apply_normal_even(v, out, tmp);
     }
+}
+
+/// out_i = D(θ_i) v_i for every configuration of a batch: `thetas` is `[n, d·V]`, `v` and
+/// `out` are `[n, V]`. Parallel over configurations.
+pub fn apply_gauge_batch(
+    geometry: &GaugeStaggered,
+    mass: f64,
+    thetas: &[f64],
+    v: &[Complex64],
+    out: &mut [Complex64],
+) {
+    use rayon::prelude::*;
+    let n = geometry.volume();
+    let links = geometry.lattice().dim() * n;
+    assert!(
+        v.len() == out.len() && v.len().is_multiple_of(n) && thetas.len() == (v.len() / n) * links,
+        "batch shape mismatch"
+    );
+    out.par_chunks_exact_mut(n)
+        .zip(v.par_chunks_exact(n))
+        .zip(thetas.par_chunks_exact(links))
+        .for_each(|((out, v), theta)| geometry.dirac(mass, theta).apply(v, out));
 }

@@ -37,7 +37,7 @@ pub use det_estimator::{DetEstimate, DetEstimator, Reference};
 pub use error::FermionError;
 pub use even_odd::schur_log_det;
 pub use gauge_dense::EvenBlockInverse;
-pub use gauge_operator::{GaugeDirac, GaugeStaggered};
+pub use gauge_operator::{GaugeDirac, GaugeStaggered, apply_gauge_batch};
 pub use gauge_pseudofermion::GaugePseudofermion;
 pub use num_complex::Complex64;
 pub use operator::{Dirac, PARALLEL_SITES, apply_batch};

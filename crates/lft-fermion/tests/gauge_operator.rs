@@ -7,7 +7,7 @@ use faer::linalg::solvers::DenseSolveCore;
 use lft_fermion::free::{free_condensate, free_log_det};
 use lft_fermion::{
     CgParams, CgScratch, Complex64, EvenBlockInverse, GaugeDirac, GaugePseudofermion,
-    GaugeStaggered, HermitianOperator, solve_hermitian,
+    GaugeStaggered, HermitianOperator, apply_gauge_batch, solve_hermitian,
 };
 use lft_lattice::{Lattice, stream_rng, uniform};
 use std::f64::consts::PI;
@@ -163,6 +163,9 @@ fn matrix_free_products_equal_the_dense_ones() {
         close(&out, &dense_times(&d.adjoint().to_owned(), &x)),
         "D† v"
     );
+    let mut tmp_full = vec![Complex64::default(); v];
+    dirac.apply_normal(&x, &mut out, &mut tmp_full);
+    assert!(close(&out, &dense_times(&(d.adjoint() * &d), &x)), "D†D v");
     let half = v / 2;
     let xe = random_complex(half, 6);
     let (mut oe, mut tmp) = (
@@ -175,6 +178,16 @@ fn matrix_free_products_equal_the_dense_ones() {
         "M_ee v"
     );
     assert_eq!(HermitianOperator::<Complex64>::dim(&dirac), half);
+    // A batch of three configurations is applied one by one.
+    let thetas: Vec<f64> = (0..3).flat_map(|s| hot_links(2 * v, 40 + s)).collect();
+    let vs = random_complex(3 * v, 41);
+    let mut batch = vec![Complex64::default(); 3 * v];
+    apply_gauge_batch(&g, 0.4, &thetas, &vs, &mut batch);
+    for i in 0..3 {
+        g.dirac(0.4, &thetas[i * 2 * v..(i + 1) * 2 * v])
+            .apply(&vs[i * v..(i + 1) * v], &mut out);
+        assert_eq!(&batch[i * v..(i + 1) * v], &out[..], "configuration {i}");
+    }
 }
 
 #[test]
