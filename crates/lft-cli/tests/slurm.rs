@@ -324,7 +324,13 @@ fn a_requeued_task_continues_by_itself() {
         .unwrap();
     assert!(now.success());
     let states = wait_for(&job);
-    assert_eq!(states, vec![("COMPLETED".to_string(), "0:0".to_string())]);
+    // On failure, the task's log says why (it holds both runs: Slurm appends).
+    let log = std::fs::read_to_string(dir.path().join("out/ens/task-0000.log")).unwrap_or_default();
+    assert_eq!(
+        states,
+        vec![("COMPLETED".to_string(), "0:0".to_string())],
+        "the requeued task's log:\n{log}"
+    );
     let show = Command::new("scontrol")
         .args(["show", "job", &job])
         .output()
