@@ -132,12 +132,14 @@ pub struct MeasureArgs {
     /// configurations are not touched.
     #[arg(long)]
     pub store: bool,
-    /// Yukawa ensembles: the chiral condensate (1/V) tr D⁻¹ `exact` (dense LU, also gives the
-    /// fraction with det D < 0), `stochastic` (Z₂ noise and CG), or `off`. Default: exact up to
-    /// 256 sites, stochastic beyond.
+    /// Yukawa and Schwinger ensembles: the fermionic observables `exact` (dense; for Yukawa also
+    /// the fraction with det D < 0, for Schwinger every even site a pion source and the
+    /// disconnected part), `stochastic` (Z₂ noise, and for Schwinger random point sources, by
+    /// CG), or `off`. Default: exact up to 256 sites, stochastic beyond.
     #[arg(long, value_name = "METHOD")]
     pub condensate: Option<CondensateArg>,
-    /// Noise vectors per configuration of the stochastic condensate.
+    /// Noise vectors per configuration of the stochastic condensate (and point sources of the
+    /// Schwinger pion correlator).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub noise: usize,
 }
