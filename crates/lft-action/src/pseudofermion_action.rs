@@ -79,15 +79,15 @@ impl<P> PfCell<P> {
     }
 
     /// S_pf from `solve` (which returns it with its CG statistics), counted and with its error
-    /// kept; `None` where the solve failed.
+    /// kept (and returned).
     pub fn action_with(
         &self,
         solve: impl FnOnce(&mut P) -> Result<(f64, CgStats), FermionError>,
-    ) -> Option<f64> {
+    ) -> Result<f64, FermionError> {
         let mut state = self.lock();
         let result = solve(&mut state.pf);
         state.record(result.as_ref().map(|(_, stats)| stats));
-        result.ok().map(|(s, _)| s)
+        result.map(|(s, _)| s)
     }
 
     /// Adds the force through `solve`, counted and with its error kept; on failure `grad` is

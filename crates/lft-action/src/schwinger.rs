@@ -210,15 +210,10 @@ impl PseudofermionAction for SchwingerPseudofermion {
     fn refresh(&self, theta: &[f64], rng: &mut Pcg64) -> Result<f64, FermionError> {
         let dirac = self.model.dirac(theta);
         self.state.lock().pf.heat_bath(&dirac, rng);
-        let mut error = None;
-        let s_pf = self.state.action_with(|pf| {
-            pf.action(&dirac, self.cg.action)
-                .inspect_err(|e| error = Some(e.clone()))
-        });
-        match (s_pf, error) {
-            (Some(s_pf), _) => Ok(self.model.wilson.action(theta) + s_pf),
-            (None, e) => Err(e.expect("a failed solve has its error")),
-        }
+        let s_pf = self
+            .state
+            .action_with(|pf| pf.action(&dirac, self.cg.action))?;
+        Ok(self.model.wilson.action(theta) + s_pf)
     }
 
     fn bosonic_action(&self, theta: &[f64]) -> f64 {

@@ -123,14 +123,19 @@ impl<'a> GaugeDirac<'a> {
         assert_eq!(theta.len(), d * v, "link field does not fit the lattice");
         let h = st.hops();
         let (nb, c) = st.tables();
+        // U on every link once; a backward hop takes the conjugate of its neighbour's link.
+        let links: Vec<Complex64> = theta
+            .iter()
+            .map(|&t| Complex64::from_polar(1.0, t))
+            .collect();
         let mut hops = Vec::with_capacity(v * h);
         for x in 0..v {
             for k in 0..h {
                 let mu = k / 2;
                 let u = if k % 2 == 0 {
-                    Complex64::from_polar(1.0, theta[mu * v + x])
+                    links[mu * v + x]
                 } else {
-                    Complex64::from_polar(1.0, -theta[mu * v + nb[x * h + k] as usize])
+                    links[mu * v + nb[x * h + k] as usize].conj()
                 };
                 hops.push(u * c[x * h + k]);
             }
