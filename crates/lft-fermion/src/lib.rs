@@ -10,7 +10,7 @@
 //! The same staggered operator coupled to U(1) links, D(θ) = m + K(θ), for the Schwinger
 //! model: matrix-free with its even-site normal operator ([`GaugeDirac`]), exactly through the
 //! even-site block ([`EvenBlockInverse`]) and through even-site pseudofermions
-//! ([`GaugePseudofermion`]).
+//! ([`GaugePseudofermion`]), and estimated without bias ([`GaugeDetEstimator`]).
 
 mod cg;
 mod dense;
@@ -19,6 +19,7 @@ mod error;
 mod even_odd;
 pub mod free;
 mod gauge_dense;
+mod gauge_det_estimator;
 mod gauge_operator;
 mod gauge_pseudofermion;
 mod operator;
@@ -37,6 +38,7 @@ pub use det_estimator::{DetEstimate, DetEstimator, Reference};
 pub use error::FermionError;
 pub use even_odd::schur_log_det;
 pub use gauge_dense::EvenBlockInverse;
+pub use gauge_det_estimator::{GAUGE_HOP_BOUND, GaugeDetEstimate, GaugeDetEstimator};
 pub use gauge_operator::{GaugeDirac, GaugeStaggered, apply_gauge_batch};
 pub use gauge_pseudofermion::GaugePseudofermion;
 pub use num_complex::Complex64;
