@@ -5,11 +5,13 @@
 
 mod action;
 pub mod bessel;
+mod estimated_action;
 pub mod free_field;
 mod lanes;
 mod phi4;
 mod pseudofermion_action;
 mod schwinger;
+mod schwinger_estimated;
 mod u1;
 pub mod u1_exact;
 mod yukawa;
@@ -17,19 +19,22 @@ mod yukawa_estimated;
 mod yukawa_joint;
 
 pub use action::{Action, ActionError};
+pub use estimated_action::{EstimateCounts, EstimatedAction, field_hash};
 pub use free_field::FreeField;
 pub use lanes::LaneAction;
 /// CG settings of the pseudofermion action (from lft-fermion).
 pub use lft_fermion::CgParams;
 /// The determinant estimator of [`YukawaEstimated`] (from lft-fermion).
 pub use lft_fermion::{
-    DetEstimator, FermionError, FlowDetEstimator, PfLayer, PseudofermionFlow, Reference,
+    DetEstimator, FermionError, FlowDetEstimator, GaugeDetEstimator, PfLayer, PseudofermionFlow,
+    Reference,
 };
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use pseudofermion_action::PseudofermionAction;
 pub use schwinger::{Schwinger, SchwingerExact, SchwingerPseudofermion};
+pub use schwinger_estimated::SchwingerEstimated;
 pub use u1::U1Wilson;
 pub use u1_exact::U1Exact;
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};
-pub use yukawa_estimated::{EstimateCounts, Estimator, YukawaEstimated, field_hash};
+pub use yukawa_estimated::{Estimator, YukawaEstimated};
 pub use yukawa_joint::{DEFAULT_STAGNATION_FLOOR, YukawaJoint};

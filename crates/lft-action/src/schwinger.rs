@@ -88,34 +88,35 @@ impl Schwinger {
 macro_rules! link_field {
     () => {
         fn lattice(&self) -> &Lattice {
-            self.model.wilson.lattice()
+            self.model.wilson().lattice()
         }
 
         fn state_len(&self) -> usize {
-            self.model.wilson.state_len()
+            self.model.wilson().state_len()
         }
 
         fn field_len(&self) -> usize {
-            self.model.wilson.field_len()
+            self.model.wilson().field_len()
         }
 
         fn log_z_offset(&self) -> f64 {
-            self.model.wilson.log_z_offset()
+            self.model.wilson().log_z_offset()
         }
 
         fn topological_charge(&self, theta: &[f64]) -> Option<f64> {
-            self.model.wilson.topological_charge(theta)
+            self.model.wilson().topological_charge(theta)
         }
 
         fn canonicalize(&self, theta: &mut [f64]) -> bool {
-            self.model.wilson.canonicalize(theta)
+            self.model.wilson().canonicalize(theta)
         }
 
         fn hot_start(&self, rng: &mut Pcg64, theta: &mut [f64]) {
-            self.model.wilson.hot_start(rng, theta)
+            self.model.wilson().hot_start(rng, theta)
         }
     };
 }
+pub(crate) use link_field;
 
 /// S = S_W − log det D with the determinant from a dense Cholesky of the even-site block at
 /// every call: O((V/2)³), for lattices up to L ≈ 32.

@@ -24,27 +24,11 @@
 //! independence Metropolis on the joint target e^{−S_φ⁴(φ) − ϕ†(D Dᵀ)⁻¹ϕ} with proposals
 //! q(φ) q(ϕ|φ), seen on φ: the same chain.
 
-use crate::{Action, Yukawa};
+use crate::estimated_action::{ACTION_KEY, EstimateLog, FORCE_KEY, field_hash, repeat_key};
+use crate::{Action, EstimateCounts, EstimatedAction, Yukawa};
 use lft_fermion::{CgParams, DetEstimator, Dirac, FermionError, FlowDetEstimator, Pseudofermion};
 use lft_lattice::Pcg64;
 use lft_lattice::{Lattice, stream_rng};
-use std::sync::Mutex;
-
-/// What the estimates and forces of a [`YukawaEstimated`] cost and met so far.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EstimateCounts {
-    /// Determinant estimates made (one per action evaluation).
-    pub estimates: u64,
-    /// Of them, fields whose ladder was extended past the largest twist to meet the
-    /// estimator's variance condition.
-    pub extended: u64,
-    /// Forces computed (one CG solve each).
-    pub forces: u64,
-    /// CG iterations of all estimates and forces.
-    pub cg_iterations: u64,
-    /// Estimates or forces whose CG failed (the action is +∞, the force NaN).
-    pub failures: u64,
-}
 
 /// The unbiased estimator of det(D Dᵀ) of a [`YukawaEstimated`].
 #[derive(Debug, Clone, PartialEq)]
@@ -115,24 +99,7 @@ pub struct YukawaEstimated {
     estimator: Estimator,
     force_cg: CgParams,
     seed: u64,
-    counts: Mutex<(EstimateCounts, Option<FermionError>)>,
-}
-
-/// Stream keys of the two kinds of noise, so that the action's and the force's draws differ.
-const ACTION_KEY: u64 = 0xA5A5_0000_0000_0001;
-const FORCE_KEY: u64 = 0x5A5A_0000_0000_0002;
-
-/// A 64-bit hash of the bits of φ (SplitMix64-style mixing of every word).
-pub fn field_hash(phi: &[f64]) -> u64 {
-    let mut h = 0x243F_6A88_85A3_08D3u64;
-    for x in phi {
-        h ^= x.to_bits();
-        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        h ^= h >> 29;
-        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        h ^= h >> 32;
-    }
-    h
+    log: EstimateLog,
 }
 
 impl YukawaEstimated {
@@ -149,7 +116,7 @@ impl YukawaEstimated {
             estimator: estimator.into(),
             force_cg,
             seed,
-            counts: Mutex::new((EstimateCounts::default(), None)),
+            log: EstimateLog::default(),
         }
     }
 
@@ -169,46 +136,45 @@ impl YukawaEstimated {
         }
     }
 
-    /// The counts so far.
-    pub fn counts(&self) -> EstimateCounts {
-        self.lock().0
-    }
-
-    /// The first CG failure since the last call, if any.
-    pub fn take_error(&self) -> Option<FermionError> {
-        self.lock().1.take()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, (EstimateCounts, Option<FermionError>)> {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn fail(&self, e: FermionError) {
-        let mut c = self.lock();
-        c.0.failures += 1;
-        c.1.get_or_insert(e);
-    }
-
     /// log d̂et(D Dᵀ) of φ with the noise of stream `key` (a ladder estimate on the field's
     /// ladder, extended where φ needs it for a finite variance).
     fn log_det_estimate(&self, phi: &[f64], key: u64) -> Result<f64, FermionError> {
         let dirac = self.model.dirac(phi);
         let mut rng = stream_rng(self.seed, key ^ field_hash(phi));
         let est = self.estimator.estimate(&dirac, &mut rng)?;
-        let mut c = self.lock();
-        c.0.estimates += 1;
-        c.0.extended += u64::from(est.extended);
-        c.0.cg_iterations += est.cg_iterations as u64;
+        self.log.estimate(est.cg_iterations, est.extended);
         Ok(est.log_det)
+    }
+}
+
+impl EstimatedAction for YukawaEstimated {
+    fn describe(&self) -> String {
+        self.estimator.describe()
+    }
+
+    fn counts(&self) -> EstimateCounts {
+        self.log.counts()
+    }
+
+    fn take_error(&self) -> Option<FermionError> {
+        self.log.take_error()
     }
 
     /// `repeats` independent estimates of log det(D Dᵀ) of φ (streams other than the
     /// action's): their spread is the estimator's variance at φ, which sets the pseudo-marginal
     /// acceptance.
-    pub fn repeated_log_det(&self, phi: &[f64], repeats: usize) -> Result<Vec<f64>, FermionError> {
-        (0..repeats as u64)
-            .map(|r| self.log_det_estimate(phi, ACTION_KEY.wrapping_add(0x1_0000 * (r + 1))))
+    fn repeated_log_det(&self, phi: &[f64], repeats: usize) -> Result<Vec<f64>, FermionError> {
+        (1..=repeats as u64)
+            .map(|r| self.log_det_estimate(phi, repeat_key(r)))
             .collect()
+    }
+
+    /// The ladder's largest twist and the rungs φ needs past it.
+    fn ladder_extension(&self, phi: &[f64]) -> Option<(f64, usize)> {
+        let ladder = self.ladder()?;
+        let configured = ladder.twists();
+        let needed = ladder.twists_for(&self.model.dirac(phi)).len();
+        Some((configured[configured.len() - 1], needed - configured.len()))
     }
 }
 
@@ -227,7 +193,7 @@ impl Action for YukawaEstimated {
         match self.log_det_estimate(phi, ACTION_KEY) {
             Ok(log_det) => self.model.phi4().action(phi) - log_det,
             Err(e) => {
-                self.fail(e);
+                self.log.fail(e);
                 f64::INFINITY
             }
         }
@@ -241,13 +207,9 @@ impl Action for YukawaEstimated {
         let mut rng = stream_rng(self.seed, FORCE_KEY ^ field_hash(phi));
         pf.heat_bath(&dirac, &mut rng);
         match pf.add_force(&dirac, self.force_cg, grad) {
-            Ok(stats) => {
-                let mut c = self.lock();
-                c.0.forces += 1;
-                c.0.cg_iterations += stats.iterations as u64;
-            }
+            Ok(stats) => self.log.force(stats.iterations),
             Err(e) => {
-                self.fail(e);
+                self.log.fail(e);
                 grad.fill(f64::NAN);
             }
         }

@@ -2,7 +2,9 @@
 //! stochastic force is unbiased for ∂S_eff/∂φ (both against the dense determinant, within 4
 //! standard errors computed from the samples), and both are fixed functions of φ.
 
-use lft_action::{Action, Phi4Params, Yukawa, YukawaEstimated, YukawaExact, YukawaParams};
+use lft_action::{
+    Action, EstimatedAction, Phi4Params, Yukawa, YukawaEstimated, YukawaExact, YukawaParams,
+};
 use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
 

@@ -3,7 +3,7 @@
 //! them; after it, what the run met.
 
 use anyhow::Result;
-use lft_action::{DetEstimator, EstimateCounts, YukawaEstimated};
+use lft_action::{EstimateCounts, EstimatedAction, YukawaEstimated};
 use lft_config::Config;
 use lft_flow::Proposal;
 use lft_lattice::stream_rng;
@@ -48,14 +48,12 @@ pub struct ConditionalTraining {
 /// measures the log-estimate variance on [`VARIANCE_PROBES`] of them.
 pub fn probe(
     proposal: &dyn Proposal,
-    target: &YukawaEstimated,
+    target: &dyn EstimatedAction,
     seed: u64,
 ) -> Result<EstimatorReport> {
     let v = proposal.volume();
     let sample = proposal.draw(PROBES, &mut stream_rng(seed, PROBE_STREAM));
-    if let Some(estimator) = target.ladder() {
-        warn_extended_ladders(estimator, target, &sample.phi, v);
-    }
+    warn_extended_ladders(target, &sample.phi, v);
     let variances: Vec<f64> = sample
         .phi
         .chunks_exact(v)
@@ -82,7 +80,7 @@ pub fn probe(
     };
     info!(
         "determinant estimator ({}): Var(log estimate) = {:.2} ± {:.2} on {VARIANCE_PROBES} proposals; it lowers the acceptance by about {:.2}",
-        target.estimator().describe(),
+        target.describe(),
         report.log_variance,
         report.log_variance_error,
         report.acceptance_factor
@@ -153,7 +151,7 @@ pub fn joint_target(
 }
 
 /// Warns about failed solves (their proposals were rejected).
-pub fn warn_about(counts: &EstimateCounts, target: &YukawaEstimated) {
+pub fn warn_about(counts: &EstimateCounts, target: &dyn EstimatedAction) {
     if let Some(e) = target.take_error() {
         warn!(
             "{} estimates failed and their proposals were rejected (first: {e}); raise action.cg_max_iterations",
@@ -163,25 +161,22 @@ pub fn warn_about(counts: &EstimateCounts, target: &YukawaEstimated) {
 }
 
 /// Warns when flow proposals need ladders past `pf_twist_max` (each extra rung costs two solves
-/// per draw).
-fn warn_extended_ladders(
-    estimator: &DetEstimator,
-    target: &YukawaEstimated,
-    phis: &[f64],
-    v: usize,
-) {
-    let rungs = estimator.twists().len();
-    let ladders: Vec<usize> = phis
+/// per draw; only the Yukawa ladder extends itself).
+fn warn_extended_ladders(target: &dyn EstimatedAction, fields: &[f64], v: usize) {
+    let extensions: Vec<(f64, usize)> = fields
         .chunks_exact(v)
-        .map(|phi| estimator.twists_for(&target.model().dirac(phi)).len())
+        .filter_map(|field| target.ladder_extension(field))
         .collect();
-    let extended = ladders.iter().filter(|&&n| n > rungs).count();
+    let extended = extensions.iter().filter(|(_, extra)| *extra > 0).count();
     if extended > 0 {
-        let longest = ladders.iter().max().copied().unwrap_or(rungs);
+        let longest = extensions
+            .iter()
+            .map(|(_, extra)| *extra)
+            .max()
+            .unwrap_or(0);
         warn!(
-            "{extended} of {PROBES} flow proposals need twists above action.pf_twist_max = {} for the determinant estimator's variance condition (docs/PHYSICS.md): their ladders grow by up to {} rungs; raise pf_twist_max if this is common",
-            estimator.twists()[rungs - 1],
-            longest - rungs
+            "{extended} of {PROBES} flow proposals need twists above action.pf_twist_max = {} for the determinant estimator's variance condition (docs/PHYSICS.md): their ladders grow by up to {longest} rungs; raise pf_twist_max if this is common",
+            extensions[0].0
         );
     }
 }

@@ -16,6 +16,7 @@ use crate::pseudo_marginal::EstimatorReport;
 use crate::sample_summary::print_summary;
 use crate::trained_flow::load_flow;
 use anyhow::{Result, bail};
+use lft_action::EstimatedAction;
 use lft_config::{Config, SampleMethod};
 use lft_flow::Proposal;
 use lft_sample::{FlowHmcSampler, ImhSampler, JointFlowHmcSampler, ReweightSampler};
@@ -52,24 +53,30 @@ pub fn run_config(
         Some(d) => d.as_ref(),
         None => &flow,
     };
-    // With pseudofermions: S_φ⁴ − log d̂et, exact in the mean (pseudo-marginal samplers); with
-    // pf_estimator = "flow", d̂et from a conditional flow trained now (joint sampling).
-    let (estimated, conditional) = match config.joint_flow() {
+    // With pseudofermions: S_bosonic − log d̂et, exact in the mean (pseudo-marginal samplers);
+    // with pf_estimator = "flow", d̂et from a conditional flow trained now (joint sampling).
+    let (joint, conditional) = match config.joint_flow() {
         Some(_) => {
             let (target, trained) = crate::pseudo_marginal::joint_target(config, proposal)?;
             (Some(target), Some(trained))
         }
-        None => (config.estimated_action(), None),
+        None => (None, None),
+    };
+    let ladder = config.estimated_action();
+    let estimated: Option<&dyn EstimatedAction> = match (&joint, &ladder) {
+        (Some(j), _) => Some(j),
+        (None, Some(l)) => Some(l.as_ref()),
+        (None, None) => None,
     };
     let boxed;
-    let action: &dyn lft_action::Action = match &estimated {
+    let action: &dyn lft_action::Action = match estimated {
         Some(e) => e,
         None => {
             boxed = config.field_action()?;
             boxed.as_ref()
         }
     };
-    let estimator = match &estimated {
+    let estimator = match estimated {
         Some(e) => Some(EstimatorReport {
             conditional,
             ..crate::pseudo_marginal::probe(proposal, e, config.seed())?
@@ -116,7 +123,7 @@ pub fn run_config(
                 "flow-HMC on the joint (φ, ϕ): {} chain(s) × {} steps, each a pseudofermion heat bath, a joint flow proposal and {} pseudofermion-HMC trajectories",
                 s.chains, s.configs, s.hmc_per_step
             );
-            let target = estimated.as_ref().expect("the joint target");
+            let target = joint.as_ref().expect("the joint target");
             let lft_action::Estimator::Flow(estimator) = target.estimator() else {
                 unreachable!("pf_estimator = \"flow\" builds the flow estimator")
             };
@@ -156,7 +163,7 @@ pub fn run_config(
             "{choice}: {e} (the batches it failed on were drawn on the CPU; the ensemble is valid)"
         );
     }
-    let counts = estimated.as_ref().map(|e| {
+    let counts = estimated.map(|e| {
         let c = e.counts();
         crate::pseudo_marginal::warn_about(&c, e);
         c

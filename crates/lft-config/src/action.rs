@@ -3,10 +3,13 @@
 
 use crate::ConfigError;
 use crate::error::invalid;
-use crate::pf_estimator::{JointFlow, MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName};
+use crate::pf_estimator::{
+    JointFlow, Ladder, MAX_RUNGS, PfEstimator, PfEstimatorName, PfReferenceName,
+};
 use lft_action::{
-    Action, CgParams, HoppingParams, Phi4, Phi4Params, PseudofermionCg, Reference, Schwinger,
-    SchwingerExact, SchwingerPseudofermion, U1Wilson, Yukawa, YukawaExact, YukawaParams,
+    Action, CgParams, GaugeDetEstimator, HoppingParams, Phi4, Phi4Params, PseudofermionCg,
+    Reference, Schwinger, SchwingerExact, SchwingerPseudofermion, U1Wilson, Yukawa, YukawaExact,
+    YukawaParams,
 };
 use lft_lattice::Lattice;
 use serde::{Deserialize, Serialize};
@@ -214,7 +217,7 @@ impl Model {
                 return Err(invalid(
                     "action.fermions",
                     "the Schwinger model with \"pseudofermion\" has no exact S(θ): it works \
-                     with [hmc]; flows need fermions = \"exact\" for now",
+                     with [hmc], and with a [flow] through the determinant estimator (pf_* keys)",
                 ));
             }
             Model::Yukawa {
@@ -490,6 +493,14 @@ impl ActionConfig {
     }
 }
 
+/// The estimator defaults of `model`: the Yukawa ladder, or the Schwinger model's at its mass.
+fn pf_defaults(model: &Model) -> PfEstimator {
+    match *model {
+        Model::Schwinger { mass, .. } => PfEstimator::schwinger(mass),
+        _ => PfEstimator::default(),
+    }
+}
+
 /// The `pf_*` keys of the determinant estimator ([`crate::pf_estimator`]).
 impl ActionConfig {
     /// Whether any `pf_*` key is set.
@@ -511,9 +522,9 @@ impl ActionConfig {
             || self.pf_flow_learning_rate.is_some()
     }
 
-    /// Writes the estimator's defaults into the effective config.
-    pub(crate) fn fill_pf_defaults(&mut self) {
-        let d = PfEstimator::default();
+    /// Writes the estimator's defaults for `model` into the effective config.
+    pub(crate) fn fill_pf_defaults(&mut self, model: &Model) {
+        let d = pf_defaults(model);
         let name = *self
             .pf_estimator
             .get_or_insert(PfEstimatorName::TwistedLadder);
@@ -529,13 +540,31 @@ impl ActionConfig {
         self.pf_twist_min.get_or_insert(d.twist_min);
         self.pf_twist_max.get_or_insert(d.twist_max);
         self.pf_twist_ratio.get_or_insert(d.twist_ratio);
-        self.pf_reference
-            .get_or_insert(PfReferenceName::MeanDiagonal);
+        if d.ladder == Ladder::Twist {
+            self.pf_reference
+                .get_or_insert(PfReferenceName::MeanDiagonal);
+        }
     }
 
     /// The estimator settings, checked (defaults where a key is absent).
-    pub(crate) fn pf_estimator(&self) -> Result<PfEstimator, ConfigError> {
-        let d = PfEstimator::default();
+    pub(crate) fn pf_estimator(&self, model: &Model) -> Result<PfEstimator, ConfigError> {
+        let d = pf_defaults(model);
+        if let Ladder::MassSquared { .. } = d.ladder {
+            if self.pf_estimator == Some(PfEstimatorName::Flow) {
+                return Err(invalid(
+                    "action.pf_estimator",
+                    "pf_estimator = \"flow\" (a conditional pseudofermion flow) is built for \
+                     the Yukawa model; the Schwinger model's flows use \"twisted-ladder\"",
+                ));
+            }
+            if self.pf_reference.is_some() {
+                return Err(invalid(
+                    "action.pf_reference",
+                    "the Schwinger model's ladder ends on the free operator (its diagonal is \
+                     the constant mass): pf_reference is the Yukawa model's",
+                ));
+            }
+        }
         let joint = self.joint_flow()?;
         let draws = self
             .pf_draws
@@ -578,11 +607,26 @@ impl ActionConfig {
                 ),
             ));
         }
+        if let Ladder::MassSquared { mass } = d.ladder {
+            let needed = GaugeDetEstimator::smallest_top_twist(mass);
+            if twist_max < needed {
+                return Err(invalid(
+                    "action.pf_twist_max",
+                    format!(
+                        "the last rung has a finite variance on every link field only when \
+                         pf_twist_max² + mass² > 4: at mass = {mass} pf_twist_max must be above \
+                         {:.6}, got {twist_max}",
+                        needed - 1e-9
+                    ),
+                ));
+            }
+        }
         let reference = match self.pf_reference.unwrap_or(PfReferenceName::MeanDiagonal) {
             PfReferenceName::Free => Reference::Free,
             PfReferenceName::MeanDiagonal => Reference::MeanDiagonal,
         };
         Ok(PfEstimator {
+            ladder: d.ladder,
             draws,
             twist_min,
             twist_max,

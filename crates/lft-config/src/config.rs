@@ -17,7 +17,10 @@ use crate::sample::{SampleMethod, SamplePlan};
 use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::snf::{SnfPlan, SnfStart};
 use crate::train::TrainPlan;
-use lft_action::{Action, FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
+use lft_action::{
+    Action, EstimatedAction, FlowDetEstimator, PseudofermionFlow, SchwingerEstimated,
+    YukawaEstimated,
+};
 use lft_flow::FlowSpec;
 use lft_lattice::Lattice;
 use lft_sample::RunPlan;
@@ -169,11 +172,11 @@ impl Config {
         self.pf_estimator.as_ref()
     }
 
-    /// For a pseudofermion config with a `[flow]` and the ladder estimator: S_φ⁴ − log d̂et(D Dᵀ)
+    /// For a pseudofermion config with a `[flow]` and the ladder estimator: S_bosonic − log d̂et
     /// with stochastic pseudofermion forces, its noise under the config's seed. `None` with
     /// `pf_estimator = "flow"`, whose estimator must first be trained
     /// ([`Config::joint_flow`], [`Config::joint_action`]).
-    pub fn estimated_action(&self) -> Option<YukawaEstimated> {
+    pub fn estimated_action(&self) -> Option<Box<dyn EstimatedAction>> {
         let pf = self.pf_estimator?;
         if pf.joint.is_some() {
             return None;
@@ -356,17 +359,11 @@ impl TryFrom<ConfigFile> for Config {
         let lattice = Lattice::new(&file.lattice.shape)
             .map_err(|e| invalid("lattice.shape", e.to_string()))?;
         let (model, couplings) = file.action.resolve(&lattice)?;
-        let pseudofermion = matches!(
-            model,
-            Model::Yukawa {
-                fermions: crate::Fermions::Pseudofermion(_),
-                ..
-            }
-        );
+        let pseudofermion = model.has_pseudofermions();
         // A pseudofermion config with a flow estimates the determinant (settings written out).
         let pf_estimator = if pseudofermion && file.flow.is_some() {
-            file.action.fill_pf_defaults();
-            Some(file.action.pf_estimator()?)
+            file.action.fill_pf_defaults(&model);
+            Some(file.action.pf_estimator(&model)?)
         } else {
             if file.action.has_pf_keys() {
                 return Err(invalid(
@@ -659,30 +656,47 @@ fn field_action_of(
     seed: u64,
 ) -> Result<Box<dyn Action>, ConfigError> {
     match pf.and_then(|pf| estimated_action_of(model, lattice, pf, seed)) {
-        Some(a) => Ok(Box::new(a)),
+        Some(a) => Ok(a),
         None => model.field_action(lattice),
     }
 }
 
-/// The estimated Yukawa action of a pseudofermion `model`; `None` for any other model.
+/// The estimated action of a pseudofermion `model` (Yukawa or Schwinger); `None` for any other
+/// model.
 fn estimated_action_of(
     model: &Model,
     lattice: &Lattice,
     pf: PfEstimator,
     seed: u64,
-) -> Option<YukawaEstimated> {
-    let Model::Yukawa {
-        params,
-        fermions: crate::Fermions::Pseudofermion(cg),
-    } = *model
-    else {
-        return None;
-    };
-    let yukawa = lft_action::Yukawa::new(lattice.clone(), params).expect("checked by resolve");
-    Some(YukawaEstimated::new(
-        yukawa,
-        pf.build(cg.action),
-        cg.force,
-        seed,
-    ))
+) -> Option<Box<dyn EstimatedAction>> {
+    match *model {
+        Model::Yukawa {
+            params,
+            fermions: crate::Fermions::Pseudofermion(cg),
+        } => {
+            let yukawa =
+                lft_action::Yukawa::new(lattice.clone(), params).expect("checked by resolve");
+            Some(Box::new(YukawaEstimated::new(
+                yukawa,
+                pf.build(cg.action),
+                cg.force,
+                seed,
+            )))
+        }
+        Model::Schwinger {
+            beta,
+            mass,
+            fermions: crate::Fermions::Pseudofermion(cg),
+        } => {
+            let schwinger = lft_action::Schwinger::new(lattice.clone(), beta, mass)
+                .expect("checked by resolve");
+            Some(Box::new(SchwingerEstimated::new(
+                schwinger,
+                pf.build_gauge(mass, cg.action),
+                cg.force,
+                seed,
+            )))
+        }
+        _ => None,
+    }
 }

@@ -7,7 +7,8 @@
 //!   cargo run --release -p lft-sample --example joint_flow_variance -- \
 //!       L G [FLOW_STEPS=1500] [PF_STEPS=400] [BLOCKS=2] [LR=5e-3] [BATCH=16] [DRAWS=1,16]
 use lft_action::{
-    Action, FlowDetEstimator, Phi4Params, PseudofermionFlow, Yukawa, YukawaEstimated, YukawaParams,
+    Action, EstimatedAction, FlowDetEstimator, Phi4Params, PseudofermionFlow, Yukawa,
+    YukawaEstimated, YukawaParams,
 };
 use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_flow::{

@@ -8,7 +8,7 @@
 //! pseudo-marginal IMH on the flow estimator of 8 draws too) and, against pseudofermion HMC,
 //! on 16 × 16.
 
-use lft_action::{FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
+use lft_action::{EstimatedAction, FlowDetEstimator, PseudofermionFlow, YukawaEstimated};
 use lft_fermion::CgParams;
 use lft_flow::Flow;
 use lft_lattice::stream_rng;

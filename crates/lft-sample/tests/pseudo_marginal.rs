@@ -7,7 +7,7 @@
 //!   determinant estimates agrees with exact-determinant HMC on ⟨|M|⟩/V, ⟨M²⟩/V and ⟨φ²⟩
 //!   within 4 combined standard errors on 4 × 4 (8 × 8 behind `--ignored`, see below).
 
-use lft_action::{Action, YukawaExact};
+use lft_action::{Action, EstimatedAction, YukawaExact};
 use lft_flow::{Activation, CouplingSpec, Flow, FlowSpec, Precision, PriorSpec};
 use lft_lattice::{gaussian_fill, stream_rng};
 use lft_sample::FlowImh;

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
-use lft_action::{Phi4Params, PseudofermionCg, Yukawa, YukawaEstimated, YukawaExact, YukawaParams};
+use lft_action::{
+    EstimatedAction, Phi4Params, PseudofermionCg, Yukawa, YukawaEstimated, YukawaExact,
+    YukawaParams,
+};
 use lft_fermion::{CgParams, DetEstimator, Reference};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{

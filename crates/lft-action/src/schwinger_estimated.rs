@@ -1,0 +1,125 @@
+//! The Schwinger model with its determinant estimated, never formed: the target of gauge flows
+//! trained with pseudofermion forces and of the pseudo-marginal samplers that correct them
+//! (`fermions = "pseudofermion"` with a `[flow]`).
+//!
+//!   action(θ)   = S_W(θ) − log d̂et(θ),  d̂et an unbiased positive estimate of det D(θ)
+//!                 (lft-fermion's [`GaugeDetEstimator`]), so e^{−action} is an unbiased
+//!                 estimate of e^{−S(θ)}: independence Metropolis and reweighting on it stay
+//!                 exact (pseudo-marginal MCMC, Andrieu & Roberts 2009);
+//!   gradient(θ) = ∂S_W/∂θ + ∂(ϕ†M_ee⁻¹ϕ)/∂θ at its own heat-bath ϕ = (D χ)_e, whose mean over
+//!                 χ is −tr(M_ee⁻¹ ∂M_ee) = ∂(−log det D)/∂θ, the exact force.
+//!
+//! Reverse-KL training on this action follows an unbiased gradient of the true KL with one CG
+//! solve per configuration. The gradient is **not** the derivative of the action (two
+//! independent estimates), so molecular dynamics must not run on it.
+//!
+//! **Randomness** as for the Yukawa model ([`crate::YukawaEstimated`]): the noise of θ comes from
+//! the stream keyed by (seed, a hash of θ's bits), so the action is a fixed function of θ.
+
+use crate::estimated_action::{ACTION_KEY, EstimateLog, FORCE_KEY, field_hash, repeat_key};
+use crate::schwinger::link_field;
+use crate::{Action, EstimateCounts, EstimatedAction, Schwinger};
+use lft_fermion::{CgParams, FermionError, GaugeDetEstimator, GaugePseudofermion};
+use lft_lattice::{Lattice, Pcg64, stream_rng};
+
+/// S_W − log d̂et D with stochastic pseudofermion forces (see the module doc).
+#[derive(Debug)]
+pub struct SchwingerEstimated {
+    model: Schwinger,
+    estimator: GaugeDetEstimator,
+    force_cg: CgParams,
+    seed: u64,
+    log: EstimateLog,
+}
+
+impl SchwingerEstimated {
+    /// The model with determinant estimates from `estimator`, forces solved to `force_cg`, and
+    /// noise under the run seed `seed`.
+    pub fn new(
+        model: Schwinger,
+        estimator: GaugeDetEstimator,
+        force_cg: CgParams,
+        seed: u64,
+    ) -> Self {
+        Self {
+            model,
+            estimator,
+            force_cg,
+            seed,
+            log: EstimateLog::default(),
+        }
+    }
+
+    pub fn model(&self) -> &Schwinger {
+        &self.model
+    }
+
+    pub fn estimator(&self) -> &GaugeDetEstimator {
+        &self.estimator
+    }
+
+    /// log d̂et D(θ) with the noise of stream `key`.
+    fn log_det_estimate(&self, theta: &[f64], key: u64) -> Result<f64, FermionError> {
+        let dirac = self.model.dirac(theta);
+        let mut rng = stream_rng(self.seed, key ^ field_hash(theta));
+        let est = self.estimator.estimate(&dirac, &mut rng)?;
+        self.log.estimate(est.cg_iterations, false);
+        Ok(est.log_det)
+    }
+}
+
+impl EstimatedAction for SchwingerEstimated {
+    fn describe(&self) -> String {
+        format!(
+            "ladder of {} twists, {} draws per rung",
+            self.estimator.twists().len(),
+            self.estimator.draws()
+        )
+    }
+
+    fn counts(&self) -> EstimateCounts {
+        self.log.counts()
+    }
+
+    fn take_error(&self) -> Option<FermionError> {
+        self.log.take_error()
+    }
+
+    fn repeated_log_det(&self, theta: &[f64], repeats: usize) -> Result<Vec<f64>, FermionError> {
+        (1..=repeats as u64)
+            .map(|r| self.log_det_estimate(theta, repeat_key(r)))
+            .collect()
+    }
+}
+
+impl Action for SchwingerEstimated {
+    link_field!();
+
+    /// S_W(θ) − log d̂et D(θ); +∞ if a CG solve failed (the proposal is then rejected and the
+    /// failure kept for [`EstimatedAction::take_error`]).
+    fn action(&self, theta: &[f64]) -> f64 {
+        match self.log_det_estimate(theta, ACTION_KEY) {
+            Ok(log_det) => self.model.wilson().action(theta) - log_det,
+            Err(e) => {
+                self.log.fail(e);
+                f64::INFINITY
+            }
+        }
+    }
+
+    /// ∂S_W/∂θ + ∂(ϕ†M_ee⁻¹ϕ)/∂θ at a heat-bath ϕ: an unbiased estimate of ∂S/∂θ.
+    fn gradient(&self, theta: &[f64], grad: &mut [f64]) {
+        self.model.wilson().gradient(theta, grad);
+        let dirac = self.model.dirac(theta);
+        let mut pf = GaugePseudofermion::new(dirac.volume());
+        let mut rng = stream_rng(self.seed, FORCE_KEY ^ field_hash(theta));
+        pf.heat_bath(&dirac, &mut rng);
+        match pf.add_force(&dirac, self.force_cg, grad) {
+            Ok(stats) => self.log.force(stats.iterations),
+            Err(e) => {
+                self.log.fail(e);
+                grad.fill(f64::NAN);
+            }
+        }
+    }
+}
