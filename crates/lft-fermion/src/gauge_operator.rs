@@ -165,6 +165,12 @@ impl<'a> GaugeDirac<'a> {
         self.hops[x * self.geometry.staggered.hops() + 2 * mu]
     }
 
+    /// K_{x, y} for the k-th hop of site x (y its k-th neighbour in the staggered hop table).
+    #[inline]
+    pub fn hop(&self, x: usize, k: usize) -> Complex64 {
+        self.hops[x * self.geometry.staggered.hops() + k]
+    }
+
     /// (K v)_x for a whole-lattice vector v.
     #[inline]
     fn hop_at(&self, v: &[Complex64], x: usize) -> Complex64 {

@@ -21,6 +21,7 @@ pub mod free;
 mod gauge_dense;
 mod gauge_det_estimator;
 mod gauge_operator;
+mod gauge_pf_flow;
 mod gauge_pseudofermion;
 mod operator;
 mod pf_flow;
@@ -40,6 +41,10 @@ pub use even_odd::schur_log_det;
 pub use gauge_dense::EvenBlockInverse;
 pub use gauge_det_estimator::{GAUGE_HOP_BOUND, GaugeDetEstimate, GaugeDetEstimator};
 pub use gauge_operator::{GaugeDirac, GaugeStaggered, apply_gauge_batch};
+pub use gauge_pf_flow::{
+    GaugeFlowDetEstimator, GaugePfGradient, GaugePfInputs, GaugePfLayer, GaugePfLoss,
+    GaugePseudofermionFlow,
+};
 pub use gauge_pseudofermion::GaugePseudofermion;
 pub use num_complex::Complex64;
 pub use operator::{Dirac, PARALLEL_SITES, apply_batch};
