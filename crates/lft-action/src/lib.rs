@@ -26,13 +26,13 @@ pub use lanes::LaneAction;
 pub use lft_fermion::CgParams;
 /// The determinant estimator of [`YukawaEstimated`] (from lft-fermion).
 pub use lft_fermion::{
-    DetEstimator, FermionError, FlowDetEstimator, GaugeDetEstimator, PfLayer, PseudofermionFlow,
-    Reference,
+    DetEstimator, FermionError, FlowDetEstimator, GaugeDetEstimator, GaugeFlowDetEstimator,
+    GaugePseudofermionFlow, PfLayer, PseudofermionFlow, Reference,
 };
 pub use phi4::{HoppingParams, Phi4, Phi4Hopping, Phi4Params};
 pub use pseudofermion_action::PseudofermionAction;
 pub use schwinger::{Schwinger, SchwingerExact, SchwingerPseudofermion};
-pub use schwinger_estimated::SchwingerEstimated;
+pub use schwinger_estimated::{GaugeEstimator, SchwingerEstimated};
 pub use u1::U1Wilson;
 pub use u1_exact::U1Exact;
 pub use yukawa::{PseudofermionCg, Yukawa, YukawaExact, YukawaParams, YukawaPseudofermion};

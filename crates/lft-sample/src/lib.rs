@@ -44,7 +44,8 @@ pub use joint_flow_hmc::{
 pub use lane_hmc::{LaneHmc, LaneTarget};
 pub use lft_records::{MemoryStore, RecordBlock, SamplerKind, Sink, Store};
 pub use pf_flow_train::{
-    PF_TRAIN_STREAM, PfFlowStep, PfFlowTrainError, PfFlowTraining, train_pf_flow,
+    ConditionalPfFlow, PF_TRAIN_STREAM, PfFlowStep, PfFlowTrainError, PfFlowTraining,
+    train_gauge_pf_flow, train_pf_flow,
 };
 pub use pf_hmc::{CG_FAILURE_LIMIT, PseudofermionHmc, PseudofermionHmcSampler};
 pub use pipeline::{RunEvent, RunObserver, RunOutcome, RunPlan, Sampler, StoreMismatch, run};

@@ -10,8 +10,11 @@
 //! log d̂et at fixed φ, ½(ℓ₁ − ℓ₂)² averaged over the batch. A configuration whose solve fails
 //! (a nearly singular D) is left out of its step, and counted.
 
-use lft_action::Yukawa;
-use lft_fermion::{CgParams, Complex64, FermionError, PseudofermionFlow, standard_complex_normal};
+use lft_action::{Schwinger, Yukawa};
+use lft_fermion::{
+    CgParams, Complex64, FermionError, GaugePseudofermionFlow, PseudofermionFlow,
+    standard_complex_normal,
+};
 use lft_flow::{Adam, Proposal};
 use lft_lattice::stream_rng;
 use rayon::prelude::*;
@@ -83,13 +86,78 @@ pub enum PfFlowTrainError {
     EmptyBatch,
 }
 
-/// Trains `flow` for `settings.steps` steps on configurations from `proposal` (see the module
-/// doc), calling `on_step` after each; returns every step's record.
+/// The parameters of a conditional pseudofermion flow, as the trainer sees them.
+pub trait ConditionalPfFlow: Sync {
+    fn params(&self) -> &[f64];
+    fn params_mut(&mut self) -> &mut [f64];
+}
+
+impl ConditionalPfFlow for PseudofermionFlow {
+    fn params(&self) -> &[f64] {
+        PseudofermionFlow::params(self)
+    }
+
+    fn params_mut(&mut self) -> &mut [f64] {
+        PseudofermionFlow::params_mut(self)
+    }
+}
+
+impl ConditionalPfFlow for GaugePseudofermionFlow {
+    fn params(&self) -> &[f64] {
+        GaugePseudofermionFlow::params(self)
+    }
+
+    fn params_mut(&mut self) -> &mut [f64] {
+        GaugePseudofermionFlow::params_mut(self)
+    }
+}
+
+/// ℓ = −log d̂et of one (configuration, ξ) under a flow: (ℓ, ∂ℓ/∂parameters, CG iterations).
+type ConditionalLoss<'a, F> = dyn Fn(&F, &[f64], &[Complex64], CgParams) -> Result<(f64, Vec<f64>, usize), FermionError>
+    + Sync
+    + 'a;
+
+/// Trains the Yukawa model's `flow` for `settings.steps` steps on configurations from
+/// `proposal` (see the module doc), calling `on_step` after each; returns every step's record.
 pub fn train_pf_flow(
     flow: &mut PseudofermionFlow,
     proposal: &dyn Proposal,
     model: &Yukawa,
     settings: &PfFlowTraining,
+    on_step: &mut dyn FnMut(&PfFlowStep),
+) -> Result<Vec<PfFlowStep>, PfFlowTrainError> {
+    let v = proposal.volume();
+    let loss = |f: &PseudofermionFlow, phi: &[f64], xi: &[Complex64], cg: CgParams| {
+        let out = f.loss(&model.dirac(phi), xi, cg)?;
+        Ok((out.loss, out.params, out.cg_iterations))
+    };
+    train_conditional(flow, proposal, v, settings, &loss, on_step)
+}
+
+/// Trains the Schwinger model's gauge-covariant `flow` (ξ on the V/2 even sites) on link
+/// configurations from `proposal`, as [`train_pf_flow`] does the Yukawa model's.
+pub fn train_gauge_pf_flow(
+    flow: &mut GaugePseudofermionFlow,
+    proposal: &dyn Proposal,
+    model: &Schwinger,
+    settings: &PfFlowTraining,
+    on_step: &mut dyn FnMut(&PfFlowStep),
+) -> Result<Vec<PfFlowStep>, PfFlowTrainError> {
+    let half = model.geometry().half_volume();
+    let loss = |f: &GaugePseudofermionFlow, theta: &[f64], xi: &[Complex64], cg: CgParams| {
+        let out = f.loss(&model.dirac(theta), theta, xi, cg)?;
+        Ok((out.loss, out.params, out.cg_iterations))
+    };
+    train_conditional(flow, proposal, half, settings, &loss, on_step)
+}
+
+/// The training loop of either model: ξ of `xi_len` components per draw.
+fn train_conditional<F: ConditionalPfFlow>(
+    flow: &mut F,
+    proposal: &dyn Proposal,
+    xi_len: usize,
+    settings: &PfFlowTraining,
+    loss: &ConditionalLoss<'_, F>,
     on_step: &mut dyn FnMut(&PfFlowStep),
 ) -> Result<Vec<PfFlowStep>, PfFlowTrainError> {
     if settings.batch == 0 {
@@ -107,19 +175,18 @@ pub fn train_pf_flow(
             .par_chunks_exact(v)
             .enumerate()
             .map(|(i, phi)| {
-                let dirac = model.dirac(phi);
                 let key = PF_TRAIN_STREAM + (step * settings.batch + i) as u64;
                 let mut rng = stream_rng(settings.seed, key);
-                let mut xi = vec![Complex64::default(); v];
+                let mut xi = vec![Complex64::default(); xi_len];
                 let mut grad = vec![0.0; frozen.params().len()];
                 let mut losses = [0.0; 2];
                 let mut iterations = 0;
                 for l in &mut losses {
                     standard_complex_normal(&mut rng, &mut xi);
-                    let out = frozen.loss(&dirac, &xi, settings.cg)?;
-                    grad.iter_mut().zip(&out.params).for_each(|(g, p)| *g += p);
-                    *l = out.loss;
-                    iterations += out.cg_iterations;
+                    let (value, params, cg_iterations) = loss(frozen, phi, &xi, settings.cg)?;
+                    grad.iter_mut().zip(&params).for_each(|(g, p)| *g += p);
+                    *l = value;
+                    iterations += cg_iterations;
                 }
                 Ok(ConfigShare {
                     grad,

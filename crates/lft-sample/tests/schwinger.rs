@@ -1,7 +1,9 @@
 //! The Schwinger model's samplers: pseudofermion HMC is reversible at fixed pseudofermion;
 //! on 4 × 4 at β = 2, m = 0.1 and 0.5, HMC with the exact determinant, pseudofermion HMC,
-//! independence Metropolis and flow-HMC with a gauge-equivariant flow, and pseudo-marginal
-//! independence Metropolis on the estimated determinant, agree with each other and with exact
+//! independence Metropolis and flow-HMC with a gauge-equivariant flow, and the
+//! determinant-free samplers (pseudo-marginal independence Metropolis on the ladder estimate
+//! of det D, and joint (θ, ϕ) independence Metropolis with a gauge-covariant conditional
+//! pseudofermion flow), agree with each other and with exact
 //! reweighting of pure-gauge heat-bath samples by det D (computed here) within 4 combined
 //! standard errors on ⟨cos θ_P⟩, ⟨Q²⟩ and Σ = (1/V) tr D⁻¹. The same at 8 × 8 is behind
 //! `#[ignore]` (`cargo test --release -p lft-sample --test schwinger -- --ignored`, minutes).
@@ -10,12 +12,14 @@ use lft_action::{
     Action, EstimatedAction, PseudofermionAction, PseudofermionCg, Schwinger, SchwingerEstimated,
     SchwingerExact, SchwingerPseudofermion, U1Wilson,
 };
-use lft_fermion::{CgParams, EvenBlockInverse, GaugeDetEstimator};
+use lft_fermion::{
+    CgParams, EvenBlockInverse, GaugeDetEstimator, GaugeFlowDetEstimator, GaugePseudofermionFlow,
+};
 use lft_lattice::gauge::{average_plaquette, topological_charge};
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::{
     FlowHmc, FlowImh, HeatbathChain, HmcChain, HmcParams, Integrate, Integrator, MarkovChain,
-    PseudofermionHmc, Start,
+    PfFlowTraining, PseudofermionHmc, Start, train_gauge_pf_flow,
 };
 use lft_stats::{GammaOptions, gamma_method, weighted_jackknife};
 
@@ -113,10 +117,39 @@ fn compare(what: &str, a: &[(f64, f64); 3], b: &[(f64, f64); 3]) {
     }
 }
 
-/// Independence Metropolis on S_W − log d̂et (the determinant estimated without bias by the
-/// twisted-mass ladder, never formed) with a flow trained on its stochastic pseudofermion
-/// force alone: 4 chains of `steps`.
-fn pseudo_marginal_imh(model: &Schwinger, steps: usize) -> [(f64, f64); 3] {
+/// 4 chains of `steps` of independence Metropolis with proposals from `flow` on `target`, with
+/// the acceptance.
+fn imh_chains(
+    model: &Schwinger,
+    flow: &lft_flow::Flow,
+    target: &dyn Action,
+    steps: usize,
+    seed: u64,
+) -> ([(f64, f64); 3], f64) {
+    let n = target.state_len();
+    let mut accepted = 0;
+    let series: Vec<Vec<[f64; 3]>> = (0..4)
+        .map(|c| {
+            let mut chain = FlowImh::new(flow, target, 256, stream_rng(seed, c));
+            let (configs, records) = chain.run(steps).unwrap();
+            accepted += records.iter().filter(|r| r.accepted).count();
+            configs
+                .chunks_exact(n)
+                .map(|theta| observables(model, theta).0)
+                .collect()
+        })
+        .collect();
+    (
+        chain_estimates(&series),
+        accepted as f64 / (4 * steps) as f64,
+    )
+}
+
+/// Determinant-free flows, 4 chains of `steps` each: independence Metropolis on
+/// S_W − log d̂et with the twisted-mass ladder (pseudo-marginal), with a flow trained on the
+/// stochastic pseudofermion force alone; then with a gauge-covariant conditional pseudofermion
+/// flow trained on that flow's proposals (joint (θ, ϕ) sampling).
+fn determinant_free_imh(model: &Schwinger, steps: usize) -> [[(f64, f64); 3]; 2] {
     let mass = model.mass();
     let twists = GaugeDetEstimator::ladder_twists(mass, 0.05, 2.0, 1.15);
     let cg = CgParams {
@@ -127,20 +160,7 @@ fn pseudo_marginal_imh(model: &Schwinger, steps: usize) -> [(f64, f64); 3] {
     let estimated = SchwingerEstimated::new(model.clone(), estimator, cg, 27);
     let lattice = model.wilson().lattice().clone();
     let flow = trained_gauge_flow(&lattice, &estimated, 16, 600, 28);
-    let n = estimated.state_len();
-    let mut accepted = 0;
-    let series: Vec<Vec<[f64; 3]>> = (0..4)
-        .map(|c| {
-            let mut chain = FlowImh::new(&flow, &estimated, 256, stream_rng(29, c));
-            let (configs, records) = chain.run(steps).unwrap();
-            accepted += records.iter().filter(|r| r.accepted).count();
-            configs
-                .chunks_exact(n)
-                .map(|theta| observables(model, theta).0)
-                .collect()
-        })
-        .collect();
-    let acceptance = accepted as f64 / (4 * steps) as f64;
+    let (ladder, acceptance) = imh_chains(model, &flow, &estimated, steps, 29);
     let c = estimated.counts();
     eprintln!(
         "pseudo-marginal IMH m = {mass}: acceptance {acceptance:.3}, {:.0} CG iterations per estimate",
@@ -151,7 +171,39 @@ fn pseudo_marginal_imh(model: &Schwinger, steps: usize) -> [(f64, f64); 3] {
         "the pseudo-marginal chains move: {acceptance}"
     );
     assert_eq!(c.failures, 0);
-    chain_estimates(&series)
+
+    let mut pf_flow = GaugePseudofermionFlow::standard(2, mass);
+    let settings = PfFlowTraining {
+        steps: 200,
+        batch: 16,
+        learning_rate: 5e-3,
+        cg,
+        seed: 30,
+    };
+    let history = train_gauge_pf_flow(&mut pf_flow, &flow, model, &settings, &mut |_| {}).unwrap();
+    let variance = |r: &[lft_sample::PfFlowStep]| {
+        r.iter().map(|s| s.log_det_variance).sum::<f64>() / r.len() as f64
+    };
+    let (first, last) = (variance(&history[..20]), variance(&history[180..]));
+    eprintln!("conditional flow m = {mass}: Var(log d̂et | θ) {first:.3} → {last:.3}");
+    assert!(
+        last < first,
+        "training lowers the variance: {first} → {last}"
+    );
+    let joint = SchwingerEstimated::new(
+        model.clone(),
+        GaugeFlowDetEstimator::new(pf_flow, 1, cg).unwrap(),
+        cg,
+        31,
+    );
+    let (joint_estimates, acceptance) = imh_chains(model, &flow, &joint, steps, 32);
+    let c = joint.counts();
+    eprintln!(
+        "joint IMH m = {mass}: acceptance {acceptance:.3}, {:.0} CG iterations per estimate",
+        c.cg_iterations as f64 / c.estimates as f64
+    );
+    assert!(acceptance > 0.05, "the joint chains move: {acceptance}");
+    [ladder, joint_estimates]
 }
 
 /// Every sampler against the reweighted reference and against each other at (L, β, m).
@@ -203,7 +255,7 @@ fn samplers_agree(l: usize, beta: f64, mass: f64, steps: usize, imh_steps: usize
     eprintln!("flow IMH L = {l}, m = {mass}: acceptance {acceptance:.3}");
     assert!(acceptance > 0.1, "the trained flow is useful: {acceptance}");
     let imh = chain_estimates(&series);
-    let pseudo_marginal = pseudo_marginal_imh(&model, imh_steps);
+    let [pseudo_marginal, joint] = determinant_free_imh(&model, imh_steps);
     let flow_hmc = chain_estimates(&run_chains(
         steps,
         &|c| {
@@ -238,6 +290,11 @@ fn samplers_agree(l: usize, beta: f64, mass: f64, steps: usize, imh_steps: usize
     compare(
         &format!("{at} pseudo-marginal flow IMH vs reweighting"),
         &pseudo_marginal,
+        &reference,
+    );
+    compare(
+        &format!("{at} joint (θ, ϕ) flow IMH vs reweighting"),
+        &joint,
         &reference,
     );
     compare(
