@@ -3,11 +3,11 @@
 //! them; after it, what the run met.
 
 use anyhow::Result;
-use lft_action::{EstimateCounts, EstimatedAction, YukawaEstimated};
+use lft_action::{EstimateCounts, EstimatedAction, SchwingerEstimated, YukawaEstimated};
 use lft_config::Config;
 use lft_flow::Proposal;
 use lft_lattice::stream_rng;
-use lft_sample::train_pf_flow;
+use lft_sample::{PfFlowStep, train_gauge_pf_flow, train_pf_flow};
 use lft_stats::special::gamma_q;
 use tracing::{info, warn};
 
@@ -91,33 +91,39 @@ pub fn probe(
 /// Stream key of the conditional flow's training under the run seed.
 const PF_FLOW_SEED: u64 = 0x5046_464C_4F57; // "PFFLOW"
 
+/// The joint target of `pf_estimator = "flow"`: the model's estimated action with the trained
+/// conditional flow's estimate.
+pub enum JointTarget {
+    Yukawa(YukawaEstimated),
+    Schwinger(SchwingerEstimated),
+}
+
+impl JointTarget {
+    pub fn target(&self) -> &dyn EstimatedAction {
+        match self {
+            JointTarget::Yukawa(t) => t,
+            JointTarget::Schwinger(t) => t,
+        }
+    }
+}
+
 /// For `pf_estimator = "flow"`: trains the conditional pseudofermion flow on proposals of
 /// `proposal` (deterministic under the run seed, so a resumed run trains the same flow),
 /// logs its progress, and returns the joint target.
 pub fn joint_target(
     config: &Config,
     proposal: &dyn Proposal,
-) -> Result<(YukawaEstimated, ConditionalTraining)> {
+) -> Result<(JointTarget, ConditionalTraining)> {
     let joint = config
         .joint_flow()
         .expect("called for pf_estimator = \"flow\"");
-    let model = config
-        .pseudofermion_model()
-        .expect("a pseudofermion config");
     let cg = config.pseudofermion_cg().expect("a pseudofermion config");
-    let mut pf_flow = joint.untrained(config.lattice().dim());
     let settings = joint.training(cg.action, config.seed() ^ PF_FLOW_SEED);
-    info!(
-        "training the conditional pseudofermion flow ({} parameters): {} steps of {} proposals × 2 draws",
-        pf_flow.params().len(),
-        settings.steps,
-        settings.batch
-    );
     let every = (settings.steps / 5).max(1);
-    let history = train_pf_flow(&mut pf_flow, proposal, &model, &settings, &mut |s| {
+    let mut report = |s: &PfFlowStep| {
         if (s.step + 1) % every == 0 {
             info!(
-                "  step {}: loss {:.3}, Var(log d̂et | φ) {:.3}",
+                "  step {}: loss {:.3}, Var(log d̂et | field) {:.3}",
                 s.step + 1,
                 s.loss,
                 s.log_det_variance
@@ -130,23 +136,45 @@ pub fn joint_target(
                 s.failed
             );
         }
-    })?;
-    let tenth = (history.len() / 10).max(1);
-    let mean = |r: &[lft_sample::PfFlowStep]| {
-        r.iter().map(|s| s.log_det_variance).sum::<f64>() / r.len() as f64
     };
+    let announce = |params: usize, kind: &str| {
+        info!(
+            "training the {kind} conditional pseudofermion flow ({params} parameters): {} steps of {} proposals × 2 draws",
+            settings.steps, settings.batch
+        );
+    };
+    let (target, history) = if let Some(model) = config.schwinger_model() {
+        let mut pf_flow = joint.untrained_gauge(model.mass());
+        announce(pf_flow.params().len(), "gauge-covariant");
+        let history = train_gauge_pf_flow(&mut pf_flow, proposal, &model, &settings, &mut report)?;
+        let target = config
+            .gauge_joint_action(pf_flow)
+            .expect("a Schwinger pseudofermion config with pf_estimator = \"flow\"");
+        (JointTarget::Schwinger(target), history)
+    } else {
+        let model = config
+            .pseudofermion_model()
+            .expect("a pseudofermion config");
+        let mut pf_flow = joint.untrained(config.lattice().dim());
+        announce(pf_flow.params().len(), "Yukawa");
+        let history = train_pf_flow(&mut pf_flow, proposal, &model, &settings, &mut report)?;
+        let target = config
+            .joint_action(pf_flow)
+            .expect("a pseudofermion config with pf_estimator = \"flow\"");
+        (JointTarget::Yukawa(target), history)
+    };
+    let tenth = (history.len() / 10).max(1);
+    let mean =
+        |r: &[PfFlowStep]| r.iter().map(|s| s.log_det_variance).sum::<f64>() / r.len() as f64;
     let trained = ConditionalTraining {
         steps: history.len(),
         variance_start: mean(&history[..tenth]),
         variance_end: mean(&history[history.len() - tenth..]),
     };
     info!(
-        "conditional flow trained: Var(log d̂et | φ) {:.3} over the first tenth of the steps, {:.3} over the last",
+        "conditional flow trained: Var(log d̂et | field) {:.3} over the first tenth of the steps, {:.3} over the last",
         trained.variance_start, trained.variance_end
     );
-    let target = config
-        .joint_action(pf_flow)
-        .expect("a pseudofermion config with pf_estimator = \"flow\"");
     Ok((target, trained))
 }
 

@@ -12,7 +12,7 @@ use crate::cli::RunArgs;
 use crate::device::Choice;
 use crate::pipeline::run_ensemble;
 use crate::progress::RunProgress;
-use crate::pseudo_marginal::EstimatorReport;
+use crate::pseudo_marginal::{EstimatorReport, JointTarget};
 use crate::sample_summary::print_summary;
 use crate::trained_flow::load_flow;
 use anyhow::{Result, bail};
@@ -64,7 +64,7 @@ pub fn run_config(
     };
     let ladder = config.estimated_action();
     let estimated: Option<&dyn EstimatedAction> = match (&joint, &ladder) {
-        (Some(j), _) => Some(j),
+        (Some(j), _) => Some(j.target()),
         (None, Some(l)) => Some(l.as_ref()),
         (None, None) => None,
     };
@@ -123,7 +123,9 @@ pub fn run_config(
                 "flow-HMC on the joint (φ, ϕ): {} chain(s) × {} steps, each a pseudofermion heat bath, a joint flow proposal and {} pseudofermion-HMC trajectories",
                 s.chains, s.configs, s.hmc_per_step
             );
-            let target = joint.as_ref().expect("the joint target");
+            let Some(JointTarget::Yukawa(target)) = joint.as_ref() else {
+                unreachable!("the config refuses flow-HMC on other joint targets")
+            };
             let lft_action::Estimator::Flow(estimator) = target.estimator() else {
                 unreachable!("pf_estimator = \"flow\" builds the flow estimator")
             };

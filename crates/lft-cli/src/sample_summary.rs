@@ -126,7 +126,7 @@ pub(crate) fn print_summary(
             row(
                 "conditional pf flow",
                 format!(
-                    "{} training steps: Var(log d̂et | φ) {:.3} → {:.3}",
+                    "{} training steps: Var(log d̂et | field) {:.3} → {:.3}",
                     t.steps, t.variance_start, t.variance_end
                 ),
             );

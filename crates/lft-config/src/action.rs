@@ -550,13 +550,6 @@ impl ActionConfig {
     pub(crate) fn pf_estimator(&self, model: &Model) -> Result<PfEstimator, ConfigError> {
         let d = pf_defaults(model);
         if let Ladder::MassSquared { .. } = d.ladder {
-            if self.pf_estimator == Some(PfEstimatorName::Flow) {
-                return Err(invalid(
-                    "action.pf_estimator",
-                    "pf_estimator = \"flow\" (a conditional pseudofermion flow) is built for \
-                     the Yukawa model; the Schwinger model's flows use \"twisted-ladder\"",
-                ));
-            }
             if self.pf_reference.is_some() {
                 return Err(invalid(
                     "action.pf_reference",

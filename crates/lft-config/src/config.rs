@@ -18,8 +18,8 @@ use crate::slurm::{SlurmConfig, SlurmPlan};
 use crate::snf::{SnfPlan, SnfStart};
 use crate::train::TrainPlan;
 use lft_action::{
-    Action, EstimatedAction, FlowDetEstimator, PseudofermionFlow, SchwingerEstimated,
-    YukawaEstimated,
+    Action, EstimatedAction, FlowDetEstimator, GaugeFlowDetEstimator, GaugePseudofermionFlow,
+    PseudofermionFlow, SchwingerEstimated, YukawaEstimated,
 };
 use lft_flow::FlowSpec;
 use lft_lattice::Lattice;
@@ -233,6 +233,42 @@ impl Config {
             .expect("pf_draws checked when the config was read");
         Some(YukawaEstimated::new(
             self.pseudofermion_model()?,
+            estimator,
+            cg.force,
+            self.seed(),
+        ))
+    }
+
+    /// The Schwinger model of a pseudofermion config (what its conditional flow trains on).
+    pub fn schwinger_model(&self) -> Option<lft_action::Schwinger> {
+        let Model::Schwinger {
+            beta,
+            mass,
+            fermions: crate::Fermions::Pseudofermion(_),
+        } = self.model
+        else {
+            return None;
+        };
+        Some(
+            lft_action::Schwinger::new(self.lattice.clone(), beta, mass)
+                .expect("checked by resolve"),
+        )
+    }
+
+    /// For the Schwinger model with `pf_estimator = "flow"`: S_W − log d̂et with d̂et the
+    /// importance-sampling estimate of the trained gauge-covariant conditional flow `pf_flow`,
+    /// so that independence Metropolis on it samples the joint (θ, ϕ).
+    pub fn gauge_joint_action(
+        &self,
+        pf_flow: GaugePseudofermionFlow,
+    ) -> Option<SchwingerEstimated> {
+        let pf = self.pf_estimator?;
+        pf.joint?;
+        let cg = self.pseudofermion_cg()?;
+        let estimator = GaugeFlowDetEstimator::new(pf_flow, pf.draws, cg.action)
+            .expect("pf_draws checked when the config was read");
+        Some(SchwingerEstimated::new(
+            self.schwinger_model()?,
             estimator,
             cg.force,
             self.seed(),
@@ -609,6 +645,16 @@ impl TryFrom<ConfigFile> for Config {
                  action: use method = \"imh\" or \"reweight\", or action.pf_estimator = \
                  \"flow\" (flow-HMC on the joint target: pseudofermion-HMC trajectories), or \
                  fermions = \"exact\"",
+            ));
+        }
+        if joint
+            && matches!(model, Model::Schwinger { .. })
+            && sample.as_ref().map(|s| s.method) == Some(SampleMethod::FlowHmc)
+        {
+            return Err(invalid(
+                "sample.method",
+                "flow-HMC on the joint (θ, ϕ) target is built for the Yukawa model: the \
+                 Schwinger model's joint sampler is method = \"imh\" (or \"reweight\")",
             ));
         }
         let mut output = Output::try_from(&file.output)?;

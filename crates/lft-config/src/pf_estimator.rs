@@ -4,7 +4,10 @@
 //! For the Schwinger model the ladder is spaced geometrically in m² + μ² (`pf_twist_ratio` is
 //! the ratio of consecutive m² + μ_k²), its reference is the free operator (no
 //! `pf_reference`), `pf_twist_max² + mass² > 4` (finite variance on every link field), and the
-//! defaults are [`PfEstimator::schwinger`]; `pf_estimator = "flow"` is the Yukawa model's.
+//! defaults are [`PfEstimator::schwinger`]. Its `pf_estimator = "flow"` trains lft-fermion's
+//! gauge-covariant `GaugePseudofermionFlow` (`pf_flow_blocks` blocks of Lower, Upper, Scale)
+//! and samples the joint (θ, ϕ) by independence Metropolis (flow-HMC on the joint target is
+//! the Yukawa model's).
 //!
 //! ```toml
 //! [action]
@@ -33,7 +36,9 @@
 //!
 //! The keys are fields of [`crate::ActionConfig`], which resolves them into a [`PfEstimator`].
 
-use lft_action::{CgParams, DetEstimator, GaugeDetEstimator, PseudofermionFlow, Reference};
+use lft_action::{
+    CgParams, DetEstimator, GaugeDetEstimator, GaugePseudofermionFlow, PseudofermionFlow, Reference,
+};
 use lft_sample::PfFlowTraining;
 use serde::{Deserialize, Serialize};
 
@@ -104,9 +109,15 @@ impl Default for JointFlow {
 }
 
 impl JointFlow {
-    /// The untrained flow in `dim` dimensions.
+    /// The Yukawa model's untrained flow in `dim` dimensions.
     pub fn untrained(&self, dim: usize) -> PseudofermionFlow {
         PseudofermionFlow::standard(self.blocks, dim)
+    }
+
+    /// The Schwinger model's untrained gauge-covariant flow at bare mass m: Scale, then
+    /// `blocks` × (Lower, Upper, Scale).
+    pub fn untrained_gauge(&self, mass: f64) -> GaugePseudofermionFlow {
+        GaugePseudofermionFlow::standard(self.blocks, mass)
     }
 
     /// Its training, noise under `seed`, solves to the action's `cg` but no tighter than a
