@@ -29,13 +29,10 @@
 //! whose weight e^{−S_pf} is negligible (S_pf ≳ 10⁴ where it happened).
 
 use crate::action::free_field_mass_term;
-use crate::{Action, PseudofermionCg, Yukawa};
-use lft_fermion::{
-    CgParams, CgScratch, CgStats, Complex64, FermionError, accept_stagnated, re_dot, solve_ddt,
-};
+use crate::joint_action::{DEFAULT_STAGNATION_FLOOR, JointSolves};
+use crate::{Action, JointAction, PseudofermionCg, Yukawa};
+use lft_fermion::{CgParams, CgScratch, Complex64, FermionError, re_dot, solve_ddt};
 use lft_lattice::{Hop, Lattice};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// S_J on the joint state (φ, u, w) of [the module](self); state length 3V.
 #[derive(Debug)]
@@ -43,14 +40,8 @@ pub struct YukawaJoint {
     model: Yukawa,
     cg: PseudofermionCg,
     stagnation_floor: f64,
-    solves: AtomicU64,
-    iterations: AtomicU64,
-    stagnated: AtomicU64,
-    error: Mutex<Option<FermionError>>,
+    solves: JointSolves,
 }
-
-/// The default [`YukawaJoint::stagnation_floor`].
-pub const DEFAULT_STAGNATION_FLOOR: f64 = lft_fermion::STAGNATION_FLOOR;
 
 /// The right-hand side u + i w and the solution X = A⁻¹(u + i w) of one solve.
 struct Solve {
@@ -65,10 +56,7 @@ impl YukawaJoint {
             model,
             cg,
             stagnation_floor: DEFAULT_STAGNATION_FLOOR,
-            solves: AtomicU64::new(0),
-            iterations: AtomicU64::new(0),
-            stagnated: AtomicU64::new(0),
-            error: Mutex::new(None),
+            solves: JointSolves::default(),
         }
     }
 
@@ -86,31 +74,8 @@ impl YukawaJoint {
         self
     }
 
-    /// The largest relative residual at which a stagnated solve is accepted.
-    pub fn stagnation_floor(&self) -> f64 {
-        self.stagnation_floor
-    }
-
-    /// How many solves stagnated above their tolerance and were accepted.
-    pub fn stagnated_solves(&self) -> u64 {
-        self.stagnated.load(Ordering::Relaxed)
-    }
-
     pub fn model(&self) -> &Yukawa {
         &self.model
-    }
-
-    /// (solves, total CG iterations) so far.
-    pub fn cg_counts(&self) -> (u64, u64) {
-        (
-            self.solves.load(Ordering::Relaxed),
-            self.iterations.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The first CG failure since the last call, if any.
-    pub fn take_error(&self) -> Option<FermionError> {
-        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     fn volume(&self) -> usize {
@@ -143,27 +108,9 @@ impl YukawaJoint {
             params,
             &mut scratch,
         );
-        let stagnated = matches!(raw, Err(FermionError::CgStagnated { .. }));
-        let result = accept_stagnated(raw, floor);
-        if stagnated && result.is_ok() {
-            self.stagnated.fetch_add(1, Ordering::Relaxed);
-        }
-        self.record(&result);
-        result.map(|_| Solve { rhs, solution })
-    }
-
-    fn record(&self, result: &Result<CgStats, FermionError>) {
-        self.solves.fetch_add(1, Ordering::Relaxed);
-        match result {
-            Ok(stats) => {
-                self.iterations
-                    .fetch_add(stats.iterations as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
-                error.get_or_insert_with(|| e.clone());
-            }
-        }
+        self.solves
+            .record(raw, floor)
+            .map(|_| Solve { rhs, solution })
     }
 
     /// S_pf = ½ Re((u + i w)† X) at the action tolerance (+∞ where CG fails).
@@ -172,6 +119,28 @@ impl YukawaJoint {
             Ok(Solve { rhs, solution }) => 0.5 * re_dot(&rhs, &solution),
             Err(_) => f64::INFINITY,
         }
+    }
+}
+
+impl JointAction for YukawaJoint {
+    fn joint_state(&self) -> &'static str {
+        "(φ, ϕ)"
+    }
+
+    fn cg_counts(&self) -> (u64, u64) {
+        self.solves.cg_counts()
+    }
+
+    fn stagnated_solves(&self) -> u64 {
+        self.solves.stagnated()
+    }
+
+    fn stagnation_floor(&self) -> f64 {
+        self.stagnation_floor
+    }
+
+    fn take_error(&self) -> Option<FermionError> {
+        self.solves.take_error()
     }
 }
 

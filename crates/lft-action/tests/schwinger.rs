@@ -1,9 +1,11 @@
-//! The Schwinger-model actions: forces of the exact and the pseudofermion action against
-//! finite differences, the free limit of the determinant, gauge invariance, bad input.
+//! The Schwinger-model actions: forces of the exact, the pseudofermion and the joint (θ, ϕ)
+//! action against finite differences, the free limit of the determinant, gauge invariance,
+//! bad input.
 
+use faer::linalg::solvers::Solve;
 use lft_action::{
-    Action, PseudofermionAction, PseudofermionCg, Schwinger, SchwingerExact,
-    SchwingerPseudofermion, U1Wilson,
+    Action, JointAction, PseudofermionAction, PseudofermionCg, Schwinger, SchwingerExact,
+    SchwingerJoint, SchwingerPseudofermion, U1Wilson,
 };
 use lft_fermion::CgParams;
 use lft_fermion::free::free_log_det;
@@ -78,6 +80,59 @@ fn the_pseudofermion_action_and_force_at_fixed_pseudofermion() {
     let other = action.fresh();
     assert_eq!(other.cg_counts(), (0, 0));
     assert!(other.pseudofermion().iter().all(|z| z.norm() == 0.0));
+}
+
+/// The joint (θ, u, w) target: its gradient in every component against finite differences,
+/// its parts, and S_J − S_W = ½ Re(z†M_ee⁻¹z) with M_ee dense.
+#[test]
+fn the_joint_action_and_force() {
+    let m = model(&[4, 6], 1.3, 0.4);
+    let cg = PseudofermionCg {
+        action: CgParams {
+            tolerance: 1e-13,
+            max_iterations: 10_000,
+        },
+        force: CgParams {
+            tolerance: 1e-13,
+            max_iterations: 10_000,
+        },
+    };
+    let joint = SchwingerJoint::new(m.clone(), cg);
+    assert_eq!(joint.state_len(), 2 * 24 + 24);
+    assert_eq!(joint.field_len(), 48);
+    let mut x = random_angles(48, 7);
+    let mut rng = stream_rng(8, 0);
+    let mut z = vec![0.0; 24];
+    lft_lattice::gaussian_fill(&mut rng, &mut z);
+    x.extend(&z);
+    check_gradient(&joint, &x, 1e-6);
+    // Against the dense even block.
+    let dirac = m.dirac(&x[..48]);
+    let dense = dirac.dense_normal_even();
+    let rhs = faer::Mat::<lft_fermion::Complex64>::from_fn(12, 1, |i, _| {
+        lft_fermion::Complex64::new(z[i], z[12 + i])
+    });
+    let solved = dense.llt(faer::Side::Lower).unwrap().solve(&rhs);
+    let quadratic: f64 = (0..12)
+        .map(|i| (rhs[(i, 0)].conj() * solved[(i, 0)]).re)
+        .sum();
+    let s_w = m.wilson().action(&x[..48]);
+    assert!(
+        (joint.action(&x) - (s_w + 0.5 * quadratic)).abs() < 1e-10 * quadratic.abs().max(1.0),
+        "{} vs {}",
+        joint.action(&x),
+        s_w + 0.5 * quadratic
+    );
+    // Canonicalisation wraps the links only.
+    let mut y = x.clone();
+    y[0] += 2.0 * PI;
+    y[50] += 2.0 * PI;
+    assert!(joint.canonicalize(&mut y));
+    assert!((y[0] - x[0]).abs() < 1e-12);
+    assert!((y[50] - x[50] - 2.0 * PI).abs() < 1e-12);
+    let (solves, _) = joint.cg_counts();
+    assert!(solves > 0);
+    assert!(joint.take_error().is_none());
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! finite differences in all 3V components, its pseudofermion part against the heat bath's
 //! exact value, and the fused prior gradient against its definition.
 
-use lft_action::{Action, Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaJoint, YukawaParams};
+use lft_action::{
+    Action, JointAction, Phi4, Phi4Params, PseudofermionCg, Yukawa, YukawaJoint, YukawaParams,
+};
 use lft_fermion::{CgParams, Complex64};
 use lft_lattice::{Lattice, gaussian_fill, stream_rng};
 

@@ -249,9 +249,12 @@ fn device_annealer(
 }
 
 /// The CG work of annealing on the joint (φ, ϕ) target of pseudofermions.
-fn print_joint_summary(joint: &lft_action::YukawaJoint) {
+fn print_joint_summary(joint: &dyn lft_action::JointAction) {
     let (solves, iterations) = joint.cg_counts();
-    println!("  pseudofermions         joint (φ, ϕ) target; log Z is of φ (V log 2π taken off)");
+    println!(
+        "  pseudofermions         joint {} target; log Z is of the field (the pseudofermion's (2π)^n taken off)",
+        joint.joint_state()
+    );
     println!(
         "  CG                     {solves} solves, {:.1} iterations per solve, {} stagnated \
          (accepted up to a residual of {:.0e})",

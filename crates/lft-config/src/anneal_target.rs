@@ -1,16 +1,18 @@
-//! What an `[anneal]` config anneals to: S(φ), or for the Yukawa model with pseudofermions
-//! the joint action S_J(φ, ϕ) = S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ of [`YukawaJoint`], whose Z_J = (2π)^V Z
-//! (docs/PHYSICS.md, "Annealing with pseudofermions"; the passes take the (2π)^V off).
+//! What an `[anneal]` config anneals to: S(φ), or with pseudofermions the joint action: for the
+//! Yukawa model S_J(φ, ϕ) = S_φ⁴ + ϕ†(D Dᵀ)⁻¹ϕ of [`YukawaJoint`], whose Z_J = (2π)^V Z, for
+//! the Schwinger model S_J(θ, ϕ) = S_W + ϕ†M_ee⁻¹ϕ of [`SchwingerJoint`], whose
+//! Z_J = (2π)^{V/2} Z (docs/PHYSICS.md, "Annealing with pseudofermions"; the passes take the
+//! factor off).
 
 use crate::{Config, ConfigError};
-use lft_action::{Action, YukawaJoint};
+use lft_action::{Action, JointAction, SchwingerJoint, YukawaJoint};
 
 /// The annealing target of a config ([`Config::anneal_target`]).
 pub enum AnnealTarget {
     /// S(φ) (φ⁴, or the Yukawa model with the exact determinant).
     Field(Box<dyn Action>),
-    /// The joint (φ, ϕ) target of pseudofermions: CG solves, no determinant.
-    Joint(Box<YukawaJoint>),
+    /// The joint (field, ϕ) target of pseudofermions: CG solves, no determinant.
+    Joint(Box<dyn JointAction>),
 }
 
 impl AnnealTarget {
@@ -23,9 +25,9 @@ impl AnnealTarget {
     }
 
     /// The joint target, if this is one (for its CG counts).
-    pub fn joint(&self) -> Option<&YukawaJoint> {
+    pub fn joint(&self) -> Option<&dyn JointAction> {
         match self {
-            AnnealTarget::Joint(j) => Some(j),
+            AnnealTarget::Joint(j) => Some(j.as_ref()),
             AnnealTarget::Field(_) => None,
         }
     }
@@ -35,11 +37,17 @@ impl Config {
     /// The annealing target: [`Config::field_action`], or for `fermions = "pseudofermion"` the
     /// joint target with the config's CG settings.
     pub fn anneal_target(&self) -> Result<AnnealTarget, ConfigError> {
-        match (self.pseudofermion_model(), self.pseudofermion_cg()) {
-            (Some(model), Some(cg)) => {
-                Ok(AnnealTarget::Joint(Box::new(YukawaJoint::new(model, cg))))
-            }
-            _ => self.field_action().map(AnnealTarget::Field),
+        let Some(cg) = self.pseudofermion_cg() else {
+            return self.field_action().map(AnnealTarget::Field);
+        };
+        if let Some(model) = self.schwinger_model() {
+            return Ok(AnnealTarget::Joint(Box::new(SchwingerJoint::new(
+                model, cg,
+            ))));
         }
+        let model = self
+            .pseudofermion_model()
+            .expect("a pseudofermion config is Yukawa or Schwinger");
+        Ok(AnnealTarget::Joint(Box::new(YukawaJoint::new(model, cg))))
     }
 }

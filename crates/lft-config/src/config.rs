@@ -481,17 +481,6 @@ impl TryFrom<ConfigFile> for Config {
         }
         if let Some(a) = file.anneal.as_mut() {
             use crate::flow::PriorName;
-            if let Model::Schwinger {
-                fermions: crate::Fermions::Pseudofermion(_),
-                ..
-            } = model
-            {
-                return Err(invalid(
-                    "action.fermions",
-                    "annealing the Schwinger model needs fermions = \"exact\" (its joint target \
-                     with pseudofermions is not built yet)",
-                ));
-            }
             let default = if model.is_gauge() {
                 PriorName::Uniform
             } else {

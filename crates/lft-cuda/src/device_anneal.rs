@@ -71,7 +71,7 @@ impl<E: Executor> DeviceAnnealer<E> {
                     "annealing from the Z₂ mixture prior (anneal.prior = \"z2_mixture\")",
                 ));
             }
-            Prior::Uniform => {
+            Prior::Uniform { .. } => {
                 return Err(CudaError::Unsupported(
                     "annealing from uniform angles (gauge fields)",
                 ));

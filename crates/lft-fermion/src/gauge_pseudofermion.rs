@@ -106,13 +106,24 @@ impl GaugePseudofermion {
         grad: &mut [f64],
     ) -> Result<CgStats, FermionError> {
         let stats = self.solve(dirac, params, f64::INFINITY)?;
-        dirac.hop_even_to_odd(&self.solution, &mut self.odd);
-        let geometry = dirac.geometry();
-        let z = |x: usize| match geometry.place(x) {
-            (i, true) => self.solution[i],
-            (i, false) => self.odd[i],
-        };
-        dirac.add_link_force(grad, |x, y| z(x).conj() * z(y));
+        add_solved_force(dirac, &self.solution, &mut self.odd, grad);
         Ok(stats)
     }
+}
+
+/// Adds ∂(ϕ†M_ee⁻¹ϕ)/∂θ at fixed ϕ to `grad` from the solution X = M_ee⁻¹ϕ (even sites), with
+/// Z = (X, K_oe X) ([`GaugeDirac::add_link_force`]); `odd` is an odd-site scratch vector.
+pub fn add_solved_force(
+    dirac: &GaugeDirac,
+    solution: &[Complex64],
+    odd: &mut [Complex64],
+    grad: &mut [f64],
+) {
+    dirac.hop_even_to_odd(solution, odd);
+    let geometry = dirac.geometry();
+    let z = |x: usize| match geometry.place(x) {
+        (i, true) => solution[i],
+        (i, false) => odd[i],
+    };
+    dirac.add_link_force(grad, |x, y| z(x).conj() * z(y));
 }

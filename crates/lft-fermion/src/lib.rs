@@ -45,7 +45,7 @@ pub use gauge_pf_flow::{
     GaugeFlowDetEstimator, GaugePfGradient, GaugePfInputs, GaugePfLayer, GaugePfLoss,
     GaugePseudofermionFlow,
 };
-pub use gauge_pseudofermion::GaugePseudofermion;
+pub use gauge_pseudofermion::{GaugePseudofermion, add_solved_force};
 pub use num_complex::Complex64;
 pub use operator::{Dirac, PARALLEL_SITES, apply_batch};
 pub use pf_flow::{PfFlowGradient, PfLayer, PseudofermionFlow};

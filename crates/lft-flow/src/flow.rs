@@ -165,7 +165,7 @@ impl Flow {
     pub fn round_trip_of(&self, z: &[f64], phi: &[f64], log_q: f64) -> RoundTrip {
         let mut z_back = vec![0.0; z.len()];
         let log_q_back = self.inverse(phi, &mut z_back);
-        if let Prior::Uniform = self.prior {
+        if let Prior::Uniform { .. } = self.prior {
             z_back
                 .iter_mut()
                 .zip(z)

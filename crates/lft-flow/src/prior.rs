@@ -39,8 +39,10 @@ pub enum Prior {
     /// mixture ½ N(a·1, I) + ½ N(−a·1, I) on V sites, sampled as z = s a + η, s = ±1 with
     /// probability ½, η ~ N(0, 1)^V.
     Z2Mixture { shift: f64, volume: usize },
-    /// log r(θ) = −n log 2π on [−π, π)^n: uniform angles (the Haar measure of U(1) links).
-    Uniform,
+    /// log r(θ) = −n log 2π on [−π, π)^n for the n = d·V `links`: uniform angles (the Haar
+    /// measure of U(1) links); a longer state (the Schwinger model's joint target with its
+    /// pseudofermion) has independent N(0, 1) on the rest.
+    Uniform { links: usize },
 }
 
 impl std::fmt::Debug for Prior {
@@ -51,7 +53,7 @@ impl std::fmt::Debug for Prior {
                 write!(f, "FreeField {{ m2: {} }}", action.params().m2)
             }
             Prior::Z2Mixture { shift, .. } => write!(f, "Z2Mixture {{ shift: {shift} }}"),
-            Prior::Uniform => write!(f, "Uniform"),
+            Prior::Uniform { .. } => write!(f, "Uniform"),
         }
     }
 }
@@ -62,7 +64,9 @@ impl Prior {
     pub fn new(spec: PriorSpec, lattice: &Lattice) -> Result<Self, lft_action::ActionError> {
         Ok(match spec {
             PriorSpec::StandardNormal => Prior::StandardNormal,
-            PriorSpec::Uniform => Prior::Uniform,
+            PriorSpec::Uniform => Prior::Uniform {
+                links: lattice.dim() * lattice.volume(),
+            },
             PriorSpec::Z2Mixture { shift } => {
                 if !(shift.is_finite() && shift > 0.0) {
                     return Err(lft_action::ActionError {
@@ -96,11 +100,13 @@ impl Prior {
     /// first V components and independent N(0, 1) on the rest; so do [`Prior::log_prob`] and
     /// [`Prior::grad_neg_log_prob`].
     pub fn sample(&self, rng: &mut Pcg64, z: &mut [f64]) {
-        if let Prior::Uniform = self {
+        if let &Prior::Uniform { links } = self {
             let pi = std::f64::consts::PI;
-            z.iter_mut().for_each(|x| {
+            let (angles, rest) = z.split_at_mut(links.min(z.len()));
+            angles.iter_mut().for_each(|x| {
                 *x = lft_lattice::gauge::wrap_link(pi * (2.0 * lft_lattice::uniform(rng) - 1.0))
             });
+            gaussian_fill(rng, rest);
             return;
         }
         gaussian_fill(rng, z);
@@ -126,7 +132,15 @@ impl Prior {
     pub fn log_prob(&self, z: &[f64]) -> f64 {
         match self {
             Prior::StandardNormal => standard_normal_log_prob(z),
-            Prior::Uniform => -(z.len() as f64) * (2.0 * std::f64::consts::PI).ln(),
+            &Prior::Uniform { links } => {
+                let (angles, rest) = z.split_at(links.min(z.len()));
+                let rest = if rest.is_empty() {
+                    0.0
+                } else {
+                    standard_normal_log_prob(rest)
+                };
+                -(angles.len() as f64) * (2.0 * std::f64::consts::PI).ln() + rest
+            }
             Prior::FreeField {
                 action,
                 log_z,
@@ -153,7 +167,11 @@ impl Prior {
     pub fn grad_neg_log_prob(&self, z: &[f64], out: &mut [f64]) {
         match self {
             Prior::StandardNormal => out.copy_from_slice(z),
-            Prior::Uniform => out.fill(0.0),
+            &Prior::Uniform { links } => {
+                let links = links.min(z.len());
+                out[..links].fill(0.0);
+                out[links..].copy_from_slice(&z[links..]);
+            }
             Prior::FreeField { action, sigma, .. } => {
                 let v = sigma.len();
                 action.gradient(&z[..v], &mut out[..v]);
@@ -173,7 +191,11 @@ impl Prior {
     pub fn hessian_vector(&self, z: &[f64], v: &[f64], out: &mut [f64]) {
         match self {
             Prior::StandardNormal => out.copy_from_slice(v),
-            Prior::Uniform => out.fill(0.0),
+            &Prior::Uniform { links } => {
+                let links = links.min(z.len());
+                out[..links].fill(0.0);
+                out[links..].copy_from_slice(&v[links..]);
+            }
             Prior::FreeField { action, sigma, .. } => {
                 let n = sigma.len();
                 action.hessian_vector(&z[..n], &v[..n], &mut out[..n]);

@@ -18,7 +18,8 @@
 //!   `cargo test --release -p lft-sample --test anneal_joint -- --ignored --nocapture`.
 
 use lft_action::{
-    Action, FreeField, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaJoint, YukawaParams,
+    Action, FreeField, JointAction, Phi4Params, PseudofermionCg, Yukawa, YukawaExact, YukawaJoint,
+    YukawaParams,
 };
 use lft_fermion::free::free_log_det;
 use lft_flow::{Prior, PriorSpec};

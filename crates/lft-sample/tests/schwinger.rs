@@ -9,8 +9,8 @@
 //! `#[ignore]` (`cargo test --release -p lft-sample --test schwinger -- --ignored`, minutes).
 
 use lft_action::{
-    Action, EstimatedAction, PseudofermionAction, PseudofermionCg, Schwinger, SchwingerEstimated,
-    SchwingerExact, SchwingerPseudofermion, U1Wilson,
+    Action, EstimatedAction, JointAction, PseudofermionAction, PseudofermionCg, Schwinger,
+    SchwingerEstimated, SchwingerExact, SchwingerJoint, SchwingerPseudofermion, U1Wilson,
 };
 use lft_fermion::{
     CgParams, EvenBlockInverse, GaugeDetEstimator, GaugeFlowDetEstimator, GaugePseudofermionFlow,
@@ -361,7 +361,8 @@ fn pseudofermion_molecular_dynamics_is_reversible() {
 /// expansion plus the log of the mean determinant over pure-gauge heat-bath samples (which is
 /// Z_Schwinger / Z_U1 exactly), within 4 combined standard errors.
 #[test]
-fn smc_gives_the_log_z_of_the_pure_gauge_measure_times_the_mean_determinant() {
+fn smc_on_the_exact_and_the_joint_target_gives_the_log_z_of_the_pure_gauge_measure_times_the_mean_determinant()
+ {
     use lft_action::U1Exact;
     use lft_flow::{Prior, PriorSpec};
     use lft_sample::anneal::{Resampling, Schedule, SmcSettings, smc_pass};
@@ -391,8 +392,10 @@ fn smc_gives_the_log_z_of_the_pure_gauge_measure_times_the_mean_determinant() {
     let se_w = (bins.iter().map(|b| (b - mean_w).powi(2)).sum::<f64>() / (nb - 1.0) / nb).sqrt();
     let reference = U1Exact::new(beta, l * l).unwrap().log_z() + max + mean_w.ln();
     let reference_se = se_w / mean_w;
-    // SMC passes on the exact target.
-    let action = SchwingerExact::new(model);
+    // SMC passes on the exact target, and on the joint (θ, ϕ) target (CG only, from the
+    // uniform links and a standard normal pseudofermion).
+    let exact = SchwingerExact::new(model.clone());
+    let joint = SchwingerJoint::new(model, PseudofermionCg::default());
     let prior = Prior::new(PriorSpec::Uniform, &lattice).unwrap();
     let settings = SmcSettings {
         particles: 128,
@@ -409,19 +412,26 @@ fn smc_gives_the_log_z_of_the_pure_gauge_measure_times_the_mean_determinant() {
         step_knots: Vec::new(),
         target_acceptance: None,
     };
-    let z: Vec<f64> = (0..12)
-        .map(|p| smc_pass(&prior, &action, &settings, 31, p).unwrap().log_z)
-        .collect();
-    let n = z.len() as f64;
-    let mean = z.iter().sum::<f64>() / n;
-    let se = (z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
-    let sigma = (se * se + reference_se * reference_se).sqrt();
-    eprintln!(
-        "SMC log Z {mean:.4} ± {se:.4}; pure gauge × <det D>: {reference:.4} ± {reference_se:.4}"
-    );
-    assert!(se > 0.0 && sigma < 0.2, "errors {se}, {reference_se}");
-    assert!(
-        (mean - reference).abs() < 4.0 * sigma,
-        "SMC {mean} ± {se} against {reference} ± {reference_se}"
-    );
+    let targets: [(&str, &dyn Action); 2] = [("exact", &exact), ("joint (θ, ϕ)", &joint)];
+    for (name, action) in targets {
+        let z: Vec<f64> = (0..12)
+            .map(|p| smc_pass(&prior, action, &settings, 31, p).unwrap().log_z)
+            .collect();
+        let n = z.len() as f64;
+        let mean = z.iter().sum::<f64>() / n;
+        let se = (z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+        let sigma = (se * se + reference_se * reference_se).sqrt();
+        eprintln!(
+            "SMC on the {name} target: log Z {mean:.4} ± {se:.4}; pure gauge × <det D>: {reference:.4} ± {reference_se:.4}"
+        );
+        assert!(
+            se > 0.0 && sigma < 0.2,
+            "{name}: errors {se}, {reference_se}"
+        );
+        assert!(
+            (mean - reference).abs() < 4.0 * sigma,
+            "{name}: SMC {mean} ± {se} against {reference} ± {reference_se}"
+        );
+    }
+    assert!(joint.take_error().is_none());
 }

@@ -1,6 +1,6 @@
 //! The bench's SMC row: annealing on the joint (φ, ϕ) target.
 
-use lft_action::{Action, PseudofermionCg, Yukawa};
+use lft_action::{Action, JointAction, PseudofermionCg, Yukawa};
 use lft_flow::PriorSpec;
 use lft_sample::{HmcParams, Integrator};
 use std::time::Instant;

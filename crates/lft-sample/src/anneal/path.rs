@@ -36,7 +36,7 @@ impl Tempered<'_> {
         let action = self.action.lanes()?;
         let prior = match self.prior {
             // Uniform angles belong to gauge fields, which have no lane batches.
-            Prior::Uniform => return None,
+            Prior::Uniform { .. } => return None,
             Prior::StandardNormal => LanePrior::StandardNormal,
             Prior::FreeField { action, log_z, .. } => LanePrior::FreeField {
                 action: action.as_ref(),
@@ -201,10 +201,15 @@ impl Action for Tempered<'_> {
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         let b = self.beta;
         match self.prior {
-            // A uniform prior has no gradient.
-            Prior::Uniform => {
+            // Uniform angles have no gradient; the components past the links (a joint
+            // target's pseudofermion) have the standard normal's, x itself.
+            &Prior::Uniform { links } => {
                 self.action.gradient(phi, grad);
-                grad.iter_mut().for_each(|g| *g *= b);
+                let (angles, rest) = grad.split_at_mut(links.min(phi.len()));
+                angles.iter_mut().for_each(|g| *g *= b);
+                rest.iter_mut()
+                    .zip(&phi[angles.len()..])
+                    .for_each(|(g, x)| *g = b * *g + (1.0 - b) * x);
             }
             // ∂(−log r)/∂φ = φ: one pass of the action's own.
             Prior::StandardNormal => self.action.scaled_gradient(phi, grad, b, 1.0 - b),
