@@ -66,6 +66,14 @@ pub trait Action: Send + Sync {
     /// `grad[x] = ∂S/∂φ_x`.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]);
 
+    /// The cheap part S_fast of S = S_fast + S_slow, for multi-timescale molecular dynamics
+    /// (Sexton–Weingarten): writes ∂S_fast/∂φ into `grad` and returns true, where the action
+    /// has such a split (the bosonic action of a pseudofermion target: the Wilson action of
+    /// the Schwinger model, S_φ⁴ of the Yukawa model), false otherwise (the default).
+    fn fast_gradient(&self, _phi: &[f64], _grad: &mut [f64]) -> bool {
+        false
+    }
+
     /// S(φ) for every configuration of a batch `[n, V]`, in parallel over configurations.
     fn action_batch(&self, phis: &[f64], out: &mut [f64]) {
         let v = self.state_len();

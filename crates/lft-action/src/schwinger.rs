@@ -248,4 +248,10 @@ impl Action for SchwingerPseudofermion {
         self.state
             .force_with(grad, |pf, grad| pf.add_force(&dirac, self.cg.force, grad));
     }
+
+    /// ∂S_W/∂θ: the gauge force, the fast time scale of multi-timescale HMC.
+    fn fast_gradient(&self, theta: &[f64], grad: &mut [f64]) -> bool {
+        self.model.wilson.gradient(theta, grad);
+        true
+    }
 }

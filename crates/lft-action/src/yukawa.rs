@@ -251,4 +251,10 @@ impl Action for YukawaPseudofermion {
         self.state
             .force_with(grad, |pf, grad| pf.add_force(&dirac, self.cg.force, grad));
     }
+
+    /// ∂S_φ⁴/∂φ: the bosonic force, the fast time scale of multi-timescale HMC.
+    fn fast_gradient(&self, phi: &[f64], grad: &mut [f64]) -> bool {
+        self.model.phi4.gradient(phi, grad);
+        true
+    }
 }

@@ -131,6 +131,7 @@ fn run_pseudofermion<A: PseudofermionAction + 'static>(
         seed: config.seed(),
         thermalization: h.thermalization,
         tune: h.tune,
+        inner_steps: h.inner_steps,
     };
     let outcome = run_ensemble(config, &sampler, plan, "hmc.trajectories", progress)?;
     let (solves, iterations) = outcome

@@ -435,6 +435,13 @@ impl TryFrom<ConfigFile> for Config {
                      angles or pseudofermion chains",
                 ));
             }
+            if hmc.inner_steps > 1 && !pseudofermion {
+                return Err(invalid(
+                    "hmc.inner_steps",
+                    "multi-timescale molecular dynamics splits the bosonic force from the \
+                     pseudofermion force: it needs fermions = \"pseudofermion\"",
+                ));
+            }
             hmc.fill_defaults(&file.lattice.shape);
         }
         if file.hmc.is_none()

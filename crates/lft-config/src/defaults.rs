@@ -49,6 +49,9 @@ pub fn save_every() -> usize {
 pub fn is_one(n: &usize) -> bool {
     *n == 1
 }
+pub fn inner_steps() -> usize {
+    1
+}
 pub fn hmc_per_step() -> usize {
     1
 }

@@ -89,6 +89,14 @@ pub struct HmcConfig {
     /// `fa_mass` is where it starts. The tuned μ is stored with each chain.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tune_fa_mass: bool,
+    /// Multi-timescale molecular dynamics with pseudofermions: `inner_steps` leapfrog steps of
+    /// the bosonic force (gauge or φ⁴, cheap) per step of the pseudofermion force (a CG
+    /// solve); 1 (the default) is a single time scale. Written out only when it is not 1.
+    #[serde(
+        default = "defaults::inner_steps",
+        skip_serializing_if = "defaults::is_one"
+    )]
+    pub inner_steps: usize,
 }
 
 /// A validated `[hmc]` section in the terms of lft-sample.
@@ -109,6 +117,8 @@ pub struct HmcPlan {
     pub fa_mass: Option<f64>,
     /// Tune μ during thermalisation (`hmc.tune_fa_mass`).
     pub tune_fa_mass: bool,
+    /// Bosonic-force steps per pseudofermion-force step (`hmc.inner_steps`).
+    pub inner_steps: usize,
 }
 
 impl TryFrom<&HmcConfig> for HmcPlan {
@@ -119,6 +129,7 @@ impl TryFrom<&HmcConfig> for HmcPlan {
         at_least_one("hmc.steps", h.steps)?;
         positive("hmc.length", h.length)?;
         at_least_one("hmc.chains", h.chains)?;
+        at_least_one("hmc.inner_steps", h.inner_steps)?;
         if h.save_every == 0 || h.save_every > h.trajectories {
             return Err(invalid(
                 "hmc.save_every",
@@ -193,6 +204,7 @@ impl TryFrom<&HmcConfig> for HmcPlan {
             save_every: h.save_every,
             fa_mass,
             tune_fa_mass: h.tune_fa_mass,
+            inner_steps: h.inner_steps,
         })
     }
 }

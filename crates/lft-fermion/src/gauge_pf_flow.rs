@@ -4,12 +4,16 @@
 //!
 //! - **Scale**: ϕ_x ← a_x ϕ_x, log a_x = w₀ + w₁ h(x), h(x) = ¼ Σ_{P ∋ x} (1 − cos θ_P) over
 //!   the four plaquettes with a corner at x (gauge invariant). det_ℝ = Π_x a_x².
-//! - **Lower** / **Upper**: ϕ_x ← ϕ_x + Σ_r c_r K_{x,z_r} K_{z_r,y_r} ϕ_{y_r} over the twelve
-//!   non-backtracking two-hop routes r: x → z_r (odd) → y_r (even), keeping the routes whose end
-//!   y_r comes before x (Lower) or after it (Upper) in the order of the even sites, one real
-//!   c_r per route direction. Unit triangular: det = 1. The route products are the terms of
-//!   K_eo K_oe, so M_ee = m² − K_eo K_oe has exactly this sparsity, and Scale · Lower · Upper
-//!   has the shape of an incomplete Cholesky factor of it.
+//! - **Lower** / **Upper**: ϕ ← (1 + N)ϕ, (Nϕ)_x = Σ_r c_r K_{x,z_r} K_{z_r,y_r} ϕ_{y_r} over
+//!   the twelve non-backtracking two-hop routes r: x → z_r (odd) → y_r (even), keeping the
+//!   routes whose end y_r comes before x (Lower) or after it (Upper) in the order of the even
+//!   sites, one real c_r per route direction. Unit triangular: det = 1. The route products are
+//!   the terms of K_eo K_oe, so M_ee = m² − K_eo K_oe has exactly this sparsity, and
+//!   Scale · Lower · Upper has the shape of an incomplete Cholesky factor of it.
+//! - **InverseLower** / **InverseUpper**: ϕ ← (1 + N)⁻¹ϕ by substitution in the sites' order,
+//!   det = 1: sparse N, but a dense (1 + N)⁻¹ whose reach decays over the lattice, as M_ee's
+//!   correlations do at small mass; local layers alone cannot give A the long-range part of
+//!   M_ee^½.
 //!
 //! **Gauge covariance.** Under θ → g·θ, K_{x,z} K_{z,y} → g_x K_{x,z} K_{z,y} g_y* and h is
 //! invariant, so A(g·θ) = G A(θ) G† with G = diag(g_x) on even sites: ϕ → Gϕ with ξ → Gξ,
@@ -45,6 +49,10 @@ pub enum GaugePfLayer {
     Lower,
     /// Routes to later even sites.
     Upper,
+    /// (1 + N_Lower)⁻¹ by forward substitution.
+    InverseLower,
+    /// (1 + N_Upper)⁻¹ by back substitution.
+    InverseUpper,
 }
 
 impl GaugePfLayer {
@@ -52,7 +60,7 @@ impl GaugePfLayer {
     pub fn params(self) -> usize {
         match self {
             GaugePfLayer::Scale => 2,
-            GaugePfLayer::Lower | GaugePfLayer::Upper => ROUTES,
+            _ => ROUTES,
         }
     }
 }
@@ -175,13 +183,15 @@ impl GaugePseudofermionFlow {
         Self { layers, params }
     }
 
-    /// Scale, then `blocks` times (Lower, Upper, Scale).
+    /// Scale, then `blocks` times (Lower, Upper, InverseLower, InverseUpper, Scale).
     pub fn standard(blocks: usize, mass: f64) -> Self {
         let mut layers = vec![GaugePfLayer::Scale];
         for _ in 0..blocks {
             layers.extend([
                 GaugePfLayer::Lower,
                 GaugePfLayer::Upper,
+                GaugePfLayer::InverseLower,
+                GaugePfLayer::InverseUpper,
                 GaugePfLayer::Scale,
             ]);
         }
@@ -271,14 +281,37 @@ impl GaugePseudofermionFlow {
                         *gx *= a;
                     }
                 }
-                GaugePfLayer::Lower | GaugePfLayer::Upper => {
-                    let keep = route_filter(layer);
-                    let g_out = g.clone();
-                    for (x, routes) in inputs.routes.iter().enumerate() {
-                        let gx = g_out[x];
-                        for route in routes.iter().filter(|r| keep(r.end, x)) {
-                            gp[route.kind] += gx.re_dot(route.transport * input[route.end]);
-                            g[route.end] += route.transport.conj() * gx * p[route.kind];
+                _ => {
+                    let (lower, solve) = triangle(layer);
+                    let keep = route_filter(lower);
+                    if !solve {
+                        // out = (1 + N) in: ∂ℓ/∂c_r = Re(g_x* T_r in_y), ∂ℓ/∂in = (1 + N)† g.
+                        let g_out = g.clone();
+                        for (x, routes) in inputs.routes.iter().enumerate() {
+                            let gx = g_out[x];
+                            for route in routes.iter().filter(|r| keep(r.end, x)) {
+                                gp[route.kind] += gx.re_dot(route.transport * input[route.end]);
+                                g[route.end] += route.transport.conj() * gx * p[route.kind];
+                            }
+                        }
+                    } else {
+                        // out = (1 + N)⁻¹ in: u = (1 + N)^{−†} g, ∂ℓ/∂in = u and
+                        // ∂ℓ/∂c_r = −Re(u_x* T_r out_y). (1 + N†) u = g by substitution
+                        // against the order of the forward one, scattering each final u_x.
+                        let mut out = input.clone();
+                        apply_layer(layer, p, inputs, &mut out, false);
+                        let n = g.len();
+                        let order: Box<dyn Iterator<Item = usize>> = if lower {
+                            Box::new((0..n).rev())
+                        } else {
+                            Box::new(0..n)
+                        };
+                        for x in order {
+                            let ux = g[x];
+                            for route in inputs.routes[x].iter().filter(|r| keep(r.end, x)) {
+                                gp[route.kind] -= ux.re_dot(route.transport * out[route.end]);
+                                g[route.end] -= route.transport.conj() * ux * p[route.kind];
+                            }
                         }
                     }
                 }
@@ -361,11 +394,24 @@ impl GaugePseudofermionFlow {
     }
 }
 
-/// Which route ends a Lower or Upper layer keeps at site slot x.
-fn route_filter(layer: GaugePfLayer) -> fn(usize, usize) -> bool {
+/// (lower, solve) of a triangular layer: whether N points to earlier sites, and whether the
+/// layer applies (1 + N)⁻¹ rather than 1 + N.
+fn triangle(layer: GaugePfLayer) -> (bool, bool) {
     match layer {
-        GaugePfLayer::Lower => |end, x| end < x,
-        _ => |end, x| end > x,
+        GaugePfLayer::Lower => (true, false),
+        GaugePfLayer::Upper => (false, false),
+        GaugePfLayer::InverseLower => (true, true),
+        GaugePfLayer::InverseUpper => (false, true),
+        GaugePfLayer::Scale => unreachable!("a scale layer is diagonal"),
+    }
+}
+
+/// Which route ends N keeps at site slot x: earlier sites for a lower N, later for an upper.
+fn route_filter(lower: bool) -> fn(usize, usize) -> bool {
+    if lower {
+        |end, x| end < x
+    } else {
+        |end, x| end > x
     }
 }
 
@@ -387,8 +433,9 @@ fn apply_layer(
             }
             log_det
         }
-        GaugePfLayer::Lower | GaugePfLayer::Upper => {
-            let keep = route_filter(layer);
+        _ => {
+            let (lower, solve) = triangle(layer);
+            let keep = route_filter(lower);
             let hop = |v: &[Complex64], x: usize| -> Complex64 {
                 inputs.routes[x]
                     .iter()
@@ -397,13 +444,14 @@ fn apply_layer(
                     .sum()
             };
             let n = v.len();
-            if !inverse {
+            if solve == inverse {
+                // v ← (1 + N) v, from a copy of the input.
                 let input = v.to_vec();
                 for (x, z) in v.iter_mut().enumerate() {
                     *z += hop(&input, x);
                 }
-            } else if layer == GaugePfLayer::Lower {
-                // ξ_x = ϕ_x − Σ_{y<x} N_xy ξ_y, the earlier ξ_y already solved for.
+            } else if lower {
+                // v ← (1 + N)⁻¹ v: v_x −= (N v)_x in increasing x, the earlier v_y already final.
                 for x in 0..n {
                     let h = hop(v, x);
                     v[x] -= h;

@@ -196,6 +196,6 @@ fn layers_have_their_parameter_counts() {
     assert_eq!(GaugePfLayer::Scale.params(), 2);
     assert_eq!(GaugePfLayer::Lower.params(), 12);
     let flow = GaugePseudofermionFlow::standard(2, 0.1);
-    assert_eq!(flow.params().len(), 2 + 2 * (12 + 12 + 2));
+    assert_eq!(flow.params().len(), 2 + 2 * (4 * 12 + 2));
     assert!(flow.clone().with_params(vec![0.0; 3]).is_none());
 }

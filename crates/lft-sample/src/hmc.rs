@@ -83,6 +83,9 @@ pub struct HmcChain {
     pi: Vec<f64>,
     /// Fourier acceleration's mass matrix (plain HMC, M = 1, if `None`).
     mass: Option<std::sync::Arc<crate::FourierMass>>,
+    /// Fast-force steps per step of the slow force (multi-timescale molecular dynamics,
+    /// [`crate::integrate_nested`]); 1: a single time scale.
+    inner_steps: usize,
 }
 
 impl HmcChain {
@@ -117,7 +120,20 @@ impl HmcChain {
             trial_grad: vec![0.0; v],
             pi: vec![0.0; v],
             mass: None,
+            inner_steps: 1,
         }
+    }
+
+    /// The same chain with `inner` steps of the action's fast force per step of its slow one
+    /// ([`crate::integrate_nested`]; 1: a single time scale). The action must have a fast part
+    /// ([`Action::fast_gradient`]) when `inner` > 1.
+    pub fn with_inner_steps(mut self, inner: usize) -> Self {
+        self.inner_steps = inner.max(1);
+        self
+    }
+
+    pub fn inner_steps(&self) -> usize {
+        self.inner_steps
     }
 
     /// The same chain with Fourier acceleration: momenta, drift and kinetic energy with the
@@ -224,15 +240,32 @@ impl HmcChain {
         let h_start = kinetic(&self.pi) + self.action_value;
         self.trial.copy_from_slice(&self.phi);
         self.trial_grad.copy_from_slice(&self.grad);
-        self.params.integrator.integrate_with_mass(
-            action,
-            &mut self.trial,
-            &mut self.pi,
-            &mut self.trial_grad,
-            self.params.step_size,
-            n,
-            mass.as_deref(),
-        );
+        if self.inner_steps > 1 {
+            assert!(
+                mass.is_none(),
+                "multi-timescale molecular dynamics has no Fourier acceleration"
+            );
+            crate::integrate_nested(
+                self.params.integrator,
+                action,
+                &mut self.trial,
+                &mut self.pi,
+                &mut self.trial_grad,
+                self.params.step_size,
+                n,
+                self.inner_steps,
+            );
+        } else {
+            self.params.integrator.integrate_with_mass(
+                action,
+                &mut self.trial,
+                &mut self.pi,
+                &mut self.trial_grad,
+                self.params.step_size,
+                n,
+                mass.as_deref(),
+            );
+        }
         let trial_action = action.action(&self.trial);
         let delta_h = kinetic(&self.pi) + trial_action - h_start;
         // NaN ΔH (a diverged trajectory) is rejected.

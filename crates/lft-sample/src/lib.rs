@@ -36,7 +36,7 @@ pub use fourier_mass::{FourierMass, fa_mass_for_chi2};
 pub use heatbath::{HeatbathChain, HeatbathSampler, von_mises};
 pub use hmc::{HmcChain, HmcParams, HmcRecord, HmcSampler, Start, jittered_steps};
 pub use imh::{FLOW_CHAIN_STREAM, FlowImh, ImhRecord, ImhSampler};
-pub use integrator::{Integrate, Integrator};
+pub use integrator::{Integrate, Integrator, integrate_nested};
 pub use inverse_check::{InverseCheck, InverseCheckFailed};
 pub use joint_flow_hmc::{
     JointFlowHmc, JointFlowHmcError, JointFlowHmcRecord, JointFlowHmcSampler,

@@ -82,6 +82,13 @@ impl<A: PseudofermionAction> PseudofermionHmc<A> {
     }
 
     /// Trajectories rejected because a CG solve failed on them.
+    /// The same chain with `inner` steps of the bosonic (gauge or φ⁴) force per step of the
+    /// pseudofermion force (multi-timescale molecular dynamics; 1: a single time scale).
+    pub fn with_inner_steps(mut self, inner: usize) -> Self {
+        self.hmc = self.hmc.with_inner_steps(inner);
+        self
+    }
+
     pub fn cg_failures(&self) -> u64 {
         self.cg_failures
     }
@@ -177,6 +184,8 @@ pub struct PseudofermionHmcSampler<A = YukawaPseudofermion> {
     pub seed: u64,
     pub thermalization: usize,
     pub tune: Option<f64>,
+    /// Bosonic-force steps per pseudofermion-force step (1: a single time scale).
+    pub inner_steps: usize,
 }
 
 impl<A: PseudofermionAction + 'static> crate::Sampler for PseudofermionHmcSampler<A> {
@@ -194,6 +203,7 @@ impl<A: PseudofermionAction + 'static> crate::Sampler for PseudofermionHmcSample
     fn fresh(&self, index: u64) -> PseudofermionHmc<A> {
         let rng = lft_lattice::stream_rng(self.seed, index);
         PseudofermionHmc::with_action(self.action.fresh(), self.start, rng, self.params)
+            .with_inner_steps(self.inner_steps)
     }
 
     fn thermalization_steps(&self) -> usize {
@@ -216,11 +226,9 @@ impl<A: PseudofermionAction + 'static> crate::Sampler for PseudofermionHmcSample
         last: Option<&lft_records::StoredRow>,
     ) -> Result<PseudofermionHmc<A>, String> {
         let (params, field, rng) = crate::hmc_resume_state(meta, last, self.volume())?;
-        Ok(PseudofermionHmc::resume_with_action(
-            self.action.fresh(),
-            field,
-            rng,
-            params,
-        ))
+        Ok(
+            PseudofermionHmc::resume_with_action(self.action.fresh(), field, rng, params)
+                .with_inner_steps(self.inner_steps),
+        )
     }
 }
