@@ -277,7 +277,11 @@ fn annealing_with_pseudofermions_gives_the_log_z_of_the_exact_target() {
 fn bad_schwinger_configs_and_files_are_named_errors() {
     let cases: [(&str, &str, &str); 8] = [
         // Multi-timescale splits off the pseudofermion force.
-        ("chains = 2", "chains = 2\ninner_steps = 4", "hmc.inner_steps"),
+        (
+            "chains = 2",
+            "chains = 2\ninner_steps = 4",
+            "hmc.inner_steps",
+        ),
         ("mass = 0.3", "mass = -0.3", "action.mass"),
         ("mass = 0.3", "", "action.mass"),
         ("shape = [4, 4]", "shape = [5, 4]", "lattice.shape"),

@@ -139,7 +139,7 @@ pub fn integrate_nested(
     inner: usize,
 ) {
     let mut fast = vec![0.0; phi.len()];
-    let mut fast_force = |phi: &[f64], fast: &mut [f64]| {
+    let fast_force = |phi: &[f64], fast: &mut [f64]| {
         assert!(
             action.fast_gradient(phi, fast),
             "multi-timescale molecular dynamics needs an action with a fast part"
@@ -153,7 +153,7 @@ pub fn integrate_nested(
         }
     };
     // Leapfrog over time h under the fast force; on exit `fast` and `grad` are at the new φ.
-    let mut inner_drift =
+    let inner_drift =
         |phi: &mut [f64], pi: &mut [f64], grad: &mut [f64], fast: &mut [f64], h: f64| {
             let dt = h / inner as f64;
             axpy(pi, -0.5 * dt, fast);
