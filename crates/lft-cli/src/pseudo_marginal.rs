@@ -121,7 +121,7 @@ pub fn joint_target(
     let settings = joint.training(cg.action, config.seed() ^ PF_FLOW_SEED);
     let every = (settings.steps / 5).max(1);
     let mut report = |s: &PfFlowStep| {
-        if (s.step + 1) % every == 0 {
+        if (s.step + 1).is_multiple_of(every) {
             info!(
                 "  step {}: loss {:.3}, Var(log d̂et | field) {:.3}",
                 s.step + 1,

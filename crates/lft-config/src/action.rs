@@ -549,14 +549,12 @@ impl ActionConfig {
     /// The estimator settings, checked (defaults where a key is absent).
     pub(crate) fn pf_estimator(&self, model: &Model) -> Result<PfEstimator, ConfigError> {
         let d = pf_defaults(model);
-        if let Ladder::MassSquared { .. } = d.ladder {
-            if self.pf_reference.is_some() {
-                return Err(invalid(
-                    "action.pf_reference",
-                    "the Schwinger model's ladder ends on the free operator (its diagonal is \
-                     the constant mass): pf_reference is the Yukawa model's",
-                ));
-            }
+        if matches!(d.ladder, Ladder::MassSquared { .. }) && self.pf_reference.is_some() {
+            return Err(invalid(
+                "action.pf_reference",
+                "the Schwinger model's ladder ends on the free operator (its diagonal is \
+                 the constant mass): pf_reference is the Yukawa model's",
+            ));
         }
         let joint = self.joint_flow()?;
         let draws = self

@@ -462,7 +462,7 @@ fn nested_gauge_steps_lower_the_energy_violation() {
     }
     theta.copy_from_slice(chain.field());
     action.refresh(&theta, &mut rng).unwrap();
-    let mut violation = |inner: usize| {
+    let violation = |inner: usize| {
         let mut pi = vec![0.0; theta.len()];
         lft_lattice::gaussian_fill(&mut stream_rng(28, 0), &mut pi);
         let mut x = theta.clone();
