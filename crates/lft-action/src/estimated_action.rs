@@ -4,7 +4,7 @@
 //! (their spread sets the pseudo-marginal acceptance).
 
 use crate::Action;
-use lft_fermion::FermionError;
+use lft_fermion::{CgStats, FermionError};
 use std::sync::Mutex;
 
 /// What the estimates and forces of an estimated action cost and met so far.
@@ -80,11 +80,30 @@ impl EstimateLog {
         c.0.cg_iterations += cg_iterations as u64;
     }
 
-    /// Counts a force of `cg_iterations`.
-    pub(crate) fn force(&self, cg_iterations: usize) {
-        let mut c = self.lock();
-        c.0.forces += 1;
-        c.0.cg_iterations += cg_iterations as u64;
+    /// S_bosonic − log d̂et, or +∞ (the proposal rejected) with the failure kept.
+    pub(crate) fn action(&self, bosonic: f64, log_det: Result<f64, FermionError>) -> f64 {
+        match log_det {
+            Ok(log_det) => bosonic - log_det,
+            Err(e) => {
+                self.fail(e);
+                f64::INFINITY
+            }
+        }
+    }
+
+    /// Counts a pseudofermion force's solve, or keeps its failure and makes `grad` NaN.
+    pub(crate) fn force(&self, solve: Result<CgStats, FermionError>, grad: &mut [f64]) {
+        match solve {
+            Ok(stats) => {
+                let mut c = self.lock();
+                c.0.forces += 1;
+                c.0.cg_iterations += stats.iterations as u64;
+            }
+            Err(e) => {
+                self.fail(e);
+                grad.fill(f64::NAN);
+            }
+        }
     }
 }
 

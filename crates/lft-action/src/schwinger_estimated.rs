@@ -157,13 +157,10 @@ impl Action for SchwingerEstimated {
     /// S_W(θ) − log d̂et D(θ); +∞ if a CG solve failed (the proposal is then rejected and the
     /// failure kept for [`EstimatedAction::take_error`]).
     fn action(&self, theta: &[f64]) -> f64 {
-        match self.log_det_estimate(theta, ACTION_KEY) {
-            Ok(log_det) => self.model.wilson().action(theta) - log_det,
-            Err(e) => {
-                self.log.fail(e);
-                f64::INFINITY
-            }
-        }
+        self.log.action(
+            self.model.wilson().action(theta),
+            self.log_det_estimate(theta, ACTION_KEY),
+        )
     }
 
     /// ∂S_W/∂θ + ∂(ϕ†M_ee⁻¹ϕ)/∂θ at a heat-bath ϕ: an unbiased estimate of ∂S/∂θ.
@@ -173,12 +170,7 @@ impl Action for SchwingerEstimated {
         let mut pf = GaugePseudofermion::new(dirac.volume());
         let mut rng = stream_rng(self.seed, FORCE_KEY ^ field_hash(theta));
         pf.heat_bath(&dirac, &mut rng);
-        match pf.add_force(&dirac, self.force_cg, grad) {
-            Ok(stats) => self.log.force(stats.iterations),
-            Err(e) => {
-                self.log.fail(e);
-                grad.fill(f64::NAN);
-            }
-        }
+        let solve = pf.add_force(&dirac, self.force_cg, grad);
+        self.log.force(solve, grad);
     }
 }

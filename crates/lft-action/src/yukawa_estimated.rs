@@ -190,13 +190,10 @@ impl Action for YukawaEstimated {
     /// S_φ⁴(φ) − log d̂et(D Dᵀ)(φ); +∞ if a CG solve failed (the proposal is then rejected and
     /// the failure kept for [`YukawaEstimated::take_error`]).
     fn action(&self, phi: &[f64]) -> f64 {
-        match self.log_det_estimate(phi, ACTION_KEY) {
-            Ok(log_det) => self.model.phi4().action(phi) - log_det,
-            Err(e) => {
-                self.log.fail(e);
-                f64::INFINITY
-            }
-        }
+        self.log.action(
+            self.model.phi4().action(phi),
+            self.log_det_estimate(phi, ACTION_KEY),
+        )
     }
 
     /// ∂S_φ⁴/∂φ_x − 2g Re(X̄_x ξ_x) with X = (D Dᵀ)⁻¹ D ξ: an unbiased estimate of ∂S_eff/∂φ.
@@ -206,12 +203,7 @@ impl Action for YukawaEstimated {
         let mut pf = Pseudofermion::new(phi.len());
         let mut rng = stream_rng(self.seed, FORCE_KEY ^ field_hash(phi));
         pf.heat_bath(&dirac, &mut rng);
-        match pf.add_force(&dirac, self.force_cg, grad) {
-            Ok(stats) => self.log.force(stats.iterations),
-            Err(e) => {
-                self.log.fail(e);
-                grad.fill(f64::NAN);
-            }
-        }
+        let solve = pf.add_force(&dirac, self.force_cg, grad);
+        self.log.force(solve, grad);
     }
 }

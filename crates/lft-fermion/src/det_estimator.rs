@@ -105,31 +105,7 @@ pub struct DetEstimator {
 impl DetEstimator {
     /// Twists μ_1 < … < μ_N (all > 0; μ_0 = 0 is implied), `draws` ≥ 1 per rung.
     pub fn new(twists: Vec<f64>, draws: usize, cg: CgParams) -> Result<Self, FermionError> {
-        if draws == 0 {
-            return Err(FermionError::BadParameter {
-                name: "pf_draws",
-                value: 0.0,
-                reason: "needs at least one draw per rung",
-            });
-        }
-        if twists.is_empty() {
-            return Err(FermionError::BadParameter {
-                name: "pf_twists",
-                value: f64::NAN,
-                reason: "needs at least one twist (the reference's)",
-            });
-        }
-        let mut below = 0.0;
-        for &mu in &twists {
-            if !(mu.is_finite() && mu > below) {
-                return Err(FermionError::BadParameter {
-                    name: "pf_twists",
-                    value: mu,
-                    reason: "must be finite, positive and increasing",
-                });
-            }
-            below = mu;
-        }
+        check_ladder(&twists, draws)?;
         Ok(Self {
             twists,
             draws,
@@ -253,6 +229,36 @@ impl DetEstimator {
             extra_rungs: twists.len() - self.twists.len(),
         })
     }
+}
+
+/// Refuses zero draws and twists that are not finite, positive and increasing (at least one).
+pub(crate) fn check_ladder(twists: &[f64], draws: usize) -> Result<(), FermionError> {
+    if draws == 0 {
+        return Err(FermionError::BadParameter {
+            name: "pf_draws",
+            value: 0.0,
+            reason: "needs at least one draw per rung",
+        });
+    }
+    if twists.is_empty() {
+        return Err(FermionError::BadParameter {
+            name: "pf_twists",
+            value: f64::NAN,
+            reason: "needs at least one twist (the reference's)",
+        });
+    }
+    let mut below = 0.0;
+    for &mu in twists {
+        if !(mu.is_finite() && mu > below) {
+            return Err(FermionError::BadParameter {
+                name: "pf_twists",
+                value: mu,
+                reason: "must be finite, positive and increasing",
+            });
+        }
+        below = mu;
+    }
+    Ok(())
 }
 
 /// Buffers of the draws and solves.

@@ -20,6 +20,7 @@
 //! once μ_N² + m² > 4, which [`GaugeDetEstimator::new`] demands. Unlike the Yukawa ladder, no
 //! field ever needs a longer one.
 
+use crate::det_estimator::check_ladder;
 use crate::free::free_log_det;
 use crate::{
     CgParams, CgScratch, FermionError, GaugeDirac, HermitianOperator, STAGNATION_FLOOR, re_dot,
@@ -61,24 +62,8 @@ impl GaugeDetEstimator {
         cg: CgParams,
         mass: f64,
     ) -> Result<Self, FermionError> {
-        if draws == 0 {
-            return Err(FermionError::BadParameter {
-                name: "pf_draws",
-                value: 0.0,
-                reason: "needs at least one draw per rung",
-            });
-        }
-        let mut below = 0.0;
-        for &mu in &twists {
-            if !(mu.is_finite() && mu > below) {
-                return Err(FermionError::BadParameter {
-                    name: "pf_twists",
-                    value: mu,
-                    reason: "must be finite, positive and increasing",
-                });
-            }
-            below = mu;
-        }
+        check_ladder(&twists, draws)?;
+        let below = twists[twists.len() - 1];
         if below * below + mass * mass <= GAUGE_HOP_BOUND {
             return Err(FermionError::BadParameter {
                 name: "pf_twist_max",

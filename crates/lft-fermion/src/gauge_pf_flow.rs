@@ -29,6 +29,7 @@
 //! d̂et = exp(|ξ|² − ϕ†M_ee⁻¹ϕ + L(θ)) is an unbiased, positive estimate of det M_ee = det D,
 //! and ℓ = −log d̂et trains the flow (reverse KL on the joint target).
 
+use crate::pf_flow_estimate::check_flow_draws;
 use crate::{
     CgParams, CgScratch, Complex64, FermionError, FermionScalar, GaugeDirac, STAGNATION_FLOOR,
     norm_sqr, re_dot, solve_from_zero, standard_complex_normal,
@@ -347,12 +348,13 @@ impl GaugePseudofermionFlow {
         rng: &mut Pcg64,
     ) -> Result<(f64, usize), FermionError> {
         let inputs = GaugePfInputs::new(dirac, theta);
+        check_flow_draws(draws)?;
         let half = inputs.len();
         let mut scratch = CgScratch::new(half);
         let mut xi = vec![Complex64::default(); half];
         let mut logs = Vec::with_capacity(draws);
         let mut iterations = 0;
-        for _ in 0..draws.max(1) {
+        for _ in 0..draws {
             standard_complex_normal(rng, &mut xi);
             let (l, it) = self.log_det_draw(dirac, &inputs, &xi, cg, &mut scratch)?;
             logs.push(l);
@@ -482,13 +484,7 @@ impl GaugeFlowDetEstimator {
         draws: usize,
         cg: CgParams,
     ) -> Result<Self, FermionError> {
-        if draws == 0 {
-            return Err(FermionError::BadParameter {
-                name: "pf_draws",
-                value: 0.0,
-                reason: "the flow estimate needs at least one draw",
-            });
-        }
+        check_flow_draws(draws)?;
         Ok(Self { flow, draws, cg })
     }
 

@@ -97,13 +97,7 @@ impl PseudofermionFlow {
         cg: CgParams,
         rng: &mut Pcg64,
     ) -> Result<PfFlowEstimate, FermionError> {
-        if draws == 0 {
-            return Err(FermionError::BadParameter {
-                name: "pf_draws",
-                value: 0.0,
-                reason: "the flow estimate needs at least one draw",
-            });
-        }
+        check_flow_draws(draws)?;
         let v = dirac.volume();
         let mut scratch = CgScratch::new(v);
         let mut xi = vec![Complex64::default(); v];
@@ -173,13 +167,7 @@ pub struct FlowDetEstimator {
 impl FlowDetEstimator {
     /// Refuses zero draws.
     pub fn new(flow: PseudofermionFlow, draws: usize, cg: CgParams) -> Result<Self, FermionError> {
-        if draws == 0 {
-            return Err(FermionError::BadParameter {
-                name: "pf_draws",
-                value: 0.0,
-                reason: "the flow estimate needs at least one draw",
-            });
-        }
+        check_flow_draws(draws)?;
         Ok(Self { flow, draws, cg })
     }
 
@@ -187,4 +175,16 @@ impl FlowDetEstimator {
     pub fn estimate(&self, dirac: &Dirac, rng: &mut Pcg64) -> Result<PfFlowEstimate, FermionError> {
         self.flow.estimate_log_det(dirac, self.draws, self.cg, rng)
     }
+}
+
+/// Refuses an importance-sampling estimate of zero draws.
+pub(crate) fn check_flow_draws(draws: usize) -> Result<(), FermionError> {
+    if draws == 0 {
+        return Err(FermionError::BadParameter {
+            name: "pf_draws",
+            value: 0.0,
+            reason: "the flow estimate needs at least one draw",
+        });
+    }
+    Ok(())
 }
