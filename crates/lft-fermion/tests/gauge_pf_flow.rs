@@ -9,7 +9,7 @@ use lft_fermion::{
 };
 use lft_lattice::{Lattice, stream_rng, uniform};
 mod common;
-use common::{random, random_complex};
+use common::{assert_unbiased, random, random_complex};
 
 fn geometry(shape: &[usize]) -> GaugeStaggered {
     GaugeStaggered::new(&Lattice::new(shape).unwrap()).unwrap()
@@ -179,15 +179,7 @@ fn the_flow_estimate_is_unbiased() {
                 (log_det - exact).exp()
             })
             .collect();
-        let mean = ratios.iter().sum::<f64>() / n as f64;
-        let var = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let err = (var / n as f64).sqrt();
-        eprintln!("scale {scale}: mean d̂et/det = {mean} ± {err}");
-        assert!(
-            (mean - 1.0).abs() < 4.0 * err,
-            "scale {scale}: mean d̂et/det = {mean} ± {err}"
-        );
-        assert!(err < 0.05, "too noisy to test: ± {err}");
+        assert_unbiased(&ratios, 0.05, &format!("scale {scale}"));
     }
 }
 

@@ -29,3 +29,17 @@ pub fn random_complex(n: usize, seed: u64) -> Vec<Complex64> {
         .map(|(&a, &b)| Complex64::new(a, b))
         .collect()
 }
+
+/// Asserts that independent estimates d̂et/det (`ratios`) average to 1 within 4 standard
+/// errors, and that the error is below `max_error` (so that a biased estimator would show).
+pub fn assert_unbiased(ratios: &[f64], max_error: f64, what: &str) {
+    let n = ratios.len() as f64;
+    let mean = ratios.iter().sum::<f64>() / n;
+    let var = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let err = (var / n).sqrt();
+    assert!(
+        (mean - 1.0).abs() < 4.0 * err,
+        "{what}: mean d̂et/det = {mean} ± {err}"
+    );
+    assert!(err < max_error, "{what}: too noisy to test: ± {err}");
+}
