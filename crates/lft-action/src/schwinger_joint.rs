@@ -21,7 +21,8 @@
 use crate::joint_action::{DEFAULT_STAGNATION_FLOOR, JointSolves};
 use crate::{Action, JointAction, PseudofermionCg, Schwinger};
 use lft_fermion::{
-    CgParams, CgScratch, Complex64, FermionError, add_solved_force, re_dot, solve_hermitian,
+    CgParams, CgScratch, Complex64, FermionError, GaugeDirac, add_solved_force, re_dot,
+    solve_hermitian,
 };
 use lft_lattice::{Lattice, Pcg64, gaussian_fill};
 
@@ -65,9 +66,15 @@ impl SchwingerJoint {
         (&x[..links], &x[links..links + half], &x[links + half..])
     }
 
-    /// X = M_ee(θ)⁻¹(u + i w) from a zero start, counted.
-    fn solve(&self, x: &[f64], params: CgParams, floor: f64) -> Result<Solve, FermionError> {
-        let (theta, u, w) = self.split(x);
+    /// X = M_ee(θ)⁻¹(u + i w) from a zero start, counted; `dirac` is D(θ).
+    fn solve(
+        &self,
+        dirac: &GaugeDirac,
+        x: &[f64],
+        params: CgParams,
+        floor: f64,
+    ) -> Result<Solve, FermionError> {
+        let (_, u, w) = self.split(x);
         let rhs: Vec<Complex64> = u
             .iter()
             .zip(w)
@@ -75,7 +82,7 @@ impl SchwingerJoint {
             .collect();
         let mut solution = vec![Complex64::default(); rhs.len()];
         let raw = solve_hermitian(
-            &self.model.dirac(theta),
+            dirac,
             &rhs,
             &mut solution,
             params,
@@ -152,7 +159,8 @@ impl Action for SchwingerJoint {
     /// S_W(θ) + ½ Re((u + i w)†X); +∞ where CG fails.
     fn action(&self, x: &[f64]) -> f64 {
         let (theta, _, _) = self.split(x);
-        match self.solve(x, self.cg.action, DEFAULT_STAGNATION_FLOOR) {
+        let dirac = self.model.dirac(theta);
+        match self.solve(&dirac, x, self.cg.action, DEFAULT_STAGNATION_FLOOR) {
             Ok(Solve { rhs, solution }) => {
                 self.model.wilson().action(theta) + 0.5 * re_dot(&rhs, &solution)
             }
@@ -164,7 +172,8 @@ impl Action for SchwingerJoint {
     fn gradient(&self, x: &[f64], grad: &mut [f64]) {
         let (theta, _, _) = self.split(x);
         assert_eq!(grad.len(), x.len(), "gradient does not fit the joint state");
-        let Ok(Solve { solution, .. }) = self.solve(x, self.cg.force, f64::INFINITY) else {
+        let dirac = self.model.dirac(theta);
+        let Ok(Solve { solution, .. }) = self.solve(&dirac, x, self.cg.force, f64::INFINITY) else {
             grad.fill(f64::NAN);
             return;
         };
@@ -179,7 +188,7 @@ impl Action for SchwingerJoint {
             .map(|z| z * std::f64::consts::FRAC_1_SQRT_2)
             .collect();
         let mut odd = vec![Complex64::default(); half];
-        add_solved_force(&self.model.dirac(theta), &x_phi, &mut odd, g_theta);
+        add_solved_force(&dirac, &x_phi, &mut odd, g_theta);
         for ((s, gu), gw) in solution.iter().zip(g_u).zip(g_w) {
             *gu = s.re;
             *gw = s.im;

@@ -24,9 +24,9 @@ use crate::det_estimator::check_ladder;
 use crate::free::free_log_det;
 use crate::{
     CgParams, CgScratch, FermionError, GaugeDirac, HermitianOperator, STAGNATION_FLOOR, re_dot,
-    solve_from_zero,
+    solve_from_zero, standard_complex_normal,
 };
-use lft_lattice::{Pcg64, gaussian_fill};
+use lft_lattice::Pcg64;
 use num_complex::Complex64;
 
 /// The bound ‖K_eo K_oe‖ ≤ 4 on the hopping part of M_ee (see the module doc).
@@ -159,7 +159,6 @@ struct Work {
     xi: Vec<Complex64>,
     eta: Vec<Complex64>,
     x: Vec<Complex64>,
-    gauss: Vec<f64>,
     scratch: CgScratch<Complex64>,
     iterations: usize,
 }
@@ -172,26 +171,15 @@ impl Work {
             xi: vec![Complex64::default(); half],
             eta: vec![Complex64::default(); half],
             x: vec![Complex64::default(); half],
-            gauss: vec![0.0; 2 * volume],
             scratch: CgScratch::new(half),
             iterations: 0,
         }
     }
 
-    /// Fills `out` with standard complex normals (density π^{−n} e^{−|z|²}).
-    fn complex_normal(gauss: &mut [f64], rng: &mut Pcg64, out: &mut [Complex64]) {
-        let gauss = &mut gauss[..2 * out.len()];
-        gaussian_fill(rng, gauss);
-        let s = std::f64::consts::FRAC_1_SQRT_2;
-        for (z, pair) in out.iter_mut().zip(gauss.chunks_exact(2)) {
-            *z = Complex64::new(pair[0] * s, pair[1] * s);
-        }
-    }
-
     /// η = (D χ)_e + μ ξ: covariance M_ee + μ² of `dirac`.
     fn draw(&mut self, dirac: &GaugeDirac, mu: f64, rng: &mut Pcg64) {
-        Self::complex_normal(&mut self.gauss, rng, &mut self.chi);
-        Self::complex_normal(&mut self.gauss, rng, &mut self.xi);
+        standard_complex_normal(rng, &mut self.chi);
+        standard_complex_normal(rng, &mut self.xi);
         let half = self.eta.len();
         let (even, odd) = self.chi.split_at(half);
         dirac.hop_odd_to_even(odd, &mut self.eta);
