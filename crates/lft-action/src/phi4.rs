@@ -5,6 +5,10 @@
 //!
 //! They are one theory: φ = √κ φ̃, λ = λ̃/κ², m² = (1 − 2λ̃)/κ − 2d, and
 //! S_AKS(√κ φ̃) = S_hop(φ̃) − V λ̃.
+//!
+//! An external field h adds −h Σ_x φ_x (AKS; `with_external_field`), which is −h √κ Σ_x φ̃_x
+//! in the hopping form: the same h in both, always in the AKS normalisation of φ. It breaks
+//! the Z₂ symmetry φ → −φ.
 
 use crate::action::free_field_mass_term;
 use crate::{Action, ActionError, LaneAction};
@@ -194,17 +198,47 @@ fn lane_local_sum(lattice: &Lattice, phi: &[Lanes], term: impl Fn(f64, f64) -> f
 pub struct Phi4 {
     lattice: Lattice,
     params: Phi4Params,
+    /// The external field h of −h Σ_x φ_x (0: none).
+    h: f64,
 }
 
 impl Phi4 {
     /// φ⁴ with couplings (m², λ); refuses an action unbounded below.
     pub fn new(lattice: Lattice, params: Phi4Params) -> Result<Self, ActionError> {
         params.validate()?;
-        Ok(Self { lattice, params })
+        Ok(Self {
+            lattice,
+            params,
+            h: 0.0,
+        })
+    }
+
+    /// The same action with the external field term −h Σ_x φ_x; refuses a non-finite h.
+    pub fn with_external_field(self, h: f64) -> Result<Self, ActionError> {
+        check_field(h)?;
+        Ok(Self { h, ..self })
     }
 
     pub fn params(&self) -> Phi4Params {
         self.params
+    }
+
+    /// The external field h.
+    pub fn external_field(&self) -> f64 {
+        self.h
+    }
+}
+
+/// Refuses a non-finite external field.
+fn check_field(h: f64) -> Result<(), ActionError> {
+    if h.is_finite() {
+        Ok(())
+    } else {
+        Err(ActionError {
+            name: "h",
+            value: h,
+            reason: "must be a finite number",
+        })
     }
 }
 
@@ -214,25 +248,25 @@ impl Action for Phi4 {
     }
 
     fn is_z2_symmetric(&self) -> bool {
-        true
+        self.h == 0.0
     }
 
-    /// S = Σ_x [ (2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂} ].
+    /// S = Σ_x [ (2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂} − h φ_x ].
     fn action(&self, phi: &[f64]) -> f64 {
         let mass = 2.0 * self.lattice.dim() as f64 + self.params.m2;
-        let lambda = self.params.lambda;
+        let (lambda, h) = (self.params.lambda, self.h);
         local_sum(&self.lattice, phi, |p, hops| {
             let p2 = p * p;
-            p2 * (mass + lambda * p2) - 2.0 * p * hops
+            p2 * (mass + lambda * p2) - 2.0 * p * hops - h * p
         })
     }
 
-    /// ∂S/∂φ_x = 2(2d + m²) φ_x + 4λ φ_x³ − 2 Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}).
+    /// ∂S/∂φ_x = 2(2d + m²) φ_x + 4λ φ_x³ − 2 Σ_μ (φ_{x+μ̂} + φ_{x−μ̂}) − h.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
-        let lambda4 = 4.0 * self.params.lambda;
+        let (lambda4, h) = (4.0 * self.params.lambda, self.h);
         local_fill(&self.lattice, phi, grad, |p, hops| {
-            p * (mass2 + lambda4 * p * p) - 2.0 * hops
+            p * (mass2 + lambda4 * p * p) - 2.0 * hops - h
         });
     }
 
@@ -255,9 +289,9 @@ impl Action for Phi4 {
     /// a ∂S/∂φ_x + b φ_x in one pass.
     fn scaled_gradient(&self, phi: &[f64], grad: &mut [f64], a: f64, b: f64) {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
-        let lambda4 = 4.0 * self.params.lambda;
+        let (lambda4, h) = (4.0 * self.params.lambda, self.h);
         local_fill(&self.lattice, phi, grad, |p, hops| {
-            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
+            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops - h) + b * p
         });
     }
 
@@ -274,13 +308,13 @@ impl Action for Phi4 {
 
 impl Phi4 {
     /// The site term of [`Action::free_scaled_gradient`] from φ_x and its neighbour sum:
-    /// a (φ (2(2d + m²) + 4λ φ²) − 2 hops) + b (2(2d + m₀²) φ − 2 hops).
+    /// a (φ (2(2d + m²) + 4λ φ²) − 2 hops − h) + b (2(2d + m₀²) φ − 2 hops).
     fn free_scaled_term(&self, a: f64, b: f64, free_m2: f64) -> impl Fn(f64, f64) -> f64 + Sync {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
-        let lambda4 = 4.0 * self.params.lambda;
+        let (lambda4, h) = (4.0 * self.params.lambda, self.h);
         let free = free_field_mass_term(self.lattice.dim(), free_m2);
         move |p, hops| {
-            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * (free * p - 2.0 * hops)
+            a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops - h) + b * (free * p - 2.0 * hops)
         }
     }
 }
@@ -288,19 +322,19 @@ impl Phi4 {
 impl LaneAction for Phi4 {
     fn lane_action(&self, phi: &[Lanes]) -> Lanes {
         let mass = 2.0 * self.lattice.dim() as f64 + self.params.m2;
-        let lambda = self.params.lambda;
+        let (lambda, h) = (self.params.lambda, self.h);
         lane_local_sum(&self.lattice, phi, move |p, hops| {
             let p2 = p * p;
-            p2 * (mass + lambda * p2) - 2.0 * p * hops
+            p2 * (mass + lambda * p2) - 2.0 * p * hops - h * p
         })
     }
 
     fn lane_scaled_gradient(&self, phi: &[Lanes], grad: &mut [Lanes], a: f64, b: f64) {
         let mass2 = 2.0 * (2.0 * self.lattice.dim() as f64 + self.params.m2);
-        let lambda4 = 4.0 * self.params.lambda;
+        let (lambda4, h) = (4.0 * self.params.lambda, self.h);
         self.lattice
             .lane_neighbour_map(phi, grad, 0, Hop::Both, move |p, hops| {
-                a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops) + b * p
+                a * (p * (mass2 + lambda4 * p * p) - 2.0 * hops - h) + b * p
             });
     }
 
@@ -323,13 +357,35 @@ impl LaneAction for Phi4 {
 pub struct Phi4Hopping {
     lattice: Lattice,
     params: HoppingParams,
+    /// The external field h (AKS normalisation; 0: none).
+    h: f64,
+    /// The coefficient h √κ of −h √κ Σ_x φ̃_x.
+    field: f64,
 }
 
 impl Phi4Hopping {
     /// φ⁴ with couplings (κ, λ̃); refuses an action unbounded below.
     pub fn new(lattice: Lattice, params: HoppingParams) -> Result<Self, ActionError> {
         params.validate(lattice.dim())?;
-        Ok(Self { lattice, params })
+        Ok(Self {
+            lattice,
+            params,
+            h: 0.0,
+            field: 0.0,
+        })
+    }
+
+    /// The same action with the external field h of the AKS form, −h Σ_x φ_x = −h √κ Σ_x φ̃_x;
+    /// refuses a non-finite h.
+    pub fn with_external_field(self, h: f64) -> Result<Self, ActionError> {
+        check_field(h)?;
+        let field = h * self.params.kappa.sqrt();
+        Ok(Self { h, field, ..self })
+    }
+
+    /// The external field h (AKS normalisation).
+    pub fn external_field(&self) -> f64 {
+        self.h
     }
 
     pub fn params(&self) -> HoppingParams {
@@ -343,29 +399,31 @@ impl Action for Phi4Hopping {
     }
 
     fn is_z2_symmetric(&self) -> bool {
-        true
+        self.field == 0.0
     }
 
-    /// S = Σ_x [ −2κ φ̃_x Σ_μ φ̃_{x+μ̂} + φ̃_x² + λ̃ (φ̃_x² − 1)² ].
+    /// S = Σ_x [ −2κ φ̃_x Σ_μ φ̃_{x+μ̂} + φ̃_x² + λ̃ (φ̃_x² − 1)² − h √κ φ̃_x ].
     fn action(&self, phi: &[f64]) -> f64 {
         let HoppingParams {
             kappa,
             lambda_tilde,
         } = self.params;
+        let field = self.field;
         local_sum(&self.lattice, phi, |p, hops| {
             let p2 = p * p;
-            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops
+            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops - field * p
         })
     }
 
-    /// ∂S/∂φ̃_x = 2 φ̃_x + 4λ̃ (φ̃_x² − 1) φ̃_x − 2κ Σ_μ (φ̃_{x+μ̂} + φ̃_{x−μ̂}).
+    /// ∂S/∂φ̃_x = 2 φ̃_x + 4λ̃ (φ̃_x² − 1) φ̃_x − 2κ Σ_μ (φ̃_{x+μ̂} + φ̃_{x−μ̂}) − h √κ.
     fn gradient(&self, phi: &[f64], grad: &mut [f64]) {
         let HoppingParams {
             kappa,
             lambda_tilde,
         } = self.params;
+        let field = self.field;
         local_fill(&self.lattice, phi, grad, |p, hops| {
-            2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops
+            2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops - field
         });
     }
 
@@ -402,15 +460,16 @@ impl Action for Phi4Hopping {
 
 impl Phi4Hopping {
     /// The site term of [`Action::free_scaled_gradient`]:
-    /// a (2φ̃ + 4λ̃ (φ̃² − 1) φ̃ − 2κ hops) + b (2(2d + m₀²) φ̃ − 2 hops).
+    /// a (2φ̃ + 4λ̃ (φ̃² − 1) φ̃ − 2κ hops − h √κ) + b (2(2d + m₀²) φ̃ − 2 hops).
     fn free_scaled_term(&self, a: f64, b: f64, free_m2: f64) -> impl Fn(f64, f64) -> f64 + Sync {
         let HoppingParams {
             kappa,
             lambda_tilde,
         } = self.params;
+        let field = self.field;
         let free = free_field_mass_term(self.lattice.dim(), free_m2);
         move |p, hops| {
-            let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops;
+            let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops - field;
             a * g + b * (free * p - 2.0 * hops)
         }
     }
@@ -422,9 +481,10 @@ impl LaneAction for Phi4Hopping {
             kappa,
             lambda_tilde,
         } = self.params;
+        let field = self.field;
         lane_local_sum(&self.lattice, phi, move |p, hops| {
             let p2 = p * p;
-            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops
+            p2 + lambda_tilde * (p2 - 1.0).powi(2) - 2.0 * kappa * p * hops - field * p
         })
     }
 
@@ -434,9 +494,11 @@ impl LaneAction for Phi4Hopping {
             kappa,
             lambda_tilde,
         } = self.params;
+        let field = self.field;
         self.lattice
             .lane_neighbour_map(phi, grad, 0, Hop::Both, move |p, hops| {
-                let g = 2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops;
+                let g =
+                    2.0 * p + 4.0 * lambda_tilde * (p * p - 1.0) * p - 2.0 * kappa * hops - field;
                 a * g + b * p
             });
     }

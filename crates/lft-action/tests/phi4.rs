@@ -55,6 +55,8 @@ fn aks_gradient_equals_finite_difference() {
         ] {
             let s = Phi4::new(lat.clone(), params).unwrap();
             assert_gradient_matches_fd(&s, &phi);
+            let s = s.with_external_field(0.37).unwrap();
+            assert_gradient_matches_fd(&s, &phi);
         }
     }
 }
@@ -73,6 +75,7 @@ fn hopping_gradient_equals_finite_difference() {
         )
         .unwrap();
         assert_gradient_matches_fd(&s, &phi);
+        assert_gradient_matches_fd(&s.with_external_field(-0.6).unwrap(), &phi);
     }
 }
 
@@ -109,7 +112,8 @@ fn parallel_path_gradient_matches_directional_difference() {
     );
 }
 
-/// S_AKS(√κ φ̃) − S_hop(φ̃) is the same constant (−V λ̃) for every φ̃.
+/// S_AKS(√κ φ̃) − S_hop(φ̃) is the same constant (−V λ̃) for every φ̃, with or without an
+/// external field h (the same h in both forms).
 #[test]
 fn aks_and_hopping_forms_agree_up_to_a_constant() {
     for (i, shape) in SHAPES.iter().enumerate() {
@@ -128,18 +132,27 @@ fn aks_and_hopping_forms_agree_up_to_a_constant() {
             let hop = aks.to_hopping(d).unwrap();
             let back = hop.to_aks(d);
             assert!((back.m2 - aks.m2).abs() < 1e-12 && (back.lambda - aks.lambda).abs() < 1e-12);
-            let s_aks = Phi4::new(lat.clone(), aks).unwrap();
-            let s_hop = Phi4Hopping::new(lat.clone(), hop).unwrap();
-            let expected = -(lat.volume() as f64) * hop.lambda_tilde;
-            for k in 0..4 {
-                let phi_t = random_field(&lat, 1000 * i as u64 + k, 1.0);
-                let phi: Vec<f64> = phi_t.iter().map(|p| p * hop.kappa.sqrt()).collect();
-                let diff = s_aks.action(&phi) - s_hop.action(&phi_t);
-                let scale = s_hop.action(&phi_t).abs().max(1.0);
-                assert!(
-                    (diff - expected).abs() < 1e-12 * scale,
-                    "{diff} vs {expected}"
-                );
+            for h in [0.0, 0.45] {
+                let s_aks = Phi4::new(lat.clone(), aks)
+                    .unwrap()
+                    .with_external_field(h)
+                    .unwrap();
+                let s_hop = Phi4Hopping::new(lat.clone(), hop)
+                    .unwrap()
+                    .with_external_field(h)
+                    .unwrap();
+                assert_eq!(s_hop.external_field(), h);
+                let expected = -(lat.volume() as f64) * hop.lambda_tilde;
+                for k in 0..4 {
+                    let phi_t = random_field(&lat, 1000 * i as u64 + k, 1.0);
+                    let phi: Vec<f64> = phi_t.iter().map(|p| p * hop.kappa.sqrt()).collect();
+                    let diff = s_aks.action(&phi) - s_hop.action(&phi_t);
+                    let scale = s_hop.action(&phi_t).abs().max(1.0);
+                    assert!(
+                        (diff - expected).abs() < 1e-12 * scale,
+                        "{diff} vs {expected}"
+                    );
+                }
             }
         }
     }
@@ -204,6 +217,17 @@ fn unbounded_or_invalid_parameters_are_refused() {
     )
     .unwrap_err();
     assert_eq!(e.name, "m2");
+    let e = Phi4::new(
+        lat.clone(),
+        Phi4Params {
+            m2: 1.0,
+            lambda: 1.0,
+        },
+    )
+    .unwrap()
+    .with_external_field(f64::INFINITY)
+    .unwrap_err();
+    assert_eq!(e.name, "h");
     let e = Phi4Hopping::new(
         lat,
         HoppingParams {
@@ -376,7 +400,15 @@ fn free_scaled_gradient_equals_the_two_gradients_combined() {
             .unwrap();
             let mut free_grad = vec![0.0; phi.len()];
             free.gradient(&phi, &mut free_grad);
-            for action in [&aks as &dyn Action, &hopping, &Plain(&aks)] {
+            let aks_h = aks.clone().with_external_field(0.8).unwrap();
+            let hopping_h = hopping.clone().with_external_field(-0.3).unwrap();
+            for action in [
+                &aks as &dyn Action,
+                &hopping,
+                &Plain(&aks),
+                &aks_h,
+                &hopping_h,
+            ] {
                 let mut grad = vec![0.0; phi.len()];
                 action.gradient(&phi, &mut grad);
                 for (a, b) in [(0.3, 0.7), (1.0, 0.0), (0.0, 1.0)] {
@@ -434,7 +466,9 @@ fn lane_batches_equal_single_configurations_bitwise() {
             },
         )
         .unwrap();
-        for action in [&aks as &dyn Action, &hopping] {
+        let aks_h = aks.clone().with_external_field(0.7).unwrap();
+        let hopping_h = hopping.clone().with_external_field(-0.4).unwrap();
+        for action in [&aks as &dyn Action, &hopping, &aks_h, &hopping_h] {
             let lanes = action.lanes().expect("phi^4 offers lane batches");
             let fields: Vec<Vec<f64>> = (0..LANES)
                 .map(|l| random_field(&lat, 100 + l as u64, 1.3))
@@ -502,5 +536,35 @@ fn both_forms_of_phi4_are_z2_symmetric() {
     for s in [&aks as &dyn Action, &hopping] {
         assert!(s.is_z2_symmetric());
         assert_eq!(s.action(&phi), s.action(&minus));
+    }
+    // An external field breaks the symmetry: S(φ) − S(−φ) = −2h Σ_x φ_x (AKS units).
+    let h = 0.3;
+    let m: f64 = phi.iter().sum();
+    let kappa = hopping.params().kappa;
+    for (s, scale) in [
+        (&aks.with_external_field(h).unwrap() as &dyn Action, 1.0),
+        (&hopping.with_external_field(h).unwrap(), kappa.sqrt()),
+    ] {
+        assert!(!s.is_z2_symmetric());
+        let odd = s.action(&phi) - s.action(&minus);
+        assert!((odd + 2.0 * h * scale * m).abs() < 1e-12 * s.action(&phi).abs().max(1.0));
+    }
+}
+
+/// The free field with an external field h has its minimum, and so its mean, at the constant
+/// φ = h/(2m²): the gradient vanishes there.
+#[test]
+fn free_field_with_external_field_is_stationary_at_the_shifted_mean() {
+    for shape in [&[6][..], &[4, 4], &[3, 4, 5]] {
+        let lat = Lattice::new(shape).unwrap();
+        let (m2, h) = (0.7, 0.45);
+        let s = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 })
+            .unwrap()
+            .with_external_field(h)
+            .unwrap();
+        let phi = vec![h / (2.0 * m2); lat.volume()];
+        let mut grad = vec![1.0; lat.volume()];
+        s.gradient(&phi, &mut grad);
+        assert!(grad.iter().all(|g| g.abs() < 1e-14), "{grad:?}");
     }
 }

@@ -229,12 +229,17 @@ fn device_annealer(
              passes do (or use --device cpu)"
         );
     }
-    let Model::Phi4(couplings) = *config.model() else {
+    let Model::Phi4 {
+        params: couplings,
+        h,
+    } = *config.model()
+    else {
         bail!(
             "{choice}: the GPU anneals φ⁴; this config's action is {} (use --device cpu)",
             config.model().kind_name()
         );
     };
+    crate::device::refuse_external_field(choice, h)?;
     let named = |e: lft_cuda::CudaError| anyhow::anyhow!("{choice}: {e}");
     let engine = crate::device::engine(choice, config)?.expect("not the CPU");
     let (lattice, n) = (config.lattice(), plan.settings.particles);

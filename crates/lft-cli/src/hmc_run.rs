@@ -48,12 +48,17 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
                  mass matrix yet; use --device cpu)"
             );
         }
-        let Model::Phi4(couplings) = model else {
+        let Model::Phi4 {
+            params: couplings,
+            h: field,
+        } = model
+        else {
             bail!(
                 "{choice}: the GPU runs HMC of φ⁴; this config's action is {} (use --device cpu)",
                 model.kind_name()
             );
         };
+        crate::device::refuse_external_field(choice, field)?;
         // Opened before anything is written: no GPU is a named error and an untouched output.
         let engine = crate::device::engine(choice, config)?.expect("not the CPU");
         let describe = engine.describe();

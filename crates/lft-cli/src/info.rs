@@ -20,10 +20,16 @@ pub fn run(args: &InfoArgs) -> Result<()> {
             lambda,
             kappa,
             lambda_tilde,
+            h,
             fermions,
         } => {
+            let field = if *h != 0.0 {
+                format!(", h = {h}")
+            } else {
+                String::new()
+            };
             println!(
-                "  action        {}: m2 = {m2}, lambda = {lambda} (kappa = {kappa:.6}, lambda_tilde = {lambda_tilde:.6})",
+                "  action        {}: m2 = {m2}, lambda = {lambda}{field} (kappa = {kappa:.6}, lambda_tilde = {lambda_tilde:.6})",
                 m.action_kind
             );
             if let Some(f) = fermions {

@@ -67,6 +67,10 @@ pub fn ensemble_meta(config: &Config, sampler: SamplerKind, n_chains: usize) -> 
             lambda: c.aks.lambda,
             kappa: c.hopping.kappa,
             lambda_tilde: c.hopping.lambda_tilde,
+            h: match *model {
+                Model::Phi4 { h, .. } => h,
+                _ => 0.0,
+            },
             fermions: match *model {
                 Model::Yukawa { params, fermions } => Some(FermionMeta {
                     g: params.g,

@@ -35,12 +35,13 @@ impl Placement {
         if config.model().is_gauge() {
             bail!("{choice}: gauge-equivariant flows (kind = \"u1\") train on the CPU only");
         }
-        let Model::Phi4(params) = *config.model() else {
+        let Model::Phi4 { params, h } = *config.model() else {
             bail!(
                 "{choice}: the GPU trains flows for φ⁴; this config's action is {}",
                 config.model().kind_name()
             );
         };
+        crate::device::refuse_external_field(choice, h)?;
         if plan.train.data.is_some() {
             bail!("{choice}: the forward KL (train.data) does not run on the GPU yet");
         }

@@ -56,6 +56,10 @@ pub struct ActionConfig {
     pub lambda: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kappa: Option<f64>,
+    /// The external field h of φ⁴, S → S − h Σ_x φ_x (AKS normalisation of φ, also with
+    /// `kappa` and `lambda_tilde`; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_tilde: Option<f64>,
     /// Yukawa coupling g (yukawa).
@@ -112,7 +116,8 @@ pub struct ActionConfig {
 /// The theory of a validated config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Model {
-    Phi4(Phi4Params),
+    /// φ⁴ with couplings `params` and the external field h (S → S − h Σ_x φ_x).
+    Phi4 { params: Phi4Params, h: f64 },
     Yukawa {
         params: YukawaParams,
         fermions: Fermions,
@@ -130,10 +135,11 @@ pub enum Model {
 }
 
 impl Model {
-    /// Whether S(−φ) = S(φ): φ⁴, and the Yukawa model with massless fermions.
+    /// Whether S(−φ) = S(φ): φ⁴ without an external field, and the Yukawa model with
+    /// massless fermions.
     pub fn is_z2_symmetric(&self) -> bool {
         match self {
-            Model::Phi4(_) => true,
+            Model::Phi4 { h, .. } => *h == 0.0,
             Model::Yukawa { params, .. } => params.mass == 0.0,
             Model::U1 { .. } | Model::Schwinger { .. } => false,
         }
@@ -177,7 +183,7 @@ impl Model {
     /// "phi4", "yukawa", "u1" or "schwinger", as stored in ensemble files.
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Model::Phi4(_) => "phi4",
+            Model::Phi4 { .. } => "phi4",
             Model::Yukawa { .. } => "yukawa",
             Model::U1 { .. } => "u1",
             Model::Schwinger { .. } => "schwinger",
@@ -187,7 +193,7 @@ impl Model {
     /// The φ⁴ part of the couplings (`None` for a gauge field).
     pub fn phi4(&self) -> Option<Phi4Params> {
         match self {
-            Model::Phi4(p) => Some(*p),
+            Model::Phi4 { params, .. } => Some(*params),
             Model::Yukawa { params, .. } => Some(params.phi4),
             Model::U1 { .. } | Model::Schwinger { .. } => None,
         }
@@ -199,7 +205,11 @@ impl Model {
     pub fn field_action(&self, lattice: &Lattice) -> Result<Box<dyn Action>, ConfigError> {
         let action_err = |e: lft_action::ActionError| invalid("action", e.to_string());
         Ok(match *self {
-            Model::Phi4(p) => Box::new(Phi4::new(lattice.clone(), p).map_err(action_err)?),
+            Model::Phi4 { params, h } => Box::new(
+                Phi4::new(lattice.clone(), params)
+                    .and_then(|s| s.with_external_field(h))
+                    .map_err(action_err)?,
+            ),
             Model::U1 { beta } => {
                 Box::new(U1Wilson::new(lattice.clone(), beta).map_err(action_err)?)
             }
@@ -298,6 +308,7 @@ impl ActionConfig {
             ("kappa", self.kappa.is_some()),
             ("lambda_tilde", self.lambda_tilde.is_some()),
             ("g", self.g.is_some()),
+            ("h", self.h.is_some()),
         ];
         if let Some((key, _)) = scalar_keys.iter().find(|(_, set)| *set) {
             return Err(invalid(
@@ -419,9 +430,19 @@ impl ActionConfig {
                 if let Some((key, _)) = yukawa_keys.iter().chain(&cg_keys).find(|(_, set)| *set) {
                     return Err(only_with(key, "kind = \"yukawa\""));
                 }
-                Model::Phi4(aks)
+                let h = self.h.unwrap_or(0.0);
+                if !h.is_finite() {
+                    return Err(invalid(
+                        "action.h",
+                        format!("the external field must be a finite number, got {h}"),
+                    ));
+                }
+                Model::Phi4 { params: aks, h }
             }
             ActionKind::Yukawa => {
+                if self.h.is_some() {
+                    return Err(only_with("h", "kind = \"phi4\""));
+                }
                 let g = self.g.ok_or_else(|| {
                     invalid("action.g", "kind = \"yukawa\" needs the Yukawa coupling g")
                 })?;

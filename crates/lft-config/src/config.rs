@@ -615,7 +615,7 @@ impl TryFrom<ConfigFile> for Config {
             }
             (None, false) => None,
         };
-        if snf.as_ref().is_some_and(|s| s.blocks.is_some()) && !matches!(model, Model::Phi4(_)) {
+        if snf.as_ref().is_some_and(|s| s.blocks.is_some()) && !matches!(model, Model::Phi4 { .. }) {
             return Err(invalid(
                 "snf.block_layers",
                 "training the blocks backpropagates through HMC moves with the action's Hessian, \

@@ -22,7 +22,7 @@
 //! let hmc = config.hmc()?;
 //! assert_eq!(hmc.params.n_steps, 20);
 //! assert_eq!(hmc.params.step_size, 1.0 / 20.0, "ε = length / steps, length 1 by default");
-//! assert!(matches!(config.model(), Model::Phi4(p) if p.m2 == -4.0));
+//! assert!(matches!(config.model(), Model::Phi4 { params, .. } if params.m2 == -4.0));
 //! // The hopping form of the same couplings maps back to the AKS form that was given.
 //! assert!((config.couplings().unwrap().hopping.to_aks(2).m2 + 4.0).abs() < 1e-12);
 //! # Ok::<(), lft_config::ConfigError>(())

@@ -123,36 +123,57 @@ impl Flow {
     /// The gradient runs backwards through every inverse pass, starting from ∂(−log r)/∂z.
     /// Returns (L, gradient).
     pub fn forward_kl(&self, phis: &[f64]) -> (f64, Vec<f64>) {
+        let inv_n = 1.0 / (phis.len() / self.field_len()) as f64;
+        let (loss, _, grad) = self.weighted_forward_kl(phis, &|_, _| inv_n);
+        (loss, grad)
+    }
+
+    /// The weighted negative log-likelihood L = −Σ_b c_b log q(φ_b) on configurations φ_b
+    /// `[n, V]` and its gradient −Σ_b c_b ∂ log q(φ_b)/∂θ, with the coefficient
+    /// c_b = `weight(b, log q(φ_b))` held constant (it may depend on log q, as FAB's
+    /// correction q_old/q of a replay buffer does, but is not differentiated). The forward KL
+    /// takes c_b = 1/n; FAB's α = 2 loss the self-normalised AIS weights. Returns
+    /// (L, log q(φ_b) of every configuration, gradient).
+    pub fn weighted_forward_kl(
+        &self,
+        phis: &[f64],
+        weight: &(dyn Fn(usize, f64) -> f64 + Sync),
+    ) -> (f64, Vec<f64>, Vec<f64>) {
         let v = self.field_len();
-        let n = phis.len() / v;
-        let inv_n = 1.0 / n as f64;
         let stack = self.stack();
-        let per_chunk: Vec<(f64, Vec<f64>)> = phis
+        let per_chunk: Vec<(f64, Vec<f64>, Vec<f64>)> = phis
             .par_chunks(CHUNK * v)
+            .enumerate()
             .map_init(
                 || self.scratch(),
-                |scratch, pc| {
+                |scratch, (chunk, pc)| {
                     let mut grad = vec![0.0; self.n_params()];
                     let mut loss = 0.0;
+                    let mut log_qs = Vec::with_capacity(pc.len() / v);
                     let (mut z, mut g) = (vec![0.0; v], vec![0.0; v]);
-                    for phi in pc.chunks_exact(v) {
+                    for (i, phi) in pc.chunks_exact(v).enumerate() {
                         let logdet = stack.inverse(phi, &mut z, scratch);
-                        loss += -(self.prior().log_prob(&z) - logdet);
+                        let log_q = self.prior().log_prob(&z) - logdet;
+                        let c = weight(chunk * CHUNK + i, log_q);
+                        log_qs.push(log_q);
+                        loss -= c * log_q;
                         self.prior().grad_neg_log_prob(&z, &mut g);
-                        g.iter_mut().for_each(|x| *x *= inv_n);
-                        stack.inverse_backward(scratch, &mut g, inv_n, &mut grad);
+                        g.iter_mut().for_each(|x| *x *= c);
+                        stack.inverse_backward(scratch, &mut g, c, &mut grad);
                     }
-                    (loss, grad)
+                    (loss, log_qs, grad)
                 },
             )
             .collect();
         let mut grad = vec![0.0; self.n_params()];
         let mut loss = 0.0;
-        for (l, gc) in per_chunk {
+        let mut log_q = Vec::with_capacity(phis.len() / v);
+        for (l, q, gc) in per_chunk {
             loss += l;
+            log_q.extend(q);
             grad.iter_mut().zip(&gc).for_each(|(a, b)| *a += b);
         }
-        (loss * inv_n, grad)
+        (loss, log_q, grad)
     }
 }
 

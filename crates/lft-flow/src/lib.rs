@@ -107,7 +107,7 @@ pub use spectral::SpectralScale;
 pub use spline::RqSpline;
 pub use spline_coupling::SplineCoupling;
 pub use stack::{BijectionStack, ParamCountError, StackScratch};
-pub use train::{
+pub use train::{GuardedStep, 
     GradientEstimator, Objective, Schedule, StepRecord, TrainError, TrainHooks, TrainOptions,
     Trainable, batch_quality, train, train_with,
 };

@@ -290,8 +290,7 @@ pub fn train_with<F: Trainable + ?Sized>(
     let TrainHooks { report, stop } = hooks;
     let v = flow.volume();
     let mut history = Vec::with_capacity(options.steps);
-    let mut lr_scale = 1.0;
-    let mut failures = 0;
+    let mut guard = GuardedStep::default();
     let mut step = adam.steps() as usize;
     let until = until.min(options.steps);
     while step < until && !stop() {
@@ -319,38 +318,11 @@ pub fn train_with<F: Trainable + ?Sized>(
                 (loss, Vec::new(), grad)
             }
         };
-        let grad_ok = grad.iter().all(|g| g.is_finite());
-        if !loss.is_finite() || !grad_ok {
-            failures += 1;
-            lr_scale *= 0.5;
-            if failures > options.max_failures {
-                return Err(TrainError::Diverged {
-                    step,
-                    failures,
-                    lr: options.lr_at(step, lr_scale),
-                });
-            }
+        let Some((grad_norm, lr)) = guard.apply(flow.params_mut(), &mut grad, loss, adam, options, step)?
+        else {
             // Nothing was applied: the parameters and optimiser state are still the last good ones.
             continue;
-        }
-        failures = 0;
-        let grad_norm = match options.grad_clip {
-            Some(max) => clip_grad_norm(&mut grad, max),
-            None => grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
         };
-        let lr = options.lr_at(step, lr_scale);
-        let saved = (flow.params().to_vec(), adam.clone());
-        adam.step(flow.params_mut(), &grad, lr);
-        if flow.params().iter().any(|p| !p.is_finite()) {
-            flow.params_mut().copy_from_slice(&saved.0);
-            *adam = saved.1;
-            failures += 1;
-            lr_scale *= 0.5;
-            if failures > options.max_failures {
-                return Err(TrainError::Diverged { step, failures, lr });
-            }
-            continue;
-        }
         // Sample quality is measured on the flow's own samples: reverse-KL steps have them.
         let (loss_variance, ess, acceptance) = if terms.is_empty() {
             (f64::NAN, f64::NAN, f64::NAN)
@@ -372,4 +344,70 @@ pub fn train_with<F: Trainable + ?Sized>(
         step += 1;
     }
     Ok(history)
+}
+
+/// The guard of every optimiser step: a non-finite loss or gradient, or parameters made
+/// non-finite by the step, roll back and halve the learning rate; more than
+/// `options.max_failures` in a row stop training ([`TrainError::Diverged`]). Gradients are
+/// clipped to `options.grad_clip`.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedStep {
+    lr_scale: f64,
+    failures: usize,
+}
+
+impl Default for GuardedStep {
+    fn default() -> Self {
+        Self {
+            lr_scale: 1.0,
+            failures: 0,
+        }
+    }
+}
+
+impl GuardedStep {
+    /// One Adam step of `params` along `grad` (clipped in place) at step `step`'s learning
+    /// rate: `Some((gradient norm before clipping, lr))` once applied, `None` where it was
+    /// refused and rolled back (try again), or the divergence error.
+    pub fn apply(
+        &mut self,
+        params: &mut [f64],
+        grad: &mut [f64],
+        loss: f64,
+        adam: &mut Adam,
+        options: &TrainOptions,
+        step: usize,
+    ) -> Result<Option<(f64, f64)>, TrainError> {
+        if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
+            return self.fail(options, step).map(|_| None);
+        }
+        let grad_norm = match options.grad_clip {
+            Some(max) => clip_grad_norm(grad, max),
+            None => grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+        };
+        let lr = options.lr_at(step, self.lr_scale);
+        let saved = (params.to_vec(), adam.clone());
+        adam.step(params, grad, lr);
+        if params.iter().any(|p| !p.is_finite()) {
+            params.copy_from_slice(&saved.0);
+            *adam = saved.1;
+            return self.fail(options, step).map(|_| None);
+        }
+        self.failures = 0;
+        Ok(Some((grad_norm, lr)))
+    }
+
+    /// Counts a refused step: halves the learning rate, or gives up after too many.
+    fn fail(&mut self, options: &TrainOptions, step: usize) -> Result<(), TrainError> {
+        self.failures += 1;
+        self.lr_scale *= 0.5;
+        if self.failures > options.max_failures {
+            return Err(TrainError::Diverged {
+                step,
+                failures: self.failures,
+                lr: options.lr_at(step, self.lr_scale),
+            });
+        }
+        Ok(())
+    }
 }

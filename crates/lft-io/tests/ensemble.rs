@@ -22,6 +22,7 @@ fn meta(chains: usize) -> EnsembleMeta {
             lambda: 8.0,
             kappa: 0.2,
             lambda_tilde: 0.3,
+            h: 0.0,
             fermions: None,
         },
         sampler: SamplerKind::Hmc,

@@ -353,12 +353,15 @@ impl SamplerTotals {
     }
 }
 
-/// Whether the ensemble's action is Z₂-symmetric: φ⁴, and the Yukawa model with massless
-/// fermions (lft_action::Yukawa::is_z2_symmetric).
+/// Whether the ensemble's action is Z₂-symmetric: φ⁴ without an external field, and the
+/// Yukawa model with massless fermions (lft_action::Yukawa::is_z2_symmetric).
 fn meta_is_z2_symmetric(meta: &EnsembleMeta) -> bool {
-    match meta.fermions() {
-        None => meta.action_kind == "phi4",
-        Some(f) => f.mass == 0.0,
+    match (&meta.couplings, meta.fermions()) {
+        (lft_io::StoredCouplings::Scalar { h, .. }, None) => {
+            meta.action_kind == "phi4" && *h == 0.0
+        }
+        (_, Some(f)) => f.mass == 0.0,
+        _ => false,
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod anneal;
 mod chain;
+pub mod fab;
 mod flow_hmc;
 pub mod fourier_mass;
 mod heatbath;

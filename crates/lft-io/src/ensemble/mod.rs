@@ -88,6 +88,8 @@ pub enum StoredCouplings {
         lambda: f64,
         kappa: f64,
         lambda_tilde: f64,
+        /// The external field h of φ⁴ (root attribute `h`, written only when not 0).
+        h: f64,
         /// The fermion couplings (Yukawa ensembles only).
         fermions: Option<FermionMeta>,
     },
@@ -107,11 +109,14 @@ impl StoredCouplings {
             StoredCouplings::Scalar {
                 m2,
                 lambda,
+                h,
                 fermions,
                 ..
             } => {
                 let (g, mass) = fermions.as_ref().map_or((0.0, 0.0), |f| (f.g, f.mass));
-                vec![("m2", *m2), ("lambda", *lambda), ("g", g), ("mass", mass)]
+                let mut values = vec![("m2", *m2), ("lambda", *lambda), ("g", g), ("mass", mass)];
+                values.extend((*h != 0.0).then_some(("h", *h)));
+                values
             }
             StoredCouplings::U1 { beta, fermions } => {
                 let mut values = vec![("beta", *beta)];
@@ -207,6 +212,7 @@ pub fn example_meta(shape: &[usize]) -> (EnsembleMeta, ChainMeta) {
             lambda: 8.0,
             kappa: 0.2,
             lambda_tilde: 0.3,
+            h: 0.0,
             fermions: None,
         },
         sampler: SamplerKind::Hmc,

@@ -70,6 +70,11 @@ impl EnsembleReader {
                 lambda: root.f64("lambda")?,
                 kappa: root.f64("kappa")?,
                 lambda_tilde: root.f64("lambda_tilde")?,
+                h: if root.map.contains_key("h") {
+                    root.f64("h")?
+                } else {
+                    0.0
+                },
                 fermions: if action_kind == "yukawa" {
                     Some(FermionMeta {
                         g: root.f64("g")?,

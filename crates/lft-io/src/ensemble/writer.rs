@@ -53,6 +53,7 @@ pub(super) fn write_skeleton(
             lambda,
             kappa,
             lambda_tilde,
+            h,
             fermions,
         } => {
             // Scalar files carry no `field` attribute (their bytes are those of files written
@@ -61,6 +62,9 @@ pub(super) fn write_skeleton(
             fb.set_attr("lambda", AttrValue::F64(*lambda));
             fb.set_attr("kappa", AttrValue::F64(*kappa));
             fb.set_attr("lambda_tilde", AttrValue::F64(*lambda_tilde));
+            if *h != 0.0 {
+                fb.set_attr("h", AttrValue::F64(*h));
+            }
             if let Some(f) = fermions {
                 fb.set_attr("g", AttrValue::F64(f.g));
                 fb.set_attr("mass", AttrValue::F64(f.mass));

@@ -58,7 +58,7 @@ impl Tempered<'_> {
 /// where either density is zero (action +∞): a particle of zero density at the new temperature
 /// gets zero weight, and one of zero density at the old one had zero weight already and keeps
 /// it (rather than −∞ + ∞ = NaN).
-pub(crate) fn log_weight_increment(after: f64, before: f64) -> f64 {
+pub fn log_weight_increment(after: f64, before: f64) -> f64 {
     if after == f64::NEG_INFINITY || before == f64::NEG_INFINITY {
         f64::NEG_INFINITY
     } else {
