@@ -35,7 +35,15 @@ pub fn print_quality(q: &FlowQuality) {
         None => println!("  Pareto k-hat             none (equal weights)"),
     }
     if let Some(f) = q.positive_fraction {
-        println!("  proposals with M > 0     {f:.4} (1/2 expected)");
+        let expected = if q.z2_symmetric {
+            " (1/2 expected)"
+        } else {
+            ""
+        };
+        println!("  proposals with M > 0     {f:.4}{expected}");
+    }
+    if let Some(f) = q.positive_reweighted {
+        println!("  reweighted M > 0         {f:.4}");
     }
     println!(
         "  round trip               {:.1e} in z, {:.1e} in log q",
@@ -79,6 +87,7 @@ pub fn quality_json(q: &FlowQuality) -> serde_json::Value {
         "longest_rejection_run": q.longest_rejection_run,
         "pareto_k": q.pareto_k,
         "positive_fraction": q.positive_fraction,
+        "positive_reweighted": q.positive_reweighted,
         "non_finite": q.non_finite,
         "round_trip_latent_error": q.round_trip.latent_error,
         "round_trip_log_q_error": q.round_trip.log_q_error,

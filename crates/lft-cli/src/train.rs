@@ -172,6 +172,12 @@ pub fn run_config(
         bar.set_position(adam.steps());
         bar
     });
+    let mut fab = t.fab.clone().map(|settings| {
+        if adam.steps() > 0 {
+            info!("FAB continues with a fresh replay buffer (the buffer is not checkpointed)");
+        }
+        lft_sample::fab::FabTrainer::new(settings, model.flow().field_len())
+    });
     let start = std::time::Instant::now();
     let first_step = adam.steps();
     while (adam.steps() as usize) < steps {
@@ -212,18 +218,38 @@ pub fn run_config(
             (Some(d), None) => Objective::ForwardKl(d),
             (None, _) => Objective::ReverseKl(action),
         };
-        let result = train_with(
-            model.trainable(),
-            objective,
-            &t.options,
-            until,
-            &mut adam,
-            &mut rng,
-            TrainHooks {
-                report: &mut report,
-                stop: &|| crate::signals::STOP.requested(),
-            },
-        );
+        let hooks = TrainHooks {
+            report: &mut report,
+            stop: &|| crate::signals::STOP.requested(),
+        };
+        let result = match fab.as_mut() {
+            Some(fab) => {
+                let flow = model.cpu_flow_mut().expect("FAB is refused on a device");
+                let records =
+                    fab.train(flow, action, &t.options, until, &mut adam, &mut rng, hooks);
+                if let Some(r) = fab.last {
+                    info!(
+                        "FAB: AIS run {}: ESS {:.3} of {} samples for p²/q, HMC acceptance {:.2} at step size {:.3}; buffer {}",
+                        r.runs,
+                        r.ais_ess,
+                        fab.settings.batch,
+                        r.acceptance,
+                        r.step_size,
+                        r.buffer_len
+                    );
+                }
+                records
+            }
+            None => train_with(
+                model.trainable(),
+                objective,
+                &t.options,
+                until,
+                &mut adam,
+                &mut rng,
+                hooks,
+            ),
+        };
         let saved = save(config, model.flow(), &adam, &rng, &history, t);
         if let Some(e) = model.take_error() {
             saved?;

@@ -45,6 +45,9 @@ impl Placement {
         if plan.train.data.is_some() {
             bail!("{choice}: the forward KL (train.data) does not run on the GPU yet");
         }
+        if plan.train.fab.is_some() {
+            bail!("{choice}: FAB (train.objective = \"fab\") trains on the CPU only");
+        }
         if plan.train.options.gradient == GradientEstimator::Path {
             bail!("{choice}: train.gradient = \"path\" does not run on the GPU yet");
         }
@@ -83,6 +86,14 @@ impl TrainModel {
         match self {
             TrainModel::Cpu(f) => f,
             TrainModel::Device(d) => d.flow(),
+        }
+    }
+
+    /// The CPU flow itself (FAB trains only there; `Placement` refuses it on a device).
+    pub fn cpu_flow_mut(&mut self) -> Option<&mut Flow> {
+        match self {
+            TrainModel::Cpu(f) => Some(f.as_mut()),
+            TrainModel::Device(_) => None,
         }
     }
 

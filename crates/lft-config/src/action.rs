@@ -123,9 +123,7 @@ pub enum Model {
         fermions: Fermions,
     },
     /// U(1) gauge theory with the Wilson action at coupling β.
-    U1 {
-        beta: f64,
-    },
+    U1 { beta: f64 },
     /// The Schwinger model at gauge coupling β and bare mass m.
     Schwinger {
         beta: f64,

@@ -426,6 +426,28 @@ impl TryFrom<ConfigFile> for Config {
                 ));
             }
         }
+        let fab_objective = file
+            .train
+            .as_ref()
+            .is_some_and(|t| t.objective == crate::train::ObjectiveName::Fab);
+        match (fab_objective, file.fab.is_some()) {
+            (true, false) => file.fab = Some(crate::fab::FabConfig::default()),
+            (false, true) => {
+                return Err(invalid(
+                    "fab",
+                    "the [fab] section sets train.objective = \"fab\"; this config trains by \
+                     another objective",
+                ));
+            }
+            _ => {}
+        }
+        if fab_objective && pf_estimator.is_some() {
+            return Err(invalid(
+                "train.objective",
+                "FAB anneals to p²/q with the exact action; with pseudofermions the action is \
+                 only estimated (use fermions = \"exact\", or reverse_kl)",
+            ));
+        }
         if let Some(hmc) = file.hmc.as_mut() {
             if hmc.fourier_acceleration && (model.is_gauge() || pseudofermion) {
                 return Err(invalid(
@@ -529,9 +551,15 @@ impl TryFrom<ConfigFile> for Config {
         }
         let flow = match (&file.flow, &file.train) {
             (Some(f), Some(t)) => {
+                let mut train = TrainPlan::try_from(t)?;
+                train.fab = file
+                    .fab
+                    .as_ref()
+                    .map(lft_sample::fab::FabSettings::try_from)
+                    .transpose()?;
                 let plan = FlowPlan {
                     spec: f.resolve(&file.lattice.shape, model.is_gauge())?,
-                    train: TrainPlan::try_from(t)?,
+                    train,
                     init_from: f.init_from.clone(),
                     pretrain: file
                         .pretrain
@@ -615,7 +643,8 @@ impl TryFrom<ConfigFile> for Config {
             }
             (None, false) => None,
         };
-        if snf.as_ref().is_some_and(|s| s.blocks.is_some()) && !matches!(model, Model::Phi4 { .. }) {
+        if snf.as_ref().is_some_and(|s| s.blocks.is_some()) && !matches!(model, Model::Phi4 { .. })
+        {
             return Err(invalid(
                 "snf.block_layers",
                 "training the blocks backpropagates through HMC moves with the action's Hessian, \

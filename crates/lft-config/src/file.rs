@@ -45,6 +45,9 @@ pub struct ConfigFile {
     /// A first training stage on an ensemble before `[train]`'s reverse KL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<PretrainConfig>,
+    /// The settings of `train.objective = "fab"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fab: Option<crate::fab::FabConfig>,
     /// Sampling with the trained flow (`lft sample`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<SampleConfig>,

@@ -38,6 +38,7 @@ pub mod anneal_target;
 pub mod config;
 mod defaults;
 mod error;
+pub mod fab;
 pub mod file;
 pub mod flow;
 pub mod heatbath;

@@ -23,6 +23,9 @@ pub enum ObjectiveName {
     ForwardKl,
     /// Conditional flow matching of a continuous flow on an ensemble (`train.ensemble`).
     FlowMatching,
+    /// Flow annealed importance sampling bootstrap: the α = 2 divergence through AIS towards
+    /// p²/q and a prioritised replay buffer (settings in `[fab]`).
+    Fab,
 }
 
 /// The probability path of flow matching, from the base distribution to each configuration.
@@ -124,6 +127,8 @@ pub struct TrainPlan {
     pub data: Option<PathBuf>,
     /// Flow matching along this path, on `data`.
     pub flow_matching: Option<lft_flow::ProbabilityPath>,
+    /// `objective = "fab"`: FAB with these settings (`[fab]`, defaults written out).
+    pub fab: Option<lft_sample::fab::FabSettings>,
     pub checkpoint: PathBuf,
     pub checkpoint_every: usize,
     pub report_every: usize,
@@ -147,7 +152,7 @@ impl TryFrom<&TrainConfig> for TrainPlan {
                      target (train.data, or train.ensemble)",
                 ));
             }
-            (ObjectiveName::ReverseKl, Some(_)) => {
+            (ObjectiveName::ReverseKl | ObjectiveName::Fab, Some(_)) => {
                 return Err(invalid(
                     "train.data",
                     "only used with objective = \"forward_kl\" or \"flow_matching\"",
@@ -218,6 +223,7 @@ impl TryFrom<&TrainConfig> for TrainPlan {
             },
             data: t.data.clone(),
             flow_matching,
+            fab: None,
             checkpoint: t.checkpoint.clone(),
             checkpoint_every: t.checkpoint_every,
             report_every: t.report_every,

@@ -43,8 +43,15 @@ pub struct FlowQuality {
     pub longest_rejection_run: usize,
     /// The Pareto k̂ of the log weights (`None` if it cannot be fitted, e.g. equal weights).
     pub pareto_k: Option<f64>,
-    /// For Z₂-symmetric actions, the fraction of proposals with M = Σ_x φ_x > 0.
+    /// For scalar fields, the fraction of proposals with M = Σ_x φ_x > 0 (½ for a flow that
+    /// covers both modes of a Z₂-symmetric action; with an external field the target's own
+    /// fraction is [`FlowQuality::positive_reweighted`]).
     pub positive_fraction: Option<f64>,
+    /// For scalar fields, the importance-weighted fraction with M > 0, Σ_{M>0} w / Σ w: what
+    /// the corrected samplers converge to, as far as the proposals reach.
+    pub positive_reweighted: Option<f64>,
+    /// Whether the action is Z₂-symmetric (then ½ is expected of both fractions).
+    pub z2_symmetric: bool,
     /// Proposals whose log weight is not finite (excluded from the statistics above).
     pub non_finite: usize,
     /// The worst round trip over the first configuration of every drawn chunk.
@@ -109,6 +116,11 @@ pub fn evaluate(
     let samples = samples.max(2);
     let v = proposal.volume();
     let symmetric = action.is_z2_symmetric();
+    let scalar = action.field_len() == action.lattice().volume()
+        && action
+            .topological_charge(&vec![0.0; action.state_len()])
+            .is_none();
+    let mut sign_log_w = Vec::new();
     let mut terms = Vec::with_capacity(samples);
     let mut positive = 0usize;
     let mut round_trip = RoundTrip::default();
@@ -134,8 +146,10 @@ pub fn evaluate(
             if let Some(q) = action.topological_charge(phi) {
                 charges.push((q.round() as i64, -term));
             }
-            if symmetric && phi.iter().sum::<f64>() > 0.0 {
-                positive += 1;
+            if scalar {
+                let up = phi[..action.field_len()].iter().sum::<f64>() > 0.0;
+                positive += usize::from(up);
+                sign_log_w.push((up, -term));
             }
         }
     }
@@ -152,7 +166,9 @@ pub fn evaluate(
         acceptance: chain.accepted as f64 / chain.proposed.saturating_sub(1).max(1) as f64,
         longest_rejection_run: chain.longest_rejection_run,
         pareto_k: pareto_k_hat(&log_w),
-        positive_fraction: symmetric.then_some(positive as f64 / n),
+        positive_fraction: scalar.then_some(positive as f64 / n),
+        positive_reweighted: scalar.then(|| reweighted_fraction(&sign_log_w)),
+        z2_symmetric: symmetric,
         non_finite,
         round_trip,
         round_trip_tolerance: proposal.round_trip_tolerance(),
@@ -164,6 +180,20 @@ pub fn evaluate(
             ((n / ess - 1.0).max(0.0) / n).sqrt()
         },
     }
+}
+
+/// Σ_{up} w / Σ w over (up, log w) pairs.
+fn reweighted_fraction(tally: &[(bool, f64)]) -> f64 {
+    let max = tally.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
+    let (mut up, mut all) = (0.0, 0.0);
+    for &(u, lw) in tally {
+        let w = (lw - max).exp();
+        all += w;
+        if u {
+            up += w;
+        }
+    }
+    up / all
 }
 
 /// An independence-Metropolis chain run through a sequence of log weights.
@@ -205,7 +235,7 @@ impl FlowQuality {
         if let Some(k) = self.pareto_k.filter(|k| *k > PARETO_K_UNRELIABLE) {
             out.push(pareto_warning(k));
         }
-        if let Some(f) = self.positive_fraction {
+        if let Some(f) = self.positive_fraction.filter(|_| self.z2_symmetric) {
             out.extend(sign_balance_warning(f, "of the proposals"));
         }
         if self.non_finite > 0 {

@@ -107,8 +107,8 @@ pub use spectral::SpectralScale;
 pub use spline::RqSpline;
 pub use spline_coupling::SplineCoupling;
 pub use stack::{BijectionStack, ParamCountError, StackScratch};
-pub use train::{GuardedStep, 
-    GradientEstimator, Objective, Schedule, StepRecord, TrainError, TrainHooks, TrainOptions,
-    Trainable, batch_quality, train, train_with,
+pub use train::{
+    GradientEstimator, GuardedStep, Objective, Schedule, StepRecord, TrainError, TrainHooks,
+    TrainOptions, Trainable, batch_quality, train, train_with,
 };
 pub use transform::ElementwiseTransform;

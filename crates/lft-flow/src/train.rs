@@ -318,7 +318,8 @@ pub fn train_with<F: Trainable + ?Sized>(
                 (loss, Vec::new(), grad)
             }
         };
-        let Some((grad_norm, lr)) = guard.apply(flow.params_mut(), &mut grad, loss, adam, options, step)?
+        let Some((grad_norm, lr)) =
+            guard.apply(flow.params_mut(), &mut grad, loss, adam, options, step)?
         else {
             // Nothing was applied: the parameters and optimiser state are still the last good ones.
             continue;

@@ -137,7 +137,11 @@ fn fab_gradient_matches_the_exact_draw_estimate() {
     let fab: Vec<Vec<f64>> = (0..24)
         .map(|_| {
             let batch = fab_ais(&flow, &action, &s, s.hmc.step_size, &mut rng);
-            let max = batch.log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let max = batch
+                .log_w
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             let w: Vec<f64> = batch.log_w.iter().map(|l| (l - max).exp()).collect();
             let total: f64 = w.iter().sum();
             fab_loss(&flow, &batch.phi, &|b, _| w[b] / total).2
@@ -287,5 +291,8 @@ fn buffer_weights_after_a_step_match_recomputation() {
         let want = before.log_w(i) + before.log_q(i) - now[i];
         assert!((after.log_w(i) - want).abs() < 1e-12 * want.abs().max(1.0));
     }
-    assert!((10..=32).contains(&adjusted), "{adjusted} samples corrected");
+    assert!(
+        (10..=32).contains(&adjusted),
+        "{adjusted} samples corrected"
+    );
 }

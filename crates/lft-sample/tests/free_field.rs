@@ -1,6 +1,7 @@
 //! HMC on the free field (λ = 0) reproduces the exact χ₂ = 1/(2m²), ⟨φ²⟩ = G(0) and G(r)
 //! within 4 autocorrelation-corrected standard errors, with the default randomised
-//! trajectory length, two chains run through the production driver.
+//! trajectory length, two chains run through the production driver; with an external field h
+//! the mean shifts to ⟨φ⟩ = h/(2m²) and the connected χ₂ and G(r) stay those of h = 0.
 
 use lft_action::{Action, FreeField, Phi4, Phi4Params};
 use lft_lattice::{Lattice, stream_rng};
@@ -14,7 +15,8 @@ use std::time::Duration;
 const CHAINS: usize = 2;
 const TRAJECTORIES: usize = 10_000;
 
-/// (1/(V d)) Σ_y Σ_μ φ_y φ_{y + r μ̂} for r = 0 … L/2: the two-point function along the axes.
+/// (1/(V d)) Σ_y Σ_μ φ_y φ_{y + r μ̂} for r = 0 … L/2: the two-point function along the axes
+/// (of φ − ⟨φ⟩ when given the exact mean).
 fn axis_correlations(lat: &Lattice, phi: &[f64]) -> Vec<f64> {
     let l = lat.shape()[0];
     let d = lat.dim();
@@ -36,9 +38,17 @@ fn axis_correlations(lat: &Lattice, phi: &[f64]) -> Vec<f64> {
 }
 
 fn check_free_field(l: usize, m2: f64, seed: u64) {
+    check_free_field_in(l, m2, 0.0, seed);
+}
+
+fn check_free_field_in(l: usize, m2: f64, h: f64, seed: u64) {
     let lat = Lattice::new(&[l, l]).unwrap();
     let v = lat.volume();
-    let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 }).unwrap();
+    let action = Phi4::new(lat.clone(), Phi4Params { m2, lambda: 0.0 })
+        .unwrap()
+        .with_external_field(h)
+        .unwrap();
+    let mean = h / (2.0 * m2);
     let params = HmcParams {
         step_size: 0.1,
         n_steps: 10,
@@ -69,12 +79,15 @@ fn check_free_field(l: usize, m2: f64, seed: u64) {
     let g_exact = exact.propagator();
     // Per chain, per configuration: M²/V and the axis correlations.
     let mut chi2_series = vec![Vec::new(); CHAINS];
+    let mut mean_series = vec![Vec::new(); CHAINS];
     let mut g_series = vec![vec![Vec::new(); l / 2 + 1]; CHAINS];
     for c in 0..CHAINS {
         for phi in sink.configs(c).chunks_exact(v) {
-            let m: f64 = phi.iter().sum();
+            let shifted: Vec<f64> = phi.iter().map(|p| p - mean).collect();
+            let m: f64 = shifted.iter().sum();
             chi2_series[c].push(m * m / v as f64);
-            for (r, g) in axis_correlations(&lat, phi).into_iter().enumerate() {
+            mean_series[c].push(phi.iter().sum::<f64>() / v as f64);
+            for (r, g) in axis_correlations(&lat, &shifted).into_iter().enumerate() {
                 g_series[c][r].push(g);
             }
         }
@@ -91,6 +104,11 @@ fn check_free_field(l: usize, m2: f64, seed: u64) {
         "chi2".into(),
         chi2_series.iter().map(|s| s.as_slice()).collect(),
         exact.chi2(),
+    );
+    check(
+        "<phi>".into(),
+        mean_series.iter().map(|s| s.as_slice()).collect(),
+        mean,
     );
     assert!((g_exact[0] - exact.phi2()).abs() < 1e-12);
     for r in 0..=l / 2 {
@@ -109,6 +127,12 @@ fn free_field_l4() {
 fn free_field_l8() {
     check_free_field(8, 0.5, 3);
     check_free_field(8, 1.0, 4);
+}
+
+#[test]
+fn free_field_with_an_external_field() {
+    check_free_field_in(4, 0.5, 0.4, 7);
+    check_free_field_in(8, 1.0, -0.7, 8);
 }
 
 #[test]

@@ -50,7 +50,15 @@ pub fn fab_ais(
     let base = lft_lattice::draw_u64(rng);
     let runs: Vec<ParticleRun> = (0..settings.batch)
         .into_par_iter()
-        .map(|i| run_particle(flow, action, settings, step_size, stream_rng(base, i as u64)))
+        .map(|i| {
+            run_particle(
+                flow,
+                action,
+                settings,
+                step_size,
+                stream_rng(base, i as u64),
+            )
+        })
         .collect();
     let v = flow.field_len();
     let mut batch = AisBatch {

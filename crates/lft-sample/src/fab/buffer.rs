@@ -83,9 +83,7 @@ impl ReplayBuffer {
         (0..n)
             .map(|_| {
                 let u = uniform(rng) * total;
-                cumulative
-                    .partition_point(|&c| c <= u)
-                    .min(self.len() - 1)
+                cumulative.partition_point(|&c| c <= u).min(self.len() - 1)
             })
             .collect()
     }

@@ -112,7 +112,11 @@ impl FabTrainer {
     ) -> (f64, Vec<f64>, Vec<usize>, Vec<f64>) {
         if self.buffer.is_none() {
             let batch = self.run_ais(flow, action, rng);
-            let max = batch.log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let max = batch
+                .log_w
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             let w: Vec<f64> = batch.log_w.iter().map(|lw| (lw - max).exp()).collect();
             let total: f64 = w.iter().sum();
             let (loss, _, grad) = fab_loss(flow, &batch.phi, &|b, _| w[b] / total);
@@ -167,8 +171,7 @@ impl FabTrainer {
             if let Some(buffer) = &mut self.buffer {
                 buffer.adjust(&indices, &flow.log_q(&phis));
             }
-            let (loss, loss_variance, ess, acceptance) =
-                lft_flow::batch_quality(&self.flow_terms);
+            let (loss, loss_variance, ess, acceptance) = lft_flow::batch_quality(&self.flow_terms);
             let record = StepRecord {
                 step,
                 loss,
