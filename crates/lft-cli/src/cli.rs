@@ -65,6 +65,12 @@ pub struct RunArgs {
     /// the host, slow: for tests). Default: the config's `[run] device`, else cpu.
     #[arg(long, value_parser = parse_device)]
     pub device: Option<lft_cuda::Device>,
+    /// `train` and `sample`: an ensemble of the same physics (HMC, heat bath, annealing) whose
+    /// mode weights (the signs of M, or P(Q)) the flow's reweighted proposals (`train`) or the
+    /// sampled ensemble (`sample`) are checked against: the missing mass is reported, with a
+    /// warning where the flow dropped a mode.
+    #[arg(long, value_name = "ENSEMBLE")]
+    pub reference: Option<PathBuf>,
     /// Test hook: abort the process (as a crash would) once this many production trajectories
     /// have been flushed, or training steps checkpointed.
     #[arg(long, hide = true)]
@@ -114,6 +120,11 @@ pub struct MeasureArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// An ensemble of the same physics whose mode weights (the signs of M, or P(Q)) these
+    /// files' are checked against: the missing mass is reported, with a warning where the
+    /// ensemble lacks a mode (a flow's dropped mode).
+    #[arg(long, value_name = "ENSEMBLE")]
+    pub reference: Option<PathBuf>,
     /// Drop this many configurations at the start of every chain.
     #[arg(long, default_value_t = 0)]
     pub skip: usize,

@@ -12,6 +12,7 @@ mod measure;
 mod measure_gauge;
 mod measure_schwinger;
 mod merge;
+mod mode_report;
 mod nemcmc;
 mod pipeline;
 mod pretrain;
@@ -50,11 +51,15 @@ fn run(args: &cli::RunArgs) -> anyhow::Result<()> {
     if config.heatbath().is_ok() {
         return heatbath_run::run_config(&config, args, choice);
     }
+    let summary = mode_report::Summary {
+        json: args.json,
+        reference: args.reference.as_deref(),
+    };
     if config.needs_training() {
-        train::run_config(&config, choice, args.abort_after, args.json)?;
+        train::run_config(&config, choice, args.abort_after, summary)?;
     }
     if config.sample().is_ok() {
-        sample::run_config(&config, choice, args.abort_after, args.json)?;
+        sample::run_config(&config, choice, args.abort_after, summary)?;
     } else {
         tracing::info!("no [sample] section: the flow is trained; add one to sample with it");
     }

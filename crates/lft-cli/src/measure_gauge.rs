@@ -17,7 +17,11 @@ const ROWS: [(&str, &str); 6] = [
     ("polyakov", "<Re P>"),
 ];
 
-pub fn report(args: &MeasureArgs, m: &GaugeMeasurement) -> Result<()> {
+pub fn report(
+    args: &MeasureArgs,
+    m: &GaugeMeasurement,
+    modes: &crate::measure::ModeReport,
+) -> Result<()> {
     if let Some(dir) = &args.plot {
         let files = lft_measure::plot::write_gauge(m, dir)
             .map_err(|e| anyhow::anyhow!("--plot {}: {e}", dir.display()))?;
@@ -31,9 +35,10 @@ pub fn report(args: &MeasureArgs, m: &GaugeMeasurement) -> Result<()> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(m)?);
+        println!("{}", serde_json::to_string_pretty(&modes.to_json(serde_json::to_value(m)?)?)?);
     } else {
         print_table(m);
+        modes.print();
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ pub fn run_config(
     config: &Config,
     choice: Choice,
     abort_after: Option<u64>,
-    json: bool,
+    summary_style: crate::mode_report::Summary<'_>,
 ) -> Result<()> {
     if choice.device != lft_cuda::Device::Cpu {
         bail!("{choice}: NE-MCMC runs its trajectories on the CPU; leave the device out");
@@ -101,7 +101,7 @@ pub fn run_config(
             &summary,
             start.elapsed().as_secs_f64(),
             None,
-            json,
+            summary_style,
         )?;
     }
     Ok(())

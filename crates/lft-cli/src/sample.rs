@@ -26,7 +26,11 @@ use tracing::info;
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = Config::load(&args.config, &args.overrides)?;
     let choice = crate::device::choose(args.device, &config);
-    run_config(&config, choice, args.abort_after, args.json)
+    let summary = crate::mode_report::Summary {
+        json: args.json,
+        reference: args.reference.as_deref(),
+    };
+    run_config(&config, choice, args.abort_after, summary)
 }
 
 /// Samples, then prints the summary (one JSON object with `json`).
@@ -34,11 +38,11 @@ pub fn run_config(
     config: &Config,
     choice: Choice,
     abort_after: Option<u64>,
-    json: bool,
+    summary_style: crate::mode_report::Summary<'_>,
 ) -> Result<()> {
     let s = config.sample()?;
     if s.method == SampleMethod::Nemcmc {
-        return crate::nemcmc::run_config(config, choice, abort_after, json);
+        return crate::nemcmc::run_config(config, choice, abort_after, summary_style);
     }
     let engine = crate::device::engine(choice, config)?;
     let (flow, flow_step) = load_flow(config)?;
@@ -172,7 +176,8 @@ pub fn run_config(
     });
     if summary.steps > 0 {
         let pm = estimator.zip(counts);
-        print_summary(config, s, &summary, start.elapsed().as_secs_f64(), pm, json)?;
+        let elapsed = start.elapsed().as_secs_f64();
+        print_summary(config, s, &summary, elapsed, pm, summary_style)?;
     }
     Ok(())
 }

@@ -17,14 +17,29 @@ pub(crate) fn print_summary(
     run: &RunSummary,
     elapsed: f64,
     pseudo_marginal: Option<(EstimatorReport, EstimateCounts)>,
-    json: bool,
+    style: crate::mode_report::Summary<'_>,
 ) -> Result<()> {
+    let json = style.json;
     let path = &config.output().path;
     let per_step = 1e3 * elapsed / run.steps.max(1) as f64;
     let measured = lft_measure::measure(std::slice::from_ref(path), &Default::default())
         .with_context(|| format!("measuring {}", path.display()))?;
     let m = Diagnostics::of(&measured);
-    for w in m.warnings {
+    let mode_check = match style.reference()? {
+        Some(r) => {
+            let (indicator, modes) = lft_measure::mode_weights(&measured)
+                .expect("a measured ensemble has mode weights");
+            Some((r.check(indicator, &modes)?, r.path))
+        }
+        None => None,
+    };
+    let mut all_warnings = m.warnings.to_vec();
+    all_warnings.extend(
+        mode_check
+            .as_ref()
+            .and_then(|(c, _)| c.warning("the sampled ensemble's configurations")),
+    );
+    for w in &all_warnings {
         tracing::warn!("{w}");
     }
     let sampler = m.sampler;
@@ -46,7 +61,8 @@ pub(crate) fn print_summary(
             "tau_int_chi2": tau("chi2"),
             "tau_int_topological_charge": tau("topological_charge"),
             "tau_int_plaquette": tau("plaquette"),
-            "warnings": m.warnings,
+            "warnings": all_warnings,
+            "mode_check": mode_check.as_ref().map(|(c, p)| crate::mode_report::json(c, p)),
             "pf_log_estimate_variance": pseudo_marginal.map(|p| p.0.log_variance),
             "pf_log_estimate_variance_error": pseudo_marginal.map(|p| p.0.log_variance_error),
             "pf_acceptance_factor": pseudo_marginal.map(|p| p.0.acceptance_factor),
@@ -118,7 +134,16 @@ pub(crate) fn print_summary(
     if let Some(f) = &m.positive_fraction {
         row(
             "configurations with M > 0",
-            format!("{:.4} ± {:.4} (1/2 expected)", f.value, f.error),
+            format!(
+                "{:.4} ± {:.4}{}",
+                f.value,
+                f.error,
+                if m.z2_symmetric {
+                    " (1/2 expected)"
+                } else {
+                    ""
+                }
+            ),
         );
     }
     if let Some((r, c)) = pseudo_marginal {
@@ -170,6 +195,7 @@ struct Diagnostics<'a> {
     warnings: &'a [String],
     sampler: Option<&'a lft_measure::SamplerSummary>,
     positive_fraction: Option<&'a lft_measure::ObservableResult>,
+    z2_symmetric: bool,
     n_configs: usize,
     observables: &'a std::collections::BTreeMap<String, lft_measure::ObservableResult>,
 }
@@ -181,6 +207,7 @@ impl<'a> Diagnostics<'a> {
                 warnings: &m.warnings,
                 sampler: m.sampler.as_ref(),
                 positive_fraction: m.positive_fraction.as_ref(),
+                z2_symmetric: m.z2_symmetric,
                 n_configs: m.n_configs,
                 observables: &m.observables,
             },
@@ -188,6 +215,7 @@ impl<'a> Diagnostics<'a> {
                 warnings: &[],
                 sampler: g.sampler.as_ref(),
                 positive_fraction: None,
+                z2_symmetric: false,
                 n_configs: g.n_configs,
                 observables: &g.observables,
             },

@@ -27,7 +27,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         return crate::anneal::train_only(&config, args.abort_after);
     }
     let choice = crate::device::choose(args.device, &config);
-    run_config(&config, choice, args.abort_after, args.json)
+    let summary = crate::mode_report::Summary {
+        json: args.json,
+        reference: args.reference.as_deref(),
+    };
+    run_config(&config, choice, args.abort_after, summary)
 }
 
 /// Trains, then prints the summary (one JSON object with `json`); `abort_after` is a test
@@ -36,8 +40,11 @@ pub fn run_config(
     config: &Config,
     choice: Choice,
     abort_after: Option<u64>,
-    json: bool,
+    summary: crate::mode_report::Summary<'_>,
 ) -> Result<()> {
+    let json = summary.json;
+    // Measured first: a reference that cannot be read is refused before any training.
+    let reference = summary.reference()?;
     let plan = config.flow()?;
     let placement = Placement::new(choice, config, plan)?;
     let (spec, t) = (&plan.spec, &plan.train);
@@ -285,7 +292,17 @@ pub fn run_config(
         );
         crate::quality_report::estimate(model.flow(), action, t.eval_samples, config.seed())
     });
-    let warnings = quality.as_ref().map(|q| q.warnings()).unwrap_or_default();
+    let mut warnings = quality.as_ref().map(|q| q.warnings()).unwrap_or_default();
+    let mode_check = match (&reference, &quality) {
+        (Some(r), Some(q)) => {
+            let indicator = q.mode_indicator.unwrap_or("none");
+            let check = r.check(indicator, &q.modes)?;
+            warnings.extend(check.warning("the flow's reweighted proposals"));
+            Some(check)
+        }
+        (Some(_), None) => bail!("--reference needs the quality estimate: train.eval_samples > 0"),
+        _ => None,
+    };
     for w in &warnings {
         warn!("{w}");
     }
@@ -297,6 +314,8 @@ pub fn run_config(
             "checkpoint": t.checkpoint,
             "ms_per_step": ms_per_step,
             "quality": quality.as_ref().map(crate::quality_report::quality_json),
+            "mode_check": mode_check.as_ref().zip(reference.as_ref())
+                .map(|(c, r)| crate::mode_report::json(c, &r.path)),
             "plaquette_basis_kl": basis,
             "pretrain": pretrained.as_ref().map(|p| p.json()),
             "transfer": transfer.as_ref().map(|(path, from, before)| serde_json::json!({
@@ -340,6 +359,9 @@ pub fn run_config(
     }
     if let Some(q) = &quality {
         crate::quality_report::print_quality(q);
+    }
+    if let Some(c) = &mode_check {
+        crate::mode_report::print(c, "the flow's reweighted proposals");
     }
     Ok(())
 }

@@ -52,6 +52,13 @@ pub struct FlowQuality {
     pub positive_reweighted: Option<f64>,
     /// Whether the action is Z₂-symmetric (then ½ is expected of both fractions).
     pub z2_symmetric: bool,
+    /// The importance-weighted weight of every mode the proposals reach, with its
+    /// delta-method error: the sign of M (−1, +1) for scalar fields, Q for gauge fields. A
+    /// mode the flow never proposes is absent (weight 0): compare with a reference population
+    /// ([`lft_stats::check_modes`]) to see the mass it misses.
+    pub modes: Vec<lft_stats::ModeWeight>,
+    /// What `modes` are: "sign of M" or "Q" (`None` for neither).
+    pub mode_indicator: Option<&'static str>,
     /// Proposals whose log weight is not finite (excluded from the statistics above).
     pub non_finite: usize,
     /// The worst round trip over the first configuration of every drawn chunk.
@@ -120,7 +127,7 @@ pub fn evaluate(
         && action
             .topological_charge(&vec![0.0; action.state_len()])
             .is_none();
-    let mut sign_log_w = Vec::new();
+    let mut mode_log_w = Vec::new();
     let mut terms = Vec::with_capacity(samples);
     let mut positive = 0usize;
     let mut round_trip = RoundTrip::default();
@@ -145,11 +152,12 @@ pub fn evaluate(
             terms.push(term);
             if let Some(q) = action.topological_charge(phi) {
                 charges.push((q.round() as i64, -term));
+                mode_log_w.push((q.round() as i64, -term));
             }
             if scalar {
                 let up = phi[..action.field_len()].iter().sum::<f64>() > 0.0;
                 positive += usize::from(up);
-                sign_log_w.push((up, -term));
+                mode_log_w.push((if up { 1 } else { -1 }, -term));
             }
         }
     }
@@ -157,6 +165,7 @@ pub fn evaluate(
     let loss = terms.iter().sum::<f64>() / n;
     let loss_variance = terms.iter().map(|t| (t - loss).powi(2)).sum::<f64>() / n;
     let log_w: Vec<f64> = terms.iter().map(|t| -t).collect();
+    let modes = reweighted_modes(&mode_log_w);
     let integrator_error = proposal.integrator_error(samples.min(INTEGRATOR_SAMPLES), rng);
     FlowQuality {
         samples,
@@ -167,8 +176,17 @@ pub fn evaluate(
         longest_rejection_run: chain.longest_rejection_run,
         pareto_k: pareto_k_hat(&log_w),
         positive_fraction: scalar.then_some(positive as f64 / n),
-        positive_reweighted: scalar.then(|| reweighted_fraction(&sign_log_w)),
+        positive_reweighted: scalar
+            .then(|| modes.iter().find(|m| m.mode == 1).map_or(0.0, |m| m.weight)),
         z2_symmetric: symmetric,
+        mode_indicator: if scalar {
+            Some("sign of M")
+        } else if charges.is_empty() {
+            None
+        } else {
+            Some("Q")
+        },
+        modes,
         non_finite,
         round_trip,
         round_trip_tolerance: proposal.round_trip_tolerance(),
@@ -182,18 +200,34 @@ pub fn evaluate(
     }
 }
 
-/// Σ_{up} w / Σ w over (up, log w) pairs.
-fn reweighted_fraction(tally: &[(bool, f64)]) -> f64 {
+/// The self-normalised weight p_k = Σ_{i∈k} w_i / Σ_i w_i of every mode k over (mode, log w)
+/// pairs, with the delta-method error
+///   σ²(p_k) = Σ_i w_i² (1_{i∈k} − p_k)² / (Σ_i w_i)²,
+/// in increasing k.
+pub fn reweighted_modes(tally: &[(i64, f64)]) -> Vec<lft_stats::ModeWeight> {
     let max = tally.iter().map(|t| t.1).fold(f64::NEG_INFINITY, f64::max);
-    let (mut up, mut all) = (0.0, 0.0);
-    for &(u, lw) in tally {
+    let mut by_mode = std::collections::BTreeMap::<i64, (f64, f64)>::new();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &(k, lw) in tally {
         let w = (lw - max).exp();
-        all += w;
-        if u {
-            up += w;
-        }
+        let e = by_mode.entry(k).or_default();
+        e.0 += w;
+        e.1 += w * w;
+        s1 += w;
+        s2 += w * w;
     }
-    up / all
+    by_mode
+        .into_iter()
+        .map(|(mode, (w1, w2))| {
+            let p = w1 / s1;
+            let var = (w2 * (1.0 - p).powi(2) + (s2 - w2) * p * p) / (s1 * s1);
+            lft_stats::ModeWeight {
+                mode,
+                weight: p,
+                error: var.sqrt(),
+            }
+        })
+        .collect()
 }
 
 /// An independence-Metropolis chain run through a sequence of log weights.

@@ -54,6 +54,8 @@ pub struct ChargeCount {
     pub count: usize,
     /// count / N (weighted for importance-weighted samples).
     pub fraction: f64,
+    /// The standard error of `fraction` (Γ method over the chains, or the weighted jackknife).
+    pub error: f64,
 }
 
 /// A value at spatial separation r.
@@ -421,7 +423,16 @@ pub(crate) fn measure_gauge(
     }
     let charge_histogram = counts
         .into_iter()
-        .map(|(q, (count, fraction))| ChargeCount { q, count, fraction })
+        .map(|(q, (count, fraction))| ChargeCount {
+            q,
+            count,
+            fraction,
+            error: est
+                .fraction(&column(&|c| {
+                    c.q.iter().map(|&x| f64::from(x == q)).collect()
+                }))
+                .error,
+        })
         .collect();
     let (changes, pairs) = chains.iter().fold((0usize, 0usize), |(c, p), s| {
         let ch = s.q.windows(2).filter(|w| w[0] != w[1]).count();

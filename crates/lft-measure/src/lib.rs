@@ -13,6 +13,7 @@ mod fermion;
 mod fit;
 mod gauge;
 mod measure;
+mod modes;
 mod observables;
 pub mod plot;
 mod results;
@@ -25,6 +26,7 @@ pub use fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 pub use fit::{choose_plateau, cosh_fit};
 pub use gauge::{ChargeCount, GaugeMeasurement, LoopResult, SeparationResult};
 pub use measure::{Measured, measure};
+pub use modes::mode_weights;
 pub use observables::{ConfigObservables, config_observables, two_point};
 pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,

@@ -140,10 +140,14 @@ pub struct Measurement {
     pub pole_mass: Option<PoleMass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampler: Option<SamplerSummary>,
-    /// For Z₂-symmetric actions: the fraction of configurations with M > 0 (weighted for
-    /// weighted samples), ½ for a sampler that visits both signs of M.
+    /// The fraction of configurations with M > 0 (weighted for weighted samples): ½ for a
+    /// sampler that visits both signs of M of a Z₂-symmetric action; with an external field,
+    /// the weight of the mode along h.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive_fraction: Option<ObservableResult>,
+    /// Whether the action is Z₂-symmetric (½ expected of `positive_fraction`).
+    #[serde(skip)]
+    pub z2_symmetric: bool,
     /// What the results should not be trusted for (see [`crate::warnings`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -195,6 +199,7 @@ pub struct AnalysisOptions {
     pub bin: Option<usize>,
     /// Fit range [t₁, t₂] of the pole mass (None: automatic plateau).
     pub fit_range: Option<(usize, usize)>,
-    /// The action is Z₂-symmetric: measure the fraction of configurations with M > 0.
+    /// The action is Z₂-symmetric: warn when the fraction of configurations with M > 0 is
+    /// far from ½.
     pub z2_symmetric: bool,
 }

@@ -202,9 +202,8 @@ pub fn analyze(
         )
     })
     .collect();
-    let positive_fraction = options
-        .z2_symmetric
-        .then(|| est.fraction(&scaled(|c| &c.magnetization, |m| f64::from(m > 0.0))));
+    let positive_fraction =
+        Some(est.fraction(&scaled(|c| &c.magnetization, |m| f64::from(m > 0.0))));
     let propagator = propagator(chains, geometry, &phi_bar, bin);
     let ess = weighted.then(|| {
         let all: Vec<f64> = chains
@@ -213,7 +212,10 @@ pub fn analyze(
             .collect();
         lft_stats::kish_ess(&all)
     });
-    let warnings = crate::warnings::warnings(sampler.as_ref(), positive_fraction.as_ref());
+    let warnings = crate::warnings::warnings(
+        sampler.as_ref(),
+        positive_fraction.as_ref().filter(|_| options.z2_symmetric),
+    );
     Ok(Measurement {
         n_configs: chains.iter().map(|c| c.magnetization.len()).sum(),
         n_chains: chains.len(),
@@ -226,6 +228,7 @@ pub fn analyze(
         pole_mass,
         sampler,
         positive_fraction,
+        z2_symmetric: options.z2_symmetric,
         warnings,
         propagator,
         histories,

@@ -12,6 +12,7 @@ mod binning;
 mod bootstrap;
 mod gamma;
 mod jackknife;
+pub mod modes;
 mod psis;
 pub mod special;
 mod weighted;
@@ -21,6 +22,7 @@ pub use binning::binning_analysis;
 pub use bootstrap::bootstrap;
 pub use gamma::{GammaOptions, GammaResult, Replicas, gamma_mean, gamma_method};
 pub use jackknife::{bin_means, jackknife};
+pub use modes::{ModeCheck, ModeWeight, check_modes, sign_modes};
 pub use psis::{PARETO_K_MIN_SAMPLES, PARETO_K_UNRELIABLE, pareto_k_hat, pareto_warning};
 pub use weighted::{
     ess, kish_ess, log_mean_exp, log_sum_exp, normalized_weights, weighted_jackknife,
