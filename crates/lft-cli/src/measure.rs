@@ -67,7 +67,10 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&modes.to_json(serde_json::to_value(&m)?)?)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&modes.to_json(serde_json::to_value(&m)?)?)?
+        );
     } else {
         print_table(&m);
         modes.print();

@@ -35,7 +35,10 @@ pub fn report(
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&modes.to_json(serde_json::to_value(m)?)?)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&modes.to_json(serde_json::to_value(m)?)?)?
+        );
     } else {
         print_table(m);
         modes.print();

@@ -88,10 +88,7 @@ pub fn json(c: &ModeCheck, reference: &Path) -> serde_json::Value {
 
 /// The check as table rows.
 pub fn print(c: &ModeCheck, what: &str) {
-    println!(
-        "  modes ({}) of {what} against the reference:",
-        c.indicator
-    );
+    println!("  modes ({}) of {what} against the reference:", c.indicator);
     for m in &c.modes {
         println!(
             "    {} = {:>3}   {:.4} ± {:.4}   reference {:.4} ± {:.4}",
@@ -102,6 +99,10 @@ pub fn print(c: &ModeCheck, what: &str) {
         "  missing mass             {:.4} ± {:.4}{}",
         c.missing_mass,
         c.missing_error,
-        if c.collapsed() { " (mode collapse)" } else { "" }
+        if c.collapsed() {
+            " (mode collapse)"
+        } else {
+            ""
+        }
     );
 }

@@ -27,8 +27,8 @@ pub(crate) fn print_summary(
     let m = Diagnostics::of(&measured);
     let mode_check = match style.reference()? {
         Some(r) => {
-            let (indicator, modes) = lft_measure::mode_weights(&measured)
-                .expect("a measured ensemble has mode weights");
+            let (indicator, modes) =
+                lft_measure::mode_weights(&measured).expect("a measured ensemble has mode weights");
             Some((r.check(indicator, &modes)?, r.path))
         }
         None => None,

@@ -342,7 +342,11 @@ fn fab_recovers_the_minority_mode_that_reverse_kl_drops() {
     let fractions: Vec<Vec<f64>> = (0..8)
         .map(|p| {
             let pass = smc_pass(&prior, &action, &smc, 21, p).unwrap();
-            let max = pass.log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let max = pass
+                .log_weights
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             let (mut up, mut all) = (0.0, 0.0);
             for (phi, lw) in pass.particles.chunks_exact(16).zip(&pass.log_weights) {
                 let w = (lw - max).exp();
@@ -431,4 +435,28 @@ fn fab_recovers_the_minority_mode_that_reverse_kl_drops() {
          ({pull:.2}σ), reverse KL {:.4}",
         collapsed.modes[0].1
     );
+}
+
+/// A particle run on a lane batch (8 at once) and alone (a run of one) ends at the same
+/// configuration with the same weight, to rounding: the lane path is the same algorithm.
+#[test]
+fn lane_and_single_particle_ais_agree() {
+    let action = gaussian_target();
+    let flow = small_flow(action.lattice(), 3);
+    let mut s = settings(8, 0);
+    s.temperatures = 3;
+    s.trajectories = 1;
+    let lanes = fab_ais(&flow, &action, &s, 0.25, &mut stream_rng(6, 0));
+    s.batch = 1;
+    let one = fab_ais(&flow, &action, &s, 0.25, &mut stream_rng(6, 0));
+    assert!(
+        (lanes.log_w[0] - one.log_w[0]).abs() < 1e-9,
+        "{} vs {}",
+        lanes.log_w[0],
+        one.log_w[0]
+    );
+    assert!((lanes.log_q[0] - one.log_q[0]).abs() < 1e-9);
+    for (a, b) in lanes.phi[..4].iter().zip(&one.phi) {
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
 }

@@ -85,7 +85,12 @@ impl ModeCheck {
                 .modes
                 .iter()
                 .filter(|m| m.3 > m.1 + MISSING_MASS_SIGMAS * (m.2 * m.2 + m.4 * m.4).sqrt())
-                .map(|m| format!("{} = {}: {:.4} against {:.4}", self.indicator, m.0, m.1, m.3))
+                .map(|m| {
+                    format!(
+                        "{} = {}: {:.4} against {:.4}",
+                        self.indicator, m.0, m.1, m.3
+                    )
+                })
                 .collect();
             format!(
                 "mode collapse: {what} miss {:.1} ± {:.1} % of the reference's weight ({}); \

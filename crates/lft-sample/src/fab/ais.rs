@@ -4,11 +4,12 @@
 //! threads.
 
 use super::FabSettings;
+use super::lanes::FabPathLanes;
 use super::path::FabPath;
-use crate::HmcChain;
+use crate::{HmcChain, LaneHmc};
 use lft_action::Action;
 use lft_flow::Flow;
-use lft_lattice::{Pcg64, stream_rng};
+use lft_lattice::{LANES, Pcg64, lane_gather, lane_scatter, stream_rng};
 use rayon::prelude::*;
 
 /// What an AIS run returns: configurations φ = f(z) of the final particles with their log
@@ -48,18 +49,30 @@ pub fn fab_ais(
     rng: &mut Pcg64,
 ) -> AisBatch {
     let base = lft_lattice::draw_u64(rng);
-    let runs: Vec<ParticleRun> = (0..settings.batch)
+    // Whole groups of LANES particles go through the lane path where it exists, the rest
+    // (and everything otherwise) one by one; particle i draws from stream i either way.
+    let lane_path = FabPathLanes::new(flow, action, 0.0);
+    let grouped = if lane_path.is_some() {
+        settings.batch / LANES * LANES
+    } else {
+        0
+    };
+    let mut runs: Vec<ParticleRun> = Vec::with_capacity(settings.batch);
+    if let Some(path) = &lane_path {
+        let groups: Vec<Vec<ParticleRun>> = (0..grouped / LANES)
+            .into_par_iter()
+            .map(|g| run_lane_group(path, settings, step_size, base, g * LANES))
+            .collect();
+        runs.extend(groups.into_iter().flatten());
+    }
+    let rest: Vec<ParticleRun> = (grouped..settings.batch)
         .into_par_iter()
         .map(|i| {
-            run_particle(
-                flow,
-                action,
-                settings,
-                step_size,
-                stream_rng(base, i as u64),
-            )
+            let rng = stream_rng(base, i as u64);
+            run_particle(flow, action, settings, step_size, rng)
         })
         .collect();
+    runs.extend(rest);
     let v = flow.field_len();
     let mut batch = AisBatch {
         phi: Vec::with_capacity(settings.batch * v),
@@ -128,4 +141,75 @@ fn run_particle(
         accepted,
         proposed,
     }
+}
+
+/// [`run_particle`] for the [`LANES`] particles `first …` at once, on lane batches.
+fn run_lane_group(
+    path: &FabPathLanes<'_>,
+    settings: &FabSettings,
+    step_size: f64,
+    base: u64,
+    first: usize,
+) -> Vec<ParticleRun> {
+    // A path of this group's own (its lane buffers are not shared between threads).
+    let path = &path.at(0.0);
+    let v = path.volume();
+    let mut rngs: Vec<Pcg64> = (0..LANES)
+        .map(|l| stream_rng(base, (first + l) as u64))
+        .collect();
+    let mut z = vec![[0.0; LANES]; v];
+    let mut one = vec![0.0; v];
+    for (l, rng) in rngs.iter_mut().enumerate() {
+        path.prior().sample(rng, &mut one);
+        lane_scatter(&one, l, &mut z);
+    }
+    let mut point = path.points(&z);
+    let flow_terms: [f64; LANES] =
+        std::array::from_fn(|l| point.log_prior[l] - point.logdet[l] + point.action[l]);
+    let mut params = settings.hmc;
+    params.step_size = step_size;
+    let mut log_w = [0.0; LANES];
+    let (mut accepted, mut proposed) = ([0usize; LANES], 0);
+    let mut fields = vec![0.0; LANES * v];
+    let k = settings.temperatures;
+    for step in 1..=k {
+        let before = path.at((step - 1) as f64 / k as f64);
+        let after = path.at(step as f64 / k as f64);
+        let (b, a) = (before.log_density(&point), after.log_density(&point));
+        for l in 0..LANES {
+            log_w[l] += crate::anneal::path::log_weight_increment(a[l], b[l]);
+        }
+        if settings.trajectories > 0 {
+            for (l, field) in fields.chunks_exact_mut(v).enumerate() {
+                lane_gather(&z, l, field);
+            }
+            let mut hmc = LaneHmc::new(&after, &fields);
+            for _ in 0..settings.trajectories {
+                let acc = hmc.trajectory(&after, params, &mut rngs);
+                for l in 0..LANES {
+                    accepted[l] += usize::from(acc[l]);
+                }
+                proposed += 1;
+            }
+            hmc.write_fields(&mut fields);
+            for (l, field) in fields.chunks_exact(v).enumerate() {
+                lane_scatter(field, l, &mut z);
+            }
+            point = after.points(&z);
+        }
+    }
+    (0..LANES)
+        .map(|l| {
+            let mut phi = vec![0.0; v];
+            lane_gather(&point.phi, l, &mut phi);
+            ParticleRun {
+                phi,
+                log_w: log_w[l],
+                log_q: point.log_prior[l] - point.logdet[l],
+                flow_term: flow_terms[l],
+                accepted: accepted[l],
+                proposed,
+            }
+        })
+        .collect()
 }

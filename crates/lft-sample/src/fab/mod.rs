@@ -7,11 +7,13 @@
 //! the flow does not yet propose, using only the target's density. One file per part:
 //! - [`path`]: the annealing path from q to p²/q in the flow's latent coordinates;
 //! - [`ais`]: one AIS run over that path with HMC moves, its samples and log weights;
+//! - [`lanes`]: the same path on lane batches of particles (coupling flows of φ⁴);
 //! - [`buffer`]: the prioritised replay buffer of AIS samples;
 //! - [`train`]: the training loop (AIS runs, buffer draws, guarded Adam steps).
 
 pub mod ais;
 pub mod buffer;
+pub mod lanes;
 pub mod path;
 pub mod train;
 
