@@ -127,3 +127,120 @@ fn sampling_stops_on_a_flow_whose_inverse_is_unstable() {
     // The chain written before is still there, every configuration of it.
     assert!(configs() == before, "the failed run lost configurations");
 }
+
+/// `--reference`: on 4 × 4 at E5's couplings with h = 0.1 (a quarter of the weight on M < 0),
+/// a flow trained by reverse KL drops the minority mode and `lft train` reports the missing
+/// mass with a mode-collapse warning; `lft sample` and `lft measure` compare the ensemble with
+/// the reference in the same way, and an ensemble measured against itself misses nothing.
+#[test]
+fn reference_ensembles_detect_a_dropped_mode() {
+    let config = r#"seed = 3
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 5.113
+h = 0.1
+
+[flow]
+layers = 8
+hidden = [8]
+
+[train]
+steps = 400
+batch = 64
+lr = 3e-3
+checkpoint = "out/flow.h5"
+eval_samples = 16384
+
+[sample]
+configs = 2048
+batch = 256
+
+[output]
+path = "out/ens.h5"
+"#;
+    let hmc = r#"seed = 4
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "phi4"
+m2 = -4.0
+lambda = 5.113
+h = 0.1
+
+[hmc]
+trajectories = 40000
+steps = 5
+integrator = "omelyan"
+chains = 2
+
+[output]
+path = "out/hmc.h5"
+"#;
+    let dir = scratch(config);
+    std::fs::write(dir.path().join("hmc.toml"), hmc).unwrap();
+    let o = lft(dir.path(), &["run", "hmc.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = ["--reference", "out/hmc.h5"];
+    let mut args = vec!["train", "config.toml", "--json"];
+    args.extend_from_slice(&reference);
+    let train = json(&lft(dir.path(), &args));
+    let check = &train["mode_check"];
+    assert_eq!(check["indicator"], "sign of M");
+    assert_eq!(check["collapsed"], true, "{check}");
+    let missing = check["missing_mass"].as_f64().unwrap();
+    assert!(missing > 0.1, "{check}");
+    let warned = train["warnings"].as_array().unwrap();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("mode collapse")),
+        "{warned:?}"
+    );
+    let minority = &check["modes"][0];
+    assert_eq!(minority["mode"], -1);
+    let reference_weight = minority["reference"].as_f64().unwrap();
+    assert!((0.15..0.4).contains(&reference_weight), "{minority}");
+
+    let mut args = vec!["sample", "config.toml", "--json"];
+    args.extend_from_slice(&reference);
+    let sample = json(&lft(dir.path(), &args));
+    assert_eq!(sample["mode_check"]["indicator"], "sign of M");
+    assert!(sample["mode_check"]["missing_mass"].as_f64().is_some());
+
+    let measured = json(&lft(
+        dir.path(),
+        &[
+            "measure",
+            "out/hmc.h5",
+            "--json",
+            "--reference",
+            "out/hmc.h5",
+        ],
+    ));
+    assert_eq!(measured["mode_check"]["missing_mass"].as_f64(), Some(0.0));
+    assert_eq!(measured["mode_check"]["collapsed"], false);
+    let table = lft(
+        dir.path(),
+        &["measure", "out/ens.h5", "--reference", "out/hmc.h5"],
+    );
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(
+        stdout(&table).contains("missing mass"),
+        "{}",
+        stdout(&table)
+    );
+    // A file that is not an ensemble is refused, naming the option.
+    let o = lft(
+        dir.path(),
+        &["measure", "out/ens.h5", "--reference", "config.toml"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--reference"), "{}", stderr(&o));
+}

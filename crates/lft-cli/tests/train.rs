@@ -395,3 +395,59 @@ fn fab_trains_a_flow_for_phi4_with_an_external_field() {
         other => panic!("{other:?}"),
     }
 }
+
+/// FAB trains the flows of the Yukawa model with the exact determinant and of U(1) gauge
+/// fields from the config too (a few steps: it runs, checkpoints and estimates the flow).
+#[test]
+fn fab_trains_yukawa_and_u1_flows() {
+    let yukawa = r#"seed = 3
+
+[lattice]
+shape = [4, 4]
+
+[action]
+kind = "yukawa"
+m2 = -1.0
+lambda = 1.0
+g = 0.5
+mass = 0.1
+fermions = "exact"
+
+[flow]
+layers = 2
+hidden = [4]
+
+[train]
+objective = "fab"
+steps = 4
+batch = 16
+checkpoint = "out/flow.h5"
+eval_samples = 256
+
+[fab]
+ais_steps = 2
+batch = 16
+buffer = 64
+reuse = 2
+
+[output]
+path = "out/ens.h5"
+"#;
+    let u1 = yukawa
+        .replace(
+            "kind = \"yukawa\"\nm2 = -1.0\nlambda = 1.0\ng = 0.5\nmass = 0.1\nfermions = \"exact\"",
+            "kind = \"u1\"\nbeta = 1.0",
+        )
+        .replace(
+            "layers = 2",
+            "layers = 2\ntransform = \"ncp\"\ncomponents = 2",
+        );
+    for text in [yukawa, u1.as_str()] {
+        let dir = scratch(text);
+        let o = lft(dir.path(), &["train", "config.toml", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let json: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        assert_eq!(json["steps"], 4);
+        assert!(json["quality"]["ess"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -485,7 +485,11 @@ fn fab_ais_on_link_angles() {
     let estimates: Vec<Vec<f64>> = (0..12)
         .map(|_| {
             let batch = fab_ais(&haar, &action, &s, 0.3, &mut rng);
-            let max = batch.log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let max = batch
+                .log_w
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             let (mut num, mut den) = (0.0, 0.0);
             for (theta, lw) in batch.phi.chunks_exact(32).zip(&batch.log_w) {
                 let w = (lw - max).exp();
