@@ -180,7 +180,7 @@ pub fn run_config(
         bar
     });
     let mut fab = t.fab.clone().map(|settings| {
-        if adam.steps() > 0 {
+        if adam.steps() > 0 && (adam.steps() as usize) < steps {
             info!("FAB continues with a fresh replay buffer (the buffer is not checkpointed)");
         }
         lft_sample::fab::FabTrainer::new(settings, model.flow().field_len())
