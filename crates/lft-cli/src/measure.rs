@@ -49,7 +49,7 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         fermions,
     };
     let measured = measure(&args.files, &options)?;
-    let modes = ModeReport::of(args, &measured)?;
+    let modes = crate::mode_report::ModeReport::of(args, &measured)?;
     let m = match measured {
         Measured::Scalar(m) => *m,
         Measured::Gauge(g) => return crate::measure_gauge::report(args, &g, &modes),
@@ -76,51 +76,6 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         modes.print();
     }
     Ok(())
-}
-
-/// The mode-collapse check of `lft measure --reference`: its warning is logged, printed after
-/// the table and added to the JSON (`mode_check`, and `warnings`).
-pub struct ModeReport {
-    check: Option<(lft_stats::ModeCheck, std::path::PathBuf)>,
-}
-
-impl ModeReport {
-    fn of(args: &MeasureArgs, measured: &Measured) -> Result<Self> {
-        let Some(path) = &args.reference else {
-            return Ok(Self { check: None });
-        };
-        let reference = crate::mode_report::Reference::load(path)?;
-        let (indicator, modes) =
-            lft_measure::mode_weights(measured).expect("a measurement has mode weights");
-        let check = reference.check(indicator, &modes)?;
-        if let Some(w) = check.warning("these configurations") {
-            tracing::warn!("{w}");
-        }
-        Ok(Self {
-            check: Some((check, reference.path)),
-        })
-    }
-
-    /// `measurement` as JSON with the check added.
-    pub fn to_json(&self, measurement: serde_json::Value) -> Result<serde_json::Value> {
-        let mut value = measurement;
-        if let Some((check, path)) = &self.check {
-            value["mode_check"] = crate::mode_report::json(check, path);
-            if let Some(w) = check.warning("these configurations") {
-                match value["warnings"].as_array_mut() {
-                    Some(list) => list.push(w.into()),
-                    None => value["warnings"] = serde_json::json!([w]),
-                }
-            }
-        }
-        Ok(value)
-    }
-
-    pub fn print(&self) {
-        if let Some((check, _)) = &self.check {
-            crate::mode_report::print(check, "these configurations");
-        }
-    }
 }
 
 fn print_table(m: &Measurement) {

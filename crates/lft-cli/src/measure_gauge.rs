@@ -20,7 +20,7 @@ const ROWS: [(&str, &str); 6] = [
 pub fn report(
     args: &MeasureArgs,
     m: &GaugeMeasurement,
-    modes: &crate::measure::ModeReport,
+    modes: &crate::mode_report::ModeReport,
 ) -> Result<()> {
     if let Some(dir) = &args.plot {
         let files = lft_measure::plot::write_gauge(m, dir)

@@ -106,3 +106,48 @@ pub fn print(c: &ModeCheck, what: &str) {
         }
     );
 }
+
+/// The mode-collapse check of `lft measure --reference`: its warning is logged, printed after
+/// the table and added to the JSON (`mode_check`, and `warnings`).
+pub struct ModeReport {
+    check: Option<(lft_stats::ModeCheck, std::path::PathBuf)>,
+}
+
+impl ModeReport {
+    pub fn of(args: &crate::cli::MeasureArgs, measured: &lft_measure::Measured) -> Result<Self> {
+        let Some(path) = &args.reference else {
+            return Ok(Self { check: None });
+        };
+        let reference = Reference::load(path)?;
+        let (indicator, modes) =
+            lft_measure::mode_weights(measured).expect("a measurement has mode weights");
+        let check = reference.check(indicator, &modes)?;
+        if let Some(w) = check.warning("these configurations") {
+            tracing::warn!("{w}");
+        }
+        Ok(Self {
+            check: Some((check, reference.path)),
+        })
+    }
+
+    /// `measurement` as JSON with the check added.
+    pub fn to_json(&self, measurement: serde_json::Value) -> Result<serde_json::Value> {
+        let mut value = measurement;
+        if let Some((check, path)) = &self.check {
+            value["mode_check"] = json(check, path);
+            if let Some(w) = check.warning("these configurations") {
+                match value["warnings"].as_array_mut() {
+                    Some(list) => list.push(w.into()),
+                    None => value["warnings"] = serde_json::json!([w]),
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    pub fn print(&self) {
+        if let Some((check, _)) = &self.check {
+            print(check, "these configurations");
+        }
+    }
+}
