@@ -6,13 +6,13 @@
 //   values[3b] = S(phi_b), values[3b + 1] = P(phi_b) (the prior's -log r up to its constant,
 //   common.cuh), values[3b + 2] = sum_x phi_{b,x} (the key of sorted resampling).
 extern "C" __global__ void anneal_values(const double* phi, const int* fwd, int dim, int volume,
-                                         double m2, double lambda, int prior, double m0,
-                                         double* values) {
+                                         double m2, double lambda, double hf, int prior,
+                                         double m0, double* values) {
     LFT_SHARED(double, scratch);
     const double* p = phi + (long long)blockIdx.x * volume;
     double s = 0.0, q = 0.0, m = 0.0;
     for (int x = threadIdx.x; x < volume; x += blockDim.x) {
-        s += phi4_site_action(p, fwd, dim, volume, x, m2, lambda);
+        s += phi4_site_action(p, fwd, dim, volume, x, m2, lambda, hf);
         q += prior_site_term(p, fwd, dim, volume, x, prior, m0);
         m += p[x];
     }

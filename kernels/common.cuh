@@ -85,21 +85,23 @@ __device__ double block_max(double v, double* scratch) {
 // neighbour tables fwd[mu * V + x] = x + mu, bwd[mu * V + x] = x - mu):
 //   S(phi) = sum_x [ (2d + m2) phi_x^2 + lambda phi_x^4 - 2 phi_x sum_mu phi_{x+mu} ],
 //   dS/dphi_x = 2 (2d + m2) phi_x + 4 lambda phi_x^3 - 2 sum_mu (phi_{x+mu} + phi_{x-mu}).
+// hf is the external field h of S - h sum_x phi_x (0: none).
 __device__ __forceinline__ double phi4_site_gradient(const double* p, const int* fwd,
                                                      const int* bwd, int dim, int volume, int x,
-                                                     double m2, double lambda) {
+                                                     double m2, double lambda, double hf) {
     double hops = 0.0;
     for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]] + p[bwd[mu * volume + x]];
     double v = p[x];
-    return v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops;
+    return v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops - hf;
 }
 
 __device__ __forceinline__ double phi4_site_action(const double* p, const int* fwd, int dim,
-                                                   int volume, int x, double m2, double lambda) {
+                                                   int volume, int x, double m2, double lambda,
+                                                   double hf) {
     double hops = 0.0;
     for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]];
     double v = p[x], v2 = v * v;
-    return v2 * (2.0 * dim + m2 + lambda * v2) - 2.0 * v * hops;
+    return v2 * (2.0 * dim + m2 + lambda * v2) - 2.0 * v * hops - hf * v;
 }
 
 // ---- Tempered targets of annealing: S_t = a S + w P, with P the prior's -log r up to its
@@ -113,22 +115,22 @@ __device__ __forceinline__ double phi4_site_action(const double* p, const int* f
 __device__ __forceinline__ double prior_site_term(const double* p, const int* fwd, int dim,
                                                   int volume, int x, int prior, double m0) {
     if (prior == LFT_PRIOR_NORMAL) return 0.5 * p[x] * p[x];
-    if (prior == LFT_PRIOR_FREE) return phi4_site_action(p, fwd, dim, volume, x, m0, 0.0);
+    if (prior == LFT_PRIOR_FREE) return phi4_site_action(p, fwd, dim, volume, x, m0, 0.0, 0.0);
     return 0.0;
 }
 
 // dS_t/dphi_x in the order of lft-action's scaled_gradient / free_scaled_gradient:
-//   a (phi (2(2d + m2) + 4 lambda phi^2) - 2 hops) + w phi                (normal),
+//   a (phi (2(2d + m2) + 4 lambda phi^2) - 2 hops - hf) + w phi           (normal),
 //   a (...) + w (2(2d + m0) phi - 2 hops)                                 (free field).
 __device__ __forceinline__ double tempered_site_gradient(const double* p, const int* fwd,
                                                          const int* bwd, int dim, int volume,
                                                          int x, double m2, double lambda,
-                                                         double a, double w, int prior,
-                                                         double m0) {
+                                                         double hf, double a, double w,
+                                                         int prior, double m0) {
     double hops = 0.0;
     for (int mu = 0; mu < dim; ++mu) hops += p[fwd[mu * volume + x]] + p[bwd[mu * volume + x]];
     double v = p[x];
-    double g = a * (v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops);
+    double g = a * (v * (2.0 * (2.0 * dim + m2) + 4.0 * lambda * v * v) - 2.0 * hops - hf);
     if (prior == LFT_PRIOR_NORMAL) return g + w * v;
     if (prior == LFT_PRIOR_FREE) return g + w * (2.0 * (2.0 * dim + m0) * v - 2.0 * hops);
     return g;

@@ -34,14 +34,15 @@ extern "C" __global__ void hmc_refresh(const double* phi, double* phi_old, doubl
 // h[b] = 0.
 extern "C" __global__ void hmc_kick(const double* phi, double* pi, const int* fwd, const int* bwd,
                                     int dim, int volume, int n, double m2, double lambda,
-                                    double a, double w, int prior, double m0, const double* h) {
+                                    double hf, double a, double w, int prior, double m0,
+                                    const double* h) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)n * volume) return;
     int b = (int)(i / volume), x = (int)(i % volume);
     double hb = h[b];
     if (hb == 0.0) return;
     pi[i] -= hb * tempered_site_gradient(phi + (long long)b * volume, fwd, bwd, dim, volume, x,
-                                         m2, lambda, a, w, prior, m0);
+                                         m2, lambda, hf, a, w, prior, m0);
 }
 
 // phi[b, x] += h[b] * pi[b, x].
@@ -57,14 +58,14 @@ extern "C" __global__ void hmc_drift(double* phi, const double* pi, int volume, 
 //   energy[2b] = S_t(phi_b) = a S + w P,  energy[2b + 1] = S_t + 1/2 sum_x pi_{b,x}^2.
 extern "C" __global__ void hmc_hamiltonian(const double* phi, const double* pi, const int* fwd,
                                            int dim, int volume, double m2, double lambda,
-                                           double a, double w, int prior, double m0,
+                                           double hf, double a, double w, int prior, double m0,
                                            double* energy) {
     LFT_SHARED(double, scratch);
     long long base = (long long)blockIdx.x * volume;
     const double* p = phi + base;
     double s = 0.0, q = 0.0, k = 0.0;
     for (int x = threadIdx.x; x < volume; x += blockDim.x) {
-        s += phi4_site_action(p, fwd, dim, volume, x, m2, lambda);
+        s += phi4_site_action(p, fwd, dim, volume, x, m2, lambda, hf);
         q += prior_site_term(p, fwd, dim, volume, x, prior, m0);
         double m = pi[base + x];
         k += 0.5 * m * m;

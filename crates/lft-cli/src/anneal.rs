@@ -239,7 +239,10 @@ fn device_annealer(
             config.model().kind_name()
         );
     };
-    crate::device::refuse_external_field(choice, h)?;
+    let couplings = lft_cuda::Phi4Target {
+        params: couplings,
+        h,
+    };
     let named = |e: lft_cuda::CudaError| anyhow::anyhow!("{choice}: {e}");
     let engine = crate::device::engine(choice, config)?.expect("not the CPU");
     let (lattice, n) = (config.lattice(), plan.settings.particles);

@@ -51,15 +51,3 @@ pub fn engine(choice: Choice, config: &Config) -> anyhow::Result<Option<lft_cuda
     }
     Ok(engine)
 }
-
-/// Refuses φ⁴ with an external field on a device: the kernels compute the action without
-/// the −h Σ φ term.
-pub fn refuse_external_field(choice: Choice, h: f64) -> anyhow::Result<()> {
-    if h != 0.0 {
-        anyhow::bail!(
-            "{choice}: action.h = {h}: the device kernels compute φ⁴ without an external field \
-             (use --device cpu)"
-        );
-    }
-    Ok(())
-}

@@ -58,13 +58,12 @@ pub fn run_config(config: &Config, args: &RunArgs, choice: Choice) -> Result<()>
                 model.kind_name()
             );
         };
-        crate::device::refuse_external_field(choice, field)?;
         // Opened before anything is written: no GPU is a named error and an untouched output.
         let engine = crate::device::engine(choice, config)?.expect("not the CPU");
         let describe = engine.describe();
         let summary = match engine {
-            Engine::Cuda(rt) => run_on_device(*rt, config, h, couplings, &plan, args)?,
-            Engine::Emulator(e) => run_on_device(e, config, h, couplings, &plan, args)?,
+            Engine::Cuda(rt) => run_on_device(*rt, config, h, couplings, field, &plan, args)?,
+            Engine::Emulator(e) => run_on_device(e, config, h, couplings, field, &plan, args)?,
         };
         if summary.steps > 0 {
             let on = format!("{} chain(s) together on {describe}", h.chains);
@@ -157,10 +156,12 @@ fn run_on_device<E: Executor + Send>(
     config: &Config,
     h: &HmcPlan,
     couplings: lft_action::Phi4Params,
+    field: f64,
     plan: &RunPlan,
     args: &RunArgs,
 ) -> Result<RunSummary> {
-    let action = lft_action::Phi4::new(config.lattice().clone(), couplings)?;
+    let action =
+        lft_action::Phi4::new(config.lattice().clone(), couplings)?.with_external_field(field)?;
     let sampler = DeviceHmcSampler::new(
         exec,
         action,

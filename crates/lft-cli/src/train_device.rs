@@ -5,7 +5,6 @@
 
 use crate::device::Choice;
 use anyhow::{Result, bail};
-use lft_action::Phi4Params;
 use lft_config::{Config, FlowPlan, Model};
 use lft_cuda::flow_program::FlowProgram;
 use lft_cuda::{CudaError, Engine, TrainingDevice};
@@ -21,7 +20,7 @@ pub enum TrainModel {
 /// CPU; else the engine, after refusing by name what the device cannot train.
 pub struct Placement {
     choice: Choice,
-    engine: Option<(Engine, Phi4Params)>,
+    engine: Option<(Engine, lft_cuda::Phi4Target)>,
 }
 
 impl Placement {
@@ -41,7 +40,6 @@ impl Placement {
                 config.model().kind_name()
             );
         };
-        crate::device::refuse_external_field(choice, h)?;
         if plan.train.data.is_some() {
             bail!("{choice}: the forward KL (train.data) does not run on the GPU yet");
         }
@@ -63,7 +61,7 @@ impl Placement {
         );
         Ok(Self {
             choice,
-            engine: Some((engine, params)),
+            engine: Some((engine, lft_cuda::Phi4Target { params, h })),
         })
     }
 }

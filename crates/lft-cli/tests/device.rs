@@ -6,9 +6,11 @@
 mod common;
 use common::*;
 
-/// [`SMALL_FLOW`]: symmetrised, two steps at a larger learning rate, a short quality estimate.
+/// [`SMALL_FLOW`] in an external field h = 0.2: symmetrised, two steps at a larger learning
+/// rate, a short quality estimate.
 fn flow_config() -> String {
     SMALL_FLOW
+        .replace("lambda = ", "h = 0.2\nlambda = ")
         .replace("equivariant = false", "equivariant = true")
         .replace("steps = 3", "steps = 2")
         .replace("batch = 8\n", "batch = 8\nlr = 1e-2\neval_samples = 64\n")

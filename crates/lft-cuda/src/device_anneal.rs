@@ -15,9 +15,10 @@ use crate::call::{Arg, BufId, HostBuffer, KernelCall, int};
 use crate::device_hmc::{HmcDevice, SEGMENT, SegmentChain};
 use crate::executor::Executor;
 use crate::launch::{elementwise, per_configuration};
+use crate::ops::phi4::Phi4Target;
 use crate::ops::phi4::{PriorTerm, TemperedTarget};
 use crate::philox::ChainStream;
-use lft_action::{Action, Phi4Params};
+use lft_action::Action;
 use lft_flow::Prior;
 use lft_lattice::{Lattice, stream_rng};
 use lft_sample::HmcParams;
@@ -50,7 +51,7 @@ impl<E: Executor> DeviceAnnealer<E> {
     pub fn new(
         exec: E,
         lattice: &Lattice,
-        couplings: Phi4Params,
+        couplings: impl Into<Phi4Target>,
         prior: &Prior,
         particles: usize,
     ) -> Result<Self, CudaError> {
@@ -151,6 +152,7 @@ impl<E: Executor> DeviceAnnealer<E> {
                 Arg::I32(int("volume", a.volume)?),
                 Arg::F64(a.m2),
                 Arg::F64(a.lambda),
+                Arg::F64(a.h),
                 Arg::I32(kind),
                 Arg::F64(m0),
                 Arg::Buf(self.values),

@@ -13,8 +13,9 @@ use crate::call::HostBuffer;
 use crate::executor::Executor;
 use crate::flow_program::FlowProgram;
 use crate::ops::phi4::Phi4Batch;
+use crate::ops::phi4::Phi4Target;
 use crate::tables::NeighbourTables;
-use lft_action::{Action, Phi4Params};
+use lft_action::Action;
 use lft_flow::spec::FlowSpec;
 use lft_flow::{Flow, Trainable};
 use lft_lattice::Pcg64;
@@ -40,12 +41,12 @@ impl<E: Executor> DeviceFlow<E> {
         mut exec: E,
         flow: Flow,
         spec: &FlowSpec,
-        target: Phi4Params,
+        target: impl Into<Phi4Target>,
     ) -> Result<Self, CudaError> {
         let tables = NeighbourTables::new(flow.lattice());
         let fwd = exec.alloc_i32(&tables.fwd)?;
         let bwd = exec.alloc_i32(&tables.bwd)?;
-        let target = Phi4Batch::new(&tables, target.m2, target.lambda, fwd, bwd);
+        let target = Phi4Batch::of(&tables, target.into(), fwd, bwd);
         // Refuse an architecture the device cannot run now, not at the first step.
         FlowProgram::check(spec)?;
         Ok(Self {

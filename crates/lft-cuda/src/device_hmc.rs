@@ -12,11 +12,11 @@
 use crate::CudaError;
 use crate::call::{BufId, HostBuffer};
 use crate::executor::Executor;
+use crate::ops::phi4::Phi4Target;
 use crate::ops::phi4::{HmcBatch, Phi4Batch, TemperedTarget};
 use crate::philox::ChainStream;
 use crate::schedule::BatchSchedule;
 use crate::tables::NeighbourTables;
-use lft_action::Phi4Params;
 use lft_lattice::Lattice;
 use lft_sample::{HmcParams, HmcRecord, jittered_steps};
 
@@ -62,14 +62,14 @@ impl<E: Executor> HmcDevice<E> {
     pub fn new(
         mut exec: E,
         lattice: &Lattice,
-        params: Phi4Params,
+        params: impl Into<Phi4Target>,
         n: usize,
     ) -> Result<Self, CudaError> {
         let v = lattice.volume();
         let tables = NeighbourTables::new(lattice);
         let fwd = exec.alloc_i32(&tables.fwd)?;
         let bwd = exec.alloc_i32(&tables.bwd)?;
-        let action = Phi4Batch::new(&tables, params.m2, params.lambda, fwd, bwd);
+        let action = Phi4Batch::of(&tables, params.into(), fwd, bwd);
         let rows = 1;
         let batch = HmcBatch {
             action,

@@ -6,8 +6,8 @@ use crate::device::Device;
 use crate::device_flow::DeviceFlow;
 use crate::device_proposal::DeviceProposal;
 use crate::executor::{Emulator, Executor};
+use crate::ops::phi4::Phi4Target;
 use crate::runtime::CudaRuntime;
-use lft_action::Phi4Params;
 use lft_flow::spec::FlowSpec;
 use lft_flow::{Flow, Proposal, Trainable};
 
@@ -76,8 +76,9 @@ impl Engine {
         self,
         flow: Flow,
         spec: &FlowSpec,
-        target: Phi4Params,
+        target: impl Into<Phi4Target>,
     ) -> Result<Box<dyn TrainingDevice>, CudaError> {
+        let target = target.into();
         Ok(match self {
             Engine::Cuda(rt) => Box::new(DeviceFlow::new(*rt, flow, spec, target)?),
             Engine::Emulator(e) => Box::new(DeviceFlow::new(e, flow, spec, target)?),

@@ -170,7 +170,11 @@ impl<E: Executor + Send> DeviceHmcSampler<E> {
         thermalization: usize,
         tune: Option<f64>,
     ) -> Result<Self, CudaError> {
-        let device = HmcDevice::new(exec, action.lattice(), action.params(), chains)?;
+        let target = crate::ops::phi4::Phi4Target {
+            params: action.params(),
+            h: action.external_field(),
+        };
+        let device = HmcDevice::new(exec, action.lattice(), target, chains)?;
         Ok(Self {
             action: Arc::new(action),
             params,

@@ -42,5 +42,6 @@ pub use error::CudaError;
 pub use executor::{Emulator, Executor};
 pub use hmc_sampler::{DeviceChain, DeviceHmcSampler};
 pub use kernels::{ARCHITECTURES, KERNELS, KernelSource, compile_ptx, nvrtc_available};
+pub use ops::phi4::Phi4Target;
 pub use probe::{Gpu, probe};
 pub use runtime::CudaRuntime;

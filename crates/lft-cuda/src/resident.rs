@@ -8,9 +8,9 @@ use crate::call::HostBuffer;
 use crate::executor::Executor;
 use crate::flow_program::{FlowProgram, clip_scale};
 use crate::ops::phi4::Phi4Batch;
+use crate::ops::phi4::Phi4Target;
 use crate::philox::PhiloxKey;
 use crate::tables::NeighbourTables;
-use lft_action::Phi4Params;
 use lft_flow::spec::FlowSpec;
 use lft_lattice::Lattice;
 
@@ -48,13 +48,13 @@ impl<E: Executor> ResidentTrainer<E> {
         lattice: &Lattice,
         n: usize,
         params: &[f64],
-        target: Phi4Params,
+        target: impl Into<Phi4Target>,
         seed: u64,
     ) -> Result<Self, CudaError> {
         let tables = NeighbourTables::new(lattice);
         let fwd = exec.alloc_i32(&tables.fwd)?;
         let bwd = exec.alloc_i32(&tables.bwd)?;
-        let target = Phi4Batch::new(&tables, target.m2, target.lambda, fwd, bwd);
+        let target = Phi4Batch::of(&tables, target.into(), fwd, bwd);
         let limit = exec.shared_limit();
         let program = FlowProgram::new(spec, lattice, n, params, limit, &mut exec)?;
         Ok(Self {

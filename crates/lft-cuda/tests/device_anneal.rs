@@ -58,15 +58,37 @@ fn free_field_log_z<E: Executor>(
     passes: u64,
     what: &str,
 ) {
+    free_field_log_z_in(backend, exec, spec, s, passes, what, 0.0);
+}
+
+/// As [`free_field_log_z`] with an external field h: S = φᵀAφ − h Σ φ, whose
+/// log Z = log Z₀ + h² V / (4 m²) (A has the eigenvalue m² on the constant mode).
+fn free_field_log_z_in<E: Executor>(
+    backend: Backend,
+    exec: E,
+    spec: PriorSpec,
+    s: SmcSettings,
+    passes: u64,
+    what: &str,
+    h: f64,
+) {
     let lattice = Lattice::new(&[4, 4]).unwrap();
     let couplings = Phi4Params {
         m2: M2,
         lambda: 0.0,
     };
-    let action = Phi4::new(lattice.clone(), couplings).unwrap();
-    let exact = FreeField::new(lattice.clone(), M2).unwrap().log_z();
+    let action = Phi4::new(lattice.clone(), couplings)
+        .unwrap()
+        .with_external_field(h)
+        .unwrap();
+    let v = lattice.volume() as f64;
+    let exact = FreeField::new(lattice.clone(), M2).unwrap().log_z() + h * h * v / (4.0 * M2);
     let prior = Prior::new(spec, &lattice).unwrap();
-    let mut annealer = DeviceAnnealer::new(exec, &lattice, couplings, &prior, s.particles).unwrap();
+    let target = lft_cuda::Phi4Target {
+        params: couplings,
+        h,
+    };
+    let mut annealer = DeviceAnnealer::new(exec, &lattice, target, &prior, s.particles).unwrap();
     let (mean, se) = log_z_estimate(&mut annealer, &prior, &action, &s, passes);
     eprintln!("{backend:?} {what}: log Z = {mean:.4} ± {se:.4}, exact {exact:.4}");
     // The check must be able to fail: a bias of 0.5 in log Z (Z off by 40 %) is beyond 3σ.
@@ -107,6 +129,29 @@ fn smc<E: Executor>(backend: Backend, exec: E) {
 #[test]
 fn device_smc_gives_the_exact_free_field_log_z() {
     on_every_backend!("device SMC", smc);
+}
+
+fn smc_with_a_field<E: Executor>(backend: Backend, exec: E) {
+    let s = settings(
+        128,
+        Schedule::Linear { steps: 10 },
+        Some(Resampling::Systematic),
+    );
+    free_field_log_z_in(
+        backend,
+        exec,
+        PriorSpec::StandardNormal,
+        s,
+        16,
+        "SMC from N(0, 1), h = 0.5",
+        0.5,
+    );
+}
+
+/// The same with an external field: log Z grows by h² V / (4 m²).
+#[test]
+fn device_smc_gives_the_exact_free_field_log_z_with_an_external_field() {
+    on_every_backend!("device SMC with h", smc_with_a_field);
 }
 
 fn ais<E: Executor>(backend: Backend, exec: E) {

@@ -179,12 +179,27 @@ fn device_trajectories_match_the_cpu_chain_with_the_same_draws() {
 }
 
 fn tempered_moves_match<E: Executor>(backend: Backend, exec: E) {
+    tempered_moves_match_in(backend, exec, 0.0);
+}
+
+fn tempered_moves_match_with_a_field<E: Executor>(backend: Backend, exec: E) {
+    tempered_moves_match_in(backend, exec, 0.3);
+}
+
+fn tempered_moves_match_in<E: Executor>(backend: Backend, exec: E, h: f64) {
     let lattice = Lattice::new(&[4, 6]).unwrap();
-    let phi4 = Phi4::new(lattice.clone(), COUPLINGS).unwrap();
+    let phi4 = Phi4::new(lattice.clone(), COUPLINGS)
+        .unwrap()
+        .with_external_field(h)
+        .unwrap();
     let v = lattice.volume();
     let p = [params(0.3, 5, Integrator::Leapfrog, 0.3); 4];
     let n = p.len();
-    let mut device = HmcDevice::new(exec, &lattice, COUPLINGS, n).unwrap();
+    let target = lft_cuda::Phi4Target {
+        params: COUPLINGS,
+        h,
+    };
+    let mut device = HmcDevice::new(exec, &lattice, target, n).unwrap();
     for (case, (spec, term)) in [
         (PriorSpec::StandardNormal, PriorTerm::Normal),
         (
@@ -220,7 +235,7 @@ fn tempered_moves_match<E: Executor>(backend: Backend, exec: E) {
             let streams: Vec<ChainStream> = (0..n).map(|b| ChainStream::new(5, b as u64)).collect();
             let mut counters = vec![0; n];
             compare_segments(
-                &format!("{backend:?} {spec:?} β = {beta}"),
+                &format!("{backend:?} {spec:?} β = {beta}, h = {h}"),
                 &mut device,
                 &target,
                 offset,
@@ -239,6 +254,12 @@ fn tempered_moves_match<E: Executor>(backend: Backend, exec: E) {
 #[test]
 fn tempered_moves_match_the_cpu_tempered_action() {
     on_every_backend!("tempered moves", tempered_moves_match);
+}
+
+/// The same with an external field h (S − h Σ φ) on the device and on the CPU.
+#[test]
+fn tempered_moves_with_an_external_field_match_the_cpu() {
+    on_every_backend!("tempered moves, h = 0.3", tempered_moves_match_with_a_field);
 }
 
 /// The device sampler with its rounds replaced by the default one (every chain's

@@ -1,5 +1,6 @@
 //! The φ⁴ kernels, run on the host emulator, against lft-action's Phi4: same numbers to
-//! rounding, in every dimension 1–4. The HMC kernels are tested in `device_hmc.rs`.
+//! rounding, in every dimension 1–4, with and without an external field h. The HMC kernels
+//! are tested in `device_hmc.rs`.
 
 mod common;
 
@@ -15,23 +16,30 @@ const PARAMS: Phi4Params = Phi4Params {
     lambda: 0.9,
 };
 
-fn setup(shape: &[usize], table: &mut HostTable) -> (Phi4, Phi4Batch) {
+fn setup(shape: &[usize], h: f64, table: &mut HostTable) -> (Phi4, Phi4Batch) {
     let lattice = Lattice::new(shape).unwrap();
     let tables = NeighbourTables::new(&lattice);
     let fwd = table.i32(&tables.fwd);
     let bwd = table.i32(&tables.bwd);
-    let batch = Phi4Batch::new(&tables, PARAMS.m2, PARAMS.lambda, fwd, bwd);
-    (Phi4::new(lattice, PARAMS).unwrap(), batch)
+    let target = lft_cuda::Phi4Target { params: PARAMS, h };
+    let batch = Phi4Batch::of(&tables, target, fwd, bwd);
+    let cpu = Phi4::new(lattice, PARAMS)
+        .unwrap()
+        .with_external_field(h)
+        .unwrap();
+    (cpu, batch)
 }
 
 #[test]
 fn action_and_gradient_match_the_cpu_in_every_dimension() {
-    for (case, shape) in [vec![7], vec![6, 4], vec![4, 3, 5], vec![3, 2, 3, 2]]
+    let shapes = [vec![7], vec![6, 4], vec![4, 3, 5], vec![3, 2, 3, 2]];
+    for (case, (shape, h)) in shapes
         .iter()
+        .flat_map(|s| [(s, 0.0), (s, 0.37)])
         .enumerate()
     {
         let mut table = HostTable::default();
-        let (cpu, gpu) = setup(shape, &mut table);
+        let (cpu, gpu) = setup(shape, h, &mut table);
         let (n, v) = (3, cpu.lattice().volume());
         let phis = normals(&mut rng(case as u64), n * v, 1.0);
         let phi = table.f64(&phis);
@@ -51,7 +59,7 @@ fn action_and_gradient_match_the_cpu_in_every_dimension() {
         }
         for (backend, table) in &results {
             let tol = backend.tol(1e-12);
-            let what = format!("{backend:?} {shape:?}");
+            let what = format!("{backend:?} {shape:?} h = {h}");
             assert_close(
                 &format!("{what} gradient"),
                 &table.get(grad),

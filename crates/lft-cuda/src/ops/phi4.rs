@@ -5,28 +5,56 @@ use crate::CudaError;
 use crate::call::{Arg, BufId, KernelCall, int};
 use crate::launch::{elementwise, per_configuration};
 use crate::tables::NeighbourTables;
+use lft_action::Phi4Params;
 
-/// The action S = Σ_x [(2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂}] on buffers `fwd`, `bwd`
-/// holding [`NeighbourTables`] (i32).
+/// The φ⁴ target of the device: couplings (m², λ) and the external field h of
+/// S − h Σ_x φ_x (0: none). A `Phi4Params` converts with h = 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phi4Target {
+    pub params: Phi4Params,
+    pub h: f64,
+}
+
+impl From<Phi4Params> for Phi4Target {
+    fn from(params: Phi4Params) -> Self {
+        Self { params, h: 0.0 }
+    }
+}
+
+/// The action S = Σ_x [(2d + m²) φ_x² + λ φ_x⁴ − 2 φ_x Σ_μ φ_{x+μ̂} − h φ_x] on buffers `fwd`,
+/// `bwd` holding [`NeighbourTables`] (i32).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phi4Batch {
     pub dim: usize,
     pub volume: usize,
     pub m2: f64,
     pub lambda: f64,
+    /// The external field h.
+    pub h: f64,
     pub fwd: BufId,
     pub bwd: BufId,
 }
 
 impl Phi4Batch {
+    /// φ⁴ with couplings (m², λ) and no external field.
     pub fn new(tables: &NeighbourTables, m2: f64, lambda: f64, fwd: BufId, bwd: BufId) -> Self {
         Self {
             dim: tables.dim,
             volume: tables.volume,
             m2,
             lambda,
+            h: 0.0,
             fwd,
             bwd,
+        }
+    }
+
+    /// φ⁴ of `target` (its external field included).
+    pub fn of(tables: &NeighbourTables, target: Phi4Target, fwd: BufId, bwd: BufId) -> Self {
+        let Phi4Params { m2, lambda } = target.params;
+        Self {
+            h: target.h,
+            ..Self::new(tables, m2, lambda, fwd, bwd)
         }
     }
 
@@ -49,6 +77,7 @@ impl Phi4Batch {
                 Arg::I32(int("batch", n)?),
                 Arg::F64(self.m2),
                 Arg::F64(self.lambda),
+                Arg::F64(self.h),
                 Arg::Buf(grad),
             ],
         })
@@ -67,6 +96,7 @@ impl Phi4Batch {
                 Arg::I32(v),
                 Arg::F64(self.m2),
                 Arg::F64(self.lambda),
+                Arg::F64(self.h),
                 Arg::Buf(action),
             ],
         })
@@ -187,6 +217,7 @@ impl HmcBatch {
             Arg::I32(int("chains", self.chains)?),
             Arg::F64(a.m2),
             Arg::F64(a.lambda),
+            Arg::F64(a.h),
         ];
         args.extend(self.target_args());
         args.push(Arg::BufAt(self.coefficients, row * self.chains));
@@ -225,6 +256,7 @@ impl HmcBatch {
             Arg::I32(v),
             Arg::F64(a.m2),
             Arg::F64(a.lambda),
+            Arg::F64(a.h),
         ];
         args.extend(self.target_args());
         args.push(Arg::Buf(energy));
