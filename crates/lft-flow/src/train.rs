@@ -98,6 +98,11 @@ pub enum TrainError {
     },
     #[error("{}", crate::NotContinuous)]
     NotContinuous,
+    #[error(
+        "FAB: an AIS run at step {step} gave no sample of finite weight (the flow or the HMC \
+         moves produce non-finite values); a smaller fab.step_size or train.lr may help"
+    )]
+    NoFiniteSamples { step: usize },
 }
 
 impl TrainOptions {

@@ -519,3 +519,55 @@ fn fab_ais_on_link_angles() {
         assert!(lw.abs() < 1e-9, "log w = {lw}");
     }
 }
+
+/// A target whose action is never finite.
+struct NotANumber(Lattice);
+
+impl Action for NotANumber {
+    fn lattice(&self) -> &Lattice {
+        &self.0
+    }
+    fn action(&self, _phi: &[f64]) -> f64 {
+        f64::NAN
+    }
+    fn gradient(&self, _phi: &[f64], grad: &mut [f64]) {
+        grad.fill(f64::NAN);
+    }
+}
+
+/// AIS runs without a single finite weight stop FAB with a named error (with a buffer, whose
+/// filling would otherwise never end, and without).
+#[test]
+fn fab_without_finite_weights_is_a_named_error() {
+    let lattice = Lattice::new(&[2, 2]).unwrap();
+    let target = NotANumber(lattice.clone());
+    for buffer in [64, 0] {
+        let mut flow = small_flow(&lattice, 1);
+        let mut s = settings(16, buffer);
+        if buffer == 0 {
+            s.reuse = 1;
+        }
+        let mut trainer = FabTrainer::new(s, flow.field_len());
+        let mut adam = Adam::new(flow.n_params());
+        let options = TrainOptions {
+            steps: 3,
+            batch: 8,
+            ..TrainOptions::default()
+        };
+        let e = trainer
+            .train(
+                &mut flow,
+                &target,
+                &options,
+                3,
+                &mut adam,
+                &mut stream_rng(1, 0),
+                TrainHooks {
+                    report: &mut |_| {},
+                    stop: &|| false,
+                },
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("no sample of finite weight"), "{e}");
+    }
+}

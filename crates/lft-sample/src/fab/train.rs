@@ -55,6 +55,10 @@ pub struct FabTrainer {
     runs: usize,
 }
 
+/// A step's loss, gradient, the buffer indices drawn (none without a buffer) and the
+/// configurations they hold.
+type FabGradient = (f64, Vec<f64>, Vec<usize>, Vec<f64>);
+
 /// The adapted step size stays within this factor of the configured one, either way.
 const STEP_SIZE_RANGE: f64 = 50.0;
 
@@ -109,9 +113,13 @@ impl FabTrainer {
         n: usize,
         step: usize,
         rng: &mut Pcg64,
-    ) -> (f64, Vec<f64>, Vec<usize>, Vec<f64>) {
+    ) -> Result<FabGradient, TrainError> {
+        let none_finite = |batch: &AisBatch| !batch.log_w.iter().any(|w| w.is_finite());
         if self.buffer.is_none() {
             let batch = self.run_ais(flow, action, rng);
+            if none_finite(&batch) {
+                return Err(TrainError::NoFiniteSamples { step });
+            }
             let max = batch
                 .log_w
                 .iter()
@@ -120,14 +128,17 @@ impl FabTrainer {
             let w: Vec<f64> = batch.log_w.iter().map(|lw| (lw - max).exp()).collect();
             let total: f64 = w.iter().sum();
             let (loss, _, grad) = fab_loss(flow, &batch.phi, &|b, _| w[b] / total);
-            return (loss, grad, Vec::new(), Vec::new());
+            return Ok((loss, grad, Vec::new(), Vec::new()));
         }
         let reuse = self.settings.reuse.max(1);
         if step.is_multiple_of(reuse) || self.flow_terms.is_empty() {
             self.run_ais(flow, action, rng);
         }
         while self.buffer.as_ref().expect("checked").len() < self.settings.min_buffer {
-            self.run_ais(flow, action, rng);
+            // A run that adds nothing would leave the buffer short forever.
+            if none_finite(&self.run_ais(flow, action, rng)) {
+                return Err(TrainError::NoFiniteSamples { step });
+            }
         }
         let buffer = self.buffer.as_ref().expect("checked");
         let indices = buffer.sample(n, rng);
@@ -138,7 +149,7 @@ impl FabTrainer {
         let (loss, _, grad) = fab_loss(flow, &phis, &|b, log_q| {
             (old[b] - log_q).exp().min(clip) * inv_n
         });
-        (loss, grad, indices, phis)
+        Ok((loss, grad, indices, phis))
     }
 
     /// Trains `flow` from step `adam.steps()` up to `until` (at most `options.steps`) as
@@ -162,7 +173,7 @@ impl FabTrainer {
         let until = until.min(options.steps);
         while step < until && !stop() {
             let n = options.batch_at(step);
-            let (fab_loss, mut grad, indices, phis) = self.gradient(flow, action, n, step, rng);
+            let (fab_loss, mut grad, indices, phis) = self.gradient(flow, action, n, step, rng)?;
             let Some((grad_norm, lr)) =
                 guard.apply(flow.params_mut(), &mut grad, fab_loss, adam, options, step)?
             else {
