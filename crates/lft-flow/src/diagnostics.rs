@@ -123,10 +123,8 @@ pub fn evaluate(
     let samples = samples.max(2);
     let v = proposal.volume();
     let symmetric = action.is_z2_symmetric();
-    let scalar = action.field_len() == action.lattice().volume()
-        && action
-            .topological_charge(&vec![0.0; action.state_len()])
-            .is_none();
+    // A scalar field has one value per site; link fields have d ≥ 2 per site.
+    let scalar = action.field_len() == action.lattice().volume();
     let mut mode_log_w = Vec::new();
     let mut terms = Vec::with_capacity(samples);
     let mut positive = 0usize;
