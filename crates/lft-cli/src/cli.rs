@@ -34,6 +34,9 @@ pub enum Command {
     /// Anneal from a prior to e^{-S} ([anneal]: SMC, AIS, CRAFT, PIMH): log Z and weighted
     /// particles, or a PIMH chain. CRAFT trains its flows first (checkpointed). Resumes.
     Anneal(RunArgs),
+    /// A parameter scan: the config run at every point of a grid of `--vary KEY=SPEC`, in
+    /// parallel on the local cores, into `<output stem>/<key=value,…>.h5`. Resumes.
+    Scan(ScanArgs),
     /// Submit a config to Slurm as a job array: task i on its own streams into
     /// `<output stem>/task-NNNN.h5`, resources from [slurm]; flows and CRAFT train first.
     Submit(SubmitArgs),
@@ -78,6 +81,29 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The run config (TOML) of every point.
+    pub config: PathBuf,
+    /// A varied key and its values: a list `action.m2=-4.2,-4.1,-4.0` (TOML values; `[8,8]`
+    /// for arrays) or a range `START:STOP:COUNT`, ends included (`action.kappa=0.26:0.28:11`).
+    /// Several make a grid (repeatable).
+    #[arg(long, value_name = "KEY=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// Override a config key for every point, e.g. `--set hmc.trajectories=500` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Points run at once (default: one per core, at most the points left).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Threads of each point's run (default: the cores shared among the jobs).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print each point's command instead of running it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The run config (TOML), with a [slurm] section (defaults otherwise).
     #[arg(required_unless_present = "resume")]
@@ -114,12 +140,34 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
-    /// Ensemble files; several files are combined as replicas of one ensemble.
+    /// Ensemble files; several files are combined as replicas of one ensemble. Or the folder
+    /// of an `lft scan`: every point against the varied keys.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// A scan folder: print the points as CSV (one row per point: the varied keys, the
+    /// configurations, every observable and its error).
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    /// A scan folder: estimate where the Binder cumulants U_4 of successive volumes cross,
+    /// from the reweighted curves, with a jackknife error.
+    #[arg(long, value_name = "OBSERVABLE")]
+    pub crossing: Option<CrossingArg>,
+    /// Reweight to these couplings (`action.m2=1.05,1.1` or `action.kappa=0.26:0.28:21`): of
+    /// one ensemble (single-histogram) or of the points of a scan (MBAR). The key must enter
+    /// the action linearly: action.m2, action.lambda, action.h, action.kappa,
+    /// action.lambda_tilde or action.beta. Default for a scan: its varied coupling on a grid.
+    #[arg(long, value_name = "KEY=SPEC")]
+    pub reweight: Option<String>,
+    /// Couplings of a scan's reweighted curves (evenly spaced between its points).
+    #[arg(long, default_value_t = 41)]
+    pub grid: usize,
+    /// Jackknife blocks per ensemble of the reweighting errors (each should be much longer
+    /// than τ_int).
+    #[arg(long, default_value_t = 20)]
+    pub blocks: usize,
     /// An ensemble of the same physics whose mode weights (the signs of M, or P(Q)) these
     /// files' are checked against: the missing mass is reported, with a warning where the
     /// ensemble lacks a mode (a flow's dropped mode).
@@ -153,6 +201,12 @@ pub struct MeasureArgs {
     /// Schwinger pion correlator).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub noise: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CrossingArg {
+    /// The Binder cumulant U_4 = 1 − ⟨M⁴⟩/(3⟨M²⟩²).
+    Binder,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,6 +10,7 @@ mod hmc_run;
 mod info;
 mod measure;
 mod measure_gauge;
+mod measure_scan;
 mod measure_schwinger;
 mod merge;
 mod mode_report;
@@ -21,6 +22,9 @@ mod pseudo_marginal;
 mod quality_report;
 mod sample;
 mod sample_summary;
+mod scan;
+mod scan_check;
+mod scan_record;
 mod signals;
 mod snf_train;
 mod status;
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Anneal(args) => anneal::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => status::run(args),
         Command::Merge(args) => merge::run(args),

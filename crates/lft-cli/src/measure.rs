@@ -42,6 +42,17 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
             FermionChoice::Method(CondensateMethod::stochastic(args.noise))
         }
     };
+    if let [dir] = &args.files[..]
+        && crate::measure_scan::is_scan(dir)
+    {
+        return crate::measure_scan::run(args, dir);
+    }
+    if args.csv || args.crossing.is_some() {
+        bail!("--csv and --crossing read the folder of an lft scan (give that folder)");
+    }
+    if args.reweight.is_some() {
+        return crate::measure_scan::run_files(args);
+    }
     let options = MeasureOptions {
         skip: args.skip,
         bin: args.bin,

@@ -15,6 +15,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("override `{item}`: {message}")]
     Override { item: String, message: String },
+    #[error("--vary `{item}`: {message}")]
+    Vary { item: String, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
 }

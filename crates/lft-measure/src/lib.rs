@@ -16,7 +16,9 @@ mod measure;
 mod modes;
 mod observables;
 pub mod plot;
+pub mod plot_scan;
 mod results;
+pub mod reweighting;
 mod schwinger;
 mod summary;
 pub mod warnings;
@@ -31,6 +33,9 @@ pub use observables::{ConfigObservables, config_observables, two_point};
 pub use results::{
     AnalysisOptions, ChainSeries, Geometry, History, LogZ, Measurement, ObservableResult,
     PointResult, PoleMass, Propagator, SamplerSummary,
+};
+pub use reweighting::{
+    Curves, LinearCoupling, PointSeries, ReweightedFamily, coupling_grid, read_point,
 };
 pub use schwinger::SchwingerResults;
 pub use summary::analyze;
