@@ -39,6 +39,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Submit a config to Slurm as a job array: task i on its own streams into
     /// `<output stem>/task-NNNN.h5`, resources from [slurm]; flows and CRAFT train first.
+    /// With `--vary`, a scan: one task per point.
     Submit(SubmitArgs),
     /// Merge the task files of a job array (files, or their folder) into one ensemble: task
     /// i's chains become chains i·C … i·C + C − 1.
@@ -108,12 +109,17 @@ pub struct SubmitArgs {
     /// The run config (TOML), with a [slurm] section (defaults otherwise).
     #[arg(required_unless_present = "resume")]
     pub config: Option<PathBuf>,
-    /// Tasks of the job array, each on its own random streams into its own file.
-    #[arg(long, required_unless_present = "resume")]
+    /// Tasks of the job array, each on its own random streams into its own file (with
+    /// `--vary`: tasks per point, default 1).
+    #[arg(long, required_unless_present_any = ["resume", "vary"])]
     pub tasks: Option<usize>,
+    /// A scan as the job array: one task per point of the grid (per point × `--tasks`), as
+    /// `lft scan --vary` (repeatable).
+    #[arg(long, value_name = "KEY=SPEC")]
+    pub vary: Vec<String>,
     /// Submit again exactly the unfinished tasks of an earlier submission (its task folder,
     /// `<output stem>/`): neither done nor still queued or running.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "tasks", "overrides"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "tasks", "overrides", "vary"])]
     pub resume: Option<PathBuf>,
     /// Print the batch script(s) instead of submitting them.
     #[arg(long)]

@@ -30,6 +30,8 @@ mod snf_train;
 mod status;
 mod store;
 mod submit;
+mod submit_scan;
+mod submit_script;
 mod train;
 mod train_data;
 mod train_device;

@@ -35,7 +35,8 @@ struct Point {
     name: String,
     /// The varied keys' values, as written in the point's `--set`s.
     values: Vec<String>,
-    file: PathBuf,
+    /// Its ensemble, or the task files of its replicas (`lft submit --vary --tasks R`).
+    files: Vec<PathBuf>,
     n_configs: usize,
     observables: BTreeMap<String, ObservableResult>,
     /// Importance-weighted samples (annealing, flow reweighting): not reweighted further.
@@ -50,6 +51,29 @@ struct Family {
     curves: lft_measure::Curves,
     /// Couplings of the curve where the weights' ESS is below MIN_OVERLAP of an ensemble.
     low_overlap: Vec<f64>,
+}
+
+/// A point's ensemble `<name>.h5`, or its replicas `<name>/task-NNNN.h5`; none yet: empty.
+fn point_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    let file = dir.join(format!("{name}.h5"));
+    if file.exists() {
+        return Ok(vec![file]);
+    }
+    let tasks = dir.join(name);
+    if !tasks.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&tasks)
+        .with_context(|| format!("{}", tasks.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("task-") && n.ends_with(".h5"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// A scan folder, if `path` is one.
@@ -67,8 +91,8 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
     let mut points = Vec::new();
     let mut missing = Vec::new();
     for p in &record.points {
-        let file = dir.join(format!("{}.h5", p.name));
-        if !file.exists() {
+        let files = point_files(dir, &p.name)?;
+        if files.is_empty() {
             missing.push(p.name.clone());
             continue;
         }
@@ -77,7 +101,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
             .iter()
             .map(|a| a.split_once('=').map_or(a.clone(), |(_, v)| v.to_string()))
             .collect();
-        points.push((p.name.clone(), values, file));
+        points.push((p.name.clone(), values, files));
     }
     if points.is_empty() {
         bail!(
@@ -89,11 +113,9 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
     crate::scan_check::same_physics(&points, &record.keys)?;
     let mut measured = Vec::new();
     let mut gauge = false;
-    for (name, values, file) in points {
+    for (name, values, files) in points {
         let (n_configs, observables, weighted) =
-            match measure(std::slice::from_ref(&file), &options)
-                .with_context(|| format!("point {name}"))?
-            {
+            match measure(&files, &options).with_context(|| format!("point {name}"))? {
                 Measured::Scalar(m) => (m.n_configs, m.observables, m.weighted),
                 Measured::Gauge(g) => {
                     gauge = true;
@@ -103,7 +125,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
         measured.push(Point {
             name,
             values,
-            file,
+            files,
             n_configs,
             observables,
             weighted,
@@ -206,9 +228,11 @@ fn reweight(args: &MeasureArgs, keys: &[String], points: &[Point]) -> Result<Vec
     }
     let mut families = Vec::new();
     for (group, members) in groups {
+        // Replicas of a point are ensembles at the same coupling: MBAR takes them as such.
         let series = members
             .iter()
-            .map(|p| read_point(&p.file, coupling, args.skip).with_context(|| p.name.clone()))
+            .flat_map(|p| p.files.iter().map(move |f| (p, f)))
+            .map(|(p, f)| read_point(f, coupling, args.skip).with_context(|| p.name.clone()))
             .collect::<Result<Vec<_>>>()?;
         let family = ReweightedFamily::new(coupling, series, args.blocks)
             .with_context(|| format!("reweighting {}", label(&group)))?;
@@ -541,7 +565,7 @@ fn to_json(
             serde_json::json!({
                 "name": p.name,
                 "set": set,
-                "file": p.file,
+                "files": p.files,
                 "n_configs": p.n_configs,
                 "observables": observables,
             })

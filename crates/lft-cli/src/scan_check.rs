@@ -32,9 +32,10 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
 
 /// Refuses points (name, values, file) whose stored configs differ in a physics key that is
 /// not one of the varied `keys`, naming the key and the two points.
-pub fn same_physics(points: &[(String, Vec<String>, PathBuf)], keys: &[String]) -> Result<()> {
+pub fn same_physics(points: &[(String, Vec<String>, Vec<PathBuf>)], keys: &[String]) -> Result<()> {
     let mut first: Option<(&str, BTreeMap<String, String>)> = None;
-    for (name, _, file) in points {
+    for (name, _, files) in points {
+        let Some(file) = files.first() else { continue };
         let reader = EnsembleReader::open(file).with_context(|| format!("point {name}"))?;
         let physics = physics_keys(&reader.meta().config_text)
             .with_context(|| format!("{}", file.display()))?;

@@ -50,7 +50,18 @@ pub fn run(args: &StatusArgs) -> Result<()> {
             None => stored.to_string(),
         };
         let acceptance = acceptance(&file).map_or("—".into(), |a| format!("{a:.4}"));
-        println!("{task:>6}  {state:<34} {stored:>18}  {acceptance}");
+        // A scan's tasks: which point (and replica) each is.
+        let point = if submission.per_task.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  {}",
+                file.strip_prefix(&submission.cwd)
+                    .unwrap_or(&file)
+                    .display()
+            )
+        };
+        println!("{task:>6}  {state:<34} {stored:>18}  {acceptance:<10}{point}");
     }
     if left > 0 {
         println!(

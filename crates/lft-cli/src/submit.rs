@@ -6,11 +6,11 @@
 
 use crate::cli::SubmitArgs;
 use crate::pipeline::check_belongs;
+use crate::submit_script::Script;
 use anyhow::{Context, Result, bail};
 use lft_config::output::task_folder;
-use lft_config::{Config, Reuse, SlurmPlan};
+use lft_config::{Config, Reuse};
 use lft_io::EnsembleReader;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tracing::warn;
@@ -59,6 +59,9 @@ pub fn run(args: &SubmitArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
         return resume(dir, args.dry_run);
     }
+    if !args.vary.is_empty() {
+        return crate::submit_scan::submit(args);
+    }
     let (Some(config_path), Some(tasks)) = (&args.config, args.tasks) else {
         bail!("lft submit needs CONFIG and --tasks N (or --resume DIR)");
     };
@@ -74,6 +77,8 @@ pub fn run(args: &SubmitArgs) -> Result<()> {
         overrides: args.overrides.clone(),
         tasks,
         jobs: Vec::new(),
+        per_task: Vec::new(),
+        per_point: Vec::new(),
     };
     let config = submission.config(None)?;
     if config.task().is_some() {
@@ -94,8 +99,45 @@ pub fn run(args: &SubmitArgs) -> Result<()> {
         refuse_other_config(&submission, task)?;
     }
     let all: Vec<u64> = (0..tasks as u64).collect();
-    let train = jobs(&config)?.train.is_some();
+    let train = match jobs(&config)?.train {
+        Some(_) => Train::Job,
+        None => Train::No,
+    };
     submit_jobs(submission, &config, train, &all, args.dry_run)
+}
+
+/// The training a submission needs before its array.
+pub(crate) enum Train {
+    No,
+    /// One job: the config's flows.
+    Job,
+    /// A scan's training array: these points.
+    Points(Vec<u64>),
+}
+
+/// What still needs training: for a scan, the points whose flows are not trained to the end.
+pub(crate) fn training(submission: &Submission, config: &Config) -> Result<Train> {
+    if jobs(config)?.train.is_none() {
+        return Ok(Train::No);
+    }
+    if submission.per_point.is_empty() {
+        return Ok(if flows_trained(config) {
+            Train::No
+        } else {
+            Train::Job
+        });
+    }
+    let mut points = Vec::new();
+    for p in 0..submission.per_point.len() {
+        if !flows_trained(&submission.point_config(p)?) {
+            points.push(p as u64);
+        }
+    }
+    Ok(if points.is_empty() {
+        Train::No
+    } else {
+        Train::Points(points)
+    })
 }
 
 /// `--resume DIR`: submits again the tasks of DIR's submission that are neither done nor
@@ -123,16 +165,16 @@ fn resume(dir: &Path, dry_run: bool) -> Result<()> {
         );
         return Ok(());
     }
-    let train = jobs(&config)?.train.is_some() && !flows_trained(&config);
+    let train = training(&submission, &config)?;
     submit_jobs(submission, &config, train, &todo, dry_run)
 }
 
-/// Writes the scripts of `tasks` (and of the training job, if `train`) and submits them, or
-/// prints them for a dry run; records the job ids in the task folder.
-fn submit_jobs(
+/// Writes the scripts of `tasks` (and of the training job or array `train` asks for) and
+/// submits them, or prints them for a dry run; records the job ids in the task folder.
+pub(crate) fn submit_jobs(
     mut submission: Submission,
     config: &Config,
-    train: bool,
+    train: Train,
     tasks: &[u64],
     dry_run: bool,
 ) -> Result<()> {
@@ -152,10 +194,16 @@ fn submit_jobs(
         lft: &lft,
         config: &submission.config,
         overrides: &submission.overrides,
+        per_task: &submission.per_task,
+        per_point: &submission.per_point,
+    };
+    let train_points = match &train {
+        Train::Points(p) => Some(array_spec(p)),
+        _ => None,
     };
     let train = match (train, jobs.train) {
-        (true, Some(cmd)) => Some(script.train(cmd)),
-        _ => None,
+        (Train::No, _) | (_, None) => None,
+        (_, Some(cmd)) => Some(script.train(cmd, train_points.as_deref())),
     };
     let array = script.array(jobs.task, &array_spec(tasks));
     if dry_run {
@@ -178,11 +226,20 @@ fn submit_jobs(
         let path = folder.join("train.sbatch");
         std::fs::write(&path, t).with_context(|| format!("{}", path.display()))?;
         let id = sbatch_submit(&sbatch, &path, None)?;
-        println!(
-            "training job {id}: log {}",
-            folder.join("train.log").display()
-        );
-        submission.jobs.push(id.clone());
+        match &train_points {
+            Some(spec) => println!(
+                "training array {id}: point(s) {spec}, logs train-NNNN.log in {}",
+                folder.display()
+            ),
+            None => println!(
+                "training job {id}: log {}",
+                folder.join("train.log").display()
+            ),
+        }
+        // A training array's tasks are not sampling tasks (squeue lists both as ID_i).
+        if train_points.is_none() {
+            submission.jobs.push(id.clone());
+        }
         submission.write(&folder)?;
         dependency = Some(id);
     }
@@ -221,15 +278,34 @@ pub(crate) struct Submission {
     pub(crate) overrides: Vec<String>,
     pub(crate) tasks: usize,
     pub(crate) jobs: Vec<String>,
+    /// A scan (`--vary`): the `--set`s of array task i beyond the shared ones (its point's
+    /// and its replica's `task`). Empty: task i is `task = i` of one config.
+    pub(crate) per_task: Vec<Vec<String>>,
+    /// A scan of a config that trains: the `--set`s of point p's training.
+    pub(crate) per_point: Vec<Vec<String>>,
 }
 
 impl Submission {
     /// The config of task `task` (or of the whole submission).
     pub(crate) fn config(&self, task: Option<u64>) -> Result<Config> {
         let mut overrides = self.overrides.clone();
-        if let Some(t) = task {
-            overrides.push(format!("task={t}"));
+        match task {
+            Some(t) if !self.per_task.is_empty() => {
+                let sets = self.per_task.get(t as usize).ok_or_else(|| {
+                    anyhow::anyhow!("task {t}: the submission has {} tasks", self.per_task.len())
+                })?;
+                overrides.extend(sets.iter().cloned());
+            }
+            Some(t) => overrides.push(format!("task={t}")),
+            None => {}
         }
+        Ok(Config::load(&self.config, &overrides)?)
+    }
+
+    /// The training config of point p of a scan.
+    pub(crate) fn point_config(&self, point: usize) -> Result<Config> {
+        let mut overrides = self.overrides.clone();
+        overrides.extend(self.per_point[point].iter().cloned());
         Ok(Config::load(&self.config, &overrides)?)
     }
 
@@ -245,6 +321,8 @@ impl Submission {
             "overrides": self.overrides,
             "tasks": self.tasks,
             "jobs": self.jobs,
+            "per_task": self.per_task,
+            "per_point": self.per_point,
         });
         let path = folder.join(RECORD);
         let tmp = folder.join(format!("{RECORD}.tmp"));
@@ -276,8 +354,28 @@ impl Submission {
             overrides: list("overrides")?,
             tasks: v["tasks"].as_u64().ok_or_else(|| bad("tasks"))? as usize,
             jobs: list("jobs")?,
+            per_task: nested(&v, "per_task").ok_or_else(|| bad("per_task"))?,
+            per_point: nested(&v, "per_point").ok_or_else(|| bad("per_point"))?,
         })
     }
+}
+
+/// A list of lists of strings (absent in records of plain submissions: empty).
+fn nested(v: &serde_json::Value, key: &str) -> Option<Vec<Vec<String>>> {
+    let Some(outer) = v.get(key) else {
+        return Some(Vec::new());
+    };
+    outer
+        .as_array()?
+        .iter()
+        .map(|inner| {
+            inner
+                .as_array()?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .collect()
 }
 
 /// How far a task's ensemble is.
@@ -362,7 +460,7 @@ pub(crate) fn task_states(jobs: &[String]) -> Result<std::collections::BTreeMap<
 }
 
 /// Refuses a task file already there that another config (or other overrides) made.
-fn refuse_other_config(submission: &Submission, task: u64) -> Result<()> {
+pub(crate) fn refuse_other_config(submission: &Submission, task: u64) -> Result<()> {
     let config = submission.config(Some(task))?;
     let file = submission.task_file(task)?;
     if !file.exists() {
@@ -421,152 +519,4 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
 /// `'text'` for the shell, with every `'` written as `'\''`.
 pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// What goes into the batch scripts.
-struct Script<'a> {
-    slurm: &'a SlurmPlan,
-    name: String,
-    folder: &'a Path,
-    cwd: &'a Path,
-    lft: &'a Path,
-    config: &'a Path,
-    overrides: &'a [String],
-}
-
-impl Script<'_> {
-    /// The training job.
-    fn train(&self, command: &str) -> String {
-        let log = self.folder.join("train.log");
-        let mut s = self.header(&format!("lft-{}-train", self.name), &log, None);
-        self.body(&mut s, command, false);
-        s
-    }
-
-    /// The job array of the tasks `spec` (Slurm's `--array` list).
-    fn array(&self, command: &str, spec: &str) -> String {
-        let log = self.folder.join("task-%4a.log");
-        let mut array = spec.to_string();
-        if let Some(k) = self.slurm.max_running {
-            let _ = write!(array, "%{k}");
-        }
-        let mut s = self.header(&format!("lft-{}", self.name), &log, Some(&array));
-        self.body(&mut s, command, true);
-        s
-    }
-
-    fn header(&self, job: &str, log: &Path, array: Option<&str>) -> String {
-        let p = self.slurm;
-        let mut s = String::from("#!/bin/bash\n");
-        let _ = writeln!(
-            s,
-            "# Written by lft submit. lft stops cleanly on the {} warning {} s before the time\n\
-             # limit (or on TERM), stores everything and exits with 75; `lft run`, `lft sample` or\n\
-             # `lft anneal` with the same arguments continues where it stopped.",
-            p.signal.name(),
-            p.grace_seconds
-        );
-        let mut line = |option: String| {
-            let _ = writeln!(s, "#SBATCH {option}");
-        };
-        line(format!("--job-name={job}"));
-        if let Some(a) = array {
-            line(format!("--array={a}"));
-        }
-        line(format!("--output={}", log.display()));
-        line(format!("--time={}", p.time));
-        line(format!("--nodes={}", p.nodes));
-        line("--ntasks=1".into());
-        line(format!("--cpus-per-task={}", p.cpus_per_task));
-        line(format!(
-            "--signal=B:{}@{}",
-            p.signal.name(),
-            p.grace_seconds
-        ));
-        for (option, value) in [
-            ("partition", &p.partition),
-            ("mem", &p.mem),
-            ("gres", &p.gres),
-            ("account", &p.account),
-            ("qos", &p.qos),
-        ] {
-            if let Some(v) = value {
-                line(format!("--{option}={v}"));
-            }
-        }
-        // Explicit either way: clusters differ in their default (JobRequeue).
-        line(
-            if p.requeue {
-                "--requeue"
-            } else {
-                "--no-requeue"
-            }
-            .into(),
-        );
-        for extra in &p.extra {
-            line(extra.clone());
-        }
-        s
-    }
-
-    /// Environment, the lft command in the background, and the signal relay.
-    fn body(&self, s: &mut String, command: &str, is_task: bool) {
-        let p = self.slurm;
-        s.push_str("set -u\n");
-        for module in &p.modules {
-            let _ = writeln!(s, "module load {}", shell_quote(module));
-        }
-        for (name, value) in &p.env {
-            let _ = writeln!(s, "export {name}={}", shell_quote(value));
-        }
-        let _ = writeln!(
-            s,
-            "export RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-{}}}\"",
-            p.cpus_per_task
-        );
-        let _ = writeln!(
-            s,
-            "cd {} || exit 1",
-            shell_quote(&self.cwd.to_string_lossy())
-        );
-        let mut lft = format!(
-            "{} {command} {}",
-            shell_quote(&self.lft.to_string_lossy()),
-            shell_quote(&self.config.to_string_lossy())
-        );
-        for o in self.overrides {
-            let _ = write!(lft, " --set {}", shell_quote(o));
-        }
-        if is_task {
-            lft.push_str(" --set \"task=${SLURM_ARRAY_TASK_ID}\"");
-        }
-        let _ = writeln!(s, "{lft} &");
-        let _ = write!(
-            s,
-            "pid=$!\n\
-             # Slurm's warning, a TERM at the limit or on preemption: lft finishes its step.\n\
-             trap 'kill -TERM \"$pid\" 2>/dev/null' {} TERM INT\n\
-             wait \"$pid\"\n\
-             status=$?\n\
-             # A trapped signal ends `wait` early (status > 128): wait for lft itself.\n\
-             while [ \"$status\" -gt 128 ]; do\n\
-             \x20   wait \"$pid\"\n\
-             \x20   next=$?\n\
-             \x20   [ \"$next\" -eq 127 ] && break\n\
-             \x20   status=$next\n\
-             done\n",
-            if p.signal.name() == "TERM" {
-                "USR2".to_string()
-            } else {
-                p.signal.name().to_string()
-            }
-        );
-        if p.requeue && is_task {
-            s.push_str(
-                "if [ \"$status\" -eq 75 ]; then\n    \
-                 scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\nfi\n",
-            );
-        }
-        s.push_str("exit \"$status\"\n");
-    }
 }

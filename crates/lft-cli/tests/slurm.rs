@@ -415,3 +415,68 @@ fn a_flow_config_trains_once_then_samples_in_the_array() {
         );
     }
 }
+
+/// `lft submit --vary` of a flow config: a training array with one task per point, then the
+/// sampling array of points × tasks after it; `lft status` finds every task done and `lft
+/// measure DIR` reads the replicas of every point.
+#[test]
+fn a_scan_trains_each_point_once_then_samples_its_replicas() {
+    if !slurm_available() {
+        return;
+    }
+    let dir = scratch(FLOW);
+    let o = lft(
+        dir.path(),
+        &[
+            "submit",
+            "config.toml",
+            "--vary",
+            "action.lambda=0.5,1.0",
+            "--tasks",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "lft submit --vary: {}", stderr(&o));
+    let out = stdout(&o);
+    let train = job_id(&out, "training array ").expect("a training array");
+    let job = job_id(&out, "job array ").expect("a job array");
+    let states = wait_for(&job);
+    assert_eq!(states.len(), 4, "{states:?}");
+    assert!(
+        states.iter().all(|(s, c)| s == "COMPLETED" && c == "0:0"),
+        "{states:?}"
+    );
+    assert_eq!(wait_for(&train).len(), 2);
+    for lambda in ["0.5", "1.0"] {
+        let stem = format!("out/ens/action.lambda={lambda}");
+        let ckpt =
+            lft_io::checkpoint::read_checkpoint(&dir.path().join(format!("{stem}.train.h5")))
+                .unwrap();
+        assert_eq!(ckpt.step, 40);
+        for task in 0..2 {
+            assert!(
+                dir.path()
+                    .join(format!("{stem}/task-{task:04}.h5"))
+                    .exists()
+            );
+        }
+    }
+    let status = lft(dir.path(), &["status", "out/ens"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert_eq!(
+        stdout(&status).matches(" done ").count(),
+        4,
+        "{}",
+        stdout(&status)
+    );
+    let m = lft(dir.path(), &["measure", "out/ens", "--json"]);
+    assert!(m.status.success(), "{}", stderr(&m));
+    let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert!(
+        points
+            .iter()
+            .all(|p| p["files"].as_array().unwrap().len() == 2)
+    );
+}
