@@ -27,7 +27,9 @@ pub enum Command {
     /// Generate a U(1) gauge ensemble by heat bath with overrelaxation ([heatbath]). Resumes an
     /// unfinished output.
     Heatbath(RunArgs),
-    /// Train the normalizing flow of a config (reverse KL); writes and continues its checkpoint.
+    /// Train the normalizing flow of a config by `train.objective`: reverse KL (default),
+    /// forward KL or flow matching on an ensemble (optionally after [pretrain]), or FAB; the
+    /// CRAFT flows of an [anneal] config. Writes and continues its checkpoint.
     Train(RunArgs),
     /// Sample with the trained flow: independence Metropolis chains into an ensemble file.
     Sample(RunArgs),

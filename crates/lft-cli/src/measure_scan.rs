@@ -13,6 +13,7 @@ use lft_measure::{
     LinearCoupling, MeasureOptions, Measured, ObservableResult, ReweightedFamily, coupling_grid,
     measure, read_point,
 };
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,8 @@ struct Point {
     observables: BTreeMap<String, ObservableResult>,
     /// Importance-weighted samples (annealing, flow reweighting): not reweighted further.
     weighted: bool,
+    /// U(1) links.
+    gauge: bool,
 }
 
 /// The reweighted curves of one group of points (one volume).
@@ -111,26 +114,27 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
         );
     }
     crate::scan_check::same_physics(&points, &record.keys)?;
-    let mut measured = Vec::new();
-    let mut gauge = false;
-    for (name, values, files) in points {
-        let (n_configs, observables, weighted) =
-            match measure(&files, &options).with_context(|| format!("point {name}"))? {
-                Measured::Scalar(m) => (m.n_configs, m.observables, m.weighted),
-                Measured::Gauge(g) => {
-                    gauge = true;
-                    (g.n_configs, g.observables, g.weighted)
-                }
+    // Points in parallel (each measurement is mostly serial).
+    let measured = points
+        .into_par_iter()
+        .map(|(name, values, files)| {
+            let m = measure(&files, &options).with_context(|| format!("point {name}"))?;
+            let (n_configs, observables, weighted, gauge) = match m {
+                Measured::Scalar(m) => (m.n_configs, m.observables, m.weighted, false),
+                Measured::Gauge(g) => (g.n_configs, g.observables, g.weighted, true),
             };
-        measured.push(Point {
-            name,
-            values,
-            files,
-            n_configs,
-            observables,
-            weighted,
-        });
-    }
+            Ok(Point {
+                name,
+                values,
+                files,
+                n_configs,
+                observables,
+                weighted,
+                gauge,
+            })
+        })
+        .collect::<Result<Vec<Point>>>()?;
+    let gauge = measured.iter().any(|p| p.gauge);
     let columns: &[(&str, &str)] = if gauge {
         &GAUGE_COLUMNS
     } else {

@@ -20,6 +20,7 @@ use lft_io::{EnsembleReader, StoredCouplings};
 use lft_lattice::Lattice;
 use lft_lattice::gauge::{plaquette_angles, wrap_plaquette};
 use lft_stats::{JackknifeCurve, LinearFamily, Reweighted, Reweighter};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::f64::consts::TAU;
 use std::path::Path;
@@ -291,46 +292,57 @@ impl ReweightedFamily {
         observable(self.coupling, self.volume, name, c, &means)
     }
 
-    /// Every observable and log Z at each coupling of `grid`, with jackknife errors.
+    /// Every observable and log Z at each coupling of `grid`, with jackknife errors (the
+    /// couplings in parallel).
     pub fn curves(&self, grid: &[f64]) -> Curves {
         let names = self.coupling.observables();
         let pooled = self.pooled();
         let blocks = self.reweighter.blocks();
-        let mut observables: BTreeMap<String, Vec<Reweighted>> =
-            names.iter().map(|n| (n.to_string(), Vec::new())).collect();
-        let mut log_z = Vec::new();
         let first = self.couplings()[0];
-        let log_z0 = |sample| self.reweighter.log_z_difference_in(sample, first);
-        for &c in grid {
-            let (full, ess) = self.reweighter.means_in(None, c, &pooled);
-            let samples: Vec<Vec<f64>> = (0..blocks)
-                .map(|b| self.reweighter.means_in(Some(b), c, &pooled).0)
-                .collect();
-            for name in names {
-                let value = observable(self.coupling, self.volume, name, c, &full);
-                let jack: Vec<f64> = samples
-                    .iter()
-                    .map(|m| observable(self.coupling, self.volume, name, c, m))
+        let log_z0: Vec<f64> = (0..blocks)
+            .map(|b| self.reweighter.log_z_difference_in(Some(b), first))
+            .collect();
+        let log_z0_full = self.reweighter.log_z_difference_in(None, first);
+        let at: Vec<(Vec<Reweighted>, Reweighted)> = grid
+            .par_iter()
+            .map(|&c| {
+                let (full, ess) = self.reweighter.means_in(None, c, &pooled);
+                let samples: Vec<Vec<f64>> = (0..blocks)
+                    .map(|b| self.reweighter.means_in(Some(b), c, &pooled).0)
                     .collect();
-                observables.get_mut(*name).expect("named").push(Reweighted {
-                    value,
-                    error: lft_stats::reweight::jackknife_error(&jack),
+                let observables = names
+                    .iter()
+                    .map(|name| {
+                        let jack: Vec<f64> = samples
+                            .iter()
+                            .map(|m| observable(self.coupling, self.volume, name, c, m))
+                            .collect();
+                        Reweighted {
+                            value: observable(self.coupling, self.volume, name, c, &full),
+                            error: lft_stats::reweight::jackknife_error(&jack),
+                            ess,
+                        }
+                    })
+                    .collect();
+                let dz: Vec<f64> = (0..blocks)
+                    .map(|b| self.reweighter.log_z_difference_in(Some(b), c) - log_z0[b])
+                    .collect();
+                let log_z = Reweighted {
+                    value: self.reweighter.log_z_difference_in(None, c) - log_z0_full,
+                    error: lft_stats::reweight::jackknife_error(&dz),
                     ess,
-                });
-            }
-            let dz: Vec<f64> = (0..blocks)
-                .map(|b| self.reweighter.log_z_difference_in(Some(b), c) - log_z0(Some(b)))
-                .collect();
-            log_z.push(Reweighted {
-                value: self.reweighter.log_z_difference_in(None, c) - log_z0(None),
-                error: lft_stats::reweight::jackknife_error(&dz),
-                ess,
-            });
+                };
+                (observables, log_z)
+            })
+            .collect();
+        let mut observables: BTreeMap<String, Vec<Reweighted>> = BTreeMap::new();
+        for (j, name) in names.iter().enumerate() {
+            observables.insert(name.to_string(), at.iter().map(|(o, _)| o[j]).collect());
         }
         Curves {
             coupling: grid.to_vec(),
             observables,
-            log_z,
+            log_z: at.into_iter().map(|(_, z)| z).collect(),
         }
     }
 

@@ -11,59 +11,91 @@
 //! w_n ∝ e^{−u(x_n)} / Σ_k N_k e^{f_k − u_k(x_n)} and free energy f = −log Σ_n w_n.
 //! With one ensemble this is single-histogram reweighting.
 //!
+//! Here the ensembles differ in one coupling that enters the action linearly,
+//! u_k(x) = c_k A(x) (the part of the action without c cancels from every formula), so the
+//! potentials are never stored: A(x_n) and the c_k suffice.
+//!
 //! The equations are the stationarity conditions of the convex function
 //! F(f) = Σ_n log Σ_k N_k e^{f_k − u_k(x_n)} − Σ_k N_k f_k, minimised here by Newton's method
 //! with a backtracking line search (log-sum-exp throughout, so no exponential overflows).
 
 use crate::StatsError;
 use crate::log_sum_exp;
+use rayon::prelude::*;
 
 /// Newton iterations before giving up.
 const MAX_NEWTON: usize = 200;
 /// Converged when every |∂F/∂f_k| / N_k is below this.
 const GRADIENT_TOLERANCE: f64 = 1e-10;
 
-/// Solved MBAR equations of K ensembles.
+/// Samples per parallel chunk of the sums over samples.
+const CHUNK: usize = 4096;
+
+/// Solved MBAR equations of K ensembles of a linear family.
 #[derive(Debug, Clone)]
 pub struct Mbar {
     counts: Vec<f64>,
-    /// u_k(x_n), k-major: `u[k * n + i]`.
-    u: Vec<f64>,
-    samples: usize,
+    /// c_k.
+    couplings: Vec<f64>,
+    /// A(x_n) of the pooled samples.
+    conjugate: Vec<f64>,
     f: Vec<f64>,
-    /// log Σ_k N_k e^{f_k − u_k(x_n)} per sample.
+    /// log Σ_k N_k e^{f_k − c_k A(x_n)} per sample.
     log_den: Vec<f64>,
 }
 
 impl Mbar {
-    /// Solves the MBAR equations for ensembles of `counts[k]` samples (in pooled order:
-    /// ensemble 0's first), `u[k * N + n]` = u_k(x_n) the reduced potential of ensemble k at
-    /// pooled sample n. `start` (length K) warm-starts Newton's method.
-    pub fn solve(counts: &[usize], u: Vec<f64>, start: Option<&[f64]>) -> Result<Self, StatsError> {
+    /// Solves the MBAR equations for ensembles of `counts[k]` samples at couplings
+    /// `couplings[k]`, `conjugate[n]` = A(x_n) of the pooled samples (ensemble 0's first).
+    /// `start` (length K) warm-starts Newton's method; without it the start is the chain of
+    /// exponential averages between neighbouring ensembles.
+    pub fn solve(
+        counts: &[usize],
+        couplings: &[f64],
+        conjugate: Vec<f64>,
+        start: Option<&[f64]>,
+    ) -> Result<Self, StatsError> {
         let k = counts.len();
         let samples: usize = counts.iter().sum();
-        if k == 0 || samples == 0 {
+        if k == 0 || samples == 0 || counts.contains(&0) {
             return Err(StatsError::NoData);
         }
-        if u.len() != k * samples {
+        if conjugate.len() != samples || couplings.len() != k {
             return Err(StatsError::Shape);
         }
-        if u.iter().any(|x| !x.is_finite()) {
+        if conjugate.iter().chain(couplings).any(|x| !x.is_finite()) {
             return Err(StatsError::NotFinite);
         }
         let mut mbar = Mbar {
             counts: counts.iter().map(|&c| c as f64).collect(),
-            u,
-            samples,
-            f: start.map_or_else(|| vec![0.0; k], <[f64]>::to_vec),
+            couplings: couplings.to_vec(),
+            conjugate,
+            f: vec![0.0; k],
             log_den: vec![0.0; samples],
         };
-        if mbar.f.len() != k {
-            return Err(StatsError::Shape);
+        match start {
+            Some(f) if f.len() == k => mbar.f = f.to_vec(),
+            Some(_) => return Err(StatsError::Shape),
+            None => mbar.f = mbar.neighbour_start(counts),
         }
         mbar.shift();
         mbar.newton()?;
         Ok(mbar)
+    }
+
+    /// f_{k+1} − f_k ≈ −log ⟨e^{−(c_{k+1} − c_k) A}⟩_k from ensemble k's own samples, chained
+    /// from f_0 = 0 (exact for perfect overlap, and close enough for Newton otherwise).
+    fn neighbour_start(&self, counts: &[usize]) -> Vec<f64> {
+        let mut f = vec![0.0; counts.len()];
+        let mut offset = 0;
+        for k in 0..counts.len() - 1 {
+            let own = &self.conjugate[offset..offset + counts[k]];
+            let dc = self.couplings[k + 1] - self.couplings[k];
+            let shifted: Vec<f64> = own.iter().map(|a| -dc * a).collect();
+            f[k + 1] = f[k] - crate::log_mean_exp(&shifted);
+            offset += counts[k];
+        }
+        f
     }
 
     /// Number of ensembles K.
@@ -82,14 +114,14 @@ impl Mbar {
         &self.log_den
     }
 
-    /// Unnormalised log weights of the pooled samples for a target with reduced potential
-    /// `u_target[n]`: −u(x_n) − log Σ_k N_k e^{f_k − u_k(x_n)}. Their log-sum-exp is
-    /// −f_target (relative to ensemble 0).
-    pub fn log_weights(&self, u_target: &[f64]) -> Vec<f64> {
-        u_target
+    /// Unnormalised log weights of the pooled samples at coupling c:
+    /// −c A(x_n) − log Σ_k N_k e^{f_k − c_k A(x_n)}. Their log-sum-exp is −f(c) (relative to
+    /// ensemble 0).
+    pub fn log_weights(&self, c: f64) -> Vec<f64> {
+        self.conjugate
             .iter()
             .zip(&self.log_den)
-            .map(|(u, d)| -u - d)
+            .map(|(a, d)| -c * a - d)
             .collect()
     }
 
@@ -101,24 +133,72 @@ impl Mbar {
         }
     }
 
-    fn row(&self, k: usize) -> &[f64] {
-        &self.u[k * self.samples..(k + 1) * self.samples]
-    }
-
     /// F(f), and log_den for that f.
     fn objective(&self, f: &[f64], log_den: &mut [f64]) -> f64 {
-        let k = self.counts.len();
-        let log_counts: Vec<f64> = self.counts.iter().map(|c| c.ln()).collect();
-        let mut terms = vec![0.0; k];
-        let mut total = 0.0;
-        for (n, d) in log_den.iter_mut().enumerate() {
-            for (j, t) in terms.iter_mut().enumerate() {
-                *t = log_counts[j] + f[j] - self.u[j * self.samples + n];
-            }
-            *d = log_sum_exp(&terms);
-            total += *d;
-        }
+        let shifts: Vec<f64> = self.counts.iter().zip(f).map(|(c, f)| c.ln() + f).collect();
+        let total: f64 = log_den
+            .par_chunks_mut(CHUNK)
+            .zip(self.conjugate.par_chunks(CHUNK))
+            .map(|(den, a)| {
+                let mut terms = vec![0.0; shifts.len()];
+                let mut sum = 0.0;
+                for (d, &a) in den.iter_mut().zip(a) {
+                    for ((t, s), c) in terms.iter_mut().zip(&shifts).zip(&self.couplings) {
+                        *t = s - c * a;
+                    }
+                    *d = log_sum_exp(&terms);
+                    sum += *d;
+                }
+                sum
+            })
+            .sum();
         total - self.counts.iter().zip(f).map(|(c, f)| c * f).sum::<f64>()
+    }
+
+    /// The gradient and Hessian of F at the current f.
+    fn derivatives(&self) -> (Vec<f64>, Vec<f64>) {
+        let k = self.counts.len();
+        let shifts: Vec<f64> = self
+            .counts
+            .iter()
+            .zip(&self.f)
+            .map(|(c, f)| c.ln() + f)
+            .collect();
+        let (mut grad, hess) = self
+            .log_den
+            .par_chunks(CHUNK)
+            .zip(self.conjugate.par_chunks(CHUNK))
+            .map(|(den, a)| {
+                let mut grad = vec![0.0; k];
+                let mut hess = vec![0.0; k * k];
+                let mut p = vec![0.0; k];
+                for (&d, &a) in den.iter().zip(a) {
+                    // p_j = N_j e^{f_j − c_j A − log_den}: the probability that x came from j.
+                    for ((p, s), c) in p.iter_mut().zip(&shifts).zip(&self.couplings) {
+                        *p = (s - c * a - d).exp();
+                    }
+                    for i in 0..k {
+                        grad[i] += p[i];
+                        for j in 0..k {
+                            hess[i * k + j] -= p[i] * p[j];
+                        }
+                        hess[i * k + i] += p[i];
+                    }
+                }
+                (grad, hess)
+            })
+            .reduce(
+                || (vec![0.0; k], vec![0.0; k * k]),
+                |(mut g1, mut h1), (g2, h2)| {
+                    g1.iter_mut().zip(&g2).for_each(|(a, b)| *a += b);
+                    h1.iter_mut().zip(&h2).for_each(|(a, b)| *a += b);
+                    (g1, h1)
+                },
+            );
+        for (g, c) in grad.iter_mut().zip(&self.counts) {
+            *g -= c;
+        }
+        (grad, hess)
     }
 
     /// Newton's method on F over f_1 … f_{K−1} (f_0 = 0), halving steps that do not lower F.
@@ -133,28 +213,9 @@ impl Mbar {
         if k == 1 {
             return Ok(());
         }
-        let mut trial_den = vec![0.0; self.samples];
+        let mut trial_den = vec![0.0; self.log_den.len()];
         for _ in 0..MAX_NEWTON {
-            // p_nj = N_j e^{f_j − u_j(x_n) − log_den_n}: the probability that x_n came from j.
-            let mut grad = vec![0.0; k];
-            let mut hess = vec![0.0; k * k];
-            let mut p = vec![0.0; k];
-            for n in 0..self.samples {
-                for j in 0..k {
-                    p[j] =
-                        (self.counts[j].ln() + self.f[j] - self.row(j)[n] - self.log_den[n]).exp();
-                }
-                for i in 0..k {
-                    grad[i] += p[i];
-                    hess[i * k + i] += p[i];
-                    for j in 0..k {
-                        hess[i * k + j] -= p[i] * p[j];
-                    }
-                }
-            }
-            for (g, c) in grad.iter_mut().zip(&self.counts) {
-                *g -= c;
-            }
+            let (grad, hess) = self.derivatives();
             if grad
                 .iter()
                 .zip(&self.counts)

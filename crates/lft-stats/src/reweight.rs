@@ -10,6 +10,7 @@
 
 use crate::mbar::Mbar;
 use crate::{StatsError, kish_ess, log_sum_exp};
+use rayon::prelude::*;
 
 /// Ensembles of one linear family: the coupling of each and the conjugate A(x) of each of its
 /// samples.
@@ -57,8 +58,7 @@ impl Reweighter {
         }
         let pooled: Vec<f64> = family.conjugate.concat();
         let counts: Vec<usize> = family.conjugate.iter().map(Vec::len).collect();
-        let all: Vec<usize> = (0..pooled.len()).collect();
-        let full = Mbar::solve(&counts, potentials(&family.couplings, &pooled, &all), None)?;
+        let full = Mbar::solve(&counts, &family.couplings, pooled.clone(), None)?;
         let offsets: Vec<usize> = counts
             .iter()
             .scan(0, |s, &c| {
@@ -67,22 +67,26 @@ impl Reweighter {
                 Some(o)
             })
             .collect();
-        let mut jackknife = Vec::with_capacity(blocks);
-        for b in 0..blocks {
-            let mut keep = Vec::with_capacity(pooled.len());
-            let mut kept_counts = Vec::with_capacity(k);
-            for (&n, &o) in counts.iter().zip(&offsets) {
-                let (lo, hi) = (b * n / blocks, (b + 1) * n / blocks);
-                keep.extend((o..o + lo).chain(o + hi..o + n));
-                kept_counts.push(n - (hi - lo));
-            }
-            let m = Mbar::solve(
-                &kept_counts,
-                potentials(&family.couplings, &pooled, &keep),
-                Some(full.free_energies()),
-            )?;
-            jackknife.push((m, keep));
-        }
+        let jackknife = (0..blocks)
+            .into_par_iter()
+            .map(|b| {
+                let mut keep = Vec::with_capacity(pooled.len());
+                let mut kept_counts = Vec::with_capacity(k);
+                for (&n, &o) in counts.iter().zip(&offsets) {
+                    let (lo, hi) = (b * n / blocks, (b + 1) * n / blocks);
+                    keep.extend((o..o + lo).chain(o + hi..o + n));
+                    kept_counts.push(n - (hi - lo));
+                }
+                let subset: Vec<f64> = keep.iter().map(|&n| pooled[n]).collect();
+                let m = Mbar::solve(
+                    &kept_counts,
+                    &family.couplings,
+                    subset,
+                    Some(full.free_energies()),
+                )?;
+                Ok((m, keep))
+            })
+            .collect::<Result<Vec<_>, StatsError>>()?;
         Ok(Reweighter {
             family,
             pooled,
@@ -124,14 +128,10 @@ impl Reweighter {
     /// (None: all), and those samples' indices.
     fn log_weights_in(&self, sample: Option<usize>, c: f64) -> (Vec<f64>, Option<&[usize]>) {
         match sample {
-            None => {
-                let u: Vec<f64> = self.pooled.iter().map(|a| c * a).collect();
-                (self.full.log_weights(&u), None)
-            }
+            None => (self.full.log_weights(c), None),
             Some(b) => {
                 let (m, keep) = &self.jackknife[b];
-                let u: Vec<f64> = keep.iter().map(|&n| c * self.pooled[n]).collect();
-                (m.log_weights(&u), Some(keep))
+                (m.log_weights(c), Some(keep))
             }
         }
     }
@@ -197,14 +197,6 @@ impl Reweighter {
             ess,
         })
     }
-}
-
-/// u_k(x_n) = c_k A(x_n) for the pooled samples `keep`, k-major.
-fn potentials(couplings: &[f64], pooled: &[f64], keep: &[usize]) -> Vec<f64> {
-    couplings
-        .iter()
-        .flat_map(|&c| keep.iter().map(move |&n| c * pooled[n]))
-        .collect()
 }
 
 /// √((B−1)/B Σ_b (θ_b − θ̄)²) of jackknife samples θ_b.
