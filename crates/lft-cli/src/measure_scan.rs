@@ -142,7 +142,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
     };
     let families = reweight(args, &record.keys, &measured)?;
     let crossings = match args.crossing {
-        Some(CrossingArg::Binder) => binder_crossings(&record.keys, &families)?,
+        Some(CrossingArg::Binder) => binder_crossings(&families)?,
         None => Vec::new(),
     };
     if let Some(plot) = &args.plot {
@@ -264,6 +264,12 @@ fn reweight(args: &MeasureArgs, keys: &[String], points: &[Point]) -> Result<Vec
             low_overlap,
         });
     }
+    // Smallest volume first.
+    families.sort_by(|a, b| {
+        extent(keys, &a.group)
+            .unwrap_or(0.0)
+            .total_cmp(&extent(keys, &b.group).unwrap_or(0.0))
+    });
     Ok(families)
 }
 
@@ -387,7 +393,7 @@ struct CrossingResult {
 }
 
 /// The crossings of the Binder cumulant between successive volumes.
-fn binder_crossings(keys: &[String], families: &[Family]) -> Result<Vec<CrossingResult>> {
+fn binder_crossings(families: &[Family]) -> Result<Vec<CrossingResult>> {
     if families.len() < 2 {
         bail!(
             "--crossing binder needs points at two or more volumes (vary lattice.shape too); \
@@ -398,15 +404,10 @@ fn binder_crossings(keys: &[String], families: &[Family]) -> Result<Vec<Crossing
     if families[0].family.couplings().len() < 2 {
         bail!("--crossing binder needs at least two couplings per volume");
     }
-    let mut order: Vec<&Family> = families.iter().collect();
-    order.sort_by(|a, b| {
-        extent(keys, &a.group)
-            .unwrap_or(0.0)
-            .total_cmp(&extent(keys, &b.group).unwrap_or(0.0))
-    });
     let mut out = Vec::new();
-    for pair in order.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
+    // Families are ordered by volume.
+    for pair in families.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
         let lo = a.family.couplings()[0].max(b.family.couplings()[0]);
         let hi = a
             .family

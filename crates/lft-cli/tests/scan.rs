@@ -369,3 +369,58 @@ fn bad_specs_keys_and_mixed_scans_are_named_errors_that_lose_nothing() {
         stderr(&o)
     );
 }
+
+/// A heat-bath scan of 2D U(1) in β: the MBAR curves of the plaquette, χ_t and log Z between
+/// the points against the exact finite-volume results (U1Exact; lft's S = β Σ(1 − cos θ_P), so
+/// log Z = log Z_Haar − β V).
+#[test]
+fn a_u1_scan_reweights_in_beta_to_the_exact_plaquette_and_free_energy() {
+    let text = r#"seed = 4
+[lattice]
+shape = [6, 6]
+[action]
+kind = "u1"
+beta = 1.0
+[heatbath]
+sweeps = 6000
+overrelaxation = 1
+thermalization = 200
+chains = 2
+[output]
+path = "out/u1.h5"
+flush_seconds = 0.0
+"#;
+    let dir = scratch(text);
+    run_ok(
+        dir.path(),
+        &["scan", "config.toml", "--vary", "action.beta=1.0,1.5,2.0"],
+    );
+    let scan = json(dir.path(), &["measure", "out/u1", "--json", "--grid", "5"]);
+    assert_eq!(scan["reweighting"]["key"], "action.beta");
+    let family = &scan["reweighting"]["families"][0];
+    let exact = |beta: f64| lft_action::U1Exact::new(beta, 36).unwrap();
+    let log_z = |beta: f64| exact(beta).log_z() - 36.0 * beta;
+    for i in 0..5 {
+        let beta = family["coupling"][i].as_f64().unwrap();
+        for (name, want) in [
+            ("plaquette", exact(beta).plaquette()),
+            ("chi_t", exact(beta).chi_t()),
+        ] {
+            let v = family["observables"][name]["value"][i].as_f64().unwrap();
+            let e = family["observables"][name]["error"][i].as_f64().unwrap();
+            assert!(
+                (v - want).abs() < 4.0 * e,
+                "β = {beta}: {name} {v} ± {e}, exact {want}"
+            );
+        }
+        if i > 0 {
+            let v = family["log_z"]["value"][i].as_f64().unwrap();
+            let e = family["log_z"]["error"][i].as_f64().unwrap();
+            let want = log_z(beta) - log_z(1.0);
+            assert!(
+                (v - want).abs() < 4.0 * e,
+                "β = {beta}: Δlog Z {v} ± {e}, exact {want}"
+            );
+        }
+    }
+}
