@@ -109,6 +109,40 @@ fn a_grid_runs_every_point_into_its_named_file_and_a_rerun_skips_them() {
     let table = run_ok(dir.path(), &["measure", "out/ens", "--csv"]);
     assert_eq!(table.lines().count(), 5, "{table}");
     assert!(table.starts_with("action.m2,lattice.shape,configs,abs_mag"));
+    // Curves per volume, their figures, and the crossing search between the two volumes.
+    let o = lft(
+        dir.path(),
+        &[
+            "measure",
+            "out/ens",
+            "--crossing",
+            "binder",
+            "--plot",
+            "figures",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("reweighted ([4, 4])") && text.contains("reweighted ([6, 6])"),
+        "{text}"
+    );
+    for name in ["scan_binder.svg", "scan_chi2.svg", "scan_abs_mag.svg"] {
+        let svg = std::fs::read_to_string(dir.path().join("figures").join(name)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("action.m2"), "{name}");
+    }
+    // One ensemble file has no crossing to find.
+    let o = lft(
+        dir.path(),
+        &[
+            "measure",
+            "out/ens/action.m2=-1.0,lattice.shape=4x4.h5",
+            "--crossing",
+            "binder",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("lft scan"), "{}", stderr(&o));
 }
 
 /// SIGTERM to the scan stops every running point cleanly (exit 75); the same command
@@ -242,6 +276,23 @@ fn free_field_reweighting_reproduces_exact_chi2_and_free_energies() {
     assert!(
         (v - want).abs() < 4.0 * e,
         "Δlog Z = {v} ± {e}, exact {want}"
+    );
+
+    // Far from the ensemble the weights degenerate, and lft says so.
+    let far = lft(
+        dir.path(),
+        &[
+            "measure",
+            "out/free/action.m2=1.0.h5",
+            "--reweight",
+            "action.m2=3.0",
+        ],
+    );
+    assert!(far.status.success(), "{}", stderr(&far));
+    assert!(
+        stderr(&far).contains("too little overlap"),
+        "{}",
+        stderr(&far)
     );
 
     let scan = json(
