@@ -24,7 +24,9 @@ mod sample;
 mod sample_summary;
 mod scan;
 mod scan_check;
+mod scan_points;
 mod scan_record;
+mod scan_report;
 mod signals;
 mod snf_train;
 mod status;
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(args),
         Command::Anneal(args) => anneal::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Submit(args) if !args.vary.is_empty() => submit_scan::submit(args),
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => status::run(args),
         Command::Merge(args) => merge::run(args),

@@ -5,13 +5,12 @@
 //! volumes cross).
 
 use crate::cli::{CrossingArg, MeasureArgs};
+use crate::scan_points::{CrossingResult, Family, Point, curve_key, label};
 use crate::scan_record::ScanRecord;
 use anyhow::{Context, Result, bail};
-use lft_measure::plot_scan::{ScanSeries, XyError, scan_figure};
 use lft_measure::reweighting::MIN_OVERLAP;
 use lft_measure::{
-    LinearCoupling, MeasureOptions, Measured, ObservableResult, ReweightedFamily, coupling_grid,
-    measure, read_point,
+    LinearCoupling, MeasureOptions, Measured, ReweightedFamily, coupling_grid, measure, read_point,
 };
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -31,31 +30,6 @@ const GAUGE_COLUMNS: [(&str, &str); 3] = [
     ("q2", "<Q^2>"),
 ];
 
-/// A measured point.
-struct Point {
-    name: String,
-    /// The varied keys' values, as written in the point's `--set`s.
-    values: Vec<String>,
-    /// Its ensemble, or the task files of its replicas (`lft submit --vary --tasks R`).
-    files: Vec<PathBuf>,
-    n_configs: usize,
-    observables: BTreeMap<String, ObservableResult>,
-    /// Importance-weighted samples (annealing, flow reweighting): not reweighted further.
-    weighted: bool,
-    /// U(1) links.
-    gauge: bool,
-}
-
-/// The reweighted curves of one group of points (one volume).
-struct Family {
-    /// The other varied keys' values that define the group.
-    group: Vec<String>,
-    family: ReweightedFamily,
-    curves: lft_measure::Curves,
-    /// Couplings of the curve where the weights' ESS is below MIN_OVERLAP of an ensemble.
-    low_overlap: Vec<f64>,
-}
-
 /// A point's ensemble `<name>.h5`, or its replicas `<name>/task-NNNN.h5`; none yet: empty.
 fn point_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     let file = dir.join(format!("{name}.h5"));
@@ -66,17 +40,7 @@ fn point_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     if !tasks.is_dir() {
         return Ok(Vec::new());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&tasks)
-        .with_context(|| format!("{}", tasks.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("task-") && n.ends_with(".h5"))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    crate::merge::task_files(&tasks)
 }
 
 /// A scan folder, if `path` is one.
@@ -146,7 +110,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
         None => Vec::new(),
     };
     if let Some(plot) = &args.plot {
-        let files = plots(plot, &record.keys, columns, &measured, &families)?;
+        let files = crate::scan_report::plots(plot, &record.keys, columns, &measured, &families)?;
         tracing::info!("wrote {} figures to {}", files, plot.display());
     }
     for f in &families {
@@ -165,7 +129,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
         tracing::warn!("point {m}: no ensemble yet (run lft scan to finish it)");
     }
     if args.json {
-        let json = to_json(
+        let json = crate::scan_report::to_json(
             dir,
             &record.keys,
             columns,
@@ -176,27 +140,18 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
         );
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else if args.csv {
-        print_csv(&record.keys, columns, &measured);
+        crate::scan_report::print_csv(&record.keys, columns, &measured);
     } else {
-        print_table(dir, &record.keys, columns, &measured, &families, &crossings);
+        crate::scan_report::print_table(
+            dir,
+            &record.keys,
+            columns,
+            &measured,
+            &families,
+            &crossings,
+        );
     }
     Ok(())
-}
-
-/// The varied key along which points are reweighted: the one that enters the action linearly
-/// (the others group the points, e.g. by volume).
-fn curve_key(keys: &[String]) -> Option<(usize, LinearCoupling)> {
-    keys.iter()
-        .enumerate()
-        .find_map(|(i, k)| LinearCoupling::from_key(k).map(|c| (i, c)))
-}
-
-fn label(group: &[String]) -> String {
-    if group.is_empty() {
-        "all points".into()
-    } else {
-        group.join(", ")
-    }
 }
 
 /// MBAR over the points of each group, its curves on a grid between the group's couplings.
@@ -346,10 +301,14 @@ pub fn run_files(args: &MeasureArgs) -> Result<()> {
         println!("{header}");
         for (i, c) in curves.coupling.iter().enumerate() {
             let z = &curves.log_z[i];
-            let mut line = format!("{c:>14} {:>9.0} {:>16}", z.ess, compact(z.value, z.error));
+            let mut line = format!(
+                "{c:>14} {:>9.0} {:>16}",
+                z.ess,
+                crate::scan_report::compact(z.value, z.error)
+            );
             for n in names {
                 let r = &curves.observables[*n][i];
-                line += &format!(" {:>16}", compact(r.value, r.error));
+                line += &format!(" {:>16}", crate::scan_report::compact(r.value, r.error));
             }
             println!("{line}");
         }
@@ -383,13 +342,6 @@ fn extent(keys: &[String], group: &[String]) -> Option<f64> {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     (!sizes.is_empty()).then(|| sizes.iter().product::<f64>())
-}
-
-/// A crossing of U₄ between two groups.
-struct CrossingResult {
-    groups: [String; 2],
-    value: f64,
-    error: f64,
 }
 
 /// The crossings of the Binder cumulant between successive volumes.
@@ -431,275 +383,4 @@ fn binder_crossings(families: &[Family]) -> Result<Vec<CrossingResult>> {
         }
     }
     Ok(out)
-}
-
-/// `value(error)` with two digits of the error.
-pub fn compact(value: f64, error: f64) -> String {
-    if !(error.is_finite() && error > 0.0) {
-        return format!("{value:.6}");
-    }
-    let digits = (1 - error.log10().floor() as i32).max(0) as usize;
-    let scaled = (error * 10f64.powi(digits as i32)).round();
-    format!("{value:.digits$}({scaled:.0})")
-}
-
-fn print_table(
-    dir: &Path,
-    keys: &[String],
-    columns: &[(&str, &str)],
-    points: &[Point],
-    families: &[Family],
-    crossings: &[CrossingResult],
-) {
-    println!("scan {}: {} point(s)", dir.display(), points.len());
-    let mut header: Vec<String> = keys.to_vec();
-    header.push("configs".into());
-    header.extend(columns.iter().map(|(_, l)| l.to_string()));
-    let rows: Vec<Vec<String>> = points
-        .iter()
-        .map(|p| {
-            let mut row = p.values.clone();
-            row.push(p.n_configs.to_string());
-            row.extend(columns.iter().map(|(k, _)| {
-                p.observables
-                    .get(*k)
-                    .map_or("—".into(), |o| compact(o.value, o.error))
-            }));
-            row
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|j| {
-            rows.iter()
-                .map(|r| r[j].chars().count())
-                .chain([header[j].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    println!("{}", line(&header));
-    for r in &rows {
-        println!("{}", line(r));
-    }
-    for f in families {
-        let c = f.family.couplings();
-        println!(
-            "reweighted ({}): MBAR over {} ensemble(s) at {:?}; curves at {} couplings (--json)",
-            label(&f.group),
-            c.len(),
-            c,
-            f.curves.coupling.len()
-        );
-    }
-    for x in crossings {
-        println!(
-            "U_4 crossing of {} and {}: {}",
-            x.groups[0],
-            x.groups[1],
-            compact(x.value, x.error)
-        );
-    }
-}
-
-fn print_csv(keys: &[String], columns: &[(&str, &str)], points: &[Point]) {
-    let mut header: Vec<String> = keys.to_vec();
-    header.push("configs".into());
-    for (k, _) in columns {
-        header.push(k.to_string());
-        header.push(format!("{k}_error"));
-    }
-    println!("{}", header.join(","));
-    for p in points {
-        let mut row: Vec<String> = p.values.iter().map(|v| csv_cell(v)).collect();
-        row.push(p.n_configs.to_string());
-        for (k, _) in columns {
-            match p.observables.get(*k) {
-                Some(o) => {
-                    row.push(o.value.to_string());
-                    row.push(o.error.to_string());
-                }
-                None => row.extend([String::new(), String::new()]),
-            }
-        }
-        println!("{}", row.join(","));
-    }
-}
-
-/// A CSV cell, quoted where it holds a comma or a quote.
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-fn to_json(
-    dir: &Path,
-    keys: &[String],
-    columns: &[(&str, &str)],
-    points: &[Point],
-    families: &[Family],
-    crossings: &[CrossingResult],
-    missing: &[String],
-) -> serde_json::Value {
-    let points: Vec<serde_json::Value> = points
-        .iter()
-        .map(|p| {
-            let set: serde_json::Map<String, serde_json::Value> = keys
-                .iter()
-                .zip(&p.values)
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect();
-            let observables: serde_json::Map<String, serde_json::Value> = columns
-                .iter()
-                .filter_map(|(k, _)| {
-                    p.observables
-                        .get(*k)
-                        .map(|o| (k.to_string(), serde_json::to_value(o).expect("serialises")))
-                })
-                .collect();
-            serde_json::json!({
-                "name": p.name,
-                "set": set,
-                "files": p.files,
-                "n_configs": p.n_configs,
-                "observables": observables,
-            })
-        })
-        .collect();
-    let reweighted: Vec<serde_json::Value> = families
-        .iter()
-        .map(|f| {
-            let series = |values: &[lft_stats::Reweighted]| {
-                serde_json::json!({
-                    "value": values.iter().map(|r| r.value).collect::<Vec<_>>(),
-                    "error": values.iter().map(|r| r.error).collect::<Vec<_>>(),
-                })
-            };
-            let observables: serde_json::Map<String, serde_json::Value> = f
-                .curves
-                .observables
-                .iter()
-                .map(|(k, v)| (k.clone(), series(v)))
-                .collect();
-            serde_json::json!({
-                "group": f.group,
-                "couplings": f.family.couplings(),
-                "coupling": f.curves.coupling,
-                "ess": f.curves.log_z.iter().map(|r| r.ess).collect::<Vec<_>>(),
-                "log_z": series(&f.curves.log_z),
-                "observables": observables,
-                "low_overlap": f.low_overlap,
-            })
-        })
-        .collect();
-    let crossings: Vec<serde_json::Value> = crossings
-        .iter()
-        .map(|x| {
-            serde_json::json!({
-                "observable": "binder",
-                "groups": x.groups,
-                "value": x.value,
-                "error": x.error,
-            })
-        })
-        .collect();
-    let axis = curve_key(keys).map(|(i, _)| keys[i].clone());
-    serde_json::json!({
-        "scan": dir,
-        "vary": keys,
-        "points": points,
-        "missing": missing,
-        "reweighting": axis.map(|key| serde_json::json!({ "key": key, "families": reweighted })),
-        "crossings": crossings,
-    })
-}
-
-/// A `--set` value (TOML) as JSON: numbers as numbers, arrays as arrays, else the text.
-fn toml_to_json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
-}
-
-/// One figure per observable: points and curves against the coupling, one series per group.
-fn plots(
-    dir: &Path,
-    keys: &[String],
-    columns: &[(&str, &str)],
-    points: &[Point],
-    families: &[Family],
-) -> Result<usize> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    // Against the reweighted coupling, else the first varied key.
-    let axis = curve_key(keys).map_or(0, |(i, _)| i);
-    let mut groups: BTreeMap<Vec<String>, Vec<&Point>> = BTreeMap::new();
-    for p in points {
-        let mut g = p.values.clone();
-        g.remove(axis);
-        groups.entry(g).or_default().push(p);
-    }
-    let mut written = 0;
-    for (key, name) in columns {
-        let series: Vec<ScanSeries> = groups
-            .iter()
-            .map(|(group, members)| ScanSeries {
-                label: label(group),
-                points: members
-                    .iter()
-                    .filter_map(|p| {
-                        let x = p.values[axis].parse::<f64>().ok()?;
-                        let o = p.observables.get(*key)?;
-                        Some(XyError {
-                            x,
-                            y: o.value,
-                            error: o.error,
-                        })
-                    })
-                    .collect(),
-                curve: families
-                    .iter()
-                    .find(|f| &f.group == group)
-                    .and_then(|f| f.curves.observables.get(*key))
-                    .map(|values| {
-                        let f = families.iter().find(|f| &f.group == group).expect("found");
-                        f.curves
-                            .coupling
-                            .iter()
-                            .zip(values)
-                            .map(|(&x, r)| XyError {
-                                x,
-                                y: r.value,
-                                error: r.error,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect();
-        if series.iter().all(|s| s.points.is_empty()) {
-            continue;
-        }
-        let path = dir.join(format!("scan_{key}.svg"));
-        scan_figure(
-            &path,
-            &format!("{name} against {}", keys[axis]),
-            &keys[axis],
-            name,
-            &series,
-        )
-        .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
-        written += 1;
-    }
-    Ok(written)
 }

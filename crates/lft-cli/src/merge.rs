@@ -108,16 +108,7 @@ fn inputs(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if let [dir] = given
         && dir.is_dir()
     {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("{}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("task-") && n.ends_with(".h5"))
-            })
-            .collect();
-        files.sort();
+        let files = task_files(dir)?;
         if files.is_empty() {
             bail!("{} holds no task-NNNN.h5 files", dir.display());
         }
@@ -165,4 +156,19 @@ fn anneal_records(files: &[&Path]) -> Result<Option<StoredGroup>> {
         }
     }
     Ok(joined)
+}
+
+/// The `task-*.h5` files of a folder, in task order.
+pub(crate) fn task_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("task-") && n.ends_with(".h5"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }

@@ -144,10 +144,10 @@ pub fn run(args: &ScanArgs) -> Result<()> {
             let mut line = format!(
                 "RAYON_NUM_THREADS={threads} {} run {}",
                 lft.display(),
-                crate::submit::shell_quote(&record.config.to_string_lossy())
+                crate::submit_script::shell_quote(&record.config.to_string_lossy())
             );
             for o in overrides {
-                line.push_str(&format!(" --set {}", crate::submit::shell_quote(&o)));
+                line.push_str(&format!(" --set {}", crate::submit_script::shell_quote(&o)));
             }
             println!("{line}");
         }

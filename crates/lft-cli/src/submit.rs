@@ -59,9 +59,6 @@ pub fn run(args: &SubmitArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
         return resume(dir, args.dry_run);
     }
-    if !args.vary.is_empty() {
-        return crate::submit_scan::submit(args);
-    }
     let (Some(config_path), Some(tasks)) = (&args.config, args.tasks) else {
         bail!("lft submit needs CONFIG and --tasks N (or --resume DIR)");
     };
@@ -514,9 +511,4 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
-}
-
-/// `'text'` for the shell, with every `'` written as `'\''`.
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }

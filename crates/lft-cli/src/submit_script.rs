@@ -2,7 +2,6 @@
 //! one task per point) and the job array of the sampling tasks, with `[slurm]` resources and a
 //! relay of Slurm's warning signal to lft.
 
-use crate::submit::shell_quote;
 use lft_config::SlurmPlan;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -186,4 +185,9 @@ impl Script<'_> {
         }
         s.push_str("exit \"$status\"\n");
     }
+}
+
+/// `'text'` for the shell, with every `'` written as `'\''`.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }

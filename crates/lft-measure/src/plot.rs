@@ -31,7 +31,8 @@ pub fn write_all(m: &Measurement, dir: &Path) -> PlotResult<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn range_of(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// The finite range of `values` (widened by 1 either side for a single value, (0, 1) for none).
+pub(crate) fn range_of(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {

@@ -2,6 +2,7 @@
 //! (or other group), the measured points with error bars and the reweighted curve with its
 //! error band.
 
+use crate::plot::range_of;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -40,8 +41,8 @@ pub fn scan_figure(
             .flat_map(|s| s.points.iter().chain(&s.curve))
             .filter(|p| p.y.is_finite() && p.error.is_finite())
     };
-    let (x_lo, x_hi) = bounds(all().map(|p| p.x));
-    let (y_lo, y_hi) = bounds(all().flat_map(|p| [p.y - p.error, p.y + p.error]));
+    let (x_lo, x_hi) = range_of(all().map(|p| p.x));
+    let (y_lo, y_hi) = range_of(all().flat_map(|p| [p.y - p.error, p.y + p.error]));
     let (xp, yp) = (0.04 * (x_hi - x_lo), 0.08 * (y_hi - y_lo));
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -91,19 +92,4 @@ pub fn scan_figure(
         .draw()?;
     root.present()?;
     Ok(())
-}
-
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else if lo.is_finite() {
-        (lo - 1.0, lo + 1.0)
-    } else {
-        (0.0, 1.0)
-    }
 }
