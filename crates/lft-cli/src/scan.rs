@@ -128,12 +128,15 @@ pub fn run(args: &ScanArgs) -> Result<()> {
         folder,
         base,
     } = plan(&args.config, &args.vary, &args.overrides)?;
-    let todo: Vec<usize> = (0..record.points.len())
-        .filter(|&i| {
-            let p = &record.points[i];
-            !(p.state == PointState::Done && p.file.exists())
-        })
-        .collect();
+    let mut todo = Vec::new();
+    for (i, p) in record.points.iter().enumerate() {
+        let finished = p.state == PointState::Done
+            && p.file.exists()
+            && holds_its_run(&record, &base, &folder, p)?;
+        if !finished {
+            todo.push(i);
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores).clamp(1, todo.len().max(1));
     let threads = args.threads.unwrap_or((cores / jobs).max(1));
@@ -204,6 +207,34 @@ pub fn run(args: &ScanArgs) -> Result<()> {
         folder.display()
     );
     Ok(())
+}
+
+/// Whether a finished point's ensemble holds everything its config (as it is now) plans: a
+/// config edited to run longer sends its finished points to `lft run` again, which extends
+/// them. Configs that plan no chain of records (annealing) count as finished.
+fn holds_its_run(
+    record: &ScanRecord,
+    base: &Config,
+    folder: &Path,
+    point: &PointRecord,
+) -> Result<bool> {
+    let overrides = point_overrides(base, &record.overrides, folder, point);
+    let config = Config::load(&record.config, &overrides)?;
+    let Some(plan) = config.ensemble_plan() else {
+        return Ok(true);
+    };
+    let Ok(reader) = lft_io::EnsembleReader::open(&point.file) else {
+        return Ok(false);
+    };
+    if reader.meta().n_chains != plan.chains {
+        return Ok(false);
+    }
+    for chain in 0..plan.chains {
+        if reader.chain_len(chain)? != plan.records() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Runs points as child `lft run` processes.

@@ -105,6 +105,25 @@ fn a_grid_runs_every_point_into_its_named_file_and_a_rerun_skips_them() {
     assert!(!again.contains("running"), "{again}");
     let after: Vec<_> = names.iter().map(|n| stamp(n)).collect();
     assert_eq!(before, after);
+    // The config edited to run longer: every point is extended, not skipped.
+    let longer = SMALL.replace("trajectories = 300", "trajectories = 400");
+    std::fs::write(dir.path().join("config.toml"), longer).unwrap();
+    let extended = run_ok(
+        dir.path(),
+        &[
+            "scan",
+            "config.toml",
+            "--vary",
+            "action.m2=-1.0,-0.5",
+            "--vary",
+            "lattice.shape=[4,4],[6,6]",
+        ],
+    );
+    assert_eq!(extended.matches(": done in").count(), 4, "{extended}");
+    for name in names {
+        let reader = lft_io::EnsembleReader::open(&folder.join(format!("{name}.h5"))).unwrap();
+        assert_eq!(reader.chain_len(0).unwrap(), 400, "{name}");
+    }
     // The table has every point.
     let table = run_ok(dir.path(), &["measure", "out/ens", "--csv"]);
     assert_eq!(table.lines().count(), 5, "{table}");
