@@ -9,10 +9,10 @@ pub mod ensemble;
 pub mod lock;
 
 pub use ensemble::{
-    ANNEAL_GROUP, ChainMeta, ChainSettings, EnsembleError, EnsembleMeta, EnsembleReader,
-    EnsembleStore, EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta, GaugeFermionMeta,
-    Integrator, MEASUREMENTS_GROUP, RecordBlock, SamplerKind, StoredArray, StoredCouplings,
-    StoredGroup, load_group, merge_ensembles, read_measurement, rewrite_canonical, store_group,
-    store_measurements,
+    ANNEAL_GROUP, ChainMeta, ChainSettings, Damage, DamageKind, EnsembleError, EnsembleMeta,
+    EnsembleReader, EnsembleStore, EnsembleWriter, FORMAT_NAME, FORMAT_VERSION, FermionMeta,
+    GaugeFermionMeta, Integrator, MEASUREMENTS_GROUP, OnDamage, RecordBlock, SamplerKind,
+    StoredArray, StoredCouplings, StoredGroup, Verification, load_group, merge_ensembles,
+    read_measurement, rewrite_canonical, store_group, store_measurements,
 };
 pub use lock::{FileLock, LockError};

@@ -8,22 +8,28 @@
 
 mod attrs;
 mod canonical;
+mod chain_index;
+mod checksums;
+mod damage;
 mod layout;
 mod measurements;
 mod merge;
 mod reader;
 mod rounds;
 mod store;
+mod verify;
 mod writer;
 
 pub use canonical::rewrite_canonical;
+pub use checksums::{CHECKSUMS, RoundChecksum, crc32};
+pub use damage::{Damage, DamageKind, Verification};
 pub use layout::tmp_path;
 pub use measurements::{
     ANNEAL_GROUP, MEASUREMENTS_GROUP, StoredArray, StoredGroup, load_group, read_measurement,
     store_group, store_measurements,
 };
 pub use merge::merge_ensembles;
-pub use reader::EnsembleReader;
+pub use reader::{EnsembleReader, OnDamage};
 pub use store::EnsembleStore;
 pub use writer::EnsembleWriter;
 
@@ -52,6 +58,9 @@ pub enum EnsembleError {
     Version { path: PathBuf, found: u64 },
     #[error("{path}: damaged ensemble: {message}")]
     Damaged { path: PathBuf, message: String },
+    /// Stored data that fail their check: the file, chain, dataset and rows are named.
+    #[error("{path}: damaged data: {damage}")]
+    Corrupt { path: PathBuf, damage: Box<Damage> },
     #[error("{path}: HDF5 error: {message}")]
     Hdf5 { path: PathBuf, message: String },
     #[error("{path}: {message}")]

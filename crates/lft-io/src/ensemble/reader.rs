@@ -1,6 +1,9 @@
 //! Reading ensembles: metadata, chain lengths, configurations and records.
 
 use super::attrs::Attrs;
+use super::chain_index::ChainIndex;
+use super::checksums::{START_CONFIG_CRC, crc32};
+use super::damage::{Damage, DamageKind};
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::{
     EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, FermionMeta, GaugeFermionMeta,
@@ -8,13 +11,37 @@ use super::{
 };
 use lft_lattice::RngState;
 use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind, StoredRow};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// An ensemble opened for reading. Data are fetched on demand (the file is not loaded whole).
+///
+/// Every read is checked: the rounds it touches are compared with the CRC-32 stored when they
+/// were written (once per round and reader), and damage is an [`EnsembleError::Corrupt`]
+/// naming the chain, dataset and rows, or, opened with [`OnDamage::Skip`], the damaged rounds
+/// are left out of the chains ([`EnsembleReader::skipped`] lists them). Files written before
+/// checksums are read unchecked.
 pub struct EnsembleReader {
-    file: hdf5_pure::File,
-    path: PathBuf,
-    meta: EnsembleMeta,
+    pub(super) file: hdf5_pure::File,
+    pub(super) path: PathBuf,
+    pub(super) meta: EnsembleMeta,
+    pub(super) on_damage: OnDamage,
+    /// Per chain: its rounds and the rows it is read as (loaded on first use).
+    chains: Vec<OnceLock<ChainIndex>>,
+    /// (chain, dataset index, round) of every round checked so far.
+    verified: Mutex<HashSet<(usize, usize, usize)>>,
+}
+
+/// What a reader does with a round whose data fail their checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDamage {
+    /// Stop: the read fails with [`EnsembleError::Corrupt`].
+    #[default]
+    Stop,
+    /// Leave the round out: every chain is read without its damaged rounds (all rounds are
+    /// checked when a chain is first used).
+    Skip,
 }
 
 pub(super) fn h5_err(path: &Path) -> impl Fn(hdf5_pure::Error) -> EnsembleError + '_ {
@@ -25,8 +52,14 @@ pub(super) fn h5_err(path: &Path) -> impl Fn(hdf5_pure::Error) -> EnsembleError 
 }
 
 impl EnsembleReader {
-    /// Opens `path`, checking that it is an lft ensemble of a format version this lft reads.
+    /// Opens `path`, checking that it is an lft ensemble of a format version this lft reads;
+    /// reads stop at damaged data.
     pub fn open(path: &Path) -> Result<Self, EnsembleError> {
+        Self::open_with(path, OnDamage::Stop)
+    }
+
+    /// Opens `path`; reads treat damaged rounds as `on_damage` says.
+    pub fn open_with(path: &Path, on_damage: OnDamage) -> Result<Self, EnsembleError> {
         if let Err(source) = std::fs::metadata(path) {
             return Err(EnsembleError::Io {
                 path: path.to_path_buf(),
@@ -135,10 +168,14 @@ impl EnsembleReader {
             },
             n_chains: root.u64("n_chains")? as usize,
         };
+        let n_chains = meta.n_chains;
         Ok(Self {
             file,
             path: path.to_path_buf(),
             meta,
+            on_damage,
+            chains: (0..n_chains).map(|_| OnceLock::new()).collect(),
+            verified: Mutex::new(HashSet::new()),
         })
     }
 
@@ -150,14 +187,14 @@ impl EnsembleReader {
         &self.meta
     }
 
-    fn damaged(&self, message: String) -> EnsembleError {
+    pub(super) fn damaged(&self, message: String) -> EnsembleError {
         EnsembleError::Damaged {
             path: self.path.clone(),
             message,
         }
     }
 
-    fn check_chain(&self, chain: usize) -> Result<(), EnsembleError> {
+    pub(super) fn check_chain(&self, chain: usize) -> Result<(), EnsembleError> {
         if chain >= self.meta.n_chains {
             return Err(EnsembleError::Usage {
                 path: self.path.clone(),
@@ -167,7 +204,11 @@ impl EnsembleReader {
         Ok(())
     }
 
-    fn dataset(&self, chain: usize, name: &str) -> Result<hdf5_pure::Dataset, EnsembleError> {
+    pub(super) fn dataset(
+        &self,
+        chain: usize,
+        name: &str,
+    ) -> Result<hdf5_pure::Dataset, EnsembleError> {
         self.check_chain(chain)?;
         let p = layout::chain_dataset(chain, name);
         self.file
@@ -199,6 +240,27 @@ impl EnsembleReader {
             .map_err(h5_err(&self.path))?;
         if start_config.len() != self.meta.volume() {
             return Err(self.damaged(format!("`{g}/start_config` has the wrong size")));
+        }
+        if a.map.contains_key(START_CONFIG_CRC) {
+            let stored = a.u64(START_CONFIG_CRC)?;
+            let bytes: Vec<u8> = start_config.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let computed = crc32(&bytes);
+            if stored != u64::from(computed) {
+                return Err(EnsembleError::Corrupt {
+                    path: self.path.clone(),
+                    damage: Box::new(Damage {
+                        chain,
+                        dataset: layout::START_CONFIG.into(),
+                        rows: 0..0,
+                        round: None,
+                        kind: DamageKind::Checksum,
+                        detail: format!(
+                            "CRC-32 {computed:#010x}, stored {stored:#010x}: the field the chain \
+                             started from is damaged"
+                        ),
+                    }),
+                });
+            }
         }
         Ok(ChainMeta {
             settings: match self.meta.sampler {
@@ -266,14 +328,42 @@ impl EnsembleReader {
             .collect()
     }
 
-    /// Complete trajectories stored for a chain: the length of its shortest dataset (a crash
-    /// during an append can leave earlier datasets one block longer).
+    /// Complete trajectories of a chain: the rows its checksums cover (a round is complete once
+    /// its checksum record is written, after its data), or for a file without checksums the
+    /// length of its shortest dataset (a crash during an append can leave earlier datasets
+    /// longer). Read with [`OnDamage::Skip`], the damaged rounds do not count.
     pub fn chain_len(&self, chain: usize) -> Result<usize, EnsembleError> {
-        Ok(self.dataset_lengths(chain)?.into_iter().min().unwrap_or(0))
+        Ok(self.index(chain)?.len())
     }
 
-    /// Raw little-endian bytes of rows [start, start + count) of a per-trajectory dataset.
-    pub(super) fn raw_rows(
+    /// Whether the chain's rounds carry checksums (files written before them do not).
+    pub fn has_checksums(&self, chain: usize) -> Result<bool, EnsembleError> {
+        Ok(self.index(chain)?.rounds.is_some())
+    }
+
+    /// The damaged rounds left out of the chains (always empty with [`OnDamage::Stop`]).
+    pub fn skipped(&self) -> Result<Vec<Damage>, EnsembleError> {
+        let mut all = Vec::new();
+        for c in 0..self.meta.n_chains {
+            all.extend(self.index(c)?.skipped.iter().cloned());
+        }
+        Ok(all)
+    }
+
+    /// The chain's index, loaded on first use.
+    fn index(&self, chain: usize) -> Result<&ChainIndex, EnsembleError> {
+        self.check_chain(chain)?;
+        let cell = &self.chains[chain];
+        if let Some(index) = cell.get() {
+            return Ok(index);
+        }
+        let index = ChainIndex::load(self, chain)?;
+        Ok(cell.get_or_init(|| index))
+    }
+
+    /// Raw little-endian bytes of rows [start, start + count) of a per-trajectory dataset as
+    /// stored (no check).
+    pub(super) fn stored_rows(
         &self,
         chain: usize,
         name: &str,
@@ -286,6 +376,97 @@ impl EnsembleReader {
         self.dataset(chain, name)?
             .read_raw_rows(start as u64, count as u64)
             .map_err(h5_err(&self.path))
+    }
+
+    /// Raw little-endian bytes of rows [start, start + count) of the chain as read (with
+    /// [`OnDamage::Skip`], damaged rounds left out), each round checked against its checksum.
+    pub(super) fn raw_rows(
+        &self,
+        chain: usize,
+        name: &str,
+        start: usize,
+        count: usize,
+    ) -> Result<Vec<u8>, EnsembleError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let index = self.index(chain)?;
+        let mut out = Vec::new();
+        for rows in index.stored_ranges(start, count) {
+            match (&index.rounds, self.on_damage) {
+                (Some(rounds), OnDamage::Stop) => {
+                    out.extend(self.checked_rows(chain, name, rounds, rows)?)
+                }
+                // Skip: every round was checked when the index was loaded.
+                _ => out.extend(self.stored_rows(chain, name, rows.start, rows.len())?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows `rows` of a dataset, after checking every round they touch that this reader has
+    /// not checked yet (reading those rounds whole).
+    fn checked_rows(
+        &self,
+        chain: usize,
+        name: &str,
+        rounds: &[super::checksums::RoundChecksum],
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<u8>, EnsembleError> {
+        let d = self
+            .record_names()
+            .iter()
+            .position(|&n| n == name)
+            .expect("a per-configuration dataset");
+        let r0 = rounds.partition_point(|r| r.row_range().end <= rows.start);
+        let r1 = rounds.partition_point(|r| r.first_row < rows.end);
+        let todo: Vec<usize> = {
+            let done = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            (r0..r1)
+                .filter(|&r| !done.contains(&(chain, d, r)))
+                .collect()
+        };
+        if todo.is_empty() {
+            return self.stored_rows(chain, name, rows.start, rows.len());
+        }
+        let a = rounds[r0].first_row.min(rows.start);
+        let b = rounds[r1 - 1].row_range().end.max(rows.end);
+        let bytes = self.stored_rows(chain, name, a, b - a)?;
+        let width = layout::row_bytes(name, self.meta.volume());
+        if bytes.len() != (b - a) * width {
+            return Err(self.corrupt(Damage {
+                chain,
+                dataset: name.into(),
+                rows: a..b,
+                round: None,
+                kind: DamageKind::Length,
+                detail: format!(
+                    "{} bytes read where {} rows of {width} bytes were expected",
+                    bytes.len(),
+                    b - a
+                ),
+            }));
+        }
+        for &r in &todo {
+            let round = &rounds[r];
+            let at = (round.first_row - a) * width;
+            let slice = &bytes[at..at + round.rows * width];
+            if let Some(damage) = super::chain_index::check_round(chain, name, d, r, round, slice) {
+                return Err(self.corrupt(damage));
+            }
+        }
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(todo.iter().map(|&r| (chain, d, r)));
+        Ok(bytes[(rows.start - a) * width..(rows.end - a) * width].to_vec())
+    }
+
+    pub(super) fn corrupt(&self, damage: Damage) -> EnsembleError {
+        EnsembleError::Corrupt {
+            path: self.path.clone(),
+            damage: Box::new(damage),
+        }
     }
 
     /// Configurations [start, start + count) of a chain, `[count, V]` row-major.

@@ -1,5 +1,6 @@
 //! Writing ensembles: the file skeleton and in-place, crash-atomic appends.
 
+use super::checksums::{self, CHECKSUMS, RoundChecksum, START_CONFIG_CRC, crc32};
 use super::layout::{self, ACCEPTED, CONFIGS, RNG_STATE};
 use super::reader::{EnsembleReader, h5_err};
 use super::{EnsembleError, EnsembleMeta, FORMAT_NAME, FORMAT_VERSION, StoredCouplings};
@@ -25,6 +26,12 @@ pub struct EnsembleWriter {
     scratch: Vec<u8>,
     /// Per chain, the handles of `names` in order.
     datasets: Vec<Vec<hdf5_pure::Dataset>>,
+    /// Per chain, the handle of its `checksums` dataset.
+    checksums: Vec<hdf5_pure::Dataset>,
+    /// Per chain, the rows appended so far.
+    rows: Vec<usize>,
+    /// Rows per round: an append of more is split into rounds, each with its checksum record.
+    round: usize,
 }
 
 /// Writes a complete file with empty per-trajectory datasets. Refuses to replace an existing
@@ -152,6 +159,15 @@ pub(super) fn write_skeleton(
         g.create_dataset(layout::START_CONFIG)
             .with_f64_data(&cm.start_config)
             .with_shape(&shape_u64);
+        let start_bytes: Vec<u8> = cm
+            .start_config
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        g.set_attr(
+            START_CONFIG_CRC,
+            AttrValue::U64(u64::from(crc32(&start_bytes))),
+        );
         let unlimited = [MaxExtent::Unlimited];
         for name in layout::record_datasets(meta.sampler) {
             let chunks = [layout::record_chunk_rows(name, volume)];
@@ -166,6 +182,15 @@ pub(super) fn write_skeleton(
             .with_maxshape(&unlimited)
             .with_chunks(&chunks);
         }
+        let names = layout::record_datasets(meta.sampler);
+        let width = RoundChecksum::width(names.len());
+        g.create_dataset(CHECKSUMS)
+            .with_array_data(make_u64_type(), &[width as u32], Vec::new(), 0)
+            .with_shape(&[0])
+            .with_maxshape(&unlimited)
+            .with_chunks(&[(8192 / (8 * width)) as u64])
+            .set_attr("algorithm", s(checksums::ALGORITHM))
+            .set_attr("columns", s(&checksums::record_columns(&names)));
         group.add_group(g.finish());
     }
     fb.add_group(group.finish());
@@ -209,10 +234,34 @@ impl EnsembleWriter {
         Self::open_append(path)
     }
 
-    /// Opens an existing ensemble for appending (takes an exclusive lock on it).
+    /// Opens an existing ensemble for appending (takes an exclusive lock on it). The file must
+    /// carry checksums and hold whole rounds only (as a finished or rewritten file does).
     pub fn open_append(path: &Path) -> Result<Self, EnsembleError> {
         let reader = EnsembleReader::open(path)?;
         let meta = reader.meta().clone();
+        let mut rows = Vec::new();
+        for c in 0..meta.n_chains {
+            let lengths = reader.dataset_lengths(c)?;
+            let n = reader.chain_len(c)?;
+            if !reader.has_checksums(c)? {
+                return Err(EnsembleError::Usage {
+                    path: path.to_path_buf(),
+                    message: "was written before lft stored checksums; appending to it would \
+                              leave rounds without them (a resume rewrites it with checksums)"
+                        .into(),
+                });
+            }
+            if lengths.iter().any(|&l| l != n) {
+                return Err(EnsembleError::Damaged {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "chain {c}: datasets of {lengths:?} rows, {n} complete (an interrupted \
+                         append; a resume rewrites the file)"
+                    ),
+                });
+            }
+            rows.push(n);
+        }
         drop(reader);
         let fapl = FileAccessProperties::new().with_sync_policy(SyncPolicy::OnClose);
         let file = hdf5_pure::File::open_rw_with_options(path, fapl).map_err(|e| match e {
@@ -223,26 +272,28 @@ impl EnsembleWriter {
             e => h5_err(path)(e),
         })?;
         let names = layout::record_datasets(meta.sampler);
+        let open = |c: usize, name: &str| {
+            file.dataset(&layout::chain_dataset(c, name))
+                .map_err(h5_err(path))
+        };
         let datasets = (0..meta.n_chains)
-            .map(|c| {
-                names
-                    .iter()
-                    .map(|name| {
-                        file.dataset(&layout::chain_dataset(c, name))
-                            .map_err(h5_err(path))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .map(|c| names.iter().map(|name| open(c, name)).collect())
+            .collect::<Result<Vec<_>, _>>()?;
+        let checksums = (0..meta.n_chains)
+            .map(|c| open(c, CHECKSUMS))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            file,
             path: path.to_path_buf(),
             volume: meta.volume(),
             kind: meta.sampler,
+            round: layout::round_rows(meta.volume()),
             meta,
             names,
             datasets,
+            checksums,
+            rows,
             scratch: Vec::new(),
+            file,
         })
     }
 
@@ -271,12 +322,14 @@ impl EnsembleWriter {
     }
 
     /// Appends a block of records to its chain. Datasets are extended in the sampler's order
-    /// (configurations first, generator states last), so a crash leaves the later ones shorter.
+    /// (configurations first, generator states last, then the round's checksum record), so a
+    /// crash leaves the later ones shorter and the interrupted round without its record.
     pub fn append_block(&mut self, block: &RecordBlock) -> Result<(), EnsembleError> {
         self.append_rows(block.chain, block, 0..block.len())
     }
 
-    /// Appends records `rows` of `block` to chain `chain`.
+    /// Appends records `rows` of `block` to chain `chain`: one round (with its checksum
+    /// record) per [`layout::round_rows`] rows.
     pub(super) fn append_rows(
         &mut self,
         chain: usize,
@@ -295,9 +348,31 @@ impl EnsembleWriter {
                 message: format!("append to chain {chain}: the block does not fit the file"),
             });
         }
+        let mut a = rows.start;
+        while a < rows.end {
+            let b = rows.end.min(a + self.round);
+            self.append_round(chain, block, a..b)?;
+            a = b;
+        }
+        Ok(())
+    }
+
+    /// Appends rows `rows` of `block` to every dataset of the chain, then their checksum record
+    /// (the CRC-32 of each dataset's bytes, computed as they are appended).
+    fn append_round(
+        &mut self,
+        chain: usize,
+        block: &RecordBlock,
+        rows: std::ops::Range<usize>,
+    ) -> Result<(), EnsembleError> {
         let v = self.volume;
         let (a, b) = (rows.start, rows.end);
         let mut column = 0;
+        let mut record = RoundChecksum {
+            first_row: self.rows[chain],
+            rows: b - a,
+            crcs: Vec::with_capacity(self.names.len()),
+        };
         let mut bytes = std::mem::take(&mut self.scratch);
         for i in 0..self.names.len() {
             bytes.clear();
@@ -313,12 +388,20 @@ impl EnsembleWriter {
                     column += 1;
                 }
             }
+            record.crcs.push(crc32(&bytes));
             if let Err(e) = self.append_raw(chain, i, &bytes) {
                 self.scratch = bytes;
                 return Err(e);
             }
         }
+        bytes.clear();
+        record.write_bytes(&mut bytes);
+        let done = self.checksums[chain]
+            .append_raw(&bytes)
+            .map_err(h5_err(&self.path));
         self.scratch = bytes;
+        done?;
+        self.rows[chain] += b - a;
         Ok(())
     }
 
@@ -331,6 +414,7 @@ impl EnsembleWriter {
     pub fn close(self) -> Result<(), EnsembleError> {
         let path = self.path.clone();
         drop(self.datasets);
+        drop(self.checksums);
         self.file.close().map_err(h5_err(&path))
     }
 }
