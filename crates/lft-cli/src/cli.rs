@@ -53,6 +53,20 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Describe an ensemble file: parameters, chains, acceptance, config.
     Info(InfoArgs),
+    /// Check ensemble files: every round against its stored CRC-32, and what the values can
+    /// tell (finite, integer topological charge); one line per file, exit code 1 if any is
+    /// damaged.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Ensemble files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print one JSON object (one line) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +152,10 @@ pub struct MergeArgs {
     /// Task files, or the folder that holds them.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+    /// Leave out the rounds whose checksums fail (with a warning) instead of stopping: the
+    /// merged file holds the rest, with checksums of its own.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +227,10 @@ pub struct MeasureArgs {
     /// Schwinger pion correlator).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub noise: usize,
+    /// For a known-damaged file: leave out the rounds whose checksums fail (each named in a
+    /// warning) and measure the rest, instead of stopping.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -244,6 +266,9 @@ fn parse_range(s: &str) -> Result<(usize, usize), String> {
 pub struct InfoArgs {
     /// The ensemble file.
     pub file: PathBuf,
+    /// Leave out the rounds whose checksums fail (with a warning) instead of stopping.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 fn parse_device(s: &str) -> Result<lft_cuda::Device, String> {

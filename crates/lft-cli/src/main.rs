@@ -39,6 +39,7 @@ mod train_data;
 mod train_device;
 mod trained_flow;
 mod transfer;
+mod verify;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Measure(args) => measure::run(args),
         Command::Info(args) => info::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +114,12 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
+            if verify::is_damage(&e) {
+                eprintln!(
+                    "hint: `lft verify FILE` lists every damaged round; `--no-verify` (lft measure, \
+                     info, merge) leaves them out and reads the rest"
+                );
+            }
             ExitCode::FAILURE
         }
     }

@@ -51,6 +51,7 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         bail!("--csv and --crossing read the folder of an lft scan (give that folder)");
     }
     if args.reweight.is_some() {
+        crate::verify::warn_skipped(&args.files, args.no_verify)?;
         return crate::measure_scan::run_files(args);
     }
     let options = MeasureOptions {
@@ -58,7 +59,9 @@ pub fn run(args: &MeasureArgs) -> Result<()> {
         bin: args.bin,
         fit_range: args.fit_range,
         fermions,
+        on_damage: crate::verify::on_damage(args.no_verify),
     };
+    crate::verify::warn_skipped(&args.files, args.no_verify)?;
     let measured = measure(&args.files, &options)?;
     let modes = crate::mode_report::ModeReport::of(args, &measured)?;
     let m = match measured {

@@ -53,6 +53,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
     let options = MeasureOptions {
         skip: args.skip,
         bin: args.bin,
+        on_damage: crate::verify::on_damage(args.no_verify),
         ..Default::default()
     };
     let mut points = Vec::new();
@@ -63,6 +64,7 @@ pub fn run(args: &MeasureArgs, dir: &Path) -> Result<()> {
             missing.push(p.name.clone());
             continue;
         }
+        crate::verify::warn_skipped(&files, args.no_verify)?;
         let values = p
             .assignments
             .iter()
@@ -191,7 +193,15 @@ fn reweight(args: &MeasureArgs, keys: &[String], points: &[Point]) -> Result<Vec
         let series = members
             .iter()
             .flat_map(|p| p.files.iter().map(move |f| (p, f)))
-            .map(|(p, f)| read_point(f, coupling, args.skip).with_context(|| p.name.clone()))
+            .map(|(p, f)| {
+                read_point(
+                    f,
+                    coupling,
+                    args.skip,
+                    crate::verify::on_damage(args.no_verify),
+                )
+                .with_context(|| p.name.clone())
+            })
             .collect::<Result<Vec<_>>>()?;
         let family = ReweightedFamily::new(coupling, series, args.blocks)
             .with_context(|| format!("reweighting {}", label(&group)))?;
@@ -261,7 +271,15 @@ pub fn run_files(args: &MeasureArgs) -> Result<()> {
     let series = args
         .files
         .iter()
-        .map(|f| read_point(f, coupling, args.skip).with_context(|| f.display().to_string()))
+        .map(|f| {
+            read_point(
+                f,
+                coupling,
+                args.skip,
+                crate::verify::on_damage(args.no_verify),
+            )
+            .with_context(|| f.display().to_string())
+        })
         .collect::<Result<Vec<_>>>()?;
     let family = ReweightedFamily::new(coupling, series, args.blocks)?;
     let curves = family.curves(&targets);

@@ -25,7 +25,12 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     // (task, file, stored config text, chains) of every input, in task order.
     let mut tasks = Vec::new();
     for file in &files {
-        let reader = EnsembleReader::open(file).with_context(|| format!("{}", file.display()))?;
+        let reader = EnsembleReader::open_with(file, crate::verify::on_damage(args.no_verify))
+            .with_context(|| format!("{}", file.display()))?;
+        let skipped = reader.skipped()?;
+        for d in &skipped {
+            tracing::warn!("{}: skipping damaged rows: {d}", file.display());
+        }
         let meta = reader.meta();
         let text = meta.config_text.clone();
         let config = Config::from_text(&text, file, &[])
@@ -40,7 +45,13 @@ pub fn run(args: &MergeArgs) -> Result<()> {
             .ensemble_plan()
             .expect("an ensemble's config plans one");
         for c in 0..meta.n_chains {
-            let n = reader.chain_len(c)?;
+            // Rows left out as damaged were stored: they count towards a finished task.
+            let lost: usize = skipped
+                .iter()
+                .filter(|d| d.chain == c)
+                .map(|d| d.rows.len())
+                .sum();
+            let n = reader.chain_len(c)? + lost;
             if meta.n_chains != plan.chains || n != plan.records() {
                 bail!(
                     "{}: task {task} is unfinished (chain {c} holds {n} of {} records); finish \
@@ -90,7 +101,12 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     meta.n_chains = total;
     meta.config_text = merged.to_toml();
     let paths: Vec<&Path> = tasks.iter().map(|t| t.1.as_path()).collect();
-    merge_ensembles(&args.out, &paths, &meta)?;
+    merge_ensembles(
+        &args.out,
+        &paths,
+        &meta,
+        crate::verify::on_damage(args.no_verify),
+    )?;
     if let Some((arrays, attrs)) = side {
         lft_io::store_group(&args.out, ANNEAL_GROUP, &arrays, &attrs)
             .with_context(|| format!("{}: storing the per-pass records", args.out.display()))?;

@@ -42,12 +42,15 @@ fn aborted_run_resumes_to_identical_bytes() {
             assert_eq!(r.read_configs(c, 0, n).unwrap().len(), n * 16);
         }
     }
+    // The aborted file verifies (rows of an interrupted round are not damage).
+    assert_verifies(dir.path(), "out/ens.h5");
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         std::fs::read(&path).unwrap() == reference,
         "resumed file differs from uninterrupted run"
     );
+    assert_verifies(dir.path(), "out/ens.h5");
     // Running a finished config again changes nothing.
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -97,12 +100,18 @@ fn killed_run_leaves_whole_configurations_and_resumes_to_identical_bytes() {
         "{total} trajectories stored: every complete round"
     );
     drop(r);
+    // Killed inside an append, the file still verifies: a round without its checksum record
+    // is not part of the chain.
+    assert_verifies(dir.path(), "out/ens.h5");
     let o = lft(dir.path(), &["run", "config.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         std::fs::read(&path).unwrap() == reference,
         "resumed file differs from uninterrupted run"
     );
+    let resumed = assert_verifies(dir.path(), "out/ens.h5");
+    assert_eq!(resumed["configurations"], 60000);
+    assert_eq!(resumed["uncommitted"], 0);
 }
 
 /// Raising hmc.trajectories on a finished file extends the chains; the result is the file a

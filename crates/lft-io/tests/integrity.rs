@@ -95,18 +95,7 @@ fn write_file(path: &Path) {
 
 /// The byte offset in the file of byte `byte` of row `row` of a chain's dataset.
 fn offset_of(path: &Path, chain: usize, dataset: &str, row: usize, byte: usize) -> u64 {
-    let f = hdf5_pure::File::open(path).unwrap();
-    let d = f.dataset(&format!("chains/{chain}/{dataset}")).unwrap();
-    let chunk_rows = d.chunk_shape().unwrap().unwrap()[0] as usize;
-    let width = d.element_size().unwrap() as usize;
-    let chunk = d
-        .chunks()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.offset[0] as usize == row / chunk_rows * chunk_rows)
-        .expect("the row's chunk");
-    assert!(byte < width);
-    chunk.address + ((row % chunk_rows) * width + byte) as u64
+    lft_io::ensemble::row_offset(path, chain, dataset, row).unwrap() + byte as u64
 }
 
 /// Every byte of stored rows of the per-configuration datasets and checksums, as
@@ -383,17 +372,27 @@ fn merged_files_verify_and_damaged_inputs_are_refused() {
     let out = dir.path().join("ab.h5");
     let mut m = meta(4);
     m.n_chains = 4;
-    merge_ensembles(&out, &[&a, &b], &m).unwrap();
+    merge_ensembles(&out, &[&a, &b], &m, OnDamage::Stop).unwrap();
     let v = EnsembleReader::open(&out).unwrap().verify().unwrap();
     assert!(v.is_clean() && v.checksums, "{v:?}");
     assert_eq!((v.chains, v.configurations), (4, 4 * ROWS));
 
     flip(&b, offset_of(&b, 0, "configs", 3, 100), 0x01);
     let out = dir.path().join("ab2.h5");
-    let err = merge_ensembles(&out, &[&a, &b], &m).unwrap_err();
+    let err = merge_ensembles(&out, &[&a, &b], &m, OnDamage::Stop).unwrap_err();
     assert!(matches!(err, EnsembleError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("b.h5"), "{err}");
     assert!(!out.exists());
+    // Skipping damage salvages the rest: a clean file without that round.
+    merge_ensembles(&out, &[&a, &b], &m, OnDamage::Skip).unwrap();
+    let v = EnsembleReader::open(&out).unwrap().verify().unwrap();
+    assert!(v.is_clean(), "{v:?}");
+    assert_eq!(v.configurations, 4 * ROWS - ROUND);
+    let r = EnsembleReader::open(&out).unwrap();
+    assert_eq!(
+        r.read_block(2, 0, ROWS - ROUND).unwrap().row(0),
+        block(0, ROUND, ROUND + 1).row(0)
+    );
 }
 
 /// A file written by lft before checksums (tests/data, gzipped): read as before, verified

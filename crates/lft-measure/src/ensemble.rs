@@ -4,7 +4,7 @@
 use crate::fermion::{CondensateMethod, FermionMeasurer, FermionObservables};
 use crate::observables::{config_observables, two_point};
 use crate::{AnalysisOptions, ChainSeries, Geometry, Measurement, SamplerSummary, analyze};
-use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, SamplerKind};
+use lft_io::{EnsembleError, EnsembleMeta, EnsembleReader, OnDamage, SamplerKind};
 use lft_lattice::{Complex64, Lattice, LatticeFft, stream_rng};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,8 @@ pub struct MeasureOptions {
     pub fit_range: Option<(usize, usize)>,
     /// Fermionic observables of Yukawa ensembles.
     pub fermions: FermionChoice,
+    /// What reading a damaged round does: stop (default) or leave it out.
+    pub on_damage: OnDamage,
 }
 
 /// Whether and how `lft measure` computes the condensate of Yukawa ensembles.
@@ -62,7 +64,7 @@ pub fn measure_files(
 ) -> Result<Measurement, MeasureError> {
     let readers = paths
         .iter()
-        .map(|p| EnsembleReader::open(p))
+        .map(|p| EnsembleReader::open_with(p, options.on_damage))
         .collect::<Result<Vec<_>, _>>()?;
     let first = readers
         .first()
@@ -122,6 +124,8 @@ pub fn measure_files(
                 fermion,
             )?);
             sampler.add(r, c, options.skip)?;
+            // What was not read (generator states, rows skipped) is checked too.
+            r.check_unread(c)?;
         }
     }
     if chains.iter().all(|c| c.magnetization.len() < 2) {

@@ -313,6 +313,8 @@ pub(crate) fn measure_gauge(
                 chains.push(s);
             }
             sampler.add(r, c, skip)?;
+            // What was not read (generator states, rows skipped) is checked too.
+            r.check_unread(c)?;
         }
     }
     if chains.is_empty() {

@@ -30,7 +30,7 @@ pub fn measure(paths: &[PathBuf], options: &MeasureOptions) -> Result<Measured, 
     }
     let readers = paths
         .iter()
-        .map(|p| EnsembleReader::open(p))
+        .map(|p| EnsembleReader::open_with(p, options.on_damage))
         .collect::<Result<Vec<_>, _>>()?;
     for r in &readers[1..] {
         check_compatible(readers[0].path(), readers[0].meta(), r.path(), r.meta())?;

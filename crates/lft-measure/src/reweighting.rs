@@ -16,7 +16,7 @@
 //! each κ (χ₂ ∝ κ, ⟨|M|⟩ ∝ √κ, U₄ unchanged), so they pass through the per-point results.
 
 use crate::MeasureError;
-use lft_io::{EnsembleReader, StoredCouplings};
+use lft_io::{EnsembleReader, OnDamage, StoredCouplings};
 use lft_lattice::Lattice;
 use lft_lattice::gauge::{plaquette_angles, wrap_plaquette};
 use lft_stats::{JackknifeCurve, LinearFamily, Reweighted, Reweighter};
@@ -86,13 +86,15 @@ pub struct PointSeries {
     pub volume: usize,
 }
 
-/// Reads the configurations of `path` (after `skip` per chain) into the series of `coupling`.
+/// Reads the configurations of `path` (after `skip` per chain) into the series of `coupling`;
+/// damaged rounds stop the read or are left out, as `on_damage` says.
 pub fn read_point(
     path: &Path,
     coupling: LinearCoupling,
     skip: usize,
+    on_damage: OnDamage,
 ) -> Result<PointSeries, MeasureError> {
-    let reader = EnsembleReader::open(path)?;
+    let reader = EnsembleReader::open_with(path, on_damage)?;
     let meta = reader.meta().clone();
     let incompatible = |message: String| MeasureError::Incompatible {
         path: path.to_path_buf(),
@@ -182,6 +184,10 @@ pub fn read_point(
                 series.push(value);
             }
         }
+    }
+    for chain in 0..meta.n_chains {
+        // What was not read (generator states, columns, rows skipped) is checked too.
+        reader.check_unread(chain)?;
     }
     if out.conjugate.len() < 2 {
         return Err(incompatible(format!(

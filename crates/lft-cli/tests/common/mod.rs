@@ -114,3 +114,24 @@ configs = 10
 [output]
 path = "out/ens.h5"
 "#;
+
+/// Asserts that `lft verify --json FILE` (run in `dir`) finds the file undamaged and carrying
+/// checksums; returns its JSON entry.
+pub fn assert_verifies(dir: &Path, file: &str) -> serde_json::Value {
+    let o = lft(dir, &["verify", "--json", file]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "lft verify {file}: {out}{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entry = v["files"][0].clone();
+    assert_eq!(entry["status"], "ok", "{entry}");
+    assert_eq!(entry["checksums"], true, "{entry}");
+    entry
+}
+
+/// XORs byte `byte` of row `row` of a chain's dataset in the ensemble at `path` with `mask`.
+pub fn damage(path: &Path, chain: usize, dataset: &str, row: usize, byte: usize, mask: u8) {
+    let at = lft_io::ensemble::row_offset(path, chain, dataset, row).unwrap() as usize + byte;
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[at] ^= mask;
+    std::fs::write(path, bytes).unwrap();
+}

@@ -4,17 +4,20 @@
 
 use super::canonical::{begin_staged, commit_staged};
 use super::layout;
-use super::{EnsembleError, EnsembleMeta, EnsembleReader};
+use super::{EnsembleError, EnsembleMeta, EnsembleReader, OnDamage};
 use std::path::Path;
 
 /// Writes `out` with the chains of `inputs` in order (chain c of input k becomes chain
 /// Σ_{j<k} n_j + c) and the root attributes `meta` (whose `n_chains` must be the total).
 /// Every input must be of `meta`'s sampler and volume. `out` must not exist; it appears only
-/// when complete (written beside it, then renamed), and no input is changed.
+/// when complete (written beside it, then renamed), and no input is changed. Inputs are read
+/// checked: damage stops the merge, or with [`OnDamage::Skip`] the damaged rounds are left
+/// out. The merged file carries checksums of its own.
 pub fn merge_ensembles(
     out: &Path,
     inputs: &[&Path],
     meta: &EnsembleMeta,
+    on_damage: OnDamage,
 ) -> Result<(), EnsembleError> {
     let usage = |path: &Path, message: String| EnsembleError::Usage {
         path: path.to_path_buf(),
@@ -25,7 +28,7 @@ pub fn merge_ensembles(
     }
     let readers = inputs
         .iter()
-        .map(|p| EnsembleReader::open(p))
+        .map(|p| EnsembleReader::open_with(p, on_damage))
         .collect::<Result<Vec<_>, _>>()?;
     // (reader, chain within it) of every merged chain.
     let mut sources = Vec::new();

@@ -31,6 +31,8 @@ pub use measurements::{
 pub use merge::merge_ensembles;
 pub use reader::{EnsembleReader, OnDamage};
 pub use store::EnsembleStore;
+#[doc(hidden)]
+pub use verify::row_offset;
 pub use writer::EnsembleWriter;
 
 pub use lft_records::{ChainMeta, ChainSettings, Integrator, RecordBlock, SamplerKind};

@@ -404,6 +404,41 @@ impl EnsembleReader {
         Ok(out)
     }
 
+    /// Checks the rounds of every per-configuration dataset of the chain that this reader has
+    /// not read yet (a measurement that read the configurations and columns, say, checks the
+    /// generator states this way): damage is an [`EnsembleError::Corrupt`] as on a read. A
+    /// no-op for a file without checksums and for [`OnDamage::Skip`] (which checked all).
+    pub fn check_unread(&self, chain: usize) -> Result<(), EnsembleError> {
+        let index = self.index(chain)?;
+        let (Some(rounds), OnDamage::Stop) = (&index.rounds, self.on_damage) else {
+            return Ok(());
+        };
+        for (d, name) in self.record_names().into_iter().enumerate() {
+            let per_window = ((4 << 20) / layout::row_bytes(name, self.meta.volume())).max(1);
+            let unread: Vec<usize> = {
+                let done = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                (0..rounds.len())
+                    .filter(|&r| !done.contains(&(chain, d, r)))
+                    .collect()
+            };
+            let mut i = 0;
+            while i < unread.len() {
+                let first = rounds[unread[i]].first_row;
+                let mut j = i + 1;
+                while j < unread.len()
+                    && unread[j] == unread[j - 1] + 1
+                    && rounds[unread[j]].row_range().end - first <= per_window
+                {
+                    j += 1;
+                }
+                let end = rounds[unread[j - 1]].row_range().end;
+                self.checked_rows(chain, name, rounds, first..end)?;
+                i = j;
+            }
+        }
+        Ok(())
+    }
+
     /// Rows `rows` of a dataset, after checking every round they touch that this reader has
     /// not checked yet (reading those rounds whole).
     fn checked_rows(

@@ -94,3 +94,31 @@ impl EnsembleReader {
         Ok(damage)
     }
 }
+
+/// The byte offset in the file of row `row` of a chain's per-configuration dataset (or of its
+/// `checksums`): where a test damages it, or a user looks with a hex editor.
+#[doc(hidden)]
+pub fn row_offset(
+    path: &std::path::Path,
+    chain: usize,
+    dataset: &str,
+    row: usize,
+) -> Result<u64, EnsembleError> {
+    let reader = EnsembleReader::open(path)?;
+    let d = reader.dataset(chain, dataset)?;
+    let h5 = super::reader::h5_err(path);
+    let chunk_rows =
+        d.chunk_shape()
+            .map_err(&h5)?
+            .and_then(|s| s.first().copied())
+            .ok_or_else(|| reader.damaged(format!("`{dataset}` is not chunked")))? as usize;
+    let width = d.element_size().map_err(&h5)? as usize;
+    let first = row / chunk_rows * chunk_rows;
+    let chunk = d
+        .chunks()
+        .map_err(&h5)?
+        .into_iter()
+        .find(|c| c.offset.first() == Some(&(first as u64)))
+        .ok_or_else(|| reader.damaged(format!("no stored chunk holds row {row} of `{dataset}`")))?;
+    Ok(chunk.address + ((row - first) * width) as u64)
+}
