@@ -69,13 +69,26 @@ fn merged_tasks_are_the_file_of_one_run_with_all_their_chains() {
     assert_verifies(dir.path(), "merged.h5");
 
     // A damaged task is refused by name; --no-verify merges the rest, with a warning.
-    damage(&dir.path().join("out/ens/task-0001.h5"), 0, "configs", 7, 3, 0x20);
+    damage(
+        &dir.path().join("out/ens/task-0001.h5"),
+        0,
+        "configs",
+        7,
+        3,
+        0x20,
+    );
     let o = lft(dir.path(), &["merge", "salvaged.h5", "out/ens"]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("task-0001.h5") && err.contains("`configs`"), "{err}");
+    assert!(
+        err.contains("task-0001.h5") && err.contains("`configs`"),
+        "{err}"
+    );
     assert!(!dir.path().join("salvaged.h5").exists());
-    let o = lft(dir.path(), &["merge", "salvaged.h5", "out/ens", "--no-verify"]);
+    let o = lft(
+        dir.path(),
+        &["merge", "salvaged.h5", "out/ens", "--no-verify"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("skipping damaged rows: chain 0, dataset `configs`"));
     let v = assert_verifies(dir.path(), "salvaged.h5");

@@ -450,3 +450,84 @@ fn files_written_before_checksums_are_read_and_checked_for_what_they_hold() {
         "{v:?}"
     );
 }
+
+/// What the values tell beyond the checksums (a sampler that wrote a bad value computes a
+/// valid checksum of it): a U(1) configuration whose topological charge is not an integer, or
+/// with a non-finite link angle, is named; a merely different angle is not (Q stays integer).
+#[test]
+fn gauge_configurations_with_a_non_integer_charge_are_named() {
+    use lft_io::ensemble::{RoundChecksum, crc32};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u1.h5");
+    let meta = EnsembleMeta {
+        shape: vec![4, 4],
+        action_kind: "u1".into(),
+        couplings: StoredCouplings::U1 {
+            beta: 2.0,
+            fermions: None,
+        },
+        sampler: SamplerKind::Heatbath,
+        ..meta(1)
+    };
+    let links = 2 * 16;
+    let chain = ChainMeta {
+        settings: ChainSettings::Heatbath { overrelaxation: 1 },
+        save_every: 1,
+        start_config: vec![0.0; links],
+        start_rng: RngState::of(&stream_rng(1, 0)),
+    };
+    let mut w = EnsembleWriter::create(&path, &meta, std::slice::from_ref(&chain)).unwrap();
+    let mut b = RecordBlock::new(0, SamplerKind::Heatbath, links);
+    for i in 0..6 {
+        let config: Vec<f64> = (0..links)
+            .map(|l| ((i * links + l) as f64 * 2.1).sin() * 3.0)
+            .collect();
+        b.push(
+            &config,
+            &[-1.0],
+            true,
+            RngState::of(&stream_rng(2, i as u64)),
+        );
+    }
+    w.append_block(&b).unwrap();
+    w.close().unwrap();
+    assert!(
+        EnsembleReader::open(&path)
+            .unwrap()
+            .verify()
+            .unwrap()
+            .is_clean()
+    );
+
+    // Sets link 5 of configuration `row` to `value` and stores the checksums of the result.
+    let rewrite = |value: f64, row: usize| {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = lft_io::ensemble::row_offset(&path, 0, "configs", row).unwrap() as usize + 8 * 5;
+        bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        let start = lft_io::ensemble::row_offset(&path, 0, "configs", 0).unwrap() as usize;
+        let round = crc32(&bytes[start..start + 6 * links * 8]);
+        let rec = lft_io::ensemble::row_offset(&path, 0, "checksums", 0).unwrap() as usize;
+        let width = 8 * RoundChecksum::width(4); // configs, action, accepted, rng_state
+        let mut record = RoundChecksum::from_bytes(&bytes[rec..rec + width], 4).unwrap();
+        record.crcs[0] = round;
+        let mut encoded = Vec::new();
+        record.write_bytes(&mut encoded);
+        bytes[rec..rec + width].copy_from_slice(&encoded);
+        std::fs::write(&path, bytes).unwrap();
+        EnsembleReader::open(&path).unwrap().verify().unwrap()
+    };
+    let v = rewrite(1.234, 2);
+    assert!(v.is_clean(), "another angle is still a U(1) field: {v:?}");
+    for (value, row) in [(1e17, 3), (f64::NAN, 4)] {
+        let v = rewrite(value, row);
+        assert_eq!(v.damage.len(), 1, "{value}: {:?}", v.damage);
+        let d = &v.damage[0];
+        assert_eq!(
+            (d.dataset.as_str(), d.rows.clone(), d.kind),
+            ("configs", row..row + 1, DamageKind::Value),
+            "{d}"
+        );
+        assert!(d.detail.contains("topological charge"), "{d}");
+        rewrite(0.5, row);
+    }
+}
