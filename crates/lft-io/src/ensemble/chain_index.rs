@@ -70,7 +70,7 @@ impl ChainIndex {
         let Some(records) = read_records(reader, chain)? else {
             return Ok(Self {
                 rounds: None,
-                kept: vec![0..stored],
+                kept: std::iter::once(0..stored).collect(),
                 skipped: Vec::new(),
             });
         };
@@ -83,7 +83,7 @@ impl ChainIndex {
                     return Err(reader.corrupt(short_dataset(reader, chain, &records)?));
                 }
                 Ok(Self {
-                    kept: vec![0..records.covered],
+                    kept: std::iter::once(0..records.covered).collect(),
                     rounds: Some(records.rounds),
                     skipped: Vec::new(),
                 })
