@@ -130,6 +130,23 @@ fn files_before_checksums_and_foreign_files() {
     let o = lft(dir.path(), &["info", "old.h5"]);
     assert!(stdout(&o).contains("checksums     none"), "{}", stdout(&o));
 
+    // Extended by a run of its own config, it is rewritten with checksums.
+    let text = lft_io::EnsembleReader::open(&dir.path().join("old.h5"))
+        .unwrap()
+        .meta()
+        .config_text
+        .clone();
+    assert!(text.contains("trajectories = 30") && text.contains("/tmp/legacy.h5"));
+    let text = text
+        .replace("trajectories = 30", "trajectories = 40")
+        .replace("/tmp/legacy.h5", "extended.h5");
+    std::fs::write(dir.path().join("old.toml"), text).unwrap();
+    std::fs::copy(dir.path().join("old.h5"), dir.path().join("extended.h5")).unwrap();
+    let o = lft(dir.path(), &["run", "old.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = assert_verifies(dir.path(), "extended.h5");
+    assert_eq!(v["configurations"], 80);
+
     let o = lft(
         dir.path(),
         &["verify", "--json", "old.h5", "notes.h5", "missing.h5"],
