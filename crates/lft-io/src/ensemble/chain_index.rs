@@ -67,7 +67,7 @@ impl ChainIndex {
             .into_iter()
             .min()
             .unwrap_or(0);
-        let Some(records) = read_records(reader, chain)? else {
+        let Some(records) = read_records(reader, chain, stored)? else {
             return Ok(Self {
                 rounds: None,
                 kept: std::iter::once(0..stored).collect(),
@@ -150,9 +150,11 @@ fn short_dataset(
 /// The chain's checksum records, or `None` for a file written before checksums. Records that
 /// fail their own check or break the sequence of rows become damage, with the rows they
 /// should have covered (inferred from their neighbours).
+/// `stored` is the length of the chain's shortest dataset.
 pub(super) fn read_records(
     reader: &EnsembleReader,
     chain: usize,
+    stored: usize,
 ) -> Result<Option<StoredRounds>, EnsembleError> {
     let path = layout::chain_dataset(chain, CHECKSUMS);
     let Ok(dataset) = reader.file.dataset(&path) else {
@@ -174,11 +176,6 @@ pub(super) fn read_records(
         .map(|b| RoundChecksum::from_bytes(b, datasets))
         .collect();
     let round = layout::round_rows(reader.meta.volume());
-    let stored = reader
-        .dataset_lengths(chain)?
-        .into_iter()
-        .min()
-        .unwrap_or(0);
     let mut out = StoredRounds {
         rounds: Vec::new(),
         numbers: Vec::new(),

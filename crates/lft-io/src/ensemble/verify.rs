@@ -41,7 +41,7 @@ impl EnsembleReader {
             let lengths = self.dataset_lengths(chain)?;
             let stored = lengths.iter().copied().min().unwrap_or(0);
             let longest = lengths.iter().copied().max().unwrap_or(0);
-            match read_records(self, chain)? {
+            match read_records(self, chain, stored)? {
                 Some(records) => {
                     v.rounds += records.rounds.len() + records.damage.len();
                     v.damage.extend(records.damage.iter().cloned());

@@ -237,32 +237,7 @@ impl EnsembleWriter {
     /// Opens an existing ensemble for appending (takes an exclusive lock on it). The file must
     /// carry checksums and hold whole rounds only (as a finished or rewritten file does).
     pub fn open_append(path: &Path) -> Result<Self, EnsembleError> {
-        let reader = EnsembleReader::open(path)?;
-        let meta = reader.meta().clone();
-        let mut rows = Vec::new();
-        for c in 0..meta.n_chains {
-            let lengths = reader.dataset_lengths(c)?;
-            let n = reader.chain_len(c)?;
-            if !reader.has_checksums(c)? {
-                return Err(EnsembleError::Usage {
-                    path: path.to_path_buf(),
-                    message: "was written before lft stored checksums; appending to it would \
-                              leave rounds without them (a resume rewrites it with checksums)"
-                        .into(),
-                });
-            }
-            if lengths.iter().any(|&l| l != n) {
-                return Err(EnsembleError::Damaged {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "chain {c}: datasets of {lengths:?} rows, {n} complete (an interrupted \
-                         append; a resume rewrites the file)"
-                    ),
-                });
-            }
-            rows.push(n);
-        }
-        drop(reader);
+        let meta = EnsembleReader::open(path)?.meta().clone();
         let fapl = FileAccessProperties::new().with_sync_policy(SyncPolicy::OnClose);
         let file = hdf5_pure::File::open_rw_with_options(path, fapl).map_err(|e| match e {
             hdf5_pure::Error::FileLocked { .. } => EnsembleError::Usage {
@@ -278,10 +253,51 @@ impl EnsembleWriter {
         };
         let datasets = (0..meta.n_chains)
             .map(|c| names.iter().map(|name| open(c, name)).collect())
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<Vec<_>>, _>>()?;
         let checksums = (0..meta.n_chains)
-            .map(|c| open(c, CHECKSUMS))
+            .map(|c| {
+                open(c, CHECKSUMS).map_err(|_| EnsembleError::Usage {
+                    path: path.to_path_buf(),
+                    message: "was written before lft stored checksums; appending to it would \
+                              leave rounds without them (a resume rewrites it with checksums)"
+                        .into(),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
+        // Every dataset must end where the last checksum record does (a file a crash left
+        // uneven is rewritten by the resume first).
+        let mut rows = Vec::new();
+        for (c, (handles, sums)) in datasets.iter().zip(&checksums).enumerate() {
+            let length = |d: &hdf5_pure::Dataset| -> Result<usize, EnsembleError> {
+                let shape = d.shape().map_err(h5_err(path))?;
+                Ok(shape.first().copied().unwrap_or(0) as usize)
+            };
+            let records = length(sums)?;
+            let covered = match records {
+                0 => 0,
+                r => {
+                    let bytes = sums.read_raw_rows(r as u64 - 1, 1).map_err(h5_err(path))?;
+                    let last = RoundChecksum::from_bytes(&bytes, names.len()).map_err(|e| {
+                        EnsembleError::Damaged {
+                            path: path.to_path_buf(),
+                            message: format!("chain {c}: the last checksum record: {e}"),
+                        }
+                    })?;
+                    last.row_range().end
+                }
+            };
+            let lengths = handles.iter().map(length).collect::<Result<Vec<_>, _>>()?;
+            if lengths.iter().any(|&l| l != covered) {
+                return Err(EnsembleError::Damaged {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "chain {c}: datasets of {lengths:?} rows, {covered} complete (an \
+                         interrupted append; a resume rewrites the file)"
+                    ),
+                });
+            }
+            rows.push(covered);
+        }
         Ok(Self {
             path: path.to_path_buf(),
             volume: meta.volume(),
