@@ -134,6 +134,11 @@ fn flip(path: &Path, at: u64, mask: u8) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// `EnsembleReader::verify` of the file at `path`.
+fn verification(path: &Path) -> lft_io::Verification {
+    EnsembleReader::open(path).unwrap().verify().unwrap()
+}
+
 fn fresh(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     write_file(&path);
@@ -144,7 +149,7 @@ fn fresh(dir: &Path, name: &str) -> PathBuf {
 fn an_undamaged_file_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
     let path = fresh(dir.path(), "e.h5");
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert!(v.is_clean(), "{:?}", v.damage);
     assert!(v.checksums);
     assert_eq!((v.chains, v.configurations, v.rounds), (2, 2 * ROWS, 4));
@@ -171,7 +176,7 @@ fn one_flipped_bit_is_named_where_it_is() {
         let path = fresh(dir.path(), &format!("{dataset}.h5"));
         flip(&path, offset_of(&path, chain, dataset, row, byte), mask);
 
-        let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+        let v = verification(&path);
         assert_eq!(v.damage.len(), 1, "{dataset}: {:?}", v.damage);
         let d = &v.damage[0];
         assert_eq!(
@@ -213,13 +218,7 @@ fn one_flipped_bit_is_named_where_it_is() {
 
         // Put back, it verifies again.
         flip(&path, offset_of(&path, chain, dataset, row, byte), mask);
-        assert!(
-            EnsembleReader::open(&path)
-                .unwrap()
-                .verify()
-                .unwrap()
-                .is_clean()
-        );
+        assert!(verification(&path).is_clean());
     }
 }
 
@@ -228,7 +227,7 @@ fn a_damaged_checksum_record_and_start_field_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = fresh(dir.path(), "record.h5");
     flip(&path, offset_of(&path, 0, "checksums", 1, 8 + 2), 0x04);
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert_eq!(v.damage.len(), 1, "{:?}", v.damage);
     let d = &v.damage[0];
     assert_eq!(
@@ -254,7 +253,7 @@ fn a_damaged_checksum_record_and_start_field_are_named() {
         .position(|w| w == needle)
         .expect("the start field of chain 1");
     flip(&path, at as u64 + 8 * 2 + 1, 0x20);
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert_eq!(v.damage.len(), 1, "{:?}", v.damage);
     assert_eq!(
         (v.damage[0].chain, v.damage[0].dataset.as_str()),
@@ -294,7 +293,7 @@ fn two_hundred_random_byte_flips_are_all_detected() {
         assert!(k < width);
         let mask = (draw_u64(&mut rng) % 255 + 1) as u8;
         flip(&path, at + k as u64, mask);
-        let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+        let v = verification(&path);
         assert!(
             !v.damage.is_empty(),
             "trial {trial}: {name} chain {chain} row {row} byte {k} ^ {mask:#04x} unseen"
@@ -318,13 +317,7 @@ fn two_hundred_random_byte_flips_are_all_detected() {
         );
         flip(&path, at + k as u64, mask);
     }
-    assert!(
-        EnsembleReader::open(&path)
-            .unwrap()
-            .verify()
-            .unwrap()
-            .is_clean()
-    );
+    assert!(verification(&path).is_clean());
 }
 
 /// A crash mid-append leaves rows without their checksum record: they are not part of the
@@ -343,7 +336,7 @@ fn an_interrupted_round_is_uncommitted_and_the_rewrite_verifies() {
             .unwrap();
         f.close().unwrap();
     }
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert!(v.is_clean(), "{:?}", v.damage);
     assert_eq!(v.uncommitted, 3);
     assert_eq!(
@@ -352,7 +345,7 @@ fn an_interrupted_round_is_uncommitted_and_the_rewrite_verifies() {
     );
     assert!(EnsembleWriter::open_append(&path).is_err());
     rewrite_canonical(&path, None, None).unwrap();
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert!(v.is_clean() && v.uncommitted == 0, "{v:?}");
     let clean = fresh(dir.path(), "clean.h5");
     rewrite_canonical(&clean, None, None).unwrap();
@@ -373,7 +366,7 @@ fn merged_files_verify_and_damaged_inputs_are_refused() {
     let mut m = meta(4);
     m.n_chains = 4;
     merge_ensembles(&out, &[&a, &b], &m, OnDamage::Stop).unwrap();
-    let v = EnsembleReader::open(&out).unwrap().verify().unwrap();
+    let v = verification(&out);
     assert!(v.is_clean() && v.checksums, "{v:?}");
     assert_eq!((v.chains, v.configurations), (4, 4 * ROWS));
 
@@ -385,7 +378,7 @@ fn merged_files_verify_and_damaged_inputs_are_refused() {
     assert!(!out.exists());
     // Skipping damage salvages the rest: a clean file without that round.
     merge_ensembles(&out, &[&a, &b], &m, OnDamage::Skip).unwrap();
-    let v = EnsembleReader::open(&out).unwrap().verify().unwrap();
+    let v = verification(&out);
     assert!(v.is_clean(), "{v:?}");
     assert_eq!(v.configurations, 4 * ROWS - ROUND);
     let r = EnsembleReader::open(&out).unwrap();
@@ -426,7 +419,7 @@ fn files_written_before_checksums_are_read_and_checked_for_what_they_hold() {
     bytes[at + 7] |= 0x7F;
     bytes[at + 6] |= 0xF0;
     std::fs::write(&path, &bytes).unwrap();
-    let v = EnsembleReader::open(&path).unwrap().verify().unwrap();
+    let v = verification(&path);
     assert_eq!(v.damage.len(), 1, "{:?}", v.damage);
     let d = &v.damage[0];
     assert_eq!(
@@ -491,13 +484,7 @@ fn gauge_configurations_with_a_non_integer_charge_are_named() {
     }
     w.append_block(&b).unwrap();
     w.close().unwrap();
-    assert!(
-        EnsembleReader::open(&path)
-            .unwrap()
-            .verify()
-            .unwrap()
-            .is_clean()
-    );
+    assert!(verification(&path).is_clean());
 
     // Sets link 5 of configuration `row` to `value` and stores the checksums of the result.
     let rewrite = |value: f64, row: usize| {
@@ -514,7 +501,7 @@ fn gauge_configurations_with_a_non_integer_charge_are_named() {
         record.write_bytes(&mut encoded);
         bytes[rec..rec + width].copy_from_slice(&encoded);
         std::fs::write(&path, bytes).unwrap();
-        EnsembleReader::open(&path).unwrap().verify().unwrap()
+        verification(&path)
     };
     let v = rewrite(1.234, 2);
     assert!(v.is_clean(), "another angle is still a U(1) field: {v:?}");

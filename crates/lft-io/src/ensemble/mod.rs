@@ -9,6 +9,7 @@
 mod attrs;
 mod canonical;
 mod chain_index;
+mod checked;
 mod checksums;
 mod damage;
 mod layout;

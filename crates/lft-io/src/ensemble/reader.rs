@@ -28,9 +28,9 @@ pub struct EnsembleReader {
     pub(super) meta: EnsembleMeta,
     pub(super) on_damage: OnDamage,
     /// Per chain: its rounds and the rows it is read as (loaded on first use).
-    chains: Vec<OnceLock<ChainIndex>>,
+    pub(super) chains: Vec<OnceLock<ChainIndex>>,
     /// (chain, dataset index, round) of every round checked so far.
-    verified: Mutex<HashSet<(usize, usize, usize)>>,
+    pub(super) verified: Mutex<HashSet<(usize, usize, usize)>>,
 }
 
 /// What a reader does with a round whose data fail their checksum.
@@ -328,39 +328,6 @@ impl EnsembleReader {
             .collect()
     }
 
-    /// Complete trajectories of a chain: the rows its checksums cover (a round is complete once
-    /// its checksum record is written, after its data), or for a file without checksums the
-    /// length of its shortest dataset (a crash during an append can leave earlier datasets
-    /// longer). Read with [`OnDamage::Skip`], the damaged rounds do not count.
-    pub fn chain_len(&self, chain: usize) -> Result<usize, EnsembleError> {
-        Ok(self.index(chain)?.len())
-    }
-
-    /// Whether the chain's rounds carry checksums (files written before them do not).
-    pub fn has_checksums(&self, chain: usize) -> Result<bool, EnsembleError> {
-        Ok(self.index(chain)?.rounds.is_some())
-    }
-
-    /// The damaged rounds left out of the chains (always empty with [`OnDamage::Stop`]).
-    pub fn skipped(&self) -> Result<Vec<Damage>, EnsembleError> {
-        let mut all = Vec::new();
-        for c in 0..self.meta.n_chains {
-            all.extend(self.index(c)?.skipped.iter().cloned());
-        }
-        Ok(all)
-    }
-
-    /// The chain's index, loaded on first use.
-    fn index(&self, chain: usize) -> Result<&ChainIndex, EnsembleError> {
-        self.check_chain(chain)?;
-        let cell = &self.chains[chain];
-        if let Some(index) = cell.get() {
-            return Ok(index);
-        }
-        let index = ChainIndex::load(self, chain)?;
-        Ok(cell.get_or_init(|| index))
-    }
-
     /// Raw little-endian bytes of rows [start, start + count) of a per-trajectory dataset as
     /// stored (no check).
     pub(super) fn stored_rows(
@@ -376,125 +343,6 @@ impl EnsembleReader {
         self.dataset(chain, name)?
             .read_raw_rows(start as u64, count as u64)
             .map_err(h5_err(&self.path))
-    }
-
-    /// Raw little-endian bytes of rows [start, start + count) of the chain as read (with
-    /// [`OnDamage::Skip`], damaged rounds left out), each round checked against its checksum.
-    pub(super) fn raw_rows(
-        &self,
-        chain: usize,
-        name: &str,
-        start: usize,
-        count: usize,
-    ) -> Result<Vec<u8>, EnsembleError> {
-        if count == 0 {
-            return Ok(Vec::new());
-        }
-        let index = self.index(chain)?;
-        let mut out = Vec::new();
-        for rows in index.stored_ranges(start, count) {
-            match (&index.rounds, self.on_damage) {
-                (Some(rounds), OnDamage::Stop) => {
-                    out.extend(self.checked_rows(chain, name, rounds, rows)?)
-                }
-                // Skip: every round was checked when the index was loaded.
-                _ => out.extend(self.stored_rows(chain, name, rows.start, rows.len())?),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Checks the rounds of every per-configuration dataset of the chain that this reader has
-    /// not read yet (a measurement that read the configurations and columns, say, checks the
-    /// generator states this way): damage is an [`EnsembleError::Corrupt`] as on a read. A
-    /// no-op for a file without checksums and for [`OnDamage::Skip`] (which checked all).
-    pub fn check_unread(&self, chain: usize) -> Result<(), EnsembleError> {
-        let index = self.index(chain)?;
-        let (Some(rounds), OnDamage::Stop) = (&index.rounds, self.on_damage) else {
-            return Ok(());
-        };
-        for (d, name) in self.record_names().into_iter().enumerate() {
-            let per_window = ((4 << 20) / layout::row_bytes(name, self.meta.volume())).max(1);
-            let unread: Vec<usize> = {
-                let done = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-                (0..rounds.len())
-                    .filter(|&r| !done.contains(&(chain, d, r)))
-                    .collect()
-            };
-            let mut i = 0;
-            while i < unread.len() {
-                let first = rounds[unread[i]].first_row;
-                let mut j = i + 1;
-                while j < unread.len()
-                    && unread[j] == unread[j - 1] + 1
-                    && rounds[unread[j]].row_range().end - first <= per_window
-                {
-                    j += 1;
-                }
-                let end = rounds[unread[j - 1]].row_range().end;
-                self.checked_rows(chain, name, rounds, first..end)?;
-                i = j;
-            }
-        }
-        Ok(())
-    }
-
-    /// Rows `rows` of a dataset, after checking every round they touch that this reader has
-    /// not checked yet (reading those rounds whole).
-    fn checked_rows(
-        &self,
-        chain: usize,
-        name: &str,
-        rounds: &[super::checksums::RoundChecksum],
-        rows: std::ops::Range<usize>,
-    ) -> Result<Vec<u8>, EnsembleError> {
-        let d = self
-            .record_names()
-            .iter()
-            .position(|&n| n == name)
-            .expect("a per-configuration dataset");
-        let r0 = rounds.partition_point(|r| r.row_range().end <= rows.start);
-        let r1 = rounds.partition_point(|r| r.first_row < rows.end);
-        let todo: Vec<usize> = {
-            let done = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            (r0..r1)
-                .filter(|&r| !done.contains(&(chain, d, r)))
-                .collect()
-        };
-        if todo.is_empty() {
-            return self.stored_rows(chain, name, rows.start, rows.len());
-        }
-        let a = rounds[r0].first_row.min(rows.start);
-        let b = rounds[r1 - 1].row_range().end.max(rows.end);
-        let bytes = self.stored_rows(chain, name, a, b - a)?;
-        let width = layout::row_bytes(name, self.meta.volume());
-        if bytes.len() != (b - a) * width {
-            return Err(self.corrupt(Damage {
-                chain,
-                dataset: name.into(),
-                rows: a..b,
-                round: None,
-                kind: DamageKind::Length,
-                detail: format!(
-                    "{} bytes read where {} rows of {width} bytes were expected",
-                    bytes.len(),
-                    b - a
-                ),
-            }));
-        }
-        for &r in &todo {
-            let round = &rounds[r];
-            let at = (round.first_row - a) * width;
-            let slice = &bytes[at..at + round.rows * width];
-            if let Some(damage) = super::chain_index::check_round(chain, name, d, r, round, slice) {
-                return Err(self.corrupt(damage));
-            }
-        }
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(todo.iter().map(|&r| (chain, d, r)));
-        Ok(bytes[(rows.start - a) * width..(rows.end - a) * width].to_vec())
     }
 
     pub(super) fn corrupt(&self, damage: Damage) -> EnsembleError {

@@ -1,6 +1,6 @@
 //! Checking a whole ensemble file: every round of every chain (`lft verify`).
 
-use super::chain_index::{check_chain, read_records, value_damage};
+use super::checked::{check_chain, read_records, value_damage};
 use super::damage::{Damage, DamageKind, Verification};
 use super::layout;
 use super::{EnsembleError, EnsembleReader};
