@@ -518,3 +518,30 @@ fn gauge_configurations_with_a_non_integer_charge_are_named() {
         rewrite(0.5, row);
     }
 }
+
+/// A file that has no rounds yet (a run that just began) reads as empty chains and verifies.
+#[test]
+fn a_file_without_rounds_is_empty_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.h5");
+    let metas: Vec<ChainMeta> = (0..2).map(chain_meta).collect();
+    EnsembleWriter::create(&path, &meta(2), &metas)
+        .unwrap()
+        .close()
+        .unwrap();
+    let r = EnsembleReader::open(&path).unwrap();
+    assert_eq!((r.chain_len(0).unwrap(), r.chain_len(1).unwrap()), (0, 0));
+    assert!(r.has_checksums(0).unwrap());
+    let v = verification(&path);
+    assert!(
+        v.is_clean() && v.configurations == 0 && v.rounds == 0,
+        "{v:?}"
+    );
+    let mut w = EnsembleWriter::open_append(&path).unwrap();
+    w.append_block(&block(0, 0, 3)).unwrap();
+    w.close().unwrap();
+    assert_eq!(
+        EnsembleReader::open(&path).unwrap().chain_len(0).unwrap(),
+        3
+    );
+}
