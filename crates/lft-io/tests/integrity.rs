@@ -18,24 +18,11 @@ const ROUND: usize = 128;
 /// Rows per chain: one full round and a partial one.
 const ROWS: usize = 200;
 
+/// φ⁴ HMC metadata of `chains` chains on [`SHAPE`].
 fn meta(chains: usize) -> EnsembleMeta {
-    EnsembleMeta {
-        lft_version: "test".into(),
-        config_text: "seed = 1\n".into(),
-        seed: 1,
-        shape: SHAPE.to_vec(),
-        action_kind: "phi4".into(),
-        couplings: StoredCouplings::Scalar {
-            m2: -4.0,
-            lambda: 8.0,
-            kappa: 0.2,
-            lambda_tilde: 0.3,
-            h: 0.0,
-            fermions: None,
-        },
-        sampler: SamplerKind::Hmc,
-        n_chains: chains,
-    }
+    let (mut meta, _) = lft_io::ensemble::example_meta(&SHAPE);
+    meta.n_chains = chains;
+    meta
 }
 
 /// A start field whose bytes occur nowhere else in the file.
